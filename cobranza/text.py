@@ -1,0 +1,33 @@
+"""Text helpers shared by readers and rules: header matching, Sí/No, Spanish labels."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: object) -> str:
+    """Key for matching headers and list values: no accents, lower case, single spaces."""
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFKD", str(text))
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    return _SPACES.sub(" ", s).strip().lower()
+
+
+_YES = {"si", "s", "yes", "y", "true", "verdadero", "1", "x"}
+_NO = {"no", "n", "false", "falso", "0"}
+
+
+def parse_yes_no(value: object, default: bool | None = None) -> bool | None:
+    """Sí/No cell to bool; blank gives `default`; anything else gives None (bad input)."""
+    key = normalize(value)
+    if key in ("", "nan", "none"):
+        return default
+    if key in _YES:
+        return True
+    if key in _NO:
+        return False
+    return None

@@ -1,0 +1,1 @@
+"""The headless side: read the workbook, run one cycle, send, write outputs back."""
