@@ -1,0 +1,278 @@
+"""The thin adapter between the ribbon handlers and a workbook: a file or a live Excel book.
+
+`BookIO` is everything a handler needs from the workbook and the person at the screen.
+`FileBook(path)` reads through `sync.reader` and writes through `sync.writer`, so every
+handler runs in tests on a real file; `ExcelBook(xw_book)` does the same on a workbook
+open in Excel through xlwings. `ExcelBook` is the only layer that cannot run here: keep
+it a straight translation (used range -> the reader's raw frames; Sheet -> cells).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+from lxml import etree
+
+from cobranza.records import Book
+from cobranza.sheets import Sheet
+from cobranza.text import normalize
+from cobranza.validate import SHEETS, structure_problems, validate
+from sync import fileops, reader, writer
+from sync.errors import WorkbookError
+from sync.sheet_xml import cell_xml, column_letter, is_missing
+from sync.xlsx_package import NS_MAIN, Package, Relationships, Workbook, rels_path, resolve
+
+Row = dict[str, Any]  # header as in the sheet -> value
+
+
+class BookIO(Protocol):
+    """What a ribbon handler may do with the workbook and the user."""
+
+    path: Path  # the workbook file: the ledger, outbox and statements live beside it
+
+    def read(self) -> Book: ...
+
+    def write(self, sheets: list[Sheet], now: datetime) -> None: ...
+
+    def selected_rows(self, sheet: str) -> list[int]:
+        """Excel rows selected on `sheet` (data rows only; [] if it is not the selection)."""
+        ...
+
+    def append_rows(self, sheet: str, rows: Sequence[Row]) -> list[int]:
+        """Add rows at the end of the sheet's table; returns their Excel row numbers."""
+        ...
+
+    def select_cell(self, sheet: str, row: int, header: str) -> None: ...
+
+    def confirm(self, text: str) -> bool: ...
+
+    def show(self, text: str) -> None: ...
+
+    def open_file(self, path: Path) -> None: ...
+
+
+# --- a file --------------------------------------------------------------------------
+
+
+class FileBook:
+    """A workbook file. The 'user' is scripted: a selection and a confirm answer."""
+
+    def __init__(self, path: Path, *, selection: dict[str, list[int]] | None = None,
+                 confirm: Callable[[str], bool] = lambda text: True) -> None:
+        self.path = Path(path)
+        self.selection = dict(selection or {})
+        self._confirm = confirm
+        self.messages: list[str] = []  # what show/confirm displayed, in order
+        self.selected: tuple[str, int, str] | None = None
+        self.opened: list[Path] = []
+
+    def read(self) -> Book:
+        return reader.read_book(self.path)
+
+    def write(self, sheets: list[Sheet], now: datetime) -> None:
+        writer.write_outputs(self.path, sheets, now=now)
+
+    def selected_rows(self, sheet: str) -> list[int]:
+        return list(self.selection.get(sheet, []))
+
+    def append_rows(self, sheet: str, rows: Sequence[Row]) -> list[int]:
+        fileops.check_not_open(self.path)
+        with Package(self.path) as package:
+            added = _append_to_table(package, sheet, rows)
+            temp = fileops.write_temp(self.path, package.write)
+        fileops.commit(temp, self.path, backups=5, now=datetime.now())
+        return added
+
+    def select_cell(self, sheet: str, row: int, header: str) -> None:
+        self.selected = (sheet, row, header)
+
+    def confirm(self, text: str) -> bool:
+        self.messages.append(text)
+        return self._confirm(text)
+
+    def show(self, text: str) -> None:
+        self.messages.append(text)
+
+    def open_file(self, path: Path) -> None:
+        self.opened.append(Path(path))
+
+
+def _q(tag: str) -> str:
+    return f"{{{NS_MAIN}}}{tag}"
+
+
+_REF = re.compile(r"^([A-Z]+)(\d+):([A-Z]+)(\d+)$")
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _append_to_table(package: Package, sheet: str, rows: Sequence[Row]) -> list[int]:
+    """Write `rows` below the last used row of the sheet's first table and grow the table."""
+    wb_rels = Relationships(package.read(rels_path(Workbook.PART)))
+    wb = Workbook(package.read(Workbook.PART), wb_rels)
+    entry = next((s for s in wb.sheets() if normalize(s.name) == normalize(sheet)), None)
+    if entry is None:
+        raise WorkbookError(f'El libro no tiene la hoja "{sheet}".')
+    rels = Relationships(package.read(rels_path(entry.part)))
+    table_part = resolve(entry.part, rels.of_type("table")[0].target)
+    table = etree.fromstring(package.read(table_part))
+    first_col, top, last_col, bottom = _REF.match(table.get("ref")).groups()
+    c0, top = _col_number(first_col), int(top)
+    headers = [normalize(c.get("name")) for c in table.iter(_q("tableColumn"))]
+    ws = etree.fromstring(package.read(entry.part))
+    data = ws.find(_q("sheetData"))
+    styles = {int(c.get("min")): int(c.get("style", "0")) for c in ws.iter(_q("col"))}
+    used = [int(r.get("r")) for r in data.iter(_q("row"))
+            if int(r.get("r")) > top and any(len(c) for c in r.iter(_q("c")))]
+    start = max(used, default=top) + 1
+    added = []
+    for offset, values in enumerate(rows):
+        r = start + offset
+        by_header = {normalize(k): v for k, v in values.items()}
+        cells = "".join(
+            cell_xml(f"{column_letter(c0 + i)}{r}", _cell(by_header[h]), styles.get(c0 + i, 0))
+            for i, h in enumerate(headers) if h in by_header and not is_missing(by_header[h])
+        )
+        new = etree.fromstring(f'<row xmlns="{NS_MAIN}" r="{r}">{cells}</row>')
+        old = next((x for x in data.iter(_q("row")) if int(x.get("r")) == r), None)
+        if old is not None:
+            data.replace(old, new)
+        else:
+            after = [x for x in data if int(x.get("r")) < r]
+            data.insert(data.index(after[-1]) + 1 if after else 0, new)
+        added.append(r)
+    end = max(int(bottom), start + len(rows) - 1)
+    table.set("ref", f"{first_col}{top}:{last_col}{end}")
+    auto = table.find(_q("autoFilter"))
+    if auto is not None:
+        auto.set("ref", f"{first_col}{top}:{last_col}{end}")
+    package.put(entry.part, etree.tostring(ws, xml_declaration=True, encoding="UTF-8",
+                                           standalone=True))
+    package.put(table_part, etree.tostring(table, xml_declaration=True, encoding="UTF-8",
+                                           standalone=True))
+    return added
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+# --- a live Excel workbook (xlwings) -------------------------------------------------
+
+
+class ExcelBook:
+    """A workbook open in Excel. Not runnable without Excel: a direct translation only."""
+
+    def __init__(self, xw_book: Any) -> None:
+        self.book = xw_book
+        self.path = Path(xw_book.fullname)
+
+    def _sheet(self, name: str) -> Any:
+        for sht in self.book.sheets:
+            if normalize(sht.name) == normalize(name):
+                return sht
+        raise WorkbookError(f'El libro no tiene la hoja "{name}".')
+
+    def read_raw(self) -> dict[str, pd.DataFrame]:
+        """The same frames as `sync.reader.read_raw`, from the sheets' used ranges."""
+        out = {}
+        names = {normalize(s.name): s for s in reversed(list(self.book.sheets))}
+        for sheet in SHEETS:
+            sht = names.get(normalize(sheet))
+            if sht is None:
+                continue
+            last = sht.used_range.last_cell
+            grid = sht.range((1, 1), (last.row, last.column)).options(ndim=2).value or []
+            rows = [["" if v is None else v for v in row] for row in grid]
+            out[sheet] = _frame_from_rows(rows)
+        return out
+
+    def read(self) -> Book:
+        raw = self.read_raw()
+        problems = structure_problems(raw)
+        if problems:
+            sheet, header = problems[0]
+            raise WorkbookError(f'Falta la hoja "{sheet}".' if header is None
+                                else f'La hoja "{sheet}" no tiene la columna "{header}".')
+        return validate(raw)
+
+    def write(self, sheets: list[Sheet], now: datetime) -> None:
+        for sheet in sheets:
+            try:
+                sht = self._sheet(sheet.name)
+            except WorkbookError:
+                sht = self.book.sheets.add(sheet.name, after=self.book.sheets[-1])
+            for lo in list(sht.tables):
+                lo.api.Unlist()
+            sht.clear_contents()
+            for c in sheet.cells:
+                sht.range(c.row, c.col).value = _as_text(c.value)
+            for t in sheet.tables:
+                grid = [list(t.columns)] + [[_as_text(v) for v in r] for r in t.rows]
+                sht.range(t.row, t.col).value = grid
+                end = sht.range(t.row + max(len(t.rows), 1), t.col + len(t.columns) - 1)
+                sht.tables.add(source=sht.range(sht.range(t.row, t.col), end), name=t.name)
+
+    def selected_rows(self, sheet: str) -> list[int]:
+        sel = self.book.app.selection
+        if sel is None or normalize(sel.sheet.name) != normalize(sheet):
+            return []
+        rows = {r for area in sel.api.Areas for r in range(area.Row, area.Row + area.Rows.Count)}
+        return sorted(r for r in rows if r > 1)
+
+    def append_rows(self, sheet: str, rows: Sequence[Row]) -> list[int]:
+        sht = self._sheet(sheet)
+        lo = sht.api.ListObjects(1)
+        headers = [normalize(c.Name) for c in lo.ListColumns]
+        added = []
+        for values in rows:
+            by_header = {normalize(k): v for k, v in values.items()}
+            row = lo.ListRows.Add().Range
+            for i, h in enumerate(headers, start=1):
+                if h in by_header and not is_missing(by_header[h]):
+                    row.Cells(1, i).Value = _as_text(by_header[h])
+            added.append(row.Row)
+        return added
+
+    def select_cell(self, sheet: str, row: int, header: str) -> None:
+        sht = self._sheet(sheet)
+        lo = sht.api.ListObjects(1)
+        col = next(c.Range.Column for c in lo.ListColumns if normalize(c.Name) == normalize(header))
+        sht.activate()
+        sht.range(row, col).select()
+
+    def confirm(self, text: str) -> bool:
+        return self.book.app.alert(text, title="Cobranza", buttons="yes_no") == "yes"
+
+    def show(self, text: str) -> None:
+        self.book.app.alert(text, title="Cobranza")
+
+    def open_file(self, path: Path) -> None:
+        self.book.app.books.open(str(path))
+
+
+# The reader's row-grid -> raw frame step (row 1 = headers, `row` column, empty rows out).
+_frame_from_rows = getattr(reader, "frame_from_rows", None) or reader._frame
+
+
+def _as_text(value: Any) -> Any:
+    """Text from the data stays text in Excel: a leading =, +, - or @ is not a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, date) or not is_missing(value):
+        return value
+    return None

@@ -1,0 +1,207 @@
+"""Handlers of the Cobranza ribbon tab, called by addin/vba/Cinta.bas through RunPython.
+
+Each button is one function `handler(io=None, now=None)`. Called from Excel with no
+arguments it works on the calling workbook (`ExcelBook(xw.Book.caller())`) at the
+clock's time — the only clock read; tests pass a `FileBook` and a fixed instant. The
+rules, planner, ledger and transport are the sync's own (`sync.cycle`), so a button and
+the service can never disagree nor send the same notice twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from addin.book import BookIO, ExcelBook
+from sync.errors import CobranzaError
+
+log = logging.getLogger("cobranza.ribbon")
+
+T = TypeVar("T")
+
+
+def _edge(handler: Callable[..., T]) -> Callable[..., T | None]:
+    """Fill in the live workbook and the clock; show failures as one Spanish sentence."""
+
+    @functools.wraps(handler)
+    def run(io: BookIO | None = None, now: datetime | None = None, **kwargs: Any) -> T | None:
+        if io is None:
+            import xlwings as xw
+
+            io = ExcelBook(xw.Book.caller())
+        now = now or datetime.now(UTC)
+        try:
+            return handler(io, now, **kwargs)
+        except CobranzaError as exc:
+            io.show(str(exc))
+        except Exception:
+            log.exception("ribbon handler %s failed", handler.__name__)
+            io.show("Ocurrió un error inesperado en Cobranza; avise a soporte "
+                    "(el detalle quedó en el registro).")
+        return None
+
+    return run
+
+
+def _computed(io: BookIO, now: datetime):
+    from sync.cycle import compute, localize
+
+    book = io.read()
+    return compute(book, localize(now, book))
+
+
+def _plan_and_deliver(io: BookIO, computed, *, dry_run: bool, transport=None,
+                      ask: bool = False) -> tuple[list, list] | None:
+    """Plan with the ledger's history and deliver (or preview); None if the user declined."""
+    from sync.cycle import plan
+    from sync.ledger import Ledger, ledger_path
+    from sync.mailer import transport_from_env
+    from sync.sending import deliver
+
+    with Ledger(ledger_path(io.path)) as ledger:
+        outgoing, plan_errors = plan(computed, ledger.history(computed.now))
+        computed.errors.extend(plan_errors)
+        ready = [o for o in outgoing if o.state == "listo"]
+        if ask:
+            if not ready:
+                io.show("No hay recordatorios por enviar en este momento.")
+                return None
+            customers = sum(1 for o in ready if o.kind == "aviso")
+            text = (f"Se enviarán {len(ready)} correos ({customers} avisos a clientes y "
+                    f"{len(ready) - customers} resúmenes internos). ¿Desea enviarlos ahora?")
+            if not io.confirm(text):
+                return None
+        if not dry_run and transport is None:
+            transport = transport_from_env(io.path)
+        deliveries = deliver(outgoing, computed.book, computed.invoices, ledger, transport,
+                             computed.now, dry_run=dry_run)
+        return [dict(d.__dict__) for d in deliveries], ledger.rows()
+
+
+@_edge
+def vista_previa(io: BookIO, now: datetime) -> int:
+    """Vista previa: what would be sent now, without sending; returns the message count."""
+    from cobranza import layout_messages
+
+    computed = _computed(io, now)
+    rows, _ = _plan_and_deliver(io, computed, dry_run=True)
+    io.write([layout_messages.preview_sheet(rows, computed.now)], computed.now)
+    return len(rows)
+
+
+@_edge
+def enviar_recordatorios(io: BookIO, now: datetime, *, transport=None) -> dict[str, int]:
+    """Send what is due now after the user confirms the count; returns counts by state."""
+    from cobranza import layout_messages
+    from sync.cycle import report_sheets
+
+    computed = _computed(io, now)
+    done = _plan_and_deliver(io, computed, dry_run=False, transport=transport, ask=True)
+    if done is None:
+        return {}
+    rows, sent_log = done
+    pending = [r for r in rows if r["state"] == "pendiente"]
+    sheets = report_sheets(computed)
+    sheets.append(layout_messages.envios_sheet(pending + sent_log, computed.now))
+    sheets.append(layout_messages.preview_sheet(rows, computed.now))
+    io.write(sheets, computed.now)
+    _forget_udf_cache()
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    io.show(f"Enviados: {counts.get('enviado', 0)}. Vea el detalle en la hoja Envíos.")
+    return counts
+
+
+@_edge
+def registrar_gestion(io: BookIO, now: datetime) -> list[int]:
+    """A prefilled Gestiones row per selected Facturas row; selects the first Resultado."""
+    from sync.cycle import localize
+
+    selected = io.selected_rows("Facturas")
+    if not selected:
+        io.show("Seleccione en la hoja Facturas las filas de las facturas gestionadas.")
+        return []
+    book = io.read()
+    today = localize(now, book).date()
+    inv = book.invoices.set_index("row")
+    collectors = book.customers.drop_duplicates("customer").set_index("customer")["collector"]
+    rows = [
+        {"Fecha": today, "Cobrador": collectors.get(inv.at[r, "customer"], ""),
+         "Cliente": inv.at[r, "customer"], "Factura": inv.at[r, "invoice"]}
+        for r in selected if r in inv.index
+    ]
+    if not rows:
+        io.show("Las filas seleccionadas no tienen facturas válidas (vea la hoja Errores).")
+        return []
+    added = io.append_rows("Gestiones", rows)
+    io.select_cell("Gestiones", added[0], "Resultado")
+    _forget_udf_cache()
+    return added
+
+
+@_edge
+def actualizar_alertas(io: BookIO, now: datetime) -> int:
+    """Rewrite Alertas, Tablero, Agenda and Errores; returns the number of alerts."""
+    from sync.cycle import report_sheets
+
+    computed = _computed(io, now)
+    io.write(report_sheets(computed), computed.now)
+    _forget_udf_cache()
+    return len(computed.alerts)
+
+
+@_edge
+def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
+    """The selected customer's statement as an .xlsx beside the workbook; opens it."""
+    from cobranza.statement import statement_filename, statement_lines, statement_xlsx
+
+    computed = _computed(io, now)
+    book = computed.book
+    customer = _selected_customer(io, book)
+    if customer is None:
+        io.show("Seleccione un cliente en la hoja Clientes (o una de sus facturas en Facturas).")
+        return None
+    as_of = computed.now.date()
+    names = book.customers.drop_duplicates("customer").set_index("customer")["name"]
+    lines = statement_lines(computed.invoices, customer)
+    data = statement_xlsx(customer, str(names.get(customer, "")), lines, book.config.company,
+                          as_of)
+    path = io.path.parent / statement_filename(customer, as_of)
+    path.write_bytes(data)
+    io.open_file(path)
+    return path
+
+
+def _selected_customer(io: BookIO, book) -> str | None:
+    for sheet, frame in (("Clientes", book.customers), ("Facturas", book.invoices)):
+        rows = io.selected_rows(sheet)
+        match = frame[frame["row"].isin(rows)]
+        if len(match):
+            return str(match["customer"].iloc[0])
+    return None
+
+
+@_edge
+def validar(io: BookIO, now: datetime) -> int:
+    """Write every bad input to Errores; returns how many there are."""
+    from cobranza import layout
+    from sync.cycle import localize
+
+    book = io.read()
+    at = localize(now, book)
+    io.write([layout.errors_sheet(book.errors, at)], at)
+    n = len(book.errors)
+    io.show("No se encontraron errores en los datos." if n == 0 else
+            f"Se encontraron {n} datos con problemas; vea la hoja Errores.")
+    return n
+
+
+def _forget_udf_cache() -> None:
+    from addin import udfs
+
+    udfs.clear_cache()

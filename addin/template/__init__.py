@@ -1,0 +1,1 @@
+"""Text sources of workbook_template.xlsm: sheet layout, email templates, xlwings.conf."""

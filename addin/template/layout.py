@@ -1,0 +1,193 @@
+"""Every sheet, table, column, width, format and validation list of the template.
+
+The builder (`addin.build_template`) only renders what is declared here, so changing the
+workbook means changing this file. Header texts are the contract with `sync.reader`
+(matched through `cobranza.records`), so keep them exactly as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from cobranza.config import DEFAULTS, LEGAL_PROFILES
+from cobranza.records import RESULTS
+
+Kind = Literal["text", "date", "money", "int", "phone"]
+
+YES_NO = ("Sí", "No")
+NOTICE_REFERENCES = ("emisión", "vencimiento", "compromiso", "mes")
+# Validation lists cover this many rows below the header, so rows typed later get them.
+VALIDATION_ROWS = 20000
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: float
+    kind: Kind = "text"
+    formula: str = ""  # stored form, e.g. "SALDO(tblFacturas[[#This Row],[Factura]])"
+    choices: tuple[str, ...] = ()  # data validation list
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    first_col: int = 0  # 0-based
+    rows: tuple[tuple[object, ...], ...] = ()  # fixed content (Configuración defaults)
+
+    def column(self, header: str) -> Column:
+        return next(c for c in self.columns if c.header == header)
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    name: str
+    tables: tuple[TableSpec, ...] = ()
+    title: str = ""  # output sheets: a title in A1 and nothing else
+    hidden: bool = False
+
+
+def _row_formula(function: str, column: str, table: str = "tblFacturas") -> str:
+    """A per-row UDF call in the stored structured-reference form Excel writes to XML.
+
+    `[@Factura]` is only how Excel's UI shows it; tables cannot hold spilling formulas,
+    so each row calls the UDF with one value.
+    """
+    return f"{function}({table}[[#This Row],[{column}]])"
+
+
+CLIENTES = TableSpec(
+    "tblClientes",
+    (
+        Column("Cliente", 16),
+        Column("Nombre", 42),
+        Column("Email", 36),
+        Column("Email CC", 30),
+        Column("Teléfono", 18, "phone"),
+        Column("Segmento", 14),
+        Column("Límite de crédito", 18, "money"),
+        Column("Cobrador", 20),
+        Column("Avisos automáticos", 12, choices=YES_NO),
+        Column("Zona horaria", 22),
+        Column("Tercero", 30),
+    ),
+)
+
+FACTURAS = TableSpec(
+    "tblFacturas",
+    (
+        Column("Factura", 14),
+        Column("Cliente", 16),
+        Column("Emisión", 12, "date"),
+        Column("Vencimiento", 13, "date"),
+        Column("Moneda", 9),
+        Column("Importe", 16, "money"),
+        Column("Notas", 28),
+        Column("Saldo", 16, "money", _row_formula("SALDO", "Factura")),
+        Column("Días vencidos", 10, "int", _row_formula("DIAS_VENCIDOS", "Vencimiento")),
+        Column("Estatus", 18, formula=_row_formula("ESTATUS_COBRO", "Factura")),
+        Column("Tramo", 11, formula=_row_formula("TRAMO_MORA", "Vencimiento")),
+        Column("Próximo aviso", 24, formula=_row_formula("PROXIMO_AVISO", "Factura")),
+    ),
+)
+
+PAGOS = TableSpec(
+    "tblPagos",
+    (
+        Column("Fecha", 12, "date"),
+        Column("Cliente", 16),
+        Column("Factura", 14),
+        Column("Importe", 16, "money"),
+        Column("Referencia", 24),
+    ),
+)
+
+GESTIONES = TableSpec(
+    "tblGestiones",
+    (
+        Column("Fecha", 12, "date"),
+        Column("Cobrador", 20),
+        Column("Cliente", 16),
+        Column("Factura", 14),
+        Column("Resultado", 20, choices=RESULTS),
+        Column("Fecha compromiso", 14, "date"),
+        Column("Área", 14),
+        Column("Comentario", 48),
+        Column("Seguimiento", 13, "date"),
+    ),
+)
+
+# The SPEC's default notices: (Código, Referencia, Días, Plantilla, Activo).
+NOTICES: tuple[tuple[str, str, int], ...] = (
+    ("NUEVA", "emisión", 0),
+    ("PREVIO", "vencimiento", -5),
+    ("VENCIDA_1", "vencimiento", 1),
+    ("VENCIDA_15", "vencimiento", 15),
+    ("VENCIDA_30", "vencimiento", 30),
+    ("MORA_45", "vencimiento", 45),
+    ("SUSPENSION_60", "vencimiento", 60),
+    ("PROMESA_PREVIA", "compromiso", -1),
+    ("PROMESA_INCUMPLIDA", "compromiso", 1),
+    ("ESTADO_MENSUAL", "mes", 1),  # first business day of the month
+)
+
+PARAMETROS = TableSpec(
+    "tblParametros",
+    (Column("Parámetro", 26), Column("Valor", 38)),
+    first_col=0,
+    rows=tuple((label, value) for label, value in DEFAULTS.items()),
+)
+COBRADORES = TableSpec("tblCobradores", (Column("Cobrador", 22), Column("Email", 34)), first_col=3)
+AREAS = TableSpec(
+    "tblAreas", (Column("Área", 16), Column("Responsable", 24), Column("Email", 34)), first_col=6
+)
+AVISOS = TableSpec(
+    "tblAvisos",
+    (
+        Column("Código", 22),
+        Column("Referencia", 14, choices=NOTICE_REFERENCES),
+        Column("Días", 7, "int"),
+        Column("Plantilla", 22),
+        Column("Activo", 8, choices=YES_NO),
+    ),
+    first_col=10,
+    rows=tuple((code, ref, days, code, "Sí") for code, ref, days in NOTICES),
+)
+# Configuración values with a fixed list, validated on the Valor cell of their row.
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+    "Perfil legal": LEGAL_PROFILES,
+    "Solo días hábiles": YES_NO,
+}
+
+PLANTILLAS = TableSpec(
+    "tblPlantillas",
+    (
+        Column("Código", 26),
+        Column("Asunto", 50),
+        Column("Cuerpo", 100),
+        Column("Aprobada", 10, choices=YES_NO),
+    ),
+)
+
+OUTPUT_TITLES = {
+    "Alertas": "Alertas de cobranza",
+    "Tablero": "Tablero de cobranza",
+    "Agenda": "Agenda de llamadas",
+    "Envíos": "Envíos de avisos y resúmenes",
+    "Errores": "Errores en los datos",
+    "Vista previa": "Vista previa de avisos",
+}
+XLWINGS_SHEET = "xlwings.conf"
+
+INPUT_SHEETS = (
+    SheetSpec("Clientes", (CLIENTES,)),
+    SheetSpec("Facturas", (FACTURAS,)),
+    SheetSpec("Pagos", (PAGOS,)),
+    SheetSpec("Gestiones", (GESTIONES,)),
+    SheetSpec("Configuración", (PARAMETROS, COBRADORES, AREAS, AVISOS)),
+    SheetSpec("Plantillas", (PLANTILLAS,)),
+)
+OUTPUT_SHEETS = tuple(SheetSpec(name, title=title) for name, title in OUTPUT_TITLES.items())
+SHEETS = (*INPUT_SHEETS, *OUTPUT_SHEETS, SheetSpec(XLWINGS_SHEET, hidden=True))

@@ -1,0 +1,318 @@
+"""The workbook's Python UDFs (xlwings `@xw.func`), thin faces of the sync's own rules.
+
+Each UDF takes one value or a whole column (Excel passes a 2-D list because of
+`ndim=2`) and returns the same shape, so `=SALDO(tblFacturas[Factura])` is one call
+that spills. The work is done by plain functions `core(values, book, as_of) -> values`
+(`dias_vencidos`, `tramo_mora`, `saldo`, `estatus_cobro`, `proximo_aviso`,
+`uso_credito`) that know nothing about Excel; the decorated functions only parse
+`fecha_corte`, find the caller's workbook and turn any failure into a Spanish error
+text (a cell never shows a traceback).
+
+The UDFs are volatile: they depend on today's date when `fecha_corte` is omitted, and
+the workbook-wide ones on sheets that are not arguments (Pagos, Gestiones). A whole
+recalculation reads the workbook once: the `Book` is cached per workbook for
+`BOOK_TTL` seconds and the computed invoices per (Book, fecha_corte).
+On Linux/macOS the xlwings decorators only return the function, so this imports anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from cobranza.alerts import open_invoices
+from cobranza.money import to_major
+from cobranza.notice_stages import CHAIN_BY_NAME, stage_table
+from cobranza.parse import parse_dates, to_text
+from cobranza.records import Book
+from cobranza.rules import bucket_of, compute_invoices, days_overdue
+from sync.errors import CobranzaError
+
+log = logging.getLogger("cobranza.udfs")
+
+ERR_DATE = "#¡Fecha inválida: use dd/mm/aaaa!"
+ERR_INVOICE = "#¡Factura no encontrada!"
+ERR_CUSTOMER = "#¡Cliente no encontrado!"
+ERR_NO_LIMIT = "#¡El cliente no tiene Límite de crédito!"
+ERR_INTERNAL = "#¡Error interno de Cobranza: avise a soporte!"
+
+BOOK_TTL = 2.0  # seconds a workbook read is reused by the other UDF calls of a recalculation
+
+Values = Any  # a scalar, a list (one row) or a list of rows
+Core = Callable[[Values, Book | None, date], Values]
+
+
+# --- shapes ----------------------------------------------------------------------------
+
+
+def _cells(values: Values) -> tuple[pd.Series, Callable[[list], Values]]:
+    """Flatten a scalar / row / 2-D list into one object column, and how to restore it."""
+    if isinstance(values, (list, tuple)):
+        if values and isinstance(values[0], (list, tuple)):  # Excel's 2-D list (ndim=2)
+            width = len(values[0])
+            if width == 1:  # a column: the usual case, kept cheap
+                return pd.Series([row[0] for row in values], dtype=object), lambda out: [
+                    [v] for v in out
+                ]
+            flat = [v for row in values for v in row]
+            return pd.Series(flat, dtype=object), lambda out: [
+                out[i : i + width] for i in range(0, len(out), width)
+            ]
+        return pd.Series(list(values), dtype=object), lambda out: out
+    return pd.Series([values], dtype=object), lambda out: out[0]
+
+
+def _fill(n: int, valid: np.ndarray, values: list, bad: np.ndarray, error: str) -> list:
+    """"" everywhere, `values` where valid, `error` where bad; plain Python objects."""
+    out = np.full(n, "", dtype=object)
+    out[valid] = values
+    out[bad] = error
+    return out.tolist()
+
+
+# --- the cores (no Excel) --------------------------------------------------------------
+
+
+def dias_vencidos(values: Values, book: Book | None, as_of: date) -> Values:
+    """Días vencidos of each Vencimiento (negative = days left); "" for a blank cell."""
+    cells, restore = _cells(values)
+    due, bad = parse_dates(cells)
+    days = days_overdue(due, as_of)
+    valid = days.notna().to_numpy()
+    ints = days[valid].astype("int64").tolist()
+    return restore(_fill(len(cells), valid, ints, bad.to_numpy(), ERR_DATE))
+
+
+def tramo_mora(values: Values, book: Book | None, as_of: date) -> Values:
+    """Tramo (Por vencer, 1-30, 31-60, 61-90, 91+) of each Vencimiento."""
+    cells, restore = _cells(values)
+    due, bad = parse_dates(cells)
+    buckets = bucket_of(days_overdue(due, as_of))
+    valid = (buckets != "").to_numpy()
+    return restore(_fill(len(cells), valid, buckets[valid].tolist(), bad.to_numpy(), ERR_DATE))
+
+
+_MEMO: dict[tuple[int, date], tuple[Book, pd.DataFrame]] = {}
+
+
+def invoice_table(book: Book, as_of: date) -> pd.DataFrame:
+    """compute_invoices(book, as_of), one row per Factura (first wins), memoized per book."""
+    key = (id(book), as_of)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is book:
+        return hit[1]
+    inv = compute_invoices(book, as_of)
+    inv["balance_major"] = to_major(inv["balance"], inv["currency"])
+    table = inv.drop_duplicates("invoice").set_index("invoice")
+    if len(_MEMO) >= 8:
+        _MEMO.clear()
+    _MEMO[key] = (book, table)
+    return table
+
+
+def _lookup(values: Values, column: pd.Series, missing: str) -> Values:
+    """Map each key cell through `column` (indexed by key); "" for blank, `missing` else."""
+    cells, restore = _cells(values)
+    keys = to_text(cells)
+    found = pd.Series(column.reindex(keys.to_numpy()).to_numpy(), dtype=object)
+    blank = (keys == "").to_numpy()
+    known = found.notna().to_numpy() & ~blank
+    return restore(_fill(len(cells), known, found[known].tolist(), ~known & ~blank, missing))
+
+
+def saldo(values: Values, book: Book | None, as_of: date) -> Values:
+    """Saldo of each Factura in major units of its currency (Importe − Pagos to as_of)."""
+    return _lookup(values, invoice_table(_need(book), as_of)["balance_major"], ERR_INVOICE)
+
+
+def estatus_cobro(values: Values, book: Book | None, as_of: date) -> Values:
+    """Estatus of each Factura (the sync's status rule)."""
+    return _lookup(values, invoice_table(_need(book), as_of)["status"], ERR_INVOICE)
+
+
+def next_notices(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Per invoice (index): the next Avisos stage due on or after as_of: code, date.
+
+    Invoice chains only (the monthly statement is per customer). Open stopgap until the
+    planner exposes its own (see the add-in report): anchor + Días of each active stage
+    whose chain applies to the invoice's status, earliest first.
+    """
+    stages = stage_table(book.notices)
+    found = []
+    for st in stages.itertuples(index=False):
+        rule = CHAIN_BY_NAME[st.chain]
+        if not rule.anchor:
+            continue
+        rows = invoices[invoices["status"].isin(rule.statuses)]
+        when = pd.to_datetime(rows[rule.anchor]) + pd.Timedelta(days=int(st.days))
+        keep = when.notna() & (when >= pd.Timestamp(as_of))
+        found.append(pd.DataFrame({"code": st.code, "date": when[keep]}, index=rows.index[keep]))
+    if not found:
+        return pd.DataFrame({"code": [], "date": []})
+    out = pd.concat(found).rename_axis("invoice").reset_index()
+    out = out.sort_values(["date", "code"], kind="stable").drop_duplicates("invoice")
+    return out.set_index("invoice")
+
+
+def proximo_aviso(values: Values, book: Book | None, as_of: date) -> Values:
+    """Next notice of each Factura as "CÓDIGO dd/mm/aaaa"; "" when none is ahead."""
+    table = invoice_table(_need(book), as_of)
+    if "next_notice" not in table.columns:  # once per (book, as_of), like the table
+        nxt = next_notices(book, table, as_of)
+        days = pd.Series(pd.to_datetime(nxt["date"]).unique())
+        shown = dict(zip(days, days.dt.strftime("%d/%m/%Y"), strict=True))
+        text = nxt["code"] + " " + pd.to_datetime(nxt["date"]).map(shown)
+        table["next_notice"] = text.reindex(table.index).fillna("")
+    return _lookup(values, table["next_notice"], ERR_INVOICE)
+
+
+def credit_usage(book: Book, invoices: pd.DataFrame) -> pd.Series:
+    """Open balance / Límite de crédito per customer (default currency, as the alert)."""
+    cur = book.config.default_currency
+    rows = open_invoices(invoices.reset_index())
+    balance = rows[rows["currency"] == cur].groupby("customer")["balance"].sum()
+    limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
+    limit = limits.astype("float64")
+    usage = balance.reindex(limits.index).fillna(0).astype("float64") / limit.where(limit > 0)
+    return usage
+
+
+def uso_credito(values: Values, book: Book | None, as_of: date) -> Values:
+    """Credit usage of each Cliente as a fraction (0.85 = 85 %)."""
+    book = _need(book)
+    usage = credit_usage(book, invoice_table(book, as_of))
+    cells, restore = _cells(values)
+    keys = to_text(cells)
+    known = keys.isin(usage.index).to_numpy()
+    found = usage.reindex(keys.to_numpy()).to_numpy()
+    has = known & ~np.isnan(found.astype("float64"))
+    out = _fill(len(cells), has, found[has].tolist(), known & ~has, ERR_NO_LIMIT)
+    unknown = ~known & (keys != "").to_numpy()
+    for i in np.flatnonzero(unknown):
+        out[i] = ERR_CUSTOMER
+    return restore(out)
+
+
+def _need(book: Book | None) -> Book:
+    if book is None:
+        raise ValueError("this UDF needs the workbook")
+    return book
+
+
+CORES: dict[str, Core] = {
+    "DIAS_VENCIDOS": dias_vencidos,
+    "TRAMO_MORA": tramo_mora,
+    "SALDO": saldo,
+    "ESTATUS_COBRO": estatus_cobro,
+    "PROXIMO_AVISO": proximo_aviso,
+    "USO_CREDITO": uso_credito,
+}
+
+
+# --- the edge: arguments, the caller's workbook, errors as values ----------------------
+
+
+def parse_cutoff(value: object, today: date) -> date | None:
+    """fecha_corte: blank -> today; an Excel date, serial or dd/mm/aaaa text; None if bad."""
+    parsed, bad = parse_dates(pd.Series([value], dtype=object))
+    if bool(bad.iloc[0]):
+        return None
+    return today if pd.isna(parsed.iloc[0]) else parsed.iloc[0].date()
+
+
+_BOOKS: dict[str, tuple[float, Book]] = {}
+
+
+def cached_book(key: str, read: Callable[[], Book], clock: Callable[[], float]) -> Book:
+    """The Book of workbook `key`, read again when the cached one is older than BOOK_TTL."""
+    hit = _BOOKS.get(key)
+    now = clock()
+    if hit is not None and now - hit[0] <= BOOK_TTL:
+        return hit[1]
+    book = read()
+    _BOOKS[key] = (now, book)
+    return book
+
+
+def clear_cache() -> None:
+    """Forget every cached workbook (the ribbon calls this after it changes the book)."""
+    _BOOKS.clear()
+    _MEMO.clear()
+
+
+def _caller_book(caller: Any) -> Book:
+    from addin.book import ExcelBook
+
+    xw_book = caller.sheet.book
+    return cached_book(xw_book.fullname, lambda: ExcelBook(xw_book).read(), time.monotonic)
+
+
+def run_udf(name: str, values: Values, fecha_corte: object, caller: Any = None,
+            today: date | None = None) -> Values:
+    """Call core `name` the way Excel does: errors become a Spanish text, never raise."""
+    try:
+        as_of = parse_cutoff(fecha_corte, today or date.today())  # the clock, at the edge
+        if as_of is None:
+            return ERR_DATE
+        book = None if caller is None else _caller_book(caller)
+        return CORES[name](values, book, as_of)
+    except CobranzaError as exc:
+        return "#¡" + str(exc).rstrip(".") + "!"
+    except Exception:
+        log.exception("UDF %s failed", name)
+        return ERR_INTERNAL
+
+
+@xw.func(volatile=True)
+@xw.arg("vencimiento", ndim=2, doc="Fecha de vencimiento, o toda la columna Vencimiento.")
+@xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
+def DIAS_VENCIDOS(vencimiento, fecha_corte=None):
+    """Días vencidos a la fecha de corte (negativo = días que faltan para vencer)."""
+    return run_udf("DIAS_VENCIDOS", vencimiento, fecha_corte)
+
+
+@xw.func(volatile=True)
+@xw.arg("vencimiento", ndim=2, doc="Fecha de vencimiento, o toda la columna Vencimiento.")
+@xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
+def TRAMO_MORA(vencimiento, fecha_corte=None):
+    """Tramo de mora: Por vencer, 1-30, 31-60, 61-90 o 91+."""
+    return run_udf("TRAMO_MORA", vencimiento, fecha_corte)
+
+
+@xw.func(volatile=True)
+@xw.arg("factura", ndim=2, doc="Número de factura, o toda la columna Factura.")
+@xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
+def SALDO(caller, factura, fecha_corte=None):
+    """Saldo de la factura: Importe menos los pagos registrados en Pagos."""
+    return run_udf("SALDO", factura, fecha_corte, caller)
+
+
+@xw.func(volatile=True)
+@xw.arg("factura", ndim=2, doc="Número de factura, o toda la columna Factura.")
+@xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
+def ESTATUS_COBRO(caller, factura, fecha_corte=None):
+    """Estatus de cobro de la factura (Vencida, Promesa de pago, Disputa, Pagada...)."""
+    return run_udf("ESTATUS_COBRO", factura, fecha_corte, caller)
+
+
+@xw.func(volatile=True)
+@xw.arg("factura", ndim=2, doc="Número de factura, o toda la columna Factura.")
+@xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
+def PROXIMO_AVISO(caller, factura, fecha_corte=None):
+    """Próximo aviso automático de la factura: código y fecha."""
+    return run_udf("PROXIMO_AVISO", factura, fecha_corte, caller)
+
+
+@xw.func(volatile=True)
+@xw.arg("cliente", ndim=2, doc="Clave del cliente, o toda la columna Cliente.")
+@xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
+def USO_CREDITO(caller, cliente, fecha_corte=None):
+    """Saldo abierto del cliente dividido entre su Límite de crédito (0.85 = 85 %)."""
+    return run_udf("USO_CREDITO", cliente, fecha_corte, caller)

@@ -1,0 +1,87 @@
+"""Per-customer facts the notice planner needs: addresses, zone, and why not to send.
+
+Built once per run for the customers that have something due (a few thousand at most),
+so plain Python over rows is fine here; the per-invoice work stays vectorized.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from cobranza.config import Config
+from cobranza.records import InputError
+from cobranza.text import normalize
+
+_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
+
+REASON_OPTED_OUT = "avisos automáticos desactivados"
+REASON_NO_EMAIL = "el cliente no tiene un email válido en la hoja Clientes"
+REASON_UNKNOWN = "el cliente no está en la hoja Clientes"
+PROBLEM_NO_EMAIL = (
+    "el cliente no tiene un email válido y sus avisos no se pueden enviar "
+    "(use nombre@dominio.com; varios separados por ;)"
+)
+PROBLEM_UNKNOWN = (
+    "tiene facturas con avisos por enviar pero no está en la hoja Clientes; "
+    "agréguelo con su Email"
+)
+
+COLUMNS = ("name", "to", "cc", "zone", "excluded", "email_error", "row", "emails")
+
+
+def valid_emails(text: object) -> tuple[str, ...]:
+    """The valid addresses of a ";"-separated cell, in order, without duplicates."""
+    parts = re.split(r"[;,]", "" if text is None or pd.isna(text) else str(text))
+    return tuple(dict.fromkeys(p.strip() for p in parts if _EMAIL.match(p.strip())))
+
+
+@lru_cache(maxsize=256)
+def zone_of(name: str, default: str) -> ZoneInfo:
+    """The customer's Zona horaria, or the company's when blank or unknown."""
+    try:
+        return ZoneInfo(name.strip() or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(default)
+
+
+def exclusion(auto_notices: object, segment: str, config: Config) -> str:
+    """Why a customer gets no automatic notices ("" when it does)."""
+    if auto_notices is not None and not pd.isna(auto_notices) and not bool(auto_notices):
+        return REASON_OPTED_OUT
+    if segment.strip() and normalize(segment) in config.segments_without_notices:
+        return f"segmento {segment.strip()} sin avisos"
+    return ""
+
+
+def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) -> pd.DataFrame:
+    """One row per customer id in `ids` (index), with the columns of `COLUMNS`."""
+    wanted = set(ids)
+    known = customers[customers["customer"].isin(wanted)].drop_duplicates("customer")
+    rows = {}
+    for c in known.itertuples(index=False):
+        to = valid_emails(c.emails)
+        rows[c.customer] = (
+            str(c.name), to, valid_emails(c.cc), zone_of(str(c.timezone), config.timezone),
+            exclusion(c.auto_notices, str(c.segment), config),
+            "" if to else REASON_NO_EMAIL, int(c.row), str(c.emails),
+        )
+    for missing in sorted(wanted - set(rows)):
+        rows[missing] = ("", (), (), zone_of("", config.timezone), "", REASON_UNKNOWN, None, "")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+
+
+def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list[InputError]:
+    """One Errores row per customer whose notices could not be addressed."""
+    out = []
+    for customer in sorted(set(customers_in_error)):
+        c = table.loc[customer]
+        if c["email_error"] == REASON_UNKNOWN:
+            out.append(InputError("Clientes", None, "Cliente", customer, PROBLEM_UNKNOWN))
+        else:
+            out.append(InputError("Clientes", c["row"], "Email", c["emails"], PROBLEM_NO_EMAIL))
+    return out

@@ -1,0 +1,242 @@
+"""Render the Plantillas Asunto/Cuerpo of one outgoing message, safely.
+
+Templates are text the team edits in Excel, so they run in Jinja2's immutable sandbox
+with strict undefined variables: a syntax error, an unknown variable or an attempt to
+reach Python internals (``{{ ''.__class__ }}``) becomes a Spanish reason on the
+message, never a crash and never data. Values taken from the workbook are only ever
+inserted as text; they are never parsed as template code.
+
+Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
+`InvoiceView`), ``totales`` (list of {moneda, saldo}), ``fecha_corte``,
+``destinatario``, plus the planner's ``Outgoing.context``.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parseaddr
+from typing import Any
+
+import jinja2
+import pandas as pd
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from cobranza.config import Config
+from cobranza.messages import Line, Outgoing
+from cobranza.money import format_amount
+from cobranza.records import Book
+
+VARIABLES = (
+    "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"
+)
+MAX_TEXT = 100_000  # longest string or list a template may build with * (characters/items)
+
+# Used only when Plantillas has no row for a digest code (digests are internal mail).
+DIGEST_FALLBACK = (
+    "{{ empresa }}: {{ asunto_resumen | default('Resumen de cobranza') }} al {{ fecha_corte }}",
+    "Hola {{ destinatario }}:\n\n"
+    "{% for f in facturas %}- {{ f.cliente }} {{ f.factura }}: {{ f.saldo }}, "
+    "{{ f.dias_vencidos }} días vencidos{% if f.detalle %} ({{ f.detalle }}){% endif %}\n"
+    "{% endfor %}\nTotal: {% for t in totales %}{{ t.saldo }}{% if not loop.last %}, "
+    "{% endif %}{% endfor %}\n\n{{ remitente }}\n",
+)
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    codigo: str
+    nombre: str
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """One invoice as a template sees it; dates are dd/mm/aaaa text, saldo is formatted."""
+
+    factura: str
+    cliente: str
+    emision: str
+    vencimiento: str
+    dias_vencidos: int
+    saldo: str
+    moneda: str
+    fecha_compromiso: str
+    estatus: str
+    detalle: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Rendered subject (one line) and plain-text body, or the Spanish reason it failed."""
+
+    subject: str = ""
+    body: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus a cap on `*` so a template cannot build huge strings."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "**" and isinstance(right, int) and abs(right) > 100:
+            raise SecurityError("exponente demasiado grande")
+        if operator_name == "*" and _too_long(left, right):
+            raise SecurityError("texto demasiado largo")
+        op = operator.mul if operator_name == "*" else operator.pow
+        return op(left, right)
+
+
+def _too_long(left: Any, right: Any) -> bool:
+    for seq, n in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(n, int):
+            return len(seq) * n > MAX_TEXT
+    return False
+
+
+_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def dmy(value: date | None) -> str:
+    """date -> "dd/mm/aaaa" ("" for blank)."""
+    if value is None or pd.isna(value):
+        return ""
+    return value.strftime("%d/%m/%Y")
+
+
+def invoice_view(line: Line) -> InvoiceView:
+    return InvoiceView(
+        factura=line.invoice,
+        cliente=line.customer,
+        emision=dmy(line.issued),
+        vencimiento=dmy(line.due),
+        dias_vencidos=int(line.days_overdue),
+        saldo=format_amount(line.balance, line.currency),
+        moneda=line.currency,
+        fecha_compromiso=dmy(line.promise_date),
+        estatus=line.status,
+        detalle=line.detail,
+    )
+
+
+def totals(lines: tuple[Line, ...]) -> list[dict[str, str]]:
+    """Open balance per currency, in order of first appearance, formatted."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.currency] = sums.get(line.currency, 0) + int(line.balance)
+    return [{"moneda": cur, "saldo": format_amount(v, cur)} for cur, v in sums.items()]
+
+
+def sender_name(sender: str) -> str:
+    """ "Cobranza ACME <cobranza@acme.mx>" -> "Cobranza ACME" (the address if no name)."""
+    name, addr = parseaddr(sender)
+    return name or addr or sender
+
+
+def customer_name(book: Book, code: str) -> str:
+    frame = book.customers
+    if frame is None or frame.empty or "customer" not in frame:
+        return ""
+    match = frame.loc[frame["customer"] == code, "name"]
+    return str(match.iloc[0]) if len(match) else ""
+
+
+def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date) -> dict[str, Any]:
+    """Every variable a template may use for `outgoing`."""
+    context: dict[str, Any] = {
+        "empresa": config.company,
+        "remitente": sender_name(config.sender),
+        "cliente": CustomerView(outgoing.recipient, name),
+        "facturas": [invoice_view(line) for line in outgoing.lines],
+        "totales": totals(outgoing.lines),
+        "fecha_corte": dmy(as_of),
+        "destinatario": name or outgoing.recipient,
+    }
+    context.update(outgoing.context)
+    return context
+
+
+def find_template(templates: pd.DataFrame, code: str) -> tuple[str, str, bool] | None:
+    """(subject, body, approved) of the Plantillas row with this Código, or None."""
+    if templates is None or templates.empty or "code" not in templates:
+        return None
+    rows = templates[templates["code"].astype(str).str.strip().str.upper() == code.upper()]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    approved = row["approved"] if "approved" in row.index else True
+    return str(row["subject"]), str(row["body"]), False if pd.isna(approved) else bool(approved)
+
+
+def render_text(source: str, context: Mapping[str, Any]) -> str:
+    """Render one template text; raises jinja2 errors (see `explain`)."""
+    return _ENV.from_string(source).render(context)
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace (CR, LF, tabs) into single spaces: safe for a header."""
+    return " ".join(text.split())
+
+
+def explain(exc: Exception, template: str, part: str) -> str:
+    """A rendering failure as one Spanish sentence naming the template and the part."""
+    where = f'Plantilla "{template}", {part}'
+    if isinstance(exc, SecurityError):
+        m = re.search(r"attribute '([^']+)'", str(exc))
+        what = f'el acceso a "{m.group(1)}"' if m else str(exc)
+        return f"{where}: la plantilla intenta una operación no permitida ({what}); " + (
+            "use solo las variables del aviso."
+        )
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return (
+            f"{where}, línea {exc.lineno}: error de sintaxis ({exc.message}); "
+            "revise que cada {{ }} y {% %} esté bien cerrado."
+        )
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"{where}: {_undefined(str(exc))} (use {', '.join(VARIABLES)})."
+    return f"{where}: no se pudo generar el texto ({type(exc).__name__}: {exc})."
+
+
+def _undefined(message: str) -> str:
+    if m := re.search(r"'([^']+)' is undefined", message):
+        return f'la variable "{m.group(1)}" no existe'
+    if m := re.search(r"has no attribute '([^']+)'", message):
+        return f'el dato "{m.group(1)}" no existe'
+    return f"variable no definida ({message})"
+
+
+def render_pair(subject: str, body: str, context: Mapping[str, Any], template: str) -> Rendered:
+    """Render subject and body; any template failure becomes `Rendered.error`."""
+    out: dict[str, str] = {}
+    for part, label, source in (("subject", "Asunto", subject), ("body", "Cuerpo", body)):
+        try:
+            out[part] = render_text(source, context)
+        except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
+            return Rendered(error=explain(exc, template, label))
+    body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
+    return Rendered(subject=one_line(out["subject"]), body=body_text)
+
+
+def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
+    """Look up `outgoing.template` in Plantillas and render it for `outgoing`."""
+    found = find_template(book.templates, outgoing.template)
+    if found is None and outgoing.kind == "resumen":
+        found = (*DIGEST_FALLBACK, True)
+    if found is None:
+        return Rendered(error=f'No existe la plantilla "{outgoing.template}" en Plantillas.')
+    subject, body, approved = found
+    if not approved:
+        return Rendered(
+            error=f'La plantilla "{outgoing.template}" no está aprobada (Aprobada debe ser Sí).'
+        )
+    name = customer_name(book, outgoing.recipient) if outgoing.kind == "aviso" else ""
+    context = template_context(outgoing, book.config, name, as_of)
+    return render_pair(subject, body, context, outgoing.template)

@@ -1,0 +1,145 @@
+"""The `cobranza` command line. Exit 0 when the work ran; 2 when it could not run at all."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sync.errors import CobranzaError
+
+DEMO_AS_OF = datetime(2026, 12, 1, 10, 0)  # a Tuesday, first business day of the month (MX)
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None]]] = {}
+
+
+def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register a subcommand: adding one is one function and one decorator."""
+
+    def wrap(fn: Command) -> Command:
+        COMMANDS[name] = (fn, configure)
+        return fn
+
+    return wrap
+
+
+def parse_as_of(text: str) -> datetime:
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            value = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return value if fmt != "%Y-%m-%d" else value.replace(hour=12)
+    raise argparse.ArgumentTypeError(
+        f'"{text}" no es una fecha válida para --as-of (use AAAA-MM-DD o AAAA-MM-DDTHH:MM).'
+    )
+
+
+def clock(as_of: datetime | None) -> datetime:
+    """The only place the command line reads the clock."""
+    return as_of if as_of is not None else datetime.now(timezone.utc)
+
+
+def _args_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, help="libro a crear (.xlsm)")
+    p.add_argument("--demo", action="store_true", help="llenar con datos de demostración")
+    p.add_argument("--as-of", type=parse_as_of, help="fecha de referencia de los datos demo")
+
+
+@command("init", _args_init)
+def cmd_init(args: argparse.Namespace) -> int:
+    from sync.workbook_init import create_workbook
+
+    as_of = args.as_of.date() if args.as_of else datetime.now().date()
+    path = create_workbook(args.path, demo=args.demo, as_of=as_of)
+    print(f"Libro creado: {path}")
+    return 0
+
+
+def _args_sync(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, help="libro de cobranza (.xlsm)")
+    p.add_argument("--as-of", type=parse_as_of, help="fecha y hora de corte AAAA-MM-DD[THH:MM]")
+    p.add_argument("--dry-run", action="store_true", help="calcular y mostrar, sin enviar nada")
+    p.add_argument("--ledger", type=Path, help="archivo del registro de envíos (SQLite)")
+
+
+@command("sync", _args_sync)
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sync.cycle import run_cycle
+    from sync.summary import print_summary
+
+    result = run_cycle(
+        args.path, clock(args.as_of), dry_run=args.dry_run, ledger_path=args.ledger
+    )
+    print_summary(result)
+    return 0
+
+
+def _args_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", type=Path, default=Path("cobranza-demo"), help="carpeta de la demo")
+
+
+@command("demo", _args_demo)
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sync.cycle import run_cycle
+    from sync.summary import print_summary
+    from sync.workbook_init import create_workbook
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    path = args.dir / "cobranza-demo.xlsm"
+    if path.exists():
+        path.unlink()  # the demo folder is ours: start over on each run
+    create_workbook(path, demo=True, as_of=DEMO_AS_OF.date())
+    print(f"Libro de demostración creado: {path}")
+    result = run_cycle(path, DEMO_AS_OF)
+    print_summary(result)
+    print(f"\nAbra {path} y revise las hojas Alertas, Tablero, Agenda, Envíos y Errores.")
+    print(f"Los correos quedaron como archivos .eml en {path.parent / 'salida'}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cobranza", description="Cobranza XL")
+    parser.add_argument("-v", "--verbose", action="store_true", help="mensajes detallados")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (fn, configure) in COMMANDS.items():
+        p = sub.add_parser(name)
+        configure(p)
+        p.set_defaults(func=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _load_extra_commands()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    try:
+        return args.func(args)
+    except CobranzaError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load_extra_commands() -> None:
+    """Subcommands that live in their own modules register themselves on import."""
+    import importlib
+
+    for module in ("sync.service",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""One sync cycle: read -> validate -> compute -> plan -> send -> write outputs.
+
+`compute` is pure and shared with the ribbon handlers; `run_cycle` is the edge that
+touches the file, the ledger and the transport.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from cobranza import layout, layout_messages
+from cobranza.agenda import compute_agenda
+from cobranza.alerts import compute_alerts
+from cobranza.digests import plan_digests
+from cobranza.kpis import compute_kpis
+from cobranza.messages import Outgoing
+from cobranza.notices import History, plan_notices
+from cobranza.records import Book, InputError
+from cobranza.rules import compute_invoices
+from cobranza.sheets import Sheet
+from sync.errors import WorkbookOpen
+from sync.ledger import Ledger, default_ledger_path
+from sync.mailer import Transport, transport_from_env
+from sync.reader import read_book
+from sync.sending import DeliveryRow, deliver
+from sync.writer import write_outputs
+
+log = logging.getLogger("cobranza")
+
+
+@dataclass
+class Computed:
+    """Everything the rules derive from one Book at one instant (no I/O)."""
+
+    book: Book
+    now: datetime
+    invoices: pd.DataFrame
+    alerts: pd.DataFrame
+    agenda: pd.DataFrame
+    kpis: object
+    errors: list[InputError] = field(default_factory=list)
+
+
+def localize(at: datetime | None, book: Book) -> datetime:
+    """The cycle's instant in the company zone: naive --as-of values are local times."""
+    zone = book.config.zone
+    if at is None:
+        raise ValueError("the caller must pass the clock (time is an argument)")
+    return at.astimezone(zone) if at.tzinfo else at.replace(tzinfo=zone)
+
+
+def compute(book: Book, now: datetime) -> Computed:
+    """Pure: the rules for every invoice, the alerts, the agenda and the KPIs."""
+    as_of = now.date()
+    invoices = compute_invoices(book, as_of)
+    alerts = compute_alerts(book, invoices, as_of)
+    agenda = compute_agenda(book, invoices, as_of)
+    kpis = compute_kpis(book, invoices, as_of)
+    return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors))
+
+
+def plan(computed: Computed, history: History) -> tuple[list[Outgoing], list[InputError]]:
+    """Customer notices and internal digests due at `computed.now`."""
+    notices, errors = plan_notices(computed.book, computed.invoices, computed.now, history)
+    digests = plan_digests(computed.book, computed.alerts, computed.now, history)
+    return notices + digests, errors
+
+
+def report_sheets(computed: Computed) -> list[Sheet]:
+    """Alertas, Tablero, Agenda and Errores for one computation."""
+    as_of = computed.now
+    return [
+        layout.alerts_sheet(computed.alerts, as_of),
+        layout.dashboard_sheet(computed.kpis, as_of),
+        layout.agenda_sheet(computed.agenda, as_of),
+        layout.errors_sheet(computed.errors, as_of),
+    ]
+
+
+@dataclass
+class CycleResult:
+    path: Path
+    now: datetime
+    computed: Computed
+    deliveries: list[DeliveryRow]
+    written: bool
+    deferred: str = ""  # Spanish reason when outputs were not written
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.deliveries:
+            out[row.state] = out.get(row.state, 0) + 1
+        return out
+
+
+def run_cycle(
+    path: Path,
+    at: datetime,
+    *,
+    dry_run: bool = False,
+    ledger_path: Path | None = None,
+    transport: Transport | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    write: bool = True,
+) -> CycleResult:
+    """Run one cycle on `path` at instant `at` (aware, or naive = company local time)."""
+    path = Path(path)
+    book = read_book(path)
+    now = localize(at, book)
+    computed = compute(book, now)
+    with Ledger(ledger_path or default_ledger_path(path)) as ledger:
+        outgoing, plan_errors = plan(computed, ledger.history(now))
+        computed.errors.extend(plan_errors)
+        if transport is None and not dry_run:
+            transport = transport_from_env(path)
+        try:
+            deliveries = deliver(
+                outgoing, book, computed.invoices, ledger, transport, now,
+                dry_run=dry_run, stop=stop,
+            )
+        finally:
+            if transport is not None:
+                transport.close()
+        sent_log = ledger.rows()
+    sheets = report_sheets(computed)
+    sheets.append(layout_messages.envios_sheet(_with_pending(sent_log, deliveries), now))
+    sheets.append(layout_messages.preview_sheet([_as_dict(d) for d in deliveries], now))
+    result = CycleResult(path, now, computed, deliveries, written=False)
+    if write:
+        try:
+            write_outputs(path, sheets, now=now)
+            result.written = True
+        except WorkbookOpen as exc:
+            result.deferred = str(exc)
+    return result
+
+
+def _as_dict(row: DeliveryRow) -> dict:
+    return dict(row.__dict__)
+
+
+def _with_pending(ledger_rows: list[dict], deliveries: list[DeliveryRow]) -> list[dict]:
+    """Envíos = the ledger's history plus what this run held back (never recorded)."""
+    pending = [_as_dict(d) for d in deliveries if d.state == "pendiente"]
+    return pending + ledger_rows

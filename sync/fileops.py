@@ -1,0 +1,115 @@
+"""Safe replacement of the workbook on disk: owner-file check, temp file, backups, replace.
+
+The workbook is the team's source of truth, so it is never written in place: the new
+package goes to a temporary file in the same directory (same file system, so
+`os.replace` is atomic), is fsynced, the previous file is kept as a dated backup, and
+only then does the new file take the workbook's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sync.errors import WorkbookOpen
+
+BACKUP_DIR = Path(".cobranza") / "backups"
+_TEMP_PREFIX = ".cobranza-tmp-"  # never "~$": that would look like an Excel owner file
+
+
+def owner_file(path: Path) -> Path:
+    """The lock file Excel creates beside an open workbook: `~$name`."""
+    return path.with_name("~$" + path.name)
+
+
+def check_not_open(path: Path) -> None:
+    """Raise `WorkbookOpen` when Excel holds the workbook (its owner file exists)."""
+    if owner_file(path).exists():
+        raise WorkbookOpen(
+            f"El libro está abierto en Excel ({path.name}); "
+            "las hojas de salida se escribirán cuando se cierre."
+        )
+
+
+def write_temp(target: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a temp file beside `target` with `write(f)`, fsync it; remove it on any error."""
+    fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():  # mkstemp makes it 0600; keep the workbook's permissions
+            os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def commit(temp: Path, target: Path, *, backups: int, now: datetime) -> Path | None:
+    """Back up `target`, then atomically move `temp` onto it. Returns the backup path."""
+    try:
+        check_not_open(target)  # Excel may have opened it while we were writing
+        backup = keep_backup(target, backups, now) if target.exists() else None
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return backup
+
+
+def keep_backup(path: Path, keep: int, now: datetime) -> Path | None:
+    """Save `path` as `.cobranza/backups/<stem>-YYYYmmdd-HHMMSS<suffix>`; keep the newest."""
+    if keep <= 0:
+        return None
+    folder = path.parent / BACKUP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    backup = _free_name(folder, f"{path.stem}-{now:%Y%m%d-%H%M%S}", path.suffix)
+    try:
+        os.link(path, backup)  # zero-copy: the old inode survives the replace
+    except OSError:
+        shutil.copy2(path, backup)
+    prune_backups(path, keep)
+    return backup
+
+
+def backups_of(path: Path) -> list[Path]:
+    """Backups of this workbook, oldest first (names sort by timestamp)."""
+    folder = path.parent / BACKUP_DIR
+    pattern = f"{path.stem}-[0-9]*-[0-9]*{path.suffix}"
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+
+def prune_backups(path: Path, keep: int) -> None:
+    existing = backups_of(path)
+    for old in existing[: max(len(existing) - keep, 0)]:
+        old.unlink(missing_ok=True)
+
+
+def _free_name(folder: Path, stem: str, suffix: str) -> Path:
+    """Two writes within one second get `_1`, `_2`... ("_" sorts after the suffix's ".")."""
+    candidate, n = folder / f"{stem}{suffix}", 0
+    while candidate.exists():
+        n += 1
+        candidate = folder / f"{stem}_{n}{suffix}"
+    return candidate
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable where the OS allows syncing a directory (not Windows)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,350 @@
+"""The send ledger: an embedded SQLite file that makes every notice go out exactly once.
+
+One row per ledger key (`cobranza.messages.notice_key` / `digest_key`); all keys of one
+message share its `message_id`. The protocol, per message:
+
+1. `claim(outgoing, message_id, now)` inserts the intent rows (state ``enviando``) for
+   ALL its keys in one ``BEGIN IMMEDIATE`` transaction, and refuses (False) when any key
+   is already taken, so the ribbon and the service never both send it;
+2. the SMTP transaction;
+3. `record(message_id, state, reason, now)` writes the outcome.
+
+A process that dies between 1 and 3 leaves ``enviando`` rows; the next `Ledger.open`
+turns them into ``incierto`` (shown in Envíos, never resent automatically) once their pid
+is dead or their lease has expired. Transient failures become ``pendiente`` with an
+exponential backoff; every other state is final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cobranza.messages import Outgoing
+from cobranza.notices import History
+from sync.errors import CobranzaError
+
+LEASE = timedelta(minutes=10)
+BUSY_TIMEOUT_S = 5.0
+FIRST_BACKOFF = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=6)
+FINAL_STATES = ("enviado", "omitido", "error", "incierto")
+UNCERTAIN_REASON = (
+    "El proceso se interrumpió durante el envío; verifique con el cliente si lo recibió "
+    "(no se reenvía automáticamente)."
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sends (
+    key TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    code TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    "to" TEXT NOT NULL,
+    invoices TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    pid INTEGER,
+    host TEXT
+);
+CREATE INDEX IF NOT EXISTS sends_message ON sends(message_id);
+"""
+
+
+class LedgerBusy(CobranzaError):
+    """The ledger stayed locked by another process longer than the busy timeout."""
+
+
+def ledger_path(workbook: Path) -> Path:
+    """Default ledger file: <workbook dir>/.cobranza/<stem>.ledger.sqlite."""
+    return workbook.parent / ".cobranza" / f"{workbook.stem}.ledger.sqlite"
+
+
+def message_id_for(outgoing: Outgoing) -> str:
+    """Deterministic id of a message: the same keys always give the same id."""
+    digest = hashlib.sha256("\n".join(sorted(outgoing.keys)).encode("utf-8")).hexdigest()
+    return f"{outgoing.code.lower()}-{digest[:20]}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """5, 10, 20, 40 ... minutes after the n-th failed attempt, at most 6 hours."""
+    return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("ledger times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid runs on this machine (never signals it)."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return _pid_alive_windows(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - Windows only
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return kernel32.GetLastError() == 5  # access denied: it exists
+    code = ctypes.c_ulong()
+    kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+    kernel32.CloseHandle(handle)
+    return code.value == 259  # STILL_ACTIVE
+
+
+class Ledger:
+    """The SQLite send ledger of one workbook. Use `Ledger.open(path, now)`."""
+
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        self.path, self.busy_timeout = path, busy_timeout
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self.pid, self.host = os.getpid(), socket.gethostname()
+        try:
+            self._create_schema()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _create_schema(self) -> None:
+        if self._read("SELECT 1 FROM sqlite_master WHERE name = 'sends'"):
+            return
+        with self._write() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+
+    @classmethod
+    def open(cls, path: Path, now: datetime, busy_timeout: float = BUSY_TIMEOUT_S) -> Ledger:
+        """Open (creating if needed) and turn abandoned ``enviando`` rows into incierto."""
+        ledger = cls(path, busy_timeout)
+        ledger.recover(now)
+        return ledger
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # transactions ----------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE transaction; a lock held too long becomes LedgerBusy."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._busy(exc) from None
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.execute("ROLLBACK")
+            raise self._busy(exc) from None
+
+    def _busy(self, exc: sqlite3.OperationalError) -> CobranzaError:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return LedgerBusy(
+                f"El registro de envíos {self.path} está ocupado por otro proceso desde hace "
+                f"más de {self.busy_timeout:g} s; se reintentará en el próximo ciclo."
+            )
+        return CobranzaError(f"No se pudo usar el registro de envíos {self.path}: {exc}")
+
+    def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise self._busy(exc) from None
+
+    # the protocol ----------------------------------------------------------------
+    def claim(
+        self, outgoing: Outgoing, message_id: str, now: datetime, subject: str = ""
+    ) -> bool:
+        """Take all keys of `outgoing` for sending, or none (False) if any is taken.
+
+        A key is free when it has no row, or its row is ``pendiente`` and its next try
+        has come. Check and insert happen in one BEGIN IMMEDIATE transaction.
+        """
+        with self._write() as db:
+            if any(_taken(db, key, now) for key in outgoing.keys):
+                return False  # nothing written; the empty transaction commits
+            for key in outgoing.keys:
+                self._upsert(db, key, outgoing, message_id, "enviando", "", now, pending=False)
+                db.execute("UPDATE sends SET subject = ? WHERE key = ?", (subject, key))
+        return True
+
+    def record(self, message_id: str, state: str, reason: str, now: datetime) -> None:
+        """Write the outcome of a claimed message (``pendiente`` schedules a retry)."""
+        if state not in (*FINAL_STATES, "pendiente"):
+            raise ValueError(f"unknown ledger state {state!r}")
+        with self._write() as db:
+            if state == "pendiente":
+                rows = db.execute(
+                    "SELECT key, attempts FROM sends WHERE message_id = ?", (message_id,)
+                ).fetchall()
+                for row in rows:
+                    attempts = row["attempts"] + 1
+                    db.execute(
+                        "UPDATE sends SET state = 'pendiente', reason = ?, attempts = ?, "
+                        "next_try = ?, updated_at = ? WHERE key = ?",
+                        (reason, attempts, _iso(now + backoff(attempts)), _iso(now), row["key"]),
+                    )
+                return
+            db.execute(
+                "UPDATE sends SET state = ?, reason = ?, next_try = NULL, updated_at = ?, "
+                "attempts = attempts + ? WHERE message_id = ?",
+                (state, reason, _iso(now), 1 if state != "omitido" else 0, message_id),
+            )
+
+    def note(
+        self, outgoing: Outgoing, message_id: str, state: str, reason: str, now: datetime
+    ) -> bool:
+        """Record a planner outcome (omitido / error) as final, unless already recorded.
+
+        Keys still ``pendiente`` from an earlier transient failure are overwritten (the
+        planner has since decided, e.g. "fuera de plazo"); any other existing row wins.
+        Returns True when at least one key was written.
+        """
+        written = 0
+        with self._write() as db:
+            for key in outgoing.keys:
+                written += self._upsert(db, key, outgoing, message_id, state, reason, now)
+        return written > 0
+
+    def _upsert(
+        self, db: sqlite3.Connection, key: str, outgoing: Outgoing, message_id: str,
+        state: str, reason: str, now: datetime, pending: bool = True,
+    ) -> int:
+        """Insert a key's row; an existing row is replaced only if `pending` allows it."""
+        guard = "WHERE sends.state = 'pendiente'" if pending else ""
+        cursor = db.execute(
+            'INSERT INTO sends (key, message_id, kind, code, recipient, "to", invoices, state, '
+            "reason, created_at, updated_at, pid, host) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
+            'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
+            '"to" = excluded."to", invoices = excluded.invoices, state = excluded.state, '
+            "reason = excluded.reason, updated_at = excluded.updated_at, "
+            f"pid = excluded.pid, host = excluded.host {guard}",
+            (
+                key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
+                "; ".join(outgoing.to), _invoices(outgoing), state, reason,
+                _iso(now), _iso(now), self.pid, self.host,
+            ),
+        )
+        return cursor.rowcount
+
+    # recovery --------------------------------------------------------------------
+    def recover(self, now: datetime) -> int:
+        """Rows left ``enviando`` by a dead process (or past the lease) -> ``incierto``."""
+        rows = self._read("SELECT key, pid, host, updated_at FROM sends WHERE state = 'enviando'")
+        stale = [row["key"] for row in rows if self._abandoned(row, now)]
+        if stale:
+            with self._write() as db:
+                db.executemany(
+                    "UPDATE sends SET state = 'incierto', reason = ?, updated_at = ? "
+                    "WHERE key = ? AND state = 'enviando'",
+                    [(UNCERTAIN_REASON, _iso(now), key) for key in stale],
+                )
+        return len(stale)
+
+    def _abandoned(self, row: sqlite3.Row, now: datetime) -> bool:
+        if _dt(row["updated_at"]) < now - LEASE:
+            return True
+        mine = row["host"] == self.host
+        return mine and row["pid"] != self.pid and not pid_alive(row["pid"] or 0)
+
+    # queries ---------------------------------------------------------------------
+    def history(self, now: datetime) -> History:
+        """Keys the planner must not plan again, and when each customer was contacted."""
+        final: set[str] = set()
+        contacts: dict[str, set[datetime]] = {}
+        for row in self._read("SELECT * FROM sends"):
+            if not _retry_due(row, now):
+                final.add(row["key"])
+            if row["kind"] == "aviso" and row["state"] in ("enviado", "incierto", "enviando"):
+                when = _dt(row["updated_at"]).astimezone(now.tzinfo)
+                contacts.setdefault(row["recipient"], set()).add(when)
+        return History(
+            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}
+        )
+
+    def rows(self) -> list[dict]:
+        """One dict per message for the Envíos sheet, newest first."""
+        seen: dict[str, dict] = {}
+        for row in self._read("SELECT * FROM sends ORDER BY updated_at DESC, key"):
+            if row["message_id"] not in seen:
+                seen[row["message_id"]] = _envios_row(row)
+        return list(seen.values())
+
+    def state_of(self, key: str) -> str | None:
+        rows = self._read("SELECT state FROM sends WHERE key = ?", (key,))
+        return rows[0]["state"] if rows else None
+
+
+def _taken(db: sqlite3.Connection, key: str, now: datetime) -> bool:
+    row = db.execute("SELECT state, next_try FROM sends WHERE key = ?", (key,)).fetchone()
+    return row is not None and not _retry_due(row, now)
+
+
+def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
+    """A pendiente row whose next try has come may be claimed again."""
+    return row["state"] == "pendiente" and (_dt(row["next_try"]) or now) <= now
+
+
+def _invoices(outgoing: Outgoing) -> str:
+    names = dict.fromkeys(line.invoice for line in outgoing.lines if line.invoice)
+    return ", ".join(names)
+
+
+def _envios_row(row: sqlite3.Row) -> dict:
+    return {
+        "when": _dt(row["updated_at"]),
+        "kind": row["kind"],
+        "code": row["code"],
+        "recipient": row["recipient"],
+        "to": row["to"],
+        "invoices": row["invoices"],
+        "subject": row["subject"],
+        "state": row["state"],
+        "reason": row["reason"],
+        "attempts": row["attempts"],
+        "next_try": _dt(row["next_try"]),
+    }
+

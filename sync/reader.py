@@ -1,0 +1,130 @@
+"""Read the workbook's input sheets with python-calamine and validate them into a Book.
+
+python-calamine hands back one Python object per cell, the fastest direct path measured
+(PERF_NOTES.md); everything after that is whole-column pandas in `cobranza.validate`.
+The file is opened once; only the input sheets are parsed.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import python_calamine
+
+from cobranza.records import Book
+from cobranza.text import normalize
+from cobranza.validate import SHEETS, structure_problems, validate
+from sync.errors import WorkbookBusy, WorkbookError
+
+_TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
+
+
+def read_book(path: Path) -> Book:
+    """Read and validate the workbook at `path`.
+
+    Raises WorkbookError when the run cannot happen at all and WorkbookBusy when the file
+    is being written (retry on the next cycle). Bad cells are `Book.errors`.
+    """
+    raw = read_raw(path)
+    problems = structure_problems(raw)
+    if problems:
+        raise WorkbookError(_structure_message(Path(path).name, *problems[0]))
+    return validate(raw)
+
+
+def read_raw(path: Path) -> dict[str, pd.DataFrame]:
+    """Input sheets present in the workbook -> frames of raw cell objects.
+
+    Keys are the canonical sheet names (`cobranza.validate.SHEETS`), matched ignoring
+    case, accents and spaces. Columns are the row-1 headers as written ("" for a blank
+    header; duplicates kept) plus a last column `row`, the Excel row number. Fully empty
+    rows are skipped.
+    """
+    path = Path(path)
+    book = _open(path)
+    try:
+        names = {normalize(n): n for n in reversed(book.sheet_names)}  # first match wins
+        out = {}
+        for sheet in SHEETS:
+            actual = names.get(normalize(sheet))
+            if actual is not None:
+                out[sheet] = _frame(_rows(book, actual, path))
+        return out
+    finally:
+        book.close()
+
+
+def _open(path: Path) -> python_calamine.CalamineWorkbook:
+    name = path.name
+    if not path.is_file():
+        raise WorkbookError(f'No se encuentra el libro "{path}"; revise la ruta del archivo.')
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except PermissionError:
+        raise WorkbookBusy(
+            f'El libro "{name}" está bloqueado por otro programa; '
+            "se reintentará en el próximo ciclo."
+        ) from None
+    if not head.startswith(b"PK"):
+        raise WorkbookError(_not_a_workbook(name))
+    if not zipfile.is_zipfile(path):
+        raise _busy(name)
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.ZipError:
+        raise _busy(name) from None
+    except Exception:  # noqa: BLE001 - calamine's errors all mean "not a usable workbook"
+        raise WorkbookError(_not_a_workbook(name)) from None
+
+
+def _rows(book: python_calamine.CalamineWorkbook, sheet: str, path: Path) -> list[list]:
+    try:
+        return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except python_calamine.ZipError:
+        raise _busy(path.name) from None
+    except Exception:  # noqa: BLE001 - a sheet calamine cannot parse: damaged file
+        raise WorkbookError(
+            f'La hoja "{sheet}" del libro "{path.name}" está dañada y no se puede leer; '
+            "ábrala en Excel y guárdela de nuevo."
+        ) from None
+
+
+def _frame(rows: list[list]) -> pd.DataFrame:
+    """Row 1 = headers; data rows keep their Excel row number; empty rows are dropped."""
+    if not rows:
+        return pd.DataFrame({"row": pd.Series([], dtype="int64")})
+    width = len(rows[0])
+    headers = [_header(h) for h in rows[0]]
+    kept = [(i + 2, r) for i, r in enumerate(rows[1:]) if r.count("") != width]
+    frame = pd.DataFrame([r for _, r in kept], columns=range(width), dtype=object)
+    frame.columns = headers
+    rownums = np.fromiter((i for i, _ in kept), dtype="int64", count=len(kept))
+    frame.insert(width, "row", rownums, allow_duplicates=True)  # a user "row" header stays
+    return frame
+
+
+def _header(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _busy(name: str) -> WorkbookBusy:
+    return WorkbookBusy(
+        f'El libro "{name}" está incompleto (probablemente se está guardando); '
+        "se reintentará en el próximo ciclo."
+    )
+
+
+def _not_a_workbook(name: str) -> str:
+    return f'El archivo "{name}" no es un libro de Excel (.xlsx o .xlsm); revise la ruta.'
+
+
+def _structure_message(name: str, sheet: str, header: str | None) -> str:
+    if header is None:
+        return f'El libro "{name}" no tiene la hoja "{sheet}". {_TEMPLATE_HINT}'
+    return f'La hoja "{sheet}" del libro "{name}" no tiene la columna "{header}". {_TEMPLATE_HINT}'

@@ -1,0 +1,172 @@
+"""The deliver step: planned `Outgoing` messages -> emails delivered and recorded once.
+
+For each message, in order: planner outcomes ``omitido``/``error`` are recorded as final
+(unless the ledger already has them); ``pendiente`` is only reported; ``listo`` is
+rendered, built, claimed in the ledger, sent and its outcome recorded. `stop()` is
+checked between messages, so a SIGTERM finishes the current message and stops. When the
+transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+
+from cobranza.messages import Outgoing
+from cobranza.records import Book
+from cobranza.render import Rendered, customer_name, render_outgoing
+from cobranza.statement import statement_filename, statement_lines, statement_xlsx
+from sync.ledger import Ledger, message_id_for
+from sync.mailer import (
+    PermanentSendError,
+    TransientSendError,
+    Transport,
+    TransportDown,
+    UncertainSendError,
+    build_message,
+)
+
+STATEMENT_CODE = "ESTADO_MENSUAL"
+SERVER_DOWN = "servidor SMTP no disponible"
+TAKEN = "ya está en el registro de envíos (enviado, en curso o en espera de reintento)"
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One message's outcome in this run: an Envíos row, plus the body for Vista previa."""
+
+    when: datetime
+    kind: str
+    code: str
+    recipient: str
+    to: str
+    invoices: str
+    subject: str
+    state: str  # enviado | pendiente | omitido | error | incierto | listo (dry run)
+    reason: str
+    body: str = ""
+    cc: str = ""
+    name: str = ""  # customer name (avisos)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Run:
+    book: Book
+    invoices: pd.DataFrame
+    ledger: Ledger
+    transport: Transport | None
+    now: datetime
+    dry_run: bool
+    down: str = ""  # reason once the transport failed to connect
+
+
+def deliver(
+    outgoing: list[Outgoing],
+    book: Book,
+    invoices: pd.DataFrame,
+    ledger: Ledger,
+    transport: Transport | None,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+) -> list[DeliveryRow]:
+    """Deliver the planned messages; one DeliveryRow per message handled."""
+    if transport is None and not dry_run:
+        raise ValueError("a transport is required unless dry_run")
+    run = _Run(book, invoices, ledger, transport, now, dry_run)
+    rows = []
+    try:
+        for item in outgoing:
+            if stop():
+                break
+            rows.append(_one(run, item))
+    finally:
+        if transport is not None:
+            transport.close()
+    return rows
+
+
+def _one(run: _Run, item: Outgoing) -> DeliveryRow:
+    if item.state in ("omitido", "error"):
+        if not run.dry_run:
+            run.ledger.note(item, message_id_for(item), item.state, item.reason, run.now)
+        return _row(run, item, item.state, item.reason)
+    if item.state == "pendiente":
+        return _row(run, item, "pendiente", item.reason)
+    if run.down:
+        return _row(run, item, "pendiente", run.down)
+    rendered = render_outgoing(item, run.book, run.now.date())
+    if not rendered.ok:
+        return _final(run, item, "error", rendered.error, rendered)
+    if run.dry_run:
+        return _row(run, item, "listo", "", rendered)
+    return _send(run, item, rendered)
+
+
+def _final(run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered) -> DeliveryRow:
+    """A failure found before sending (template, address): recorded once, final."""
+    if not run.dry_run:
+        run.ledger.note(item, message_id_for(item), state, reason, run.now)
+    return _row(run, item, state, reason, rendered)
+
+
+def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
+    message_id = message_id_for(item)
+    try:
+        msg = build_message(
+            run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
+            message_id, run.now, _attachments(run, item),
+        )
+    except PermanentSendError as exc:
+        return _final(run, item, "error", str(exc), rendered)
+    if not run.ledger.claim(item, message_id, run.now, rendered.subject):
+        return _row(run, item, "omitido", TAKEN, rendered)
+    state, reason = _transmit(run, msg)
+    run.ledger.record(message_id, state, reason, run.now)
+    return _row(run, item, state, reason, rendered)
+
+
+def _transmit(run: _Run, msg) -> tuple[str, str]:
+    """Send one claimed message; (ledger state, reason)."""
+    try:
+        return "enviado", run.transport.send(msg)
+    except TransportDown as exc:
+        run.down = f"{SERVER_DOWN}: {exc}" if SERVER_DOWN not in str(exc) else str(exc)
+        return "pendiente", run.down
+    except TransientSendError as exc:
+        return "pendiente", str(exc)
+    except PermanentSendError as exc:
+        return "error", str(exc)
+    except UncertainSendError as exc:
+        return "incierto", str(exc)
+
+
+def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
+    """ESTADO_MENSUAL carries the customer's statement of open invoices."""
+    if item.kind != "aviso" or item.code != STATEMENT_CODE:
+        return []
+    today: date = run.now.date()
+    lines = statement_lines(run.invoices, item.recipient) or item.lines
+    name = customer_name(run.book, item.recipient)
+    data = statement_xlsx(item.recipient, name, lines, run.book.config.company, today)
+    return [(statement_filename(item.recipient, today), data)]
+
+
+def _row(
+    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None
+) -> DeliveryRow:
+    invoices = ", ".join(dict.fromkeys(line.invoice for line in item.lines if line.invoice))
+    name = customer_name(run.book, item.recipient) if item.kind == "aviso" else ""
+    return DeliveryRow(
+        when=run.now, kind=item.kind, code=item.code, recipient=item.recipient,
+        to="; ".join(item.to), invoices=invoices,
+        subject=rendered.subject if rendered else "", state=state, reason=reason,
+        body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
+    )

@@ -1,0 +1,257 @@
+"""The service's last-cycle state, kept as JSON beside each workbook.
+
+`<workbook dir>/.cobranza/<stem>.status.json` holds what `cobranza status` shows: when the
+last cycle ran, the counts per delivery state, what is pending and why, the errors, and
+the next scheduled jobs. Only the service writes it (atomically); anyone may read it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("cobranza")
+
+MAX_ERRORS = 10  # last errors kept in the file
+STATES = ("enviado", "pendiente", "omitido", "error", "incierto")
+
+# Why a message is pending, grouped for people. Checked in order against the reason text.
+REASON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SMTP caído", ("smtp", "servidor de correo")),
+    ("feriado o fin de semana", ("feriado", "días hábiles", "no se permite contacto")),
+    ("ventana cerrada", ("ventana", "horario")),
+    ("límite legal de frecuencia", ("contacto hoy", "por semana", "entre mensajes")),
+    ("libro abierto", ("abierto en excel",)),
+)
+
+
+_STATE_GROUPS = {
+    "error": "error de envío",
+    "incierto": "incierto (no se reenvía solo; revise la hoja Envíos)",
+}
+
+
+def status_path(workbook: Path) -> Path:
+    workbook = Path(workbook)
+    return workbook.parent / ".cobranza" / f"{workbook.stem}.status.json"
+
+
+def reason_group(reason: str) -> str:
+    """The short Spanish heading a pending reason is listed under."""
+    low = reason.lower()
+    for group, words in REASON_GROUPS:
+        if any(w in low for w in words):
+            return group
+    return "otro motivo"
+
+
+def load(workbook: Path) -> dict[str, Any] | None:
+    """The last saved state, or None when the service never ran on this workbook."""
+    try:
+        return json.loads(status_path(workbook).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("No se pudo leer el estado de %s: %s", Path(workbook).name, exc)
+        return None
+
+
+def save(workbook: Path, state: dict[str, Any]) -> bool:
+    """Write the state atomically; False (with a log line) when the disk refuses."""
+    target = status_path(workbook)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(state, fh, ensure_ascii=False, indent=2, default=str)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        log.warning("No se pudo guardar el estado en %s: %s", target, exc.strerror or exc)
+        return False
+    return True
+
+
+def _base(workbook: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
+    state = dict(previous or {})
+    state["workbook"] = str(Path(workbook).resolve())
+    state.setdefault("cycles", 0)
+    state.setdefault("errors", [])
+    return state
+
+
+def record_cycle(
+    workbook: Path,
+    result: Any,
+    *,
+    at: datetime,
+    next_jobs: Iterable[dict[str, str]] = (),
+    service: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Save what one completed cycle did (`result` is a sync.cycle.CycleResult)."""
+    state = _base(workbook, load(workbook))
+    counts = {s: 0 for s in STATES}
+    pending: list[dict[str, str]] = []
+    for row in result.deliveries:
+        kind = getattr(row, "state", "")
+        counts[kind] = counts.get(kind, 0) + 1
+        if kind in ("pendiente", "incierto", "error"):
+            pending.append(_pending_row(row))
+    write_error = getattr(result, "write_error", "") or ""
+    state.update(
+        cycles=state["cycles"] + 1,
+        last_cycle=at.isoformat(timespec="seconds"),
+        as_of=result.now.isoformat(timespec="seconds"),
+        ok=not write_error,
+        counts=counts,
+        data_errors=len(result.computed.errors),
+        written=bool(result.written),
+        deferred=result.deferred or "",
+        pending=pending,
+        next_jobs=list(next_jobs),
+    )
+    if result.deferred:
+        pending.append({"code": "", "recipient": "", "state": "hojas",
+                        "reason": result.deferred, "group": "libro abierto"})
+    if write_error:
+        _push_error(state, at, write_error)
+    if service is not None:
+        state["service"] = service
+    save(workbook, state)
+    return state
+
+
+def record_error(
+    workbook: Path,
+    message: str,
+    *,
+    at: datetime,
+    next_jobs: Iterable[dict[str, str]] = (),
+    service: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Save a cycle that could not run (or could not finish): the Spanish message."""
+    state = _base(workbook, load(workbook))
+    state.update(
+        cycles=state["cycles"] + 1,
+        last_cycle=at.isoformat(timespec="seconds"),
+        ok=False,
+        next_jobs=list(next_jobs),
+    )
+    _push_error(state, at, message)
+    if service is not None:
+        state["service"] = service
+    save(workbook, state)
+    return state
+
+
+def record_service(workbook: Path, service: dict[str, Any],
+                   next_jobs: Iterable[dict[str, str]] | None = None) -> None:
+    """Update only the service block (started, stopped) and optionally the next jobs."""
+    state = _base(workbook, load(workbook))
+    state["service"] = service
+    if next_jobs is not None:
+        state["next_jobs"] = list(next_jobs)
+    save(workbook, state)
+
+
+def _push_error(state: dict[str, Any], at: datetime, message: str) -> None:
+    state["last_error"] = {"at": at.isoformat(timespec="seconds"), "message": message}
+    state["errors"] = ([state["last_error"]] + list(state.get("errors", [])))[:MAX_ERRORS]
+
+
+def _pending_row(row: Any) -> dict[str, str]:
+    reason = str(getattr(row, "reason", "") or "")
+    state = str(getattr(row, "state", ""))
+    group = reason_group(reason) if state == "pendiente" else _STATE_GROUPS.get(state, state)
+    return {
+        "code": str(getattr(row, "code", "") or ""),
+        "recipient": _recipient(row),
+        "state": state,
+        "reason": reason,
+        "group": group,
+    }
+
+
+def _recipient(row: Any) -> str:
+    for name in ("recipient", "customer", "to"):
+        value = getattr(row, name, None)
+        if value:
+            return "; ".join(value) if isinstance(value, list | tuple) else str(value)
+    return ""
+
+
+# ---------------------------------------------------------------- rendering (Spanish)
+
+
+def render(state: dict[str, Any] | None, workbook: Path, *, now: datetime | None = None) -> str:
+    """What `cobranza status` prints."""
+    name = Path(workbook).name
+    if not state:
+        return (f"{name}: el servicio todavía no ha ejecutado ningún ciclo "
+                f"(no existe {status_path(workbook)}).")
+    lines = [f"Libro: {state.get('workbook', name)}"]
+    service = state.get("service") or {}
+    if service:
+        if service.get("running"):
+            lines.append(f"Servicio: en marcha (pid {service.get('pid')}, "
+                         f"desde {_when(service.get('started'))})")
+        else:
+            lines.append(f"Servicio: detenido ({_when(service.get('stopped'))})")
+    if state.get("last_cycle"):
+        outcome = "correcto" if state.get("ok") else "con error"
+        lines.append(f"Último ciclo: {_when(state['last_cycle'])} ({outcome}; "
+                     f"ciclos desde el inicio: {state.get('cycles', 0)})")
+    counts = state.get("counts")
+    if counts:
+        lines.append("Envíos: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in STATES))
+        lines.append(f"Errores en los datos: {state.get('data_errors', 0)} (vea la hoja Errores)")
+        if state.get("written"):
+            lines.append("Hojas de salida: escritas")
+        elif state.get("deferred"):
+            lines.append(f"Hojas de salida: pendientes — {state['deferred']}")
+    lines += _pending_lines(state.get("pending") or [])
+    errors = state.get("errors") or []
+    if errors:
+        lines.append("Últimos errores:")
+        lines += [f"  {_when(e.get('at'))}  {e.get('message')}" for e in errors[:5]]
+    jobs = state.get("next_jobs") or []
+    if jobs:
+        lines.append("Próximas tareas:")
+        lines += [f"  {_when(j.get('at'))}  {j.get('job')}" for j in jobs]
+    return "\n".join(lines)
+
+
+def _pending_lines(pending: list[dict[str, str]]) -> list[str]:
+    if not pending:
+        return ["Pendiente: nada"]
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in pending:
+        groups.setdefault(row.get("group") or "otro motivo", []).append(row)
+    lines = ["Pendiente:"]
+    for group, rows in groups.items():
+        lines.append(f"  {group}: {len(rows)}")
+        for row in rows[:5]:
+            who = " ".join(x for x in (row.get("code"), row.get("recipient")) if x)
+            lines.append(f"    {who + ' — ' if who else ''}{row.get('reason')}")
+        if len(rows) > 5:
+            lines.append(f"    … y {len(rows) - 5} más")
+    return lines
+
+
+def _when(text: str | None) -> str:
+    if not text:
+        return "—"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return f"{value:%d/%m/%Y %H:%M:%S}"

@@ -1,0 +1,62 @@
+"""`cobranza init`: a new workbook from the template, optionally full of demo data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+from addin import build_template
+from addin.paths import template_path
+from sync import demo
+from sync.errors import WorkbookError
+
+
+def create_workbook(
+    path: Path,
+    *,
+    demo: bool = False,
+    as_of: date | None = None,
+    seed: int = 7,
+    invoices: int = 2000,
+) -> Path:
+    """Write a new workbook at `path` and return it; never overwrites an existing file.
+
+    Without `demo` it is a copy of the committed template. With `demo`, the same builder
+    that makes the template writes the demo rows into the input tables (then adds the
+    ribbon and VBA), so the workbook is the template plus data. `as_of` defaults to today.
+    """
+    path = Path(path)
+    if path.exists():
+        raise WorkbookError(
+            f'Ya existe el archivo "{path}"; no se sobrescribe. '
+            "Elija otro nombre o mueva el archivo existente."
+        )
+    if path.suffix.lower() != ".xlsm":
+        raise WorkbookError(
+            f'El libro debe tener extensión .xlsm (con macros): "{path.name}" no la tiene.'
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".~tmp-{path.name}")  # keeps .xlsm: pyopenvba needs it
+    try:
+        if demo:
+            data = _demo_rows(as_of or date.today(), seed, invoices)
+            build_template.build(tmp, data.tables())
+        else:
+            _copy_template(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _demo_rows(as_of: date, seed: int, invoices: int) -> demo.DemoData:
+    return demo.generate(as_of, seed=seed, invoices=invoices)
+
+
+def _copy_template(dest: Path) -> None:
+    try:
+        shutil.copyfile(template_path(), dest)
+    except FileNotFoundError:  # running from a tree where the template was not built
+        build_template.build(dest)

@@ -1,0 +1,293 @@
+"""Write the output sheets into the workbook file, touching nothing else.
+
+Only the parts of the named output sheets (worksheet, its tables, drawing and charts) are
+replaced; workbook.xml, its rels, [Content_Types].xml, styles.xml and calcChain.xml get
+minimal additive edits; every other member is copied with its compressed bytes as they
+are. A sheet whose generated parts equal the stored ones is not rewritten, and when no
+sheet changed the file is not touched at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from lxml import etree
+
+from cobranza.sheets import Sheet
+from sync import fileops
+from sync.sheet_xml import (
+    SheetLinks,
+    StyleBook,
+    chart_xml,
+    drawing_xml,
+    table_xml,
+    worksheet_xml,
+)
+from sync.xlsx_package import (
+    CONTENT_TYPES,
+    NS_MAIN,
+    ContentTypes,
+    Package,
+    Relationships,
+    SheetEntry,
+    Workbook,
+    relative,
+    rels_path,
+    resolve,
+)
+
+_CT_PART = "[Content_Types].xml"
+_WB_RELS = "xl/_rels/workbook.xml.rels"
+_STYLES = "xl/styles.xml"
+_CALC_CHAIN = "xl/calcChain.xml"
+_TABLE_NAME_BAD = re.compile(r"[^\w.]")
+_CODE_NAME = re.compile(rb'<(?:\w+:)?sheetPr\b[^>]*?\bcodeName="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    changed: tuple[str, ...]  # names of the output sheets rewritten
+    backup: Path | None  # copy of the previous file, None when nothing was written
+    bytes_written: int  # size of the new file, 0 when nothing was written
+
+
+def write_outputs(
+    path: Path, sheets: list[Sheet], *, backups: int = 5, now: datetime | None = None
+) -> WriteResult:
+    """Put `sheets` into the workbook at `path` (see module docstring).
+
+    Raises `sync.errors.WorkbookOpen` when Excel holds the file; any failure while
+    writing leaves the original file untouched.
+    """
+    path = Path(path)
+    fileops.check_not_open(path)
+    with Package(path) as package:
+        edit = _Edit(package, sheets)
+        changed = tuple(s.name for s in sheets if edit.place(s))
+        if not changed:
+            return WriteResult((), None, 0)
+        edit.finish()
+        temp = fileops.write_temp(path, package.write)
+    size = temp.stat().st_size
+    backup = fileops.commit(temp, path, backups=backups, now=now or datetime.now())
+    return WriteResult(changed, backup, size)
+
+
+@dataclass
+class _Allocation:
+    """Part names, table ids and table names handed out in this run."""
+
+    parts: set[str] = field(default_factory=set)
+    table_ids: set[int] = field(default_factory=set)
+    table_names: set[str] = field(default_factory=set)  # casefolded
+
+
+class _Edit:
+    """One write: the package plus the shared parts it edits."""
+
+    def __init__(self, package: Package, sheets: list[Sheet]) -> None:
+        self.pkg = package
+        self.types = ContentTypes(package.read(_CT_PART))
+        self.workbook = Workbook(package.read(Workbook.PART), Relationships(package.read(_WB_RELS)))
+        self.styles = StyleBook(package.read(_STYLES))
+        self.dirty: set[str] = set()
+        self.rewritten_ids: set[int] = set()
+        wanted = {s.name.casefold() for s in sheets}
+        self.entries = {e.name.casefold(): e for e in self.workbook.sheets()}
+        self.owned = {
+            key: _owned_parts(package, entry.part)
+            for key, entry in self.entries.items()
+            if key in wanted
+        }
+        self.taken = self._taken()
+
+    def _taken(self) -> _Allocation:
+        """What other sheets use: output sheets' own old parts may be reused."""
+        ours = set().union(*self.owned.values()) if self.owned else set()
+        taken = _Allocation({n.lower() for n in self.pkg.names() if n not in ours})
+        taken.table_names = {n.casefold() for n in self.workbook.defined_names()}
+        for part, kind in self.types.overrides().items():
+            if kind == CONTENT_TYPES["table"] and part not in ours and self.pkg.has(part):
+                root = etree.fromstring(self.pkg.read(part))
+                taken.table_ids.add(int(root.get("id")))
+                taken.table_names.add(root.get("name", "").casefold())
+        return taken
+
+    def place(self, sheet: Sheet) -> bool:
+        """Stage the sheet's parts; False when they equal what the file holds."""
+        entry = self.entries.get(sheet.name.casefold())
+        old = self.owned.get(sheet.name.casefold(), set())
+        if entry:
+            old = old | {entry.part}
+        sheet_part = entry.part if entry else self._free("xl/worksheets/sheet{}.xml")
+        parts = self._render(sheet, sheet_part)
+        if entry and set(parts) == old and all(self.pkg.read(p) == b for p, b in parts.items()):
+            return False
+        for part in old - set(parts):
+            self.pkg.remove(part)
+            self.dirty |= {_CT_PART} if self.types.remove_override(part) else set()
+        for part, data in parts.items():
+            self.pkg.put(part, data)
+            kind = _kind_of(part)
+            if kind and self.types.set_override(part, CONTENT_TYPES[kind]):
+                self.dirty.add(_CT_PART)
+        self._register(sheet, entry, sheet_part)
+        return True
+
+    def _register(self, sheet: Sheet, entry: SheetEntry | None, sheet_part: str) -> None:
+        if entry:
+            self.rewritten_ids.add(entry.sheet_id)
+            return
+        self.entries[sheet.name.casefold()] = self.workbook.add_sheet(sheet.name, sheet_part)
+        self.dirty |= {Workbook.PART, _WB_RELS}
+
+    def _render(self, sheet: Sheet, sheet_part: str) -> dict[str, bytes]:
+        parts: dict[str, bytes] = {}
+        rels = Relationships()
+        drawing_id = None
+        if sheet.charts:
+            drawing = self._free("xl/drawings/drawing{}.xml")
+            drawing_id = rels.add("drawing", relative(sheet_part, drawing))
+            parts.update(self._charts(sheet, drawing))
+        table_ids = []
+        for table in sheet.tables:
+            part = self._free("xl/tables/table{}.xml")
+            table_ids.append(rels.add("table", relative(sheet_part, part)))
+            parts[part] = table_xml(table, self._table_id(), self._table_name(table.name))
+        links = SheetLinks(drawing_id, tuple(table_ids), self._code_name(sheet_part))
+        parts[sheet_part] = worksheet_xml(sheet, self.styles, links)
+        if rels.rels:
+            parts[rels_path(sheet_part)] = rels.to_bytes()
+        return parts
+
+    def _code_name(self, sheet_part: str) -> str | None:
+        """The old sheet's VBA code name: dropping it would orphan its document module."""
+        found = _CODE_NAME.search(self.pkg.head(sheet_part, 4096))
+        return found.group(1).decode() if found else None
+
+    def _charts(self, sheet: Sheet, drawing: str) -> dict[str, bytes]:
+        tables = {t.name: t for t in sheet.tables}
+        rels, anchors, parts = Relationships(), [], {}
+        for chart in sheet.charts:
+            if chart.table not in tables:
+                raise ValueError(f"el gráfico {chart.title!r} usa una tabla que no está en la hoja")
+            part = self._free("xl/charts/chart{}.xml")
+            anchors.append((chart, rels.add("chart", relative(drawing, part))))
+            parts[part] = chart_xml(chart, tables[chart.table], sheet.name)
+        parts[drawing] = drawing_xml(anchors)
+        parts[rels_path(drawing)] = rels.to_bytes()
+        return parts
+
+    def _free(self, pattern: str) -> str:
+        """Lowest-numbered free part name: the same sheet gets the same names every run."""
+        n = 1
+        while pattern.format(n).lower() in self.taken.parts:
+            n += 1
+        self.taken.parts.add(pattern.format(n).lower())
+        return pattern.format(n)
+
+    def _table_id(self) -> int:
+        n = 1
+        while n in self.taken.table_ids:
+            n += 1
+        self.taken.table_ids.add(n)
+        return n
+
+    def _table_name(self, wanted: str) -> str:
+        base = _TABLE_NAME_BAD.sub("_", wanted) or "Tabla"
+        base = base if base[0].isalpha() or base[0] == "_" else "_" + base
+        name, n = base, 1
+        while name.casefold() in self.taken.table_names:
+            n += 1
+            name = f"{base}{n}"
+        self.taken.table_names.add(name.casefold())
+        return name
+
+    def finish(self) -> None:
+        """Store the shared parts that this write edited."""
+        if self.styles.changed:
+            self.pkg.put(_STYLES, self.styles.to_bytes())
+        if self.rewritten_ids:
+            self._trim_calc_chain()
+        if Workbook.PART in self.dirty:
+            self.pkg.put(Workbook.PART, self.workbook.to_bytes())
+        if _WB_RELS in self.dirty:
+            self.pkg.put(_WB_RELS, self.workbook.rels.to_bytes())
+        if _CT_PART in self.dirty:
+            self.pkg.put(_CT_PART, self.types.to_bytes())
+
+    def _trim_calc_chain(self) -> None:
+        """Drop calc-chain cells of rewritten sheets; Excel would otherwise ask to repair."""
+        data = self.pkg.read(_CALC_CHAIN)
+        if data is None:
+            return
+        root = etree.fromstring(data)
+        if not _drop_sheets(root, self.rewritten_ids):
+            return
+        if len(root):
+            self.pkg.put(_CALC_CHAIN, etree.tostring(root, xml_declaration=True,
+                                                     encoding="UTF-8", standalone=True))
+            return
+        self.pkg.remove(_CALC_CHAIN)  # an empty calcChain is invalid: drop part and links
+        self.types.remove_override(_CALC_CHAIN)
+        for rel in self.workbook.rels.of_type("calcChain"):
+            self.workbook.rels.remove(rel.id)
+        self.dirty |= {_CT_PART, _WB_RELS}
+
+
+def _drop_sheets(root: etree._Element, sheet_ids: set[int]) -> bool:
+    """Remove `<c>` entries of those sheets; `i` is inherited, so kept ones get it explicit."""
+    current, dropped = 0, False
+    for el in list(root.iter(f"{{{NS_MAIN}}}c")):
+        current = int(el.get("i", current))
+        if current in sheet_ids:
+            root.remove(el)
+            dropped = True
+        else:
+            el.set("i", str(current))
+    return dropped
+
+
+def _kind_of(part: str) -> str | None:
+    for folder, kind in (("xl/worksheets/", "worksheet"), ("xl/tables/", "table"),
+                         ("xl/drawings/", "drawing"), ("xl/charts/", "chart")):
+        if part.startswith(folder) and "/_rels/" not in part:
+            return kind
+    return None
+
+
+def _owned_parts(package: Package, sheet_part: str) -> set[str]:
+    """The sheet's rels file and every part reachable only through it (tables, drawing,
+    charts...); parts also referenced from elsewhere (a shared image) are kept."""
+    owned: set[str] = set()
+    queue = [sheet_part]
+    while queue:
+        source = queue.pop()
+        rels_part = rels_path(source)
+        data = package.read(rels_part)
+        if data is None:
+            continue
+        owned.add(rels_part)
+        for rel in Relationships(data).rels:
+            target = resolve(source, rel.target)
+            if not rel.external and target not in owned and package.has(target):
+                owned.add(target)
+                queue.append(target)
+    return owned - _referenced_elsewhere(package, owned | {sheet_part})
+
+
+def _referenced_elsewhere(package: Package, parts: set[str]) -> set[str]:
+    shared = set()
+    for rels_part in package.names():
+        if not rels_part.endswith(".rels") or rels_part in parts:
+            continue
+        source = rels_part.replace("_rels/", "").removesuffix(".rels")
+        if source in parts:
+            continue
+        for rel in Relationships(package.read(rels_part)).rels:
+            if not rel.external and resolve(source, rel.target) in parts:
+                shared.add(resolve(source, rel.target))
+    return shared

@@ -1,0 +1,135 @@
+"""Sending window, Solo días hábiles and legal contact profiles (MX, CO, CL, PE, ninguno)."""
+
+from dataclasses import replace
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cobranza.config import Config
+from cobranza.contact_rules import (
+    PROFILES,
+    cap_block,
+    contact_block,
+    next_allowed,
+    window_block,
+)
+
+MX = ZoneInfo("America/Mexico_City")
+BOG = ZoneInfo("America/Bogota")
+UTC = ZoneInfo("UTC")
+ANY_DAY = Config(business_days_only=False, window_start=time(0), window_end=time(23, 59))
+
+
+def at(text: str, zone: ZoneInfo = MX) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=zone)
+
+
+WINDOW = "fuera de la ventana de envío 08:00-20:00 (hora del cliente)"
+
+
+@pytest.mark.parametrize(
+    ("config", "local", "expected"),
+    [
+        # Ventana de envío: start inclusive, end exclusive (2026-11-25 is a Wednesday).
+        (Config(), "2026-11-25 10:00", None),
+        (Config(), "2026-11-25 08:00", None),
+        (Config(), "2026-11-25 07:59", WINDOW),
+        (Config(), "2026-11-25 19:59", None),
+        (Config(), "2026-11-25 20:00", WINDOW),
+        (Config(), "2026-11-25 21:00", WINDOW),
+        # Solo días hábiles with País feriados MX.
+        (Config(), "2026-11-28 10:00", "sábado: solo se envía en días hábiles"),
+        (Config(), "2026-12-25 10:00", "día feriado en MX"),
+        (replace(Config(), business_days_only=False), "2026-12-25 10:00", None),
+        # MX: 07:00-22:00 every day, even when Ventana de envío is wider.
+        (replace(ANY_DAY, legal_profile="MX"), "2026-11-25 22:30",
+         "Perfil legal MX: fuera del horario permitido 07:00-22:00 (hora del cliente)"),
+        (replace(ANY_DAY, legal_profile="MX"), "2026-11-25 06:59",
+         "Perfil legal MX: fuera del horario permitido 07:00-22:00 (hora del cliente)"),
+        (replace(ANY_DAY, legal_profile="MX"), "2026-11-29 21:59", None),  # Sunday
+        # CO: Mon-Fri 07-19, Sat 08-15, never Sundays or CO holidays.
+        (replace(ANY_DAY, legal_profile="CO"), "2026-11-25 18:59", None),
+        (replace(ANY_DAY, legal_profile="CO"), "2026-11-25 19:00",
+         "Perfil legal CO: fuera del horario permitido 07:00-19:00 (hora del cliente)"),
+        (replace(ANY_DAY, legal_profile="CO"), "2026-11-28 14:59", None),
+        (replace(ANY_DAY, legal_profile="CO"), "2026-11-28 15:00",
+         "Perfil legal CO: fuera del horario permitido 08:00-15:00 (hora del cliente)"),
+        (replace(ANY_DAY, legal_profile="CO"), "2026-11-29 10:00",
+         "Perfil legal CO: domingo no se permite contacto"),
+        (replace(ANY_DAY, legal_profile="CO"), "2026-12-08 10:00",
+         "Perfil legal CO: día feriado en CO, no se permite contacto"),
+        # CL: Mon-Sat 08-20, never Sundays.
+        (replace(ANY_DAY, legal_profile="CL"), "2026-11-28 19:59", None),
+        (replace(ANY_DAY, legal_profile="CL"), "2026-11-28 07:30",
+         "Perfil legal CL: fuera del horario permitido 08:00-20:00 (hora del cliente)"),
+        (replace(ANY_DAY, legal_profile="CL"), "2026-11-29 10:00",
+         "Perfil legal CL: domingo no se permite contacto"),
+        # PE: Mon-Fri 07-20, never PE holidays.
+        (replace(ANY_DAY, legal_profile="PE"), "2026-11-28 10:00",
+         "Perfil legal PE: sábado no se permite contacto"),
+        (replace(ANY_DAY, legal_profile="PE"), "2026-07-28 10:00",
+         "Perfil legal PE: día feriado en PE, no se permite contacto"),
+        (replace(ANY_DAY, legal_profile="PE"), "2026-07-27 19:59", None),
+        # ninguno: only Configuración applies.
+        (replace(ANY_DAY, legal_profile="ninguno"), "2026-11-29 23:30", None),
+    ],
+)
+def test_window_block(config, local, expected):
+    assert window_block(at(local), config) == expected
+
+
+D = date
+
+
+@pytest.mark.parametrize(
+    ("profile", "day", "previous", "expected"),
+    [
+        ("MX", D(2026, 11, 25), [D(2026, 11, 25)] * 5, None),
+        ("CO", D(2026, 11, 25), [D(2026, 11, 25)], "Perfil legal CO: ya hubo un contacto hoy"),
+        ("CO", D(2026, 11, 25), [D(2026, 11, 24)], None),
+        ("CL", D(2026, 11, 17), [D(2026, 11, 16)],
+         "Perfil legal CL: debe haber al menos dos días entre mensajes"),
+        ("CL", D(2026, 11, 18), [D(2026, 11, 16)], None),
+        ("CL", D(2026, 11, 20), [D(2026, 11, 16), D(2026, 11, 18)],
+         "Perfil legal CL: máximo dos mensajes por semana"),
+        # Rolling 7 days: Saturday + Monday block Wednesday across the week boundary.
+        ("CL", D(2026, 11, 25), [D(2026, 11, 21), D(2026, 11, 23)],
+         "Perfil legal CL: máximo dos mensajes por semana"),
+        ("CL", D(2026, 11, 23), [D(2026, 11, 16), D(2026, 11, 18)], None),
+        ("PE", D(2026, 11, 25), [D(2026, 11, 25)], None),
+    ],
+)
+def test_cap_block(profile, day, previous, expected):
+    assert cap_block(day, PROFILES[profile], previous) == expected
+
+
+def test_caps_count_previous_contacts_in_the_customers_local_date():
+    config = replace(ANY_DAY, legal_profile="CO")
+    # 04:30 UTC on the 25th is 23:30 on the 24th in Bogotá: yesterday for the customer.
+    previous = [at("2026-11-25 04:30", UTC)]
+    assert contact_block(at("2026-11-25 10:00", BOG), config, previous) is None
+    previous = [at("2026-11-25 05:30", UTC)]
+    assert contact_block(at("2026-11-25 10:00", BOG), config, previous) == (
+        "Perfil legal CO: ya hubo un contacto hoy"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "local", "previous", "expected"),
+    [
+        (Config(), "2026-11-25 10:00", [], "2026-11-25 10:00"),
+        (Config(), "2026-11-25 06:00", [], "2026-11-25 08:00"),
+        (Config(), "2026-12-24 21:00", [], "2026-12-28 08:00"),  # holiday, then weekend
+        (replace(Config(), legal_profile="CO"), "2026-11-25 10:00", ["2026-11-25 09:00"],
+         "2026-11-26 08:00"),
+        (replace(Config(), legal_profile="CL"), "2026-11-19 10:00",
+         ["2026-11-16 09:00", "2026-11-18 09:00"], "2026-11-23 08:00"),
+        (replace(ANY_DAY, legal_profile="MX"), "2026-11-25 22:30", [], "2026-11-26 07:00"),
+        (replace(ANY_DAY, legal_profile="CO"), "2026-11-28 16:00", [], "2026-11-30 07:00"),
+    ],
+)
+def test_next_allowed(config, local, previous, expected):
+    got = next_allowed(at(local), config, [at(p) for p in previous])
+    assert got == at(expected)
+    assert contact_block(got, config, [at(p) for p in previous]) is None

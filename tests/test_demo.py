@@ -1,0 +1,182 @@
+"""Demo data (sync.demo) and `cobranza init` (sync.workbook_init.create_workbook)."""
+
+from __future__ import annotations
+
+import zipfile
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from addin.build_template import UI_PART, VBA_DIR
+from addin.paths import template_path
+from cobranza.records import RESULTS
+from sync.demo import AREAS, COLLECTORS, THIRD_PARTY, generate
+from sync.errors import WorkbookError
+from sync.workbook_init import create_workbook
+
+AS_OF = date(2026, 11, 25)
+
+
+def day(offset: int) -> date:
+    return AS_OF + timedelta(days=offset)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(AS_OF)
+
+
+@pytest.fixture(scope="module")
+def demo_book(tmp_path_factory) -> Path:
+    return create_workbook(tmp_path_factory.mktemp("demo") / "cobranza.xlsm", demo=True,
+                           as_of=AS_OF)
+
+
+def test_same_seed_same_rows_other_seed_other_rows(data):
+    assert generate(AS_OF) == data
+    assert generate(AS_OF, seed=8).customers != data.customers
+
+
+def test_sizes(data):
+    assert (len(data.customers), len(data.invoices), len(data.payments),
+            len(data.contacts)) == (150, 2000, 1430, 199)
+    assert (len(data.collectors), len(data.areas)) == (5, 4)
+    small = generate(AS_OF, invoices=300, customers=40)
+    assert (len(small.invoices), len(small.customers)) == (300, 40)
+    currencies = Counter(r[4] for r in data.invoices)
+    assert currencies == {"MXN": 1725, "USD": 275}
+
+
+def by_invoice(data, number: str) -> list[tuple]:
+    return [r for r in data.invoices if r[0] == number]
+
+
+def test_notice_stage_invoices(data):
+    c = data.cases
+    assert by_invoice(data, c["nueva"]) == [
+        ("F-000001", c["cliente_nueva"], AS_OF, day(30), "MXN", 48500.0, None)]
+    assert by_invoice(data, c["previo"])[0][3] == day(5)
+    for stage, late in (("vencida_1", 1), ("vencida_15", 15), ("vencida_30", 30),
+                        ("mora_45", 45), ("suspension_60", 60)):
+        assert by_invoice(data, c[stage])[0][3] == day(-late), stage
+    assert by_invoice(data, c["llamada_previa"])[0][3:6] == (day(2), "MXN", 250000.0)
+
+
+def test_every_result_and_the_status_cases(data):
+    c = data.cases
+    assert set(RESULTS) <= {r[4] for r in data.contacts}
+    promise_today = [r for r in data.contacts if r[3] == c["promesa_hoy"]]
+    assert promise_today == [(day(-5), "Ana López", c["cliente_promesas"], "F-000008",
+                              "Promesa de pago", AS_OF, None,
+                              "Confirma pago por transferencia para hoy", None)]
+    assert [r[5] for r in data.contacts if r[3] == c["promesa_ayer"]] == [day(-1)]
+    resolved = [(r[0], r[4]) for r in data.contacts if r[3] == c["disputa_resuelta"]]
+    assert resolved == [(day(-40), "Disputa"), (day(-10), "Disputa resuelta")]
+    assert [r[4] for r in data.contacts if r[2] == c["cliente_seguimiento"] and r[3] is None] \
+        == ["Sin contacto"]
+    reported = [r[0] for r in data.contacts if r[3] == c["pago_informado_viejo"]]
+    assert reported == [day(-10)]
+
+
+def test_payment_cases(data):
+    c = data.cases
+    paid = Counter()
+    for when, _customer, invoice, amount, _ref in data.payments:
+        paid[invoice] += amount
+        assert when < AS_OF
+    assert [p[3] for p in data.payments if p[2] == c["dos_parciales"]] == [4000.0, 6000.0]
+    assert paid[c["dos_parciales"]] == 10000.0
+    assert paid[c["parcial"]] == 5000.0
+    assert paid[c["pagada"]] == 8750.0
+
+
+def test_customer_cases(data):
+    c = data.cases
+    customers = {r[0]: r for r in data.customers}
+    assert len(customers) == 150
+    assert customers[c["sin_avisos"]][8] == "No"
+    assert "@" not in customers[c["sin_email"]][2]
+    assert customers[c["cliente_tercero"]][10] == THIRD_PARTY
+    assert customers[c["vip"]][5] == "VIP"
+    assert customers[c["credito_95"]][6] == 100000.0
+    assert by_invoice(data, c["factura_credito_95"])[0][5] == 95000.0
+    assert {customers[c[f"cliente_{k}"]][9] for k in ("co", "cl", "pe")} == {
+        "America/Bogota", "America/Santiago", "America/Lima"}
+    assert all("@cliente-demo." in r[2] for r in data.customers if r[0] != c["sin_email"])
+    assert not [r for r in data.contacts if r[2] == c["sin_gestion"]]
+
+
+def test_bad_rows(data):
+    c = data.cases
+    cust = c["cliente_duplicada"]
+    assert data.invoices[32:39] == [
+        ("F-000033", cust, day(-20), day(10), "MXN", 5400.0, None),
+        ("F-000034", cust, day(-10), "31/02/2026", "MXN", 3200.0, None),
+        ("F-000035", cust, day(-10), day(20), "MXN", -1500.0, None),
+        ("F-000036", cust, day(-10), day(20), "MXN", "mil pesos", None),
+        ("F-000037", "ZZZ991231XX9", day(-10), day(20), "MXN", 2100.0, None),
+        ("F-000033", cust, day(-5), day(25), "MXN", 5450.0, "Captura duplicada"),
+        ("F-000038", cust, day(-10), day(-40), "MXN", 4100.0, None),
+    ]
+    assert (day(-3), cust, "F-999999", 1000.0, "SPEI 1000005") in data.payments
+    assert [r[4] for r in data.contacts if r[4] not in RESULTS] == ["Llamar la próxima semana"]
+    numbers = Counter(r[0] for r in data.invoices)
+    assert [n for n, k in numbers.items() if k > 1] == ["F-000033"]
+
+
+def test_create_workbook_refuses_to_overwrite(tmp_path):
+    existing = tmp_path / "libro.xlsm"
+    existing.write_bytes(b"datos del usuario")
+    with pytest.raises(WorkbookError) as err:
+        create_workbook(existing)
+    assert str(err.value) == (
+        f'Ya existe el archivo "{existing}"; no se sobrescribe. '
+        "Elija otro nombre o mueva el archivo existente.")
+    assert existing.read_bytes() == b"datos del usuario"
+    with pytest.raises(WorkbookError, match=r"extensión \.xlsm"):
+        create_workbook(tmp_path / "libro.xlsx")
+
+
+def test_create_workbook_without_demo_is_the_template(tmp_path):
+    out = create_workbook(tmp_path / "nuevo" / "cobranza.xlsm")
+    assert out.read_bytes() == template_path().read_bytes()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cobranza.xlsm"]
+
+
+def test_demo_workbook_tables_hold_the_rows(demo_book, data):
+    wb = openpyxl.load_workbook(demo_book)
+    refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
+    assert refs == {
+        "tblClientes": "A1:K151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
+        "tblGestiones": "A1:I200", "tblParametros": "A1:B21", "tblCobradores": "D1:E6",
+        "tblAreas": "G1:I5", "tblAvisos": "K1:O11", "tblPlantillas": "A1:D15",
+    }
+    facturas = wb["Facturas"]
+    row35 = [c.value for c in facturas[35]][:7]
+    assert row35[2].date() == day(-10)
+    assert row35[:2] + row35[3:] == [
+        "F-000034", data.cases["cliente_duplicada"], "31/02/2026", "MXN", 3200, None]
+    assert facturas["C2"].value.date() == AS_OF
+    assert facturas["C2"].number_format == "dd/mm/yyyy"
+    assert facturas["F2"].number_format == "#,##0.00"
+    assert facturas["F37"].value == "mil pesos"
+    assert facturas["L2001"].value == "=PROXIMO_AVISO(tblFacturas[[#This Row],[Factura]])"
+    config = wb["Configuración"]
+    assert [tuple(c.value for c in r) for r in config["D2:E6"]] == list(COLLECTORS)
+    assert [tuple(c.value for c in r) for r in config["G2:I5"]] == list(AREAS)
+    assert wb["Gestiones"]["E2"].value == "Promesa de pago"
+
+
+def test_demo_workbook_keeps_ribbon_and_vba(demo_book):
+    with zipfile.ZipFile(demo_book) as zf, zipfile.ZipFile(template_path()) as tpl:
+        assert (UI_PART in zf.namelist()) == (UI_PART in tpl.namelist())
+        has_vba = "xl/vbaProject.bin" in zf.namelist()
+        assert has_vba == ("xl/vbaProject.bin" in tpl.namelist())
+    if any(VBA_DIR.glob("*.bas")):
+        import pyopenvba
+
+        with pyopenvba.ExcelFile(demo_book) as wb, pyopenvba.ExcelFile(template_path()) as t:
+            assert wb.vba_modules() == t.vba_modules()

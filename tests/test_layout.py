@@ -1,0 +1,120 @@
+from datetime import date, datetime
+
+from cobranza.agenda import compute_agenda
+from cobranza.alerts import ALERT_TYPES, compute_alerts
+from cobranza.kpis import compute_kpis
+from cobranza.layout import (
+    ALERTS_TABLE_ROW,
+    agenda_sheet,
+    alerts_sheet,
+    dashboard_sheet,
+    errors_sheet,
+)
+from cobranza.records import InputError
+from cobranza.rules import compute_invoices
+from tests.book_factory import make_book
+
+AS_OF = date(2026, 11, 25)
+INPUT_TABLES = {"tblClientes", "tblFacturas", "tblPagos", "tblGestiones", "tblPlantillas",
+                "tblParametros", "tblCobradores", "tblAreas", "tblAvisos"}
+
+BOOK = make_book(
+    customers=[("C1", "Uno", "Ana", 1000), ("C2", "Dos", "")],
+    invoices=[("F1", "C1", "2026-08-01", 1000.5, "2026-07-01"),
+              ("F2", "C2", "2026-11-20", 100, "2026-10-21", "USD")],
+    contacts=[("2026-11-24", "C2", "F2", "Disputa", None, "Ventas")],
+)
+INVOICES = compute_invoices(BOOK, AS_OF)
+
+
+def _cells(sheet):
+    return {(c.row, c.col): c.value for c in sheet.cells}
+
+
+def test_alerts_sheet_summary_and_table_at_fixed_row():
+    sheet = alerts_sheet(compute_alerts(BOOK, INVOICES, AS_OF), datetime(2026, 11, 25, 9, 30))
+    cells = _cells(sheet)
+    assert (sheet.name, cells[(1, 1)], cells[(2, 2)]) == ("Alertas", "Alertas de cobranza", AS_OF)
+    summary = [(cells[(r, 1)], cells[(r, 2)]) for r in range(5, 5 + len(ALERT_TYPES))]
+    assert summary == [("Acción", 1), ("Promesa incumplida", 0),
+                       ("Pago informado no acreditado", 0), ("Disputa abierta", 1),
+                       ("Mora > 30", 1), ("Mora > 60", 1), ("Mora > 90", 1), ("Crédito", 1),
+                       ("Sin gestión", 1), ("Candidata a terceros", 1)]
+    assert (cells[(15, 1)], cells[(15, 2)]) == ("Total", 8)
+    (table,) = sheet.tables
+    assert (table.name, table.row, ALERTS_TABLE_ROW) == ("tblAlertas", 17, 17)
+    assert table.columns == ("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda",
+                             "Saldo", "Días", "Detalle", "Área")
+    assert table.rows[0] == ("Acción", "C1", "Uno", "Ana", "F1", "MXN", 1000.5, 116,
+                             "Vencida hace 116 días; corresponde iniciar acciones de cobro.", "")
+    assert table.rows[1][:8] == ("Disputa abierta", "C2", "Dos", "", "F2", "USD", 100.0, 1)
+    assert table.rows[5][6:8] == (1000.5, None)  # Crédito: no day count
+    assert table.formats == {"Saldo": "money", "Días": "int"}
+
+
+def test_alerts_sheet_empty_lists_every_type():
+    book = make_book()
+    sheet = alerts_sheet(compute_alerts(book, compute_invoices(book, AS_OF), AS_OF), AS_OF)
+    cells = _cells(sheet)
+    assert [cells[(r, 2)] for r in range(5, 16)] == [0] * 11
+    assert (sheet.tables[0].row, sheet.tables[0].rows) == (ALERTS_TABLE_ROW, [])
+
+
+def test_agenda_sheet():
+    sheet = agenda_sheet(compute_agenda(BOOK, INVOICES, AS_OF), AS_OF)
+    (table,) = sheet.tables
+    assert (sheet.name, table.name, table.row, sheet.freeze_row) == ("Agenda", "tblAgenda", 4, 5)
+    assert table.rows == [
+        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", "", "", 1000.5, "MXN", None,
+         "Sin gestiones registradas; tiene saldo vencido.")]
+    assert table.formats["Vencimiento"] == "date" and table.formats["Saldo"] == "money"
+
+
+def test_errors_sheet():
+    errors = [InputError("Facturas", 14, "Vencimiento", "31/02/2026",
+                         "no es una fecha válida (use dd/mm/aaaa)."),
+              InputError("Configuración", None, "", "", "falta la tabla Parámetros.")]
+    sheet = errors_sheet(errors, AS_OF)
+    (table,) = sheet.tables
+    assert (sheet.name, table.name, table.columns) == (
+        "Errores", "tblErrores", ("Hoja", "Fila", "Columna", "Valor", "Problema"))
+    assert table.rows == [
+        ("Facturas", 14, "Vencimiento", "31/02/2026", "no es una fecha válida (use dd/mm/aaaa)."),
+        ("Configuración", None, "", "", "falta la tabla Parámetros."),
+    ]
+
+
+def test_dashboard_sheet():
+    sheet = dashboard_sheet(compute_kpis(BOOK, INVOICES, AS_OF), AS_OF)
+    tables = {t.name: t for t in sheet.tables}
+    assert list(tables) == ["tblTableroTotales", "tblTramos", "tblTableroIndicadores",
+                            "tblTableroCobradores"]
+    assert tables["tblTableroTotales"].rows == [("MXN", 1, 1000.5, 1000.5, 1.0),
+                                                ("USD", 1, 100.0, 100.0, 1.0)]
+    assert tables["tblTramos"].columns == ("Tramo", "Facturas", "Saldo MXN", "Saldo USD")
+    assert tables["tblTramos"].rows == [
+        ("Por vencer", 0, 0.0, 0.0), ("1-30", 1, 0.0, 100.0), ("31-60", 0, 0.0, 0.0),
+        ("61-90", 0, 0.0, 0.0), ("91+", 1, 1000.5, 0.0)]
+    # No sales in the last 30 days and nothing collected: CEI 0; MXN has no sales in 90
+    # days, so no DSO; USD: 10000 / 10000 * 90.
+    assert tables["tblTableroIndicadores"].rows == [
+        ("DSO (días)", None, 90.0), ("CEI (%)", 0.0, 0.0), ("Promesas cumplidas (%)", None,
+                                                              None)]
+    assert tables["tblTableroCobradores"].rows == [
+        ("(sin cobrador)", "USD", 1, 100.0, 100.0, 90.0, 0.0, None),
+        ("Ana", "MXN", 1, 1000.5, 1000.5, None, 0.0, None)]
+    (chart,) = sheet.charts
+    assert (chart.table, chart.category, chart.series) == ("tblTramos", "Tramo",
+                                                           ("Saldo MXN", "Saldo USD"))
+    header_rows = [t.row for t in sheet.tables]
+    assert header_rows == sorted(header_rows) and chart.anchor[1] > 8
+
+
+def test_table_names_unique_and_not_input_names():
+    book = make_book()
+    inv = compute_invoices(book, AS_OF)
+    sheets = [alerts_sheet(compute_alerts(book, inv, AS_OF), AS_OF),
+              dashboard_sheet(compute_kpis(book, inv, AS_OF), AS_OF),
+              agenda_sheet(compute_agenda(book, inv, AS_OF), AS_OF), errors_sheet([], AS_OF)]
+    names = [t.name for s in sheets for t in s.tables]
+    assert len(names) == len(set(names)) and not set(names) & INPUT_TABLES

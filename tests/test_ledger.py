@@ -1,0 +1,182 @@
+"""The SQLite send ledger: claims, outcomes, backoff, recovery, history, locking."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cobranza.messages import Line, Outgoing, digest_key, notice_key
+from cobranza.notices import History
+from sync.ledger import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+
+
+def notice(customer: str = "C1", invoices: tuple[str, ...] = ("F1", "F2"), **kw) -> Outgoing:
+    lines = tuple(Line(i, customer, date(2026, 11, 24), 1, 1000, "MXN") for i in invoices)
+    base = dict(
+        kind="aviso", code="VENCIDA_1", recipient=customer, to=(f"{customer}@x.mx",), cc=(),
+        template="VENCIDA_1", lines=lines,
+        keys=tuple(notice_key(customer, i, "VENCIDA_1") for i in invoices),
+    )
+    return Outgoing(**{**base, **kw})
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    with Ledger.open(tmp_path / "l.sqlite", NOW) as led:
+        yield led
+
+
+def test_default_path_is_beside_the_workbook(tmp_path: Path) -> None:
+    book = tmp_path / "cartera.xlsm"
+    assert ledger_path(book) == tmp_path / ".cobranza" / "cartera.ledger.sqlite"
+
+
+def test_message_id_is_deterministic() -> None:
+    assert message_id_for(notice()) == message_id_for(notice(invoices=("F2", "F1")))
+    assert message_id_for(notice()) != message_id_for(notice(invoices=("F1",)))
+    assert message_id_for(notice()).startswith("vencida_1-")
+
+
+def test_claim_takes_all_keys_or_none(ledger: Ledger) -> None:
+    assert ledger.claim(notice(invoices=("F2",)), "m0", NOW) is True
+    assert ledger.claim(notice(), "m1", NOW) is False  # F2 is taken
+    assert ledger.state_of(notice_key("C1", "F1", "VENCIDA_1")) is None
+    assert ledger.claim(notice(invoices=("F1", "F3")), "m2", NOW) is True
+
+
+def test_record_final_and_rows(ledger: Ledger) -> None:
+    item = notice()
+    ledger.claim(item, "m1", NOW, subject="Factura vencida")
+    ledger.record("m1", "enviado", "", NOW)
+    assert ledger.rows() == [{
+        "when": NOW.astimezone(ZoneInfo("UTC")), "kind": "aviso", "code": "VENCIDA_1",
+        "recipient": "C1", "to": "C1@x.mx", "invoices": "F1, F2", "subject": "Factura vencida",
+        "state": "enviado", "reason": "", "attempts": 1, "next_try": None,
+    }]
+    assert ledger.claim(item, "m1", NOW + timedelta(days=30)) is False
+
+
+def test_pendiente_backs_off_exponentially(ledger: Ledger) -> None:
+    item, key = notice(invoices=("F1",)), notice_key("C1", "F1", "VENCIDA_1")
+    assert [backoff(n) for n in (1, 2, 3, 7, 20)] == [
+        timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20),
+        timedelta(minutes=320), timedelta(hours=6),
+    ]
+    ledger.claim(item, "m1", NOW)
+    ledger.record("m1", "pendiente", "servidor SMTP no disponible", NOW)
+    assert key in ledger.history(NOW + timedelta(minutes=4)).final_keys
+    assert ledger.claim(item, "m1", NOW + timedelta(minutes=4)) is False
+    assert key not in ledger.history(NOW + timedelta(minutes=5)).final_keys
+    later = NOW + timedelta(minutes=5)
+    assert ledger.claim(item, "m1", later) is True
+    ledger.record("m1", "pendiente", "451", later)
+    row = ledger.rows()[0]
+    assert (row["state"], row["attempts"], row["next_try"]) == (
+        "pendiente", 2, (later + timedelta(minutes=10)).astimezone(ZoneInfo("UTC"))
+    )
+
+
+def test_note_records_planner_outcomes_once(ledger: Ledger) -> None:
+    item = notice()
+    assert ledger.note(item, "m1", "omitido", "fuera de plazo", NOW) is True
+    assert ledger.note(item, "m1", "error", "otra cosa", NOW) is False
+    assert [(r["state"], r["reason"]) for r in ledger.rows()] == [("omitido", "fuera de plazo")]
+
+
+def test_note_overrides_a_pending_retry(ledger: Ledger) -> None:
+    item = notice()
+    ledger.claim(item, "m1", NOW)
+    ledger.record("m1", "pendiente", "451", NOW)
+    assert ledger.note(item, "m1", "omitido", "fuera de plazo", NOW + timedelta(days=9)) is True
+    assert ledger.rows()[0]["state"] == "omitido"
+
+
+def test_history_final_keys_and_contacts(ledger: Ledger) -> None:
+    ledger.claim(notice("C1", ("F1",)), "a", NOW)
+    ledger.record("a", "enviado", "", NOW)
+    ledger.note(notice("C2", ("F5",)), "b", "omitido", "fuera de plazo", NOW)
+    ledger.claim(notice("C3", ("F7",)), "c", NOW)
+    ledger.record("c", "error", "550", NOW)
+    digest = Outgoing(
+        kind="resumen", code="RESUMEN_ACCIONES", recipient="t@x.mx", to=("t@x.mx",), cc=(),
+        template="RESUMEN_ACCIONES", lines=(),
+        keys=(digest_key("t@x.mx", "RESUMEN_ACCIONES", "2026-11-25"),),
+    )
+    ledger.claim(digest, "d", NOW)
+    ledger.record("d", "enviado", "", NOW)
+    history = ledger.history(NOW)
+    assert isinstance(history, History)
+    assert history.final_keys == frozenset({
+        notice_key("C1", "F1", "VENCIDA_1"), notice_key("C2", "F5", "VENCIDA_1"),
+        notice_key("C3", "F7", "VENCIDA_1"), digest_key("t@x.mx", "RESUMEN_ACCIONES", "2026-11-25"),
+    })
+    assert history.contacts == {"C1": (NOW,)}
+    assert history.contacts["C1"][0].tzinfo == NOW.tzinfo
+
+
+def _insert_enviando(path: Path, pid: int, host: str, updated: datetime) -> None:
+    with Ledger(path) as led:
+        led.claim(notice(), "m1", updated)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE sends SET pid = ?, host = ?", (pid, host))
+    db.commit()
+    db.close()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_row_of_a_dead_process_becomes_incierto(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
+    with Ledger.open(path, NOW + timedelta(minutes=1)) as led:
+        row = led.rows()[0]
+        assert row["state"] == "incierto"
+        assert row["reason"].startswith("El proceso se interrumpió durante el envío")
+        assert led.claim(notice(), "m1", NOW + timedelta(days=1)) is False
+
+
+def test_row_of_a_live_process_waits_for_its_lease(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    _insert_enviando(path, os.getppid(), socket.gethostname(), NOW)
+    with Ledger.open(path, NOW + timedelta(minutes=9)) as led:
+        assert led.rows()[0]["state"] == "enviando"
+    with Ledger.open(path, NOW + timedelta(minutes=11)) as led:
+        assert led.rows()[0]["state"] == "incierto"
+
+
+def test_row_of_another_host_waits_for_its_lease(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    _insert_enviando(path, _dead_pid(), "otra-maquina", NOW)
+    with Ledger.open(path, NOW + timedelta(minutes=1)) as led:
+        assert led.rows()[0]["state"] == "enviando"
+
+
+def test_locked_ledger_is_a_clear_spanish_error(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    Ledger(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Ledger(path, busy_timeout=0.2) as led, pytest.raises(LedgerBusy) as info:
+            led.claim(notice(), "m1", NOW)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert str(info.value) == (
+        f"El registro de envíos {path} está ocupado por otro proceso desde hace más de 0.2 s; "
+        "se reintentará en el próximo ciclo."
+    )

@@ -1,0 +1,133 @@
+"""Every ribbon button against a file-backed demo workbook and a real SMTP server."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+import python_calamine
+
+from addin import ribbon
+from addin.book import FileBook
+from sync.reader import read_book, read_raw
+from sync.workbook_init import create_workbook
+from tests.smtp_server import SmtpTestServer
+
+AS_OF = date(2026, 12, 1)
+NOW = datetime(2026, 12, 1, 10, 0)  # company local time; a business day inside the window
+
+
+@pytest.fixture
+def workbook(tmp_path) -> Path:
+    return create_workbook(tmp_path / "cobranza.xlsm", demo=True, as_of=AS_OF, invoices=120)
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    with SmtpTestServer() as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def sheet_rows(path: Path, sheet: str) -> list[list]:
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    return book.get_sheet_by_name(sheet).to_python()
+
+
+def table_rows(path: Path, sheet: str, *headers: str) -> list[list]:
+    """Data rows of the table whose header row starts with `headers`."""
+    rows = sheet_rows(path, sheet)
+    start = next(i for i, r in enumerate(rows) if tuple(r[:len(headers)]) == headers)
+    return [r for r in rows[start + 1:] if any(v != "" for v in r)]
+
+
+def test_vista_previa_writes_the_preview_and_sends_nothing(workbook, smtp):
+    io = FileBook(workbook)
+    count = ribbon.vista_previa(io, NOW)
+    assert count > 0
+    assert len(table_rows(workbook, "Vista previa", "Código")) == count
+    assert smtp.messages == []
+
+
+def test_enviar_recordatorios_asks_first_and_declining_sends_nothing(workbook, smtp):
+    io = FileBook(workbook, confirm=lambda text: False)
+    assert ribbon.enviar_recordatorios(io, NOW) == {}
+    assert len(io.messages) == 1 and io.messages[0].startswith("Se enviarán ")
+    assert smtp.messages == []
+
+
+def test_enviar_recordatorios_sends_once_then_nothing_twice(workbook, smtp):
+    io = FileBook(workbook)
+    counts = ribbon.enviar_recordatorios(io, NOW)
+    sent = counts["enviado"]
+    assert sent > 0
+    assert len(smtp.messages) == sent
+    assert io.messages[0].startswith(f"Se enviarán {sent} correos")
+    again = FileBook(workbook)
+    assert ribbon.enviar_recordatorios(again, NOW) == {}
+    assert again.messages == ["No hay recordatorios por enviar en este momento."]
+    assert len(smtp.messages) == sent
+
+
+def test_enviar_recordatorios_right_after_a_sync_sends_nothing_twice(workbook, smtp):
+    from sync.cycle import run_cycle
+
+    result = run_cycle(workbook, NOW)
+    sent = result.counts().get("enviado", 0)
+    assert sent == len(smtp.messages) > 0
+    io = FileBook(workbook)
+    assert ribbon.enviar_recordatorios(io, NOW) == {}
+    assert len(smtp.messages) == sent
+
+
+def test_registrar_gestion_adds_prefilled_rows_and_selects_resultado(workbook):
+    book = read_book(workbook)
+    picked = book.invoices.iloc[[0, 3]]
+    before = len(read_raw(workbook)["Gestiones"])
+    io = FileBook(workbook, selection={"Facturas": picked["row"].tolist()})
+    added = ribbon.registrar_gestion(io, NOW)
+    raw = read_raw(workbook)["Gestiones"]
+    assert len(raw) == before + 2
+    assert raw["row"].tolist()[-2:] == added
+    collectors = book.customers.set_index("customer")["collector"]
+    new = raw.tail(2)
+    assert new["Cliente"].tolist() == picked["customer"].tolist()
+    assert new["Factura"].tolist() == picked["invoice"].tolist()
+    assert new["Cobrador"].tolist() == [collectors[c] for c in picked["customer"]]
+    assert [d.date() for d in new["Fecha"]] == [AS_OF, AS_OF]
+    assert new["Resultado"].tolist() == ["", ""]
+    assert io.selected == ("Gestiones", added[0], "Resultado")
+
+
+def test_registrar_gestion_without_selection_explains(workbook):
+    io = FileBook(workbook)
+    assert ribbon.registrar_gestion(io, NOW) == []
+    assert io.messages == ["Seleccione en la hoja Facturas las filas de las facturas gestionadas."]
+
+
+def test_actualizar_alertas_writes_the_report_sheets(workbook, smtp):
+    count = ribbon.actualizar_alertas(FileBook(workbook), NOW)
+    assert count > 0
+    assert len(table_rows(workbook, "Alertas", "Tipo", "Cliente")) == count
+    assert smtp.messages == []
+
+
+def test_estado_de_cuenta_writes_the_statement_beside_the_workbook(workbook):
+    book = read_book(workbook)
+    customer = book.customers.iloc[0]
+    io = FileBook(workbook, selection={"Clientes": [int(customer["row"])]})
+    path = ribbon.estado_de_cuenta(io, NOW)
+    assert path == workbook.parent / f"estado-de-cuenta-{customer['customer']}-2026-12.xlsx"
+    assert io.opened == [path]
+    ws = openpyxl.load_workbook(path).active
+    assert ws.title == "Estado de cuenta"
+
+
+def test_validar_writes_errores(workbook):
+    io = FileBook(workbook)
+    n = ribbon.validar(io, NOW)
+    assert n == len(read_book(workbook).errors)
+    assert len(table_rows(workbook, "Errores", "Hoja")) == n

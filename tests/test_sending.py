@@ -1,0 +1,396 @@
+"""Deliver step end to end: real aiosmtpd server, real SQLite ledger, real .xlsx files."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from book_factory import make_book
+from smtp_server import SmtpTestServer
+
+from cobranza.layout_messages import envios_sheet, preview_sheet
+from cobranza.messages import Outgoing, notice_key
+from cobranza.rules import compute_invoices
+from cobranza.statement import statement_lines
+from sync.ledger import Ledger
+from sync.mailer import OutboxTransport, SmtpSettings, SmtpTransport
+from sync.sending import TAKEN, deliver
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+PASSWORD = "Fake-Pw-7c1b9e!"
+TESTS = Path(__file__).parent
+
+TEMPLATES = [
+    ("VENCIDA_1", "{{ empresa }}: factura vencida, {{ cliente.nombre }}",
+     "Estimado(a) {{ cliente.nombre }}:\n"
+     "{% for f in facturas %}- Factura {{ f.factura }}, vencida el {{ f.vencimiento }}: "
+     "{{ f.saldo }}\n{% endfor %}"
+     "Total: {% for t in totales %}{{ t.saldo }}{% endfor %}\n{{ remitente }}\n", True),
+    ("ESTADO_MENSUAL", "Estado de cuenta {{ cliente.codigo }}",
+     "Adjuntamos su estado de cuenta al {{ fecha_corte }}.\n", True),
+]
+CUSTOMERS = [
+    {"customer": "C1", "name": "Ferretería López", "emails": "pagos@lopez.mx",
+     "cc": "conta@lopez.mx"},
+    {"customer": "C2", "name": "Abarrotes Ruiz", "emails": "ruiz@ruiz.mx"},
+    {"customer": "C3", "name": "Papelería Sol", "emails": "sol@sol.mx"},
+]
+INVOICES = [
+    ("F-1", "C1", "2026-11-24", "1500.00"),
+    ("F-2", "C1", "2026-11-24", "250.50"),
+    ("F-3", "C2", "2026-11-24", "99.90"),
+    ("F-4", "C3", "2026-10-01", "1000.00", "2026-09-01"),
+    ("F-5", "C3", "2026-12-10", "20", "2026-11-10", "USD"),
+]
+
+
+def make_test_book(customers=CUSTOMERS, templates=TEMPLATES):
+    return make_book(customers=customers, invoices=INVOICES, templates=templates)
+
+
+def notice(invoices, customer: str, code: str = "VENCIDA_1", **kw) -> Outgoing:
+    """An Outgoing as the planner would build it, lines from compute_invoices."""
+    lines = statement_lines(invoices, customer)
+    row = next(c for c in CUSTOMERS if c["customer"] == customer)
+    base = dict(
+        kind="aviso", code=code, recipient=customer, to=(row["emails"],),
+        cc=tuple(filter(None, [row.get("cc", "")])), template=code, lines=lines,
+        keys=tuple(notice_key(customer, ln.invoice, code) for ln in lines),
+    )
+    return Outgoing(**{**base, **kw})
+
+
+def batch(invoices) -> list[Outgoing]:
+    monthly = notice(invoices, "C3", "ESTADO_MENSUAL")
+    monthly = Outgoing(**{**monthly.__dict__, "keys": (notice_key("C3", "", "ESTADO_MENSUAL"),)})
+    return [notice(invoices, "C1"), notice(invoices, "C2"), monthly]
+
+
+def due(items: list[Outgoing], ledger: Ledger, now: datetime) -> list[Outgoing]:
+    """What the planner would plan again: messages with no final ledger key."""
+    final = ledger.history(now).final_keys
+    return [o for o in items if not set(o.keys) & final]
+
+
+@pytest.fixture
+def server():
+    with SmtpTestServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    book = make_test_book()
+    invoices = compute_invoices(book, NOW.date())
+    with Ledger.open(tmp_path / "ledger.sqlite", NOW) as ledger:
+        yield book, invoices, ledger
+
+
+def smtp(server: SmtpTestServer, **kw) -> SmtpTransport:
+    return SmtpTransport(SmtpSettings("127.0.0.1", server.port, "none", timeout=5, **kw))
+
+
+def states(rows) -> list[tuple[str, str, str]]:
+    return [(r.recipient, r.state, r.reason) for r in rows]
+
+
+def test_three_messages_arrive_with_exact_content(server, setup) -> None:
+    book, invoices, ledger = setup
+    rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
+    assert states(rows) == [("C1", "enviado", ""), ("C2", "enviado", ""), ("C3", "enviado", "")]
+    got = server.by_recipient()
+    assert sorted(got) == ["conta@lopez.mx", "pagos@lopez.mx", "ruiz@ruiz.mx", "sol@sol.mx"]
+    c1 = got["pagos@lopez.mx"][0]
+    assert c1.rcpt_tos == ("pagos@lopez.mx", "conta@lopez.mx")
+    assert c1.mail_from == "cobranza@miempresa.com"
+    assert str(c1.message["From"]) == "Cobranza <cobranza@miempresa.com>"
+    assert str(c1.message["Cc"]) == "conta@lopez.mx"
+    assert c1.subject == "Mi Empresa S.A. de C.V.: factura vencida, Ferretería López"
+    assert c1.body() == (
+        "Estimado(a) Ferretería López:\n"
+        "- Factura F-1, vencida el 24/11/2026: $1,500.00 MXN\n"
+        "- Factura F-2, vencida el 24/11/2026: $250.50 MXN\n"
+        "Total: $1,750.50 MXN\nCobranza\n"
+    )
+    assert c1.attachments() == {}
+    c2 = got["ruiz@ruiz.mx"][0]
+    assert "- Factura F-3, vencida el 24/11/2026: $99.90 MXN\n" in c2.body()
+    key = c2.message["X-Cobranza-Clave"]
+    assert str(c2.message["Message-ID"]) == f"<cobranza.{key}@miempresa.com>"
+
+
+def test_monthly_statement_attachment_lists_open_invoices(server, setup) -> None:
+    book, invoices, ledger = setup
+    deliver(batch(invoices)[2:], book, invoices, ledger, smtp(server), NOW)
+    [received] = server.received()
+    assert received.subject == "Estado de cuenta C3"
+    files = received.attachments()
+    assert list(files) == ["estado-de-cuenta-C3-2026-11.xlsx"]
+    sheet = openpyxl.load_workbook(io.BytesIO(files["estado-de-cuenta-C3-2026-11.xlsx"])).active
+    values = [tuple(c.value for c in row) for row in sheet.iter_rows()]
+    assert values[0][0] == "Mi Empresa S.A. de C.V."
+    assert values[2][0] == "Cliente: C3 - Papelería Sol"
+    assert values[3][:2] == ("Fecha de corte:", datetime(2026, 11, 25))
+    assert values[5] == ("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda", "Saldo")
+    assert values[6] == ("F-4", datetime(2026, 9, 1), datetime(2026, 10, 1), 55, "MXN", 1000)
+    assert values[7] == ("F-5", datetime(2026, 11, 10), datetime(2026, 12, 10), -15, "USD", 20)
+    assert values[9][0] == "Total" and values[9][4:] == ("MXN", 1000)
+    assert values[10][4:] == ("USD", 20)
+
+
+def test_second_delivery_sends_nothing(server, setup) -> None:
+    book, invoices, ledger = setup
+    deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
+    again = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW + timedelta(hours=1))
+    assert [r.state for r in again] == ["omitido"] * 3
+    assert {r.reason for r in again} == {TAKEN}
+    assert len(server.received()) == 3
+    assert [r["state"] for r in ledger.rows()] == ["enviado"] * 3
+
+
+def test_one_refused_recipient_is_error_the_others_are_sent(server, setup) -> None:
+    book, invoices, ledger = setup
+    server.reject = {"ruiz@ruiz.mx"}
+    rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
+    reason = ("ruiz@ruiz.mx: el servidor respondió 550 5.1.1 <ruiz@ruiz.mx>: Recipient address "
+              "rejected: User unknown")
+    assert states(rows) == [("C1", "enviado", ""), ("C2", "error", reason), ("C3", "enviado", "")]
+    assert sorted(server.by_recipient()) == ["conta@lopez.mx", "pagos@lopez.mx", "sol@sol.mx"]
+    envios = {r["recipient"]: (r["state"], r["reason"]) for r in ledger.rows()}
+    assert envios["C2"] == ("error", reason)
+    assert notice_key("C2", "F-3", "VENCIDA_1") in ledger.history(NOW).final_keys
+
+
+def test_server_down_waits_then_delivers_once_after_backoff(server, setup) -> None:
+    book, invoices, ledger = setup
+    server.stop()
+    rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
+    assert [r.state for r in rows] == ["pendiente"] * 3
+    assert all(r.reason.startswith("servidor SMTP no disponible (127.0.0.1:") for r in rows)
+    server.start()
+    later = NOW + timedelta(minutes=1)  # C1 waits for its backoff; C2 and C3 were never tried
+    rows = deliver(due(batch(invoices), ledger, later), book, invoices, ledger, smtp(server), later)
+    assert states(rows) == [("C2", "enviado", ""), ("C3", "enviado", "")]
+    retry = NOW + timedelta(minutes=5)
+    rows = deliver(due(batch(invoices), ledger, retry), book, invoices, ledger, smtp(server), retry)
+    assert states(rows) == [("C1", "enviado", "")]
+    assert sorted((r.rcpt_tos[0], r.subject) for r in server.received()) == [
+        ("pagos@lopez.mx", "Mi Empresa S.A. de C.V.: factura vencida, Ferretería López"),
+        ("ruiz@ruiz.mx", "Mi Empresa S.A. de C.V.: factura vencida, Abarrotes Ruiz"),
+        ("sol@sol.mx", "Estado de cuenta C3"),
+    ]
+    c1 = next(r for r in ledger.rows() if r["recipient"] == "C1")
+    assert (c1["state"], c1["attempts"]) == ("enviado", 2)
+
+
+def test_transient_451_is_retried_later(server, setup) -> None:
+    book, invoices, ledger = setup
+    server.transient = True
+    rows = deliver(batch(invoices)[:2], book, invoices, ledger, smtp(server), NOW)
+    assert [r.state for r in rows] == ["pendiente", "pendiente"]  # 451 does not stop the batch
+    assert all("451 4.3.0" in r.reason for r in rows)
+    server.transient = False
+    retry = NOW + timedelta(minutes=5)
+    deliver(due(batch(invoices)[:2], ledger, retry), book, invoices, ledger, smtp(server), retry)
+    assert sorted(server.by_recipient()) == ["conta@lopez.mx", "pagos@lopez.mx", "ruiz@ruiz.mx"]
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_row_left_enviando_by_a_dead_process_is_incierto_and_not_resent(server, tmp_path):
+    book = make_test_book()
+    invoices = compute_invoices(book, NOW.date())
+    path = tmp_path / "ledger.sqlite"
+    with Ledger.open(path, NOW) as crashed:
+        crashed.claim(batch(invoices)[0], "m-crash", NOW)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE sends SET pid = ?, host = ?", (_dead_pid(), socket.gethostname()))
+    db.commit()
+    db.close()
+    later = NOW + timedelta(minutes=2)
+    with Ledger.open(path, later) as ledger:
+        rows = deliver(due(batch(invoices), ledger, later), book, invoices, ledger,
+                       smtp(server), later)
+        assert states(rows) == [("C2", "enviado", ""), ("C3", "enviado", "")]
+        c1 = next(r for r in ledger.rows() if r["recipient"] == "C1")
+        assert c1["state"] == "incierto"
+        again = deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), later)
+        assert [r.state for r in again] == ["omitido"]
+    assert "pagos@lopez.mx" not in server.by_recipient()
+
+
+WORKER = """
+import sys, time
+from pathlib import Path
+sys.path[:0] = [{root!r}, {tests!r}]
+import test_sending as t
+t.worker({ledger!r}, {port}, {go!r})
+"""
+
+
+def worker(ledger_path: str, port: int, go: str) -> None:
+    """One of two processes delivering the same batch against one ledger."""
+    book = make_test_book()
+    invoices = compute_invoices(book, NOW.date())
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", port, "none", timeout=10))
+    while not Path(go).exists():
+        time.sleep(0.005)
+    with Ledger.open(Path(ledger_path), NOW) as ledger:
+        deliver(batch(invoices), book, invoices, ledger, transport, NOW)
+
+
+def test_two_processes_deliver_each_message_exactly_once(server, tmp_path) -> None:
+    go = tmp_path / "go"
+    code = WORKER.format(root=str(TESTS.parent), tests=str(TESTS),
+                         ledger=str(tmp_path / "ledger.sqlite"), port=server.port, go=str(go))
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    time.sleep(1.5)  # both imported and waiting
+    go.touch()
+    assert [p.wait(timeout=30) for p in procs] == [0, 0]
+    assert sorted(r.rcpt_tos for r in server.received()) == [
+        ("pagos@lopez.mx", "conta@lopez.mx"), ("ruiz@ruiz.mx",), ("sol@sol.mx",)
+    ]
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        assert [r["state"] for r in ledger.rows()] == ["enviado"] * 3
+
+
+def test_password_never_reaches_ledger_envios_or_errors(tmp_path) -> None:
+    book = make_test_book()
+    invoices = compute_invoices(book, NOW.date())
+    path = tmp_path / "ledger.sqlite"
+    with SmtpTestServer(credentials=("cobranza@miempresa.com", PASSWORD)) as server:
+        server.reject = {"ruiz@ruiz.mx"}
+        server.reject_text = f"buzon inexistente {PASSWORD}"
+        with Ledger.open(path, NOW) as ledger:
+            wrong = smtp(server, user="cobranza@miempresa.com", password=PASSWORD + "x")
+            down = deliver(batch(invoices), book, invoices, ledger, wrong, NOW)
+            assert [r.state for r in down] == ["pendiente"] * 3
+            assert down[0].reason.startswith("servidor SMTP no disponible: el servidor SMTP "
+                                             "rechazó el usuario o la contraseña (")
+            retry = NOW + timedelta(minutes=5)
+            right = smtp(server, user="cobranza@miempresa.com", password=PASSWORD)
+            rows = deliver(batch(invoices), book, invoices, ledger, right, retry)
+            assert [r.state for r in rows] == ["enviado", "error", "enviado"]
+            assert rows[1].reason.endswith("buzon inexistente ********")
+            sheet = envios_sheet(ledger.rows(), retry)
+    texts = [repr(down), repr(rows), repr(sheet), repr(right), path.read_bytes().decode("latin-1")]
+    assert [PASSWORD in t for t in texts] == [False] * 5
+
+
+def test_customer_name_cannot_inject_a_header(server, tmp_path) -> None:
+    evil = [{**CUSTOMERS[0], "name": "Malo\r\nBcc: x@evil.com"}, *CUSTOMERS[1:]]
+    book = make_test_book(customers=evil)
+    invoices = compute_invoices(book, NOW.date())
+    with Ledger.open(tmp_path / "l.sqlite", NOW) as ledger:
+        deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
+    [received] = server.received()
+    assert received.rcpt_tos == ("pagos@lopez.mx", "conta@lopez.mx")
+    assert received.message["Bcc"] is None
+    assert received.subject == "Mi Empresa S.A. de C.V.: factura vencida, Malo Bcc: x@evil.com"
+
+
+def test_injected_address_is_an_error_not_a_recipient(server, setup) -> None:
+    book, invoices, ledger = setup
+    item = notice(invoices, "C2", to=("ruiz@ruiz.mx\r\nBcc: x@evil.com",))
+    rows = deliver([item], book, invoices, ledger, smtp(server), NOW)
+    assert rows[0].state == "error"
+    assert rows[0].reason.startswith('"ruiz@ruiz.mx Bcc: x@evil.com" no es una dirección')
+    assert server.received() == []
+
+
+def test_sandbox_violation_is_an_error_reason(server, tmp_path) -> None:
+    templates = [("VENCIDA_1", "{{ cycler.__init__.__globals__ }}", "x", True)]
+    book = make_test_book(templates=templates)
+    invoices = compute_invoices(book, NOW.date())
+    with Ledger.open(tmp_path / "l.sqlite", NOW) as ledger:
+        rows = deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
+        assert rows[0].state == "error"
+        assert rows[0].reason == (
+            'Plantilla "VENCIDA_1", Asunto: la plantilla intenta una operación no permitida '
+            '(el acceso a "__init__"); use solo las variables del aviso.'
+        )
+        assert ledger.rows()[0]["state"] == "error"
+    assert server.received() == []
+
+
+def test_planner_outcomes_are_recorded_and_pendientes_only_reported(server, setup) -> None:
+    book, invoices, ledger = setup
+    c1, c2, c3 = batch(invoices)
+    items = [
+        Outgoing(**{**c1.__dict__, "state": "omitido", "reason": "fuera de plazo"}),
+        Outgoing(**{**c2.__dict__, "state": "pendiente", "reason": "fuera de la ventana"}),
+        Outgoing(**{**c3.__dict__, "state": "error", "to": (), "reason": "sin email válido"}),
+    ]
+    rows = deliver(items, book, invoices, ledger, smtp(server), NOW)
+    assert states(rows) == [("C1", "omitido", "fuera de plazo"),
+                            ("C2", "pendiente", "fuera de la ventana"),
+                            ("C3", "error", "sin email válido")]
+    assert [(r["recipient"], r["state"]) for r in ledger.rows()] == [
+        ("C1", "omitido"), ("C3", "error")
+    ]
+    assert server.received() == []
+
+
+def test_stop_is_checked_between_messages(server, setup) -> None:
+    book, invoices, ledger = setup
+    calls = []
+    rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW,
+                   stop=lambda: calls.append(1) or len(calls) > 1)
+    assert states(rows) == [("C1", "enviado", "")]
+    assert len(server.received()) == 1
+
+
+def test_dry_run_renders_without_claiming_or_sending(server, setup) -> None:
+    book, invoices, ledger = setup
+    rows = deliver(batch(invoices), book, invoices, ledger, None, NOW, dry_run=True)
+    assert [r.state for r in rows] == ["listo"] * 3
+    assert rows[0].body.startswith("Estimado(a) Ferretería López:\n- Factura F-1")
+    assert ledger.rows() == [] and server.received() == []
+    sheet = preview_sheet([r.as_dict() for r in rows], NOW)
+    assert sheet.tables[0].rows[0][:6] == (
+        "VENCIDA_1", "C1 - Ferretería López", "pagos@lopez.mx", "conta@lopez.mx", "F-1, F-2",
+        "Mi Empresa S.A. de C.V.: factura vencida, Ferretería López",
+    )
+
+
+def test_outbox_transport_through_deliver(setup, tmp_path) -> None:
+    book, invoices, ledger = setup
+    rows = deliver(batch(invoices), book, invoices, ledger, OutboxTransport(tmp_path / "salida"),
+                   NOW)
+    assert [r.state for r in rows] == ["enviado"] * 3
+    names = sorted(os.listdir(tmp_path / "salida"))
+    assert len(names) == 3 and all(n.startswith("20261125-100000-") for n in names)
+    assert {n.endswith(".eml") for n in names} == {True}
+
+
+def test_envios_sheet_newest_first_with_local_times(server, setup) -> None:
+    book, invoices, ledger = setup
+    deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
+    later = NOW + timedelta(hours=2)
+    deliver(batch(invoices)[1:2], book, invoices, ledger, smtp(server), later)
+    sheet = envios_sheet(ledger.rows(), later)
+    table = sheet.tables[0]
+    assert table.name == "tblEnvios"
+    assert table.columns == ("Fecha", "Tipo", "Código", "Destinatario", "Para", "Facturas",
+                             "Asunto", "Estado", "Motivo")
+    assert [r[:6] + r[7:] for r in table.rows] == [
+        (datetime(2026, 11, 25, 12, 0), "Aviso", "VENCIDA_1", "C2", "ruiz@ruiz.mx", "F-3",
+         "enviado", ""),
+        (datetime(2026, 11, 25, 10, 0), "Aviso", "VENCIDA_1", "C1", "pagos@lopez.mx",
+         "F-1, F-2", "enviado", ""),
+    ]
+    assert sheet.cells[-1].value == "2 enviado"

@@ -1,0 +1,657 @@
+"""The service (`cobranza run`), its status file (`cobranza status`) and progress reports.
+
+The first tests drive `sync.service.Service` in-process with a stand-in cycle, to pin the
+guard, the log lines and the digest rescheduling exactly. The rest start the real service
+as a subprocess against a demo workbook and a real aiosmtpd server, with a fast schedule
+and the hidden simulated clock (`--as-of`, `--as-of-step`), and break things around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import hashlib
+import io
+import logging
+import os
+import re
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import unicodedata
+from collections import Counter
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from cobranza.config import Config
+from sync import status
+from sync.errors import CobranzaError, WorkbookBusy, WorkbookError
+from sync.progress import Progress, progress, track
+from sync.service import (
+    Service,
+    SimulatedClock,
+    Target,
+    build_targets,
+    cycle_line,
+    describe_failure,
+    server_time,
+)
+from tests.smtp_server import SmtpTestServer, _Handler
+
+REPO = Path(__file__).resolve().parents[1]
+# Exactly what the installed `cobranza` console script runs (sync.cli:main).
+CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
+AS_OF = datetime(2026, 12, 1, 10, 0)  # Tuesday, first business day of the month (MX)
+
+
+# ============================================================== in-process: the guard
+
+
+def _result(path: Path, states: list[str], *, written=True, deferred="", config=None):
+    deliveries = [SimpleNamespace(state=s, code="NUEVA", recipient="C1", reason="")
+                  for s in states]
+    counts = Counter(states)
+    return SimpleNamespace(
+        path=path, now=datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Mexico_City")),
+        deliveries=deliveries, written=written, deferred=deferred,
+        computed=SimpleNamespace(errors=["e1", "e2"],
+                                 book=SimpleNamespace(config=config or Config())),
+        counts=lambda: dict(counts),
+    )
+
+
+def test_cycle_line_names_every_count_and_the_write_outcome(tmp_path):
+    book = tmp_path / "libro.xlsm"
+    line = cycle_line(_result(book, ["enviado", "enviado", "omitido", "pendiente"]))
+    assert line == ("enviado 2, pendiente 1, omitido 1, error 0, incierto 0; "
+                    "2 errores en los datos; hojas escritas")
+    deferred = cycle_line(_result(book, [], written=False, deferred="El libro está abierto"))
+    assert deferred == ("enviado 0, pendiente 0, omitido 0, error 0, incierto 0; "
+                        "2 errores en los datos; hojas no escritas: El libro está abierto "
+                        "(se escribirán cuando se cierre)")
+
+
+def test_describe_failure_gives_one_spanish_sentence_per_fault(tmp_path):
+    target = Target(tmp_path / "libro.xlsm", None)
+    busy = WorkbookBusy('El libro "libro.xlsm" se está guardando; se reintentará en el '
+                        "próximo ciclo.")
+    assert describe_failure(busy, target) == str(busy)
+    assert describe_failure(WorkbookBusy("El libro se está guardando"), target) == (
+        "El libro se está guardando; se reintentará en el próximo ciclo.")
+    assert describe_failure(WorkbookError("Falta la hoja Facturas."), target) == (
+        "Falta la hoja Facturas.")
+    locked = sqlite3.OperationalError("database is locked")
+    assert describe_failure(locked, target) == (
+        "registro de envíos ocupado (otro proceso, por ejemplo la cinta de Excel, lo está "
+        "usando); se reintentará en el próximo ciclo.")
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert describe_failure(full, target) == (
+        f"no se pudo escribir {target.path}: disco lleno; el libro no se modificó; "
+        "se reintentará en el próximo ciclo.")
+    assert describe_failure(KeyError("x"), target) == (
+        "error inesperado (KeyError: 'x'); se reintentará en el próximo ciclo.")
+
+
+def test_server_time_converts_the_company_hour_to_the_local_clock(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        zone = ZoneInfo("America/Mexico_City")
+        assert server_time(dtime(8, 0), zone, date(2026, 12, 1)) == "14:00:00"
+        bogota = ZoneInfo("America/Bogota")
+        assert server_time(dtime(7, 30), bogota, date(2026, 7, 1)) == "12:30:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_simulated_clock_moves_one_step_per_read():
+    clock = SimulatedClock(AS_OF, timedelta(minutes=10))
+    assert [clock(), clock(), clock()] == [
+        AS_OF, AS_OF + timedelta(minutes=10), AS_OF + timedelta(minutes=20)]
+
+
+def test_build_targets_refuses_missing_books_and_shared_ledgers(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "libro.xlsm").write_bytes(b"PK")
+    with pytest.raises(CobranzaError, match=r"No existe el libro .*nada\.xlsm\. Revise la ruta\."):
+        build_targets([tmp_path / "nada.xlsm"], None)
+    with pytest.raises(CobranzaError, match="Dos libros se llaman libro"):
+        build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], tmp_path / "l")
+    targets = build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], None)
+    assert [(t.path, t.ledger) for t in targets] == [
+        (tmp_path / "a/libro.xlsm", None), (tmp_path / "b/libro.xlsm", None)]
+
+
+def test_guarded_loop_logs_failures_moves_the_digest_and_stops_on_sigterm(tmp_path, caplog):
+    """A failing cycle is one log line and a status entry; the loop goes on; SIGTERM ends it."""
+    book = tmp_path / "libro.xlsm"
+    book.write_bytes(b"PK")
+    calls: list[datetime] = []
+    later = Config(daily_digest_time=dtime(9, 30))
+
+    def fake_cycle(path, at, *, ledger_path, stop):
+        calls.append(at)
+        n = len(calls)
+        if n == 2:
+            raise WorkbookBusy("El libro se está guardando")
+        if n == 1:
+            return _result(path, ["enviado", "pendiente"])
+        if n == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert stop() is True  # what delivery checks between messages
+        return _result(path, ["enviado", "pendiente"][: n - 2], config=later)
+
+    service = Service([Target(book, None)], every_seconds=0.05,
+                      clock=SimulatedClock(AS_OF, timedelta(minutes=1)), run_cycle=fake_cycle)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    service.install_signal_handlers()
+    caplog.set_level(logging.INFO, logger="cobranza")
+    try:
+        assert service.run() == 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+    assert calls == [AS_OF + timedelta(minutes=i) for i in range(4)]
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[1] == ("libro.xlsm (inicio): enviado 1, pendiente 1, omitido 0, error 0, "
+                        "incierto 0; 2 errores en los datos; hojas escritas")
+    assert lines[2] == ("libro.xlsm (ciclo): El libro se está guardando; se reintentará en "
+                        "el próximo ciclo.")
+    assert lines[4] == "libro.xlsm: resumen diario reprogramado a las 09:30 America/Mexico_City."
+    assert lines[5] == ("Señal SIGTERM recibida: se termina el envío en curso y el servicio "
+                         "se detiene.")
+    assert lines[6] == ("libro.xlsm (ciclo): enviado 1, pendiente 1, omitido 0, error 0, "
+                        "incierto 0; 2 errores en los datos; hojas escritas")
+    assert lines[7:] == ["Servicio detenido por SIGTERM; el ciclo en curso terminó."]
+    state = status.load(book)
+    assert state["cycles"] == 4
+    assert state["counts"] == {"enviado": 1, "pendiente": 1, "omitido": 0, "error": 0,
+                               "incierto": 0}
+    assert state["last_error"]["message"] == (
+        "El libro se está guardando; se reintentará en el próximo ciclo.")
+    assert state["service"]["running"] is False
+    assert state["next_jobs"] == []
+    assert [j.at_time for j in service.scheduler.jobs if j.at_time] == [
+        datetime.strptime(server_time(dtime(9, 30), ZoneInfo("America/Mexico_City"),
+                                      datetime.now(ZoneInfo("America/Mexico_City")).date()),
+                          "%H:%M:%S").time()]
+
+
+def test_status_groups_pending_reasons_for_people(tmp_path):
+    book = tmp_path / "libro.xlsm"
+    rows = [
+        SimpleNamespace(state="pendiente", code="VENCIDA_1", recipient="C1",
+                        reason="fuera de la ventana de envío 08:00-20:00 (hora del cliente)"),
+        SimpleNamespace(state="pendiente", code="NUEVA", recipient="C2",
+                        reason="servidor SMTP no disponible"),
+        SimpleNamespace(state="pendiente", code="PREVIO", recipient="C3",
+                        reason="día feriado en MX"),
+        SimpleNamespace(state="enviado", code="PREVIO", recipient="C4", reason=""),
+    ]
+    result = _result(book, [], written=False,
+                     deferred="El libro está abierto en Excel (libro.xlsm)")
+    result.deliveries = rows
+    at = datetime(2026, 12, 1, 10, 0, 5).astimezone()
+    status.record_cycle(book, result, at=at,
+                        next_jobs=[{"job": "ciclo cada 10 min", "at": "2026-12-01T10:10:05"}])
+    text = status.render(status.load(book), book)
+    assert "Envíos: enviado 1, pendiente 3, omitido 0, error 0, incierto 0" in text
+    pending = text[text.index("Pendiente:"):text.index("Próximas tareas:")]
+    assert pending == (
+        "Pendiente:\n"
+        "  ventana cerrada: 1\n"
+        "    VENCIDA_1 C1 — fuera de la ventana de envío 08:00-20:00 (hora del cliente)\n"
+        "  SMTP caído: 1\n"
+        "    NUEVA C2 — servidor SMTP no disponible\n"
+        "  feriado o fin de semana: 1\n"
+        "    PREVIO C3 — día feriado en MX\n"
+        "  libro abierto: 1\n"
+        "    El libro está abierto en Excel (libro.xlsm)\n"
+    )
+    assert text.endswith("Próximas tareas:\n  01/12/2026 10:10:05  ciclo cada 10 min")
+
+
+# ============================================================== in-process: progress
+
+
+def test_progress_draws_a_bar_on_a_terminal():
+    out = io.StringIO()
+    now = [0.0]
+    with progress(200, "Leyendo", stream=out, tty=True, delay=0.0,
+                  clock=lambda: now[0]) as bar:
+        now[0] = 2.0
+        bar.advance(50)
+        now[0] = 2.05  # redrawn at most every 0.1 s
+        bar.advance(10)
+        now[0] = 4.0
+        bar.advance(140)
+    assert out.getvalue() == (
+        "\rLeyendo [#######.......................] 25% (50 de 200, 2 s)"
+        "\rLeyendo [##############################] 100% (200 de 200, 4 s)"
+        "\rLeyendo [##############################] 100% (200 de 200, 4 s)\n"
+    )
+
+
+def test_progress_logs_plain_lines_off_a_terminal(caplog):
+    caplog.set_level(logging.INFO, logger="cobranza")
+    now = [0.0]
+    out = io.StringIO()
+    items = list(range(100_000))
+    for i in track(items, "Generando facturas", stream=out, tty=False, delay=1.0,
+                   log_every=5.0, clock=lambda: now[0]):
+        now[0] = i / 10_000  # 10 s in total
+    assert out.getvalue() == ""
+    assert [r.getMessage() for r in caplog.records] == [
+        "Generando facturas: 50% (50 001 de 100 000, 5 s)",
+        "Generando facturas: listo (100 000 en 10 s)",
+    ]
+
+
+def test_quick_operations_print_nothing(caplog):
+    out = io.StringIO()
+    caplog.set_level(logging.INFO, logger="cobranza")
+    with progress(10, "Escribiendo", stream=out, tty=True) as bar:
+        bar.advance(10)
+    assert out.getvalue() == ""
+    assert caplog.records == []
+    assert isinstance(bar, Progress)
+
+
+# ============================================================== subprocess: the real service
+
+
+class SlowSmtpServer(SmtpTestServer):
+    """The test SMTP server, answering each DATA after `delay` seconds (a slow batch)."""
+
+    delay = 0.0
+
+    def start(self) -> SlowSmtpServer:
+        if self._controller is None:
+            from aiosmtpd.controller import Controller
+
+            self._controller = Controller(_SlowHandler(self), **self._controller_options())
+            self._controller.start()
+        return self
+
+
+class _SlowHandler(_Handler):
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        await asyncio.sleep(self.server.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class Running:
+    """`cobranza run` as a real subprocess; its log is kept in a file (or a pipe)."""
+
+    def __init__(self, books: list[Path], smtp: SmtpTestServer, log: Path, *,
+                 every: float = 0.6, step: float = 10.0, pipe: bool = False) -> None:
+        env = {**os.environ, **smtp.env(), "PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
+        args = [*CLI, "run", *map(str, books), "--every-seconds", str(every),
+                "--as-of", AS_OF.strftime("%Y-%m-%dT%H:%M"), "--as-of-step", str(step)]
+        self.books, self.log = books, log
+        self.lines: list[str] = []
+        if pipe:  # a pipe is not a file: its writes escape RLIMIT_FSIZE
+            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, text=True)
+            self._reader = threading.Thread(target=self._drain, daemon=True)
+            self._reader.start()
+        else:
+            self._file = log.open("w")
+            self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                         stderr=self._file)
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) if self.lines else self.log.read_text(encoding="utf-8")
+
+    def cycles(self, book: Path) -> int:
+        state = status.load(book)
+        return state["cycles"] if state else 0
+
+    def wait_cycles(self, book: Path, n: int, timeout: float = 40.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while self.cycles(book) < n:
+            assert self.proc.poll() is None, f"el servicio terminó:\n{self.text()}"
+            assert time.monotonic() < deadline, f"sin ciclo {n}:\n{self.text()}"
+            time.sleep(0.05)
+        return status.load(book)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout)
+        if hasattr(self, "_reader"):
+            self._reader.join(5)
+        return rc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def service_runs():
+    started: list[Running] = []
+
+    def start(*args, **kwargs) -> Running:
+        run = Running(*args, **kwargs)
+        started.append(run)
+        return run
+
+    yield start
+    for run in started:
+        run.kill()
+
+
+def make_book(folder: Path) -> Path:
+    from sync.workbook_init import create_workbook
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(create_workbook(folder / "libro.xlsm", demo=True, as_of=AS_OF.date(),
+                                invoices=40))
+
+
+def _key(text: object) -> str:
+    plain = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode()
+    return plain.strip().lower()
+
+
+def save_atomically(wb: openpyxl.Workbook, path: Path) -> None:
+    """Save like Excel does at the end: a whole new file that replaces the old one."""
+    temp = path.with_name("guardando.xlsm")
+    wb.save(temp)
+    os.replace(temp, path)
+
+
+def append_row(path: Path, sheet: str, values: dict[str, object]) -> None:
+    """Add one row to the sheet's table (headers matched like the reader does)."""
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb[sheet]
+    table = next(iter(ws.tables.values()))
+    first, last = table.ref.split(":")
+    row = int(re.sub(r"\D", "", last)) + 1
+    headers = {_key(c.value): c.column for c in ws[1] if c.value}
+    for header, value in values.items():
+        ws.cell(row=row, column=headers[_key(header)], value=value)
+    column = re.sub(r"\d", "", last)
+    table.ref = f"{first}:{column}{row}"
+    save_atomically(wb, path)
+
+
+def pick_customer(path: Path) -> tuple[str, list[str]]:
+    """A demo customer who gets automatic notices now: (id, its To addresses)."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = wb["Clientes"].iter_rows(values_only=True)
+    headers = [_key(h) for h in next(rows)]
+    for values in rows:
+        c = dict(zip(headers, values, strict=False))
+        if (c["email"] and _key(c["avisos automaticos"]) in ("si", "")
+                and _key(c["segmento"]) != "vip" and not c["tercero"]
+                and c["zona horaria"] in (None, "America/Mexico_City")):
+            return c["cliente"], [a.strip().lower() for a in c["email"].split(";")]
+    raise AssertionError("la demo no tiene un cliente con avisos automáticos")
+
+
+def ledger_rows(book: Path) -> list[dict]:
+    from sync.ledger import Ledger, ledger_path
+
+    with Ledger(ledger_path(book)) as ledger:
+        return ledger.rows()
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    return tuple(sorted(a.lower() for _, a in email.utils.getaddresses([text]) if a))
+
+
+def assert_ledger_matches_server(books: list[Path], server: SmtpTestServer) -> list[dict]:
+    """Every message marked enviado reached the server once; the server got nothing else."""
+    rows = [r for book in books for r in ledger_rows(book)]
+    assert [r for r in rows if r["state"] in ("enviando", "incierto")] == []
+    marked = Counter((r["subject"], _addresses(r["to"].replace(";", ","))) for r in rows
+                     if r["state"] == "enviado")
+    got = Counter((m.subject, _addresses(m.message["To"])) for m in server.received())
+    assert got == marked
+    return rows
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def opens(path: Path) -> list[str]:
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    return wb.sheetnames
+
+
+def envios_codes(path: Path) -> set[str]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    return {str(v) for row in wb["Envíos"].iter_rows(values_only=True) for v in row if v}
+
+
+def sent(book: Path, code: str, customer: str, invoice: str) -> list[dict]:
+    """Ledger rows (one per message) of `code` sent to `customer` listing `invoice`."""
+    return [r for r in ledger_rows(book)
+            if r["code"] == code and r["recipient"] == customer and r["state"] == "enviado"
+            and invoice in r["invoices"].split(", ")]
+
+
+def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, service_runs):
+    """Two workbooks, one process; a new invoice and a promise are acted on next cycle; an
+    owner file defers only the writing; `cobranza status` tells what happened; SIGTERM = 0."""
+    book = make_book(tmp_path / "norte")
+    other = make_book(tmp_path / "sur")
+    customer, emails = pick_customer(book)
+    with SmtpTestServer() as server:
+        run = service_runs([book, other], server, tmp_path / "servicio.log")
+        first = run.wait_cycles(book, 1)
+        run.wait_cycles(other, 1)
+        assert first["written"] is True
+        assert first["counts"]["enviado"] > 0
+        assert first["counts"]["enviado"] == len(
+            [r for r in ledger_rows(book) if r["state"] == "enviado"])
+        assert_ledger_matches_server([book, other], server)
+
+        # A new invoice issued "today": the next cycle sends its NUEVA notice.
+        n = run.cycles(book)
+        append_row(book, "Facturas", {
+            "Factura": "F-SVC-1", "Cliente": customer, "Emisión": datetime(2026, 12, 1),
+            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": 12345.67})
+        run.wait_cycles(book, n + 1)
+        nueva = sent(book, "NUEVA", customer, "F-SVC-1")
+        assert [r["invoices"] for r in nueva] == ["F-SVC-1"]
+        assert _addresses(nueva[0]["to"].replace(";", ",")) == tuple(sorted(emails))
+
+        # Excel opens the workbook; the collector logs a promise for tomorrow and saves.
+        owner = book.with_name("~$libro.xlsm")
+        owner.write_bytes(b"usuario")
+        n = run.cycles(book)
+        append_row(book, "Gestiones", {
+            "Fecha": datetime(2026, 12, 1), "Cobrador": "Ana López", "Cliente": customer,
+            "Factura": "F-SVC-1", "Resultado": "Promesa de pago",
+            "Fecha compromiso": datetime(2026, 12, 2)})
+        saved = digest(book)
+        state = run.wait_cycles(book, n + 1)
+        assert [r["invoices"] for r in sent(book, "PROMESA_PREVIA", customer, "F-SVC-1")] == ["F-SVC-1"]
+        assert state["written"] is False
+        assert state["deferred"] == ("El libro está abierto en Excel (libro.xlsm); las hojas "
+                                     "de salida se escribirán cuando se cierre.")
+        assert digest(book) == saved
+        report = subprocess.run([*CLI, "status", str(book)], cwd=REPO, capture_output=True,
+                                text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert report.returncode == 0
+        assert f"Servicio: en marcha (pid {run.proc.pid}" in report.stdout
+        assert ("  libro abierto: 1\n    El libro está abierto en Excel (libro.xlsm); las "
+                "hojas de salida se escribirán cuando se cierre.") in report.stdout
+        assert "Próximas tareas:" in report.stdout
+        assert "ciclo cada 0.6 s" in report.stdout
+        assert "ciclo de resúmenes (Hora resumen diario 08:00 America/Mexico_City)" in (
+            report.stdout)
+
+        # Excel closes: the next cycle writes the outputs, Envíos lists the promise notice.
+        owner.unlink()
+        n = run.cycles(book)
+        state = run.wait_cycles(book, n + 1)
+        assert state["written"] is True
+        assert digest(book) != saved
+        assert "PROMESA_PREVIA" in envios_codes(book)
+        assert "Gestiones" in opens(book)
+
+        assert run.stop() == 0
+        rows = assert_ledger_matches_server([book, other], server)
+        assert len([r for r in rows if r["code"] == "NUEVA" and r["invoices"] == "F-SVC-1"]) == 1
+    log = run.text()
+    assert "libro.xlsm (inicio): enviado " in log
+    assert log.rstrip().endswith("Servicio detenido por SIGTERM; el ciclo en curso terminó.")
+    assert status.load(book)["service"]["running"] is False
+    assert status.load(other)["service"]["running"] is False
+
+
+def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
+        tmp_path, service_runs):
+    book = make_book(tmp_path)
+    good = book.read_bytes()
+    customer, _ = pick_customer(book)
+    with SmtpTestServer() as server:
+        run = service_runs([book], server, tmp_path / "servicio.log")
+        run.wait_cycles(book, 1)
+        good = book.read_bytes()  # with the outputs of the first cycle
+
+        # Excel is half-way through saving: retried next cycle, not reported as bad data.
+        book.write_bytes(good[: len(good) // 2])
+        n = run.cycles(book)
+        state = run.wait_cycles(book, n + 1)
+        assert state["ok"] is False
+        assert state["last_error"]["message"].endswith("se reintentará en el próximo ciclo.")
+        assert book.read_bytes() == good[: len(good) // 2]  # never written over
+        assert run.alive()
+
+        # Someone saved another file under the workbook's name.
+        other = openpyxl.Workbook()
+        other.active.title = "Hoja1"
+        save_atomically(other, book)
+        n = run.cycles(book)
+        state = run.wait_cycles(book, n + 1)
+        assert "Clientes" in state["last_error"]["message"]
+        assert run.alive()
+
+        # The right file is back; the SMTP server goes down before a new invoice.
+        book.write_bytes(good)
+        n = run.cycles(book)
+        run.wait_cycles(book, n + 1)
+        server.stop()
+        append_row(book, "Facturas", {
+            "Factura": "F-SVC-2", "Cliente": customer, "Emisión": datetime(2026, 12, 1),
+            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": 500})
+        n = run.cycles(book)
+        state = run.wait_cycles(book, n + 1)
+        assert state["ok"] is True
+        waiting = [p for p in state["pending"] if p["code"] == "NUEVA"]
+        assert waiting == [{"code": "NUEVA", "recipient": customer, "state": "pendiente",
+                            "reason": "servidor SMTP no disponible", "group": "SMTP caído"}]
+        report = subprocess.run([*CLI, "status", str(book)], cwd=REPO, capture_output=True,
+                                text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert "  SMTP caído: 1\n    NUEVA " in report.stdout
+
+        # Back up: the notice goes out once (the simulated clock passed the 5 min backoff).
+        server.start()
+        n = run.cycles(book)
+        run.wait_cycles(book, n + 2)
+        assert run.stop() == 0
+        nueva = sent(book, "NUEVA", customer, "F-SVC-2")
+        assert [r["invoices"] for r in nueva] == ["F-SVC-2"]
+        assert [m.subject for m in server.received() if m.subject == nueva[0]["subject"]
+                and m.message["To"] == nueva[0]["to"]] == [nueva[0]["subject"]]
+        assert_ledger_matches_server([book], server)
+    assert "Clientes" in opens(book)
+    log = run.text()
+    assert "libro.xlsm (ciclo): " in log
+    assert log.count("se reintentará en el próximo ciclo.") >= 1
+
+
+def test_sigterm_during_a_batch_finishes_the_message_and_exits_zero(tmp_path, service_runs):
+    book = make_book(tmp_path)
+    server = SlowSmtpServer()
+    server.delay = 0.1
+    with server:
+        run = service_runs([book], server, tmp_path / "servicio.log", every=30)
+        deadline = time.monotonic() + 40
+        while len(server.received()) < 3:
+            assert time.monotonic() < deadline and run.alive(), run.text()
+            time.sleep(0.02)
+        assert run.stop() == 0
+        first = len(server.received())
+        rows = assert_ledger_matches_server([book], server)
+        assert len([r for r in rows if r["state"] == "enviado"]) == first
+        log = run.text()
+        assert ("Señal SIGTERM recibida: se termina el envío en curso y el servicio se "
+                "detiene.") in log
+        assert log.rstrip().endswith("Servicio detenido por SIGTERM; el ciclo en curso terminó.")
+        assert "Gestiones" in opens(book)
+
+        # Restarted: the rest of the batch goes out, nothing twice.
+        server.delay = 0.0
+        again = service_runs([book], server, tmp_path / "servicio2.log", every=30, step=0)
+        again.wait_cycles(book, status.load(book)["cycles"] + 1)
+        assert again.stop() == 0
+        assert len(server.received()) > first
+        assert_ledger_matches_server([book], server)
+
+
+def test_a_failed_write_leaves_the_workbook_untouched_and_the_service_running(
+        tmp_path, service_runs):
+    """The OS refuses the bytes of the new file (RLIMIT_FSIZE: EFBIG, like a full disk)."""
+    book = make_book(tmp_path)
+    customer, _ = pick_customer(book)
+    with SmtpTestServer() as server:
+        run = service_runs([book], server, tmp_path / "servicio.log", pipe=True)
+        run.wait_cycles(book, 1)
+        append_row(book, "Facturas", {
+            "Factura": "F-SVC-3", "Cliente": customer, "Emisión": datetime(2026, 12, 1),
+            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": 900})
+        saved = book.read_bytes()
+        # No file of the service may grow past the workbook's size any more.
+        resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE,
+                         (len(saved) - 1, resource.RLIM_INFINITY))
+        n = run.cycles(book)
+        state = run.wait_cycles(book, n + 1)
+        message = state["last_error"]["message"]
+        assert message == (f"no se pudo escribir {book}: el archivo supera el tamaño máximo "
+                           "permitido; el libro no se modificó; se reintentará en el próximo "
+                           "ciclo.")
+        assert book.read_bytes() == saved
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cobranza-tmp")] == []
+        assert [r["invoices"] for r in sent(book, "NUEVA", customer, "F-SVC-3")] == ["F-SVC-3"]
+        assert run.alive()
+
+        resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE,
+                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        n = run.cycles(book)
+        state = run.wait_cycles(book, n + 1)
+        assert state["written"] is True
+        assert book.read_bytes() != saved
+        assert run.stop() == 0
+        assert_ledger_matches_server([book], server)
+    assert "Facturas" in opens(book)
+    assert f"libro.xlsm (ciclo): {message}" in run.text()

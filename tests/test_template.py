@@ -1,0 +1,273 @@
+"""workbook_template.xlsm: reproducible, and exactly the layout the other modules read."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pyopenvba
+import pytest
+
+from addin import xlwings_conf
+from addin.build_template import (
+    DEFAULT_OUT,
+    UI_PART,
+    UI_REL_TYPE,
+    XLSM_MAIN,
+    build,
+    load_templates,
+)
+from addin.paths import template_path
+from cobranza.config import DEFAULTS
+from cobranza.messages import DIGEST_CODES
+from cobranza.records import RESULTS
+from cobranza.render import CustomerView, InvoiceView, render_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "template"
+NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45",
+                "SUSPENSION_60", "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL"]
+SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plantillas",
+          "Alertas", "Tablero", "Agenda", "Envíos", "Errores", "Vista previa", "xlwings.conf"]
+TABLES = {
+    "Clientes": {"tblClientes": ["Cliente", "Nombre", "Email", "Email CC", "Teléfono",
+                                 "Segmento", "Límite de crédito", "Cobrador",
+                                 "Avisos automáticos", "Zona horaria", "Tercero"]},
+    "Facturas": {"tblFacturas": ["Factura", "Cliente", "Emisión", "Vencimiento", "Moneda",
+                                 "Importe", "Notas", "Saldo", "Días vencidos", "Estatus",
+                                 "Tramo", "Próximo aviso"]},
+    "Pagos": {"tblPagos": ["Fecha", "Cliente", "Factura", "Importe", "Referencia"]},
+    "Gestiones": {"tblGestiones": ["Fecha", "Cobrador", "Cliente", "Factura", "Resultado",
+                                   "Fecha compromiso", "Área", "Comentario", "Seguimiento"]},
+    "Configuración": {
+        "tblParametros": ["Parámetro", "Valor"],
+        "tblCobradores": ["Cobrador", "Email"],
+        "tblAreas": ["Área", "Responsable", "Email"],
+        "tblAvisos": ["Código", "Referencia", "Días", "Plantilla", "Activo"],
+    },
+    "Plantillas": {"tblPlantillas": ["Código", "Asunto", "Cuerpo", "Aprobada"]},
+}
+FORMULAS = {
+    "Saldo": "SALDO(tblFacturas[[#This Row],[Factura]])",
+    "Días vencidos": "DIAS_VENCIDOS(tblFacturas[[#This Row],[Vencimiento]])",
+    "Estatus": "ESTATUS_COBRO(tblFacturas[[#This Row],[Factura]])",
+    "Tramo": "TRAMO_MORA(tblFacturas[[#This Row],[Vencimiento]])",
+    "Próximo aviso": "PROXIMO_AVISO(tblFacturas[[#This Row],[Factura]])",
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("tpl") / "workbook_template.xlsm")
+
+
+@pytest.fixture(scope="module")
+def book(template) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(template)
+
+
+def test_building_twice_gives_identical_bytes(template, tmp_path):
+    again = build(tmp_path / "again.xlsm")
+    assert again.read_bytes() == template.read_bytes()
+
+
+def test_committed_template_is_the_build_of_the_sources(template):
+    assert template_path() == DEFAULT_OUT
+    assert DEFAULT_OUT.read_bytes() == template.read_bytes(), (
+        "workbook_template.xlsm is stale: run python -m addin.build_template")
+
+
+def test_package_is_a_macro_enabled_workbook_with_fixed_times(template):
+    with zipfile.ZipFile(template) as zf:
+        types = zf.read("[Content_Types].xml").decode()
+        core = zf.read("docProps/core.xml").decode()
+        times = {info.date_time for info in zf.infolist()}
+    assert f'PartName="/xl/workbook.xml" ContentType="{XLSM_MAIN}"' in types
+    assert "<dcterms:created xsi:type=\"dcterms:W3CDTF\">2026-01-01T00:00:00Z</dcterms:created>" in core
+    assert times == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_sheets_tables_and_headers(book):
+    assert book.sheetnames == SHEETS
+    for sheet, tables in TABLES.items():
+        ws = book[sheet]
+        assert list(ws.tables) == list(tables), sheet
+        for name, headers in tables.items():
+            table = ws.tables[name]
+            assert [c.name for c in table.tableColumns] == headers
+            first = table.ref.split(":")[0]
+            assert [c.value for c in ws[table.ref][0]] == headers, first
+            assert all(c.font.b for c in ws[table.ref][0])
+        assert ws.freeze_panes == "A2"
+    assert book["xlwings.conf"].sheet_state == "hidden"
+
+
+def test_configuracion_blocks_are_separated_by_one_empty_column(book):
+    refs = dict(book["Configuración"].tables.items())  # name -> ref
+    assert refs == {"tblParametros": "A1:B21", "tblCobradores": "D1:E2",
+                    "tblAreas": "G1:I2", "tblAvisos": "K1:O11"}
+
+
+def test_facturas_formula_columns_in_stored_form(book, template):
+    ws = book["Facturas"]
+    columns = ws.tables["tblFacturas"].tableColumns
+    calculated = {c.name: c.calculatedColumnFormula.attr_text
+                  for c in columns if c.calculatedColumnFormula is not None}
+    assert calculated == FORMULAS
+    assert [ws.cell(2, col).value for col in range(8, 13)] == [f"={f}" for f in FORMULAS.values()]
+    with zipfile.ZipFile(template) as zf:
+        sheet = zf.read("xl/worksheets/sheet2.xml").decode()
+    assert "<f>SALDO(tblFacturas[[#This Row],[Factura]])</f>" in sheet
+    assert "[@" not in sheet
+
+
+def test_number_formats_of_date_and_amount_columns(book):
+    ws = book["Facturas"]
+    styles = {ws.cell(1, c).value: ws.column_dimensions[ws.cell(1, c).column_letter]
+              for c in range(1, 13)}
+    assert ws.column_dimensions["C"].number_format == "dd/mm/yyyy"
+    assert ws.column_dimensions["D"].number_format == "dd/mm/yyyy"
+    assert ws.column_dimensions["F"].number_format == "#,##0.00"
+    assert ws.column_dimensions["H"].number_format == "#,##0.00"
+    assert styles["Notas"].width == pytest.approx(28.71, abs=0.01)
+    assert book["Pagos"].column_dimensions["A"].number_format == "dd/mm/yyyy"
+    assert book["Gestiones"].column_dimensions["F"].number_format == "dd/mm/yyyy"
+
+
+def _lists(ws) -> dict[str, str]:
+    return {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
+
+
+def test_validation_lists(book):
+    assert _lists(book["Gestiones"]) == {"E2:E20001": '"' + ",".join(RESULTS) + '"'}
+    assert _lists(book["Clientes"]) == {"I2:I20001": '"Sí,No"'}
+    assert _lists(book["Plantillas"]) == {"D2:D20001": '"Sí,No"'}
+    assert _lists(book["Configuración"]) == {
+        "B6": '"MX,CO,CL,PE,ninguno"',
+        "B8": '"Sí,No"',
+        "L2:L20001": '"emisión,vencimiento,compromiso,mes"',
+        "O2:O20001": '"Sí,No"',
+    }
+    assert book["Configuración"]["A6"].value == "Perfil legal"
+
+
+def _rows(ws, ref: str) -> list[tuple]:
+    return [tuple(c.value for c in row) for row in ws[ref]][1:]
+
+
+def test_configuracion_defaults_and_notices(book):
+    ws = book["Configuración"]
+    assert _rows(ws, "A1:B21") == list(DEFAULTS.items())
+    assert ws["B11"].value == "85%" and ws["B18"].value == "08:00"
+    assert _rows(ws, "K1:O11") == [
+        ("NUEVA", "emisión", 0, "NUEVA", "Sí"),
+        ("PREVIO", "vencimiento", -5, "PREVIO", "Sí"),
+        ("VENCIDA_1", "vencimiento", 1, "VENCIDA_1", "Sí"),
+        ("VENCIDA_15", "vencimiento", 15, "VENCIDA_15", "Sí"),
+        ("VENCIDA_30", "vencimiento", 30, "VENCIDA_30", "Sí"),
+        ("MORA_45", "vencimiento", 45, "MORA_45", "Sí"),
+        ("SUSPENSION_60", "vencimiento", 60, "SUSPENSION_60", "Sí"),
+        ("PROMESA_PREVIA", "compromiso", -1, "PROMESA_PREVIA", "Sí"),
+        ("PROMESA_INCUMPLIDA", "compromiso", 1, "PROMESA_INCUMPLIDA", "Sí"),
+        ("ESTADO_MENSUAL", "mes", 1, "ESTADO_MENSUAL", "Sí"),
+    ]
+    assert _rows(ws, "D1:E2") == [(None, None)]
+
+
+def test_plantillas_rows(book):
+    rows = _rows(book["Plantillas"], "A1:D15")
+    assert [r[0] for r in rows] == NOTICE_CODES + list(DIGEST_CODES)
+    assert {r[3] for r in rows} == {"Sí"}
+    assert rows[2][1] == "Recordatorio de pago: factura vencida"
+    assert rows == [tuple(r) for r in load_templates()]
+
+
+def test_output_sheets_hold_only_a_title(book):
+    titles = {name: book[name]["A1"].value for name in SHEETS[6:12]}
+    assert titles == {"Alertas": "Alertas de cobranza", "Tablero": "Tablero de cobranza",
+                      "Agenda": "Agenda de llamadas", "Envíos": "Envíos de avisos y resúmenes",
+                      "Errores": "Errores en los datos", "Vista previa": "Vista previa de avisos"}
+    for name in SHEETS[6:12]:
+        assert book[name].max_row == 1 and book[name].max_column == 1
+
+
+def test_xlwings_conf_sheet(book):
+    ws = book["xlwings.conf"]
+    rows = [(r[0].value, r[1].value or "") for r in ws.iter_rows(max_col=2)]
+    assert rows == xlwings_conf.settings()
+    assert ("UDF Modules", "addin.udfs") in rows
+
+
+CONTEXT = {
+    "empresa": "Aceros Demo S.A. de C.V.",
+    "remitente": "Cobranza Aceros",
+    "cliente": CustomerView("GAZ010101AB1", "Grupo Azteca S.A. de C.V."),
+    "facturas": [
+        InvoiceView("F-000001", "GAZ010101AB1", "25/10/2026", "24/11/2026", 1,
+                    "$15,230.00 MXN", "MXN", "", "Vencida", ""),
+        InvoiceView("F-000002", "GAZ010101AB1", "26/10/2026", "24/11/2026", 1,
+                    "$1,200.50 USD", "USD", "30/11/2026", "Vencida", "Disputa: Calidad"),
+    ],
+    "totales": [{"moneda": "MXN", "saldo": "$15,230.00 MXN"},
+                {"moneda": "USD", "saldo": "$1,200.50 USD"}],
+    "fecha_corte": "25/11/2026",
+    "destinatario": "Ana López",
+}
+
+
+def test_every_template_renders_in_the_strict_sandbox():
+    for code, subject, body, _ in load_templates():
+        assert render_text(subject, CONTEXT).strip(), code
+        text = render_text(body, CONTEXT)
+        assert "F-000001" in text and "F-000002" in text, code
+        assert "\n\n\n" not in text, code
+
+
+def test_vencida_1_text():
+    _, subject, body, _ = load_templates()[2]
+    assert render_text(subject, CONTEXT) == "Recordatorio de pago: factura vencida"
+    assert render_text(body, CONTEXT) == (
+        "Atención: Grupo Azteca S.A. de C.V.\n\n"
+        "Estimado cliente:\n\n"
+        "Le escribimos para recordarle, de manera cordial, que las siguientes facturas "
+        "vencieron recientemente:\n\n"
+        "- Factura F-000001, vencida el 24/11/2026: $15,230.00 MXN\n"
+        "- Factura F-000002, vencida el 24/11/2026: $1,200.50 USD\n\n"
+        "Es posible que su pago ya esté en proceso; en ese caso, le agradeceremos "
+        "enviarnos el comprobante para aplicarlo a su cuenta. Quedamos a sus órdenes "
+        "para cualquier aclaración.\n\n"
+        "Atentamente,\n\n"
+        "Cobranza Aceros\n"
+        "Aceros Demo S.A. de C.V."
+    )
+
+
+def test_finalize_adds_ribbon_and_vba_when_sources_exist(tmp_path):
+    out = build(tmp_path / "con.xlsm", vba_dir=FIXTURES, custom_ui=FIXTURES / "customUI.xml")
+    with zipfile.ZipFile(out) as zf:
+        rels = zf.read("_rels/.rels").decode()
+        ui = zf.read(UI_PART)
+        assert "xl/vbaProject.bin" in zf.namelist()
+    assert f'Type="{UI_REL_TYPE}" Target="customUI/customUI14.xml"' in rels
+    assert ui == (FIXTURES / "customUI.xml").read_bytes()
+    with pyopenvba.ExcelFile(out) as wb:
+        modules = wb.vba_modules()
+    assert 'MsgBox "Cobranza XL"' in modules["Cobranza"]
+    assert build(tmp_path / "con2.xlsm", vba_dir=FIXTURES,
+                 custom_ui=FIXTURES / "customUI.xml").read_bytes() == out.read_bytes()
+
+
+def test_without_addin_sources_no_vba_but_still_xlsm(tmp_path):
+    out = build(tmp_path / "sin.xlsm", vba_dir=tmp_path / "none", custom_ui=tmp_path / "none.xml")
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        types = zf.read("[Content_Types].xml").decode()
+    assert "xl/vbaProject.bin" not in names and UI_PART not in names
+    assert XLSM_MAIN in types
+
+
+def test_libreoffice_converts_the_template_to_pdf(template, tmp_path):
+    from tests.lo import convert_to_pdf
+
+    pdf = convert_to_pdf(template, tmp_path)
+    assert pdf.read_bytes()[:5] == b"%PDF-"

@@ -1,0 +1,322 @@
+"""read_book on small real workbooks: exact frames, exact Errores messages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+
+from cobranza.records import RESULTS
+from sync.reader import read_book
+
+CLIENTES = ["Cliente", "Nombre", "Email", "Email CC", "Teléfono", "Segmento",
+            "Límite de crédito", "Cobrador", "Avisos automáticos", "Zona horaria", "Tercero"]
+FACTURAS = ["Factura", "Cliente", "Emisión", "Vencimiento", "Moneda", "Importe", "Notas",
+            "Saldo", "Días vencidos", "Estatus", "Extra"]
+PAGOS = ["Fecha", "Cliente", "Factura", "Importe", "Referencia"]
+GESTIONES = ["Fecha", "Cobrador", "Cliente", "Factura", "Resultado", "Fecha compromiso", "Área",
+             "Comentario", "Seguimiento"]
+CONFIG_HEADER = ["Parámetro", "Valor", None, "Cobrador", "Email", None, "Área", "Responsable",
+                 "Email", None, "Código", "Referencia", "Días", "Plantilla", "Activo"]
+
+
+def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def good_sheets() -> dict[str, list[list]]:
+    return {
+        "Clientes": [
+            CLIENTES,
+            ["C1", "Ferretería Uno", "Pagos@Uno.com; admin@uno.com", None, 5551234, "VIP",
+             "1.500,50", "Ana", None, None, None],
+            ["C2", "Dos SA", "dos@dos.mx", "cc@dos.mx", None, None, 20000, "Beto", "No",
+             "America/Lima", "Despacho Ruiz"],
+        ],
+        "Facturas": [
+            FACTURAS,
+            ["F1", "C1", date(2026, 1, 5), "05/02/2026", None, "1.234,56", "nota", 999, 5,
+             "Vencida", "x"],
+            ["F2", "C2", 46050, "2026-03-01", "usd", 100, None, None, None, None, None],
+            [1003, "C1", None, datetime(2026, 3, 10, 15, 0), "CLP", 1500.4, None, None, None,
+             None, None],
+        ],
+        "Pagos": [
+            PAGOS,
+            [date(2026, 2, 1), None, "F1", "234,56", "T1"],
+            ["15/02/2026", "C2", "F2", 50.5, None],
+        ],
+        "Gestiones": [
+            GESTIONES,
+            [date(2026, 2, 10), "Ana", "C1", "F1", "promesa de pago", "20/02/2026", None,
+             "llamé", None],
+            [date(2026, 2, 11), "Beto", "C2", None, "DISPUTA", None, "Legal", None, "01/03/2026"],
+        ],
+        "Configuración": [
+            CONFIG_HEADER,
+            ["Separador decimal", ",", None, "Ana", "ana@miempresa.com", None, "Legal",
+             "Lic. Pérez", "legal@miempresa.com", None, "NUEVA", "emisión", 0, None, "Sí"],
+            ["Zona horaria", "America/Bogota", None, "Beto", "BETO@miempresa.com", None, None,
+             None, None, None, "PREVIO", "Vencimiento", "-5", "PREVIO_2", "No"],
+            ["Días acción", 45],
+            [],
+            ["Nota: esto no es un parámetro"],
+        ],
+        "Plantillas": [
+            ["Código", "Asunto", "Cuerpo", "Aprobada"],
+            ["NUEVA", "Nueva factura", "Estimado cliente", "Sí"],
+            ["PREVIO", "Su factura vence", "Le recordamos", None],
+        ],
+    }
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict("records")
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+def test_good_workbook_gives_exact_typed_frames(tmp_path: Path) -> None:
+    book = read_book(write_book(tmp_path / "cobranza.xlsx", good_sheets()))
+
+    assert [e.message() for e in book.errors] == []
+    assert book.config.decimal_separator == ","
+    assert book.config.timezone == "America/Bogota"
+    assert book.config.action_days == 45
+    assert records(book.customers) == [
+        {"customer": "C1", "name": "Ferretería Uno", "emails": "pagos@uno.com;admin@uno.com",
+         "cc": "", "phone": "5551234", "segment": "VIP", "credit_limit": 150050,
+         "collector": "Ana", "auto_notices": True, "timezone": "America/Bogota",
+         "third_party": "", "row": 2},
+        {"customer": "C2", "name": "Dos SA", "emails": "dos@dos.mx", "cc": "cc@dos.mx",
+         "phone": "", "segment": "", "credit_limit": 2000000, "collector": "Beto",
+         "auto_notices": False, "timezone": "America/Lima", "third_party": "Despacho Ruiz",
+         "row": 3},
+    ]
+    assert records(book.invoices) == [
+        {"invoice": "F1", "customer": "C1", "issued": ts("2026-01-05"), "due": ts("2026-02-05"),
+         "currency": "MXN", "amount": 123456, "notes": "nota", "row": 2},
+        {"invoice": "F2", "customer": "C2", "issued": ts("2026-01-28"), "due": ts("2026-03-01"),
+         "currency": "USD", "amount": 10000, "notes": "", "row": 3},
+        {"invoice": "1003", "customer": "C1", "issued": pd.NaT, "due": ts("2026-03-10"),
+         "currency": "CLP", "amount": 1500, "notes": "", "row": 4},
+    ]
+    assert records(book.payments) == [
+        {"date": ts("2026-02-01"), "customer": "C1", "invoice": "F1", "amount": 23456,
+         "reference": "T1", "row": 2},
+        {"date": ts("2026-02-15"), "customer": "C2", "invoice": "F2", "amount": 5050,
+         "reference": "", "row": 3},
+    ]
+    assert records(book.contacts) == [
+        {"date": ts("2026-02-10"), "collector": "Ana", "customer": "C1", "invoice": "F1",
+         "result": "Promesa de pago", "promise_date": ts("2026-02-20"), "area": "",
+         "comment": "llamé", "follow_up": pd.NaT, "row": 2},
+        {"date": ts("2026-02-11"), "collector": "Beto", "customer": "C2", "invoice": "",
+         "result": "Disputa", "promise_date": pd.NaT, "area": "Legal", "comment": "",
+         "follow_up": ts("2026-03-01"), "row": 3},
+    ]
+    assert records(book.collectors) == [
+        {"collector": "Ana", "email": "ana@miempresa.com", "row": 2},
+        {"collector": "Beto", "email": "beto@miempresa.com", "row": 3},
+    ]
+    assert records(book.areas) == [
+        {"area": "Legal", "owner": "Lic. Pérez", "email": "legal@miempresa.com", "row": 2},
+    ]
+    assert records(book.notices) == [
+        {"code": "NUEVA", "reference": "emision", "days": 0, "template": "NUEVA",
+         "active": True, "row": 2},
+        {"code": "PREVIO", "reference": "vencimiento", "days": -5, "template": "PREVIO_2",
+         "active": False, "row": 3},
+    ]
+    assert records(book.templates) == [
+        {"code": "NUEVA", "subject": "Nueva factura", "body": "Estimado cliente",
+         "approved": True, "row": 2},
+        {"code": "PREVIO", "subject": "Su factura vence", "body": "Le recordamos",
+         "approved": False, "row": 3},
+    ]
+
+
+def test_frames_have_the_contract_dtypes(tmp_path: Path) -> None:
+    book = read_book(write_book(tmp_path / "cobranza.xlsx", good_sheets()))
+    dtypes = {c: str(t) for c, t in book.invoices.dtypes.items()}
+    assert dtypes == {"invoice": "str", "customer": "str", "issued": "datetime64[ns]",
+                      "due": "datetime64[ns]", "currency": "str", "amount": "int64",
+                      "notes": "str", "row": "int64"}
+    assert str(book.customers["credit_limit"].dtype) == "Int64"
+    assert str(book.customers["auto_notices"].dtype) == "bool"
+    assert str(book.payments["amount"].dtype) == "int64"
+    assert str(book.notices["days"].dtype) == "int64"
+    assert str(book.contacts["follow_up"].dtype) == "datetime64[ns]"
+
+
+def bad_sheets() -> dict[str, list[list]]:
+    sheets = good_sheets()
+    sheets["Configuración"] = [
+        CONFIG_HEADER,
+        ["Separador decimal", ".", None, "Ana", "ana@", None, None, None, None, None,
+         "X1", "emisión", "cinco", None, None],
+        ["Solo días hábiles", "tal vez", None, None, None, None, None, None, None, None,
+         "X2", "pago", 3, None, None],
+        [None, None, None, None, None, None, None, None, None, None, "X3", "mes", 1.5, None,
+         "Quizá"],
+    ]
+    sheets["Clientes"] = [
+        CLIENTES,
+        ["C1", "Uno", "uno@uno.com", None, None, None, None, "Ana", None, None, None],
+        ["C1", "Uno bis", "otro@uno.com", None, None, None, None, "Ana", None, None, None],
+        ["C3", "Tres", "malo@; c3@x.com", "cc.sin.arroba", None, None, "-5", "Ana", "Quizá",
+         "Marte/Base", None],
+        [None, "Sin código", None, None, None, None, "mucho", None, None, None, None],
+    ]
+    sheets["Facturas"] = [
+        FACTURAS,
+        ["F1", "C1", None, "31/02/2026", None, 100, None],
+        ["F2", "C1", None, "01/03/2026", None, -100, None],
+        ["F3", "C1", None, "01/03/2026", None, "mil", None],
+        ["F4", "C1", None, None, None, 100, None],
+        ["F5", "C9", None, "01/03/2026", None, 100, None],
+        ["F6", "C1", None, "01/03/2026", None, 100, None],
+        ["F6", "C3", None, "01/04/2026", None, 200, None],
+        ["F7", "C1", "10/03/2026", "01/03/2026", None, 100, None],
+        ["F8", "C3", None, "01/03/2026", "pesos", 100, None],
+        ["F9", "C3", None, "01/03/2026", None, 100, None],
+    ]
+    sheets["Pagos"] = [
+        PAGOS,
+        [date(2026, 2, 1), None, "F99", 10, None],
+        [date(2026, 2, 1), "C3", "F6", 10, None],
+        ["ayer", None, "F6", 10, None],
+        [date(2026, 2, 1), None, "F6", 10, None],
+        [date(2026, 2, 1), None, "F1", 10, None],
+        [date(2026, 2, 1), "C7", "F9", 10, None],
+    ]
+    sheets["Gestiones"] = [
+        GESTIONES,
+        [date(2026, 2, 1), "Ana", "C1", "F6", "Promesa", None, None, None, None],
+        [date(2026, 2, 1), "Ana", "C1", "F6", "Promesa de pago", None, None, None, None],
+        [date(2026, 2, 1), "Ana", "C9", None, "Sin contacto", None, None, None, None],
+        [date(2026, 2, 1), "Ana", "C1", "F9", "Sin contacto", None, None, None, None],
+        [date(2026, 2, 1), "Ana", "C1", None, "sin contacto", None, None, None, "2026-02-30"],
+        [date(2026, 2, 1), "Ana", "C1", "F6", "sin contacto", None, None, None, None],
+    ]
+    return sheets
+
+
+EXPECTED_ERRORS = [
+    'Clientes, fila 3, Cliente: "C1" está repetido; vale la fila 2 y esta se omite.',
+    'Clientes, fila 4, Email: "malo@" no es una dirección de correo válida '
+    '(use nombre@dominio.com; separe varias con ";").',
+    'Clientes, fila 4, Email CC: "cc.sin.arroba" no es una dirección de correo válida '
+    '(use nombre@dominio.com; separe varias con ";").',
+    'Clientes, fila 4, Límite de crédito: "-5" no puede ser negativo '
+    "(escriba el importe sin signo, por ejemplo 1,234.56).",
+    'Clientes, fila 4, Avisos automáticos: "Quizá" no es Sí ni No (use Sí o No); '
+    "mientras tanto no se envían avisos automáticos al cliente.",
+    'Clientes, fila 4, Zona horaria: "Marte/Base" no es una zona horaria IANA '
+    "(por ejemplo America/Mexico_City); se usa la de Configuración (America/Mexico_City).",
+    "Clientes, fila 5, Cliente: falta el dato (obligatorio).",
+    'Clientes, fila 5, Límite de crédito: "mucho" no es un importe válido '
+    "(use números, por ejemplo 1,234.56).",
+    'Facturas, fila 2, Vencimiento: "31/02/2026" no es una fecha válida (use dd/mm/aaaa).',
+    'Facturas, fila 3, Importe: "-100" no puede ser negativo '
+    "(escriba el importe sin signo, por ejemplo 1,234.56).",
+    'Facturas, fila 4, Importe: "mil" no es un importe válido (use números, por ejemplo 1,234.56).',
+    "Facturas, fila 5, Vencimiento: falta el dato (obligatorio; use dd/mm/aaaa).",
+    'Facturas, fila 6, Cliente: "C9" no existe en la hoja Clientes '
+    "(agréguelo allí o corrija el código).",
+    'Facturas, fila 8, Factura: "F6" está repetida; vale la fila 7 y esta se omite.',
+    'Facturas, fila 9, Vencimiento: "01/03/2026" es anterior a la Emisión (10/03/2026); '
+    "revise ambas fechas.",
+    'Facturas, fila 10, Moneda: "pesos" no es un código de moneda '
+    "(use tres letras, por ejemplo MXN o USD).",
+    'Pagos, fila 2, Factura: "F99" no existe en la hoja Facturas '
+    "(agréguela allí o corrija el código).",
+    'Pagos, fila 3, Cliente: "C3" no coincide con el cliente de la factura F6 ("C1"); '
+    "corrija uno de los dos o deje el Cliente vacío.",
+    'Pagos, fila 4, Fecha: "ayer" no es una fecha válida (use dd/mm/aaaa).',
+    'Pagos, fila 6, Factura: "F1" tiene errores en la hoja Facturas '
+    "(corríjalos primero; vea las otras filas de Errores).",
+    'Pagos, fila 7, Cliente: "C7" no existe en la hoja Clientes '
+    "(agréguelo allí o corrija el código).",
+    'Gestiones, fila 2, Resultado: "Promesa" no es un resultado válido '
+    f"(use uno de: {', '.join(RESULTS)}).",
+    'Gestiones, fila 3, Fecha compromiso: falta el dato (obligatorio cuando el Resultado es '
+    '"Promesa de pago"; use dd/mm/aaaa).',
+    'Gestiones, fila 4, Cliente: "C9" no existe en la hoja Clientes '
+    "(agréguelo allí o corrija el código).",
+    'Gestiones, fila 5, Cliente: "C1" no coincide con el cliente de la factura F9 ("C3"); '
+    "corrija uno de los dos o deje el Cliente vacío.",
+    'Gestiones, fila 6, Seguimiento: "2026-02-30" no es una fecha válida (use dd/mm/aaaa).',
+    'Configuración, fila 2, Email: "ana@" no es una dirección de correo válida '
+    '(use nombre@dominio.com; separe varias con ";").',
+    'Configuración, fila 2, Días: "cinco" no es un número entero de días (por ejemplo -5, 0 o 15).',
+    'Configuración, fila 3, Valor: "tal vez" no es válido para Solo días hábiles: use Sí o No; '
+    "se usa Sí.",
+    'Configuración, fila 3, Referencia: "pago" no es una referencia válida '
+    "(use emisión, vencimiento, compromiso o mes).",
+    'Configuración, fila 4, Días: "1.5" no es un número entero de días (por ejemplo -5, 0 o 15).',
+    'Configuración, fila 4, Activo: "Quizá" no es Sí ni No (use Sí o No); '
+    "mientras tanto el aviso queda inactivo.",
+]
+
+
+def test_every_bad_input_is_one_exact_error(tmp_path: Path) -> None:
+    book = read_book(write_book(tmp_path / "malo.xlsx", bad_sheets()))
+    assert [e.message() for e in book.errors] == EXPECTED_ERRORS
+
+
+def test_bad_rows_are_dropped_and_the_rest_kept(tmp_path: Path) -> None:
+    book = read_book(write_book(tmp_path / "malo.xlsx", bad_sheets()))
+    assert book.customers[["customer", "emails", "cc", "auto_notices", "timezone"]].to_dict(
+        "records") == [
+        {"customer": "C1", "emails": "uno@uno.com", "cc": "", "auto_notices": True,
+         "timezone": "America/Mexico_City"},
+        {"customer": "C3", "emails": "c3@x.com", "cc": "", "auto_notices": False,
+         "timezone": "America/Mexico_City"},
+    ]
+    assert book.customers["credit_limit"].isna().tolist() == [True, True]
+    assert book.invoices["invoice"].tolist() == ["F6", "F9"]
+    assert book.payments[["invoice", "customer", "row"]].to_dict("records") == [
+        {"invoice": "F6", "customer": "C1", "row": 5},
+    ]
+    assert book.contacts["row"].tolist() == [7]
+    assert book.collectors.to_dict("records") == [{"collector": "Ana", "email": "", "row": 2}]
+    assert book.notices[["code", "active", "row"]].to_dict("records") == []
+    assert book.config.business_days_only is True
+
+
+def test_missing_optional_sheets_use_defaults(tmp_path: Path) -> None:
+    sheets = good_sheets()
+    del sheets["Configuración"], sheets["Plantillas"]
+    sheets["Clientes"][1][6] = 1500.5  # no Configuración: "." is the decimal separator
+    sheets["Facturas"][1][5] = 1234.56
+    sheets["Pagos"][1][3] = 234.56
+    book = read_book(write_book(tmp_path / "cobranza.xlsx", sheets))
+    assert [e.message() for e in book.errors] == [
+        "Configuración: la hoja no existe; se usan los valores predeterminados "
+        "(agréguela o use la plantilla: cobranza init).",
+        "Plantillas: la hoja no existe, así que no hay textos para los avisos a clientes y no "
+        "se envía ninguno (agréguela o use la plantilla: cobranza init).",
+    ]
+    assert book.config.timezone == "America/Mexico_City"
+    assert book.customers["timezone"].tolist() == ["America/Mexico_City", "America/Lima"]
+    assert book.notices["code"].tolist() == [
+        "NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45", "SUSPENSION_60",
+        "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL",
+    ]
+    assert book.notices["days"].tolist() == [0, -5, 1, 15, 30, 45, 60, -1, 1, 1]
+    assert book.notices["active"].all()
+    assert book.templates.empty and list(book.templates.columns) == [
+        "code", "subject", "body", "approved", "row"]
+    assert book.collectors.empty and book.areas.empty
