@@ -83,5 +83,6 @@ def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list
         if c["email_error"] == REASON_UNKNOWN:
             out.append(InputError("Clientes", None, "Cliente", customer, PROBLEM_UNKNOWN))
         else:
-            out.append(InputError("Clientes", c["row"], "Email", c["emails"], PROBLEM_NO_EMAIL))
+            row = int(c["row"])
+            out.append(InputError("Clientes", row, "Email", c["emails"], PROBLEM_NO_EMAIL))
     return out

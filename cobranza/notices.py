@@ -27,11 +27,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from cobranza import contact_rules
+from cobranza.config import Config
 from cobranza.messages import Line, Outgoing
 from cobranza.notice_customers import customer_table, email_errors
 from cobranza.notice_stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
@@ -39,7 +41,6 @@ from cobranza.records import Book, InputError
 from cobranza.text import normalize
 
 REASON_LATE = "fuera de plazo"
-_GROUP = ["customer", "code", "state", "reason"]
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,13 @@ def plan_notices(
     config = book.config
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
-    inv = _eligible(invoices)
-    cand = candidates(inv, stages, today, config.holiday_country)
-    cand = cand[~is_final(cand["key"].to_numpy(), history.final_keys)]
-    cand = _attach(cand, inv, stages)
-    customers = customer_table(book.customers, cand["customer"].unique(), config)
+    inv, names = eligible(invoices)
+    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys)
+    if cand.empty:
+        return [], []
+    cand = cand.assign(cust=inv["cust"].to_numpy()[cand["pos"].to_numpy()])
+    customers = customer_table(book.customers, names[np.unique(cand["cust"])], config)
+    customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
     drafts = group(cand, inv, stages, customers)
     planned = apply_contact_rules(drafts, customers, now, book, history, _ranks(stages))
@@ -73,25 +76,37 @@ def plan_notices(
     return planned, email_errors(customers, in_error)
 
 
-def _eligible(invoices: pd.DataFrame) -> pd.DataFrame:
-    """Open invoices in a status some chain applies to (others get no record at all)."""
+def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Open invoices in a status some chain applies to (others get no record at all).
+
+    `cust` is the customer's code: an index into the returned sorted array of customer ids.
+    """
     statuses = {s for rule in CHAINS for s in rule.statuses}
     mask = (invoices["balance"] > 0) & invoices["status"].isin(statuses)
-    return invoices[mask].reset_index(drop=True)
+    inv = invoices[mask].reset_index(drop=True)
+    codes, names = pd.factorize(inv["customer"], sort=True)
+    return inv.assign(cust=codes), np.asarray(names, dtype=object)
 
 
 def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
     """Boolean mask: which keys the ledger already holds in a final state."""
-    return np.fromiter((k in final_keys for k in keys), dtype=bool, count=len(keys))
+    return np.fromiter(map(final_keys.__contains__, keys), dtype=bool, count=len(keys))
 
 
-def candidates(inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str) -> pd.DataFrame:
-    """One row per (invoice, stage) already due: pos (row of `inv`), stage, end, key."""
-    prefix = ("aviso|" + inv["customer"] + "|" + inv["invoice"] + "|").to_numpy(dtype=object)
-    promise = _promise_iso(inv) if stages["chain"].map(_per_promise).any() else None
-    statuses = inv["status"].to_numpy()
+def candidates(
+    inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str,
+    final_keys: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """One row per (invoice, stage) already due and not final: pos (row of `inv`), stage,
+    end (last meaningful day) and key (ledger key)."""
+    customer = inv["customer"].to_numpy(dtype=object)
+    invoice = inv["invoice"].to_numpy(dtype=object)
+    prefix = np.array([f"aviso|{c}|{i}|" for c, i in zip(customer, invoice, strict=True)] or [],
+                      dtype=object)
+    promise = _promise_iso(inv)
+    statuses = inv["status"].to_numpy(dtype=object)
     today64 = np.datetime64(today, "D")
-    parts = [_empty_candidates()]
+    parts = []
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
         applies = np.isin(statuses, rule.statuses)
@@ -99,8 +114,8 @@ def candidates(inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: st
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
             pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
             end = anchor[pos] + stage.end_offset
-            keys = prefix[pos] + f"{stage.code}|"
-            keys = keys + promise[pos] if rule.per_promise else keys
+            keys = prefix[pos] + (f"{stage.code}|" + promise[pos] if rule.per_promise
+                                  else f"{stage.code}|")
         else:
             window = monthly_window(stage.days, today, country)
             if window is None or today < window[0]:
@@ -108,41 +123,24 @@ def candidates(inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: st
             pos = np.flatnonzero(applies)
             end = np.full(len(pos), np.datetime64(window[1], "D"))
             month = date(today.year, today.month, 1).isoformat()
-            customer = inv["customer"].to_numpy(dtype=object)[pos]
-            keys = "aviso|" + customer + f"||{stage.code}|{month}"
-        parts.append(pd.DataFrame({"pos": pos, "stage": stage.Index, "end": end, "key": keys}))
-    return pd.concat(parts, ignore_index=True)
+            keys = "aviso|" + customer[pos] + f"||{stage.code}|{month}"
+        keep = ~is_final(keys, final_keys)
+        parts.append((pos[keep], np.full(keep.sum(), stage.Index), end[keep], keys[keep]))
+    return _candidate_frame(parts)
 
 
-def _empty_candidates() -> pd.DataFrame:
-    return pd.DataFrame({
-        "pos": np.array([], dtype="int64"),
-        "stage": np.array([], dtype="int64"),
-        "end": np.array([], dtype="datetime64[D]"),
-        "key": np.array([], dtype=object),
-    })
-
-
-def _per_promise(chain: str) -> bool:
-    return CHAIN_BY_NAME[chain].per_promise
+def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
+    columns = ("pos", "stage", "end", "key")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], "datetime64[D]"),
+             np.array([], object))
+    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(4)]
+    return pd.DataFrame(dict(zip(columns, arrays, strict=True)))
 
 
 def _promise_iso(inv: pd.DataFrame) -> np.ndarray:
     out = np.full(len(inv), "", dtype=object)
     has = inv["promise_date"].notna().to_numpy()
     out[has] = inv["promise_date"][has].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    return out
-
-
-def _attach(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
-    pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
-    out = cand.assign(
-        customer=inv["customer"].to_numpy(dtype=object)[pos],
-        invoice=inv["invoice"].to_numpy(dtype=object)[pos],
-        due=inv["due"].to_numpy(dtype="datetime64[D]")[pos],
-    )
-    for column in ("code", "chain", "template"):
-        out[column] = stages[column].to_numpy(dtype=object)[stage]
     return out
 
 
@@ -165,25 +163,32 @@ def assign_states(
     today: date,
 ) -> pd.DataFrame:
     """Add `state` and `reason` to every candidate row (first matching rule wins)."""
-    excluded = customers["excluded"].reindex(cand["customer"]).to_numpy(dtype=object)
-    no_email = customers["email_error"].reindex(cand["customer"]).to_numpy(dtype=object)
-    template = template_reason[cand["stage"].to_numpy()]
+    cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
+    excluded = customers["excluded"].to_numpy(dtype=object)[cust]
+    no_email = customers["email_error"].to_numpy(dtype=object)[cust]
+    template = template_reason[stage]
     passed = cand["end"].to_numpy() < np.datetime64(today, "D")
     allowed = excluded == ""
-    late = _late_reasons(cand, passed & allowed, ~passed & allowed & (template == ""))
+    going = ~passed & allowed & (template == "")
+    late = _late_reasons(cand, stages, passed & allowed, going)
     rules = [excluded != "", passed, template != "", no_email != ""]
     reason = np.select(rules, [excluded, late, template, no_email], "")
     state = np.select(rules, ["omitido", "omitido", "omitido", "error"], "listo")
     return cand.assign(state=state.astype(object), reason=reason.astype(object))
 
 
-def _late_reasons(cand: pd.DataFrame, passed: np.ndarray, going: np.ndarray) -> np.ndarray:
+def _late_reasons(
+    cand: pd.DataFrame, stages: pd.DataFrame, passed: np.ndarray, going: np.ndarray
+) -> np.ndarray:
     """Catch-up: a passed stage names the stage of its chain going instead, if any."""
     out = np.full(len(cand), REASON_LATE, dtype=object)
     if not passed.any() or not going.any():
         return out
-    instead = cand.loc[going, ["pos", "chain", "code"]].drop_duplicates(["pos", "chain"])
-    late = cand.loc[passed, ["pos", "chain"]].merge(instead, how="left", on=["pos", "chain"])
+    chain = stages["chain"].to_numpy(dtype=object)[cand["stage"].to_numpy()]
+    code = stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()]
+    rows = pd.DataFrame({"pos": cand["pos"].to_numpy(), "chain": chain, "code": code})
+    instead = rows[going].drop_duplicates(["pos", "chain"])
+    late = rows.loc[passed, ["pos", "chain"]].merge(instead, how="left", on=["pos", "chain"])
     named = late["code"].notna().to_numpy()
     text = np.full(len(late), REASON_LATE, dtype=object)
     text[named] = "se envía " + late["code"][named].to_numpy(dtype=object) + " en su lugar"
@@ -191,47 +196,67 @@ def _late_reasons(cand: pd.DataFrame, passed: np.ndarray, going: np.ndarray) -> 
     return out
 
 
+def _sorted_groups(cand: pd.DataFrame, stages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row order (customer, code, state, reason, invoice line order) and group starts."""
+    code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
+    state = pd.factorize(cand["state"], sort=True)[0]
+    reason = pd.factorize(cand["reason"], sort=True)[0]
+    columns = [cand["cust"].to_numpy(), code_rank[cand["stage"].to_numpy()], state, reason]
+    order = np.lexsort([cand["pos"].to_numpy(), *reversed(columns)])
+    heads = np.stack([c[order] for c in columns])
+    changed = np.r_[True, (heads[:, 1:] != heads[:, :-1]).any(axis=0)]
+    return order, np.flatnonzero(changed)
+
+
 def group(
     cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame
 ) -> list[Outgoing]:
     """One Outgoing per customer, code, state and reason; lines ordered by due, invoice."""
-    if cand.empty:
-        return []
-    cand = cand.sort_values([*_GROUP, "due", "invoice"], kind="stable", ignore_index=True)
-    lines = _lines(inv, cand["pos"].to_numpy())
-    keys = cand["key"].to_numpy()
-    template = dict(zip(stages["code"], stages["template"], strict=True))
-    heads = cand[_GROUP]
-    starts = np.flatnonzero((heads != heads.shift()).any(axis=1).to_numpy())
-    bounds = zip(starts, [*starts[1:], len(cand)], strict=True)
+    order, starts = _sorted_groups(cand, stages)
+    pos = cand["pos"].to_numpy()[order]
+    keys = cand["key"].to_numpy()[order].tolist()
+    shared = _lines(inv, np.unique(pos))
+    lines = [shared[p] for p in pos.tolist()]
+    head = cand.iloc[order[starts]]
+    stage = head["stage"].to_numpy()
+    cust = head["cust"].to_numpy()
+    code = stages["code"].to_numpy(dtype=object)[stage]
+    template = stages["template"].to_numpy(dtype=object)[stage]
+    customer = customers.index.to_numpy(dtype=object)[cust]
+    contact = customers[["to", "cc", "name"]].to_numpy(dtype=object)[cust]
+    heads = zip(customer, code, template, head["state"].to_numpy(dtype=object),
+                head["reason"].to_numpy(dtype=object), contact, strict=True)
+    bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(pos)], strict=True)
     out = []
-    for start, stop in bounds:
-        customer, code, state, reason = heads.iloc[start]
-        c = customers.loc[customer]
+    for (customer_, code_, template_, state, reason, (to, cc, name)), (start, stop) in zip(
+        heads, bounds, strict=True
+    ):
+        addressed = state != "error"
         out.append(Outgoing(
-            kind="aviso", code=code, recipient=customer,
-            to=() if state == "error" else c["to"], cc=() if state == "error" else c["cc"],
-            template=template[code], lines=tuple(lines[start:stop]),
+            kind="aviso", code=code_, recipient=customer_, to=to if addressed else (),
+            cc=cc if addressed else (), template=template_, lines=tuple(lines[start:stop]),
             keys=tuple(dict.fromkeys(keys[start:stop])), state=state, reason=reason,
-            context={"customer": customer, "customer_name": c["name"]},
+            context={"customer": customer_, "customer_name": name},
         ))
     return out
 
 
-def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
+def _lines(inv: pd.DataFrame, pos: np.ndarray) -> dict[int, Line]:
+    """One shared Line per invoice row of `inv` that appears in some message."""
     rows = inv.iloc[pos]
     columns = (
-        rows["invoice"].tolist(),
-        rows["customer"].tolist(),
+        rows["invoice"].to_numpy(dtype=object).tolist(),
+        rows["customer"].to_numpy(dtype=object).tolist(),
         rows["due"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         rows["days_overdue"].astype("int64").tolist(),
         rows["balance"].astype("int64").tolist(),
-        rows["currency"].tolist(),
+        rows["currency"].to_numpy(dtype=object).tolist(),
         rows["issued"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         rows["promise_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["status"].tolist(),
+        rows["status"].to_numpy(dtype=object).tolist(),
     )
-    return [Line(*values) for values in zip(*columns, strict=True)]
+    values = zip(*columns, strict=True)
+    return {p: Line(*v) for p, v in zip(pos.tolist(), values, strict=True)}
 
 
 def _ranks(stages: pd.DataFrame) -> dict[str, int]:
@@ -253,15 +278,40 @@ def apply_contact_rules(
         if draft.state == "listo":
             ready.setdefault(draft.recipient, []).append(i)
     out = list(drafts)
+    gate = _Gate(now, book.config)
     for customer, indexes in ready.items():
-        local = now.astimezone(customers.loc[customer, "zone"])
         sent = list(history.contacts.get(customer, ()))
+        zone = customers.at[customer, "zone"]
         for i in sorted(indexes, key=lambda i: rank[drafts[i].code]):
-            reason = contact_rules.contact_block(local, book.config, sent)
+            reason, later = gate.check(zone, sent)
             if reason:
-                later = contact_rules.next_allowed(local, book.config, sent)
                 context = {**drafts[i].context, "next_allowed": later}
                 out[i] = replace(drafts[i], state="pendiente", reason=reason, context=context)
             else:
                 sent.append(now)
     return out
+
+
+class _Gate:
+    """Contact rules at one instant, with the per-zone window check computed once."""
+
+    def __init__(self, now: datetime, config: Config) -> None:
+        self.now, self.config = now, config
+        self.legal = contact_rules.profile(config.legal_profile)
+        self.windows: dict[str, tuple[datetime, str | None]] = {}
+        self.next: dict[tuple, datetime | None] = {}
+
+    def check(self, zone: ZoneInfo, sent: list[datetime]) -> tuple[str | None, datetime | None]:
+        """(reason to hold back or None, next allowed instant when held back)."""
+        if zone.key not in self.windows:
+            local = self.now.astimezone(zone)
+            self.windows[zone.key] = (local, contact_rules.window_block(local, self.config))
+        local, reason = self.windows[zone.key]
+        dates = contact_rules.local_dates(sent, local)
+        reason = reason or contact_rules.cap_block(local.date(), self.legal, dates)
+        if reason is None:
+            return None, None
+        memo = (zone.key, tuple(sorted(dates)))
+        if memo not in self.next:
+            self.next[memo] = contact_rules.next_allowed(local, self.config, sent)
+        return reason, self.next[memo]

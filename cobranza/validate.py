@@ -54,13 +54,13 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "notices": (CONFIG_SHEET, rec.NOTICE_COLUMNS),
     "templates": (TEMPLATES_SHEET, rec.TEMPLATE_COLUMNS),
 }
-PARAMETER_COLUMNS = {"parametro*": "parameter", "valor": "value"}
-# Configuración blocks, found by their first header: block key -> (table, title for messages).
+PARAMETER_COLUMNS = {"parametro*": "parameter", "valor*": "value"}
+# Configuración blocks, found by their first header: key -> (title, what happens if absent).
 CONFIG_BLOCKS = {
-    "parametro": ("parameters", "Parámetro/Valor"),
-    "cobrador": ("collectors", "Cobradores (Cobrador, Email)"),
-    "area": ("areas", "Áreas (Área, Responsable, Email)"),
-    "codigo": ("notices", "Avisos (Código, Referencia, Días, Plantilla, Activo)"),
+    "parametro": ("Parámetro, Valor", "se usan los valores predeterminados"),
+    "cobrador": ("Cobrador, Email", "no hay correos de cobradores para los resúmenes"),
+    "area": ("Área, Responsable, Email", "no hay responsables de área para los resúmenes"),
+    "codigo": ("Código, Referencia, Días, Plantilla, Activo", "se usan los avisos predeterminados"),
 }
 # The SPEC's Avisos table, used when Configuración has none (ESTADO_MENSUAL: 1st business day).
 DEFAULT_NOTICES = (
@@ -195,9 +195,11 @@ def _credit_limit(raw: pd.Series, config: Config) -> Parsed:
 
 
 def _currency(raw: pd.Series, config: Config) -> Parsed:
-    code = per_unique(to_text(raw), lambda v: v.upper() if re.fullmatch(r"[A-Za-z]{3}", v) else v)
-    bad = per_unique(code, lambda v: v != "" and not re.fullmatch(r"[A-Z]{3}", v)).astype(bool)
-    values = code.where(code != "", config.default_currency).astype(str)
+    codes, uniques = pd.factorize(to_text(raw).to_numpy(dtype=object))
+    upper = np.array([u.upper() or config.default_currency for u in uniques], dtype=object)
+    wrong = np.array([not re.fullmatch(r"[A-Z]{3}", u) for u in upper], dtype=bool)
+    values = pd.Series(upper[codes], index=raw.index, dtype=str)
+    bad = pd.Series(wrong[codes], index=raw.index)
     problem = "no es un código de moneda (use tres letras, por ejemplo MXN o USD)."
     return Parsed(values, bad, problem)
 
@@ -275,8 +277,9 @@ CELL_PARSERS: dict[str, Callable[[pd.Series, Config], Parsed]] = {
     "days": _days,
     "emails": _emails,
     "timezone": _timezone,
-    "auto_notices": _yes_no(False, "mientras tanto no se envían avisos automáticos al cliente"),
-    "active": _yes_no(False, "mientras tanto el aviso queda inactivo"),
+    # Blank means Sí for these two; a value that is neither Sí nor No means No until fixed.
+    "auto_notices": _yes_no(True, "mientras tanto no se envían avisos automáticos al cliente"),
+    "active": _yes_no(True, "mientras tanto el aviso queda inactivo"),
     "approved": _yes_no(False, "mientras tanto la plantilla no se usa"),
 }
 # Table -> column -> parser kind; columns not listed are text.
@@ -291,7 +294,6 @@ KINDS: dict[str, dict[str, str]] = {
     "notices": {"reference": "reference", "days": "days", "active": "active"},
     "templates": {"approved": "approved"},
 }
-_BLANK_DEFAULTS = {"auto_notices": True, "active": True}  # blank Sí/No cells that mean Sí
 _REQUIRED_HINT = {"date": f"; {_DATE_HINT}", "money": "; escriba el importe"}
 
 
@@ -322,14 +324,12 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
     for key, col in spec.items():
         kind = KINDS.get(name, {}).get(col, "text")
         parsed = CELL_PARSERS[kind](table.raw[col], config)
-        values = parsed.values
-        if col in _BLANK_DEFAULTS:
-            values = values.where(~blank_mask(table.raw[col]), _BLANK_DEFAULTS[col])
-        table.frame[col] = values
+        values = table.frame[col] = parsed.values
         bad = parsed.bad[parsed.bad].index
         issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
         if key.endswith("*"):
-            blank = blank_mask(table.raw[col])
+            # Text values are "" exactly when the cell is blank: skip a second pass.
+            blank = values == "" if kind == "text" else blank_mask(table.raw[col])
             hint = _REQUIRED_HINT.get(kind, "")
             problem = f"falta el dato (obligatorio{hint})."
             issues.append(Issue(name, blank[blank].index, col, problem))
@@ -341,23 +341,38 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
 # ---------------------------------------------------------------- stage 2: row checks
 
 
+def _first_positions(codes: np.ndarray, size: int) -> np.ndarray:
+    """For each factorized code, the position of its first occurrence (-1 if none)."""
+    first = np.full(size, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # with repeats numpy keeps the last write
+    return first
+
+
+def positions(keys: pd.Series, table_keys: pd.Series) -> np.ndarray:
+    """Position of each key's first match in `table_keys`; -1 when absent.
+
+    One factorize over both columns: faster than an Index lookup on str columns.
+    """
+    both = np.concatenate([table_keys.to_numpy(dtype=object), keys.to_numpy(dtype=object)])
+    codes, uniques = pd.factorize(both)
+    n = len(table_keys)
+    return _first_positions(codes[:n], len(uniques))[codes[n:]]
+
+
 def lookup(keys: pd.Series, table: pd.DataFrame, key: str, column: str) -> pd.Series:
-    """`table[column]` for each of `keys` matched on unique `table[key]`; NaN when absent."""
-    pos = pd.Index(table[key]).get_indexer(keys)
-    values = table[column].to_numpy(dtype=object)
-    found = np.take(values, pos, mode="clip") if len(values) else np.full(len(keys), None)
-    return pd.Series(np.where(pos >= 0, found, None), index=keys.index)
-
-
-def _is_in(values: pd.Series, allowed: pd.Series) -> np.ndarray:
-    return pd.Index(allowed.unique()).get_indexer(values) >= 0
+    """`table[column]` at each key's row in `table[key]`; None when absent."""
+    pos = positions(keys, table[key])
+    values = np.append(table[column].to_numpy(dtype=object), None)
+    return pd.Series(values[pos], index=keys.index)  # pos -1 picks the trailing None
 
 
 def _duplicates(name: str, col: str, what: str) -> Callable[[dict[str, Table], Config], list]:
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         valid = tables[name].valid
-        dup = valid[col].duplicated()
-        rows = lookup(valid.loc[dup, col], valid[~dup], col, "row")
+        codes, uniques = pd.factorize(valid[col].to_numpy(dtype=object))
+        first = _first_positions(codes, len(uniques))[codes]
+        dup = first != np.arange(len(codes))
+        rows = pd.Series(valid["row"].to_numpy()[first[dup]], index=valid.index[dup])
         problem = f"está repetid{what}; vale la fila " + rows.astype(str) + " y esta se omite."
         return [Issue(name, rows.index, col, problem)]
 
@@ -369,11 +384,11 @@ def _known(name: str, col: str, target: str, sheet: str, what: str) -> Callable[
 
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         values = tables[name].valid[col]
-        ok = _is_in(values, tables[target].valid[col]) | (values == "").to_numpy()
+        ok = (positions(values, tables[target].valid[col]) >= 0) | (values == "").to_numpy()
         if ok.all():
             return []
         values = values[~ok]
-        in_sheet = _is_in(values, tables[target].frame[col])
+        in_sheet = positions(values, tables[target].frame[col]) >= 0
         return [
             Issue(name, values[~in_sheet].index, col,
                   f"no existe en la hoja {sheet} (agréguel{what} allí o corrija el código)."),
@@ -480,19 +495,23 @@ def _read_config(run: _Run, raw: pd.DataFrame | None) -> tuple[Config, dict[str,
                         "(agréguela o use la plantilla: cobranza init).")
         return Config(), {}
     blocks = config_blocks(raw)
-    for key, (_, title) in CONFIG_BLOCKS.items():
+    for key, (title, consequence) in CONFIG_BLOCKS.items():
         if key not in blocks:
-            run.sheet_error(CONFIG_SHEET, f"no tiene la tabla {title} en la fila 1; "
-                            "se usan los valores predeterminados.")
+            run.sheet_error(CONFIG_SHEET, f"no tiene la tabla con los encabezados {title} "
+                            f"en la fila 1; {consequence}.")
     params = blocks.get("parametro")
-    if params is None or params.shape[1] < 3:
+    if params is None:
+        return Config(), blocks
+    if missing_headers(params, PARAMETER_COLUMNS):
+        run.sheet_error(CONFIG_SHEET, 'la tabla de parámetros no tiene la columna "Valor" junto '
+                        'a "Parámetro"; se usan los valores predeterminados.')
         return Config(), blocks
     return _parameters(run, params), blocks
 
 
 def _parameters(run: _Run, params: pd.DataFrame) -> Config:
     names = to_text(params.iloc[:, 0])
-    values = params.iloc[:, 1].map(cell_text)
+    values = params.iloc[:, [normalize(c) for c in params.columns].index("valor")].map(cell_text)
     where = {n: (int(r), v) for n, r, v in zip(names, params["row"], values, strict=True) if n}
     config, issues = parse_config({n: v for n, (_, v) in where.items()})
     defaults = {normalize(k): v for k, v in DEFAULTS.items()}
@@ -508,17 +527,20 @@ def _parameters(run: _Run, params: pd.DataFrame) -> Config:
 # ---------------------------------------------------------------- driver
 
 
+def missing_headers(raw: pd.DataFrame, spec: dict[str, str]) -> list[str]:
+    """Required headers of `spec` (display form) that the raw frame lacks."""
+    have = {normalize(h) for h in raw.columns[:-1]}
+    return [label(k) for k in spec if k.endswith("*") and k[:-1] not in have]
+
+
 def structure_problems(raw: dict[str, pd.DataFrame]) -> list[tuple[str, str | None]]:
     """(sheet, missing required header) pairs; header None = the sheet itself is missing."""
     out: list[tuple[str, str | None]] = []
     for sheet, spec in TABLES.values():
-        if sheet not in REQUIRED_SHEETS:
-            continue
-        if sheet not in raw:
-            out.append((sheet, None))
-            continue
-        have = {normalize(h) for h in list(raw[sheet].columns[:-1])}
-        out += [(sheet, label(k)) for k in spec if k.endswith("*") and k[:-1] not in have]
+        if sheet in REQUIRED_SHEETS:
+            found = raw.get(sheet)
+            out += [(sheet, None)] if found is None else [
+                (sheet, h) for h in missing_headers(found, spec)]
     return out
 
 
@@ -530,8 +552,7 @@ def _notices_raw(run: _Run, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The Avisos block, or the SPEC's default table (row 0) when it is missing or unusable."""
     block = blocks.get("codigo")
     if block is not None:
-        have = {normalize(c) for c in block.columns[:-1]}
-        missing = [label(k) for k in rec.NOTICE_COLUMNS if k.endswith("*") and k[:-1] not in have]
+        missing = missing_headers(block, rec.NOTICE_COLUMNS)
         if not missing:
             return block
         run.sheet_error(CONFIG_SHEET, f'la tabla Avisos no tiene la columna "{missing[0]}"; '
@@ -541,15 +562,32 @@ def _notices_raw(run: _Run, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
+def _templates_raw(run: _Run, raw: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The Plantillas sheet, or None (no templates) when it is missing or lacks a column."""
+    if raw is None:
+        run.sheet_error(TEMPLATES_SHEET, "la hoja no existe, así que no hay textos para los "
+                        "avisos a clientes y no se envía ninguno (agréguela o use la plantilla: "
+                        "cobranza init).")
+        return None
+    missing = missing_headers(raw, rec.TEMPLATE_COLUMNS)
+    if missing:
+        run.sheet_error(TEMPLATES_SHEET, f'no tiene la columna "{missing[0]}", así que no se '
+                        "usa ninguna plantilla (agréguela o use la plantilla: cobranza init).")
+        return None
+    return raw
+
+
 def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]:
     """Valid rows only, exact money in minor units, final dtypes, records.py column order."""
     out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
     inv["amount"] = to_minor(inv["amount"], inv["currency"].astype("category"))
-    currency = lookup(pay["invoice"], inv, "invoice", "currency").astype("category")
-    pay["amount"] = to_minor(pay["amount"], currency)
-    pay["customer"] = lookup(pay["invoice"], inv, "invoice", "customer").astype(str)
+    pos = positions(pay["invoice"], inv["invoice"])  # every valid payment has its invoice
+    currency = pd.Series(inv["currency"].to_numpy(dtype=object)[pos], index=pay.index)
+    pay["amount"] = to_minor(pay["amount"], currency.astype("category"))
+    pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
+                                dtype=str)
     limit = cust["credit_limit"]
     minor = to_minor(limit.fillna(0), pd.Series(config.default_currency, index=limit.index))
     cust["credit_limit"] = minor.astype("Int64").where(limit.notna(), pd.NA)
@@ -572,10 +610,7 @@ def validate(raw: dict[str, pd.DataFrame]) -> rec.Book:
     sources = {name: raw.get(sheet) for name, (sheet, _) in TABLES.items()}
     sources.update(collectors=blocks.get("cobrador"), areas=blocks.get("area"),
                    notices=_notices_raw(run, blocks))
-    if TEMPLATES_SHEET not in raw:
-        run.sheet_error(TEMPLATES_SHEET, "la hoja no existe, así que no hay textos para los "
-                        "avisos a clientes y no se envía ninguno (agréguela o use la plantilla: "
-                        "cobranza init).")
+    sources["templates"] = _templates_raw(run, raw.get(TEMPLATES_SHEET))
     for name, (sheet, spec) in TABLES.items():
         source = sources[name]
         _load_table(run, name, sheet, _empty_raw(spec) if source is None else source, config)

@@ -25,10 +25,10 @@ from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
 from cobranza.sheets import Sheet
 from sync.errors import WorkbookOpen
-from sync.ledger import Ledger, default_ledger_path
+from sync.ledger import Ledger, ledger_path as default_ledger_path
 from sync.mailer import Transport, transport_from_env
 from sync.reader import read_book
-from sync.sending import DeliveryRow, deliver
+from sync.sending import DeliveryRow, deliver, envios_rows
 from sync.writer import write_outputs
 
 log = logging.getLogger("cobranza")
@@ -99,6 +99,32 @@ class CycleResult:
         return out
 
 
+def process(
+    book: Book,
+    now: datetime,
+    ledger: Ledger,
+    transport: Transport | None,
+    *,
+    dry_run: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[Computed, list[DeliveryRow], list[Sheet]]:
+    """Compute, plan, deliver and lay out every output sheet for one Book.
+
+    Shared by the sync and the ribbon handlers, so both use the same planner, ledger and
+    transport. The caller owns reading and writing the book.
+    """
+    computed = compute(book, now)
+    outgoing, plan_errors = plan(computed, ledger.history(now))
+    computed.errors.extend(plan_errors)
+    deliveries = deliver(
+        outgoing, book, computed.invoices, ledger, transport, now, dry_run=dry_run, stop=stop
+    )
+    sheets = report_sheets(computed)
+    sheets.append(layout_messages.envios_sheet(envios_rows(ledger, deliveries), now))
+    sheets.append(layout_messages.preview_sheet([d.as_dict() for d in deliveries], now))
+    return computed, deliveries, sheets
+
+
 def run_cycle(
     path: Path,
     at: datetime,
@@ -113,24 +139,12 @@ def run_cycle(
     path = Path(path)
     book = read_book(path)
     now = localize(at, book)
-    computed = compute(book, now)
-    with Ledger(ledger_path or default_ledger_path(path)) as ledger:
-        outgoing, plan_errors = plan(computed, ledger.history(now))
-        computed.errors.extend(plan_errors)
-        if transport is None and not dry_run:
-            transport = transport_from_env(path)
-        try:
-            deliveries = deliver(
-                outgoing, book, computed.invoices, ledger, transport, now,
-                dry_run=dry_run, stop=stop,
-            )
-        finally:
-            if transport is not None:
-                transport.close()
-        sent_log = ledger.rows()
-    sheets = report_sheets(computed)
-    sheets.append(layout_messages.envios_sheet(_with_pending(sent_log, deliveries), now))
-    sheets.append(layout_messages.preview_sheet([_as_dict(d) for d in deliveries], now))
+    if transport is None and not dry_run:
+        transport = transport_from_env(path)
+    with Ledger.open(ledger_path or default_ledger_path(path), now) as ledger:
+        computed, deliveries, sheets = process(
+            book, now, ledger, transport, dry_run=dry_run, stop=stop
+        )
     result = CycleResult(path, now, computed, deliveries, written=False)
     if write:
         try:
@@ -139,13 +153,3 @@ def run_cycle(
         except WorkbookOpen as exc:
             result.deferred = str(exc)
     return result
-
-
-def _as_dict(row: DeliveryRow) -> dict:
-    return dict(row.__dict__)
-
-
-def _with_pending(ledger_rows: list[dict], deliveries: list[DeliveryRow]) -> list[dict]:
-    """Envíos = the ledger's history plus what this run held back (never recorded)."""
-    pending = [_as_dict(d) for d in deliveries if d.state == "pendiente"]
-    return pending + ledger_rows

@@ -72,6 +72,9 @@ def ledger_path(workbook: Path) -> Path:
     return workbook.parent / ".cobranza" / f"{workbook.stem}.ledger.sqlite"
 
 
+default_ledger_path = ledger_path  # the name sync.cycle uses
+
+
 def message_id_for(outgoing: Outgoing) -> str:
     """Deterministic id of a message: the same keys always give the same id."""
     digest = hashlib.sha256("\n".join(sorted(outgoing.keys)).encode("utf-8")).hexdigest()
@@ -292,7 +295,11 @@ class Ledger:
 
     # queries ---------------------------------------------------------------------
     def history(self, now: datetime) -> History:
-        """Keys the planner must not plan again, and when each customer was contacted."""
+        """Keys the planner must not plan again, and when each customer was contacted.
+
+        Runs `recover(now)` first, so a planning pass never waits on a dead process.
+        """
+        self.recover(now)
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
         for row in self._read("SELECT * FROM sends"):

@@ -8,6 +8,7 @@ The file is opened once; only the input sheets are parsed.
 from __future__ import annotations
 
 import zipfile
+from itertools import compress
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +100,12 @@ def _frame(rows: list[list]) -> pd.DataFrame:
         return pd.DataFrame({"row": pd.Series([], dtype="int64")})
     width = len(rows[0])
     headers = [_header(h) for h in rows[0]]
-    kept = [(i + 2, r) for i, r in enumerate(rows[1:]) if r.count("") != width]
-    frame = pd.DataFrame([r for _, r in kept], columns=range(width), dtype=object)
+    # calamine gives "" for empty cells; no per-row tuples (allocation dominates here).
+    data, empty = rows[1:], [""] * width
+    keep = [r[0] != "" or r != empty for r in data]
+    frame = pd.DataFrame(list(compress(data, keep)), columns=range(width), dtype=object)
     frame.columns = headers
-    rownums = np.fromiter((i for i, _ in kept), dtype="int64", count=len(kept))
+    rownums = np.flatnonzero(keep).astype("int64") + 2
     frame.insert(width, "row", rownums, allow_duplicates=True)  # a user "row" header stays
     return frame
 

@@ -50,6 +50,7 @@ class DeliveryRow:
     body: str = ""
     cc: str = ""
     name: str = ""  # customer name (avisos)
+    logged: bool = False  # this outcome is in the ledger (Ledger.rows() shows it)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -95,9 +96,7 @@ def deliver(
 
 def _one(run: _Run, item: Outgoing) -> DeliveryRow:
     if item.state in ("omitido", "error"):
-        if not run.dry_run:
-            run.ledger.note(item, message_id_for(item), item.state, item.reason, run.now)
-        return _row(run, item, item.state, item.reason)
+        return _final(run, item, item.state, item.reason, None)
     if item.state == "pendiente":
         return _row(run, item, "pendiente", item.reason)
     if run.down:
@@ -110,11 +109,13 @@ def _one(run: _Run, item: Outgoing) -> DeliveryRow:
     return _send(run, item, rendered)
 
 
-def _final(run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered) -> DeliveryRow:
-    """A failure found before sending (template, address): recorded once, final."""
-    if not run.dry_run:
-        run.ledger.note(item, message_id_for(item), state, reason, run.now)
-    return _row(run, item, state, reason, rendered)
+def _final(
+    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None
+) -> DeliveryRow:
+    """A planner outcome or a failure found before sending: recorded once, final."""
+    logged = not run.dry_run and run.ledger.note(item, message_id_for(item), state, reason,
+                                                 run.now)
+    return _row(run, item, state, reason, rendered, logged=logged)
 
 
 def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
@@ -128,9 +129,13 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         return _final(run, item, "error", str(exc), rendered)
     if not run.ledger.claim(item, message_id, run.now, rendered.subject):
         return _row(run, item, "omitido", TAKEN, rendered)
-    state, reason = _transmit(run, msg)
+    try:
+        state, reason = _transmit(run, msg)
+    except BaseException:
+        run.ledger.record(message_id, "incierto", "error interno durante el envío", run.now)
+        raise
     run.ledger.record(message_id, state, reason, run.now)
-    return _row(run, item, state, reason, rendered)
+    return _row(run, item, state, reason, rendered, logged=True)
 
 
 def _transmit(run: _Run, msg) -> tuple[str, str]:
@@ -160,7 +165,8 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
 
 
 def _row(
-    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None
+    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None,
+    logged: bool = False,
 ) -> DeliveryRow:
     invoices = ", ".join(dict.fromkeys(line.invoice for line in item.lines if line.invoice))
     name = customer_name(run.book, item.recipient) if item.kind == "aviso" else ""
@@ -169,4 +175,11 @@ def _row(
         to="; ".join(item.to), invoices=invoices,
         subject=rendered.subject if rendered else "", state=state, reason=reason,
         body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
+        logged=logged,
     )
+
+
+def envios_rows(ledger: Ledger, delivered: list[DeliveryRow]) -> list[dict]:
+    """Rows for the Envíos sheet: the whole ledger plus this run's unrecorded pendientes."""
+    waiting = [r.as_dict() for r in delivered if r.state == "pendiente" and not r.logged]
+    return ledger.rows() + waiting

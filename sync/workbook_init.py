@@ -9,7 +9,7 @@ from pathlib import Path
 
 from addin import build_template
 from addin.paths import template_path
-from sync import demo
+from sync import demo as demo_data  # the `demo` flag below shadows the name
 from sync.errors import WorkbookError
 
 
@@ -51,8 +51,8 @@ def create_workbook(
     return path
 
 
-def _demo_rows(as_of: date, seed: int, invoices: int) -> demo.DemoData:
-    return demo.generate(as_of, seed=seed, invoices=invoices)
+def _demo_rows(as_of: date, seed: int, invoices: int) -> demo_data.DemoData:
+    return demo_data.generate(as_of, seed=seed, invoices=invoices)
 
 
 def _copy_template(dest: Path) -> None:

@@ -180,3 +180,11 @@ def test_locked_ledger_is_a_clear_spanish_error(tmp_path: Path) -> None:
         f"El registro de envíos {path} está ocupado por otro proceso desde hace más de 0.2 s; "
         "se reintentará en el próximo ciclo."
     )
+
+
+def test_history_recovers_abandoned_rows_without_open(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
+    with Ledger(path) as led:
+        assert notice_key("C1", "F1", "VENCIDA_1") in led.history(NOW).final_keys
+        assert led.rows()[0]["state"] == "incierto"

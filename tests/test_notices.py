@@ -288,9 +288,10 @@ def test_no_valid_email_is_an_error_and_one_input_error_per_customer():
     reason = "el cliente no tiene un email válido en la hoja Clientes"
     assert summary(out) == [
         ("C1", "VENCIDA_1", "error", reason, ["F1", "F2"]),
+        ("C1", "VENCIDA_1", "omitido", "se envía VENCIDA_15 en su lugar", ["F3"]),
         ("C1", "VENCIDA_15", "error", reason, ["F3"]),
     ]
-    assert [o.to for o in out] == [(), ()]
+    assert [o.to for o in out] == [(), (), ()]
     assert errors == [InputError("Clientes", 7, "Email", "cobranza-cliente", PROBLEM_NO_EMAIL)]
 
 
@@ -432,8 +433,8 @@ def test_legal_profiles(config, now, contacts, expected):
 def test_frequency_cap_counts_this_runs_messages_in_priority_order():
     notices = [("VENCIDA_1", "vencimiento", 1), ("PROMESA_INCUMPLIDA", "compromiso", 1),
                ("NUEVA", "emision", 0)]
-    frame = invoices("2026-11-11", INV,
-                     {**INV, "invoice": "F2", "promise": "2026-11-10",
+    frame = invoices("2026-11-11", {**INV, "issued": None},
+                     {**INV, "invoice": "F2", "promise": "2026-11-10", "issued": None,
                       "status": "Promesa incumplida", "due": "2026-12-31"},
                      {**INV, "invoice": "F3", "issued": "2026-11-11", "due": "2026-12-31"})
     out, _ = plan(frame, at("2026-11-11"), book(notices=notices, config=_legal("CO")))
@@ -447,7 +448,8 @@ def test_frequency_cap_counts_this_runs_messages_in_priority_order():
 
 def test_no_cap_without_a_profile_that_has_one():
     notices = [("VENCIDA_1", "vencimiento", 1), ("NUEVA", "emision", 0)]
-    frame = invoices("2026-11-11", INV, {**INV, "invoice": "F3", "issued": "2026-11-11"})
+    frame = invoices("2026-11-11", {**INV, "issued": None},
+                     {**INV, "invoice": "F3", "issued": "2026-11-11"})
     out, _ = plan(frame, at("2026-11-11"), book(notices=notices, config=Config()))
     assert [o.state for o in out] == ["listo", "listo"]
 

@@ -23,8 +23,8 @@ from cobranza.messages import Outgoing, notice_key
 from cobranza.rules import compute_invoices
 from cobranza.statement import statement_lines
 from sync.ledger import Ledger
-from sync.mailer import OutboxTransport, SmtpSettings, SmtpTransport
-from sync.sending import TAKEN, deliver
+from sync.mailer import OutboxTransport, SmtpSettings, SmtpTransport, UncertainSendError
+from sync.sending import TAKEN, deliver, envios_rows
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 PASSWORD = "Fake-Pw-7c1b9e!"
@@ -177,6 +177,9 @@ def test_server_down_waits_then_delivers_once_after_backoff(server, setup) -> No
     rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
     assert [r.state for r in rows] == ["pendiente"] * 3
     assert all(r.reason.startswith("servidor SMTP no disponible (127.0.0.1:") for r in rows)
+    assert [(r["recipient"], r["state"]) for r in envios_rows(ledger, rows)] == [
+        ("C1", "pendiente"), ("C2", "pendiente"), ("C3", "pendiente")
+    ]
     server.start()
     later = NOW + timedelta(minutes=1)  # C1 waits for its backoff; C2 and C3 were never tried
     rows = deliver(due(batch(invoices), ledger, later), book, invoices, ledger, smtp(server), later)
@@ -247,10 +250,12 @@ def worker(ledger_path: str, port: int, go: str) -> None:
     book = make_test_book()
     invoices = compute_invoices(book, NOW.date())
     transport = SmtpTransport(SmtpSettings("127.0.0.1", port, "none", timeout=10))
-    while not Path(go).exists():
-        time.sleep(0.005)
     with Ledger.open(Path(ledger_path), NOW) as ledger:
-        deliver(batch(invoices), book, invoices, ledger, transport, NOW)
+        Path(f"{go}.ready-{os.getpid()}").touch()
+        while not Path(go).exists():
+            time.sleep(0.002)
+        rows = deliver(batch(invoices), book, invoices, ledger, transport, NOW)
+    Path(f"{go}.result-{os.getpid()}").write_text(" ".join(r.state for r in rows))
 
 
 def test_two_processes_deliver_each_message_exactly_once(server, tmp_path) -> None:
@@ -258,14 +263,18 @@ def test_two_processes_deliver_each_message_exactly_once(server, tmp_path) -> No
     code = WORKER.format(root=str(TESTS.parent), tests=str(TESTS),
                          ledger=str(tmp_path / "ledger.sqlite"), port=server.port, go=str(go))
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
-    time.sleep(1.5)  # both imported and waiting
-    go.touch()
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("go.ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()  # both are ready: they race for the same three messages
     assert [p.wait(timeout=30) for p in procs] == [0, 0]
     assert sorted(r.rcpt_tos for r in server.received()) == [
         ("pagos@lopez.mx", "conta@lopez.mx"), ("ruiz@ruiz.mx",), ("sol@sol.mx",)
     ]
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         assert [r["state"] for r in ledger.rows()] == ["enviado"] * 3
+    outcomes = " ".join(p.read_text() for p in tmp_path.glob("go.result-*")).split()
+    assert sorted(outcomes) == ["enviado"] * 3 + ["omitido"] * 3  # each lost race is reported
 
 
 def test_password_never_reaches_ledger_envios_or_errors(tmp_path) -> None:
@@ -343,6 +352,11 @@ def test_planner_outcomes_are_recorded_and_pendientes_only_reported(server, setu
         ("C1", "omitido"), ("C3", "error")
     ]
     assert server.received() == []
+    sheet = envios_sheet(envios_rows(ledger, rows), NOW)
+    assert sorted((r[3], r[7], r[8]) for r in sheet.tables[0].rows) == [
+        ("C1", "omitido", "fuera de plazo"), ("C2", "pendiente", "fuera de la ventana"),
+        ("C3", "error", "sin email válido"),
+    ]
 
 
 def test_stop_is_checked_between_messages(server, setup) -> None:
@@ -394,3 +408,34 @@ def test_envios_sheet_newest_first_with_local_times(server, setup) -> None:
          "F-1, F-2", "enviado", ""),
     ]
     assert sheet.cells[-1].value == "2 enviado"
+
+
+class _Failing:
+    """A transport whose send fails with a given exception (outcomes not reachable safely
+    with a real server: a connection cut after the data was sent, a programming error)."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def send(self, msg) -> str:
+        raise self.exc
+
+    def close(self) -> None:
+        return None
+
+
+def test_connection_lost_during_data_is_incierto(setup) -> None:
+    book, invoices, ledger = setup
+    lost = UncertainSendError("se perdió la conexión; el mensaje pudo haberse entregado.")
+    rows = deliver(batch(invoices)[:1], book, invoices, ledger, _Failing(lost), NOW)
+    assert states(rows) == [("C1", "incierto", str(lost))]
+    assert ledger.rows()[0]["state"] == "incierto"
+
+
+def test_unexpected_failure_is_recorded_incierto_and_raised(setup) -> None:
+    book, invoices, ledger = setup
+    with pytest.raises(RuntimeError):
+        deliver(batch(invoices)[:1], book, invoices, ledger, _Failing(RuntimeError("x")), NOW)
+    assert [(r["state"], r["reason"]) for r in ledger.rows()] == [
+        ("incierto", "error interno durante el envío")
+    ]

@@ -366,11 +366,38 @@ def service_runs():
 
 
 def make_book(folder: Path) -> Path:
+    """The demo workbook (40 invoices, every rule's hand-made cases)."""
     from sync.workbook_init import create_workbook
 
     folder.mkdir(parents=True, exist_ok=True)
     return Path(create_workbook(folder / "libro.xlsm", demo=True, as_of=AS_OF.date(),
                                 invoices=40))
+
+
+def small_book(folder: Path, customers: int = 2) -> Path:
+    """The empty template plus `customers` customers with one invoice each, issued in
+    October and due in January: on 1 December only their monthly statement is due."""
+    from sync.workbook_init import create_workbook
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(create_workbook(folder / "libro.xlsm", as_of=AS_OF.date()))
+    ids = [f"C{i:02d}" for i in range(1, customers + 1)]
+    append_rows(path, {
+        "Clientes": [{"Cliente": c, "Nombre": f"Cliente {c} S.A. de C.V.",
+                      "Email": f"pagos.{c.lower()}@cliente.mx", "Segmento": "PyME",
+                      "Cobrador": "Ana López", "Avisos automáticos": "Sí",
+                      "Zona horaria": "America/Mexico_City"} for c in ids],
+        "Facturas": [{"Factura": f"F-{c}", "Cliente": c, "Emisión": datetime(2026, 10, 1),
+                      "Vencimiento": datetime(2027, 1, 31), "Moneda": "MXN",
+                      "Importe": 1000 + i} for i, c in enumerate(ids)],
+    })
+    return path
+
+
+def new_invoice(invoice: str, customer: str, amount: float = 500) -> dict[str, object]:
+    """An invoice issued "today" (the simulated clock's date): its NUEVA notice is due."""
+    return {"Factura": invoice, "Cliente": customer, "Emisión": datetime(2026, 12, 1),
+            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": amount}
 
 
 def _key(text: object) -> str:
@@ -385,19 +412,28 @@ def save_atomically(wb: openpyxl.Workbook, path: Path) -> None:
     os.replace(temp, path)
 
 
-def append_row(path: Path, sheet: str, values: dict[str, object]) -> None:
-    """Add one row to the sheet's table (headers matched like the reader does)."""
+def append_rows(path: Path, rows: dict[str, list[dict[str, object]]]) -> None:
+    """Add rows to each sheet's table (headers matched like the reader does), as a user
+    would in Excel: the table grows, the file is saved."""
     wb = openpyxl.load_workbook(path, keep_vba=True)
-    ws = wb[sheet]
-    table = next(iter(ws.tables.values()))
-    first, last = table.ref.split(":")
-    row = int(re.sub(r"\D", "", last)) + 1
-    headers = {_key(c.value): c.column for c in ws[1] if c.value}
-    for header, value in values.items():
-        ws.cell(row=row, column=headers[_key(header)], value=value)
-    column = re.sub(r"\d", "", last)
-    table.ref = f"{first}:{column}{row}"
+    for sheet, records in rows.items():
+        ws = wb[sheet]
+        table = next(iter(ws.tables.values()))
+        first, last = table.ref.split(":")
+        column, row = re.sub(r"\d", "", last), int(re.sub(r"\D", "", last))
+        if row > 1 and ws.cell(row=row, column=1).value is None:
+            row -= 1  # the template's empty first row is filled, not skipped
+        headers = {_key(c.value): c.column for c in ws[1] if c.value}
+        for values in records:
+            row += 1
+            for header, value in values.items():
+                ws.cell(row=row, column=headers[_key(header)], value=value)
+        table.ref = f"{first}:{column}{row}"
     save_atomically(wb, path)
+
+
+def append_row(path: Path, sheet: str, values: dict[str, object]) -> None:
+    append_rows(path, {sheet: [values]})
 
 
 def pick_customer(path: Path) -> tuple[str, list[str]]:
@@ -457,28 +493,30 @@ def sent(book: Path, code: str, customer: str, invoice: str) -> list[dict]:
             and invoice in r["invoices"].split(", ")]
 
 
+def after_change(run: Running, book: Path) -> dict:
+    """The state of the first cycle that surely read the workbook after a change (the
+    cycle running at the time of the change may have read it before)."""
+    return run.wait_cycles(book, run.cycles(book) + 2)
+
+
 def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, service_runs):
     """Two workbooks, one process; a new invoice and a promise are acted on next cycle; an
     owner file defers only the writing; `cobranza status` tells what happened; SIGTERM = 0."""
     book = make_book(tmp_path / "norte")
-    other = make_book(tmp_path / "sur")
+    other = small_book(tmp_path / "sur")
     customer, emails = pick_customer(book)
     with SmtpTestServer() as server:
         run = service_runs([book, other], server, tmp_path / "servicio.log")
         first = run.wait_cycles(book, 1)
-        run.wait_cycles(other, 1)
+        assert run.wait_cycles(other, 1)["counts"]["enviado"] == 2  # two ESTADO_MENSUAL
         assert first["written"] is True
-        assert first["counts"]["enviado"] > 0
         assert first["counts"]["enviado"] == len(
             [r for r in ledger_rows(book) if r["state"] == "enviado"])
         assert_ledger_matches_server([book, other], server)
 
         # A new invoice issued "today": the next cycle sends its NUEVA notice.
-        n = run.cycles(book)
-        append_row(book, "Facturas", {
-            "Factura": "F-SVC-1", "Cliente": customer, "Emisión": datetime(2026, 12, 1),
-            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": 12345.67})
-        run.wait_cycles(book, n + 1)
+        append_row(book, "Facturas", new_invoice("F-SVC-1", customer, 12345.67))
+        after_change(run, book)
         nueva = sent(book, "NUEVA", customer, "F-SVC-1")
         assert [r["invoices"] for r in nueva] == ["F-SVC-1"]
         assert _addresses(nueva[0]["to"].replace(";", ",")) == tuple(sorted(emails))
@@ -486,14 +524,14 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
         # Excel opens the workbook; the collector logs a promise for tomorrow and saves.
         owner = book.with_name("~$libro.xlsm")
         owner.write_bytes(b"usuario")
-        n = run.cycles(book)
         append_row(book, "Gestiones", {
             "Fecha": datetime(2026, 12, 1), "Cobrador": "Ana López", "Cliente": customer,
             "Factura": "F-SVC-1", "Resultado": "Promesa de pago",
             "Fecha compromiso": datetime(2026, 12, 2)})
         saved = digest(book)
-        state = run.wait_cycles(book, n + 1)
-        assert [r["invoices"] for r in sent(book, "PROMESA_PREVIA", customer, "F-SVC-1")] == ["F-SVC-1"]
+        state = after_change(run, book)
+        promise = sent(book, "PROMESA_PREVIA", customer, "F-SVC-1")
+        assert [r["invoices"] for r in promise] == ["F-SVC-1"]
         assert state["written"] is False
         assert state["deferred"] == ("El libro está abierto en Excel (libro.xlsm); las hojas "
                                      "de salida se escribirán cuando se cierre.")
@@ -511,8 +549,7 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
 
         # Excel closes: the next cycle writes the outputs, Envíos lists the promise notice.
         owner.unlink()
-        n = run.cycles(book)
-        state = run.wait_cycles(book, n + 1)
+        state = after_change(run, book)
         assert state["written"] is True
         assert digest(book) != saved
         assert "PROMESA_PREVIA" in envios_codes(book)
@@ -530,9 +567,7 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
 
 def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
         tmp_path, service_runs):
-    book = make_book(tmp_path)
-    good = book.read_bytes()
-    customer, _ = pick_customer(book)
+    book = small_book(tmp_path)
     with SmtpTestServer() as server:
         run = service_runs([book], server, tmp_path / "servicio.log")
         run.wait_cycles(book, 1)
@@ -540,60 +575,57 @@ def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
 
         # Excel is half-way through saving: retried next cycle, not reported as bad data.
         book.write_bytes(good[: len(good) // 2])
-        n = run.cycles(book)
-        state = run.wait_cycles(book, n + 1)
+        state = after_change(run, book)
         assert state["ok"] is False
         assert state["last_error"]["message"].endswith("se reintentará en el próximo ciclo.")
         assert book.read_bytes() == good[: len(good) // 2]  # never written over
         assert run.alive()
 
         # Someone saved another file under the workbook's name.
-        other = openpyxl.Workbook()
-        other.active.title = "Hoja1"
-        save_atomically(other, book)
-        n = run.cycles(book)
-        state = run.wait_cycles(book, n + 1)
+        foreign = openpyxl.Workbook()
+        foreign.active.title = "Hoja1"
+        save_atomically(foreign, book)
+        state = after_change(run, book)
         assert "Clientes" in state["last_error"]["message"]
         assert run.alive()
 
-        # The right file is back; the SMTP server goes down before a new invoice.
+        # The right file is back; the SMTP server goes down, then a new invoice arrives.
         book.write_bytes(good)
-        n = run.cycles(book)
-        run.wait_cycles(book, n + 1)
+        assert after_change(run, book)["ok"] is True
         server.stop()
-        append_row(book, "Facturas", {
-            "Factura": "F-SVC-2", "Cliente": customer, "Emisión": datetime(2026, 12, 1),
-            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": 500})
-        n = run.cycles(book)
-        state = run.wait_cycles(book, n + 1)
+        append_row(book, "Facturas", new_invoice("F-SVC-2", "C01"))
+        state = after_change(run, book)
         assert state["ok"] is True
-        waiting = [p for p in state["pending"] if p["code"] == "NUEVA"]
-        assert waiting == [{"code": "NUEVA", "recipient": customer, "state": "pendiente",
-                            "reason": "servidor SMTP no disponible", "group": "SMTP caído"}]
+        assert [p for p in state["pending"] if p["code"] == "NUEVA"] == [
+            {"code": "NUEVA", "recipient": "C01", "state": "pendiente",
+             "reason": f"servidor SMTP no disponible (127.0.0.1:{server.port}: conexión "
+                       "rechazada)", "group": "SMTP caído"}]
         report = subprocess.run([*CLI, "status", str(book)], cwd=REPO, capture_output=True,
                                 text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert "  SMTP caído: 1\n    NUEVA " in report.stdout
+        assert ("  SMTP caído: 1\n    NUEVA C01 — servidor SMTP no disponible (127.0.0.1:"
+                f"{server.port}: conexión rechazada)") in report.stdout
 
         # Back up: the notice goes out once (the simulated clock passed the 5 min backoff).
         server.start()
-        n = run.cycles(book)
-        run.wait_cycles(book, n + 2)
+        after_change(run, book)
+        run.wait_cycles(book, run.cycles(book) + 1)
         assert run.stop() == 0
-        nueva = sent(book, "NUEVA", customer, "F-SVC-2")
+        nueva = sent(book, "NUEVA", "C01", "F-SVC-2")
         assert [r["invoices"] for r in nueva] == ["F-SVC-2"]
-        assert [m.subject for m in server.received() if m.subject == nueva[0]["subject"]
-                and m.message["To"] == nueva[0]["to"]] == [nueva[0]["subject"]]
+        assert [m.message["To"] for m in server.received() if m.subject == nueva[0]["subject"]
+                ] == ["pagos.c01@cliente.mx"]
         assert_ledger_matches_server([book], server)
     assert "Clientes" in opens(book)
     log = run.text()
-    assert "libro.xlsm (ciclo): " in log
-    assert log.count("se reintentará en el próximo ciclo.") >= 1
+    assert re.search(r"ERROR libro\.xlsm \(ciclo\): .*se reintentará en el próximo ciclo\.",
+                     log)
 
 
 def test_sigterm_during_a_batch_finishes_the_message_and_exits_zero(tmp_path, service_runs):
-    book = make_book(tmp_path)
+    book = small_book(tmp_path, customers=8)
+    append_rows(book, {"Facturas": [new_invoice(f"F-N{i}", f"C{i:02d}") for i in range(1, 9)]})
     server = SlowSmtpServer()
-    server.delay = 0.1
+    server.delay = 0.15
     with server:
         run = service_runs([book], server, tmp_path / "servicio.log", every=30)
         deadline = time.monotonic() + 40
@@ -602,56 +634,55 @@ def test_sigterm_during_a_batch_finishes_the_message_and_exits_zero(tmp_path, se
             time.sleep(0.02)
         assert run.stop() == 0
         first = len(server.received())
+        assert 3 <= first < 16  # 8 NUEVA + 8 ESTADO_MENSUAL: stopped in the middle
         rows = assert_ledger_matches_server([book], server)
         assert len([r for r in rows if r["state"] == "enviado"]) == first
         log = run.text()
         assert ("Señal SIGTERM recibida: se termina el envío en curso y el servicio se "
                 "detiene.") in log
         assert log.rstrip().endswith("Servicio detenido por SIGTERM; el ciclo en curso terminó.")
-        assert "Gestiones" in opens(book)
+        assert "Facturas" in opens(book)
 
         # Restarted: the rest of the batch goes out, nothing twice.
         server.delay = 0.0
         again = service_runs([book], server, tmp_path / "servicio2.log", every=30, step=0)
         again.wait_cycles(book, status.load(book)["cycles"] + 1)
         assert again.stop() == 0
-        assert len(server.received()) > first
+        assert len(server.received()) == 16
         assert_ledger_matches_server([book], server)
 
 
 def test_a_failed_write_leaves_the_workbook_untouched_and_the_service_running(
         tmp_path, service_runs):
     """The OS refuses the bytes of the new file (RLIMIT_FSIZE: EFBIG, like a full disk)."""
-    book = make_book(tmp_path)
-    customer, _ = pick_customer(book)
+    book = small_book(tmp_path)
     with SmtpTestServer() as server:
         run = service_runs([book], server, tmp_path / "servicio.log", pipe=True)
         run.wait_cycles(book, 1)
-        append_row(book, "Facturas", {
-            "Factura": "F-SVC-3", "Cliente": customer, "Emisión": datetime(2026, 12, 1),
-            "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN", "Importe": 900})
+        # From now on no file of the service may grow past 40 000 bytes: the ledger and the
+        # status file stay below that, the workbook (template size) does not.
+        limit = 40_000
+        ledger = book.parent / ".cobranza" / "libro.ledger.sqlite"
+        assert ledger.stat().st_size < limit / 2 < limit < book.stat().st_size
+        resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+        append_row(book, "Facturas", new_invoice("F-SVC-3", "C02"))
         saved = book.read_bytes()
-        # No file of the service may grow past the workbook's size any more.
-        resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE,
-                         (len(saved) - 1, resource.RLIM_INFINITY))
-        n = run.cycles(book)
-        state = run.wait_cycles(book, n + 1)
+        state = after_change(run, book)
         message = state["last_error"]["message"]
         assert message == (f"no se pudo escribir {book}: el archivo supera el tamaño máximo "
                            "permitido; el libro no se modificó; se reintentará en el próximo "
                            "ciclo.")
         assert book.read_bytes() == saved
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cobranza-tmp")] == []
-        assert [r["invoices"] for r in sent(book, "NUEVA", customer, "F-SVC-3")] == ["F-SVC-3"]
+        assert [r["invoices"] for r in sent(book, "NUEVA", "C02", "F-SVC-3")] == ["F-SVC-3"]
         assert run.alive()
 
         resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE,
                          (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        n = run.cycles(book)
-        state = run.wait_cycles(book, n + 1)
+        state = after_change(run, book)
         assert state["written"] is True
         assert book.read_bytes() != saved
         assert run.stop() == 0
         assert_ledger_matches_server([book], server)
     assert "Facturas" in opens(book)
-    assert f"libro.xlsm (ciclo): {message}" in run.text()
+    assert f"ERROR libro.xlsm (ciclo): {message}" in run.text()

@@ -320,3 +320,29 @@ def test_missing_optional_sheets_use_defaults(tmp_path: Path) -> None:
     assert book.templates.empty and list(book.templates.columns) == [
         "code", "subject", "body", "approved", "row"]
     assert book.collectors.empty and book.areas.empty
+
+
+def test_incomplete_configuration_and_templates_are_sheet_errors(tmp_path: Path) -> None:
+    sheets = good_sheets()
+    sheets["Configuración"] = [
+        ["Cobrador", "Email", None, "Código", "Referencia", "Plantilla"],
+        ["Ana", "ana@x.com", None, "NUEVA", "emisión", None],
+    ]
+    sheets["Plantillas"] = [["Código", "Asunto"], ["NUEVA", "Hola"]]
+    sheets["Clientes"][1][6] = 1500.5
+    sheets["Facturas"][1][5] = 1234.56
+    sheets["Pagos"][1][3] = 234.56
+    book = read_book(write_book(tmp_path / "cobranza.xlsx", sheets))
+    assert [e.message() for e in book.errors] == [
+        "Configuración: no tiene la tabla con los encabezados Parámetro, Valor en la fila 1; "
+        "se usan los valores predeterminados.",
+        "Configuración: no tiene la tabla con los encabezados Área, Responsable, Email en la "
+        "fila 1; no hay responsables de área para los resúmenes.",
+        'Configuración: la tabla Avisos no tiene la columna "Días"; se usan los avisos '
+        "predeterminados.",
+        'Plantillas: no tiene la columna "Cuerpo", así que no se usa ninguna plantilla '
+        "(agréguela o use la plantilla: cobranza init).",
+    ]
+    assert book.collectors.to_dict("records") == [
+        {"collector": "Ana", "email": "ana@x.com", "row": 2}]
+    assert len(book.notices) == 10 and book.templates.empty

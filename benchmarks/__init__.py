@@ -1,0 +1,1 @@
+"""Benchmarks: a realistic workbook generator and a runner (see benchmarks/README.md)."""

@@ -1,0 +1,122 @@
+"""sync.reader on real files: raw frames, and the refusals that stop a run."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from sync.errors import WorkbookBusy, WorkbookError
+from sync.reader import read_book, read_raw
+
+
+def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def minimal() -> dict[str, list[list]]:
+    return {
+        "Clientes": [["Cliente", "Nombre"], ["C1", "Uno"]],
+        "Facturas": [["Factura", "Cliente", "Vencimiento", "Importe"],
+                     ["F1", "C1", date(2026, 3, 1), 100]],
+        "Pagos": [["Fecha", "Factura", "Importe"]],
+        "Gestiones": [["Fecha", "Cliente", "Resultado"]],
+    }
+
+
+def test_read_raw_matches_sheet_names_and_keeps_excel_rows(tmp_path: Path) -> None:
+    sheets = {
+        "CLIENTES": [[" Cliente ", "Nombre", None, "Nota"], ["C1", "Uno", None, 7],
+                     [None, None, None, None], ["C2", "Dos", None, None]],
+        "facturas": [["Factura", "cliente", "Vencimiento", "Importe"]],
+        "Pagos": [["Fecha", "Factura", "Importe"]],
+        "Gestiones": [["Fecha", "Cliente", "Resultado"]],
+        "Configuracion": [["Parámetro", "Valor"], ["Zona horaria", "America/Lima"]],
+        "Notas": [["cualquier cosa"]],
+    }
+    raw = read_raw(write_book(tmp_path / "libro.xlsm", sheets))
+
+    assert list(raw) == ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración"]
+    assert list(raw["Clientes"].columns) == ["Cliente", "Nombre", "", "Nota", "row"]
+    assert raw["Clientes"].values.tolist() == [["C1", "Uno", "", 7.0, 2], ["C2", "Dos", "", "", 4]]
+    assert raw["Facturas"].empty and list(raw["Facturas"].columns)[-1] == "row"
+    assert raw["Configuración"].values.tolist() == [["Zona horaria", "America/Lima", 2]]
+
+
+def test_read_book_of_a_minimal_workbook(tmp_path: Path) -> None:
+    book = read_book(write_book(tmp_path / "libro.xlsx", minimal()))
+    assert book.invoices[["invoice", "amount", "row"]].values.tolist() == [["F1", 10000, 2]]
+    assert book.payments.empty and book.contacts.empty
+    assert [e.sheet for e in book.errors] == ["Configuración", "Plantillas"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "no-existe.xlsm"
+    with pytest.raises(WorkbookError) as err:
+        read_book(path)
+    assert str(err.value) == f'No se encuentra el libro "{path}"; revise la ruta del archivo.'
+
+
+@pytest.mark.parametrize("content", [b"Factura;Cliente\nF1;C1\n", b""])
+def test_a_file_that_is_not_a_workbook(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "datos.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(WorkbookError) as err:
+        read_book(path)
+    assert str(err.value) == (
+        'El archivo "datos.xlsx" no es un libro de Excel (.xlsx o .xlsm); revise la ruta.'
+    )
+
+
+def test_a_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "datos.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("leame.txt", "hola")
+    with pytest.raises(WorkbookError) as err:
+        read_book(path)
+    assert str(err.value) == (
+        'El archivo "datos.xlsx" no es un libro de Excel (.xlsx o .xlsm); revise la ruta.'
+    )
+
+
+def test_missing_required_sheet(tmp_path: Path) -> None:
+    sheets = minimal()
+    del sheets["Pagos"]
+    with pytest.raises(WorkbookError) as err:
+        read_book(write_book(tmp_path / "x.xlsm", sheets))
+    assert str(err.value) == (
+        'El libro "x.xlsm" no tiene la hoja "Pagos". Agréguela o use la plantilla (cobranza init).'
+    )
+
+
+def test_missing_required_column(tmp_path: Path) -> None:
+    sheets = minimal()
+    sheets["Facturas"] = [["Factura", "Cliente", "Importe", "Vence"], ["F1", "C1", 100, 46082]]
+    with pytest.raises(WorkbookError) as err:
+        read_book(write_book(tmp_path / "x.xlsm", sheets))
+    assert str(err.value) == (
+        'La hoja "Facturas" del libro "x.xlsm" no tiene la columna "Vencimiento". '
+        "Agréguela o use la plantilla (cobranza init)."
+    )
+
+
+def test_a_half_written_file_is_busy(tmp_path: Path) -> None:
+    path = write_book(tmp_path / "x.xlsm", minimal())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WorkbookBusy) as err:
+        read_book(path)
+    assert str(err.value) == (
+        'El libro "x.xlsm" está incompleto (probablemente se está guardando); '
+        "se reintentará en el próximo ciclo."
+    )
