@@ -178,7 +178,9 @@ _PARSERS = {
     "zona horaria": lambda t: {"timezone": _zone(t)},
     "pais feriados": lambda t: {"holiday_country": _country(t)},
     "perfil legal": lambda t: {"legal_profile": _legal(t)},
-    "ventana de envio": lambda t: dict(zip(("window_start", "window_end"), parse_window(t))),
+    "ventana de envio": lambda t: dict(
+        zip(("window_start", "window_end"), parse_window(t), strict=True)
+    ),
     "solo dias habiles": lambda t: {"business_days_only": _bool(t)},
     "dias accion": lambda t: {"action_days": max(_int(t), 1)},
     "dias terceros": lambda t: {"third_party_days": _int(t)},

@@ -36,9 +36,10 @@ class Audience:
     """One recipient of one digest and the alert rows it lists."""
 
     to: tuple[str, ...]  # valid addresses ("" cell or invalid: empty, an error)
-    name: str  # person, collector or area, for the greeting
+    name: str  # who reads it, for the greeting: collector, area Responsable, ...
     rows: pd.DataFrame
     missing: str = ""  # Spanish reason when `to` is empty
+    group: str = ""  # the collector(s) or area(s) the rows belong to
 
 
 AudienceFn = Callable[[Config, pd.DataFrame, pd.DataFrame], list[Audience]]
@@ -47,15 +48,18 @@ AudienceFn = Callable[[Config, pd.DataFrame, pd.DataFrame], list[Audience]]
 def to_actions_owner(config: Config, _table: pd.DataFrame, rows: pd.DataFrame) -> list[Audience]:
     to = valid_emails(config.actions_owner_email)
     missing = "" if to else "falta un email válido en Responsable de acciones (Configuración)"
-    return [Audience(to, "Responsable de acciones", rows, missing)]
+    return [Audience(to, "Responsable de acciones", rows, missing, "acciones")]
 
 
-def _by_column(column: str, label: str, table_name: str) -> AudienceFn:
-    """Audience per value of `column` (collector, area), addressed from a Configuración table."""
+def _by_column(column: str, label: str, table_name: str, person: str = "") -> AudienceFn:
+    """Audience per value of `column` (collector, area), addressed from a Configuración table;
+    `person` names the table column with who reads it (default: the value itself)."""
 
     def audience(_config: Config, table: pd.DataFrame, rows: pd.DataFrame) -> list[Audience]:
         emails = {normalize(k): valid_emails(v) for k, v in zip(table[column], table["email"],
                                                                    strict=True)}
+        people = table[person] if person else table[column]
+        readers = {normalize(k): str(p) for k, p in zip(table[column], people, strict=True)}
         keys = rows[column].map(normalize)
         groups: dict[tuple[str, ...], list[str]] = {}
         out = []
@@ -67,10 +71,11 @@ def _by_column(column: str, label: str, table_name: str) -> AudienceFn:
                 groups.setdefault(to, []).append(key)
             else:
                 missing = f'{label} "{name}" no tiene un email válido en la tabla {table_name}'
-                out.append(Audience((), name, rows[keys == key], missing))
+                out.append(Audience((), name, rows[keys == key], missing, name))
         for to, members in groups.items():
             names = ", ".join(rows[column][keys == m].iloc[0] for m in members)
-            out.append(Audience(to, names, rows[keys.isin(members)]))
+            reader = ", ".join(dict.fromkeys(readers.get(m) or names for m in members))
+            out.append(Audience(to, reader, rows[keys.isin(members)], group=names))
         return out
 
     return audience
@@ -92,7 +97,7 @@ DIGESTS: tuple[DigestRule, ...] = (
     DigestRule("RESUMEN_COBRADOR_SEMANAL", True, (REPORTED_PAYMENT, OPEN_DISPUTE), "collectors",
                _by_column("collector", "el cobrador", "Cobradores")),
     DigestRule("RESUMEN_AREA_SEMANAL", True, (OPEN_DISPUTE,), "areas",
-               _by_column("area", "el área", "Áreas")),
+               _by_column("area", "el área", "Áreas", person="owner")),
 )
 
 
@@ -122,10 +127,9 @@ def plan_digests(
         if rows.empty:
             continue
         table = getattr(book, rule.table) if rule.table else pd.DataFrame()
-        for audience in rule.audience(book.config, table, rows):
-            message = _message(rule, audience, period)
-            if message.keys[0] not in history.final_keys:
-                out.append(message)
+        messages = [_message(rule, a, period) for a in rule.audience(book.config, table, rows)]
+        messages.sort(key=lambda m: m.recipient.casefold())
+        out += [m for m in messages if m.keys[0] not in history.final_keys]
     return out
 
 
@@ -133,7 +137,8 @@ def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
     """The alert rows of `types`, grouped by type in that order, alert order kept within."""
     order = {normalize(t): i for i, t in enumerate(types)}
     rank = alerts["type"].map(normalize).map(order)
-    return alerts[rank.notna()].assign(_rank=rank).sort_values("_rank", kind="stable")
+    keep = rank.notna()
+    return alerts[keep].assign(_rank=rank[keep]).sort_values("_rank", kind="stable")
 
 
 def _message(rule: DigestRule, audience: Audience, period: str) -> Outgoing:
@@ -143,7 +148,7 @@ def _message(rule: DigestRule, audience: Audience, period: str) -> Outgoing:
         template=rule.code, lines=tuple(_lines(audience.rows)),
         keys=(digest_key(recipient, rule.code, period),),
         state="listo" if audience.to else "error", reason=audience.missing,
-        context={"recipient_name": audience.name, "period": period},
+        context={"recipient_name": audience.name, "group": audience.group, "period": period},
     )
 
 

@@ -23,9 +23,8 @@ def decimals_of(currencies: pd.Series) -> np.ndarray:
 def to_minor(amounts: pd.Series, currencies: pd.Series) -> pd.Series:
     """Float major units -> int64 minor units, rounded once at the edge."""
     scale = 10.0 ** decimals_of(currencies)
-    return pd.Series(np.rint(amounts.to_numpy(dtype="float64") * scale), index=amounts.index).astype(
-        "int64"
-    )
+    minor = np.rint(amounts.to_numpy(dtype="float64") * scale)
+    return pd.Series(minor, index=amounts.index).astype("int64")
 
 
 def to_major(minor: pd.Series, currencies: pd.Series) -> pd.Series:

@@ -106,10 +106,12 @@ def candidates(
     promise = _promise_iso(inv)
     statuses = inv["status"].to_numpy(dtype=object)
     today64 = np.datetime64(today, "D")
-    parts = []
+    parts, masks = [], {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
-        applies = np.isin(statuses, rule.statuses)
+        if rule.statuses not in masks:
+            masks[rule.statuses] = np.isin(statuses, rule.statuses)
+        applies = masks[rule.statuses]
         if rule.anchor:
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
             pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
@@ -196,13 +198,18 @@ def _late_reasons(
     return out
 
 
-def _sorted_groups(cand: pd.DataFrame, stages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Row order (customer, code, state, reason, invoice line order) and group starts."""
+def _sorted_groups(
+    cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row order (customer, code, state, reason; then due date, invoice) and group starts."""
+    pos = cand["pos"].to_numpy()
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
     state = pd.factorize(cand["state"], sort=True)[0]
     reason = pd.factorize(cand["reason"], sort=True)[0]
     columns = [cand["cust"].to_numpy(), code_rank[cand["stage"].to_numpy()], state, reason]
-    order = np.lexsort([cand["pos"].to_numpy(), *reversed(columns)])
+    due = inv["due"].to_numpy(dtype="datetime64[D]")[pos].astype("int64")
+    invoice = pd.factorize(inv["invoice"].to_numpy(dtype=object)[pos], sort=True)[0]
+    order = np.lexsort([invoice, due, *reversed(columns)])
     heads = np.stack([c[order] for c in columns])
     changed = np.r_[True, (heads[:, 1:] != heads[:, :-1]).any(axis=0)]
     return order, np.flatnonzero(changed)
@@ -212,7 +219,7 @@ def group(
     cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame
 ) -> list[Outgoing]:
     """One Outgoing per customer, code, state and reason; lines ordered by due, invoice."""
-    order, starts = _sorted_groups(cand, stages)
+    order, starts = _sorted_groups(cand, inv, stages)
     pos = cand["pos"].to_numpy()[order]
     keys = cand["key"].to_numpy()[order].tolist()
     shared = _lines(inv, np.unique(pos))
@@ -235,10 +242,15 @@ def group(
         out.append(Outgoing(
             kind="aviso", code=code_, recipient=customer_, to=to if addressed else (),
             cc=cc if addressed else (), template=template_, lines=tuple(lines[start:stop]),
-            keys=tuple(dict.fromkeys(keys[start:stop])), state=state, reason=reason,
+            keys=_unique(keys[start:stop]), state=state, reason=reason,
             context={"customer": customer_, "customer_name": name},
         ))
     return out
+
+
+def _unique(keys: list[str]) -> tuple[str, ...]:
+    """Invoice notices have one key per line; a monthly statement repeats its single key."""
+    return (keys[0],) if keys[0] == keys[-1] else tuple(keys)
 
 
 def _lines(inv: pd.DataFrame, pos: np.ndarray) -> dict[int, Line]:

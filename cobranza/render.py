@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -141,6 +142,13 @@ def sender_name(sender: str) -> str:
     return name or addr or sender
 
 
+def outgoing_name(book: Book, outgoing: Outgoing) -> str:
+    """The customer's name for a notice (the planner already put it in the context)."""
+    if outgoing.kind != "aviso":
+        return ""
+    return str(outgoing.context.get("customer_name") or customer_name(book, outgoing.recipient))
+
+
 def customer_name(book: Book, code: str) -> str:
     frame = book.customers
     if frame is None or frame.empty or "customer" not in frame:
@@ -176,9 +184,15 @@ def find_template(templates: pd.DataFrame, code: str) -> tuple[str, str, bool] |
     return str(row["subject"]), str(row["body"]), False if pd.isna(approved) else bool(approved)
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    """Templates repeat for every message of a run: compile each text once."""
+    return _ENV.from_string(source)
+
+
 def render_text(source: str, context: Mapping[str, Any]) -> str:
     """Render one template text; raises jinja2 errors (see `explain`)."""
-    return _ENV.from_string(source).render(context)
+    return _compiled(source).render(context)
 
 
 def one_line(text: str) -> str:
@@ -237,6 +251,6 @@ def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
         return Rendered(
             error=f'La plantilla "{outgoing.template}" no está aprobada (Aprobada debe ser Sí).'
         )
-    name = customer_name(book, outgoing.recipient) if outgoing.kind == "aviso" else ""
+    name = outgoing_name(book, outgoing)
     context = template_context(outgoing, book.config, name, as_of)
     return render_pair(subject, body, context, outgoing.template)

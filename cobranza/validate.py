@@ -88,10 +88,6 @@ def label(key: str) -> str:
     return _LABELS.get(key, key[:1].upper() + key[1:])
 
 
-def required_headers(columns: dict[str, str]) -> list[str]:
-    return [label(k) for k in columns if k.endswith("*")]
-
-
 # ---------------------------------------------------------------- working tables
 
 
@@ -136,21 +132,25 @@ class _Run:
     errors: list[rec.InputError] = field(default_factory=list)
 
     def apply(self, issue: Issue) -> None:
-        t = self.tables[issue.table]
-        if issue.index.empty:
+        """Record one InputError per flagged row and drop those rows (unless `keep`)."""
+        t, index = self.tables[issue.table], issue.index
+        if index.empty:
             return
         if not issue.keep:
-            t.drop(issue.index)
-        header = t.headers.get(issue.column, "")
-        raw = t.raw[issue.column] if issue.column else None
-        for i in issue.index:
-            if issue.shown is not None:
-                value = str(issue.shown[i])
-            else:
-                value = cell_text(raw[i]) if raw is not None else ""
-            problem = issue.problem if isinstance(issue.problem, str) else issue.problem[i]
-            row = int(t.raw.at[i, "row"])
-            self.errors.append(rec.InputError(t.sheet, row, header, value, problem))
+            t.drop(index)
+        if issue.shown is not None:
+            values = [str(v) for v in issue.shown[index]]
+        elif issue.column:
+            values = [cell_text(v) for v in t.raw[issue.column][index]]
+        else:
+            values = [""] * len(index)
+        problem = issue.problem
+        problems = [problem] * len(index) if isinstance(problem, str) else list(problem[index])
+        header, rows = t.headers.get(issue.column, ""), t.raw["row"][index].tolist()
+        self.errors += [
+            rec.InputError(t.sheet, int(r), header, v, p)
+            for r, v, p in zip(rows, values, problems, strict=True)
+        ]
 
     def sheet_error(self, sheet: str, problem: str) -> None:
         self.errors.append(rec.InputError(sheet, None, "", "", problem))
@@ -305,10 +305,26 @@ def _header_positions(columns: list[str]) -> dict[str, int]:
     return out
 
 
+def _has_input(raw: pd.DataFrame, used: list[int]) -> np.ndarray:
+    """Rows with a value in some input column: a row holding only formula results (the
+    template's Facturas row 2) or unknown columns is not a record."""
+    if len(used) == raw.shape[1] - 1:
+        return np.ones(len(raw), dtype=bool)  # the reader already dropped fully empty rows
+    blank = np.ones(len(raw), dtype=bool)
+    for pos in used:  # narrow down: only rows blank so far are looked at again
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        blank[rows] = blank_mask(raw.iloc[rows, pos]).to_numpy()
+    return ~blank
+
+
 def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Config) -> None:
     """Map headers to internal columns, parse every column and flag its bad cells."""
     columns, spec = list(raw.columns[:-1]), TABLES[name][1]
     positions = _header_positions(columns)
+    used = [p for p in (positions.get(k.rstrip("*")) for k in spec) if p is not None]
+    raw = raw[_has_input(raw, used)]
     index = pd.RangeIndex(len(raw))
     raw_cols: dict[str, pd.Series] = {"row": pd.Series(raw.iloc[:, -1].to_numpy(), index=index)}
     headers: dict[str, str] = {}

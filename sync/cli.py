@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sync.errors import CobranzaError
@@ -41,7 +41,7 @@ def parse_as_of(text: str) -> datetime:
 
 def clock(as_of: datetime | None) -> datetime:
     """The only place the command line reads the clock."""
-    return as_of if as_of is not None else datetime.now(timezone.utc)
+    return as_of if as_of is not None else datetime.now(UTC)
 
 
 def _args_init(p: argparse.ArgumentParser) -> None:
@@ -142,4 +142,6 @@ def _load_extra_commands() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from sync.cli import main as _main  # the importable module holds the COMMANDS registry
+
+    sys.exit(_main())

@@ -25,8 +25,10 @@ from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
 from cobranza.sheets import Sheet
 from sync.errors import WorkbookOpen
-from sync.ledger import Ledger, ledger_path as default_ledger_path
+from sync.ledger import Ledger
+from sync.ledger import ledger_path as default_ledger_path
 from sync.mailer import Transport, transport_from_env
+from sync.progress import progress
 from sync.reader import read_book
 from sync.sending import DeliveryRow, deliver, envios_rows
 from sync.writer import write_outputs
@@ -91,6 +93,7 @@ class CycleResult:
     deliveries: list[DeliveryRow]
     written: bool
     deferred: str = ""  # Spanish reason when outputs were not written
+    write_error: str = ""  # Spanish; outputs not written because the disk refused
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -137,19 +140,33 @@ def run_cycle(
 ) -> CycleResult:
     """Run one cycle on `path` at instant `at` (aware, or naive = company local time)."""
     path = Path(path)
-    book = read_book(path)
-    now = localize(at, book)
-    if transport is None and not dry_run:
-        transport = transport_from_env(path)
-    with Ledger.open(ledger_path or default_ledger_path(path), now) as ledger:
-        computed, deliveries, sheets = process(
-            book, now, ledger, transport, dry_run=dry_run, stop=stop
-        )
-    result = CycleResult(path, now, computed, deliveries, written=False)
-    if write:
-        try:
-            write_outputs(path, sheets, now=now)
-            result.written = True
-        except WorkbookOpen as exc:
-            result.deferred = str(exc)
+    with progress(3, f"Sincronizando {path.name}") as bar:
+        book = read_book(path)
+        bar.advance()
+        now = localize(at, book)
+        if transport is None and not dry_run:
+            transport = transport_from_env(path)
+        with Ledger.open(ledger_path or default_ledger_path(path), now) as ledger:
+            computed, deliveries, sheets = process(
+                book, now, ledger, transport, dry_run=dry_run, stop=stop
+            )
+        bar.advance()
+        result = CycleResult(path, now, computed, deliveries, written=False)
+        if write:
+            _write(result, sheets)
+        bar.advance()
     return result
+
+
+def _write(result: CycleResult, sheets: list[Sheet]) -> None:
+    """Write the output sheets, or say in Spanish why they were not written."""
+    try:
+        write_outputs(result.path, sheets, now=result.now)
+        result.written = True
+    except WorkbookOpen as exc:
+        result.deferred = str(exc)
+    except OSError as exc:
+        result.write_error = (
+            f"no se pudo escribir {result.path.name}: {exc.strerror or exc}; "
+            "el libro no se modificó"
+        )

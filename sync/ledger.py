@@ -250,6 +250,22 @@ class Ledger:
                 written += self._upsert(db, key, outgoing, message_id, state, reason, now)
         return written > 0
 
+    def note_many(
+        self, items: list[tuple[Outgoing, str]], now: datetime
+    ) -> frozenset[str]:
+        """`note` for many planner outcomes in one transaction (a first sync records
+        thousands of "fuera de plazo" rows); returns the message ids written."""
+        written: set[str] = set()
+        if not items:
+            return frozenset()
+        with self._write() as db:
+            for outgoing, message_id in items:
+                for key in outgoing.keys:
+                    if self._upsert(db, key, outgoing, message_id, outgoing.state,
+                                    outgoing.reason, now):
+                        written.add(message_id)
+        return frozenset(written)
+
     def _upsert(
         self, db: sqlite3.Connection, key: str, outgoing: Outgoing, message_id: str,
         state: str, reason: str, now: datetime, pending: bool = True,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cobranza.messages import Outgoing
 from cobranza.records import Book
-from cobranza.render import Rendered, customer_name, render_outgoing
+from cobranza.render import Rendered, customer_name, outgoing_name, render_outgoing
 from cobranza.statement import statement_filename, statement_lines, statement_xlsx
 from sync.ledger import Ledger, message_id_for
 from sync.mailer import (
@@ -28,8 +28,12 @@ from sync.mailer import (
     UncertainSendError,
     build_message,
 )
+from sync.progress import track
 
 STATEMENT_CODE = "ESTADO_MENSUAL"
+# Planner outcomes: omitido is final and recorded; a planner error (no valid email) is not,
+# so the notice still goes once the data is fixed within its window.
+FINAL = ("omitido", "error")
 SERVER_DOWN = "servidor SMTP no disponible"
 TAKEN = "ya está en el registro de envíos (enviado, en curso o en espera de reintento)"
 
@@ -65,6 +69,7 @@ class _Run:
     now: datetime
     dry_run: bool
     down: str = ""  # reason once the transport failed to connect
+    noted: frozenset[str] = frozenset()  # message ids of planner outcomes written to the ledger
 
 
 def deliver(
@@ -82,9 +87,13 @@ def deliver(
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
     run = _Run(book, invoices, ledger, transport, now, dry_run)
+    if not dry_run:  # planner outcomes are final: one ledger transaction for all of them
+        run.noted = ledger.note_many(
+            [(item, message_id_for(item)) for item in outgoing if item.state == "omitido"], now
+        )
     rows = []
     try:
-        for item in outgoing:
+        for item in track(outgoing, "Enviando avisos"):
             if stop():
                 break
             rows.append(_one(run, item))
@@ -95,8 +104,8 @@ def deliver(
 
 
 def _one(run: _Run, item: Outgoing) -> DeliveryRow:
-    if item.state in ("omitido", "error"):
-        return _final(run, item, item.state, item.reason, None)
+    if item.state in FINAL:
+        return _row(run, item, item.state, item.reason, logged=message_id_for(item) in run.noted)
     if item.state == "pendiente":
         return _row(run, item, "pendiente", item.reason)
     if run.down:
@@ -169,7 +178,7 @@ def _row(
     logged: bool = False,
 ) -> DeliveryRow:
     invoices = ", ".join(dict.fromkeys(line.invoice for line in item.lines if line.invoice))
-    name = customer_name(run.book, item.recipient) if item.kind == "aviso" else ""
+    name = outgoing_name(run.book, item)
     return DeliveryRow(
         when=run.now, kind=item.kind, code=item.code, recipient=item.recipient,
         to="; ".join(item.to), invoices=invoices,
@@ -181,5 +190,7 @@ def _row(
 
 def envios_rows(ledger: Ledger, delivered: list[DeliveryRow]) -> list[dict]:
     """Rows for the Envíos sheet: the whole ledger plus this run's unrecorded pendientes."""
-    waiting = [r.as_dict() for r in delivered if r.state == "pendiente" and not r.logged]
+    waiting = [
+        r.as_dict() for r in delivered if r.state in ("pendiente", "error") and not r.logged
+    ]
     return ledger.rows() + waiting

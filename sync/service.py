@@ -55,9 +55,10 @@ class Target:
     digest_label: str = ""  # "08:00 America/Mexico_City" currently scheduled
     ran: bool = False  # a job ran since the last status refresh
 
-    @property
-    def name(self) -> str:
-        return self.path.name
+    label: str = ""  # how log lines name it: the file name, or folder/name when ambiguous
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.path.name
 
 
 class Service:
@@ -118,16 +119,15 @@ class Service:
         at = _wall()
         try:
             result = self.cycle(target)
+            log.info("%s (%s): %s", target.label, kind, cycle_line(result))
+            status.record_cycle(target.path, result, at=at, service=self.service_info())
+            self.follow_digest_time(target, result.computed.book.config)
         except Exception as exc:  # the guard: nothing stops the loop
             message = describe_failure(exc, target)
-            log.error("%s (%s): %s", target.name, kind, message)
+            log.error("%s (%s): %s", target.label, kind, message)
             if not isinstance(exc, CobranzaError | OSError | sqlite3.Error):
                 log.debug("Detalle del error inesperado", exc_info=exc)
             status.record_error(target.path, message, at=at, service=self.service_info())
-            return
-        log.info("%s (%s): %s", target.name, kind, cycle_line(result))
-        status.record_cycle(target.path, result, at=at, service=self.service_info())
-        self.follow_digest_time(target, result.computed.book.config)
 
     def cycle(self, target: Target) -> Any:
         run_cycle = self._run_cycle
@@ -147,7 +147,7 @@ class Service:
             return
         if target.digest_job is not None:
             self.scheduler.cancel_job(target.digest_job)
-            log.info("%s: resumen diario reprogramado a las %s.", target.name, label)
+            log.info("%s: resumen diario reprogramado a las %s.", target.label, label)
         target.digest_job = (
             self.scheduler.every().day.at(at_local).do(self.run_job, target, "resumen diario")
         )
@@ -366,6 +366,10 @@ def build_targets(paths: list[Path], ledger_dir: Path | None) -> list[Target]:
                     "registro de envíos. Cambie el nombre de uno de ellos."
                 )
         targets.append(Target(path, ledger))
+    names = [t.path.name for t in targets]
+    for target in targets:
+        if names.count(target.path.name) > 1:
+            target.label = f"{target.path.parent.name}/{target.path.name}"
     if ledger_dir is not None:
         ledger_dir.mkdir(parents=True, exist_ok=True)
     return targets

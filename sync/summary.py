@@ -18,9 +18,12 @@ def summary_lines(result) -> list[str]:
     lines += [f"  {t}: {n}" for t, n in sorted(alerts.items())]
     lines.append(f"Agenda: {len(computed.agenda)} llamadas")
     sends = result.counts()
-    lines.append("Envíos: " + (", ".join(f"{k} {v}" for k, v in sorted(sends.items())) or "ninguno"))
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(sends.items()))
+    lines.append("Envíos: " + (shown or "ninguno"))
     lines.append(f"Errores en los datos: {len(computed.errors)} (vea la hoja Errores)")
-    if result.deferred:
+    if result.write_error:
+        lines.append(f"Aviso: {result.write_error}")
+    elif result.deferred:
         lines.append(f"Aviso: {result.deferred}")
     elif result.written:
         lines.append(f"Hojas de salida actualizadas en {result.path}")

@@ -1,9 +1,9 @@
-import time
 from datetime import date
 
 import pandas as pd
 import pytest
 
+from cobranza.records import STATUSES
 from cobranza.rules import bucket_of, compute_invoices, days_overdue
 from tests.book_factory import make_book, synthetic_book
 
@@ -154,12 +154,8 @@ def test_history_columns():
     assert (row["status_since"], row["status_date"]) == (pd.Timestamp("2026-11-20"),) * 2
 
 
-def test_compute_invoices_100k_is_vectorized():
-    book = synthetic_book(100_000)
-    compute_invoices(book, AS_OF)  # warm-up
-    start = time.perf_counter()
-    got = compute_invoices(book, AS_OF)
-    elapsed = time.perf_counter() - start
-    print(f"compute_invoices 100k: {elapsed:.3f} s")
+def test_compute_invoices_runs_on_100k_rows():
+    # Speed is measured by benchmarks/run.py; here only that the bulk path works.
+    got = compute_invoices(synthetic_book(100_000), AS_OF)
     assert len(got) == 100_000
-    assert elapsed < 2.0  # target 0.5 s on an idle machine; generous for shared CI
+    assert set(got["status"]) <= set(STATUSES)

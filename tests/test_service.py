@@ -132,8 +132,9 @@ def test_build_targets_refuses_missing_books_and_shared_ledgers(tmp_path):
     with pytest.raises(CobranzaError, match="Dos libros se llaman libro"):
         build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], tmp_path / "l")
     targets = build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], None)
-    assert [(t.path, t.ledger) for t in targets] == [
-        (tmp_path / "a/libro.xlsm", None), (tmp_path / "b/libro.xlsm", None)]
+    assert [(t.path, t.ledger, t.label) for t in targets] == [
+        (tmp_path / "a/libro.xlsm", None, "a/libro.xlsm"),
+        (tmp_path / "b/libro.xlsm", None, "b/libro.xlsm")]
 
 
 def test_guarded_loop_logs_failures_moves_the_digest_and_stops_on_sigterm(tmp_path, caplog):
@@ -190,6 +191,16 @@ def test_guarded_loop_logs_failures_moves_the_digest_and_stops_on_sigterm(tmp_pa
         datetime.strptime(server_time(dtime(9, 30), ZoneInfo("America/Mexico_City"),
                                       datetime.now(ZoneInfo("America/Mexico_City")).date()),
                           "%H:%M:%S").time()]
+
+
+def test_status_command_without_a_cycle_says_so_and_exits_1(tmp_path, capsys):
+    from sync.cli import main
+
+    book = tmp_path / "libro.xlsm"
+    assert main(["status", str(book)]) == 1
+    assert capsys.readouterr().out == (
+        "libro.xlsm: el servicio todavía no ha ejecutado ningún ciclo (no existe "
+        f"{tmp_path / '.cobranza' / 'libro.status.json'}).\n")
 
 
 def test_status_groups_pending_reasons_for_people(tmp_path):
@@ -559,7 +570,8 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
         rows = assert_ledger_matches_server([book, other], server)
         assert len([r for r in rows if r["code"] == "NUEVA" and r["invoices"] == "F-SVC-1"]) == 1
     log = run.text()
-    assert "libro.xlsm (inicio): enviado " in log
+    assert "norte/libro.xlsm (inicio): enviado " in log
+    assert "sur/libro.xlsm (inicio): enviado 2, " in log
     assert log.rstrip().endswith("Servicio detenido por SIGTERM; el ciclo en curso terminó.")
     assert status.load(book)["service"]["running"] is False
     assert status.load(other)["service"]["running"] is False
@@ -609,6 +621,23 @@ def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
         server.start()
         after_change(run, book)
         run.wait_cycles(book, run.cycles(book) + 1)
+
+        # The ribbon holds the send ledger longer than its busy timeout: one line, go on.
+        ledger = book.parent / ".cobranza" / "libro.ledger.sqlite"
+        held = sqlite3.connect(ledger, isolation_level=None)
+        held.execute("BEGIN EXCLUSIVE")
+        try:
+            deadline = time.monotonic() + 30
+            while "ocupado" not in (status.load(book).get("last_error") or {}).get("message", ""):
+                assert time.monotonic() < deadline and run.alive(), run.text()
+                time.sleep(0.1)
+        finally:
+            held.execute("ROLLBACK")
+            held.close()
+        assert status.load(book)["last_error"]["message"] == (
+            f"El registro de envíos {ledger} está ocupado por otro proceso desde hace más de "
+            "5 s; se reintentará en el próximo ciclo.")
+        assert run.wait_cycles(book, run.cycles(book) + 1)["ok"] is True
         assert run.stop() == 0
         nueva = sent(book, "NUEVA", "C01", "F-SVC-2")
         assert [r["invoices"] for r in nueva] == ["F-SVC-2"]

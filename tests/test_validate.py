@@ -7,8 +7,11 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cobranza.records import RESULTS
+from cobranza.validate import validate
 from sync.reader import read_book
 
 CLIENTES = ["Cliente", "Nombre", "Email", "Email CC", "Teléfono", "Segmento",
@@ -49,6 +52,7 @@ def good_sheets() -> dict[str, list[list]]:
             ["F2", "C2", 46050, "2026-03-01", "usd", 100, None, None, None, None, None],
             [1003, "C1", None, datetime(2026, 3, 10, 15, 0), "CLP", 1500.4, None, None, None,
              None, None],
+            [None, None, None, None, None, None, None, 0, 0, "Por vencer", None],  # formulas only
         ],
         "Pagos": [
             PAGOS,
@@ -346,3 +350,34 @@ def test_incomplete_configuration_and_templates_are_sheet_errors(tmp_path: Path)
     assert book.collectors.to_dict("records") == [
         {"collector": "Ana", "email": "ana@x.com", "row": 2}]
     assert len(book.notices) == 10 and book.templates.empty
+
+
+wild_cell = st.one_of(
+    st.none(), st.text(max_size=12), st.sampled_from(["C1", "F1", "", "Disputa", "01/02/2026"]),
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6), st.booleans(),
+    st.dates(), st.datetimes(),
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.lists(wild_cell, min_size=6, max_size=6), max_size=6))
+def test_validate_never_raises_on_wild_cells(rows: list[list]) -> None:
+    def frame(headers: list[str]) -> pd.DataFrame:
+        data = [r[: len(headers)] + [i + 2] for i, r in enumerate(rows)]
+        return pd.DataFrame(data, columns=[*headers, "row"], dtype=object)
+
+    raw = {
+        "Clientes": frame(["Cliente", "Nombre", "Email", "Límite de crédito", "Zona horaria",
+                           "Avisos automáticos"]),
+        "Facturas": frame(["Factura", "Cliente", "Emisión", "Vencimiento", "Moneda", "Importe"]),
+        "Pagos": frame(["Fecha", "Cliente", "Factura", "Importe", "Referencia"]),
+        "Gestiones": frame(["Fecha", "Cliente", "Factura", "Resultado", "Fecha compromiso",
+                            "Seguimiento"]),
+        "Configuración": frame(["Parámetro", "Valor", "", "Código", "Referencia", "Días"]),
+        "Plantillas": frame(["Código", "Asunto", "Cuerpo", "Aprobada"]),
+    }
+    book = validate(raw)
+    assert book.invoices["amount"].dtype == "int64"
+    assert not book.invoices["invoice"].duplicated().any()
+    assert book.payments["invoice"].isin(book.invoices["invoice"]).all()
+    assert all(isinstance(e.message(), str) for e in book.errors)

@@ -1,0 +1,66 @@
+"""A small run of the benchmark (N = 2 000) keeps it working. No timing assertions."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from addin import build_template
+from benchmarks import generate, run
+from sync.reader import read_raw
+
+N = 2000
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+@pytest.fixture(scope="module")
+def book(cache: Path) -> Path:
+    return generate.cached_workbook(N, directory=cache)
+
+
+def test_generated_sizes_and_every_resultado(book: Path) -> None:
+    raw = read_raw(book)
+    assert len(raw["Facturas"]) == N
+    assert len(raw["Clientes"]) == N // 20
+    assert len(raw["Pagos"]) == N // 2
+    assert len(raw["Gestiones"]) == N // 10
+    results = set(raw["Gestiones"]["Resultado"])
+    assert {"Promesa de pago", "Disputa", "Asignar a tercero", "Castigo",
+            "Pago recibido", "Disputa resuelta"} <= results
+
+
+def test_fast_writer_equals_the_template_builder(book: Path, tmp_path: Path) -> None:
+    """The streamed sheets read back exactly as the template builder would write them."""
+    slow = build_template.build(tmp_path / "slow.xlsm", generate.make_rows(N))
+    fast, ref = read_raw(book), read_raw(slow)
+    assert fast.keys() == ref.keys()
+    for sheet in fast:
+        assert fast[sheet].equals(ref[sheet]), sheet
+
+
+def test_runner_end_to_end_keeps_vba_ribbon_and_other_parts(
+    cache: Path, book: Path, tmp_path: Path, capsys
+) -> None:
+    assert run.main(["--sizes", str(N), "--repeat", "1", "--udf-n", str(N),
+                     "--cache", str(cache), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| N | file MB | floor s | sync s |" in out
+    assert "| 2 000 |" in out and "| DIAS_VENCIDOS |" in out
+    assert "Preservation problems" not in out
+
+    synced, problems = run.check_synced_copy(book, tmp_path)
+    assert problems == []
+    with zipfile.ZipFile(synced) as z:
+        names = set(z.namelist())
+    assert {"xl/vbaProject.bin", build_template.UI_PART} <= names
+    wb = openpyxl.load_workbook(synced, keep_vba=True)
+    assert wb.vba_archive is not None
+    assert {"Facturas", "Alertas", "Tablero", "Envíos", "Errores"} <= set(wb.sheetnames)
+    assert wb["Facturas"].max_row == N + 1
