@@ -24,7 +24,7 @@ from cobranza.notices import History, plan_notices
 from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
 from cobranza.sheets import Sheet
-from sync.errors import WorkbookOpen
+from sync.errors import WorkbookOpen, write_failure
 from sync.ledger import Ledger
 from sync.ledger import ledger_path as default_ledger_path
 from sync.mailer import Transport, transport_from_env
@@ -166,7 +166,4 @@ def _write(result: CycleResult, sheets: list[Sheet]) -> None:
     except WorkbookOpen as exc:
         result.deferred = str(exc)
     except OSError as exc:
-        result.write_error = (
-            f"no se pudo escribir {result.path.name}: {exc.strerror or exc}; "
-            "el libro no se modificó"
-        )
+        result.write_error = write_failure(result.path, exc)

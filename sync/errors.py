@@ -1,5 +1,10 @@
 """Failures of the outside world, each carrying one Spanish sentence for the user."""
 
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
 
 class CobranzaError(Exception):
     """Base: the message is the Spanish sentence shown to the user."""
@@ -15,3 +20,19 @@ class WorkbookBusy(CobranzaError):
 
 class WorkbookOpen(CobranzaError):
     """The workbook is open in Excel (owner file ~$name); outputs are not written."""
+
+
+_WRITE_ERRNO = {
+    errno.ENOSPC: "disco lleno",
+    errno.EDQUOT: "cuota de disco agotada",
+    errno.EFBIG: "el archivo supera el tamaño máximo permitido",
+    errno.EROFS: "el disco es de solo lectura",
+    errno.EACCES: "sin permiso de escritura en la carpeta",
+    errno.EPERM: "sin permiso de escritura en la carpeta",
+}
+
+
+def write_failure(path: Path, exc: OSError) -> str:
+    """The Spanish sentence for an OSError while writing the workbook back."""
+    why = _WRITE_ERRNO.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"no se pudo escribir {path}: {why}; el libro no se modificó"

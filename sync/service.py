@@ -16,7 +16,6 @@ exits after the current cycle with exit code 0.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import logging.handlers
 import os
@@ -35,7 +34,13 @@ import schedule
 
 from sync import status
 from sync.cli import clock, command, parse_as_of
-from sync.errors import CobranzaError, WorkbookBusy, WorkbookError, WorkbookOpen
+from sync.errors import (
+    CobranzaError,
+    WorkbookBusy,
+    WorkbookError,
+    WorkbookOpen,
+    write_failure,
+)
 
 log = logging.getLogger("cobranza")
 
@@ -119,7 +124,11 @@ class Service:
         at = _wall()
         try:
             result = self.cycle(target)
-            log.info("%s (%s): %s", target.label, kind, cycle_line(result))
+            if getattr(result, "write_error", ""):  # sent, but the sheets wait for next cycle
+                result.write_error = _with_retry(result.write_error)
+                log.error("%s (%s): %s", target.label, kind, result.write_error)
+            else:
+                log.info("%s (%s): %s", target.label, kind, cycle_line(result))
             status.record_cycle(target.path, result, at=at, service=self.service_info())
             self.follow_digest_time(target, result.computed.book.config)
         except Exception as exc:  # the guard: nothing stops the loop
@@ -240,8 +249,7 @@ def describe_failure(exc: BaseException, target: Target) -> str:
     if isinstance(exc, sqlite3.Error):
         return _with_retry(f"el registro de envíos no se pudo usar: {text}")
     if isinstance(exc, OSError):
-        why = _WRITE_ERRNO.get(exc.errno or 0, exc.strerror or text)
-        return _with_retry(f"no se pudo escribir {target.path}: {why}; el libro no se modificó")
+        return _with_retry(write_failure(target.path, exc))
     return _with_retry(f"error inesperado ({type(exc).__name__}: {text})")
 
 
@@ -260,14 +268,6 @@ def _with_retry(text: str) -> str:
     return f"{text}." if "reintentar" in text.lower() else f"{text}; {RETRY}."
 
 
-_WRITE_ERRNO = {
-    errno.ENOSPC: "disco lleno",
-    errno.EDQUOT: "cuota de disco agotada",
-    errno.EFBIG: "el archivo supera el tamaño máximo permitido",
-    errno.EROFS: "el disco es de solo lectura",
-    errno.EACCES: "sin permiso de escritura en la carpeta",
-    errno.EPERM: "sin permiso de escritura en la carpeta",
-}
 
 
 # ---------------------------------------------------------------------- time helpers
