@@ -48,6 +48,7 @@ def _args_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="libro a crear (.xlsm)")
     p.add_argument("--demo", action="store_true", help="llenar con datos de demostración")
     p.add_argument("--as-of", type=parse_as_of, help="fecha de referencia de los datos demo")
+    p.add_argument("--facturas", type=int, default=2000, help="facturas de la demo (2000)")
 
 
 @command("init", _args_init)
@@ -55,7 +56,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from sync.workbook_init import create_workbook
 
     as_of = args.as_of.date() if args.as_of else datetime.now().date()
-    path = create_workbook(args.path, demo=args.demo, as_of=as_of)
+    path = create_workbook(args.path, demo=args.demo, as_of=as_of, invoices=args.facturas)
     print(f"Libro creado: {path}")
     return 0
 

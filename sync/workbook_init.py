@@ -11,6 +11,7 @@ from addin import build_template
 from addin.paths import template_path
 from sync import demo as demo_data  # the `demo` flag below shadows the name
 from sync.errors import WorkbookError
+from sync.progress import progress
 
 
 def create_workbook(
@@ -41,8 +42,12 @@ def create_workbook(
     tmp = path.with_name(f".~tmp-{path.name}")  # keeps .xlsm: pyopenvba needs it
     try:
         if demo:
-            data = _demo_rows(as_of or date.today(), seed, invoices)
-            build_template.build(tmp, data.tables())
+            label = f"Creando {path.name} con {invoices:,} facturas de demostración"
+            with progress(2, label) as bar:
+                data = _demo_rows(as_of or date.today(), seed, invoices)
+                bar.advance()
+                build_template.build(tmp, data.tables())
+                bar.advance()
         else:
             _copy_template(tmp)
         os.replace(tmp, path)
