@@ -24,15 +24,15 @@ TABLE_ROW = 4  # header row of the single table on Agenda and Errores
 NO_COLLECTOR = "(sin cobrador)"
 
 
-def _day(as_of: date | datetime) -> date:
+def day_of(as_of: date | datetime) -> date:
     return as_of.date() if isinstance(as_of, datetime) else as_of
 
 
-def _header(title: str, as_of: date | datetime) -> list[Cell]:
+def sheet_header(title: str, as_of: date | datetime) -> list[Cell]:
     return [
         Cell(1, 1, title, style="title"),
         Cell(2, 1, "Fecha de corte", style="label"),
-        Cell(2, 2, _day(as_of), format="date"),
+        Cell(2, 2, day_of(as_of), format="date"),
     ]
 
 
@@ -56,7 +56,7 @@ def _rows(columns: Sequence[pd.Series]) -> list[tuple[Any, ...]]:
 def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
     """Alertas: title, a count per Tipo (all listed), then tblAlertas at a fixed row."""
     counts = alerts["type"].value_counts()
-    cells = _header("Alertas de cobranza", as_of)
+    cells = sheet_header("Alertas de cobranza", as_of)
     cells += [Cell(ALERTS_SUMMARY_ROW, 1, "Tipo", style="label"),
               Cell(ALERTS_SUMMARY_ROW, 2, "Cantidad", style="label")]
     for i, kind in enumerate(ALERT_TYPES, start=ALERTS_SUMMARY_ROW + 1):
@@ -94,7 +94,7 @@ def agenda_sheet(agenda: pd.DataFrame, as_of: date | datetime) -> Sheet:
         formats={"Prioridad": "int", "Saldo": "money", "Vencimiento": "date"},
         widths={"Motivo": 26, "Nombre": 30, "Detalle": 70},
     )
-    cells = _header("Agenda de llamadas", as_of)
+    cells = sheet_header("Agenda de llamadas", as_of)
     return Sheet("Agenda", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
 
 
@@ -108,7 +108,7 @@ def errors_sheet(errors: Sequence[InputError], as_of: date | datetime) -> Sheet:
         formats={"Fila": "int", "Valor": "text"},
         widths={"Valor": 30, "Problema": 80},
     )
-    cells = _header("Errores en los datos", as_of)
+    cells = sheet_header("Errores en los datos", as_of)
     cells.append(Cell(2, 4, f"Problemas encontrados: {len(errors)}", style="note"))
     return Sheet("Errores", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
 
@@ -192,7 +192,7 @@ def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
 
     Sections are stacked: label row, table header, its rows (at least one), a blank row.
     """
-    cells, tables, row = _header("Tablero de cobranza", as_of), [], 4
+    cells, tables, row = sheet_header("Tablero de cobranza", as_of), [], 4
     for label, build in _SECTIONS:
         cells.append(Cell(row, 1, label, style="label"))
         table = build(kpis, row + 1)

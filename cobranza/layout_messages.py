@@ -12,24 +12,13 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from cobranza.layout import sheet_header
 from cobranza.sheets import Cell, Sheet, Table
 
 TABLE_ROW = 4
 STATES = ("enviado", "pendiente", "omitido", "error", "incierto")
 KIND_LABELS = {"aviso": "Aviso", "resumen": "Resumen"}
 _OLDEST = datetime.min
-
-
-def _day(as_of: date | datetime) -> date:
-    return as_of.date() if isinstance(as_of, datetime) else as_of
-
-
-def _header(title: str, as_of: date | datetime) -> list[Cell]:
-    return [
-        Cell(1, 1, title, style="title"),
-        Cell(2, 1, "Fecha de corte", style="label"),
-        Cell(2, 2, _day(as_of), format="date"),
-    ]
 
 
 def local_time(when: datetime | None, as_of: date | datetime) -> datetime | None:
@@ -66,7 +55,7 @@ def envios_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
         formats={"Fecha": "datetime"},
         widths={"Fecha": 17, "Para": 30, "Facturas": 30, "Asunto": 45, "Motivo": 60},
     )
-    cells = _header("Envíos de avisos y resúmenes", as_of)
+    cells = sheet_header("Envíos de avisos y resúmenes", as_of)
     cells.append(Cell(2, 4, state_summary(ordered), style="note"))
     return Sheet("Envíos", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
 
@@ -90,6 +79,6 @@ def preview_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
         row=TABLE_ROW,
         widths={"Cliente": 30, "Para": 30, "Asunto": 45, "Cuerpo": 80, "Motivo": 50},
     )
-    cells = _header("Vista previa de avisos", as_of)
+    cells = sheet_header("Vista previa de avisos", as_of)
     cells.append(Cell(2, 4, f"{len(rows)} mensajes", style="note"))
     return Sheet("Vista previa", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)

@@ -21,7 +21,6 @@ import logging.handlers
 import os
 import signal
 import sqlite3
-import sys
 import time as systime
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from sync.errors import (
     WorkbookOpen,
     write_failure,
 )
+from sync.ledger import pid_alive
 
 log = logging.getLogger("cobranza")
 
@@ -406,15 +406,5 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if state else 1
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether the service process still exists (POSIX only; assumed alive elsewhere)."""
-    if sys.platform == "win32":
-        return True  # os.kill(pid, 0) would terminate the process on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
