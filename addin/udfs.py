@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from cobranza.alerts import open_invoices
+from cobranza.alerts import credit_usage
 from cobranza.money import to_major
-from cobranza.notice_stages import CHAIN_BY_NAME, stage_table
+from cobranza.notices import next_notices
 from cobranza.parse import parse_dates, to_text
 from cobranza.records import Book
 from cobranza.rules import bucket_of, compute_invoices, days_overdue
@@ -137,30 +137,6 @@ def estatus_cobro(values: Values, book: Book | None, as_of: date) -> Values:
     return _lookup(values, invoice_table(_need(book), as_of)["status"], ERR_INVOICE)
 
 
-def next_notices(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Per invoice (index): the next Avisos stage due on or after as_of: code, date.
-
-    Invoice chains only (the monthly statement is per customer). Open stopgap until the
-    planner exposes its own (see the add-in report): anchor + Días of each active stage
-    whose chain applies to the invoice's status, earliest first.
-    """
-    stages = stage_table(book.notices)
-    found = []
-    for st in stages.itertuples(index=False):
-        rule = CHAIN_BY_NAME[st.chain]
-        if not rule.anchor:
-            continue
-        rows = invoices[invoices["status"].isin(rule.statuses)]
-        when = pd.to_datetime(rows[rule.anchor]) + pd.Timedelta(days=int(st.days))
-        keep = when.notna() & (when >= pd.Timestamp(as_of))
-        found.append(pd.DataFrame({"code": st.code, "date": when[keep]}, index=rows.index[keep]))
-    if not found:
-        return pd.DataFrame({"code": [], "date": []})
-    out = pd.concat(found).rename_axis("invoice").reset_index()
-    out = out.sort_values(["date", "code"], kind="stable").drop_duplicates("invoice")
-    return out.set_index("invoice")
-
-
 def proximo_aviso(values: Values, book: Book | None, as_of: date) -> Values:
     """Next notice of each Factura as "CÓDIGO dd/mm/aaaa"; "" when none is ahead."""
     table = invoice_table(_need(book), as_of)
@@ -173,21 +149,10 @@ def proximo_aviso(values: Values, book: Book | None, as_of: date) -> Values:
     return _lookup(values, table["next_notice"], ERR_INVOICE)
 
 
-def credit_usage(book: Book, invoices: pd.DataFrame) -> pd.Series:
-    """Open balance / Límite de crédito per customer (default currency, as the alert)."""
-    cur = book.config.default_currency
-    rows = open_invoices(invoices.reset_index())
-    balance = rows[rows["currency"] == cur].groupby("customer")["balance"].sum()
-    limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
-    limit = limits.astype("float64")
-    usage = balance.reindex(limits.index).fillna(0).astype("float64") / limit.where(limit > 0)
-    return usage
-
-
 def uso_credito(values: Values, book: Book | None, as_of: date) -> Values:
     """Credit usage of each Cliente as a fraction (0.85 = 85 %)."""
     book = _need(book)
-    usage = credit_usage(book, invoice_table(book, as_of))
+    usage = credit_usage(book, invoice_table(book, as_of).reset_index())
     cells, restore = _cells(values)
     keys = to_text(cells)
     known = keys.isin(usage.index).to_numpy()

@@ -135,14 +135,32 @@ def _overdue_beyond(limit: int, kind: str) -> AlertFn:
     return alert
 
 
+def credit_position(book: Book, invoices: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: open balance in the default currency and its Límite de crédito
+    (Int64 minor units, NA = none). The Crédito alert and USO_CREDITO both use it."""
+    rows = open_invoices(invoices)
+    cust = _per_customer(rows[rows["currency"] == book.config.default_currency])
+    limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
+    cust["limit"] = pd.Series(
+        limits.reindex(cust["customer"]).to_numpy(), index=cust.index, dtype="Int64"
+    )
+    return cust
+
+
+def credit_usage(book: Book, invoices: pd.DataFrame) -> pd.Series:
+    """Open balance / Límite de crédito for every customer (NaN without a limit)."""
+    pos = credit_position(book, invoices).set_index("customer")
+    limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
+    limit = limits.astype("float64")
+    balance = pos["balance"].reindex(limits.index).fillna(0).astype("float64")
+    return balance / limit.where(limit > 0)
+
+
 def credit(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Open balance / Límite de crédito > Umbral crédito, default currency only, exact."""
-    cfg = book.config
-    rows = open_invoices(invoices)
-    cust = _per_customer(rows[rows["currency"] == cfg.default_currency])
-    limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
-    limit = pd.Series(limits.reindex(cust["customer"]).to_numpy(), index=cust.index, dtype="Int64")
-    basis_points = round(cfg.credit_threshold * 10_000)  # 85% -> 8500, compared in integers
+    cust = credit_position(book, invoices)
+    limit = cust.pop("limit")
+    basis_points = round(book.config.credit_threshold * 10_000)  # 85% -> 8500, in integers
     over = (limit > 0) & (cust["balance"] * 10_000 > limit * basis_points)
     cust, limit = cust[over.fillna(False).to_numpy()], limit[over.fillna(False).to_numpy()]
     ratio = cust["balance"].to_numpy("float64") / limit.to_numpy("float64") * 100  # display only

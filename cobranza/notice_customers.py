@@ -84,5 +84,6 @@ def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list
             out.append(InputError("Clientes", None, "Cliente", customer, PROBLEM_UNKNOWN))
         else:
             row = int(c["row"])
-            out.append(InputError("Clientes", row, "Email", c["emails"], PROBLEM_NO_EMAIL))
+            shown = "" if pd.isna(c["emails"]) else str(c["emails"])
+            out.append(InputError("Clientes", row, "Email", shown, PROBLEM_NO_EMAIL))
     return out

@@ -29,9 +29,22 @@ def owner_file(path: Path) -> Path:
     return path.with_name("~$" + path.name)
 
 
+def owner_files(path: Path) -> tuple[Path, ...]:
+    """Every owner-file name Office uses: `~$name`, and for long names `~$` replacing the
+    first two characters (Word's rule, which some Office builds also apply to Excel)."""
+    names = [owner_file(path)]
+    if len(path.stem) > 2:
+        names.append(path.with_name("~$" + path.name[2:]))
+    return tuple(names)
+
+
+def is_open(path: Path) -> bool:
+    return any(p.exists() for p in owner_files(path))
+
+
 def check_not_open(path: Path) -> None:
     """Raise `WorkbookOpen` when Excel holds the workbook (its owner file exists)."""
-    if owner_file(path).exists():
+    if is_open(path):
         raise WorkbookOpen(
             f"El libro está abierto en Excel ({path.name}); "
             "las hojas de salida se escribirán cuando se cierre."
