@@ -54,65 +54,60 @@ def _computed(io: BookIO, now: datetime):
     return compute(book, localize(now, book))
 
 
-def _plan_and_deliver(io: BookIO, computed, *, dry_run: bool, transport=None,
-                      ask: bool = False) -> tuple[list, list] | None:
-    """Plan with the ledger's history and deliver (or preview); None if the user declined."""
-    from sync.cycle import plan
+def _run(io: BookIO, now: datetime, *, dry_run: bool, transport=None, confirm=None):
+    """The sync's own process() on the live book: same planner, ledger and transport."""
+    from sync.cycle import localize, process
     from sync.ledger import Ledger, ledger_path
     from sync.mailer import transport_from_env
-    from sync.sending import deliver
 
-    with Ledger(ledger_path(io.path)) as ledger:
-        outgoing, plan_errors = plan(computed, ledger.history(computed.now))
-        computed.errors.extend(plan_errors)
-        ready = [o for o in outgoing if o.state == "listo"]
-        if ask:
-            if not ready:
-                io.show("No hay recordatorios por enviar en este momento.")
-                return None
-            customers = sum(1 for o in ready if o.kind == "aviso")
-            text = (f"Se enviarán {len(ready)} correos ({customers} avisos a clientes y "
-                    f"{len(ready) - customers} resúmenes internos). ¿Desea enviarlos ahora?")
-            if not io.confirm(text):
-                return None
-        if not dry_run and transport is None:
-            transport = transport_from_env(io.path)
-        deliveries = deliver(outgoing, computed.book, computed.invoices, ledger, transport,
-                             computed.now, dry_run=dry_run)
-        return [dict(d.__dict__) for d in deliveries], ledger.rows()
+    book = io.read()
+    at = localize(now, book)
+    if not dry_run and transport is None:
+        transport = transport_from_env(io.path)
+    with Ledger.open(ledger_path(io.path), at) as ledger:
+        done = process(book, at, ledger, transport, dry_run=dry_run, confirm=confirm)
+    if done is None and transport is not None:
+        transport.close()
+    return done
 
 
 @_edge
 def vista_previa(io: BookIO, now: datetime) -> int:
     """Vista previa: what would be sent now, without sending; returns the message count."""
-    from cobranza import layout_messages
+    computed, deliveries, sheets = _run(io, now, dry_run=True)
+    io.write([s for s in sheets if s.name == "Vista previa"], computed.now)
+    return len(deliveries)
 
-    computed = _computed(io, now)
-    rows, _ = _plan_and_deliver(io, computed, dry_run=True)
-    io.write([layout_messages.preview_sheet(rows, computed.now)], computed.now)
-    return len(rows)
+
+def _ask(io: BookIO) -> Callable[[list], bool]:
+    """Confirm with the count of messages that will go out; nothing due = nothing asked."""
+
+    def confirm(outgoing: list) -> bool:
+        ready = [o for o in outgoing if o.state == "listo"]
+        if not ready:
+            io.show("No hay recordatorios por enviar en este momento.")
+            return False
+        customers = sum(1 for o in ready if o.kind == "aviso")
+        return io.confirm(
+            f"Se enviarán {len(ready)} correos ({customers} avisos a clientes y "
+            f"{len(ready) - customers} resúmenes internos). ¿Desea enviarlos ahora?"
+        )
+
+    return confirm
 
 
 @_edge
 def enviar_recordatorios(io: BookIO, now: datetime, *, transport=None) -> dict[str, int]:
     """Send what is due now after the user confirms the count; returns counts by state."""
-    from cobranza import layout_messages
-    from sync.cycle import report_sheets
-
-    computed = _computed(io, now)
-    done = _plan_and_deliver(io, computed, dry_run=False, transport=transport, ask=True)
+    done = _run(io, now, dry_run=False, transport=transport, confirm=_ask(io))
     if done is None:
         return {}
-    rows, sent_log = done
-    pending = [r for r in rows if r["state"] == "pendiente"]
-    sheets = report_sheets(computed)
-    sheets.append(layout_messages.envios_sheet(pending + sent_log, computed.now))
-    sheets.append(layout_messages.preview_sheet(rows, computed.now))
+    computed, deliveries, sheets = done
     io.write(sheets, computed.now)
     _forget_udf_cache()
     counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    for row in deliveries:
+        counts[row.state] = counts.get(row.state, 0) + 1
     io.show(f"Enviados: {counts.get('enviado', 0)}. Vea el detalle en la hoja Envíos.")
     return counts
 

@@ -110,15 +110,19 @@ def process(
     *,
     dry_run: bool = False,
     stop: Callable[[], bool] = lambda: False,
-) -> tuple[Computed, list[DeliveryRow], list[Sheet]]:
+    confirm: Callable[[list[Outgoing]], bool] | None = None,
+) -> tuple[Computed, list[DeliveryRow], list[Sheet]] | None:
     """Compute, plan, deliver and lay out every output sheet for one Book.
 
     Shared by the sync and the ribbon handlers, so both use the same planner, ledger and
-    transport. The caller owns reading and writing the book.
+    transport. The caller owns reading and writing the book. `confirm` sees the plan
+    before anything is sent; when it says no, nothing is sent and None is returned.
     """
     computed = compute(book, now)
     outgoing, plan_errors = plan(computed, ledger.history(now))
     computed.errors.extend(plan_errors)
+    if confirm is not None and not confirm(outgoing):
+        return None
     deliveries = deliver(
         outgoing, book, computed.invoices, ledger, transport, now, dry_run=dry_run, stop=stop
     )
@@ -147,9 +151,9 @@ def run_cycle(
         if transport is None and not dry_run:
             transport = transport_from_env(path)
         with Ledger.open(ledger_path or default_ledger_path(path), now) as ledger:
-            computed, deliveries, sheets = process(
-                book, now, ledger, transport, dry_run=dry_run, stop=stop
-            )
+            done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop)
+        assert done is not None  # no confirm step here
+        computed, deliveries, sheets = done
         bar.advance()
         result = CycleResult(path, now, computed, deliveries, written=False)
         if write:
