@@ -103,10 +103,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_SPANISH = (  # argparse's own English phrases (Python 3.11) -> Spanish
+    ("usage: ", "uso: "), ("positional arguments:", "argumentos:"), ("options:", "opciones:"),
+    ("show this help message and exit", "muestra esta ayuda y termina"),
+    ("the following arguments are required: ", "faltan los argumentos: "),
+    ("unrecognized arguments: ", "argumentos no reconocidos: "),
+    ("invalid choice: ", "opción no válida: "), ("(choose from ", "(elija entre "),
+    ("expected one argument", "se esperaba un valor"), ("argument ", "argumento "),
+)
+
+
+def _spanish(text: str) -> str:
+    for english, spanish in _SPANISH:
+        text = text.replace(english, spanish)
+    return text
+
+
+class SpanishParser(argparse.ArgumentParser):
+    """argparse with its usage, help and error messages in Spanish."""
+
+    def format_usage(self) -> str:
+        return _spanish(super().format_usage())
+
+    def format_help(self) -> str:
+        return _spanish(super().format_help())
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {_spanish(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cobranza", description="Cobranza XL")
+    parser = SpanishParser(prog="cobranza", description="Cobranza XL")
     parser.add_argument("-v", "--verbose", action="store_true", help="mensajes detallados")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=SpanishParser)
     for name, (fn, configure) in COMMANDS.items():
         p = sub.add_parser(name)
         configure(p)

@@ -24,7 +24,7 @@ from cobranza.notices import History, plan_notices
 from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
 from cobranza.sheets import Sheet
-from sync.errors import WorkbookOpen, write_failure
+from sync.errors import WorkbookBusy, WorkbookOpen, write_failure
 from sync.ledger import Ledger
 from sync.ledger import ledger_path as default_ledger_path
 from sync.mailer import Transport, transport_from_env
@@ -167,7 +167,7 @@ def _write(result: CycleResult, sheets: list[Sheet]) -> None:
     try:
         write_outputs(result.path, sheets, now=result.now)
         result.written = True
-    except WorkbookOpen as exc:
+    except (WorkbookOpen, WorkbookBusy) as exc:
         result.deferred = str(exc)
     except OSError as exc:
         result.write_error = write_failure(result.path, exc)

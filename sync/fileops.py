@@ -18,10 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sync.errors import WorkbookOpen
+from sync.errors import WorkbookBusy, WorkbookOpen
 
 BACKUP_DIR = Path(".cobranza") / "backups"
 _TEMP_PREFIX = ".cobranza-tmp-"  # never "~$": that would look like an Excel owner file
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int]:
+    """What tells one saved version of the workbook from the next."""
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def owner_file(path: Path) -> Path:
@@ -68,10 +73,22 @@ def write_temp(target: Path, write: Callable[[BinaryIO], None]) -> Path:
     return temp
 
 
-def commit(temp: Path, target: Path, *, backups: int, now: datetime) -> Path | None:
-    """Back up `target`, then atomically move `temp` onto it. Returns the backup path."""
+def commit(
+    temp: Path, target: Path, *, backups: int, now: datetime,
+    expected: tuple[int, int, int] | None = None,
+) -> Path | None:
+    """Back up `target`, then atomically move `temp` onto it. Returns the backup path.
+
+    `expected` is the identity of the version `temp` was made from: if someone saved the
+    workbook meanwhile, replacing it would lose their change, so we give up this time.
+    """
     try:
         check_not_open(target)  # Excel may have opened it while we were writing
+        if expected is not None and file_identity(os.stat(target)) != expected:
+            raise WorkbookBusy(
+                f"{target.name} cambió mientras se escribían las hojas de salida; "
+                "se escribirán en el próximo ciclo."
+            )
         backup = keep_backup(target, backups, now) if target.exists() else None
         os.replace(temp, target)
     except BaseException:

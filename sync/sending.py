@@ -10,7 +10,7 @@ transport is down, the rest of the batch waits as ``pendiente`` for the next cyc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import pandas as pd
@@ -110,7 +110,7 @@ def _one(run: _Run, item: Outgoing) -> DeliveryRow:
         return _row(run, item, "pendiente", item.reason)
     if run.down:
         return _row(run, item, "pendiente", run.down)
-    rendered = render_outgoing(item, run.book, run.now.date())
+    rendered = render_outgoing(_as_statement(run, item), run.book, run.now.date())
     if not rendered.ok:
         return _final(run, item, "error", rendered.error, rendered)
     if run.dry_run:
@@ -160,6 +160,15 @@ def _transmit(run: _Run, msg) -> tuple[str, str]:
         return "error", str(exc)
     except UncertainSendError as exc:
         return "incierto", str(exc)
+
+
+def _as_statement(run: _Run, item: Outgoing) -> Outgoing:
+    """ESTADO_MENSUAL: the body lists what the attached statement lists (every open
+    invoice), so the total in the email equals the statement's total."""
+    if item.kind != "aviso" or item.code != STATEMENT_CODE:
+        return item
+    lines = statement_lines(run.invoices, item.recipient)
+    return replace(item, lines=lines) if lines else item
 
 
 def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:

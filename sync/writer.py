@@ -71,8 +71,11 @@ def write_outputs(
             return WriteResult((), None, 0)
         edit.finish()
         temp = fileops.write_temp(path, package.write)
+        identity = package.identity
     size = temp.stat().st_size
-    backup = fileops.commit(temp, path, backups=backups, now=now or datetime.now())
+    backup = fileops.commit(
+        temp, path, backups=backups, now=now or datetime.now(), expected=identity
+    )
     return WriteResult(changed, backup, size)
 
 

@@ -7,6 +7,7 @@ as they are (no inflate/deflate: ten times faster, and byte-identical by constru
 
 from __future__ import annotations
 
+import os
 import posixpath
 import struct
 import zipfile
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lxml import etree
+
+from sync.fileops import file_identity
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -180,7 +183,15 @@ class Package:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._zip = zipfile.ZipFile(path)
+        # One open file for reading and for the raw copies in write(): if another
+        # process replaces the workbook meanwhile, we keep reading the version we parsed.
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in __exit__
+        try:
+            self._zip = zipfile.ZipFile(self._file)
+        except BaseException:
+            self._file.close()
+            raise
+        self.identity = file_identity(os.fstat(self._file.fileno()))
         self._infos = {i.filename: i for i in self._zip.infolist()}
         self._new: dict[str, bytes] = {}
         self._removed: set[str] = set()
@@ -190,6 +201,7 @@ class Package:
 
     def __exit__(self, *exc: object) -> None:
         self._zip.close()
+        self._file.close()
 
     def names(self) -> list[str]:
         kept = [n for n in self._infos if n not in self._removed]
@@ -226,12 +238,11 @@ class Package:
     def write(self, out: BinaryIO) -> None:
         """Stream the edited package to `out` (original member order, new members last)."""
         writer = _ZipWriter(out)
-        with open(self.path, "rb") as src:
-            for name in self.names():
-                if name in self._new:
-                    writer.add_bytes(name, self._new[name])
-                else:
-                    writer.add_raw(self._infos[name], src)
+        for name in self.names():
+            if name in self._new:
+                writer.add_bytes(name, self._new[name])
+            else:
+                writer.add_raw(self._infos[name], self._file)
         writer.close()
 
 
