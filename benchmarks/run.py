@@ -561,12 +561,18 @@ def run(args: argparse.Namespace) -> tuple[list[SizeResult], dict]:
                    ({HUGE} if args.huge else set()))
     with tempfile.TemporaryDirectory(prefix="cobranza-bench-") as tmp:
         work = Path(tmp)
-        results = [measure(n, args, work) for n in sizes]
+        results = []
+        for n in sizes:
+            results.append(measure(n, args, work))
+            log(main_table(results[-1:]))  # partial results survive a later failure
         estimate_naive(results)
         udf = {}
         if args.udf_n:
             log(f"== UDF cores on {args.udf_n:,} rows")
-            udf = udf_timings(cached_workbook(args.udf_n, directory=args.cache), args.repeat)
+            try:
+                udf = udf_timings(cached_workbook(args.udf_n, directory=args.cache), args.repeat)
+            except Exception as exc:  # noqa: BLE001 - keep the measured sizes
+                log(f"   UDF timings failed: {type(exc).__name__}: {exc}")
     return results, udf
 
 
