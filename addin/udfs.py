@@ -17,6 +17,7 @@ On Linux/macOS the xlwings decorators only return the function, so this imports 
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -58,15 +59,25 @@ def _cells(values: Values) -> tuple[pd.Series, Callable[[list], Values]]:
         if values and isinstance(values[0], (list, tuple)):  # Excel's 2-D list (ndim=2)
             width = len(values[0])
             if width == 1:  # a column: the usual case, kept cheap
-                return pd.Series([row[0] for row in values], dtype=object), lambda out: [
-                    [v] for v in out
-                ]
+                return pd.Series([row[0] for row in values], dtype=object), _as_column
             flat = [v for row in values for v in row]
             return pd.Series(flat, dtype=object), lambda out: [
                 out[i : i + width] for i in range(0, len(out), width)
             ]
         return pd.Series(list(values), dtype=object), lambda out: out
     return pd.Series([values], dtype=object), lambda out: out[0]
+
+
+def _as_column(out: list) -> list[list]:
+    """[a, b] -> [[a], [b]]. The cyclic GC is paused: building 100 000 small lists would
+    otherwise trigger many full collections and cost more than the rule itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [[v] for v in out]
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _fill(n: int, valid: np.ndarray, values: list, bad: np.ndarray, error: str) -> list:
