@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.records import Book
-from cobranza.rollups import WRITTEN_OFF, InvoiceRollups, constant_text, per_distinct
+from cobranza.rollups import InvoiceRollups, constant_text, per_distinct
 from cobranza.rules import as_day
 
 ALERT_COLUMNS = [
@@ -95,11 +95,6 @@ def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
 def _by_invoice(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series
                 ) -> pd.DataFrame:
     return _frame(rows, kind, days, detail, invoice=rows["invoice"])
-
-
-def open_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
-    """Invoices still receivable: balance > 0 and not written off."""
-    return invoices[(invoices["balance"] > 0) & (invoices["status"] != WRITTEN_OFF)]
 
 
 def _action_detail(days: pd.Series) -> pd.Series:
