@@ -73,10 +73,12 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport=None, confirm=No
 
 @_edge
 def vista_previa(io: BookIO, now: datetime) -> int:
-    """Vista previa: what would be sent now, without sending; returns the message count."""
+    """Vista previa: what would be sent now, without sending; returns the rows shown."""
+    from cobranza.layout_messages import PREVIEW_STATES
+
     computed, deliveries, sheets = _run(io, now, dry_run=True)
     io.write([s for s in sheets if s.name == "Vista previa"], computed.now)
-    return len(deliveries)
+    return sum(1 for d in deliveries if d.state in PREVIEW_STATES)
 
 
 def _ask(io: BookIO) -> Callable[[list], bool]:

@@ -136,7 +136,10 @@ def plan_digests(
 def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
     """The alert rows of `types`, grouped by type in that order, alert order kept within."""
     order = {normalize(t): i for i, t in enumerate(types)}
-    rank = alerts["type"].map(normalize).map(order)
+    # normalize each distinct Tipo once, not every alert row
+    kinds = alerts["type"]
+    ranks = {kind: order.get(normalize(kind)) for kind in kinds.unique()}
+    rank = kinds.map(ranks).astype("float64")
     keep = rank.notna()
     return alerts[keep].assign(_rank=rank[keep]).sort_values("_rank", kind="stable")
 
@@ -159,8 +162,8 @@ def _lines(rows: pd.DataFrame) -> list[Line]:
         rows["balance"].astype("int64").tolist(), rows["currency"].tolist(),
         rows["type"].tolist(), rows["detail"].tolist(),
     )
+    # positional Line(...) calls: keyword passing costs more than the object itself
     return [
-        Line(invoice=inv, customer=cust, due=None, days_overdue=d, balance=bal, currency=cur,
-             status=kind, detail=detail)
+        Line(inv, cust, None, d, bal, cur, None, None, kind, detail)
         for inv, cust, d, bal, cur, kind, detail in zip(*columns, strict=True)
     ]

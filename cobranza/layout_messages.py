@@ -65,8 +65,13 @@ def _customer(row: Mapping[str, Any]) -> str:
     return f"{row['recipient']} - {name}" if name else str(row["recipient"])
 
 
+# Decision: Vista previa shows what goes out now or is held back, not the omitido messages.
+PREVIEW_STATES = ("listo", "enviado", "pendiente", "error", "incierto")
+
+
 def preview_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
-    """Vista previa: tblVistaPrevia, every message as it would be sent, in plan order."""
+    """Vista previa (tblVistaPrevia, plan order): only PREVIEW_STATES; omitido stays in Envíos."""
+    rows = [r for r in rows if r["state"] in PREVIEW_STATES]
     table = Table(
         name="tblVistaPrevia",
         columns=("Código", "Cliente", "Para", "CC", "Facturas", "Asunto", "Cuerpo", "Estado",

@@ -24,6 +24,7 @@ Monthly statements (Referencia `mes`) have one ledger key per customer and month
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -220,32 +221,42 @@ def group(
 ) -> list[Outgoing]:
     """One Outgoing per customer, code, state and reason; lines ordered by due, invoice."""
     order, starts = _sorted_groups(cand, inv, stages)
-    pos = cand["pos"].to_numpy()[order]
     keys = cand["key"].to_numpy()[order].tolist()
-    shared = _lines(inv, np.unique(pos))
-    lines = [shared[p] for p in pos.tolist()]
-    head = cand.iloc[order[starts]]
-    stage = head["stage"].to_numpy()
-    cust = head["cust"].to_numpy()
-    code = stages["code"].to_numpy(dtype=object)[stage]
-    template = stages["template"].to_numpy(dtype=object)[stage]
-    customer = customers.index.to_numpy(dtype=object)[cust]
-    contact = customers[["to", "cc", "name"]].to_numpy(dtype=object)[cust]
-    heads = zip(customer, code, template, head["state"].to_numpy(dtype=object),
-                head["reason"].to_numpy(dtype=object), contact, strict=True)
-    bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(pos)], strict=True)
-    out = []
-    for (customer_, code_, template_, state, reason, (to, cc, name)), (start, stop) in zip(
-        heads, bounds, strict=True
-    ):
-        addressed = state != "error"
-        out.append(Outgoing(
-            kind="aviso", code=code_, recipient=customer_, to=to if addressed else (),
-            cc=cc if addressed else (), template=template_, lines=tuple(lines[start:stop]),
-            keys=_unique(keys[start:stop]), state=state, reason=reason,
-            context={"customer": customer_, "customer_name": name},
-        ))
-    return out
+    lines = _lines(inv, cand["pos"].to_numpy()[order])
+    bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
+    heads = _heads(cand, order[starts], stages, customers)
+    return [
+        _outgoing(head, tuple(lines[start:stop]), _unique(keys[start:stop]))
+        for head, (start, stop) in zip(heads, bounds, strict=True)
+    ]
+
+
+def _heads(
+    cand: pd.DataFrame, first: np.ndarray, stages: pd.DataFrame, customers: pd.DataFrame
+) -> zip:
+    """Per group (its first row in `first`): customer, code, template, state, reason, to,
+    cc, name, as plain Python lists (iterating numpy object arrays is slow)."""
+    stage = cand["stage"].to_numpy()[first]
+    cust = cand["cust"].to_numpy()[first]
+
+    def pick(values: object, at: np.ndarray) -> list:
+        return np.asarray(values, dtype=object)[at].tolist()
+
+    return zip(
+        pick(customers.index, cust), pick(stages["code"], stage), pick(stages["template"], stage),
+        pick(cand["state"], first), pick(cand["reason"], first), pick(customers["to"], cust),
+        pick(customers["cc"], cust), pick(customers["name"], cust), strict=True,
+    )
+
+
+def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Outgoing:
+    customer, code, template, state, reason, to, cc, name = head
+    addressed = state != "error"
+    return Outgoing(
+        kind="aviso", code=code, recipient=customer, to=to if addressed else (),
+        cc=cc if addressed else (), template=template, lines=lines, keys=keys, state=state,
+        reason=reason, context={"customer": customer, "customer_name": name},
+    )
 
 
 def _unique(keys: list[str]) -> tuple[str, ...]:
@@ -253,9 +264,10 @@ def _unique(keys: list[str]) -> tuple[str, ...]:
     return (keys[0],) if keys[0] == keys[-1] else tuple(keys)
 
 
-def _lines(inv: pd.DataFrame, pos: np.ndarray) -> dict[int, Line]:
-    """One shared Line per invoice row of `inv` that appears in some message."""
-    rows = inv.iloc[pos]
+def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
+    """The Line of each row `pos` of `inv`; one shared Line object per distinct invoice row."""
+    unique, inverse = np.unique(pos, return_inverse=True)
+    rows = inv.iloc[unique]
     columns = (
         rows["invoice"].to_numpy(dtype=object).tolist(),
         rows["customer"].to_numpy(dtype=object).tolist(),
@@ -267,8 +279,8 @@ def _lines(inv: pd.DataFrame, pos: np.ndarray) -> dict[int, Line]:
         rows["promise_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         rows["status"].to_numpy(dtype=object).tolist(),
     )
-    values = zip(*columns, strict=True)
-    return {p: Line(*v) for p, v in zip(pos.tolist(), values, strict=True)}
+    shared = list(itertools.starmap(Line, zip(*columns, strict=True)))
+    return list(map(shared.__getitem__, inverse.tolist()))
 
 
 def _ranks(stages: pd.DataFrame) -> dict[str, int]:
@@ -291,9 +303,10 @@ def apply_contact_rules(
             ready.setdefault(draft.recipient, []).append(i)
     out = list(drafts)
     gate = _Gate(now, book.config)
+    zones = customers["zone"].to_dict()  # one lookup table, not a .at per customer
     for customer, indexes in ready.items():
         sent = list(history.contacts.get(customer, ()))
-        zone = customers.at[customer, "zone"]
+        zone = zones[customer]
         for i in sorted(indexes, key=lambda i: rank[drafts[i].code]):
             reason, later = gate.check(zone, sent)
             if reason:

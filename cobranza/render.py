@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parseaddr
@@ -108,6 +108,8 @@ _ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailin
 
 def dmy(value: date | None) -> str:
     """date -> "dd/mm/aaaa" ("" for blank)."""
+    if type(value) is date and value.year >= 1000:  # the common case, without strftime
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
     if value is None or pd.isna(value):
         return ""
     return value.strftime("%d/%m/%Y")
@@ -136,6 +138,7 @@ def totals(lines: tuple[Line, ...]) -> list[dict[str, str]]:
     return [{"moneda": cur, "saldo": format_amount(v, cur)} for cur, v in sums.items()]
 
 
+@lru_cache(maxsize=64)
 def sender_name(sender: str) -> str:
     """ "Cobranza ACME <cobranza@acme.mx>" -> "Cobranza ACME" (the address if no name)."""
     name, addr = parseaddr(sender)
@@ -150,11 +153,43 @@ def outgoing_name(book: Book, outgoing: Outgoing) -> str:
 
 
 def customer_name(book: Book, code: str) -> str:
-    frame = book.customers
-    if frame is None or frame.empty or "customer" not in frame:
-        return ""
-    match = frame.loc[frame["customer"] == code, "name"]
-    return str(match.iloc[0]) if len(match) else ""
+    """The Clientes Nombre of `code` ("" when unknown); first row wins."""
+    return customer_names(book.customers).get(code, "")
+
+
+def customer_names(frame: pd.DataFrame | None) -> dict[str, str]:
+    """Customer code -> name for a Clientes frame, built once per frame (first row wins)."""
+    return _frame_index(frame, _build_customer_names)
+
+
+def _build_customer_names(frame: pd.DataFrame) -> dict[str, str]:
+    if frame.empty or "customer" not in frame:
+        return {}
+    out: dict[str, str] = {}
+    for code, name in zip(frame["customer"].tolist(), frame["name"].tolist(), strict=True):
+        out.setdefault(code, str(name))
+    return out
+
+
+# id(frame) -> (frame, index). Book frames are read once per run and never edited in
+# place, so an index stays valid for its frame; keeping the frame alive keeps its id unique.
+_INDEXES: dict[tuple[int, Any], tuple[pd.DataFrame, dict]] = {}
+_MAX_INDEXES = 16
+
+
+def _frame_index(frame: pd.DataFrame | None, build: Callable[[pd.DataFrame], dict]) -> dict:
+    """`build(frame)`, computed once per frame object (per-message lookups stay O(1))."""
+    if frame is None:
+        return {}
+    key = (id(frame), build)
+    hit = _INDEXES.get(key)
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    if len(_INDEXES) >= _MAX_INDEXES:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    index = build(frame)
+    _INDEXES[key] = (frame, index)
+    return index
 
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date) -> dict[str, Any]:
@@ -174,14 +209,22 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date)
 
 def find_template(templates: pd.DataFrame, code: str) -> tuple[str, str, bool] | None:
     """(subject, body, approved) of the Plantillas row with this Código, or None."""
-    if templates is None or templates.empty or "code" not in templates:
-        return None
-    rows = templates[templates["code"].astype(str).str.strip().str.upper() == code.upper()]
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    approved = row["approved"] if "approved" in row.index else True
-    return str(row["subject"]), str(row["body"]), False if pd.isna(approved) else bool(approved)
+    return _frame_index(templates, _build_templates).get(code.upper())
+
+
+def _build_templates(templates: pd.DataFrame) -> dict[str, tuple[str, str, bool]]:
+    """Código (stripped, upper case) -> (subject, body, approved); first row wins."""
+    if templates.empty or "code" not in templates:
+        return {}
+    codes = templates["code"].astype(str).str.strip().str.upper().tolist()
+    approved = templates["approved"].tolist() if "approved" in templates else [True] * len(codes)
+    rows = zip(codes, templates["subject"].tolist(), templates["body"].tolist(), approved,
+               strict=True)
+    out: dict[str, tuple[str, str, bool]] = {}
+    for code, subject, body, ok in rows:
+        if code not in out:
+            out[code] = (str(subject), str(body), False if pd.isna(ok) else bool(ok))
+    return out
 
 
 @lru_cache(maxsize=256)

@@ -10,14 +10,14 @@ transport is down, the rest of the batch waits as ``pendiente`` for the next cyc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import pandas as pd
 
 from cobranza.messages import Outgoing
 from cobranza.records import Book
-from cobranza.render import Rendered, customer_name, outgoing_name, render_outgoing
+from cobranza.render import Rendered, customer_names, outgoing_name, render_outgoing
 from cobranza.statement import statement_filename, statement_lines, statement_xlsx
 from sync.ledger import Ledger, message_id_for
 from sync.mailer import (
@@ -70,6 +70,7 @@ class _Run:
     dry_run: bool
     down: str = ""  # reason once the transport failed to connect
     noted: frozenset[str] = frozenset()  # message ids of planner outcomes written to the ledger
+    names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
 
 
 def deliver(
@@ -86,7 +87,8 @@ def deliver(
     """Deliver the planned messages; one DeliveryRow per message handled."""
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
-    run = _Run(book, invoices, ledger, transport, now, dry_run)
+    run = _Run(book, invoices, ledger, transport, now, dry_run,
+               names=customer_names(book.customers))
     if not dry_run:  # planner outcomes are final: one ledger transaction for all of them
         run.noted = ledger.note_many(
             [(item, message_id_for(item)) for item in outgoing if item.state == "omitido"], now
@@ -177,7 +179,7 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
         return []
     today: date = run.now.date()
     lines = statement_lines(run.invoices, item.recipient) or item.lines
-    name = customer_name(run.book, item.recipient)
+    name = run.names.get(item.recipient, "")
     data = statement_xlsx(item.recipient, name, lines, run.book.config.company, today)
     return [(statement_filename(item.recipient, today), data)]
 

@@ -11,6 +11,7 @@ import copy
 import math
 import numbers
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from sync.xlsx_package import NS_MAIN, NS_R, to_xml
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")  # Excel would decode "_x0041_" as "A"
 _MAX_TEXT = 32767  # Excel's limit per cell
+_MEMO_LEN = 80  # texts up to this long (codes, states, reasons) are escaped once per column
 _NEEDS_WORK = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|_x")
 _EPOCH = date(1899, 12, 30).toordinal()
 _DEFAULT_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE = 8.43, 60.0, 500
@@ -265,14 +267,19 @@ def _table_cells(t: Table, styles: StyleBook, rows: Grid) -> None:
     header = "".join(cell_xml(ref(t.row, t.col + i), name, header_style)
                      for i, name in enumerate(column_names(t)))
     rows.setdefault(t.row, []).append((t.col, last_col, header))
-    columns = [(column_letter(t.col + i), _ColumnEncoder(styles, t.formats.get(c)))
-               for i, c in enumerate(t.columns)]
-    for r, values in enumerate(t.rows, start=t.row + 1):
-        if len(values) != len(columns):
+    for values in t.rows:
+        if len(values) != len(t.columns):
             raise ValueError(f"la tabla {t.name} tiene una fila con {len(values)} valores")
-        cells = zip(columns, values, strict=True)
-        xml = "".join([encode(f"{letter}{r}", v) for (letter, encode), v in cells])
-        rows.setdefault(r, []).append((t.col, last_col, xml))
+    first = t.row + 1
+    numbers = [str(r) for r in range(first, first + len(t.rows))]
+    # column by column: one loop per column with its style and prefixes bound once
+    encoded = [
+        _ColumnEncoder(styles, t.formats.get(c)).column(column_letter(t.col + i), values, numbers)
+        # strict=False: with no body rows the transpose is empty while t.columns is not
+        for i, (c, values) in enumerate(zip(t.columns, zip(*t.rows, strict=True), strict=False))
+    ]
+    for r, cells in enumerate(zip(*encoded, strict=True), start=first):
+        rows.setdefault(r, []).append((t.col, last_col, "".join(cells)))
 
 
 class _ColumnEncoder:
@@ -293,15 +300,34 @@ class _ColumnEncoder:
         style = self.styles.xf(role, fmt)
         return f' s="{style}"' if style else ""
 
+    def column(self, letter: str, values: Sequence[Any], numbers: list[str]) -> list[str]:
+        """The cells of one column; a short text repeated down the column is escaped once."""
+        head = f'<c r="{letter}'
+        middle = f'"{self.text} t="inlineStr"><is><t xml:space="preserve">'
+        memo: dict[str, str] = {}
+        out: list[str] = []
+        append = out.append
+        for r, value in zip(numbers, values, strict=True):
+            if type(value) is not str:
+                append(self(f"{letter}{r}", value))
+            elif not value:
+                append("")
+            else:
+                body = memo.get(value) if len(value) <= _MEMO_LEN else None
+                if body is None:
+                    body = _body(value)
+                    if len(value) <= _MEMO_LEN:
+                        memo[value] = body
+                append(f"{head}{r}{middle}{body}</t></is></c>")
+        return out
+
     def __call__(self, ref_: str, value: Any) -> str:
         kind = type(value)
         if kind is str:
             if not value:
                 return ""
-            needs_work = len(value) > _MAX_TEXT or _NEEDS_WORK.search(value)
-            body = text(value) if needs_work else value
             return (f'<c r="{ref_}"{self.text} t="inlineStr">'
-                    f'<is><t xml:space="preserve">{body}</t></is></c>')
+                    f'<is><t xml:space="preserve">{_body(value)}</t></is></c>')
         if kind is int or (kind is float and math.isfinite(value)):
             return f'<c r="{ref_}"{self.number}><v>{value!r}</v></c>'
         if kind is Decimal and value.is_finite():
@@ -313,6 +339,12 @@ class _ColumnEncoder:
         if value is None or is_missing(value):
             return ""
         return cell_xml(ref_, value, self.styles.xf("value", value_format(value, self.fmt)))
+
+
+def _body(value: str) -> str:
+    """Inline-string text: most values need no work, and one regex search says so."""
+    needs_work = len(value) > _MAX_TEXT or _NEEDS_WORK.search(value)
+    return text(value) if needs_work else value
 
 
 def _sheet_data(rows: Grid) -> list[str]:

@@ -11,6 +11,7 @@ import python_calamine
 
 from addin import ribbon
 from addin.book import FileBook
+from cobranza.layout_messages import PREVIEW_STATES
 from sync.reader import read_book, read_raw
 from sync.workbook_init import create_workbook
 from tests.smtp_server import SmtpTestServer
@@ -48,7 +49,9 @@ def test_vista_previa_writes_the_preview_and_sends_nothing(workbook, smtp):
     io = FileBook(workbook)
     count = ribbon.vista_previa(io, NOW)
     assert count > 0
-    assert len(table_rows(workbook, "Vista previa", "Código")) == count
+    rows = table_rows(workbook, "Vista previa", "Código")
+    assert len(rows) == count  # omitido messages stay in Envíos, not in Vista previa
+    assert {r[7] for r in rows} <= set(PREVIEW_STATES) - {"omitido"}
     assert smtp.messages == []
 
 

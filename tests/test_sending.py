@@ -383,6 +383,21 @@ def test_dry_run_renders_without_claiming_or_sending(server, setup) -> None:
     )
 
 
+def test_preview_sheet_leaves_out_omitido_messages() -> None:
+    rows = [
+        {"code": f"C{i}", "recipient": f"R{i}", "name": "", "state": state, "reason": ""}
+        for i, state in enumerate(("listo", "omitido", "pendiente", "enviado", "omitido",
+                                   "error", "incierto"))
+    ]
+    sheet = preview_sheet(rows, NOW)
+    table = sheet.tables[0]
+    assert [(r[0], r[7]) for r in table.rows] == [
+        ("C0", "listo"), ("C2", "pendiente"), ("C3", "enviado"), ("C5", "error"),
+        ("C6", "incierto"),
+    ]
+    assert [c.value for c in sheet.cells if c.row == 2 and c.col == 4] == ["5 mensajes"]
+
+
 def test_outbox_transport_through_deliver(setup, tmp_path) -> None:
     book, invoices, ledger = setup
     rows = deliver(batch(invoices), book, invoices, ledger, OutboxTransport(tmp_path / "salida"),
