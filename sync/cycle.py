@@ -94,6 +94,7 @@ class CycleResult:
     written: bool
     deferred: str = ""  # Spanish reason when outputs were not written
     write_error: str = ""  # Spanish; outputs not written because the disk refused
+    changed: tuple[str, ...] = ()  # output sheets whose content changed (written = current)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -165,7 +166,7 @@ def run_cycle(
 def _write(result: CycleResult, sheets: list[Sheet]) -> None:
     """Write the output sheets, or say in Spanish why they were not written."""
     try:
-        write_outputs(result.path, sheets, now=result.now)
+        result.changed = write_outputs(result.path, sheets, now=result.now).changed
         result.written = True
     except (WorkbookOpen, WorkbookBusy) as exc:
         result.deferred = str(exc)

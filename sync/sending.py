@@ -191,12 +191,25 @@ def _row(
     invoices = ", ".join(dict.fromkeys(line.invoice for line in item.lines if line.invoice))
     name = outgoing_name(run.book, item)
     return DeliveryRow(
-        when=run.now, kind=item.kind, code=item.code, recipient=item.recipient,
+        when=_shown_time(run, item, state), kind=item.kind, code=item.code,
+        recipient=item.recipient,
         to="; ".join(item.to), invoices=invoices,
         subject=rendered.subject if rendered else "", state=state, reason=reason,
         body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
         logged=logged,
     )
+
+
+def _shown_time(run: _Run, item: Outgoing, state: str) -> datetime:
+    """A held-back notice shows when the rules next allow it, and a planner error the
+    day, not the cycle's clock: Envíos (and the workbook) stay unchanged from one cycle to
+    the next while nothing happens."""
+    later = item.context.get("next_allowed") if state == "pendiente" else None
+    if isinstance(later, datetime):
+        return later
+    if state in ("pendiente", "error") and item.state == state:  # a standing data problem
+        return run.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return run.now
 
 
 def envios_rows(ledger: Ledger, delivered: list[DeliveryRow]) -> list[dict]:

@@ -25,8 +25,10 @@ def summary_lines(result) -> list[str]:
         lines.append(f"Aviso: {result.write_error}")
     elif result.deferred:
         lines.append(f"Aviso: {result.deferred}")
+    elif result.written and result.changed:
+        lines.append(f"Hojas de salida actualizadas en {result.path}: {', '.join(result.changed)}")
     elif result.written:
-        lines.append(f"Hojas de salida actualizadas en {result.path}")
+        lines.append("Hojas de salida sin cambios desde la última sincronización.")
     return lines
 
 

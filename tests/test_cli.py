@@ -34,6 +34,10 @@ HINT = "Agréguela o use la plantilla (cobranza init)."
 BAD_INVOICE_ROWS = 6
 
 
+# Every output sheet changes on a first sync.
+ALL_SHEETS = "Alertas, Tablero, Agenda, Errores, Envíos, Vista previa"
+
+
 def cobranza(*args: object, cwd: Path, smtp: dict[str, str] | None = None):
     """Run `cobranza ARGS` as a subprocess; no SMTP settings unless given (outbox)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
@@ -195,7 +199,7 @@ def test_demo_creates_the_folder_syncs_and_prints_the_summary(tmp_path):
     assert int(shown["enviado"]) == len(emls) > 0  # one .eml per message sent
     assert lines[len(expected) + 1:] == [
         f"Errores en los datos: {len(errores)} (vea la hoja Errores)",
-        f"Hojas de salida actualizadas en {book}",
+        f"Hojas de salida actualizadas en {book}: {ALL_SHEETS}",
         "",
         f"Abra {book} y revise las hojas Alertas, Tablero, Agenda, Envíos y Errores.",
         f"Los correos quedaron como archivos .eml en {folder / 'salida'}.",
@@ -241,7 +245,7 @@ def test_owner_file_sends_but_defers_the_outputs_then_writes_them_when_closed(tm
     owner.unlink()
     done = cobranza("sync", book, "--as-of", "2026-12-01T10:05", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == f"Hojas de salida actualizadas en {book}"
+    assert done.stdout.splitlines()[-1] == f"Hojas de salida actualizadas en {book}: {ALL_SHEETS}"
     assert "enviado" not in next(ln for ln in done.stdout.splitlines() if ln.startswith("Env"))
     assert sorted(p.name for p in (tmp_path / "salida").glob("*.eml")) == emls
     wb = openpyxl.load_workbook(book, read_only=True)
@@ -261,3 +265,21 @@ def test_every_command_line_error_is_in_spanish(tmp_path):
                              done.stderr)
         assert english == [], done.stderr
     assert "faltan los argumentos: path" in no_path.stderr
+
+
+def test_a_cycle_that_changes_nothing_leaves_the_workbook_alone(tmp_path):
+    """Later cycles the same evening (customers waiting for tomorrow's window, a customer
+    without email) change no output: the file is not rewritten and no backup is made."""
+    book = tmp_path / "libro.xlsm"
+    assert cobranza("init", book, "--demo", "--as-of", "2026-12-01", cwd=tmp_path).returncode == 0
+    first = cobranza("sync", book, "--as-of", "2026-12-01T19:50", cwd=tmp_path)
+    assert "pendiente" in first.stdout
+    cobranza("sync", book, "--as-of", "2026-12-01T19:52", cwd=tmp_path)  # Vista previa empties
+    saved, backups = book.read_bytes(), sorted((tmp_path / ".cobranza" / "backups").iterdir())
+    again = cobranza("sync", book, "--as-of", "2026-12-01T19:58", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == (
+        "Hojas de salida sin cambios desde la última sincronización."
+    )
+    assert book.read_bytes() == saved
+    assert sorted((tmp_path / ".cobranza" / "backups").iterdir()) == backups
