@@ -154,9 +154,16 @@ def cycle_sheets(book: Path, work: Path) -> list:
     """The output sheets one dry-run cycle writes, caught on their way to the writer."""
     from sync import cycle
 
+    from sync.writer import WriteResult
+
     caught: list = []
     real = cycle.write_outputs
-    cycle.write_outputs = lambda path, sheets, **kw: caught.extend(sheets)
+
+    def catch(path: Path, sheets: list, **kw: object) -> WriteResult:
+        caught.extend(sheets)
+        return WriteResult((), None, 0)
+
+    cycle.write_outputs = catch
     try:
         copy = _fresh_copy(book, work)
         cycle.run_cycle(copy, AT, dry_run=True, ledger_path=copy.parent / "ledger.sqlite")
