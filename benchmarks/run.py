@@ -153,7 +153,6 @@ def step_plan(book: Path, work: Path, computed=None) -> float:
 def cycle_sheets(book: Path, work: Path) -> list:
     """The output sheets one dry-run cycle writes, caught on their way to the writer."""
     from sync import cycle
-
     from sync.writer import WriteResult
 
     caught: list = []
