@@ -17,7 +17,6 @@ On Linux/macOS the xlwings decorators only return the function, so this imports 
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from cobranza.parse import parse_dates, to_text
 from cobranza.records import Book
 from cobranza.rules import bucket_of, compute_invoices, days_overdue
 from sync.errors import CobranzaError
+from sync.memory import gc_paused
 
 log = logging.getLogger("cobranza.udfs")
 
@@ -69,15 +69,9 @@ def _cells(values: Values) -> tuple[pd.Series, Callable[[list], Values]]:
 
 
 def _as_column(out: list) -> list[list]:
-    """[a, b] -> [[a], [b]]. The cyclic GC is paused: building 100 000 small lists would
-    otherwise trigger many full collections and cost more than the rule itself."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    """[a, b] -> [[a], [b]] (100 000 small lists: see sync.memory for the GC pause)."""
+    with gc_paused():
         return [[v] for v in out]
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _fill(n: int, valid: np.ndarray, values: list, bad: np.ndarray, error: str) -> list:
