@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-import openpyxl
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from cobranza.records import RESULTS
 from cobranza.validate import validate
 from sync.reader import read_book
+from tests.test_reader import write_book
 
 CLIENTES = ["Cliente", "Nombre", "Email", "Email CC", "Teléfono", "Segmento",
             "Límite de crédito", "Cobrador", "Avisos automáticos", "Zona horaria", "Tercero"]
@@ -23,17 +23,6 @@ GESTIONES = ["Fecha", "Cobrador", "Cliente", "Factura", "Resultado", "Fecha comp
              "Comentario", "Seguimiento"]
 CONFIG_HEADER = ["Parámetro", "Valor", None, "Cobrador", "Email", None, "Área", "Responsable",
                  "Email", None, "Código", "Referencia", "Días", "Plantilla", "Activo"]
-
-
-def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    wb.save(path)
-    return path
 
 
 def good_sheets() -> dict[str, list[list]]:
