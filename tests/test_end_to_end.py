@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -33,6 +32,7 @@ from sync.ledger import ledger_path
 from sync.reader import read_book
 from tests.lo import convert_to_pdf
 from tests.smtp_server import Received, SmtpTestServer
+from tests.workbook_edit import append_rows
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
@@ -74,25 +74,6 @@ def cobranza(*args: object, cwd: Path, env: dict[str, str]) -> subprocess.Comple
 
 def _key(text: object) -> str:
     return str(text or "").strip().lower()
-
-
-def append_rows(path: Path, rows: dict[str, list[dict[str, object]]]) -> None:
-    """What a user does in Excel: type rows under a sheet's table; the table grows."""
-    wb = openpyxl.load_workbook(path, keep_vba=True)
-    for sheet, records in rows.items():
-        ws = wb[sheet]
-        table = next(iter(ws.tables.values()))
-        first, last = table.ref.split(":")
-        column, row = re.sub(r"\d", "", last), int(re.sub(r"\D", "", last))
-        headers = {_key(c.value): c.column for c in ws[1] if c.value}
-        for values in records:
-            row += 1
-            for header, value in values.items():
-                cell = ws.cell(row=row, column=headers[_key(header)], value=value)
-                if isinstance(value, str):
-                    cell.data_type = "s"  # typed text, even when it starts with "="
-        table.ref = f"{first}:{column}{row}"
-    wb.save(path)
 
 
 def message_states(book: Path) -> dict[str, str]:

@@ -48,6 +48,7 @@ from sync.service import (
     server_time,
 )
 from tests.smtp_server import SmtpTestServer, _Handler
+from tests.workbook_edit import append_rows, save_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 # Exactly what the installed `cobranza` console script runs (sync.cli:main).
@@ -414,33 +415,6 @@ def new_invoice(invoice: str, customer: str, amount: float = 500) -> dict[str, o
 def _key(text: object) -> str:
     plain = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode()
     return plain.strip().lower()
-
-
-def save_atomically(wb: openpyxl.Workbook, path: Path) -> None:
-    """Save like Excel does at the end: a whole new file that replaces the old one."""
-    temp = path.with_name("guardando.xlsm")
-    wb.save(temp)
-    os.replace(temp, path)
-
-
-def append_rows(path: Path, rows: dict[str, list[dict[str, object]]]) -> None:
-    """Add rows to each sheet's table (headers matched like the reader does), as a user
-    would in Excel: the table grows, the file is saved."""
-    wb = openpyxl.load_workbook(path, keep_vba=True)
-    for sheet, records in rows.items():
-        ws = wb[sheet]
-        table = next(iter(ws.tables.values()))
-        first, last = table.ref.split(":")
-        column, row = re.sub(r"\d", "", last), int(re.sub(r"\D", "", last))
-        if row > 1 and ws.cell(row=row, column=1).value is None:
-            row -= 1  # the template's empty first row is filled, not skipped
-        headers = {_key(c.value): c.column for c in ws[1] if c.value}
-        for values in records:
-            row += 1
-            for header, value in values.items():
-                ws.cell(row=row, column=headers[_key(header)], value=value)
-        table.ref = f"{first}:{column}{row}"
-    save_atomically(wb, path)
 
 
 def append_row(path: Path, sheet: str, values: dict[str, object]) -> None:
