@@ -155,6 +155,7 @@ def actualizar_alertas(io: BookIO, now: datetime) -> int:
 @_edge
 def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
     """The selected customer's statement as an .xlsx beside the workbook; opens it."""
+    from cobranza.render import customer_name
     from cobranza.statement import statement_filename, statement_lines, statement_xlsx
 
     computed = _computed(io, now)
@@ -164,10 +165,9 @@ def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
         io.show("Seleccione un cliente en la hoja Clientes (o una de sus facturas en Facturas).")
         return None
     as_of = computed.now.date()
-    names = book.customers.drop_duplicates("customer").set_index("customer")["name"]
     lines = statement_lines(computed.invoices, customer)
-    data = statement_xlsx(customer, str(names.get(customer, "")), lines, book.config.company,
-                          as_of)
+    data = statement_xlsx(customer, customer_name(book, customer), lines,
+                          book.config.company, as_of)
     path = io.path.parent / statement_filename(customer, as_of)
     path.write_bytes(data)
     io.open_file(path)

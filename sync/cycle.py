@@ -6,7 +6,6 @@ touches the file, the ledger and the transport.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,8 +31,6 @@ from sync.progress import progress
 from sync.reader import read_book
 from sync.sending import DeliveryRow, deliver, envios_rows
 from sync.writer import write_outputs
-
-log = logging.getLogger("cobranza")
 
 
 @dataclass
