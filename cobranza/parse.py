@@ -42,6 +42,7 @@ _AMOUNT_PATTERNS = {  # decimal separator -> full-match pattern of a text amount
 }
 
 
+_strip = np.frompyfunc(str.strip, 1, 1)  # object array in, object array out, in C
 # Cell categories, as small ints so masks are cheap numpy comparisons.
 BLANK, TEXT, NUMBER, DATE, DATETIME, OTHER = range(6)
 # Column type pandas infers in one C pass -> category of every cell (before blank checks).
@@ -72,12 +73,10 @@ def categories(values: pd.Series) -> np.ndarray:
     uniform = _UNIFORM.get(infer_dtype(arr, skipna=False))
     if uniform is not None:
         cats = np.full(len(arr), uniform, dtype=np.int8)
-    else:
-        table: dict[type, int] = {}
-        cats = np.fromiter(
-            (table.get(type(v)) or table.setdefault(type(v), _category(type(v))) for v in arr),
-            dtype=np.int8, count=len(arr),
-        )
+    else:  # C-level passes only: types, their few distinct values, a lookup per cell
+        kinds = list(map(type, arr))
+        table = {kind: _category(kind) for kind in set(kinds)}
+        cats = np.fromiter(map(table.__getitem__, kinds), dtype=np.int8, count=len(arr))
     text = cats == TEXT
     if text.any():
         blank = np.fromiter((not v or v.isspace() for v in arr[text]), bool, int(text.sum()))
@@ -131,21 +130,27 @@ def _serial_dates(numbers: pd.Series) -> pd.Series:
 
 def _object_dates(objs: pd.Series, with_time: bool) -> pd.Series:
     if not with_time:  # datetime.date: exact via ordinals, no per-cell parsing
-        days = np.fromiter((d.toordinal() for d in objs), dtype="int64", count=len(objs))
+        ordinal = type(objs.iloc[0]).toordinal if len(objs) else date.toordinal
+        try:
+            days = np.fromiter(map(ordinal, objs), dtype="int64", count=len(objs))
+        except TypeError:  # date subclasses of mixed types: one by one
+            days = np.fromiter((d.toordinal() for d in objs), dtype="int64", count=len(objs))
         stamps = (days - _EPOCH_ORDINAL).astype("datetime64[D]")
         return _ns(pd.Series(stamps, index=objs.index))
     return _ns(pd.to_datetime(objs, errors="coerce")).dt.normalize()
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_dates(values: pd.Series, cats: np.ndarray | None = None
+                ) -> tuple[pd.Series, pd.Series]:
     """Raw cells -> (datetime64[ns] at midnight, bad-mask). Blank -> NaT and not bad.
 
     Accepts date/datetime objects, Excel serial numbers, `dd/mm/aaaa`, `d/m/aaaa`,
     `dd-mm-aaaa` and ISO `aaaa-mm-dd` (optionally with a time). Impossible dates
-    (31/02/2026) and dates outside 1900-2199 are bad.
+    (31/02/2026) and dates outside 1900-2199 are bad. `cats`: `categories(values)`,
+    when the caller already has them.
     """
-    cats = categories(values)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    cats = categories(values) if cats is None else cats
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
     for cat, convert in (
         (TEXT, lambda s: _text_dates(s.astype(str))),
         (NUMBER, _serial_dates),
@@ -154,28 +159,31 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     ):
         mask = cats == cat
         if mask.any():
-            out.loc[mask] = convert(values[mask])
-    out = _ns(out).dt.normalize()
-    return out, (cats != BLANK) & out.isna()
+            out[mask] = convert(values[mask]).to_numpy(dtype="datetime64[ns]")
+    out[(out < DATE_MIN.to_datetime64()) | (out > DATE_MAX.to_datetime64())] = np.datetime64("NaT")
+    out = out.astype("datetime64[D]").astype("datetime64[ns]")  # midnight (floor; NaT stays)
+    parsed = pd.Series(out, index=values.index)
+    return parsed, pd.Series((cats != BLANK) & np.isnat(out), index=values.index)
 
 
-def parse_amounts(values: pd.Series, decimal_separator: str = ".") -> tuple[pd.Series, pd.Series]:
+def parse_amounts(values: pd.Series, decimal_separator: str = ".", cats: np.ndarray | None = None
+                  ) -> tuple[pd.Series, pd.Series]:
     """Raw cells -> (float major units, bad-mask). Blank -> NaN and not bad.
 
     Text may carry a leading "$", spaces and thousands separators; the decimal separator
     is the configured one ("." or ","). Negative amounts are bad but keep their value, so
-    the caller can tell "negative" from "not a number" (NaN).
+    the caller can tell "negative" from "not a number" (NaN). `cats` as in parse_dates.
     """
-    cats = categories(values)
-    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    cats = categories(values) if cats is None else cats
+    out = np.full(len(values), np.nan)
     num = cats == NUMBER
     if num.any():
-        out[num] = values[num].astype("float64")
+        out[num] = values[num].to_numpy(dtype="float64")
     text = cats == TEXT
     if text.any():
-        out[text] = _text_amounts(to_text(values[text]), decimal_separator)
+        out[text] = _text_amounts(to_text(values[text]), decimal_separator).to_numpy()
     bad = ((cats != BLANK) & ~np.isfinite(out)) | (out < 0)
-    return out, bad
+    return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
 
 
 def _text_amounts(text: pd.Series, decimal_separator: str) -> pd.Series:
@@ -240,6 +248,8 @@ def to_text(values: pd.Series) -> pd.Series:
     if values.empty:
         return pd.Series([], index=values.index, dtype=str)
     arr = values.to_numpy(dtype=object)
-    if infer_dtype(arr, skipna=False) == "string":
-        return pd.Series([v.strip() for v in arr], index=values.index, dtype=str)
-    return pd.Series([cell_text(v) for v in arr], index=values.index, dtype=str)
+    try:
+        stripped = _strip(arr)  # all text: the fast path
+    except TypeError:  # some cell is not a str
+        stripped = [cell_text(v) for v in arr]
+    return pd.Series(stripped, index=values.index, dtype=str)

@@ -27,7 +27,9 @@ from cobranza import records as rec
 from cobranza.config import DEFAULTS, Config, parse_config
 from cobranza.money import to_minor
 from cobranza.parse import (
+    BLANK,
     blank_mask,
+    categories,
     cell_text,
     parse_amounts,
     parse_bools,
@@ -101,6 +103,7 @@ class Table:
     frame: pd.DataFrame  # internal column -> typed values, plus "row"
     bad: pd.Series  # bool per row: dropped from the Book
     _valid: pd.DataFrame | None = None
+    _keys: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
 
     @property
     def valid(self) -> pd.DataFrame:
@@ -112,6 +115,25 @@ class Table:
     def drop(self, index: pd.Index) -> None:
         self.bad[index] = True
         self._valid = None
+
+    def keys(self, col: str) -> tuple[np.ndarray, pd.Index]:
+        """Per frame row the code of its `col` value, and the distinct values. Cached: typed
+        values never change (only `bad` does), so each key column is hashed once."""
+        if col not in self._keys:
+            codes, uniques = pd.factorize(self.frame[col].to_numpy(dtype=object))
+            self._keys[col] = codes, pd.Index(uniques, dtype=object)
+        return self._keys[col]
+
+    def find(self, col: str, keys: pd.Series) -> np.ndarray:
+        """Position in `valid` of each key's first valid row with that `col`; -1 when none."""
+        codes, uniques = self.keys(col)
+        valid = codes[~self.bad.to_numpy()]
+        first = np.append(_first_positions(valid, len(uniques)), -1)
+        return first[uniques.get_indexer(keys.to_numpy(dtype=object))]  # -1 picks the -1
+
+    def has(self, col: str, keys: pd.Series) -> np.ndarray:
+        """Whether each key is the `col` of some row, valid or not."""
+        return self.keys(col)[1].get_indexer(keys.to_numpy(dtype=object)) >= 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +189,7 @@ class Parsed:
     problem: str | pd.Series = ""  # Spanish, or one text per bad cell (indexed like them)
     keep: bool = False  # bad cells get a default and the row stays
     shown: pd.Series | None = None  # what to show as the value instead of the raw cell
+    blank: np.ndarray | None = None  # blank cells, when the parser already knows them
 
 
 def _text(raw: pd.Series, config: Config) -> Parsed:
@@ -174,18 +197,20 @@ def _text(raw: pd.Series, config: Config) -> Parsed:
 
 
 def _date(raw: pd.Series, config: Config) -> Parsed:
-    values, bad = parse_dates(raw)
-    return Parsed(values, bad, f"no es una fecha válida ({_DATE_HINT}).")
+    cats = categories(raw)
+    values, bad = parse_dates(raw, cats)
+    return Parsed(values, bad, f"no es una fecha válida ({_DATE_HINT}).", blank=cats == BLANK)
 
 
 def _money(raw: pd.Series, config: Config) -> Parsed:
-    values, bad = parse_amounts(raw, config.decimal_separator)
+    cats = categories(raw)
+    values, bad = parse_amounts(raw, config.decimal_separator, cats)
     example = "1,234.56" if config.decimal_separator == "." else "1.234,56"
     negative = f"no puede ser negativo (escriba el importe sin signo, por ejemplo {example})."
     not_number = f"no es un importe válido (use números, por ejemplo {example})."
     flagged = values[bad]
     problem = pd.Series(np.where(flagged < 0, negative, not_number), index=flagged.index)
-    return Parsed(values, bad, problem)
+    return Parsed(values, bad, problem, blank=cats == BLANK)
 
 
 def _credit_limit(raw: pd.Series, config: Config) -> Parsed:
@@ -345,7 +370,8 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
         if key.endswith("*"):
             # Text values are "" exactly when the cell is blank: skip a second pass.
-            blank = values == "" if kind == "text" else blank_mask(table.raw[col])
+            blank = (values == "" if kind == "text" else blank_mask(table.raw[col])
+                     if parsed.blank is None else pd.Series(parsed.blank, index=index))
             hint = _REQUIRED_HINT.get(kind, "")
             problem = f"falta el dato (obligatorio{hint})."
             issues.append(Issue(name, blank[blank].index, col, problem))
@@ -364,28 +390,12 @@ def _first_positions(codes: np.ndarray, size: int) -> np.ndarray:
     return first
 
 
-def positions(keys: pd.Series, table_keys: pd.Series) -> np.ndarray:
-    """Position of each key's first match in `table_keys`; -1 when absent.
-
-    One factorize over both columns: faster than an Index lookup on str columns.
-    """
-    both = np.concatenate([table_keys.to_numpy(dtype=object), keys.to_numpy(dtype=object)])
-    codes, uniques = pd.factorize(both)
-    n = len(table_keys)
-    return _first_positions(codes[:n], len(uniques))[codes[n:]]
-
-
-def lookup(keys: pd.Series, table: pd.DataFrame, key: str, column: str) -> pd.Series:
-    """`table[column]` at each key's row in `table[key]`; None when absent."""
-    pos = positions(keys, table[key])
-    values = np.append(table[column].to_numpy(dtype=object), None)
-    return pd.Series(values[pos], index=keys.index)  # pos -1 picks the trailing None
-
-
 def _duplicates(name: str, col: str, what: str) -> Callable[[dict[str, Table], Config], list]:
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
-        valid = tables[name].valid
-        codes, uniques = pd.factorize(valid[col].to_numpy(dtype=object))
+        table = tables[name]
+        codes, uniques = table.keys(col)
+        valid = table.valid
+        codes = codes[~table.bad.to_numpy()]
         first = _first_positions(codes, len(uniques))[codes]
         dup = first != np.arange(len(codes))
         rows = pd.Series(valid["row"].to_numpy()[first[dup]], index=valid.index[dup])
@@ -400,11 +410,11 @@ def _known(name: str, col: str, target: str, sheet: str, what: str) -> Callable[
 
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         values = tables[name].valid[col]
-        ok = (positions(values, tables[target].valid[col]) >= 0) | (values == "").to_numpy()
+        ok = (tables[target].find(col, values) >= 0) | (values == "").to_numpy()
         if ok.all():
             return []
         values = values[~ok]
-        in_sheet = positions(values, tables[target].frame[col]) >= 0
+        in_sheet = tables[target].has(col, values)
         return [
             Issue(name, values[~in_sheet].index, col,
                   f"no existe en la hoja {sheet} (agréguel{what} allí o corrija el código)."),
@@ -420,9 +430,13 @@ def _same_customer(name: str) -> Callable[[dict[str, Table], Config], list]:
     """Payment/gestión whose Cliente differs from the customer of its Factura."""
 
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
-        valid = tables[name].valid
-        owner = lookup(valid["invoice"], tables["invoices"].valid, "invoice", "customer")
-        wrong = (valid["customer"] != "") & owner.notna() & (valid["customer"] != owner)
+        valid, invoices = tables[name].valid, tables["invoices"]
+        pos = invoices.find("invoice", valid["invoice"])
+        owners = np.append(invoices.valid["customer"].to_numpy(dtype=object), None)
+        owner = owners[pos]  # pos -1 picks the trailing None
+        customer = valid["customer"].to_numpy(dtype=object)
+        wrong = pd.Series((customer != "") & (pos >= 0) & (customer != owner), index=valid.index)
+        owner = pd.Series(owner, index=valid.index)
         problem = (
             "no coincide con el cliente de la factura " + valid.loc[wrong, "invoice"] + ' ("'
             + owner[wrong].astype(str) + '"); corrija uno de los dos o deje el Cliente vacío.'
@@ -599,7 +613,7 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
     inv["amount"] = to_minor(inv["amount"], inv["currency"].astype("category"))
-    pos = positions(pay["invoice"], inv["invoice"])  # every valid payment has its invoice
+    pos = tables["invoices"].find("invoice", pay["invoice"])  # every valid payment has one
     currency = pd.Series(inv["currency"].to_numpy(dtype=object)[pos], index=pay.index)
     pay["amount"] = to_minor(pay["amount"], currency.astype("category"))
     pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
