@@ -127,7 +127,7 @@ class _Edit:
             old = old | {entry.part}
         sheet_part = entry.part if entry else self._free("xl/worksheets/sheet{}.xml")
         parts = self._render(sheet, sheet_part)
-        if entry and set(parts) == old and all(self.pkg.read(p) == b for p, b in parts.items()):
+        if entry and set(parts) == old and all(self.pkg.same(p, b) for p, b in parts.items()):
             return False
         for part in old - set(parts):
             self.pkg.remove(part)

@@ -1,10 +1,14 @@
 from datetime import date, datetime
 
+import numpy as np
+import pandas as pd
+
 from cobranza.agenda import compute_agenda
 from cobranza.alerts import ALERT_TYPES, compute_alerts
 from cobranza.kpis import compute_kpis
 from cobranza.layout import (
     ALERTS_TABLE_ROW,
+    _py,
     agenda_sheet,
     alerts_sheet,
     dashboard_sheet,
@@ -118,3 +122,21 @@ def test_table_names_unique_and_not_input_names():
               agenda_sheet(compute_agenda(book, inv, AS_OF), AS_OF), errors_sheet([], AS_OF)]
     names = [t.name for s in sheets for t in s.tables]
     assert len(names) == len(set(names)) and not set(names) & INPUT_TABLES
+
+
+def test_columns_become_plain_python_scalars():
+    """Whole-column conversion: blanks of every pandas kind -> None, numpy -> Python."""
+    cases = [
+        (pd.Series([1.5, np.nan, 2.0]), [1.5, None, 2.0], float),
+        (pd.Series([1, 2], dtype="int64"), [1, 2], int),
+        (pd.Series([1, None], dtype="Int64"), [1, None], int),
+        (pd.Series(["a", None, ""], dtype="str"), ["a", None, ""], str),
+        (pd.Series(["a", pd.NA], dtype="string"), ["a", None], str),
+        (pd.Series(["x", None, float("nan")], dtype=object), ["x", None, None], str),
+        (pd.Series(pd.to_datetime(["2026-01-02", None])), [date(2026, 1, 2), None], date),
+        (pd.Series([True, False]), [True, False], bool),
+    ]
+    for series, expected, kind in cases:
+        got = _py(series)
+        assert got == expected, series.dtype
+        assert all(type(v) is kind for v in got if v is not None), series.dtype

@@ -158,6 +158,39 @@ def test_same_sheets_twice_change_nothing(book: Path) -> None:
     assert book.read_bytes() == before
 
 
+def test_a_change_that_keeps_the_size_is_written(book: Path) -> None:
+    """Same length, other bytes: told apart by the CRC without inflating the old part."""
+    def sheet(name: str) -> Sheet:
+        return Sheet("Notas", tables=[Table("tblNotas", ("Nombre",), [(name,)])])
+
+    write(book, sheet("Ana"))
+    result = write(book, sheet("Eva"), now=datetime(2026, 11, 26))
+    assert result.changed == ("Notas",)
+    assert openpyxl.load_workbook(book)["Notas"]["A2"].value == "Eva"
+    assert write(book, sheet("Eva"), now=datetime(2026, 11, 27)).changed == ()
+
+
+def test_big_members_deflated_in_pieces_read_back_the_same(book: Path, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """Worker threads deflate big members in independent pieces: one valid stream."""
+    other = tmp_path / "other" / book.name
+    other.parent.mkdir()
+    other.write_bytes(book.read_bytes())
+    rows = [(f"C{i}", f"Nombre {i} & más", i * 1.5) for i in range(2000)]
+    big = Sheet("Alertas", tables=[Table("tblAlertas", ("Cliente", "Nombre", "Saldo"), rows)])
+    write(book, big)
+    monkeypatch.setattr(xlsx_package, "_FAST_DEFLATE_OVER", 1)
+    monkeypatch.setattr(xlsx_package, "_PIECE", 1000)
+    write(other, big)
+    with zipfile.ZipFile(book) as whole, zipfile.ZipFile(other) as pieces:
+        assert pieces.testzip() is None  # every member inflates and matches its CRC
+        assert whole.namelist() == pieces.namelist()
+        for name in whole.namelist():
+            assert whole.read(name) == pieces.read(name)
+        assert pieces.getinfo("xl/worksheets/sheet4.xml").file_size > 50 * 1000
+    assert openpyxl.load_workbook(other)["Alertas"]["B2001"].value == "Nombre 1999 & más"
+
+
 def test_fewer_rows_shrink_the_table(book: Path) -> None:
     write(book)
     result = write(book, rich_book.alertas(1), rich_book.tablero(), now=datetime(2026, 11, 26))

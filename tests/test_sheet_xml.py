@@ -1,0 +1,182 @@
+"""sync.sheet_xml's column fast paths give exactly what the one-cell-at-a-time way gives.
+
+The reference below is the plain definition: every non-blank value through `cell_xml`
+with the style of its `value_format`, rows in order, pieces of a row sorted by column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cobranza.sheets import Cell, Sheet, Table
+from sync.sheet_xml import (
+    SheetLinks,
+    StyleBook,
+    cell_xml,
+    column_names,
+    is_missing,
+    ref,
+    value_format,
+    worksheet_xml,
+)
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
+FORMATS = ("text", "number", "int", "money", "percent", "date", "datetime")
+
+
+def styles() -> StyleBook:
+    """The template's styles with every style we can use made up front, so the index of
+    each one does not depend on the order the code under test asks for them."""
+    with zipfile.ZipFile(TEMPLATE) as z:
+        book = StyleBook(z.read("xl/styles.xml"))
+    for role in ("header", "value", "title", "label", "note"):
+        for fmt in FORMATS:
+            book.xf(role, fmt)
+    return book
+
+
+def reference(sheet: Sheet, book: StyleBook) -> str:
+    """`<dimension>` and `<sheetData>` built one cell at a time."""
+    rows: dict[int, list[tuple[int, int, str]]] = {}
+    for c in sheet.cells:
+        if not is_missing(c.value):
+            style = book.xf(c.style, value_format(c.value, c.format))
+            rows.setdefault(c.row, []).append((c.col, c.col, cell_xml(ref(c.row, c.col),
+                                                                      c.value, style)))
+    for t in sheet.tables:
+        end = t.col + len(t.columns) - 1
+        header = "".join(cell_xml(ref(t.row, t.col + i), name, book.xf("header", "text"))
+                         for i, name in enumerate(column_names(t)))
+        rows.setdefault(t.row, []).append((t.col, end, header))
+        for r, values in enumerate(t.rows, start=t.row + 1):
+            cells = "".join(
+                cell_xml(ref(r, t.col + i), v,
+                         book.xf("value", value_format(v, t.formats.get(t.columns[i], "text"))))
+                for i, v in enumerate(values) if not is_missing(v))
+            rows.setdefault(r, []).append((t.col, end, cells))
+    first = min(s for pieces in rows.values() for s, _, _ in pieces)
+    last = max(e for pieces in rows.values() for _, e, _ in pieces)
+    data = "".join(f'<row r="{r}">{"".join(x for _, _, x in sorted(rows[r]))}</row>'
+                   for r in sorted(rows))
+    dimension = f"{ref(min(rows), first)}:{ref(max(rows), last)}"
+    return f'<dimension ref="{dimension}"/>', f"<sheetData>{data}</sheetData>"
+
+
+def rendered(sheet: Sheet, book: StyleBook) -> tuple[str, str]:
+    xml = worksheet_xml(sheet, book, SheetLinks(None, ())).decode()
+    return (re.search(r"<dimension [^>]*/>", xml).group(),
+            re.search(r"<sheetData>.*</sheetData>", xml, re.S).group())
+
+
+def assert_same(sheet: Sheet) -> None:
+    book = styles()
+    got, want = rendered(sheet, book), reference(sheet, book)
+    assert got[0] == want[0]
+    assert got[1] == want[1]
+
+
+LONG = "x" * 40_000  # past Excel's 32 767 characters: cut, like every other path does
+SPECIAL = ["a&b", "<b>", "1 > 0", "_x0041_", "ctl\x01\x1f", "\ufffe", "tab\tnl\nret\r",
+           "", "=SUM(A1)", "+cmd", "@SUM(1)", "Café", "€ 1", "💶", "x_y", "\ud800", LONG]
+texts = st.one_of(st.text(max_size=12), st.sampled_from(SPECIAL))
+floats = st.floats(allow_nan=True, allow_infinity=True)
+dates = st.dates(date(1950, 1, 1), date(2100, 1, 1))
+datetimes = st.datetimes(datetime(1950, 1, 1), datetime(2100, 1, 1))
+anything = st.one_of(st.none(), texts, st.integers(-10**12, 10**12), floats, dates, datetimes,
+                     st.booleans(), st.decimals(allow_nan=True, places=2),
+                     st.sampled_from([np.int64(7), np.float64(0.5), float("nan")]))
+# one kind per column most of the time (the fast paths), sometimes with blanks mixed in
+KINDS = [texts, st.integers(-10**6, 10**6), floats, dates, datetimes, anything]
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> Table:
+    width = draw(st.integers(1, 5))
+    kinds = [draw(st.sampled_from(KINDS)) for _ in range(width)]
+    blank = [draw(st.sampled_from([0.0, 0.1, 0.9, 1.0])) for _ in range(width)]
+    height = draw(st.integers(0, 30))
+    rows = []
+    for _ in range(height):
+        rows.append(tuple(draw(st.sampled_from([None, ""])) if draw(st.floats(0, 1)) < b
+                          else draw(k) for k, b in zip(kinds, blank, strict=True)))
+    columns = tuple(f"C{i}" for i in range(width))
+    formats = {c: draw(st.sampled_from(FORMATS)) for c in columns if draw(st.booleans())}
+    return Table("tblT", columns, rows, row=draw(st.integers(1, 4)),
+                 col=draw(st.integers(1, 30)), formats=formats)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_any_table_renders_like_cell_by_cell(table: Table) -> None:
+    assert_same(Sheet("T", cells=[Cell(3, 40, "Título", style="title")], tables=[table]))
+
+
+def test_columns_of_one_kind_with_and_without_blanks() -> None:
+    n = 50
+    rows = [(f"t{i}", i, i + 0.25, date(2026, 1, 1 + i % 28), datetime(2026, 1, 1, i % 24),
+             "" if i % 3 else "casi vacía", None if i == 7 else i * 1.5,
+             "a&b" if i == 3 else "plana", float("nan") if i == 9 else 1.0)
+            for i in range(n)]
+    columns = tuple(f"C{i}" for i in range(len(rows[0])))
+    table = Table("tblK", columns, rows, row=4, formats={"C1": "int", "C2": "money",
+                                                           "C4": "date"})
+    assert_same(Sheet("K", tables=[table]))
+
+
+def test_cells_beside_a_table_body_and_tables_side_by_side() -> None:
+    left = Table("tblL", ("A", "B"), [("x", 1), ("", None), ("z", 3)], row=2)
+    right = Table("tblR", ("C",), [(1.5,), ("w",)], row=3, col=4)
+    cells = [Cell(4, 8, "nota", style="note"), Cell(1, 1, "Hoja", style="title")]
+    assert_same(Sheet("S", cells=cells, tables=[left, right]))
+
+
+def test_table_without_rows_and_sheet_without_tables() -> None:
+    assert_same(Sheet("E", tables=[Table("tblE", ("A", "B"), [], row=3)]))
+    assert_same(Sheet("F", cells=[Cell(2, 2, 5, format="int")]))
+
+
+def test_overlapping_tables_are_refused() -> None:
+    a = Table("tblA", ("A", "B"), [("x", "y")], row=1)
+    b = Table("tblB", ("C",), [("z",)], row=2, col=2)
+    with pytest.raises(ValueError, match="dos valores"):
+        worksheet_xml(Sheet("O", tables=[a, b]), styles(), SheetLinks(None, ()))
+
+
+def test_ragged_row_is_refused() -> None:
+    table = Table("tblR", ("A", "B"), [("x", "y"), ("z",)])
+    with pytest.raises(ValueError, match="una fila con 1 valores"):
+        worksheet_xml(Sheet("R", tables=[table]), styles(), SheetLinks(None, ()))
+
+
+def test_data_text_is_escaped_and_never_a_formula() -> None:
+    """One value needing escapes among many plain ones: the whole column still escapes it."""
+    rows = [(f"cliente {i}",) for i in range(200)]
+    rows[117] = ('=HYPERLINK("http://evil","x") & <script>',)
+    rows[5] = ("@SUM(1)",)
+    xml = worksheet_xml(Sheet("X", tables=[Table("tblX", ("Nombre",), rows)]), styles(),
+                        SheetLinks(None, ())).decode()
+    assert "<f>" not in xml and "<f " not in xml
+    evil = '=HYPERLINK("http://evil","x") &amp; &lt;script&gt;'
+    cell = f'<c r="A119"[^>]* t="inlineStr"><is><t xml:space="preserve">{re.escape(evil)}</t>'
+    assert re.search(cell, xml)
+    assert '<t xml:space="preserve">@SUM(1)</t>' in xml
+
+
+def test_widths_read_only_the_longest_line() -> None:
+    body = "línea corta\n" + "y" * 20 + "\nfin"
+    table = Table("tblW", ("Cuerpo", "Monto"), [(body, 1234567.5), ("", None)],
+                  formats={"Monto": "money"})
+    xml = worksheet_xml(Sheet("W", tables=[table]), styles(), SheetLinks(None, ())).decode()
+    # 20 characters + 2 = 22; "1,234,567.50" is 12 + 2 = 14
+    assert '<col min="1" max="1" width="22.00" customWidth="1"/>' in xml
+    assert '<col min="2" max="2" width="14.00" customWidth="1"/>' in xml
+    assert math.isclose(float(re.search(r'max="1" width="([\d.]+)"', xml).group(1)), 22.0)
