@@ -17,6 +17,7 @@ On Linux/macOS the xlwings decorators only return the function, so this imports 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -29,10 +30,10 @@ import xlwings as xw
 
 from cobranza.alerts import credit_usage
 from cobranza.money import to_major
-from cobranza.notices import next_notices
 from cobranza.parse import parse_dates, to_text
 from cobranza.records import Book
 from cobranza.rules import bucket_of, compute_invoices, days_overdue
+from cobranza.upcoming import next_notice_text
 from sync.errors import CobranzaError
 from sync.memory import gc_paused
 
@@ -146,11 +147,8 @@ def proximo_aviso(values: Values, book: Book | None, as_of: date) -> Values:
     """Next notice of each Factura as "CÓDIGO dd/mm/aaaa"; "" when none is ahead."""
     table = invoice_table(_need(book), as_of)
     if "next_notice" not in table.columns:  # once per (book, as_of), like the table
-        nxt = next_notices(book, table, as_of)
-        days = pd.Series(pd.to_datetime(nxt["date"]).unique())
-        shown = dict(zip(days, days.dt.strftime("%d/%m/%Y"), strict=True))
-        text = nxt["code"] + " " + pd.to_datetime(nxt["date"]).map(shown)
-        table["next_notice"] = text.reindex(table.index).fillna("")
+        text = next_notice_text(book, table, as_of)
+        table["next_notice"] = pd.Series(text, index=table.index, dtype="str")
     return _lookup(values, table["next_notice"], ERR_INVOICE)
 
 
@@ -176,13 +174,27 @@ def _need(book: Book | None) -> Book:
     return book
 
 
+def _gc_paused(core: Core) -> Core:
+    """The core with the cyclic GC paused: a 100 000-row call allocates 100 000 small lists
+    (and the Book holds millions of objects the GC would walk again and again)."""
+
+    @functools.wraps(core)
+    def paused(values: Values, book: Book | None, as_of: date) -> Values:
+        with gc_paused():
+            return core(values, book, as_of)
+
+    return paused
+
+
 CORES: dict[str, Core] = {
-    "DIAS_VENCIDOS": dias_vencidos,
-    "TRAMO_MORA": tramo_mora,
-    "SALDO": saldo,
-    "ESTATUS_COBRO": estatus_cobro,
-    "PROXIMO_AVISO": proximo_aviso,
-    "USO_CREDITO": uso_credito,
+    name: _gc_paused(core) for name, core in {
+        "DIAS_VENCIDOS": dias_vencidos,
+        "TRAMO_MORA": tramo_mora,
+        "SALDO": saldo,
+        "ESTATUS_COBRO": estatus_cobro,
+        "PROXIMO_AVISO": proximo_aviso,
+        "USO_CREDITO": uso_credito,
+    }.items()
 }
 
 

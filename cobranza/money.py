@@ -16,8 +16,10 @@ def decimals(currency: str) -> int:
 
 
 def decimals_of(currencies: pd.Series) -> np.ndarray:
-    """Vectorized `decimals` for a column of currency codes."""
-    return np.where(currencies.str.upper().isin(_ZERO_DECIMALS), 0, 2).astype("int64")
+    """Vectorized `decimals` for a column of currency codes (once per distinct code)."""
+    codes, uniques = pd.factorize(np.asarray(currencies, dtype=object))
+    places = np.array([decimals(c) for c in uniques] + [2], dtype="int64")
+    return places[codes]  # code -1 (a missing code) picks the trailing 2, as before
 
 
 def to_minor(amounts: pd.Series, currencies: pd.Series) -> pd.Series:

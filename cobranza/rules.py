@@ -46,19 +46,23 @@ def days_overdue(due: pd.Series, as_of: date) -> pd.Series:
     return days.astype("Int64") if days.isna().any() else days.astype("int64")
 
 
+def _labels(choice: np.ndarray, labels: tuple[str, ...], index: pd.Index) -> pd.Series:
+    """A str column: labels[choice] per row (integer choices, one object array take)."""
+    return pd.Series(np.array(labels, dtype=object)[choice], index=index, dtype="str")
+
+
 def bucket_of(days: pd.Series) -> pd.Series:
     """Tramo of each Días vencidos value; "" where the value is blank."""
     d = pd.to_numeric(days).astype("float64").to_numpy()
-    conditions = [np.isnan(d), d <= 0, d <= 30, d <= 60, d <= 90]
-    choices = ["", *BUCKETS[:4]]
-    return pd.Series(np.select(conditions, choices, BUCKETS[4]), index=days.index, dtype="str")
+    choice = np.select([np.isnan(d), d <= 0, d <= 30, d <= 60, d <= 90], [0, 1, 2, 3, 4], 5)
+    return _labels(choice, ("", *BUCKETS), days.index)
 
 
 def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
     """The date rule: Por vencer (<= 0), Vencida (1 .. action_days-1), En acción."""
     d = days.to_numpy()
-    labels = np.select([d <= 0, d < action_days], ["Por vencer", "Vencida"], "En acción")
-    return pd.Series(labels, index=days.index, dtype="str")
+    choice = np.select([d <= 0, d < action_days], [0, 1], 2)
+    return _labels(choice, ("Por vencer", "Vencida", "En acción"), days.index)
 
 
 def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
@@ -66,9 +70,24 @@ def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
 
     Integer keys make every later groupby a fast numeric one (no string sorting).
     """
-    first = ~invoices["invoice"].duplicated().to_numpy()
-    found = pd.Index(invoices["invoice"][first]).get_indexer(ids)
-    return np.where(found >= 0, np.flatnonzero(first)[found], -1)
+    return first_positions(invoices["invoice"], ids)[0]
+
+
+def first_positions(table_keys: pd.Series, *keys: pd.Series) -> list[np.ndarray]:
+    """For each of `keys`: the position of each value's first row in `table_keys`, -1
+    when absent. One hash pass over all of them (faster than an Index per lookup)."""
+    known = table_keys.to_numpy(dtype=object)
+    n = len(known)
+    if n == 0:
+        return [np.full(len(k), -1, dtype=np.int64) for k in keys]
+    # The table's keys come first, so they get the codes 0..k-1 (in order of first row).
+    codes = pd.factorize(np.concatenate([known, *(k.to_numpy(dtype=object) for k in keys)]))[0]
+    k = int(codes[:n].max()) + 1
+    first = np.full(k + 1, -1, dtype=np.int64)
+    first[codes[n - 1 :: -1]] = np.arange(n)[::-1]  # repeats: numpy keeps the last write
+    wanted = codes[n:]
+    found = first[np.where((wanted >= 0) & (wanted < k), wanted, k)]  # k: absent -> -1
+    return np.split(found, np.cumsum([len(k) for k in keys])[:-1])
 
 
 def paid_until(invoice: pd.Series, when: pd.Series, payments: pd.DataFrame) -> pd.Series:
@@ -77,6 +96,9 @@ def paid_until(invoice: pd.Series, when: pd.Series, payments: pd.DataFrame) -> p
     `when` must have no NaT. One merge_asof over per-invoice cumulative daily totals.
     """
     if invoice.empty or payments.empty:
+        return pd.Series(0, index=invoice.index, dtype="int64")
+    payments = payments[payments["invoice"].isin(invoice.unique())]  # only those that count
+    if payments.empty:
         return pd.Series(0, index=invoice.index, dtype="int64")
     keys = pd.Index(payments["invoice"].unique())
     daily = payments.groupby([keys.get_indexer(payments["invoice"]), "date"])["amount"].sum()
@@ -95,20 +117,26 @@ def paid_until(invoice: pd.Series, when: pd.Series, payments: pd.DataFrame) -> p
     return pd.Series(merged["cum"].fillna(0).to_numpy(dtype="int64"), index=invoice.index)
 
 
-def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
+def contact_touches(book: Book, as_of: date, positions: np.ndarray | None = None
+                    ) -> pd.DataFrame:
     """One row per (gestión, invoice it applies to), for gestiones dated <= as_of.
 
     A gestión with blank Factura applies to every invoice of its customer open on its
     date: issued on or before it (or no Emisión) and not fully paid by payments dated
     on or before it. A Factura that names no known invoice touches nothing. Column
-    `pos` is the invoice's row position in book.invoices.
+    `pos` is the invoice's row position in book.invoices (`positions`: that of each
+    book.contacts row's Factura, when the caller has them).
     """
-    con = book.contacts[book.contacts["date"] <= as_day(as_of)]
+    if positions is None:
+        positions = invoice_positions(book.invoices, book.contacts["invoice"])
+    dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
+    con = book.contacts[dated].assign(pos=positions[dated])
     direct = con[con["invoice"] != ""]
-    direct = direct.assign(pos=invoice_positions(book.invoices, direct["invoice"]))
+    blank = con[con["invoice"] == ""].drop(columns="pos")
     inv = book.invoices[["invoice", "customer", "issued", "amount"]]
     inv = inv.assign(pos=np.arange(len(inv)))
-    pairs = con[con["invoice"] == ""].drop(columns="invoice").merge(inv, on="customer")
+    inv = inv[inv["customer"].isin(blank["customer"].unique())]  # the merge's rows, in order
+    pairs = blank.drop(columns="invoice").merge(inv, on="customer")
     pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
     still_open = pairs["amount"] > paid_until(pairs["invoice"], pairs["date"], book.payments)
     touches = pd.concat([direct[direct["pos"] >= 0], pairs[still_open]], ignore_index=True)
@@ -156,31 +184,43 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     as_of), dispute_resolved (a Disputa resuelta touched the invoice).
     """
     day = as_day(as_of)
-    inv = book.invoices.copy()
-    pays = book.payments[book.payments["date"] <= day]
-    pos = invoice_positions(inv, pays["invoice"])
-    paid = pays["amount"].groupby(pos).sum().reindex(range(len(inv)), fill_value=0)
-    inv["paid"] = paid.to_numpy(dtype="int64")
-    inv["balance"] = inv["amount"] - inv["paid"]
-    inv["days_overdue"] = days_overdue(inv["due"], day)
-    inv["bucket"] = bucket_of(inv["days_overdue"])
-    dec = _deciding(contact_touches(book, day), day, len(inv))
+    invoices = book.invoices
+    pays = book.payments[(book.payments["date"] <= day).to_numpy()]
+    contacts = book.contacts["invoice"]
+    pos, touched = first_positions(invoices["invoice"], pays["invoice"], contacts)
+    paid = np.zeros(len(invoices), dtype="int64")
+    np.add.at(paid, pos[pos >= 0], pays["amount"].to_numpy(dtype="int64")[pos >= 0])
+    balance = invoices["amount"].to_numpy(dtype="int64") - paid
+    days = days_overdue(invoices["due"], day)
+    dec = _deciding(contact_touches(book, day, touched), day, len(invoices))
     g_status = dec["g_status"].fillna("").to_numpy()
-    by_date = status_by_date(inv["days_overdue"], book.config.action_days).to_numpy()
-    is_paid = (inv["balance"] <= 0).to_numpy()
+    by_date = status_by_date(days, book.config.action_days).to_numpy()
+    is_paid = balance <= 0
     status = np.where(is_paid, PAID, np.where(g_status != "", g_status, by_date))
-    inv["status"] = pd.Series(status, index=inv.index, dtype="str")
     keep = ~is_paid  # Pagada overrides: no deciding gestión, promise or area
-    for col in ("status_date", "promise_date", "last_contact", "status_since"):
+
+    def dated(col: str) -> np.ndarray:
         values = dec[col] if col == "last_contact" else dec[col].where(keep)
-        inv[col] = values.astype("datetime64[ns]").to_numpy()
-    customers = book.customers.drop_duplicates("customer").set_index("customer")
-    inv["collector"] = inv["customer"].map(customers["collector"]).fillna("").astype("str")
-    inv["area"] = dec["area"].where(keep).fillna("").astype("str").to_numpy()
-    inv["name"] = inv["customer"].map(customers["name"]).fillna("").astype("str")
-    inv["broken_promises"] = dec["broken_promises"].fillna(0).astype("int64").to_numpy()
-    inv["dispute_resolved"] = dec["dispute_resolved"].to_numpy(dtype=bool)
-    order = [*book.invoices.columns, "paid", "balance", "days_overdue", "bucket", "status",
-             "status_date", "promise_date", "last_contact", "collector", "area", "name",
-             "status_since", "broken_promises", "dispute_resolved"]
-    return inv[order]
+        return values.astype("datetime64[ns]").to_numpy()
+
+    customers = book.customers
+    at = first_positions(customers["customer"], invoices["customer"])[0]
+
+    def of_customer(col: str) -> pd.Series:  # "" for an unknown customer (index -1)
+        values = np.append(customers[col].to_numpy(dtype=object), "")[at]
+        return pd.Series(values, index=invoices.index, dtype="str")
+
+    added = {
+        "paid": paid, "balance": balance, "days_overdue": days, "bucket": bucket_of(days),
+        "status": pd.Series(status, index=invoices.index, dtype="str"),
+        "status_date": dated("status_date"), "promise_date": dated("promise_date"),
+        "last_contact": dated("last_contact"), "collector": of_customer("collector"),
+        "area": pd.Series(dec["area"].where(keep).fillna("").to_numpy(), index=invoices.index,
+                          dtype="str"),
+        "name": of_customer("name"), "status_since": dated("status_since"),
+        "broken_promises": dec["broken_promises"].fillna(0).astype("int64").to_numpy(),
+        "dispute_resolved": dec["dispute_resolved"].to_numpy(dtype=bool),
+    }
+    columns = {c: invoices[c] for c in invoices.columns} | added
+    return pd.DataFrame(columns, index=invoices.index, copy=False)
+

@@ -22,6 +22,7 @@ from cobranza.records import Book
 from cobranza.text import normalize
 from cobranza.validate import SHEETS, structure_problems, validate
 from sync.errors import WorkbookBusy, WorkbookError
+from sync.memory import gc_paused
 
 _TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
 
@@ -32,11 +33,12 @@ def read_book(path: Path) -> Book:
     Raises WorkbookError when the run cannot happen at all and WorkbookBusy when the file
     is being written (retry on the next cycle). Bad cells are `Book.errors`.
     """
-    raw = read_raw(path)
-    problems = structure_problems(raw)
-    if problems:
-        raise WorkbookError(_structure_message(Path(path).name, *problems[0]))
-    return validate(raw)
+    with gc_paused():  # ~10 % of the CPU: a million new cells, no cycles among them
+        raw = read_raw(path)
+        problems = structure_problems(raw)
+        if problems:
+            raise WorkbookError(_structure_message(Path(path).name, *problems[0]))
+        return validate(raw)
 
 
 def read_raw(path: Path) -> dict[str, pd.DataFrame]:
