@@ -76,13 +76,14 @@ def vista_previa(io: BookIO, now: datetime) -> int:
     """Vista previa: what would be sent now, without sending; returns the rows shown."""
     from cobranza.layout_messages import PREVIEW_STATES
 
-    computed, deliveries, sheets = _run(io, now, dry_run=True)
-    io.write([s for s in sheets if s.name == "Vista previa"], computed.now)
-    return sum(1 for d in deliveries if d.state in PREVIEW_STATES)
+    done = _run(io, now, dry_run=True)
+    io.write([s for s in done.sheets if s.name == "Vista previa"], done.computed.now)
+    return sum(1 for d in done.deliveries if d.state in PREVIEW_STATES)
 
 
 def _ask(io: BookIO) -> Callable[[list], bool]:
-    """Confirm with the count of messages that will go out; nothing due = nothing asked."""
+    """Confirm with the count of messages that will go out; nothing due = nothing asked.
+    (`process` passes the messages to deliver: skipped notices are not among them.)"""
 
     def confirm(outgoing: list) -> bool:
         ready = [o for o in outgoing if o.state == "listo"]
@@ -101,15 +102,14 @@ def _ask(io: BookIO) -> Callable[[list], bool]:
 @_edge
 def enviar_recordatorios(io: BookIO, now: datetime, *, transport=None) -> dict[str, int]:
     """Send what is due now after the user confirms the count; returns counts by state."""
+    from sync.cycle import count_states
+
     done = _run(io, now, dry_run=False, transport=transport, confirm=_ask(io))
     if done is None:
         return {}
-    computed, deliveries, sheets = done
-    io.write(sheets, computed.now)
+    io.write(done.sheets, done.computed.now)
     _forget_udf_cache()
-    counts: dict[str, int] = {}
-    for row in deliveries:
-        counts[row.state] = counts.get(row.state, 0) + 1
+    counts = count_states(done.deliveries, done.skipped)
     io.show(f"Enviados: {counts.get('enviado', 0)}. Vea el detalle en la hoja Envíos.")
     return counts
 

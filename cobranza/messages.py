@@ -3,6 +3,11 @@
 The planner (`cobranza.notices`, `cobranza.digests`) is pure: it decides *what* is due and
 in which state. Delivery (`sync.sending`) renders, claims the ledger keys, sends and
 records the outcome. The ledger key is the identity that makes "exactly once" hold.
+
+Notices the planner skips (`omitido`: their time passed, the customer is excluded, the
+template cannot be used) are never rendered, only recorded and counted; a first sync of a
+full history skips tens of thousands, so they travel as one columnar `Skipped` batch
+instead of one `Outgoing` each.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
 
 Kind = Literal["aviso", "resumen"]
 # listo = due now and allowed to go out; the other states are final for this run.
@@ -71,3 +78,61 @@ class Outgoing:
     state: PlanState = "listo"
     reason: str = ""  # Spanish; names the rule that held it back or skipped it
     context: Mapping[str, Any] = field(default_factory=dict)  # extra template variables
+
+
+def unique_keys(keys: list[str]) -> tuple[str, ...]:
+    """A message's ledger keys from its lines' keys: invoice notices have one key per line;
+    a monthly statement repeats its single key on every line."""
+    return (keys[0],) if keys[0] == keys[-1] else tuple(keys)
+
+
+
+class SkippedMessage(NamedTuple):
+    """One message of a `Skipped` batch, as the ledger records it."""
+
+    code: str
+    recipient: str
+    to: str  # addresses, "; "-joined
+    template: str
+    reason: str
+    invoices: str  # distinct invoices in line order, ", "-joined (as Envíos shows them)
+    keys: tuple[str, ...]
+
+
+def _strings(values: object = ()) -> np.ndarray:
+    return np.asarray(values, dtype=object)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Customer notices planned `omitido`, columnar, in plan order.
+
+    Per message (one per customer, code and reason, like an `Outgoing`): code, recipient,
+    to (addresses "; "-joined), template, reason and `start`, its first line. Per line,
+    the messages' lines one after another, each in line order: invoice and ledger key.
+    """
+
+    code: np.ndarray = field(default_factory=_strings)
+    recipient: np.ndarray = field(default_factory=_strings)
+    to: np.ndarray = field(default_factory=_strings)
+    template: np.ndarray = field(default_factory=_strings)
+    reason: np.ndarray = field(default_factory=_strings)
+    start: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
+    invoice: np.ndarray = field(default_factory=_strings)
+    key: np.ndarray = field(default_factory=_strings)
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    def messages(self) -> list[SkippedMessage]:
+        """The messages, in plan order."""
+        invoice, key = self.invoice.tolist(), self.key.tolist()
+        starts = self.start.tolist()
+        stops = [*starts[1:], len(key)] if starts else []
+        heads = zip(self.code.tolist(), self.recipient.tolist(), self.to.tolist(),
+                    self.template.tolist(), self.reason.tolist(), strict=True)
+        out = []
+        for head, start, stop in zip(heads, starts, stops, strict=True):
+            names = ", ".join(dict.fromkeys(filter(None, invoice[start:stop])))
+            out.append(SkippedMessage(*head, names, unique_keys(key[start:stop])))
+        return out

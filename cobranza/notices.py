@@ -11,7 +11,10 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
    "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
    catch-up); template missing or not approved -> omitido; no valid email -> error;
    otherwise listo.
-3. Grouping: one `Outgoing` per customer, code, state and reason, invoices as `Line`s.
+3. Grouping: one message per customer, code, state and reason, lines ordered by due date
+   and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
+   one `Skipped` batch that delivery records and counts without rendering; the others
+   become `Outgoing`s with their invoices as `Line`s.
 4. Contact rules, per customer in its own zone: Solo días hábiles, Ventana de envío and
    the legal profile turn `listo` into `pendiente` with the rule named; frequency caps
    count the ledger's earlier contacts plus what this run already let out, in priority
@@ -35,7 +38,7 @@ import pandas as pd
 
 from cobranza import contact_rules
 from cobranza.config import Config
-from cobranza.messages import Line, Outgoing
+from cobranza.messages import Line, Outgoing, Skipped, unique_keys
 from cobranza.notice_customers import customer_table, email_errors
 from cobranza.notice_stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
 from cobranza.records import Book, InputError
@@ -57,24 +60,28 @@ class History:
 
 def plan_notices(
     book: Book, invoices: pd.DataFrame, now: datetime, history: History
-) -> tuple[list[Outgoing], list[InputError]]:
-    """The customer notices due at `now` (aware, company zone), each in its plan state."""
+) -> tuple[list[Outgoing], Skipped, list[InputError]]:
+    """The customer notices due at `now` (aware, company zone): the messages to send, hold
+    back or report as errors, the `omitido` ones as one `Skipped` batch, and Errores rows."""
     config = book.config
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
     inv, names = eligible(invoices)
     cand = candidates(inv, stages, today, config.holiday_country, history.final_keys)
     if cand.empty:
-        return [], []
+        return [], Skipped(), []
     cand = cand.assign(cust=inv["cust"].to_numpy()[cand["pos"].to_numpy()])
     customers = customer_table(book.customers, names[np.unique(cand["cust"])], config)
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
-    drafts = group(cand, inv, stages, customers)
+    cand = in_plan_order(cand, inv, stages)
+    skip = (cand["state"] == "omitido").to_numpy()
+    drafts = group(cand[~skip], inv, stages, customers)
     planned = apply_contact_rules(drafts, customers, now, book, history, _ranks(stages))
     planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason))
     in_error = [o.recipient for o in planned if o.state == "error"]
-    return planned, email_errors(customers, in_error)
+    return planned, skipped_batch(cand[skip], inv, stages, customers), email_errors(
+        customers, in_error)
 
 
 def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -167,17 +174,18 @@ def assign_states(
 ) -> pd.DataFrame:
     """Add `state` and `reason` to every candidate row (first matching rule wins)."""
     cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
-    excluded = customers["excluded"].to_numpy(dtype=object)[cust]
-    no_email = customers["email_error"].to_numpy(dtype=object)[cust]
-    template = template_reason[stage]
+    excluded = customers["excluded"].to_numpy(dtype=object)
+    no_email = customers["email_error"].to_numpy(dtype=object)
+    # tests on the few customers and stages, then spread to the rows
+    is_excluded, lacks_email = (excluded != "")[cust], (no_email != "")[cust]
+    bad_template = (template_reason != "")[stage]
     passed = cand["end"].to_numpy() < np.datetime64(today, "D")
-    allowed = excluded == ""
-    going = ~passed & allowed & (template == "")
-    late = _late_reasons(cand, stages, passed & allowed, going)
-    rules = [excluded != "", passed, template != "", no_email != ""]
-    reason = np.select(rules, [excluded, late, template, no_email], "")
-    state = np.select(rules, ["omitido", "omitido", "omitido", "error"], "listo")
-    return cand.assign(state=state.astype(object), reason=reason.astype(object))
+    going = ~passed & ~is_excluded & ~bad_template
+    late = _late_reasons(cand, stages, passed & ~is_excluded, going)
+    rules = [is_excluded, passed, bad_template, lacks_email]
+    reason = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], "")
+    state = np.array(["omitido", "error", "listo"], dtype=object)[np.select(rules, [0, 0, 0, 1], 2)]
+    return cand.assign(state=state, reason=reason)
 
 
 def _late_reasons(
@@ -187,46 +195,81 @@ def _late_reasons(
     out = np.full(len(cand), REASON_LATE, dtype=object)
     if not passed.any() or not going.any():
         return out
-    chain = stages["chain"].to_numpy(dtype=object)[cand["stage"].to_numpy()]
-    code = stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()]
-    rows = pd.DataFrame({"pos": cand["pos"].to_numpy(), "chain": chain, "code": code})
-    instead = rows[going].drop_duplicates(["pos", "chain"])
-    late = rows.loc[passed, ["pos", "chain"]].merge(instead, how="left", on=["pos", "chain"])
-    named = late["code"].notna().to_numpy()
-    text = np.full(len(late), REASON_LATE, dtype=object)
-    text[named] = "se envía " + late["code"][named].to_numpy(dtype=object) + " en su lugar"
-    out[passed] = text
+    stage = cand["stage"].to_numpy()
+    chains = pd.factorize(stages["chain"])[0]
+    slot = cand["pos"].to_numpy() * (chains.max() + 1) + chains[stage]  # invoice and chain
+    # per slot, the first going row: rows come stage by stage, latest stage of a chain first
+    going_slots, first = np.unique(slot[going], return_index=True)
+    instead = stage[going][first]
+    late = np.flatnonzero(passed)
+    at = np.searchsorted(going_slots, slot[late]).clip(max=len(going_slots) - 1)
+    named = going_slots[at] == slot[late]
+    said = np.array([f"se envía {code} en su lugar" for code in stages["code"]], dtype=object)
+    out[late[named]] = said[instead[at[named]]]
     return out
 
 
-def _sorted_groups(
-    cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row order (customer, code, state, reason; then due date, invoice) and group starts."""
-    pos = cand["pos"].to_numpy()
+def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
+    """Rows by customer, code, state and reason (one message each), then line order."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
     state = pd.factorize(cand["state"], sort=True)[0]
     reason = pd.factorize(cand["reason"], sort=True)[0]
-    columns = [cand["cust"].to_numpy(), code_rank[cand["stage"].to_numpy()], state, reason]
-    due = inv["due"].to_numpy(dtype="datetime64[D]")[pos].astype("int64")
-    invoice = pd.factorize(inv["invoice"].to_numpy(dtype=object)[pos], sort=True)[0]
-    order = np.lexsort([invoice, due, *reversed(columns)])
-    heads = np.stack([c[order] for c in columns])
-    changed = np.r_[True, (heads[:, 1:] != heads[:, :-1]).any(axis=0)]
-    return order, np.flatnonzero(changed)
+    line = _line_rank(inv)[cand["pos"].to_numpy()]
+    stage, cust = cand["stage"].to_numpy(), cand["cust"].to_numpy()
+    order = np.lexsort([line, reason, state, code_rank[stage], cust])
+    return cand.iloc[order].reset_index(drop=True)
+
+
+def _line_rank(inv: pd.DataFrame) -> np.ndarray:
+    """Per row of `inv`: its place in line order (due date, then invoice)."""
+    invoice = pd.factorize(inv["invoice"], sort=True)[0]
+    order = np.lexsort([invoice, inv["due"].to_numpy(dtype="datetime64[D]")])
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _starts(cand: pd.DataFrame) -> np.ndarray:
+    """Where each message begins in rows already in plan order."""
+    columns = [cand[c].to_numpy() for c in ("cust", "stage", "state", "reason")]
+    changed = np.zeros(len(cand), dtype=bool)
+    changed[:1] = True
+    for c in columns:
+        changed[1:] |= c[1:] != c[:-1]
+    return np.flatnonzero(changed)
+
+
+def skipped_batch(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame,
+                  customers: pd.DataFrame) -> Skipped:
+    """The `omitido` rows (in plan order) as one columnar batch: no Outgoing, no Line."""
+    starts = _starts(cand)
+    cust, stage = cand["cust"].to_numpy()[starts], cand["stage"].to_numpy()[starts]
+    to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
+
+    def pick(values: object, at: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=object)[at]
+
+    return Skipped(
+        code=pick(stages["code"], stage), recipient=pick(customers.index, cust),
+        to=pick(to, cust), template=pick(stages["template"], stage),
+        reason=pick(cand["reason"], starts), start=starts,
+        invoice=pick(inv["invoice"], cand["pos"].to_numpy()), key=pick(cand["key"], slice(None)),
+    )
 
 
 def group(
     cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame
 ) -> list[Outgoing]:
-    """One Outgoing per customer, code, state and reason; lines ordered by due, invoice."""
-    order, starts = _sorted_groups(cand, inv, stages)
-    keys = cand["key"].to_numpy()[order].tolist()
-    lines = _lines(inv, cand["pos"].to_numpy()[order])
+    """One Outgoing per message of `cand` (rows in plan order)."""
+    if cand.empty:
+        return []
+    starts = _starts(cand)
+    keys = cand["key"].tolist()
+    lines = _lines(inv, cand["pos"].to_numpy())
     bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
-    heads = _heads(cand, order[starts], stages, customers)
+    heads = _heads(cand, starts, stages, customers)
     return [
-        _outgoing(head, tuple(lines[start:stop]), _unique(keys[start:stop]))
+        _outgoing(head, tuple(lines[start:stop]), unique_keys(keys[start:stop]))
         for head, (start, stop) in zip(heads, bounds, strict=True)
     ]
 
@@ -257,11 +300,6 @@ def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Ou
         cc=cc if addressed else (), template=template, lines=lines, keys=keys, state=state,
         reason=reason, context={"customer": customer, "customer_name": name},
     )
-
-
-def _unique(keys: list[str]) -> tuple[str, ...]:
-    """Invoice notices have one key per line; a monthly statement repeats its single key."""
-    return (keys[0],) if keys[0] == keys[-1] else tuple(keys)
 
 
 def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:

@@ -18,7 +18,7 @@ from cobranza.agenda import compute_agenda
 from cobranza.alerts import compute_alerts
 from cobranza.digests import plan_digests
 from cobranza.kpis import compute_kpis
-from cobranza.messages import Outgoing
+from cobranza.messages import Outgoing, Skipped
 from cobranza.notices import History, plan_notices
 from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
@@ -64,11 +64,23 @@ def compute(book: Book, now: datetime) -> Computed:
     return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors))
 
 
-def plan(computed: Computed, history: History) -> tuple[list[Outgoing], list[InputError]]:
+@dataclass
+class Plan:
+    """What is due at one instant: the messages to deliver (customer notices, then digests),
+    the skipped (`omitido`) customer notices as one batch, and Errores rows."""
+
+    messages: list[Outgoing]
+    skipped: Skipped
+    errors: list[InputError]
+
+
+def plan(computed: Computed, history: History) -> Plan:
     """Customer notices and internal digests due at `computed.now`."""
-    notices, errors = plan_notices(computed.book, computed.invoices, computed.now, history)
+    notices, skipped, errors = plan_notices(
+        computed.book, computed.invoices, computed.now, history
+    )
     digests = plan_digests(computed.book, computed.alerts, computed.now, history)
-    return notices + digests, errors
+    return Plan(notices + digests, skipped, errors)
 
 
 def report_sheets(computed: Computed) -> list[Sheet]:
@@ -92,12 +104,30 @@ class CycleResult:
     deferred: str = ""  # Spanish reason when outputs were not written
     write_error: str = ""  # Spanish; outputs not written because the disk refused
     changed: tuple[str, ...] = ()  # output sheets whose content changed (written = current)
+    skipped: int = 0  # omitido notices recorded in bulk (not in deliveries)
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for row in self.deliveries:
-            out[row.state] = out.get(row.state, 0) + 1
-        return out
+        return count_states(self.deliveries, self.skipped)
+
+
+def count_states(deliveries: list[DeliveryRow], skipped: int = 0) -> dict[str, int]:
+    """Messages per delivery state, the skipped batch counted as omitido."""
+    out: dict[str, int] = {}
+    for row in deliveries:
+        out[row.state] = out.get(row.state, 0) + 1
+    if skipped:
+        out["omitido"] = out.get("omitido", 0) + skipped
+    return out
+
+
+@dataclass
+class Processed:
+    """One processed Book: what was computed and delivered, and the output sheets."""
+
+    computed: Computed
+    deliveries: list[DeliveryRow]
+    sheets: list[Sheet]
+    skipped: int = 0  # omitido notices recorded in bulk (not in deliveries)
 
 
 def process(
@@ -109,25 +139,26 @@ def process(
     dry_run: bool = False,
     stop: Callable[[], bool] = lambda: False,
     confirm: Callable[[list[Outgoing]], bool] | None = None,
-) -> tuple[Computed, list[DeliveryRow], list[Sheet]] | None:
+) -> Processed | None:
     """Compute, plan, deliver and lay out every output sheet for one Book.
 
     Shared by the sync and the ribbon handlers, so both use the same planner, ledger and
-    transport. The caller owns reading and writing the book. `confirm` sees the plan
+    transport. The caller owns reading and writing the book. `confirm` sees the messages
     before anything is sent; when it says no, nothing is sent and None is returned.
     """
     computed = compute(book, now)
-    outgoing, plan_errors = plan(computed, ledger.history(now))
-    computed.errors.extend(plan_errors)
-    if confirm is not None and not confirm(outgoing):
+    planned = plan(computed, ledger.history(now))
+    computed.errors.extend(planned.errors)
+    if confirm is not None and not confirm(planned.messages):
         return None
     deliveries = deliver(
-        outgoing, book, computed.invoices, ledger, transport, now, dry_run=dry_run, stop=stop
+        planned.messages, book, computed.invoices, ledger, transport, now, dry_run=dry_run,
+        stop=stop, skipped=planned.skipped,
     )
     sheets = report_sheets(computed)
     sheets.append(layout_messages.envios_sheet(envios_rows(ledger, deliveries), now))
     sheets.append(layout_messages.preview_sheet([d.as_dict() for d in deliveries], now))
-    return computed, deliveries, sheets
+    return Processed(computed, deliveries, sheets, len(planned.skipped))
 
 
 def run_cycle(
@@ -151,11 +182,11 @@ def run_cycle(
         with Ledger.open(ledger_path or default_ledger_path(path), now) as ledger:
             done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop)
         assert done is not None  # no confirm step here
-        computed, deliveries, sheets = done
         bar.advance()
-        result = CycleResult(path, now, computed, deliveries, written=False)
+        result = CycleResult(path, now, done.computed, done.deliveries, written=False,
+                             skipped=done.skipped)
         if write:
-            _write(result, sheets)
+            _write(result, done.sheets)
         bar.advance()
     return result
 

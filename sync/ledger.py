@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cobranza.messages import Outgoing
+from cobranza.messages import Outgoing, Skipped, SkippedMessage
 from cobranza.notices import History
 from sync.errors import CobranzaError
 
@@ -63,6 +63,21 @@ CREATE INDEX IF NOT EXISTS sends_message ON sends(message_id);
 """
 
 
+# Insert one key's row; with guard=_IF_PENDING an existing row is replaced only while it
+# is pendiente (a planner outcome overrides a retry; anything else already recorded wins).
+_UPSERT = (
+    'INSERT INTO sends (key, message_id, kind, code, recipient, "to", invoices, state, '
+    "reason, created_at, updated_at, pid, host) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
+    'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
+    '"to" = excluded."to", invoices = excluded.invoices, state = excluded.state, '
+    "reason = excluded.reason, updated_at = excluded.updated_at, "
+    "pid = excluded.pid, host = excluded.host {guard}"
+)
+_IF_PENDING = "WHERE sends.state = 'pendiente'"
+
+
 class LedgerBusy(CobranzaError):
     """The ledger stayed locked by another process longer than the busy timeout."""
 
@@ -75,7 +90,7 @@ def ledger_path(workbook: Path) -> Path:
 default_ledger_path = ledger_path  # the name sync.cycle uses
 
 
-def message_id_for(outgoing: Outgoing) -> str:
+def message_id_for(outgoing: Outgoing | SkippedMessage) -> str:
     """Deterministic id of a message: the same keys always give the same id."""
     digest = hashlib.sha256("\n".join(sorted(outgoing.keys)).encode("utf-8")).hexdigest()
     return f"{outgoing.code.lower()}-{digest[:20]}"
@@ -266,21 +281,27 @@ class Ledger:
                         written.add(message_id)
         return frozenset(written)
 
+    def note_skipped(self, skipped: Skipped, now: datetime) -> int:
+        """`note` every message of the planner's `omitido` batch, in one transaction (a first
+        sync of a full history records tens of thousands); returns the keys written."""
+        if not len(skipped):
+            return 0
+        stamp = _iso(now)
+        rows = []
+        for m in skipped.messages():
+            head = (message_id_for(m), "aviso", m.code, m.recipient, m.to, m.invoices)
+            tail = ("omitido", m.reason, stamp, stamp, self.pid, self.host)
+            rows += [(key, *head, *tail) for key in m.keys]
+        with self._write() as db:
+            return db.executemany(_UPSERT.format(guard=_IF_PENDING), rows).rowcount
+
     def _upsert(
         self, db: sqlite3.Connection, key: str, outgoing: Outgoing, message_id: str,
         state: str, reason: str, now: datetime, pending: bool = True,
     ) -> int:
         """Insert a key's row; an existing row is replaced only if `pending` allows it."""
-        guard = "WHERE sends.state = 'pendiente'" if pending else ""
         cursor = db.execute(
-            'INSERT INTO sends (key, message_id, kind, code, recipient, "to", invoices, state, '
-            "reason, created_at, updated_at, pid, host) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
-            'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
-            '"to" = excluded."to", invoices = excluded.invoices, state = excluded.state, '
-            "reason = excluded.reason, updated_at = excluded.updated_at, "
-            f"pid = excluded.pid, host = excluded.host {guard}",
+            _UPSERT.format(guard=_IF_PENDING if pending else ""),
             (
                 key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
                 "; ".join(outgoing.to), _invoices(outgoing), state, reason,

@@ -1,8 +1,10 @@
 """The deliver step: planned `Outgoing` messages -> emails delivered and recorded once.
 
-For each message, in order: planner outcomes ``omitido``/``error`` are recorded as final
-(unless the ledger already has them); ``pendiente`` is only reported; ``listo`` is
-rendered, built, claimed in the ledger, sent and its outcome recorded. `stop()` is
+The planner's ``omitido`` notices (its `Skipped` batch, and any ``omitido`` message) are
+recorded as final first, in bulk, unless the ledger already has them; the batch gets no
+DeliveryRow (callers count it). Then for each message, in order: planner outcomes
+(``omitido``, ``error``) and ``pendiente`` are only reported; ``listo`` is rendered,
+built, claimed in the ledger, sent and its outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
 """
@@ -15,7 +17,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from cobranza.messages import Outgoing
+from cobranza.messages import Outgoing, Skipped
 from cobranza.records import Book
 from cobranza.render import Rendered, customer_names, outgoing_name, render_outgoing
 from cobranza.statement import statement_filename, statement_lines, statement_xlsx
@@ -83,13 +85,17 @@ def deliver(
     *,
     dry_run: bool = False,
     stop: Callable[[], bool] = lambda: False,
+    skipped: Skipped | None = None,
 ) -> list[DeliveryRow]:
-    """Deliver the planned messages; one DeliveryRow per message handled."""
+    """Deliver the planned messages; one DeliveryRow per message handled (none for the
+    `skipped` batch, which a real run records in the ledger)."""
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
     run = _Run(book, invoices, ledger, transport, now, dry_run,
                names=customer_names(book.customers))
-    if not dry_run:  # planner outcomes are final: one ledger transaction for all of them
+    if not dry_run:  # planner outcomes are final: recorded before anything is sent
+        if skipped is not None:
+            ledger.note_skipped(skipped, now)
         run.noted = ledger.note_many(
             [(item, message_id_for(item)) for item in outgoing if item.state == "omitido"], now
         )

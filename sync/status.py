@@ -106,6 +106,7 @@ def record_cycle(
         counts[kind] = counts.get(kind, 0) + 1
         if kind in ("pendiente", "incierto", "error"):
             pending.append(_pending_row(row))
+    counts["omitido"] += getattr(result, "skipped", 0)  # recorded in bulk, not in deliveries
     write_error = getattr(result, "write_error", "") or ""
     state.update(
         cycles=state["cycles"] + 1,

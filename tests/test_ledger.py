@@ -11,9 +11,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
-from cobranza.messages import Line, Outgoing, digest_key, notice_key
+from cobranza.messages import Line, Outgoing, Skipped, digest_key, notice_key
 from cobranza.notices import History
 from sync.ledger import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
 
@@ -188,3 +189,39 @@ def test_history_recovers_abandoned_rows_without_open(tmp_path: Path) -> None:
     with Ledger(path) as led:
         assert notice_key("C1", "F1", "VENCIDA_1") in led.history(NOW).final_keys
         assert led.rows()[0]["state"] == "incierto"
+
+
+def skipped_batch(*messages: tuple[str, tuple[str, ...]]) -> Skipped:
+    """A planner `omitido` batch: (customer, invoices) per message, VENCIDA_1, fuera de plazo."""
+    starts = np.cumsum([0, *(len(invoices) for _, invoices in messages[:-1])])
+    column = lambda values: np.array(values, dtype=object)  # noqa: E731
+    each = column(["VENCIDA_1"] * len(messages))
+    return Skipped(
+        code=each, recipient=column([c for c, _ in messages]),
+        to=column([f"{c}@x.mx" for c, _ in messages]), template=each,
+        reason=column(["fuera de plazo"] * len(messages)), start=starts.astype("int64"),
+        invoice=column([i for _, invoices in messages for i in invoices]),
+        key=column([notice_key(c, i, "VENCIDA_1") for c, invoices in messages for i in invoices]),
+    )
+
+
+def test_note_skipped_records_the_batch_as_note_would(tmp_path: Path, ledger: Ledger) -> None:
+    batch = skipped_batch(("C1", ("F2", "F1", "F1")), ("C2", ("F5",)))
+    assert ledger.note_skipped(batch, NOW) == 3  # F1 of C1 listed twice, one key
+    with Ledger.open(tmp_path / "one-by-one.sqlite", NOW) as other:
+        for item in (notice("C1", ("F2", "F1", "F1")), notice("C2", ("F5",))):
+            other.note(item, message_id_for(item), "omitido", "fuera de plazo", NOW)
+        assert ledger.rows() == other.rows()
+    assert [(r["recipient"], r["to"], r["invoices"], r["state"]) for r in ledger.rows()] == [
+        ("C1", "C1@x.mx", "F2, F1", "omitido"), ("C2", "C2@x.mx", "F5", "omitido")]
+
+
+def test_note_skipped_overrides_only_pending_retries(ledger: Ledger) -> None:
+    ledger.claim(notice("C1", ("F1",)), "sent", NOW)
+    ledger.record("sent", "enviado", "", NOW)
+    ledger.claim(notice("C1", ("F2",)), "retry", NOW)
+    ledger.record("retry", "pendiente", "451", NOW)
+    assert ledger.note_skipped(skipped_batch(("C1", ("F1", "F2"))), NOW) == 1
+    assert ledger.state_of(notice_key("C1", "F1", "VENCIDA_1")) == "enviado"
+    assert ledger.state_of(notice_key("C1", "F2", "VENCIDA_1")) == "omitido"
+    assert ledger.note_skipped(Skipped(), NOW) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 from book_factory import DEFAULT_NOTICES, make_book
 
 from cobranza.config import Config
-from cobranza.messages import notice_key
+from cobranza.messages import Skipped, notice_key
 from cobranza.notice_customers import PROBLEM_NO_EMAIL
 from cobranza.notices import History, plan_notices
 from cobranza.records import InputError
@@ -61,7 +62,23 @@ NO_HISTORY = History()
 
 
 def plan(frame, now, the_book=None, history=NO_HISTORY):
-    return plan_notices(the_book or book(), frame, now, history)
+    """(messages and skipped messages in one list, sorted like the planner's, errors)."""
+    messages, skipped, errors = plan_notices(the_book or book(), frame, now, history)
+    merged = [*messages, *as_outgoing(skipped)]
+    return sorted(merged, key=lambda o: (o.recipient, o.code, o.state, o.reason)), errors
+
+
+def as_outgoing(skipped: Skipped) -> list[SimpleNamespace]:
+    """The batch's messages shaped like Outgoings, so one assertion covers both."""
+    stops = [*skipped.start[1:].tolist(), len(skipped.key)][:len(skipped)]
+    return [
+        SimpleNamespace(
+            kind="aviso", recipient=m.recipient, code=m.code, template=m.template,
+            state="omitido", reason=m.reason, to=tuple(filter(None, m.to.split("; "))),
+            keys=m.keys, lines=[SimpleNamespace(invoice=i) for i in skipped.invoice[a:b]],
+        )
+        for m, a, b in zip(skipped.messages(), skipped.start.tolist(), stops, strict=True)
+    ]
 
 
 def summary(outgoing, code=None):
@@ -463,3 +480,30 @@ def test_empty_avisos_or_no_invoices_plan_nothing():
     frame = invoices("2026-11-11", INV)
     assert plan(frame, at("2026-11-11"), book(notices=[], templates=[])) == ([], [])
     assert plan(frame.iloc[:0], at("2026-11-11")) == ([], [])
+
+
+def test_skipped_notices_come_as_one_columnar_batch():
+    """omitido messages are not Outgoings: code, customer, reason, lines in line order."""
+    the_book = book([{"customer": "C1", "emails": "a@c1.mx; b@c1.mx"}])
+    frame = invoices("2026-10-31", {"invoice": "F2", "due": "2026-10-01"},
+                     {"invoice": "F1", "due": "2026-10-01"}, {"invoice": "F0", "due": "2026-10-02"})
+    messages, skipped, errors = plan_notices(the_book, frame, at("2026-10-31"), NO_HISTORY)
+    assert [(o.code, o.state) for o in messages] == [("VENCIDA_15", "listo"),
+                                                     ("VENCIDA_30", "listo")]
+    assert (len(skipped), errors) == (5, [])
+    instead = "se envía VENCIDA_30 en su lugar"
+    month = notice_key("C1", "", "ESTADO_MENSUAL", date(2026, 10, 1))
+    assert skipped.messages() == [
+        ("ESTADO_MENSUAL", "C1", "a@c1.mx; b@c1.mx", "ESTADO_MENSUAL", LATE, "F1, F2, F0",
+         (month,)),
+        ("PREVIO", "C1", "a@c1.mx; b@c1.mx", "PREVIO", LATE, "F1, F2, F0",
+         tuple(notice_key("C1", f, "PREVIO") for f in ("F1", "F2", "F0"))),
+        ("VENCIDA_1", "C1", "a@c1.mx; b@c1.mx", "VENCIDA_1", "se envía VENCIDA_15 en su lugar",
+         "F0", (notice_key("C1", "F0", "VENCIDA_1"),)),
+        ("VENCIDA_1", "C1", "a@c1.mx; b@c1.mx", "VENCIDA_1", instead, "F1, F2",
+         tuple(notice_key("C1", f, "VENCIDA_1") for f in ("F1", "F2"))),
+        ("VENCIDA_15", "C1", "a@c1.mx; b@c1.mx", "VENCIDA_15", instead, "F1, F2",
+         tuple(notice_key("C1", f, "VENCIDA_15") for f in ("F1", "F2"))),
+    ]
+    assert skipped.start.tolist() == [0, 3, 6, 7, 9]
+    assert skipped.invoice.tolist()[:3] == ["F1", "F2", "F0"]  # due date, then invoice

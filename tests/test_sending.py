@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import openpyxl
 import pytest
 from book_factory import make_book
 from smtp_server import SmtpTestServer
 
 from cobranza.layout_messages import envios_sheet, preview_sheet
-from cobranza.messages import Outgoing, notice_key
+from cobranza.messages import Outgoing, Skipped, notice_key
 from cobranza.rules import compute_invoices
 from cobranza.statement import statement_lines
 from sync.ledger import Ledger
@@ -456,3 +457,22 @@ def test_unexpected_failure_is_recorded_incierto_and_raised(setup) -> None:
     assert [(r["state"], r["reason"]) for r in ledger.rows()] == [
         ("incierto", "error interno durante el envío")
     ]
+
+
+def test_skipped_batch_is_recorded_in_a_real_run_only(server, setup) -> None:
+    book, invoices, ledger = setup
+    keys = [notice_key("C1", f, "VENCIDA_1") for f in ("F-1", "F-2")]
+    strings = lambda *values: np.array(values, dtype=object)  # noqa: E731
+    skipped = Skipped(
+        code=strings("VENCIDA_1"), recipient=strings("C1"), to=strings("pagos@lopez.mx"),
+        template=strings("VENCIDA_1"), reason=strings("fuera de plazo"),
+        start=np.array([0]), invoice=strings("F-1", "F-2"), key=strings(*keys),
+    )
+    assert deliver([], book, invoices, ledger, None, NOW, dry_run=True, skipped=skipped) == []
+    assert ledger.rows() == []
+    assert deliver([], book, invoices, ledger, smtp(server), NOW, skipped=skipped) == []
+    assert [(r["recipient"], r["to"], r["invoices"], r["state"], r["reason"])
+            for r in ledger.rows()] == [
+        ("C1", "pagos@lopez.mx", "F-1, F-2", "omitido", "fuera de plazo")]
+    assert [ledger.state_of(k) for k in keys] == ["omitido", "omitido"]
+    assert server.received() == []
