@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from email.utils import parseaddr
 from functools import lru_cache
@@ -24,6 +24,7 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from cobranza.config import Config
@@ -82,10 +83,33 @@ class Rendered:
         return not self.error
 
 
+_VIEW_FIELDS = {view: frozenset(f.name for f in fields(view)) for view in (CustomerView,
+                                                                           InvoiceView)}
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus a cap on `*` so a template cannot build huge strings."""
+    """The immutable sandbox, plus a cap on `*` so a template cannot build huge strings.
+
+    Each message looks up ``f.saldo``, ``cliente.nombre``, ``t.moneda``..., so `getattr`
+    answers directly the two cases the stock checks always allow anyway:
+    - a declared field of our own views (`_VIEW_FIELDS`, exact type: a subclass could add
+      properties): for such objects the stock check refuses only names starting with "_";
+    - a key of a plain dict that is not the name of a dict attribute: the stock sandbox
+      returns ``obj[key]`` for it, unchecked.
+    Every other lookup (``__class__``, ``__dict__``, ``clear``, other types) takes the
+    stock path and its refusals.
+    """
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        kind = type(obj)
+        if attribute in _VIEW_FIELDS.get(kind, ()):
+            return getattr(obj, attribute)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**" and isinstance(right, int) and abs(right) > 100:
@@ -106,8 +130,9 @@ def _too_long(left: Any, right: Any) -> bool:
 _ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+@lru_cache(maxsize=4096)
 def dmy(value: date | None) -> str:
-    """date -> "dd/mm/aaaa" ("" for blank)."""
+    """date -> "dd/mm/aaaa" ("" for blank); a run formats few distinct dates, many times."""
     if type(value) is date and value.year >= 1000:  # the common case, without strftime
         return f"{value.day:02d}/{value.month:02d}/{value.year}"
     if value is None or pd.isna(value):
@@ -228,14 +253,24 @@ def _build_templates(templates: pd.DataFrame) -> dict[str, tuple[str, str, bool]
 
 
 @lru_cache(maxsize=256)
-def _compiled(source: str) -> jinja2.Template:
-    """Templates repeat for every message of a run: compile each text once."""
-    return _ENV.from_string(source)
+def _compiled(source: str) -> tuple[jinja2.Template, dict[str, Any]]:
+    """Templates repeat for every message of a run: compile each text once.
+
+    Also returns the template's globals as a plain dict: `Template.render` copies them
+    out of a ChainMap on every call.
+    """
+    template = _ENV.from_string(source)
+    return template, dict(template.globals)
 
 
 def render_text(source: str, context: Mapping[str, Any]) -> str:
-    """Render one template text; raises jinja2 errors (see `explain`)."""
-    return _compiled(source).render(context)
+    """Render one template text; raises jinja2 errors (see `explain`).
+
+    `Template.render` minus its per-call copy of the globals and traceback rewriting.
+    """
+    template, globals_ = _compiled(source)
+    ctx = new_context(_ENV, template.name, template.blocks, dict(context), globals=globals_)
+    return _ENV.concat(template.root_render_func(ctx))
 
 
 def one_line(text: str) -> str:
