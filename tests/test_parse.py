@@ -119,3 +119,31 @@ def test_parsers_never_raise(values: list, separator: str) -> None:
                         parse_bools(column, True), parse_choice(column, {"si": "Sí"})):
         assert len(parsed) == len(bad) == len(values)
     assert len(to_text(column)) == len(values)
+
+
+def test_precomputed_categories_give_the_same_result_and_the_blanks() -> None:
+    from cobranza.parse import BLANK, categories
+
+    raw = cells(date(2026, 1, 2), "03/01/2026", " ", None, 46000.0, True, "2026-01-04 10:30")
+    cats = categories(raw)
+    assert (cats == BLANK).tolist() == [False, False, True, True, False, False, False]
+    values, bad = parse_dates(raw, cats)
+    expected = parse_dates(raw)
+    pd.testing.assert_series_equal(values, expected[0])
+    assert values.tolist()[:2] == stamps("2026-01-02", "2026-01-03")
+    assert values.iloc[6] == pd.Timestamp("2026-01-04")  # the time is dropped
+    assert bad.tolist() == [False, False, False, False, False, True, False]
+    amounts = cells(12.5, "1,000.25", "", "-3", "x")
+    got, bad = parse_amounts(amounts, ".", categories(amounts))
+    assert got.iloc[:2].tolist() == [12.5, 1000.25] and got.iloc[3] == -3.0
+    assert bad.tolist() == [False, False, False, True, True]
+
+
+def test_to_text_fast_path_and_mixed_columns() -> None:
+    class Code(str):
+        pass
+
+    assert to_text(cells(" a ", Code(" b"), "c")).tolist() == ["a", "b", "c"]
+    assert to_text(cells(" a ", 12.0, None, date(2026, 1, 2))).tolist() == [
+        "a", "12", "", "02/01/2026"]
+    assert str(to_text(cells("x")).dtype) == "str"

@@ -159,3 +159,14 @@ def test_compute_invoices_runs_on_100k_rows():
     got = compute_invoices(synthetic_book(100_000), AS_OF)
     assert len(got) == 100_000
     assert set(got["status"]) <= set(STATUSES)
+
+
+def test_first_positions_first_row_wins_and_unknown_is_minus_one():
+    from cobranza.rules import first_positions
+
+    table = pd.Series(["A", "B", "A", "C"], dtype="str")
+    one, two = first_positions(table, pd.Series(["C", "A", "Z", "B"]), pd.Series(["B"]))
+    assert one.tolist() == [3, 0, -1, 1]
+    assert two.tolist() == [1]
+    empty = first_positions(pd.Series([], dtype="str"), pd.Series(["A"]))
+    assert empty[0].tolist() == [-1]

@@ -1,0 +1,72 @@
+"""cobranza.upcoming: the next notice of each invoice (PROXIMO_AVISO), whole columns."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from addin import udfs
+from cobranza import notices, upcoming
+from sync.reader import read_book
+from sync.workbook_init import create_workbook
+from tests.book_factory import make_book, synthetic_book
+
+AS_OF = date(2026, 11, 25)
+
+
+def test_earliest_stage_on_or_after_as_of_per_invoice():
+    book = make_book(
+        invoices=[("F1", "C1", "2026-10-26", 100),  # 30 days late: VENCIDA_30 today
+                  ("F2", "C1", "2026-11-30", 100),  # PREVIO was 25/11: today counts
+                  ("F3", "C2", "2026-12-20", 100),  # PREVIO 15/12
+                  ("F4", "C2", "2026-01-01", 100),  # past every stage
+                  ("F5", "C3", "2026-11-01", 100)],  # in dispute: no chain applies
+        contacts=[("2026-11-02", "C3", "F5", "Disputa")],
+    )
+    table = udfs.invoice_table(book, AS_OF)
+    text = upcoming.next_notice_text(book, table, AS_OF)
+    assert dict(zip(table.index, text, strict=True)) == {
+        "F1": "VENCIDA_30 25/11/2026", "F2": "PREVIO 25/11/2026", "F3": "PREVIO 15/12/2026",
+        "F4": "", "F5": "",
+    }
+    frame = upcoming.next_notices(book, table, AS_OF)
+    assert frame.index.tolist() == ["F2", "F1", "F3"]  # by date, then code, then row
+    assert frame["code"].tolist() == ["PREVIO", "VENCIDA_30", "PREVIO"]
+    assert frame["date"].tolist() == [pd.Timestamp("2026-11-25")] * 2 + [
+        pd.Timestamp("2026-12-15")]
+
+
+def test_ties_on_the_same_day_go_to_the_smaller_code():
+    book = make_book(invoices=[("F1", "C1", "2026-11-20", 100)],
+                     notices=[("ZETA", "vencimiento", 5), ("ALFA", "vencimiento", 5)])
+    table = udfs.invoice_table(book, AS_OF)
+    assert upcoming.next_notice_text(book, table, AS_OF).tolist() == ["ALFA 25/11/2026"]
+
+
+def test_no_invoice_chain_gives_blank_text():
+    book = make_book(invoices=[("F1", "C1", "2026-11-20", 100)],
+                     notices=[("ESTADO_MENSUAL", "mes", 1)])
+    table = udfs.invoice_table(book, AS_OF)
+    assert upcoming.next_notice_text(book, table, AS_OF).tolist() == [""]
+    assert upcoming.next_notices(book, table, AS_OF).empty
+
+
+def _books(tmp_path: Path) -> dict[str, object]:
+    demo = create_workbook(tmp_path / "demo.xlsm", demo=True, as_of=AS_OF)
+    return {"demo": read_book(demo), "synthetic": synthetic_book(3000, seed=5)}
+
+
+@pytest.mark.skipif(not hasattr(notices, "next_notices"), reason="old planner removed")
+def test_same_result_as_the_old_per_stage_frames(tmp_path: Path):
+    for name, book in _books(tmp_path).items():
+        for as_of in (date(2026, 1, 15), AS_OF, date(2026, 12, 31)):
+            table = udfs.invoice_table(book, as_of)
+            old = notices.next_notices(book, table, as_of)
+            new = upcoming.next_notices(book, table, as_of)
+            if old.empty:
+                assert new.empty, name
+                continue
+            pd.testing.assert_frame_equal(new, old, obj=f"{name} {as_of}")
