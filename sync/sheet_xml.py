@@ -333,7 +333,7 @@ def _table_cells(t: Table, styles: StyleBook, rows: Grid) -> _Block | None:
         bad = next(w for w in widths if w != len(t.columns))
         raise ValueError(f"la tabla {t.name} tiene una fila con {bad} valores")
     first = t.row + 1
-    numbers = list(map(str, range(first, first + len(t.rows))))
+    numbers = _row_numbers(first, len(t.rows))
     slots: Slots = []
     # column by column: one pass per column with its style and prefixes bound once
     for i, c in enumerate(t.columns):
@@ -341,6 +341,19 @@ def _table_cells(t: Table, styles: StyleBook, rows: Grid) -> _Block | None:
         encoder = _ColumnEncoder(styles, t.formats.get(c))
         slots += encoder.slots(column_letter(t.col + i), values, numbers)
     return _Block(first, numbers, t.col, last_col, slots) if t.rows else None
+
+
+_NUMBERS: list[str] = ["0"]  # str(r) at index r, grown on demand: every sync needs them
+
+
+def _row_numbers(first: int, count: int) -> list[str]:
+    """["first", ..., "first+count-1"]: row numbers are formatted once per process."""
+    global _NUMBERS
+    numbers = _NUMBERS
+    if len(numbers) < first + count:  # a new list, never a change to one in use
+        numbers = numbers + list(map(str, range(len(numbers), first + count)))
+        _NUMBERS = numbers
+    return numbers[first:first + count]
 
 
 _BLANK_REPR = frozenset({"None", "nan", "inf", "-inf"})  # repr of blank numeric cells

@@ -23,6 +23,11 @@ from lxml import etree
 
 from sync.fileops import file_identity
 
+try:  # ISA-L's deflate, when installed: the same format ~4x faster than zlib at level 1
+    from isal import isal_zlib as fast_zlib
+except ImportError:  # pragma: no cover - depends on the environment
+    fast_zlib = zlib
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -38,8 +43,8 @@ CONTENT_TYPES = {
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _CHUNK = 1 << 20
 _FAST_DEFLATE_OVER = 1 << 20  # members this big: level 1 (5x faster, ~20% larger), in threads
-_PIECE = 4 << 20  # big members are deflated in independent pieces, two threads at a time
-_WORKERS = 2
+_PIECE = 1 << 20  # big members are deflated in independent pieces (+0.3% size),
+_WORKERS = 2  # two threads at a time
 _NEW_MEMBER_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so identical content gives identical bytes
 
 
@@ -290,8 +295,9 @@ def _deflate_later(pool: ThreadPoolExecutor,
 
 
 def _deflate(data: memoryview, last: bool) -> bytes:
-    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
-    return packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    packer = fast_zlib.compressobj(1, zlib.DEFLATED, -15)
+    end = fast_zlib.Z_FINISH if last else fast_zlib.Z_SYNC_FLUSH
+    return packer.compress(data) + packer.flush(end)
 
 
 class _ZipWriter:
