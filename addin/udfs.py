@@ -105,64 +105,81 @@ def tramo_mora(values: Values, book: Book | None, as_of: date) -> Values:
     return restore(_fill(len(cells), valid, buckets[valid].tolist(), bad.to_numpy(), ERR_DATE))
 
 
-_MEMO: dict[tuple[int, date], tuple[Book, pd.DataFrame]] = {}
+_MEMO: dict[tuple[int, date], tuple[Book, pd.DataFrame, pd.Index]] = {}
 
 
 def invoice_table(book: Book, as_of: date) -> pd.DataFrame:
     """compute_invoices(book, as_of), one row per Factura (first wins), memoized per book."""
+    return _invoice_table(book, as_of)[0]
+
+
+def _invoice_table(book: Book, as_of: date) -> tuple[pd.DataFrame, pd.Index]:
+    """The memoized table and its Facturas as an object Index (hashed once, then every
+    lookup of a recalculation reuses the hash table)."""
     key = (id(book), as_of)
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is book:
-        return hit[1]
+        return hit[1], hit[2]
     inv = compute_invoices(book, as_of)
     inv["balance_major"] = to_major(inv["balance"], inv["currency"])
-    table = inv.drop_duplicates("invoice").set_index("invoice")
+    ids = pd.Index(inv["invoice"].to_numpy(dtype=object), dtype=object)
+    if not ids.is_unique:  # validation drops repeated Facturas; a Book from elsewhere may not
+        inv = inv.drop_duplicates("invoice")
+        ids = pd.Index(inv["invoice"].to_numpy(dtype=object), dtype=object)
+    table = inv.set_index("invoice")
     if len(_MEMO) >= 8:
         _MEMO.clear()
-    _MEMO[key] = (book, table)
-    return table
+    _MEMO[key] = (book, table, ids)
+    return table, ids
 
 
-def _lookup(values: Values, column: pd.Series, missing: str) -> Values:
-    """Map each key cell through `column` (indexed by key); "" for blank, `missing` else."""
+def _lookup(values: Values, column: pd.Series, ids: pd.Index, missing: str) -> Values:
+    """Map each key cell to `column` at its row of `ids`; "" for blank, `missing` else."""
     cells, restore = _cells(values)
-    keys = to_text(cells)
-    found = pd.Series(column.reindex(keys.to_numpy()).to_numpy(), dtype=object)
-    blank = (keys == "").to_numpy()
-    known = found.notna().to_numpy() & ~blank
+    keys = to_text(cells).to_numpy(dtype=object)
+    pos = ids.get_indexer(pd.Index(keys, dtype=object))  # an object target: no recasting
+    data = column.to_numpy()
+    found = data[np.where(pos >= 0, pos, 0)] if len(data) else np.full(len(keys), np.nan)
+    blank = keys == ""
+    known = (pos >= 0) & ~blank & pd.notna(found)
     return restore(_fill(len(cells), known, found[known].tolist(), ~known & ~blank, missing))
 
 
 def saldo(values: Values, book: Book | None, as_of: date) -> Values:
     """Saldo of each Factura in major units of its currency (Importe − Pagos to as_of)."""
-    return _lookup(values, invoice_table(_need(book), as_of)["balance_major"], ERR_INVOICE)
+    table, ids = _invoice_table(_need(book), as_of)
+    return _lookup(values, table["balance_major"], ids, ERR_INVOICE)
 
 
 def estatus_cobro(values: Values, book: Book | None, as_of: date) -> Values:
     """Estatus of each Factura (the sync's status rule)."""
-    return _lookup(values, invoice_table(_need(book), as_of)["status"], ERR_INVOICE)
+    table, ids = _invoice_table(_need(book), as_of)
+    return _lookup(values, table["status"], ids, ERR_INVOICE)
 
 
 def proximo_aviso(values: Values, book: Book | None, as_of: date) -> Values:
     """Next notice of each Factura as "CÓDIGO dd/mm/aaaa"; "" when none is ahead."""
-    table = invoice_table(_need(book), as_of)
+    table, ids = _invoice_table(_need(book), as_of)
     if "next_notice" not in table.columns:  # once per (book, as_of), like the table
         text = next_notice_text(book, table, as_of)
         table["next_notice"] = pd.Series(text, index=table.index, dtype="str")
-    return _lookup(values, table["next_notice"], ERR_INVOICE)
+    return _lookup(values, table["next_notice"], ids, ERR_INVOICE)
 
 
 def uso_credito(values: Values, book: Book | None, as_of: date) -> Values:
     """Credit usage of each Cliente as a fraction (0.85 = 85 %)."""
     book = _need(book)
-    usage = credit_usage(book, invoice_table(book, as_of).reset_index())
+    usage = credit_usage(book, invoice_table(book, as_of))  # rollups use positions only
     cells, restore = _cells(values)
-    keys = to_text(cells)
-    known = keys.isin(usage.index).to_numpy()
-    found = usage.reindex(keys.to_numpy()).to_numpy()
-    has = known & ~np.isnan(found.astype("float64"))
+    keys = to_text(cells).to_numpy(dtype=object)
+    names = pd.Index(usage.index.to_numpy(dtype=object), dtype=object)
+    pos = names.get_indexer(pd.Index(keys, dtype=object))  # customers are unique
+    known = pos >= 0
+    found = usage.to_numpy(dtype="float64")[np.where(known, pos, 0)] if len(usage) else (
+        np.full(len(keys), np.nan))
+    has = known & ~np.isnan(found)
     out = _fill(len(cells), has, found[has].tolist(), known & ~has, ERR_NO_LIMIT)
-    unknown = ~known & (keys != "").to_numpy()
+    unknown = ~known & (keys != "")
     for i in np.flatnonzero(unknown):
         out[i] = ERR_CUSTOMER
     return restore(out)
