@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -495,14 +496,15 @@ def _body(value: str) -> str:
     return text(value) if needs_work else value
 
 
-def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[str]:
-    """`<sheetData>` as pieces: loose rows and table blocks in row order."""
-    out = ["<sheetData>"]
+def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str]]:
+    """`<sheetData>` as segments of pieces: loose rows and table blocks in row order."""
+    segments, loose = [], ["<sheetData>"]
     items: list[tuple[int, _Block | None]] = [(r, None) for r in rows]
     items += [(b.first, b) for b in blocks]
     for r, block in sorted(items, key=lambda item: item[0]):
         if block is not None:
-            out += block.pieces()
+            segments += [loose, block.pieces()]
+            loose = []
             continue
         pieces = rows[r]
         if len(pieces) > 1:
@@ -510,8 +512,18 @@ def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[str]:
             for (_, end, _), (start, _, _) in zip(pieces, pieces[1:], strict=False):
                 if start <= end:
                     raise ValueError(f"dos valores en la misma celda de la fila {r}")
-        out.append(f'<row r="{r}">{"".join(xml for _, _, xml in pieces)}</row>')
-    out.append("</sheetData>")
+        loose.append(f'<row r="{r}">{"".join(xml for _, _, xml in pieces)}</row>')
+    loose.append("</sheetData>")
+    return segments + [loose]
+
+
+def _concat(segments: list[list[str]]) -> list[str]:
+    """One list of all the pieces, built around the longest segment: a table body of
+    millions of pieces is extended in place, never copied."""
+    longest = max(range(len(segments)), key=lambda i: len(segments[i]))
+    out = segments[longest]
+    out[0:0] = list(chain.from_iterable(segments[:longest]))
+    out += chain.from_iterable(segments[longest + 1:])
     return out
 
 
@@ -595,17 +607,16 @@ def worksheet_xml(sheet: Sheet, styles: StyleBook, links: SheetLinks) -> bytes:
         parts.append("<cols>" + "".join(
             f'<col min="{c}" max="{c}" width="{w:.2f}" customWidth="1"/>'
             for c, w in sorted(widths.items())) + "</cols>")
-    parts += _sheet_data(rows, blocks)
-    parts.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" '
-                 'header="0.3" footer="0.3"/>')
+    end = ['<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" '
+           'header="0.3" footer="0.3"/>']
     if links.drawing:
-        parts.append(f'<drawing r:id="{links.drawing}"/>')
+        end.append(f'<drawing r:id="{links.drawing}"/>')
     if links.tables:
-        parts.append(f'<tableParts count="{len(links.tables)}">'
-                     + "".join(f'<tablePart r:id="{rid}"/>' for rid in links.tables)
-                     + "</tableParts>")
-    parts.append("</worksheet>")
-    return "".join(parts).encode()
+        end.append(f'<tableParts count="{len(links.tables)}">'
+                   + "".join(f'<tablePart r:id="{rid}"/>' for rid in links.tables)
+                   + "</tableParts>")
+    end.append("</worksheet>")
+    return "".join(_concat([parts, *_sheet_data(rows, blocks), end])).encode()
 
 
 def table_xml(table: Table, table_id: int, name: str) -> bytes:
