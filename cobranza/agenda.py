@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from cobranza.alerts import AlertContext, customers_without_contact
+from cobranza.alerts import AlertContext
 from cobranza.money import decimals_of
 from cobranza.records import Book
 from cobranza.rollups import per_distinct, text_codes
@@ -125,7 +125,7 @@ def _stale_detail(since: pd.Series) -> pd.Series:
 
 
 def stale_customers(ctx: AlertContext) -> pd.DataFrame:
-    cust = customers_without_contact(ctx)
+    cust = ctx.without_contact
     detail = per_distinct(_stale_detail, cust["since"])
     return _rows(cust, 4, cust["last_contact"], detail)
 
@@ -145,7 +145,7 @@ def _order(out: pd.DataFrame) -> np.ndarray:
 
 def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Calls per collector, ordered by priority, then oldest date first."""
-    ctx = AlertContext(book, invoices, as_of)
+    ctx = AlertContext.shared(book, invoices, as_of)
     out = pd.concat([part(ctx) for part in AGENDA_PARTS], ignore_index=True)
     urgent = out.loc[out["priority"] <= 2, "customer"]
     out = out[(out["priority"] < 4) | ~out["customer"].isin(urgent)]

@@ -10,8 +10,10 @@ currency order.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,24 @@ class AlertContext(InvoiceRollups):
         super().__init__(book, invoices)
         self.day = as_day(as_of)
 
+    @classmethod
+    def shared(cls, book: Book, invoices: pd.DataFrame, as_of: date) -> AlertContext:
+        """The context of the previous call with these very objects, else a new one: the
+        alerts and the agenda of one computation share their rollups. Inputs are values
+        (never modified after compute_invoices), so identity is enough."""
+        last = _LAST[0] if _LAST else None
+        if last is not None and last[0]() is book and last[1]() is invoices \
+                and last[3].day == as_day(as_of):
+            return last[3]
+        ctx = cls(book, invoices, as_of)
+        _LAST[:] = [(weakref.ref(book), weakref.ref(invoices), as_of, ctx)]
+        return ctx
+
+    @cached_property
+    def without_contact(self) -> pd.DataFrame:
+        """customers_without_contact (Sin gestión alert and agenda priority 4)."""
+        return customers_without_contact(self)
+
     @property
     def days_overdue(self) -> pd.Series:
         return self.invoices["days_overdue"]
@@ -58,6 +78,8 @@ class AlertContext(InvoiceRollups):
 
 
 AlertFn = Callable[[AlertContext], pd.DataFrame]
+# The last shared context (weak references: it never keeps a Book alive).
+_LAST: list[tuple[weakref.ref, weakref.ref, date, AlertContext]] = []
 
 
 def _dmy(dates: pd.Series) -> pd.Series:
@@ -225,7 +247,7 @@ def _no_contact_detail(last: pd.Series, since: pd.Series) -> pd.Series:
 
 
 def no_contact(ctx: AlertContext) -> pd.DataFrame:
-    cust = customers_without_contact(ctx)
+    cust = ctx.without_contact
     detail = per_distinct(_no_contact_detail, cust["last_contact"], cust["since"])
     return _frame(cust, NO_CONTACT, cust["since"], detail)
 
@@ -269,7 +291,7 @@ ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 
 def compute_alerts(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Every alert, in registry order (then customer, invoice)."""
-    ctx = AlertContext(book, invoices, as_of)
+    ctx = AlertContext.shared(book, invoices, as_of)
     parts = [fn(ctx) for _, fn in ALERTS]
     out = pd.concat(parts, ignore_index=True)[ALERT_COLUMNS]
     return out.astype({"balance": "int64", "days": "Int64"})
