@@ -130,11 +130,7 @@ def _serial_dates(numbers: pd.Series) -> pd.Series:
 
 def _object_dates(objs: pd.Series, with_time: bool) -> pd.Series:
     if not with_time:  # datetime.date: exact via ordinals, no per-cell parsing
-        ordinal = type(objs.iloc[0]).toordinal if len(objs) else date.toordinal
-        try:
-            days = np.fromiter(map(ordinal, objs), dtype="int64", count=len(objs))
-        except TypeError:  # date subclasses of mixed types: one by one
-            days = np.fromiter((d.toordinal() for d in objs), dtype="int64", count=len(objs))
+        days = np.fromiter(map(date.toordinal, objs), dtype="int64", count=len(objs))
         stamps = (days - _EPOCH_ORDINAL).astype("datetime64[D]")
         return _ns(pd.Series(stamps, index=objs.index))
     return _ns(pd.to_datetime(objs, errors="coerce")).dt.normalize()

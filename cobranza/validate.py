@@ -370,8 +370,12 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
         if key.endswith("*"):
             # Text values are "" exactly when the cell is blank: skip a second pass.
-            blank = (values == "" if kind == "text" else blank_mask(table.raw[col])
-                     if parsed.blank is None else pd.Series(parsed.blank, index=index))
+            if kind == "text":
+                blank = values == ""
+            elif parsed.blank is not None:  # the parser already sorted the cells
+                blank = pd.Series(parsed.blank, index=index)
+            else:
+                blank = blank_mask(table.raw[col])
             hint = _REQUIRED_HINT.get(kind, "")
             problem = f"falta el dato (obligatorio{hint})."
             issues.append(Issue(name, blank[blank].index, col, problem))

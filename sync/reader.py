@@ -25,6 +25,7 @@ from sync.errors import WorkbookBusy, WorkbookError
 from sync.memory import gc_paused
 
 _TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
+_BIG_SHEET = "Facturas"  # the sheet worth a thread of its own
 
 
 def read_book(path: Path) -> Book:
@@ -64,9 +65,6 @@ def read_raw(path: Path) -> dict[str, pd.DataFrame]:
         return {s: out[s] for s in found}
     finally:
         book.close()
-
-
-_BIG_SHEET = "Facturas"  # the sheet worth a thread of its own
 
 
 def _read_alone(path: Path, sheet: str) -> pd.DataFrame:
