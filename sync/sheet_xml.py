@@ -547,6 +547,8 @@ def _longest(t: Table, i: int) -> int:
     sample = [row[i] for row in t.rows[:_WIDTH_SAMPLE]]
     texts = [v for v in sample if type(v) is str]  # all lines of all texts at once
     others = [v for v in sample if type(v) is not str and not is_missing(v)]
+    if fmt in ("money", "int") and others and {type(v) for v in others} <= {int, float}:
+        others = [min(others), max(others)]  # "#,##0.00" grows with the magnitude
     return max([len(str(t.columns[i])) + 2, *map(len, "\n".join(texts).splitlines())]
                + [_display_len(v, fmt) for v in others])
 

@@ -66,7 +66,8 @@ def resolve(source_part: str, target: str) -> str:
 
 
 def relative(source_part: str, part: str) -> str:
-    return posixpath.relpath(part, posixpath.dirname(source_part) or ".")
+    # rooted at "/": relpath of relative paths would ask the OS for the working directory
+    return posixpath.relpath("/" + part, "/" + posixpath.dirname(source_part))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from cobranza.sheets import Cell, Sheet, Table
 from sync.sheet_xml import (
     SheetLinks,
     StyleBook,
+    _display_len,
     cell_xml,
     column_names,
     is_missing,
@@ -68,13 +69,28 @@ def reference(sheet: Sheet, book: StyleBook) -> str:
     data = "".join(f'<row r="{r}">{"".join(x for _, _, x in sorted(rows[r]))}</row>'
                    for r in sorted(rows))
     dimension = f"{ref(min(rows), first)}:{ref(max(rows), last)}"
-    return f'<dimension ref="{dimension}"/>', f"<sheetData>{data}</sheetData>"
+    return (f'<dimension ref="{dimension}"/>', f"<sheetData>{data}</sheetData>",
+            reference_widths(sheet))
 
 
-def rendered(sheet: Sheet, book: StyleBook) -> tuple[str, str]:
+def reference_widths(sheet: Sheet) -> dict[int, float]:
+    """Given widths, else the longest of header and 500 sampled values (+2), capped."""
+    widths: dict[int, float] = {}
+    for t in sheet.tables:
+        for i, name in enumerate(t.columns):
+            fmt = t.formats.get(name, "text")
+            sample = [row[i] for row in t.rows[:500] if not is_missing(row[i])]
+            longest = max([len(name) + 2] + [_display_len(v, fmt) for v in sample])
+            widths[t.col + i] = round(min(max(longest + 2.0, 8.43), 60.0), 2)
+    return widths
+
+
+def rendered(sheet: Sheet, book: StyleBook) -> tuple[str, str, dict[int, float]]:
     xml = worksheet_xml(sheet, book, SheetLinks(None, ())).decode()
+    cols = re.findall(r'<col min="(\d+)" max="\d+" width="([\d.]+)"', xml)
+    widths = {int(c): float(w) for c, w in cols}
     return (re.search(r"<dimension [^>]*/>", xml).group(),
-            re.search(r"<sheetData>.*</sheetData>", xml, re.S).group())
+            re.search(r"<sheetData>.*</sheetData>", xml, re.S).group(), widths)
 
 
 def assert_same(sheet: Sheet) -> None:
@@ -82,6 +98,7 @@ def assert_same(sheet: Sheet) -> None:
     got, want = rendered(sheet, book), reference(sheet, book)
     assert got[0] == want[0]
     assert got[1] == want[1]
+    assert got[2] == want[2]
 
 
 LONG = "x" * 40_000  # past Excel's 32 767 characters: cut, like every other path does
