@@ -633,11 +633,14 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     return out
 
 
-def validate(raw: dict[str, pd.DataFrame]) -> rec.Book:
+def validate(raw: dict[str, pd.DataFrame],
+             later: Callable[[], dict[str, pd.DataFrame]] | None = None) -> rec.Book:
     """Validate raw sheet frames (keys = sheet names of SHEETS) into a Book.
 
     Missing required sheets or columns must have been refused before (see
-    `structure_problems`); here they are treated as empty.
+    `structure_problems`); here they are treated as empty. `later`: the frames still
+    being read (Facturas, parsed in another thread); called once the other sheets' cells
+    are parsed, so that work overlaps the reading.
     """
     run = _Run()
     config, blocks = _read_config(run, raw.get(CONFIG_SHEET))
@@ -645,7 +648,12 @@ def validate(raw: dict[str, pd.DataFrame]) -> rec.Book:
     sources.update(collectors=blocks.get("cobrador"), areas=blocks.get("area"),
                    notices=_notices_raw(run, blocks))
     sources["templates"] = _templates_raw(run, raw.get(TEMPLATES_SHEET))
-    for name, (sheet, spec) in TABLES.items():
+    # Invoices last: each table's cells are parsed on their own, and errors are sorted by
+    # sheet and row at the end, so the order of loading changes nothing.
+    for name in sorted(TABLES, key=lambda name: name == "invoices"):
+        sheet, spec = TABLES[name]
+        if name == "invoices" and later is not None:
+            sources[name] = later().get(sheet, sources[name])
         source = sources[name]
         _load_table(run, name, sheet, _empty_raw(spec) if source is None else source, config)
     for check in ROW_CHECKS:
@@ -655,4 +663,3 @@ def validate(raw: dict[str, pd.DataFrame]) -> rec.Book:
     order = {s: i for i, s in enumerate(SHEETS)}
     run.errors.sort(key=lambda e: (order.get(e.sheet, 99), e.row or 0))
     return rec.Book(**frames, config=config, errors=run.errors)
-

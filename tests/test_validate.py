@@ -370,3 +370,18 @@ def test_validate_never_raises_on_wild_cells(rows: list[list]) -> None:
     assert not book.invoices["invoice"].duplicated().any()
     assert book.payments["invoice"].isin(book.invoices["invoice"]).all()
     assert all(isinstance(e.message(), str) for e in book.errors)
+
+
+def test_facturas_arriving_later_gives_the_same_book(tmp_path: Path) -> None:
+    from sync.reader import read_raw
+
+    for sheets in (good_sheets(), bad_sheets()):
+        raw = read_raw(write_book(tmp_path / "libro.xlsx", sheets))
+        whole = validate(raw)
+        early = {s: f for s, f in raw.items() if s != "Facturas"}
+        calls: list[int] = []
+        later = validate(early, later=lambda raw=raw, calls=calls: calls.append(1) or raw)
+        assert calls == [1]
+        assert later.errors == whole.errors
+        for name in ("customers", "invoices", "payments", "contacts", "notices"):
+            pd.testing.assert_frame_equal(getattr(later, name), getattr(whole, name))
