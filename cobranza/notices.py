@@ -379,26 +379,3 @@ class _Gate:
             self.next[memo] = contact_rules.next_allowed(local, self.config, sent)
         return reason, self.next[memo]
 
-
-def next_notices(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Per invoice (index): the next Avisos stage due on or after as_of: code, date.
-
-    Invoice chains only (the monthly statement is per customer): anchor + Días of each
-    active stage whose chain applies to the invoice's status, earliest first. The
-    PROXIMO_AVISO UDF shows this; the planner decides what actually goes out.
-    """
-    stages = stage_table(book.notices)
-    found = []
-    for st in stages.itertuples(index=False):
-        rule = CHAIN_BY_NAME[st.chain]
-        if not rule.anchor:
-            continue
-        rows = invoices[invoices["status"].isin(rule.statuses)]
-        when = pd.to_datetime(rows[rule.anchor]) + pd.Timedelta(days=int(st.days))
-        keep = when.notna() & (when >= pd.Timestamp(as_of))
-        found.append(pd.DataFrame({"code": st.code, "date": when[keep]}, index=rows.index[keep]))
-    if not found:
-        return pd.DataFrame({"code": [], "date": []})
-    out = pd.concat(found).rename_axis("invoice").reset_index()
-    out = out.sort_values(["date", "code"], kind="stable").drop_duplicates("invoice")
-    return out.set_index("invoice")

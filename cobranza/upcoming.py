@@ -55,7 +55,7 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date
 
 def next_notices(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Per invoice (index) with a notice ahead: code and date, ordered by date, code and
-    row (what `cobranza.notices.next_notices` returned)."""
+    row (the order `PROXIMO_AVISO` relies on)."""
     dates, ranks, codes = next_stages(book, invoices, as_of)
     rows = np.flatnonzero(ranks >= 0)
     rows = rows[np.lexsort((rows, ranks[rows], dates[rows]))]

@@ -6,10 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from addin import udfs
-from cobranza import notices, upcoming
+from cobranza import upcoming
+from cobranza.notice_stages import CHAIN_BY_NAME, stage_table
+from cobranza.records import Book
 from sync.reader import read_book
 from sync.workbook_init import create_workbook
 from tests.book_factory import make_book, synthetic_book
@@ -59,14 +60,39 @@ def _books(tmp_path: Path) -> dict[str, object]:
     return {"demo": read_book(demo), "synthetic": synthetic_book(3000, seed=5)}
 
 
-@pytest.mark.skipif(not hasattr(notices, "next_notices"), reason="old planner removed")
 def test_same_result_as_the_old_per_stage_frames(tmp_path: Path):
     for name, book in _books(tmp_path).items():
         for as_of in (date(2026, 1, 15), AS_OF, date(2026, 12, 31)):
             table = udfs.invoice_table(book, as_of)
-            old = notices.next_notices(book, table, as_of)
+            old = _reference(book, table, as_of)
             new = upcoming.next_notices(book, table, as_of)
             if old.empty:
                 assert new.empty, name
                 continue
             pd.testing.assert_frame_equal(new, old, obj=f"{name} {as_of}")
+
+
+def _reference(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The first, per-stage implementation: an oracle for the vectorized one.
+
+    Per invoice (index): the next Avisos stage due on or after as_of: code, date.
+
+    Invoice chains only (the monthly statement is per customer): anchor + Días of each
+    active stage whose chain applies to the invoice's status, earliest first. The
+    PROXIMO_AVISO UDF shows this; the planner decides what actually goes out.
+    """
+    stages = stage_table(book.notices)
+    found = []
+    for st in stages.itertuples(index=False):
+        rule = CHAIN_BY_NAME[st.chain]
+        if not rule.anchor:
+            continue
+        rows = invoices[invoices["status"].isin(rule.statuses)]
+        when = pd.to_datetime(rows[rule.anchor]) + pd.Timedelta(days=int(st.days))
+        keep = when.notna() & (when >= pd.Timestamp(as_of))
+        found.append(pd.DataFrame({"code": st.code, "date": when[keep]}, index=rows.index[keep]))
+    if not found:
+        return pd.DataFrame({"code": [], "date": []})
+    out = pd.concat(found).rename_axis("invoice").reset_index()
+    out = out.sort_values(["date", "code"], kind="stable").drop_duplicates("invoice")
+    return out.set_index("invoice")
