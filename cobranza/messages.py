@@ -86,7 +86,6 @@ def unique_keys(keys: list[str]) -> tuple[str, ...]:
     return (keys[0],) if keys[0] == keys[-1] else tuple(keys)
 
 
-
 class SkippedMessage(NamedTuple):
     """One message of a `Skipped` batch, as the ledger records it."""
 
