@@ -27,6 +27,7 @@ from sync.errors import WorkbookBusy, WorkbookOpen, write_failure
 from sync.ledger import Ledger
 from sync.ledger import ledger_path as default_ledger_path
 from sync.mailer import Transport, transport_from_env
+from sync.memory import gc_paused
 from sync.progress import progress
 from sync.reader import read_book
 from sync.sending import DeliveryRow, deliver, envios_rows
@@ -146,18 +147,20 @@ def process(
     transport. The caller owns reading and writing the book. `confirm` sees the messages
     before anything is sent; when it says no, nothing is sent and None is returned.
     """
-    computed = compute(book, now)
-    planned = plan(computed, ledger.history(now))
+    with gc_paused():  # bulk frames and objects with no cycles: see sync.memory
+        computed = compute(book, now)
+        planned = plan(computed, ledger.history(now))
     computed.errors.extend(planned.errors)
     if confirm is not None and not confirm(planned.messages):
         return None
-    deliveries = deliver(
-        planned.messages, book, computed.invoices, ledger, transport, now, dry_run=dry_run,
-        stop=stop, skipped=planned.skipped,
-    )
-    sheets = report_sheets(computed)
-    sheets.append(layout_messages.envios_sheet(envios_rows(ledger, deliveries), now))
-    sheets.append(layout_messages.preview_sheet([d.as_dict() for d in deliveries], now))
+    with gc_paused():
+        deliveries = deliver(
+            planned.messages, book, computed.invoices, ledger, transport, now,
+            dry_run=dry_run, stop=stop, skipped=planned.skipped,
+        )
+        sheets = report_sheets(computed)
+        sheets.append(layout_messages.envios_sheet(envios_rows(ledger, deliveries), now))
+        sheets.append(layout_messages.preview_sheet([d.as_dict() for d in deliveries], now))
     return Processed(computed, deliveries, sheets, len(planned.skipped))
 
 
@@ -194,7 +197,8 @@ def run_cycle(
 def _write(result: CycleResult, sheets: list[Sheet]) -> None:
     """Write the output sheets, or say in Spanish why they were not written."""
     try:
-        result.changed = write_outputs(result.path, sheets, now=result.now).changed
+        with gc_paused():
+            result.changed = write_outputs(result.path, sheets, now=result.now).changed
         result.written = True
     except (WorkbookOpen, WorkbookBusy) as exc:
         result.deferred = str(exc)
