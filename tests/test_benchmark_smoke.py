@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from addin import build_template
-from benchmarks import generate, run
+from benchmarks import generate, run, scaling
 from sync.reader import read_raw
 
 N = 2000
@@ -64,3 +64,20 @@ def test_runner_end_to_end_keeps_vba_ribbon_and_other_parts(
     assert wb.vba_archive is not None
     assert {"Facturas", "Alertas", "Tablero", "Envíos", "Errores"} <= set(wb.sheetnames)
     assert wb["Facturas"].max_row == N + 1
+
+
+def test_scaling_prints_every_primitive_with_its_ratio(cache: Path, book: Path, capsys) -> None:
+    scaling.main(["--small", str(N), "--large", str(2 * N), "--repeat", "1",
+                  "--cache", str(cache)])
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:] if line.startswith("|")}
+    assert set(rows) == {"floor: pandas calamine, 3 sheets", "floor, cyclic GC off",
+                         "calamine: parse Facturas XML", "calamine: Facturas cells to Python",
+                         "calamine: cells to Python, cyclic GC off",
+                         "pandas.factorize of N invoice ids", "numpy argsort of N invoice ids"}
+    for line in rows.values():
+        small, large, ratio = (float(x) for x in line.strip("| ").split(" | ")[1:])
+        assert ratio > 0
+        if small >= 0.01:  # printed seconds are rounded to 1 ms
+            assert ratio == pytest.approx(large / small, abs=0.0006 * (1 + ratio) / small)
+    assert lines[-1] == "(linear = 2.00)"
