@@ -1,4 +1,6 @@
-"""SpreadsheetML for one output `Sheet`: worksheet XML, table parts and cell styles.
+"""SpreadsheetML for one output `Sheet`: worksheet XML and table parts.
+
+Cell styles live in `sync.style_xml`, charts in `sync.chart_xml`.
 
 Everything is generated as text (no DOM per cell): a 50 000-row sheet is ~500 000
 cells. Table bodies go column by column: each column of one plain type becomes a few
@@ -10,7 +12,6 @@ Python code runs per cell on the common paths. Strings are always inline strings
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 import re
@@ -24,10 +25,9 @@ from operator import itemgetter
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from lxml import etree
-
-from cobranza.sheets import BarChart, Format, Sheet, Table
-from sync.xlsx_package import NS_MAIN, NS_R, to_xml
+from cobranza.sheets import Format, Sheet, Table
+from sync.style_xml import StyleBook
+from sync.xlsx_package import NS_MAIN, NS_R
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")  # Excel would decode "_x0041_" as "A"
@@ -40,7 +40,6 @@ _SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 _EPOCH = date(1899, 12, 30).toordinal()
 _DEFAULT_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE = 8.43, 60.0, 500
 TABLE_STYLE = "TableStyleMedium2"
-HEADER_FILL = "FFD9E1F2"  # light blue, matches TableStyleMedium2's palette
 
 
 def clean(value: str) -> str:
@@ -90,115 +89,7 @@ def serial(value: date) -> float | int:
     return days + seconds / 86400
 
 
-# ---------------------------------------------------------------------------- styles
-
-_BUILTIN_FORMATS: dict[str, int | str] = {
-    "text": 0,
-    "number": 0,
-    "int": 3,  # #,##0
-    "money": 4,  # #,##0.00
-    "percent": "0.0%",
-    "date": "dd/mm/yyyy",
-    "datetime": "dd/mm/yyyy hh:mm",
-}
 _NUMERIC_FORMATS = ("number", "int", "money", "percent")
-
-
-def _q(tag: str) -> str:
-    return f"{{{NS_MAIN}}}{tag}"
-
-
-def _key(el: etree._Element) -> tuple:
-    """Structural identity of a style element, independent of attribute order."""
-    children = tuple(_key(c) for c in el if isinstance(c.tag, str))
-    return etree.QName(el).localname, tuple(sorted(el.attrib.items())), children
-
-
-class StyleBook:
-    """xl/styles.xml with find-or-append of the few styles we use; existing ids never move."""
-
-    def __init__(self, xml: bytes) -> None:
-        self.root = etree.fromstring(xml)
-        self.changed = False
-        self._cache: dict[tuple[str, str], int] = {}
-
-    def xf(self, role: str, fmt: str) -> int:
-        """cellXfs index for a cell role (value/header/title/label/note) and a Format."""
-        key = (role, fmt)
-        if key not in self._cache:
-            self._cache[key] = self._make_xf(role, fmt)
-        return self._cache[key]
-
-    def to_bytes(self) -> bytes:
-        return to_xml(self.root)
-
-    def _make_xf(self, role: str, fmt: str) -> int:
-        num_fmt = self._num_fmt(_BUILTIN_FORMATS.get(fmt, 0))
-        font = self._font(role)
-        fill = self._append("fills", self._header_fill()) if role == "header" else 0
-        xf = etree.Element(_q("xf"))
-        for name, value in (("numFmtId", num_fmt), ("fontId", font), ("fillId", fill),
-                            ("borderId", 0), ("xfId", 0)):
-            xf.set(name, str(value))
-        for name, value in (("applyNumberFormat", num_fmt), ("applyFont", font),
-                            ("applyFill", fill)):
-            if value:
-                xf.set(name, "1")
-        return self._append("cellXfs", xf)
-
-    def _font(self, role: str) -> int:
-        if role in ("value", ""):
-            return 0
-        font = copy.deepcopy(self._section("fonts")[0])
-        for child in font.findall(_q("b")) + font.findall(_q("i")):
-            font.remove(child)
-        font.insert(0, etree.Element(_q("i" if role == "note" else "b")))
-        if role == "title":
-            size = font.find(_q("sz"))
-            if size is None:
-                size = etree.SubElement(font, _q("sz"))
-            size.set("val", "14")
-        return self._append("fonts", font)
-
-    @staticmethod
-    def _header_fill() -> etree._Element:
-        fill = etree.Element(_q("fill"))
-        pattern = etree.SubElement(fill, _q("patternFill"), patternType="solid")
-        etree.SubElement(pattern, _q("fgColor"), rgb=HEADER_FILL)
-        etree.SubElement(pattern, _q("bgColor"), indexed="64")
-        return fill
-
-    def _num_fmt(self, code: int | str) -> int:
-        if isinstance(code, int):
-            return code
-        section = self._section("numFmts")
-        for el in section:
-            if el.get("formatCode") == code:
-                return int(el.get("numFmtId"))
-        new_id = max([163] + [int(el.get("numFmtId")) for el in section]) + 1
-        etree.SubElement(section, _q("numFmt"), numFmtId=str(new_id), formatCode=code)
-        section.set("count", str(len(section)))
-        self.changed = True
-        return new_id
-
-    def _append(self, section_name: str, el: etree._Element) -> int:
-        section = self._section(section_name)
-        items = [c for c in section if isinstance(c.tag, str)]
-        wanted = _key(el)
-        for index, item in enumerate(items):
-            if _key(item) == wanted:
-                return index
-        section.append(el)
-        section.set("count", str(len(items) + 1))
-        self.changed = True
-        return len(items)
-
-    def _section(self, name: str) -> etree._Element:
-        found = self.root.find(_q(name))
-        if found is None:  # only numFmts is optional in practice; it must come first
-            found = etree.Element(_q(name), count="0")
-            self.root.insert(0, found)
-        return found
 
 
 # ---------------------------------------------------------------------------- cells
@@ -636,114 +527,4 @@ def table_xml(table: Table, table_id: int, name: str) -> bytes:
         f'<tableColumns count="{len(table.columns)}">{columns}</tableColumns>'
         f'<tableStyleInfo name="{TABLE_STYLE}" showFirstColumn="0" showLastColumn="0" '
         'showRowStripes="1" showColumnStripes="0"/></table>'
-    ).encode()
-
-
-# ---------------------------------------------------------------------------- charts
-
-_NS_C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
-_NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
-_NS_XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
-_CHART_SIZE = (15, 8)  # rows, columns covered by a chart
-
-
-def drawing_xml(anchors: list[tuple[BarChart, str]]) -> bytes:
-    """A drawing with one chart frame per (chart, relationship id), at its anchor cell."""
-    frames = []
-    for n, (chart, rel_id) in enumerate(anchors, start=1):
-        row, col = chart.anchor[0] - 1, chart.anchor[1] - 1  # drawingML is 0-based
-        frames.append(
-            f"<xdr:twoCellAnchor>{_marker('from', row, col)}"
-            f"{_marker('to', row + _CHART_SIZE[0], col + _CHART_SIZE[1])}"
-            f'<xdr:graphicFrame macro=""><xdr:nvGraphicFramePr>'
-            f'<xdr:cNvPr id="{n + 1}" name={quoteattr("Gráfico " + str(n))}/>'
-            "<xdr:cNvGraphicFramePr/></xdr:nvGraphicFramePr>"
-            '<xdr:xfrm><a:off x="0" y="0"/><a:ext cx="0" cy="0"/></xdr:xfrm>'
-            f'<a:graphic><a:graphicData uri="{_NS_C}">'
-            f'<c:chart xmlns:c="{_NS_C}" xmlns:r="{NS_R}" r:id="{rel_id}"/>'
-            "</a:graphicData></a:graphic></xdr:graphicFrame><xdr:clientData/>"
-            "</xdr:twoCellAnchor>"
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<xdr:wsDr xmlns:xdr="{_NS_XDR}" xmlns:a="{_NS_A}">{"".join(frames)}</xdr:wsDr>'
-    ).encode()
-
-
-def _marker(tag: str, row: int, col: int) -> str:
-    return (f"<xdr:{tag}><xdr:col>{col}</xdr:col><xdr:colOff>0</xdr:colOff>"
-            f"<xdr:row>{row}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:{tag}>")
-
-
-def _quote_sheet(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
-
-
-def _column_range(sheet_name: str, table: Table, column: str) -> tuple[str, list[Any]]:
-    """Absolute range of a table column's body and its values (one empty row if none)."""
-    index = table.columns.index(column)
-    col, first = table.col + index, table.row + 1
-    last = table.row + max(len(table.rows), 1)
-    area = f"{_quote_sheet(sheet_name)}!{ref(first, col, True)}:{ref(last, col, True)}"
-    return area, [row[index] for row in table.rows]
-
-
-def _str_ref(formula: str, values: list[Any]) -> str:
-    points = "".join(f'<c:pt idx="{i}"><c:v>{text(str(v))}</c:v></c:pt>'
-                     for i, v in enumerate(values) if not is_missing(v))
-    return (f"<c:strRef><c:f>{escape(formula)}</c:f><c:strCache>"
-            f'<c:ptCount val="{len(values)}"/>{points}</c:strCache></c:strRef>')
-
-
-def _num_ref(formula: str, values: list[Any]) -> str:
-    points = "".join(f'<c:pt idx="{i}"><c:v>{float(v)!r}</c:v></c:pt>'
-                     for i, v in enumerate(values)
-                     if isinstance(v, numbers.Number) and not is_missing(v))
-    return (f"<c:numRef><c:f>{escape(formula)}</c:f><c:numCache>"
-            f'<c:formatCode>General</c:formatCode><c:ptCount val="{len(values)}"/>'
-            f"{points}</c:numCache></c:numRef>")
-
-
-def _series(sheet_name: str, table: Table, chart: BarChart) -> str:
-    categories, labels = _column_range(sheet_name, table, chart.category)
-    out = []
-    for i, column in enumerate(chart.series):
-        values_ref, values = _column_range(sheet_name, table, column)
-        col = table.col + table.columns.index(column)
-        name_ref = f"{_quote_sheet(sheet_name)}!{ref(table.row, col, True)}"
-        out.append(
-            f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>'
-            f"<c:tx>{_str_ref(name_ref, [column])}</c:tx>"
-            '<c:invertIfNegative val="0"/>'
-            f"<c:cat>{_str_ref(categories, labels)}</c:cat>"
-            f"<c:val>{_num_ref(values_ref, values)}</c:val></c:ser>"
-        )
-    return "".join(out)
-
-
-def chart_xml(chart: BarChart, table: Table, sheet_name: str) -> bytes:
-    """A native clustered column chart over the table's cells, with cached values."""
-    title = (f"<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r><a:t>{text(chart.title)}</a:t>"
-             '</a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>')
-    axes = (
-        '<c:catAx><c:axId val="1"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
-        '<c:delete val="0"/><c:axPos val="b"/><c:numFmt formatCode="General" sourceLinked="0"/>'
-        '<c:tickLblPos val="nextTo"/><c:crossAx val="2"/><c:crosses val="autoZero"/>'
-        '<c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/></c:catAx>'
-        '<c:valAx><c:axId val="2"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
-        '<c:delete val="0"/><c:axPos val="l"/><c:majorGridlines/>'
-        '<c:numFmt formatCode="#,##0" sourceLinked="0"/><c:tickLblPos val="nextTo"/>'
-        '<c:crossAx val="1"/><c:crosses val="autoZero"/><c:crossBetween val="between"/>'
-        "</c:valAx>"
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<c:chartSpace xmlns:c="{_NS_C}" xmlns:a="{_NS_A}" xmlns:r="{NS_R}">'
-        f'<c:roundedCorners val="0"/><c:chart>{title}<c:autoTitleDeleted val="0"/>'
-        '<c:plotArea><c:layout/><c:barChart><c:barDir val="col"/>'
-        '<c:grouping val="clustered"/><c:varyColors val="0"/>'
-        f'{_series(sheet_name, table, chart)}<c:gapWidth val="150"/>'
-        f'<c:axId val="1"/><c:axId val="2"/></c:barChart>{axes}</c:plotArea>'
-        '<c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
-        '<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart></c:chartSpace>'
     ).encode()

@@ -18,14 +18,9 @@ from lxml import etree
 
 from cobranza.sheets import Sheet
 from sync import fileops
-from sync.sheet_xml import (
-    SheetLinks,
-    StyleBook,
-    chart_xml,
-    drawing_xml,
-    table_xml,
-    worksheet_xml,
-)
+from sync.chart_xml import chart_xml, drawing_xml
+from sync.sheet_xml import SheetLinks, table_xml, worksheet_xml
+from sync.style_xml import StyleBook
 from sync.xlsx_package import (
     CONTENT_TYPES,
     NS_MAIN,

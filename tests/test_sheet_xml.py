@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from cobranza.sheets import Cell, Sheet, Table
 from sync.sheet_xml import (
     SheetLinks,
-    StyleBook,
     _display_len,
     cell_xml,
     column_names,
@@ -29,6 +28,7 @@ from sync.sheet_xml import (
     value_format,
     worksheet_xml,
 )
+from sync.style_xml import StyleBook
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
 FORMATS = ("text", "number", "int", "money", "percent", "date", "datetime")

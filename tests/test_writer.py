@@ -16,7 +16,8 @@ from lxml import etree
 from cobranza.sheets import Sheet, Table
 from sync import fileops, xlsx_package
 from sync.errors import WorkbookOpen
-from sync.sheet_xml import _key, clean
+from sync.sheet_xml import clean
+from sync.style_xml import _key
 from sync.writer import write_outputs
 from tests import rich_book
 
