@@ -21,7 +21,8 @@ import numpy as np
 
 Kind = Literal["aviso", "resumen"]
 # listo = due now and allowed to go out; the other states are final for this run.
-PlanState = Literal["listo", "pendiente", "omitido", "error"]
+# (`omitido` notices never become an Outgoing: they travel in a `Skipped` batch.)
+PlanState = Literal["listo", "pendiente", "error"]
 # States recorded in the ledger / shown in Envíos.
 SendState = Literal["enviado", "pendiente", "omitido", "error", "incierto"]
 

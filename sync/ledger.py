@@ -253,7 +253,8 @@ class Ledger:
     def note(
         self, outgoing: Outgoing, message_id: str, state: str, reason: str, now: datetime
     ) -> bool:
-        """Record a planner outcome (omitido / error) as final, unless already recorded.
+        """Record an outcome decided without sending (omitido, a render error) as final,
+        unless already recorded.
 
         Keys still ``pendiente`` from an earlier transient failure are overwritten (the
         planner has since decided, e.g. "fuera de plazo"); any other existing row wins.
@@ -264,22 +265,6 @@ class Ledger:
             for key in outgoing.keys:
                 written += self._upsert(db, key, outgoing, message_id, state, reason, now)
         return written > 0
-
-    def note_many(
-        self, items: list[tuple[Outgoing, str]], now: datetime
-    ) -> frozenset[str]:
-        """`note` for many planner outcomes in one transaction (a first sync records
-        thousands of "fuera de plazo" rows); returns the message ids written."""
-        written: set[str] = set()
-        if not items:
-            return frozenset()
-        with self._write() as db:
-            for outgoing, message_id in items:
-                for key in outgoing.keys:
-                    if self._upsert(db, key, outgoing, message_id, outgoing.state,
-                                    outgoing.reason, now):
-                        written.add(message_id)
-        return frozenset(written)
 
     def note_skipped(self, skipped: Skipped, now: datetime) -> int:
         """`note` every message of the planner's `omitido` batch, in one transaction (a first

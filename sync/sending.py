@@ -1,10 +1,10 @@
 """The deliver step: planned `Outgoing` messages -> emails delivered and recorded once.
 
-The planner's ``omitido`` notices (its `Skipped` batch, and any ``omitido`` message) are
-recorded as final first, in bulk, unless the ledger already has them; the batch gets no
-DeliveryRow (callers count it). Then for each message, in order: planner outcomes
-(``omitido``, ``error``) and ``pendiente`` are only reported; ``listo`` is rendered,
-built, claimed in the ledger, sent and its outcome recorded. `stop()` is
+The planner's ``omitido`` notices (its `Skipped` batch) are recorded as final first, in
+bulk, unless the ledger already has them; the batch gets no DeliveryRow (callers count
+it). Then for each message, in order: a planner ``error`` (no valid email) and
+``pendiente`` are only reported; ``listo`` is rendered, built, claimed in the ledger,
+sent and its outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
 """
@@ -33,9 +33,6 @@ from sync.mailer import (
 from sync.progress import track
 
 STATEMENT_CODE = "ESTADO_MENSUAL"
-# Planner outcomes: omitido is final and recorded; a planner error (no valid email) is not,
-# so the notice still goes once the data is fixed within its window.
-FINAL = ("omitido", "error")
 SERVER_DOWN = "servidor SMTP no disponible"
 TAKEN = "ya está en el registro de envíos (enviado, en curso o en espera de reintento)"
 
@@ -71,7 +68,6 @@ class _Run:
     now: datetime
     dry_run: bool
     down: str = ""  # reason once the transport failed to connect
-    noted: frozenset[str] = frozenset()  # message ids of planner outcomes written to the ledger
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
 
 
@@ -93,12 +89,8 @@ def deliver(
         raise ValueError("a transport is required unless dry_run")
     run = _Run(book, invoices, ledger, transport, now, dry_run,
                names=customer_names(book.customers))
-    if not dry_run:  # planner outcomes are final: recorded before anything is sent
-        if skipped is not None:
-            ledger.note_skipped(skipped, now)
-        run.noted = ledger.note_many(
-            [(item, message_id_for(item)) for item in outgoing if item.state == "omitido"], now
-        )
+    if not dry_run and skipped is not None:  # final: recorded before anything is sent
+        ledger.note_skipped(skipped, now)
     rows = []
     try:
         for item in track(outgoing, "Enviando avisos"):
@@ -112,10 +104,10 @@ def deliver(
 
 
 def _one(run: _Run, item: Outgoing) -> DeliveryRow:
-    if item.state in FINAL:
-        return _row(run, item, item.state, item.reason, logged=message_id_for(item) in run.noted)
-    if item.state == "pendiente":
-        return _row(run, item, "pendiente", item.reason)
+    # A planner error is not recorded: the notice still goes once the data is fixed
+    # within its window.
+    if item.state in ("error", "pendiente"):
+        return _row(run, item, item.state, item.reason)
     if run.down:
         return _row(run, item, "pendiente", run.down)
     rendered = render_outgoing(_as_statement(run, item), run.book, run.now.date())

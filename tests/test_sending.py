@@ -337,6 +337,17 @@ def test_sandbox_violation_is_an_error_reason(server, tmp_path) -> None:
     assert server.received() == []
 
 
+def as_skipped(item: Outgoing, reason: str) -> Skipped:
+    """`item` as the planner's `omitido` batch of one message."""
+    strings = lambda *values: np.array(values, dtype=object)  # noqa: E731
+    return Skipped(
+        code=strings(item.code), recipient=strings(item.recipient),
+        to=strings("; ".join(item.to)), template=strings(item.template),
+        reason=strings(reason), start=np.array([0]),
+        invoice=strings(*(line.invoice for line in item.lines)), key=strings(*item.keys),
+    )
+
+
 def test_planner_omitidos_are_recorded_errors_and_pendientes_only_reported(
     server, setup
 ) -> None:
@@ -344,14 +355,13 @@ def test_planner_omitidos_are_recorded_errors_and_pendientes_only_reported(
     book, invoices, ledger = setup
     c1, c2, c3 = batch(invoices)
     items = [
-        Outgoing(**{**c1.__dict__, "state": "omitido", "reason": "fuera de plazo"}),
         Outgoing(**{**c2.__dict__, "state": "pendiente", "reason": "fuera de la ventana"}),
         Outgoing(**{**c3.__dict__, "state": "error", "to": (), "reason": "sin email válido"}),
     ]
-    rows = deliver(items, book, invoices, ledger, smtp(server), NOW)
-    assert states(rows) == [("C1", "omitido", "fuera de plazo"),
-                            ("C2", "pendiente", "fuera de la ventana"),
-                            ("C3", "error", "sin email válido")]
+    skipped = as_skipped(c1, "fuera de plazo")
+    rows = deliver(items, book, invoices, ledger, smtp(server), NOW, skipped=skipped)
+    assert states(rows) == [("C2", "pendiente", "fuera de la ventana"),
+                            ("C3", "error", "sin email válido")]  # the batch is counted apart
     assert [(r["recipient"], r["state"]) for r in ledger.rows()] == [("C1", "omitido")]
     assert ledger.state_of(c3.keys[0]) is None
     assert server.received() == []
