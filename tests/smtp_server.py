@@ -110,9 +110,13 @@ class SmtpTestServer:
     # lifecycle -------------------------------------------------------------------
     def start(self) -> SmtpTestServer:
         if self._controller is None:
-            self._controller = Controller(_Handler(self), **self._controller_options())
+            self._controller = Controller(self._handler(), **self._controller_options())
             self._controller.start()
         return self
+
+    def _handler(self) -> _Handler:
+        """The aiosmtpd handler; subclasses change how the server answers here."""
+        return _Handler(self)
 
     def stop(self) -> None:
         if self._controller is not None:

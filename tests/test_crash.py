@@ -26,7 +26,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from aiosmtpd.controller import Controller
 
 from sync.ledger import UNCERTAIN_REASON, ledger_path
 from tests.smtp_server import Received, SmtpTestServer, _Handler
@@ -46,11 +45,8 @@ class SlowSmtpServer(SmtpTestServer):
         self.started: list[str] = []
         self.finished = 0  # DATA answers given, or abandoned when the client vanished
 
-    def start(self) -> SlowSmtpServer:
-        if self._controller is None:
-            self._controller = Controller(_SlowHandler(self), **self._controller_options())
-            self._controller.start()
-        return self
+    def _handler(self) -> _SlowHandler:
+        return _SlowHandler(self)
 
     def in_data(self) -> int:
         with self.lock:
