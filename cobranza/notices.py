@@ -245,16 +245,18 @@ def skipped_batch(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame,
     starts = _starts(cand)
     cust, stage = cand["cust"].to_numpy()[starts], cand["stage"].to_numpy()[starts]
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
-
-    def pick(values: object, at: np.ndarray) -> np.ndarray:
-        return np.asarray(values, dtype=object)[at]
-
     return Skipped(
-        code=pick(stages["code"], stage), recipient=pick(customers.index, cust),
-        to=pick(to, cust), template=pick(stages["template"], stage),
-        reason=pick(cand["reason"], starts), start=starts,
-        invoice=pick(inv["invoice"], cand["pos"].to_numpy()), key=pick(cand["key"], slice(None)),
+        code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
+        to=_pick(to, cust), template=_pick(stages["template"], stage),
+        reason=_pick(cand["reason"], starts), start=starts,
+        invoice=_pick(inv["invoice"], cand["pos"].to_numpy()),
+        key=_pick(cand["key"], slice(None)),
     )
+
+
+def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
+    """`values` (a column, index or array) at positions `at`, as an object array."""
+    return np.asarray(values, dtype=object)[at]
 
 
 def group(
@@ -281,15 +283,10 @@ def _heads(
     cc, name, as plain Python lists (iterating numpy object arrays is slow)."""
     stage = cand["stage"].to_numpy()[first]
     cust = cand["cust"].to_numpy()[first]
-
-    def pick(values: object, at: np.ndarray) -> list:
-        return np.asarray(values, dtype=object)[at].tolist()
-
-    return zip(
-        pick(customers.index, cust), pick(stages["code"], stage), pick(stages["template"], stage),
-        pick(cand["state"], first), pick(cand["reason"], first), pick(customers["to"], cust),
-        pick(customers["cc"], cust), pick(customers["name"], cust), strict=True,
-    )
+    columns = ((customers.index, cust), (stages["code"], stage), (stages["template"], stage),
+               (cand["state"], first), (cand["reason"], first), (customers["to"], cust),
+               (customers["cc"], cust), (customers["name"], cust))
+    return zip(*(_pick(values, at).tolist() for values, at in columns), strict=True)
 
 
 def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Outgoing:
@@ -378,4 +375,3 @@ class _Gate:
         if memo not in self.next:
             self.next[memo] = contact_rules.next_allowed(local, self.config, sent)
         return reason, self.next[memo]
-
