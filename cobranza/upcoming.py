@@ -53,17 +53,6 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date
     return dates, np.where(found, best_rank, -1), np.array(codes, dtype=object)
 
 
-def next_notices(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Per invoice (index) with a notice ahead: code and date, ordered by date, code and
-    row (the order `PROXIMO_AVISO` relies on)."""
-    dates, ranks, codes = next_stages(book, invoices, as_of)
-    rows = np.flatnonzero(ranks >= 0)
-    rows = rows[np.lexsort((rows, ranks[rows], dates[rows]))]
-    out = pd.DataFrame({"code": pd.array(codes[ranks[rows]], dtype="str"),
-                        "date": dates[rows]}, index=invoices.index[rows])
-    return out
-
-
 def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date) -> np.ndarray:
     """Per invoice row: "CÓDIGO dd/mm/aaaa" of its next notice, "" when none is ahead.
 
