@@ -11,6 +11,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from cobranza.keys import first_positions
 from cobranza.records import BUCKETS, Book
 
 # Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
@@ -71,23 +72,6 @@ def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
     Integer keys make every later groupby a fast numeric one (no string sorting).
     """
     return first_positions(invoices["invoice"], ids)[0]
-
-
-def first_positions(table_keys: pd.Series, *keys: pd.Series) -> list[np.ndarray]:
-    """For each of `keys`: the position of each value's first row in `table_keys`, -1
-    when absent. One hash pass over all of them (faster than an Index per lookup)."""
-    known = table_keys.to_numpy(dtype=object)
-    n = len(known)
-    if n == 0:
-        return [np.full(len(k), -1, dtype=np.int64) for k in keys]
-    # The table's keys come first, so they get the codes 0..k-1 (in order of first row).
-    codes = pd.factorize(np.concatenate([known, *(k.to_numpy(dtype=object) for k in keys)]))[0]
-    k = int(codes[:n].max()) + 1
-    first = np.full(k + 1, -1, dtype=np.int64)
-    first[codes[n - 1 :: -1]] = np.arange(n)[::-1]  # repeats: numpy keeps the last write
-    wanted = codes[n:]
-    found = first[np.where((wanted >= 0) & (wanted < k), wanted, k)]  # k: absent -> -1
-    return np.split(found, np.cumsum([len(k) for k in keys])[:-1])
 
 
 def paid_until(invoice: pd.Series, when: pd.Series, payments: pd.DataFrame) -> pd.Series:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from cobranza import records as rec
 from cobranza.config import DEFAULTS, Config, parse_config
+from cobranza.keys import first_occurrence
 from cobranza.money import to_minor
 from cobranza.parse import (
     BLANK,
@@ -128,7 +129,7 @@ class Table:
         """Position in `valid` of each key's first valid row with that `col`; -1 when none."""
         codes, uniques = self.keys(col)
         valid = codes[~self.bad.to_numpy()]
-        first = np.append(_first_positions(valid, len(uniques)), -1)
+        first = np.append(first_occurrence(valid, len(uniques)), -1)
         return first[uniques.get_indexer(keys.to_numpy(dtype=object))]  # -1 picks the -1
 
     def has(self, col: str, keys: pd.Series) -> np.ndarray:
@@ -387,20 +388,13 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
 # ---------------------------------------------------------------- stage 2: row checks
 
 
-def _first_positions(codes: np.ndarray, size: int) -> np.ndarray:
-    """For each factorized code, the position of its first occurrence (-1 if none)."""
-    first = np.full(size, -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # with repeats numpy keeps the last write
-    return first
-
-
 def _duplicates(name: str, col: str, what: str) -> Callable[[dict[str, Table], Config], list]:
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         table = tables[name]
         codes, uniques = table.keys(col)
         valid = table.valid
         codes = codes[~table.bad.to_numpy()]
-        first = _first_positions(codes, len(uniques))[codes]
+        first = first_occurrence(codes, len(uniques))[codes]
         dup = first != np.arange(len(codes))
         rows = pd.Series(valid["row"].to_numpy()[first[dup]], index=valid.index[dup])
         problem = f"está repetid{what}; vale la fila " + rows.astype(str) + " y esta se omite."

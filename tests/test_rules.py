@@ -162,7 +162,7 @@ def test_compute_invoices_runs_on_100k_rows():
 
 
 def test_first_positions_first_row_wins_and_unknown_is_minus_one():
-    from cobranza.rules import first_positions
+    from cobranza.keys import first_positions
 
     table = pd.Series(["A", "B", "A", "C"], dtype="str")
     one, two = first_positions(table, pd.Series(["C", "A", "Z", "B"]), pd.Series(["B"]))
