@@ -25,6 +25,8 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Dates outside this range are typos (and would overflow datetime64[ns]).
 DATE_MIN = pd.Timestamp("1900-01-01")
 DATE_MAX = pd.Timestamp("2199-12-31")
+# Largest amount accepted: far above any invoice, and x100 still fits int64 minor units.
+AMOUNT_MAX = 1e15
 _SERIAL_MAX = (DATE_MAX - _EXCEL_EPOCH).days
 # Text date formats, day first. Never mm/dd. %d and %m also take one digit.
 _DATE_FORMATS = (
@@ -168,7 +170,8 @@ def parse_amounts(values: pd.Series, decimal_separator: str = ".", cats: np.ndar
 
     Text may carry a leading "$", spaces and thousands separators; the decimal separator
     is the configured one ("." or ","). Negative amounts are bad but keep their value, so
-    the caller can tell "negative" from "not a number" (NaN). `cats` as in parse_dates.
+    the caller can tell "negative" from "not a number" (NaN); amounts above AMOUNT_MAX
+    are bad too, with their value. `cats` as in parse_dates.
     """
     cats = categories(values) if cats is None else cats
     out = np.full(len(values), np.nan)
@@ -178,7 +181,7 @@ def parse_amounts(values: pd.Series, decimal_separator: str = ".", cats: np.ndar
     text = cats == TEXT
     if text.any():
         out[text] = _text_amounts(to_text(values[text]), decimal_separator).to_numpy()
-    bad = ((cats != BLANK) & ~np.isfinite(out)) | (out < 0)
+    bad = ((cats != BLANK) & ~np.isfinite(out)) | (out < 0) | (out > AMOUNT_MAX)
     return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
 
 

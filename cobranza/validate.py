@@ -28,6 +28,7 @@ from cobranza.config import DEFAULTS, Config, parse_config
 from cobranza.keys import first_occurrence
 from cobranza.money import to_minor
 from cobranza.parse import (
+    AMOUNT_MAX,
     BLANK,
     blank_mask,
     categories,
@@ -209,8 +210,10 @@ def _money(raw: pd.Series, config: Config) -> Parsed:
     example = "1,234.56" if config.decimal_separator == "." else "1.234,56"
     negative = f"no puede ser negativo (escriba el importe sin signo, por ejemplo {example})."
     not_number = f"no es un importe válido (use números, por ejemplo {example})."
+    too_large = "es demasiado grande para un importe (revise los dígitos)."
     flagged = values[bad]
-    problem = pd.Series(np.where(flagged < 0, negative, not_number), index=flagged.index)
+    problem = pd.Series(np.select([flagged < 0, flagged > AMOUNT_MAX], [negative, too_large],
+                                  not_number), index=flagged.index)
     return Parsed(values, bad, problem, blank=cats == BLANK)
 
 

@@ -59,6 +59,12 @@ def test_amounts_with_point_separator() -> None:
     assert bad.tolist() == [False] * 6 + [True] * 5 + [False, False, True]
 
 
+def test_amounts_above_the_maximum_are_bad_but_keep_their_value() -> None:
+    values, bad = parse_amounts(cells(1e15, 1e15 + 1, "2000000000000000", 1.8e306))
+    assert values.tolist() == [1e15, 1e15 + 1, 2e15, 1.8e306]
+    assert bad.tolist() == [False, True, True, True]
+
+
 def test_amounts_with_comma_separator() -> None:
     values, bad = parse_amounts(cells("1.234,56", "$1234,5", "1,5", "1,234.56", 3.25), ",")
     assert values.tolist()[:3] == [1234.56, 1234.5, 1.5]

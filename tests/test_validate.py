@@ -6,7 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cobranza.records import RESULTS
@@ -350,6 +350,7 @@ wild_cell = st.one_of(
 
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.lists(wild_cell, min_size=6, max_size=6), max_size=6))
+@example([["0", "0", None, 1.797693134862316e306, None, None]])  # amount x100 overflowed
 def test_validate_never_raises_on_wild_cells(rows: list[list]) -> None:
     def frame(headers: list[str]) -> pd.DataFrame:
         data = [r[: len(headers)] + [i + 2] for i, r in enumerate(rows)]
@@ -370,6 +371,27 @@ def test_validate_never_raises_on_wild_cells(rows: list[list]) -> None:
     assert not book.invoices["invoice"].duplicated().any()
     assert book.payments["invoice"].isin(book.invoices["invoice"]).all()
     assert all(isinstance(e.message(), str) for e in book.errors)
+
+
+def test_an_amount_too_large_for_any_invoice_is_one_error_and_the_run_goes_on() -> None:
+    raw = {
+        "Clientes": pd.DataFrame({"Cliente": ["C1", "C2"], "Nombre": ["A", "B"],
+                                  "Límite de crédito": [1e300, 500], "row": [2, 3]}, dtype=object),
+        "Facturas": pd.DataFrame({"Factura": ["F1", "F2"], "Cliente": ["C1", "C2"],
+                                  "Emisión": [date(2026, 1, 1)] * 2,
+                                  "Vencimiento": [date(2026, 2, 1)] * 2,
+                                  "Importe": [2e15, 100], "row": [2, 3]}, dtype=object),
+    }
+    book = validate(raw)
+    assert [e.message() for e in book.errors if e.sheet in ("Clientes", "Facturas")] == [
+        'Clientes, fila 2, Límite de crédito: "1e+300" es demasiado grande para un importe '
+        "(revise los dígitos).",
+        'Facturas, fila 2, Importe: "2000000000000000" es demasiado grande para un importe '
+        "(revise los dígitos).",
+    ]
+    assert book.invoices["invoice"].tolist() == ["F2"]
+    assert book.invoices["amount"].tolist() == [10000]
+    assert book.customers["customer"].tolist() == ["C1", "C2"]  # a bad limit only blanks it
 
 
 def test_facturas_arriving_later_gives_the_same_book(tmp_path: Path) -> None:
