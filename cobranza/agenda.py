@@ -143,9 +143,11 @@ def _order(out: pd.DataFrame) -> np.ndarray:
     return np.lexsort(keys[::-1])  # lexsort: the last key is the primary one
 
 
-def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Calls per collector, ordered by priority, then oldest date first."""
-    ctx = AlertContext.shared(book, invoices, as_of)
+def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date,
+                   ctx: AlertContext | None = None) -> pd.DataFrame:
+    """Calls per collector, ordered by priority, then oldest date first. `ctx` as in
+    `compute_alerts`."""
+    ctx = ctx or AlertContext(book, invoices, as_of)
     out = pd.concat([part(ctx) for part in AGENDA_PARTS], ignore_index=True)
     urgent = out.loc[out["priority"] <= 2, "customer"]
     out = out[(out["priority"] < 4) | ~out["customer"].isin(urgent)]

@@ -2,7 +2,8 @@
 
 Each alert function is `(ctx: AlertContext) -> DataFrame` with ALERT_COLUMNS, where the
 context carries the book, the output of `cobranza.rules.compute_invoices`, the as-of day
-and the rollups every alert shares (computed once per compute_alerts call). Adding a Tipo
+and the rollups every alert shares (computed once per context; the cycle shares one
+context between the alerts and the agenda). Adding a Tipo
 is one function and one registry entry. Balances are int64 minor units; `days` is Int64
 (<NA> where a Tipo has no meaningful day count). Rows come out in customer, invoice,
 currency order.
@@ -10,7 +11,6 @@ currency order.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from datetime import date
 from functools import cached_property
@@ -50,19 +50,6 @@ class AlertContext(InvoiceRollups):
         super().__init__(book, invoices)
         self.day = as_day(as_of)
 
-    @classmethod
-    def shared(cls, book: Book, invoices: pd.DataFrame, as_of: date) -> AlertContext:
-        """The context of the previous call with these very objects, else a new one: the
-        alerts and the agenda of one computation share their rollups. Inputs are values
-        (never modified after compute_invoices), so identity is enough."""
-        last = _LAST[0] if _LAST else None
-        if last is not None and last[0]() is book and last[1]() is invoices \
-                and last[3].day == as_day(as_of):
-            return last[3]
-        ctx = cls(book, invoices, as_of)
-        _LAST[:] = [(weakref.ref(book), weakref.ref(invoices), as_of, ctx)]
-        return ctx
-
     @cached_property
     def without_contact(self) -> pd.DataFrame:
         """customers_without_contact (Sin gestión alert and agenda priority 4)."""
@@ -78,8 +65,6 @@ class AlertContext(InvoiceRollups):
 
 
 AlertFn = Callable[[AlertContext], pd.DataFrame]
-# The last shared context (weak references: it never keeps a Book alive).
-_LAST: list[tuple[weakref.ref, weakref.ref, date, AlertContext]] = []
 
 
 def _dmy(dates: pd.Series) -> pd.Series:
@@ -289,9 +274,11 @@ ALERTS: list[tuple[str, AlertFn]] = [
 ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 
 
-def compute_alerts(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Every alert, in registry order (then customer, invoice)."""
-    ctx = AlertContext.shared(book, invoices, as_of)
+def compute_alerts(book: Book, invoices: pd.DataFrame, as_of: date,
+                   ctx: AlertContext | None = None) -> pd.DataFrame:
+    """Every alert, in registry order (then customer, invoice). `ctx`: the context of
+    these same arguments, when the caller shares it with the agenda."""
+    ctx = ctx or AlertContext(book, invoices, as_of)
     parts = [fn(ctx) for _, fn in ALERTS]
     out = pd.concat(parts, ignore_index=True)[ALERT_COLUMNS]
     return out.astype({"balance": "int64", "days": "Int64"})

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cobranza import layout, layout_messages
 from cobranza.agenda import compute_agenda
-from cobranza.alerts import compute_alerts
+from cobranza.alerts import AlertContext, compute_alerts
 from cobranza.digests import plan_digests
 from cobranza.kpis import compute_kpis
 from cobranza.messages import Outgoing, Skipped
@@ -59,8 +59,9 @@ def compute(book: Book, now: datetime) -> Computed:
     """Pure: the rules for every invoice, the alerts, the agenda and the KPIs."""
     as_of = now.date()
     invoices = compute_invoices(book, as_of)
-    alerts = compute_alerts(book, invoices, as_of)
-    agenda = compute_agenda(book, invoices, as_of)
+    rollups = AlertContext(book, invoices, as_of)  # shared by the alerts and the agenda
+    alerts = compute_alerts(book, invoices, as_of, rollups)
+    agenda = compute_agenda(book, invoices, as_of, rollups)
     kpis = compute_kpis(book, invoices, as_of)
     return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors))
 
