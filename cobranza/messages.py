@@ -12,7 +12,7 @@ instead of one `Outgoing` each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, NamedTuple
@@ -81,6 +81,11 @@ class Outgoing:
     context: Mapping[str, Any] = field(default_factory=dict)  # extra template variables
 
 
+def invoice_list(invoices: Iterable[str]) -> str:
+    """A message's invoices as Envíos shows them: distinct, in line order, ", "-joined."""
+    return ", ".join(dict.fromkeys(filter(None, invoices)))
+
+
 def unique_keys(keys: list[str]) -> tuple[str, ...]:
     """A message's ledger keys from its lines' keys: invoice notices have one key per line;
     a monthly statement repeats its single key on every line."""
@@ -133,6 +138,6 @@ class Skipped:
                     self.template.tolist(), self.reason.tolist(), strict=True)
         out = []
         for head, start, stop in zip(heads, starts, stops, strict=True):
-            names = ", ".join(dict.fromkeys(filter(None, invoice[start:stop])))
-            out.append(SkippedMessage(*head, names, unique_keys(key[start:stop])))
+            out.append(SkippedMessage(*head, invoice_list(invoice[start:stop]),
+                                      unique_keys(key[start:stop])))
         return out

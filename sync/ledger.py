@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cobranza.messages import Outgoing, Skipped, SkippedMessage
+from cobranza.messages import Outgoing, Skipped, SkippedMessage, invoice_list
 from cobranza.notices import History
 from sync.errors import CobranzaError
 
@@ -289,7 +289,8 @@ class Ledger:
             _UPSERT.format(guard=_IF_PENDING if pending else ""),
             (
                 key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
-                "; ".join(outgoing.to), _invoices(outgoing), state, reason,
+                "; ".join(outgoing.to), invoice_list(line.invoice for line in outgoing.lines),
+                state, reason,
                 _iso(now), _iso(now), self.pid, self.host,
             ),
         )
@@ -355,11 +356,6 @@ def _taken(db: sqlite3.Connection, key: str, now: datetime) -> bool:
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
     """A pendiente row whose next try has come may be claimed again."""
     return row["state"] == "pendiente" and (_dt(row["next_try"]) or now) <= now
-
-
-def _invoices(outgoing: Outgoing) -> str:
-    names = dict.fromkeys(line.invoice for line in outgoing.lines if line.invoice)
-    return ", ".join(names)
 
 
 def _envios_row(row: sqlite3.Row) -> dict:

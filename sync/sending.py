@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from cobranza.messages import Outgoing, Skipped
+from cobranza.messages import Outgoing, Skipped, invoice_list
 from cobranza.records import Book
 from cobranza.render import Rendered, customer_names, outgoing_name, render_outgoing
 from cobranza.statement import statement_filename, statement_lines, statement_xlsx
@@ -186,7 +186,7 @@ def _row(
     run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None,
     logged: bool = False,
 ) -> DeliveryRow:
-    invoices = ", ".join(dict.fromkeys(line.invoice for line in item.lines if line.invoice))
+    invoices = invoice_list(line.invoice for line in item.lines)
     name = outgoing_name(run.book, item)
     return DeliveryRow(
         when=_shown_time(run, item, state), kind=item.kind, code=item.code,
