@@ -93,6 +93,7 @@ class _Edit:
         self.styles = StyleBook(package.read(_STYLES))
         self.dirty: set[str] = set()
         self.rewritten_ids: set[int] = set()
+        self.placed: set[str] = set()  # parts staged by this write, whichever sheet owns them
         wanted = {s.name.casefold() for s in sheets}
         self.entries = {e.name.casefold(): e for e in self.workbook.sheets()}
         self.owned = {
@@ -124,11 +125,14 @@ class _Edit:
         parts = self._render(sheet, sheet_part)
         if entry and set(parts) == old and all(self.pkg.same(p, b) for p, b in parts.items()):
             return False
-        for part in old - set(parts):
+        # An output sheet's old part name is free for the others: one placed earlier in
+        # this write may already hold it, and then it is theirs, not ours to remove.
+        for part in old - set(parts) - self.placed:
             self.pkg.remove(part)
             self.dirty |= {_CT_PART} if self.types.remove_override(part) else set()
         for part, data in parts.items():
             self.pkg.put(part, data)
+            self.placed.add(part)
             kind = _kind_of(part)
             if kind and self.types.set_override(part, CONTENT_TYPES[kind]):
                 self.dirty.add(_CT_PART)

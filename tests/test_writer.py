@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import posixpath
 import re
 import zipfile
 import zlib
@@ -278,3 +279,36 @@ def test_no_backup_when_zero_are_kept(book: Path) -> None:
     result = write(book, backups=0)
     assert (result.changed, result.backup, fileops.backups_of(book)) == (
         ("Alertas", "Tablero"), None, [])
+
+
+def _one_table(name: str, value: str) -> Sheet:
+    return Sheet(name, tables=[Table(f"tbl{name}", ("Cliente",), [(value,)])])
+
+
+def _missing_targets(path: Path) -> list[tuple[str, str]]:
+    """(rels part, target) of every internal relationship whose part is not in the zip."""
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        out = []
+        for rels in (n for n in names if n.endswith(".rels")):
+            folder = posixpath.dirname(posixpath.dirname(rels))
+            for el in etree.fromstring(z.read(rels)):
+                target = el.get("Target")
+                if el.get("TargetMode") == "External" or target.startswith("/"):
+                    continue
+                if posixpath.normpath(posixpath.join(folder, target)) not in names:
+                    out.append((rels, target))
+    return out
+
+
+def test_a_sheet_taking_a_freed_part_name_keeps_it(book: Path) -> None:
+    """Dos, written first this time, takes the table name Uno had; Uno, rewritten under a
+    new name, must not remove what is now Dos's table."""
+    write(book, _one_table("Uno", "a"), _one_table("Dos", "b"))
+    result = write(book, _one_table("Dos", "b2"), _one_table("Uno", "a"),
+                   now=datetime(2026, 11, 26))
+    assert set(result.changed) == {"Dos", "Uno"}
+    assert _missing_targets(book) == []
+    wb = openpyxl.load_workbook(book)
+    assert [wb[s]["A2"].value for s in ("Uno", "Dos")] == ["a", "b2"]
+    assert {name for s in ("Uno", "Dos") for name in wb[s].tables} == {"tblUno", "tblDos"}
