@@ -56,8 +56,6 @@ def load_templates(path: Path = TEMPLATE_DIR / "plantillas.toml") -> list[tuple[
     return [(code, t["asunto"], t["cuerpo"].rstrip("\n"), "Sí") for code, t in data.items()]
 
 
-
-
 # --- rendering the sheets ------------------------------------------------------------
 
 

@@ -207,4 +207,3 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     }
     columns = {c: invoices[c] for c in invoices.columns} | added
     return pd.DataFrame(columns, index=invoices.index, copy=False)
-

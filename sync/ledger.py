@@ -372,4 +372,3 @@ def _envios_row(row: sqlite3.Row) -> dict:
         "attempts": row["attempts"],
         "next_try": _dt(row["next_try"]),
     }
-

@@ -268,8 +268,6 @@ def _with_retry(text: str) -> str:
     return f"{text}." if "reintentar" in text.lower() else f"{text}; {RETRY}."
 
 
-
-
 # ---------------------------------------------------------------------- time helpers
 
 
@@ -404,7 +402,3 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(status.render(state, args.path))
     return 0 if state else 1
-
-
-    return True
-
