@@ -10,7 +10,7 @@ it a straight translation (used range -> the reader's raw frames; Sheet -> cells
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,9 +21,10 @@ from lxml import etree
 from cobranza.records import Book
 from cobranza.sheets import Sheet
 from cobranza.text import normalize
-from cobranza.validate import SHEETS, structure_problems, validate
+from cobranza.validate import CONFIG_SHEET, SHEETS, structure_problems, validate
 from sync import fileops, reader, writer
 from sync.errors import WorkbookError
+from sync.sent_reader import ENVIOS_SHEET, read_sent, sent_frame
 from sync.sheet_xml import cell_xml, column_letter, is_missing
 from sync.xlsx_package import NS_MAIN, Package, Relationships, Workbook, rels_path, resolve
 
@@ -37,7 +38,14 @@ class BookIO(Protocol):
 
     def read(self) -> Book: ...
 
-    def write(self, sheets: list[Sheet], now: datetime) -> None: ...
+    def read_sent(self) -> pd.DataFrame:
+        """The Envíos table's rows (`cobranza.seeding.COLUMNS`): what the book says it sent."""
+        ...
+
+    def write(self, sheets: list[Sheet], now: datetime,
+              parameters: Mapping[str, str] | None = None) -> None:
+        """Write output sheets, and Configuración `parameters` the book lacks."""
+        ...
 
     def selected_rows(self, sheet: str) -> list[int]:
         """Excel rows selected on `sheet` (data rows only; [] if it is not the selection)."""
@@ -74,8 +82,12 @@ class FileBook:
     def read(self) -> Book:
         return reader.read_book(self.path)
 
-    def write(self, sheets: list[Sheet], now: datetime) -> None:
-        writer.write_outputs(self.path, sheets, now=now)
+    def read_sent(self) -> pd.DataFrame:
+        return read_sent(self.path)
+
+    def write(self, sheets: list[Sheet], now: datetime,
+              parameters: Mapping[str, str] | None = None) -> None:
+        writer.write_outputs(self.path, sheets, now=now, parameters=parameters)
 
     def selected_rows(self, sheet: str) -> list[int]:
         return list(self.selection.get(sheet, []))
@@ -208,7 +220,19 @@ class ExcelBook:
                                 else f'La hoja "{sheet}" no tiene la columna "{header}".')
         return validate(raw)
 
-    def write(self, sheets: list[Sheet], now: datetime) -> None:
+    def read_sent(self) -> pd.DataFrame:
+        try:
+            sht = self._sheet(ENVIOS_SHEET)
+        except WorkbookError:
+            return sent_frame([])
+        last = sht.used_range.last_cell
+        grid = sht.range((1, 1), (last.row, last.column)).options(ndim=2).value or []
+        return sent_frame([["" if v is None else v for v in row] for row in grid])
+
+    def write(self, sheets: list[Sheet], now: datetime,
+              parameters: Mapping[str, str] | None = None) -> None:
+        for label, value in (parameters or {}).items():
+            self._set_parameter(label, value)
         for sheet in sheets:
             try:
                 sht = self._sheet(sheet.name)
@@ -224,6 +248,16 @@ class ExcelBook:
                 sht.range(t.row, t.col).value = grid
                 end = sht.range(t.row + max(len(t.rows), 1), t.col + len(t.columns) - 1)
                 sht.tables.add(source=sht.range(sht.range(t.row, t.col), end), name=t.name)
+
+    def _set_parameter(self, label: str, value: str) -> None:
+        """Parámetro/Valor row in Configuración's parameters table (a new row at its end)."""
+        sht = self._sheet(CONFIG_SHEET)
+        for lo in sht.api.ListObjects:
+            if normalize(lo.ListColumns(1).Name) == "parametro":
+                row = lo.ListRows.Add().Range
+                row.Cells(1, 1).Value = _as_text(label)
+                row.Cells(1, 2).Value = _as_text(value)
+                return
 
     def selected_rows(self, sheet: str) -> list[int]:
         sel = self.book.app.selection

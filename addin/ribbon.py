@@ -55,20 +55,23 @@ def _computed(io: BookIO, now: datetime):
 
 
 def _run(io: BookIO, now: datetime, *, dry_run: bool, transport=None, confirm=None):
-    """The sync's own process() on the live book: same planner, ledger and transport."""
+    """The sync's own process() on the live book: same planner, ledger and transport.
+    Returns the Processed result and the Configuración parameters to write with it (the
+    workbook id, when the book does not carry it yet)."""
     from sync.cycle import localize, process
-    from sync.ledger import Ledger, ledger_path
+    from sync.identity import book_ledger, missing_id
     from sync.mailer import transport_from_env
 
     book = io.read()
     at = localize(now, book)
     if not dry_run and transport is None:
         transport = transport_from_env(io.path)
-    with Ledger.open(ledger_path(io.path), at) as ledger:
+    with book_ledger(io.path, book, at, sent=io.read_sent) as ledger:
         done = process(book, at, ledger, transport, dry_run=dry_run, confirm=confirm)
+        parameters = missing_id(book, ledger)
     if done is None and transport is not None:
         transport.close()
-    return done
+    return done, parameters
 
 
 @_edge
@@ -76,8 +79,8 @@ def vista_previa(io: BookIO, now: datetime) -> int:
     """Vista previa: what would be sent now, without sending; returns the rows shown."""
     from cobranza.layout_messages import PREVIEW_STATES
 
-    done = _run(io, now, dry_run=True)
-    io.write([s for s in done.sheets if s.name == "Vista previa"], done.computed.now)
+    done, parameters = _run(io, now, dry_run=True)
+    io.write([s for s in done.sheets if s.name == "Vista previa"], done.computed.now, parameters)
     return sum(1 for d in done.deliveries if d.state in PREVIEW_STATES)
 
 
@@ -104,10 +107,10 @@ def enviar_recordatorios(io: BookIO, now: datetime, *, transport=None) -> dict[s
     """Send what is due now after the user confirms the count; returns counts by state."""
     from sync.cycle import count_states
 
-    done = _run(io, now, dry_run=False, transport=transport, confirm=_ask(io))
+    done, parameters = _run(io, now, dry_run=False, transport=transport, confirm=_ask(io))
     if done is None:
         return {}
-    io.write(done.sheets, done.computed.now)
+    io.write(done.sheets, done.computed.now, parameters)
     _forget_udf_cache()
     counts = count_states(done.deliveries, done.skipped)
     io.show(f"Enviados: {counts.get('enviado', 0)}. Vea el detalle en la hoja Envíos.")

@@ -24,6 +24,7 @@ import os
 import random
 import re
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ from lxml import etree
 
 from addin import build_template
 from addin.template import layout
+from cobranza.config import WORKBOOK_ID
 from cobranza.records import RESULTS
 from sync import demo
+from sync.writer import write_outputs
 from sync.xlsx_package import Relationships, Workbook, resolve
 
 AS_OF = date(2026, 11, 25)  # a Wednesday; the runner syncs at 10:00 that day
@@ -342,7 +345,15 @@ def build_workbook(n: int, out: Path, *, seed: int = 7, as_of: date = AS_OF) -> 
     with tempfile.TemporaryDirectory() as tmp:
         built = build_template.build(Path(tmp) / "small.xlsm", small)
         write_big_tables(built, out, tables)
+    give_id(out, n, seed)
     return out
+
+
+def give_id(path: Path, n: int, seed: int = 7) -> None:
+    """The workbook's own Id del libro, as `cobranza init` gives every workbook (fixed per
+    size and seed, so the file is reproducible)."""
+    book_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cobranza-xl/benchmark/{n}/{seed}"))
+    write_outputs(path, [], backups=0, parameters={WORKBOOK_ID: book_id})
 
 
 # --- cache -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -136,7 +137,9 @@ def _history(work: Path, now: datetime) -> Iterator[object]:
     path = work / "plan-ledger.sqlite"
     path.unlink(missing_ok=True)
     opener = getattr(Ledger, "open", None)
-    with opener(path, now) if opener else Ledger(path) as ledger:
+    # since issue 10 a ledger handle belongs to one workbook id; older revisions have none
+    book = ("benchmark",) if "book" in inspect.signature(Ledger.__init__).parameters else ()
+    with opener(path, now, *book) if opener else Ledger(path, *book) as ledger:
         yield ledger.history(now)
 
 

@@ -14,6 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cobranza.text import normalize, parse_yes_no
 
 LEGAL_PROFILES = ("MX", "CO", "CL", "PE", "ninguno")
+# Written by `cobranza init` and by the first sync of an older workbook (not a template
+# default: every workbook gets its own).
+WORKBOOK_ID = "Id del libro"
+MAX_WORKBOOK_ID = 100
 WEEKDAYS_ES = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
 
 # Parameter label as shown in the sheet -> default text. Order = order in the template.
@@ -75,6 +79,7 @@ class Config:
     weekly_digest_day: int = 0  # Monday = 0
     decimal_separator: str = "."
     default_currency: str = "MXN"
+    workbook_id: str = ""  # Id del libro: the ledger's key for this workbook ("" = none yet)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -171,6 +176,13 @@ def _country(text: str) -> str:
     return code
 
 
+def _workbook_id(text: str) -> str:
+    value = text.strip()
+    if len(value) > MAX_WORKBOOK_ID or any(ch.isspace() for ch in value):
+        raise ValueError("no es un identificador de libro; se reemplaza por uno nuevo")
+    return value
+
+
 # normalized label -> (field, parser returning a dict of field values)
 _PARSERS = {
     "empresa": lambda t: {"company": t.strip()},
@@ -199,6 +211,7 @@ _PARSERS = {
     "dia resumen semanal": lambda t: {"weekly_digest_day": _weekday(t)},
     "separador decimal": lambda t: {"decimal_separator": _separator(t.strip())},
     "moneda": lambda t: {"default_currency": t.strip().upper()},
+    "id del libro": lambda t: {"workbook_id": _workbook_id(t)},
 }
 
 

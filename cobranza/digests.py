@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -105,11 +105,19 @@ def digest_period(weekly: bool, local: datetime, config: Config) -> str | None:
     """The period a digest is due for at `local` (company zone), or None if not yet due."""
     before_hour = local.time() < config.daily_digest_time
     if not weekly:
-        return None if before_hour else local.date().isoformat()
+        return None if before_hour else period_of(False, local.date())
     day = local.weekday()
     if day < config.weekly_digest_day or (day == config.weekly_digest_day and before_hour):
         return None
-    year, week, _ = local.isocalendar()
+    return period_of(True, local.date())
+
+
+def period_of(weekly: bool, day: date) -> str:
+    """The digest period a day belongs to: the day ("2026-11-25") or its ISO week
+    ("2026-W48")."""
+    if not weekly:
+        return day.isoformat()
+    year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
 
 

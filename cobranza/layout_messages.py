@@ -16,6 +16,12 @@ from cobranza.layout import sheet_header
 from cobranza.sheets import Cell, Sheet, Table
 
 TABLE_ROW = 4
+# Envíos headers and the row fields they show (also how a copy's Envíos is read back).
+ENVIOS_COLUMNS = {
+    "Fecha": "when", "Tipo": "kind", "Código": "code", "Destinatario": "recipient",
+    "Para": "to", "Facturas": "invoices", "Asunto": "subject", "Estado": "state",
+    "Motivo": "reason",
+}
 STATES = ("enviado", "pendiente", "omitido", "error", "incierto")
 KIND_LABELS = {"aviso": "Aviso", "resumen": "Resumen"}
 _OLDEST = datetime.min
@@ -43,8 +49,7 @@ def envios_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
     )
     table = Table(
         name="tblEnvios",
-        columns=("Fecha", "Tipo", "Código", "Destinatario", "Para", "Facturas", "Asunto",
-                 "Estado", "Motivo"),
+        columns=tuple(ENVIOS_COLUMNS),
         rows=[
             (local_time(r.get("when"), as_of), KIND_LABELS.get(r["kind"], r["kind"]), r["code"],
              r["recipient"], r.get("to", ""), r.get("invoices", ""), r.get("subject", ""),

@@ -549,7 +549,8 @@ def _parameters(run: _Run, params: pd.DataFrame) -> Config:
     header = str(params.columns[1])
     for issue in issues:
         default = defaults.get(normalize(issue.parameter), "")
-        problem = f"no es válido para {issue.parameter}: {issue.problem}; se usa {default}."
+        then = f"; se usa {default}." if default else "."
+        problem = f"no es válido para {issue.parameter}: {issue.problem}{then}"
         row = where[issue.parameter][0]
         run.errors.append(rec.InputError(CONFIG_SHEET, row, header, issue.value, problem))
     return config

@@ -24,8 +24,8 @@ from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
 from cobranza.sheets import Sheet
 from sync.errors import WorkbookBusy, WorkbookOpen, write_failure
+from sync.identity import book_ledger, missing_id
 from sync.ledger import Ledger
-from sync.ledger import ledger_path as default_ledger_path
 from sync.mailer import Transport, transport_from_env
 from sync.memory import gc_paused
 from sync.progress import progress
@@ -183,23 +183,26 @@ def run_cycle(
         now = localize(at, book)
         if transport is None and not dry_run:
             transport = transport_from_env(path)
-        with Ledger.open(ledger_path or default_ledger_path(path), now) as ledger:
+        with book_ledger(path, book, now, ledger_path) as ledger:
             done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop)
+            parameters = missing_id(book, ledger)
         assert done is not None  # no confirm step here
         bar.advance()
         result = CycleResult(path, now, done.computed, done.deliveries, written=False,
                              skipped=done.skipped)
         if write:
-            _write(result, done.sheets)
+            _write(result, done.sheets, parameters)
         bar.advance()
     return result
 
 
-def _write(result: CycleResult, sheets: list[Sheet]) -> None:
-    """Write the output sheets, or say in Spanish why they were not written."""
+def _write(result: CycleResult, sheets: list[Sheet], parameters: dict[str, str]) -> None:
+    """Write the output sheets (and the workbook id it lacks), or say in Spanish why they
+    were not written."""
     try:
         with gc_paused():
-            result.changed = write_outputs(result.path, sheets, now=result.now).changed
+            result.changed = write_outputs(result.path, sheets, now=result.now,
+                                           parameters=parameters).changed
         result.written = True
     except (WorkbookOpen, WorkbookBusy) as exc:
         result.deferred = str(exc)

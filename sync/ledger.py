@@ -1,7 +1,12 @@
 """The send ledger: an embedded SQLite file that makes every notice go out exactly once.
 
-One row per ledger key (`cobranza.messages.notice_key` / `digest_key`); all keys of one
-message share its `message_id`. The protocol, per message:
+The ledger is keyed by the workbook's id (Configuración `Id del libro`), never by the
+file's name or folder: one file may hold several workbooks (by default every workbook of
+a folder shares `<folder>/.cobranza/ledger.sqlite`), and a renamed or "Guardar como" copy
+in the same folder keeps its history. A `Ledger` handle works on one workbook id.
+
+One row per (workbook id, ledger key) (`cobranza.messages.notice_key` / `digest_key`); all
+keys of one message share its `message_id`. The protocol, per message:
 
 1. `claim(outgoing, message_id, now)` inserts the intent rows (state ``enviando``) for
    ALL its keys in one ``BEGIN IMMEDIATE`` transaction, and refuses (False) when any key
@@ -17,17 +22,20 @@ exponential backoff; every other state is final.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cobranza.messages import Outgoing, Skipped, SkippedMessage, invoice_list
 from cobranza.notices import History
+from cobranza.seeding import SeedMessage
 from sync.errors import CobranzaError
 
 LEASE = timedelta(minutes=10)
@@ -40,9 +48,16 @@ UNCERTAIN_REASON = (
     "(no se reenvía automáticamente)."
 )
 
+SCHEMA_VERSION = 2  # kept in SQLite's user_version; a first-release file has 0
+# Ids given to workbooks that do not carry one yet, by file path (until it is written).
+_PATHS = ("CREATE TABLE IF NOT EXISTS paths (path TEXT PRIMARY KEY, book TEXT NOT NULL) "
+          "WITHOUT ROWID")
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS books (book TEXT PRIMARY KEY, known_at TEXT NOT NULL) WITHOUT ROWID;
+{paths};
 CREATE TABLE IF NOT EXISTS sends (
-    key TEXT PRIMARY KEY,
+    book TEXT NOT NULL,
+    key TEXT NOT NULL,
     message_id TEXT NOT NULL,
     kind TEXT NOT NULL,
     code TEXT NOT NULL,
@@ -57,19 +72,25 @@ CREATE TABLE IF NOT EXISTS sends (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     pid INTEGER,
-    host TEXT
+    host TEXT,
+    PRIMARY KEY (book, key)
 );
-CREATE INDEX IF NOT EXISTS sends_message ON sends(message_id);
-"""
+CREATE INDEX IF NOT EXISTS sends_message ON sends(book, message_id);
+""".replace("{paths}", _PATHS)
+# Columns of a first-release (version 1) `sends` table, copied as they are on migration.
+_V1_COLUMNS = (
+    'key, message_id, kind, code, recipient, "to", invoices, subject, state, reason, '
+    "attempts, next_try, created_at, updated_at, pid, host"
+)
 
 
 # Insert one key's row; with guard=_IF_PENDING an existing row is replaced only while it
 # is pendiente (a planner outcome overrides a retry; anything else already recorded wins).
 _UPSERT = (
-    'INSERT INTO sends (key, message_id, kind, code, recipient, "to", invoices, state, '
+    'INSERT INTO sends (book, key, message_id, kind, code, recipient, "to", invoices, state, '
     "reason, created_at, updated_at, pid, host) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(key) DO UPDATE SET message_id = excluded.message_id, "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(book, key) DO UPDATE SET message_id = excluded.message_id, "
     'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
     '"to" = excluded."to", invoices = excluded.invoices, state = excluded.state, '
     "reason = excluded.reason, updated_at = excluded.updated_at, "
@@ -82,15 +103,30 @@ class LedgerBusy(CobranzaError):
     """The ledger stayed locked by another process longer than the busy timeout."""
 
 
+LEDGER_FILE = "ledger.sqlite"
+
+
 def ledger_path(workbook: Path) -> Path:
-    """Default ledger file: <workbook dir>/.cobranza/<stem>.ledger.sqlite."""
-    return workbook.parent / ".cobranza" / f"{workbook.stem}.ledger.sqlite"
+    """Default ledger file, shared by the workbooks of a folder:
+    <workbook dir>/.cobranza/ledger.sqlite."""
+    return workbook.parent / ".cobranza" / LEDGER_FILE
 
 
-default_ledger_path = ledger_path  # the name sync.cycle uses
+def legacy_ledger_paths(workbook: Path, ledger: Path) -> list[Path]:
+    """Where the first release kept this workbook's own ledger (one file per workbook
+    name): beside the workbook, or `cobranza run --ledger-dir`'s `<stem>.envios.sqlite`."""
+    folders = dict.fromkeys([workbook.parent / ".cobranza", ledger.parent])
+    names = (f"{workbook.stem}.ledger.sqlite", f"{workbook.stem}.envios.sqlite")
+    found = [folder / name for folder in folders for name in names]
+    return [p for p in found if p != ledger]
 
 
-def message_id_for(outgoing: Outgoing | SkippedMessage) -> str:
+def workbook_key(workbook: Path) -> str:
+    """How the ledger remembers a file it gave a provisional id: its absolute path."""
+    return os.path.normcase(os.path.abspath(workbook))
+
+
+def message_id_for(outgoing: Outgoing | SkippedMessage | SeedMessage) -> str:
     """Deterministic id of a message: the same keys always give the same id."""
     digest = hashlib.sha256("\n".join(sorted(outgoing.keys)).encode("utf-8")).hexdigest()
     return f"{outgoing.code.lower()}-{digest[:20]}"
@@ -139,11 +175,43 @@ def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - Windows only
     return code.value == 259  # STILL_ACTIVE
 
 
-class Ledger:
-    """The SQLite send ledger of one workbook. Use `Ledger.open(path, now)`."""
+def provisional_id(path: Path, workbook: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> str:
+    """The id this ledger gave the workbook file at `workbook`, which does not carry one
+    yet (made on first use, the same for every process asking about that file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        db.execute(_PATHS)
+        db.execute("BEGIN IMMEDIATE")
+        found = db.execute("SELECT book FROM paths WHERE path = ?",
+                           (workbook_key(workbook),)).fetchone()
+        book = found[0] if found else str(uuid.uuid4())
+        if not found:
+            db.execute("INSERT INTO paths VALUES (?, ?)", (workbook_key(workbook), book))
+        db.execute("COMMIT")
+        return book
+    except sqlite3.OperationalError as exc:
+        raise busy_error(path, busy_timeout, exc) from None
+    finally:
+        db.close()
 
-    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
-        self.path, self.busy_timeout = path, busy_timeout
+
+def busy_error(path: Path, busy_timeout: float, exc: sqlite3.OperationalError) -> CobranzaError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return LedgerBusy(
+            f"El registro de envíos {path} está ocupado por otro proceso desde hace "
+            f"más de {busy_timeout:g} s; se reintentará en el próximo ciclo."
+        )
+    return CobranzaError(f"No se pudo usar el registro de envíos {path}: {exc}")
+
+
+class Ledger:
+    """The SQLite send ledger of one workbook id. Use `Ledger.open(path, now, book)`."""
+
+    def __init__(self, path: Path, book: str, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        if not book:
+            raise ValueError("a ledger handle needs the workbook id")
+        self.path, self.book, self.busy_timeout = path, book, busy_timeout
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -155,17 +223,44 @@ class Ledger:
             raise
 
     def _create_schema(self) -> None:
-        if self._read("SELECT 1 FROM sqlite_master WHERE name = 'sends'"):
+        """Create the tables, or migrate a first-release file (one workbook per file, no
+        workbook id): its rows become this workbook's."""
+        if self._version() == SCHEMA_VERSION:
             return
         with self._write() as db:
+            version = self._version()
+            if version == SCHEMA_VERSION:
+                return
+            if version == 1:
+                db.execute("ALTER TABLE sends RENAME TO sends_v1")
+                db.execute("DROP INDEX IF EXISTS sends_message")
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
+            if version == 1:
+                db.execute(f"INSERT INTO sends (book, {_V1_COLUMNS}) "
+                           f"SELECT ?, {_V1_COLUMNS} FROM sends_v1", (self.book,))
+                db.execute("DROP TABLE sends_v1")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _version(self) -> int:
+        """0 = empty file, 1 = a first-release ledger, else the stored schema version."""
+        stored = self._read("PRAGMA user_version")[0][0]
+        if stored:
+            return int(stored)
+        tables = {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")}
+        return 1 if "sends" in tables else 0
 
     @classmethod
-    def open(cls, path: Path, now: datetime, busy_timeout: float = BUSY_TIMEOUT_S) -> Ledger:
+    def open(
+        cls, path: Path, now: datetime, book: str, busy_timeout: float = BUSY_TIMEOUT_S
+    ) -> Ledger:
         """Open (creating if needed) and turn abandoned ``enviando`` rows into incierto."""
-        ledger = cls(path, busy_timeout)
-        ledger.recover(now)
+        ledger = cls(path, book, busy_timeout)
+        try:
+            ledger.recover(now)
+        except BaseException:
+            ledger.close()
+            raise
         return ledger
 
     def close(self) -> None:
@@ -197,18 +292,71 @@ class Ledger:
             raise self._busy(exc) from None
 
     def _busy(self, exc: sqlite3.OperationalError) -> CobranzaError:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return LedgerBusy(
-                f"El registro de envíos {self.path} está ocupado por otro proceso desde hace "
-                f"más de {self.busy_timeout:g} s; se reintentará en el próximo ciclo."
-            )
-        return CobranzaError(f"No se pudo usar el registro de envíos {self.path}: {exc}")
+        return busy_error(self.path, self.busy_timeout, exc)
 
     def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
             raise self._busy(exc) from None
+
+    # the workbook's history -------------------------------------------------------
+    def knows_book(self) -> bool:
+        """Whether this ledger already holds this workbook's history (seeded, migrated or
+        started here); when not, `adopt` must run before anything is sent."""
+        return bool(self._read("SELECT 1 FROM books WHERE book = ?", (self.book,)))
+
+    def settle(self) -> None:
+        """The workbook now carries this id: forget the file path it was provisional for
+        (another file created at that path later is another workbook)."""
+        if self._read("SELECT 1 FROM paths WHERE book = ? LIMIT 1", (self.book,)):
+            with self._write() as db:
+                db.execute("DELETE FROM paths WHERE book = ?", (self.book,))
+
+    def adopt(self, seeds: Iterable[SeedMessage], now: datetime,
+              legacy: Iterable[Path] = ()) -> int:
+        """Make this workbook known: copy its first-release ledger files (`legacy`, each
+        renamed ``*.migrado`` after the copy) and then the messages its own Envíos sheet
+        lists (`seeds`), in one transaction. What the ledger already holds wins. Returns
+        the keys written; 0 when another process adopted it first."""
+        written = 0
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone():
+                return 0
+            copied = [p for p in legacy if p.is_file() and self._copy_v1(db, p)]
+            written += sum(self._seed(db, seed) for seed in seeds)
+            db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
+        for path in copied:
+            with contextlib.suppress(OSError):
+                path.replace(path.with_name(path.name + ".migrado"))
+        return written
+
+    def _copy_v1(self, db: sqlite3.Connection, path: Path) -> bool:
+        """Copy a first-release ledger file's rows under this workbook id."""
+        db.execute("ATTACH DATABASE ? AS legacy", (str(path),))
+        try:
+            tables = {r[0] for r in db.execute(
+                "SELECT name FROM legacy.sqlite_master WHERE type = 'table'")}
+            version = db.execute("PRAGMA legacy.user_version").fetchone()[0]
+            if "sends" not in tables or version:
+                return False  # not a first-release ledger
+            db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
+                       f"SELECT ?, {_V1_COLUMNS} FROM legacy.sends", (self.book,))
+            return True
+        finally:
+            db.execute("DETACH DATABASE legacy")
+
+    def _seed(self, db: sqlite3.Connection, seed: SeedMessage) -> int:
+        message_id = message_id_for(seed)
+        stamp = _iso(seed.when)
+        rows = [(self.book, key, message_id, seed.kind, seed.code, seed.recipient, seed.to,
+                 seed.invoices, seed.subject, seed.state, seed.reason, int(seed.state != "omitido"),
+                 stamp, stamp) for key in seed.keys]
+        cursor = db.executemany(
+            'INSERT OR IGNORE INTO sends (book, key, message_id, kind, code, recipient, "to", '
+            "invoices, subject, state, reason, attempts, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return cursor.rowcount
 
     # the protocol ----------------------------------------------------------------
     def claim(
@@ -220,12 +368,18 @@ class Ledger:
         has come. Check and insert happen in one BEGIN IMMEDIATE transaction.
         """
         with self._write() as db:
-            if any(_taken(db, key, now) for key in outgoing.keys):
+            if any(self._taken(db, key, now) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
             for key in outgoing.keys:
                 self._upsert(db, key, outgoing, message_id, "enviando", "", now, pending=False)
-                db.execute("UPDATE sends SET subject = ? WHERE key = ?", (subject, key))
+                db.execute("UPDATE sends SET subject = ? WHERE book = ? AND key = ?",
+                           (subject, self.book, key))
         return True
+
+    def _taken(self, db: sqlite3.Connection, key: str, now: datetime) -> bool:
+        row = db.execute("SELECT state, next_try FROM sends WHERE book = ? AND key = ?",
+                         (self.book, key)).fetchone()
+        return row is not None and not _retry_due(row, now)
 
     def record(self, message_id: str, state: str, reason: str, now: datetime) -> None:
         """Write the outcome of a claimed message (``pendiente`` schedules a retry)."""
@@ -234,20 +388,23 @@ class Ledger:
         with self._write() as db:
             if state == "pendiente":
                 rows = db.execute(
-                    "SELECT key, attempts FROM sends WHERE message_id = ?", (message_id,)
+                    "SELECT key, attempts FROM sends WHERE book = ? AND message_id = ?",
+                    (self.book, message_id),
                 ).fetchall()
                 for row in rows:
                     attempts = row["attempts"] + 1
                     db.execute(
                         "UPDATE sends SET state = 'pendiente', reason = ?, attempts = ?, "
-                        "next_try = ?, updated_at = ? WHERE key = ?",
-                        (reason, attempts, _iso(now + backoff(attempts)), _iso(now), row["key"]),
+                        "next_try = ?, updated_at = ? WHERE book = ? AND key = ?",
+                        (reason, attempts, _iso(now + backoff(attempts)), _iso(now), self.book,
+                         row["key"]),
                     )
                 return
             db.execute(
                 "UPDATE sends SET state = ?, reason = ?, next_try = NULL, updated_at = ?, "
-                "attempts = attempts + ? WHERE message_id = ?",
-                (state, reason, _iso(now), 1 if state != "omitido" else 0, message_id),
+                "attempts = attempts + ? WHERE book = ? AND message_id = ?",
+                (state, reason, _iso(now), 1 if state != "omitido" else 0, self.book,
+                 message_id),
             )
 
     def note(
@@ -276,7 +433,7 @@ class Ledger:
         for m in skipped.messages():
             head = (message_id_for(m), "aviso", m.code, m.recipient, m.to, m.invoices)
             tail = ("omitido", m.reason, stamp, stamp, self.pid, self.host)
-            rows += [(key, *head, *tail) for key in m.keys]
+            rows += [(self.book, key, *head, *tail) for key in m.keys]
         with self._write() as db:
             return db.executemany(_UPSERT.format(guard=_IF_PENDING), rows).rowcount
 
@@ -288,7 +445,7 @@ class Ledger:
         cursor = db.execute(
             _UPSERT.format(guard=_IF_PENDING if pending else ""),
             (
-                key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
+                self.book, key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
                 "; ".join(outgoing.to), invoice_list(line.invoice for line in outgoing.lines),
                 state, reason,
                 _iso(now), _iso(now), self.pid, self.host,
@@ -299,14 +456,15 @@ class Ledger:
     # recovery --------------------------------------------------------------------
     def recover(self, now: datetime) -> int:
         """Rows left ``enviando`` by a dead process (or past the lease) -> ``incierto``."""
-        rows = self._read("SELECT key, pid, host, updated_at FROM sends WHERE state = 'enviando'")
+        rows = self._read("SELECT key, pid, host, updated_at FROM sends "
+                          "WHERE book = ? AND state = 'enviando'", (self.book,))
         stale = [row["key"] for row in rows if self._abandoned(row, now)]
         if stale:
             with self._write() as db:
                 db.executemany(
                     "UPDATE sends SET state = 'incierto', reason = ?, updated_at = ? "
-                    "WHERE key = ? AND state = 'enviando'",
-                    [(UNCERTAIN_REASON, _iso(now), key) for key in stale],
+                    "WHERE book = ? AND key = ? AND state = 'enviando'",
+                    [(UNCERTAIN_REASON, _iso(now), self.book, key) for key in stale],
                 )
         return len(stale)
 
@@ -325,7 +483,7 @@ class Ledger:
         self.recover(now)
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
-        for row in self._read("SELECT * FROM sends"):
+        for row in self._read("SELECT * FROM sends WHERE book = ?", (self.book,)):
             if not _retry_due(row, now):
                 final.add(row["key"])
             if row["kind"] == "aviso" and row["state"] in ("enviado", "incierto", "enviando"):
@@ -338,19 +496,15 @@ class Ledger:
     def rows(self) -> list[dict]:
         """One dict per message for the Envíos sheet, newest first."""
         seen: dict[str, dict] = {}
-        for row in self._read("SELECT * FROM sends ORDER BY updated_at DESC, key"):
+        for row in self._read("SELECT * FROM sends WHERE book = ? "
+                              "ORDER BY updated_at DESC, key", (self.book,)):
             if row["message_id"] not in seen:
                 seen[row["message_id"]] = _envios_row(row)
         return list(seen.values())
 
     def state_of(self, key: str) -> str | None:
-        rows = self._read("SELECT state FROM sends WHERE key = ?", (key,))
+        rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
         return rows[0]["state"] if rows else None
-
-
-def _taken(db: sqlite3.Connection, key: str, now: datetime) -> bool:
-    row = db.execute("SELECT state, next_try FROM sends WHERE key = ?", (key,)).fetchone()
-    return row is not None and not _retry_due(row, now)
 
 
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:

@@ -40,7 +40,7 @@ from sync.errors import (
     WorkbookOpen,
     write_failure,
 )
-from sync.ledger import pid_alive
+from sync.ledger import LEDGER_FILE, pid_alive
 
 log = logging.getLogger("cobranza")
 
@@ -355,15 +355,8 @@ def build_targets(paths: list[Path], ledger_dir: Path | None) -> list[Target]:
         if key in seen:
             raise CobranzaError(f"El libro {path} aparece dos veces en la línea de comandos.")
         seen[key] = path
-        ledger = None
-        if ledger_dir is not None:
-            ledger = ledger_dir / f"{path.stem}.envios.sqlite"
-            if any(t.ledger == ledger for t in targets):
-                raise CobranzaError(
-                    f"Dos libros se llaman {path.stem}: con --ledger-dir compartirían el "
-                    "registro de envíos. Cambie el nombre de uno de ellos."
-                )
-        targets.append(Target(path, ledger))
+        # one ledger file for all of them: it is keyed by each workbook's id
+        targets.append(Target(path, ledger_dir / LEDGER_FILE if ledger_dir else None))
     names = [t.path.name for t in targets]
     for target in targets:
         if names.count(target.path.name) > 1:

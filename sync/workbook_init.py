@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from datetime import date
 from pathlib import Path
 
 from addin import build_template
 from addin.paths import template_path
+from cobranza.config import WORKBOOK_ID
 from sync import demo as demo_data  # the `demo` flag below shadows the name
 from sync.errors import WorkbookError
 from sync.progress import progress
+from sync.writer import write_outputs
 
 
 def create_workbook(
@@ -27,6 +30,7 @@ def create_workbook(
     Without `demo` it is a copy of the committed template. With `demo`, the same builder
     that makes the template writes the demo rows into the input tables (then adds the
     ribbon and VBA), so the workbook is the template plus data. `as_of` defaults to today.
+    Either way it gets its own Configuración `Id del libro`, the key of its send history.
     """
     path = Path(path)
     if path.exists():
@@ -50,6 +54,7 @@ def create_workbook(
                 bar.advance()
         else:
             _copy_template(tmp)
+        write_outputs(tmp, [], backups=0, parameters={WORKBOOK_ID: str(uuid.uuid4())})
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ sheet changed the file is not touched at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from lxml import etree
 from cobranza.sheets import Sheet
 from sync import fileops
 from sync.chart_xml import chart_xml, drawing_xml
+from sync.config_sheet import NoParameterTable, set_parameter
 from sync.sheet_xml import SheetLinks, table_xml, worksheet_xml
 from sync.style_xml import StyleBook
 from sync.xlsx_package import (
@@ -47,12 +49,15 @@ class WriteResult:
     changed: tuple[str, ...]  # names of the output sheets rewritten
     backup: Path | None  # copy of the previous file, None when nothing was written
     bytes_written: int  # size of the new file, 0 when nothing was written
+    parameters: tuple[str, ...] = ()  # Configuración parameters written
 
 
 def write_outputs(
-    path: Path, sheets: list[Sheet], *, backups: int = 5, now: datetime | None = None
+    path: Path, sheets: list[Sheet], *, backups: int = 5, now: datetime | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> WriteResult:
-    """Put `sheets` into the workbook at `path` (see module docstring).
+    """Put `sheets` into the workbook at `path` (see module docstring), and the
+    Configuración `parameters` the workbook lacks (the workbook id).
 
     Raises `sync.errors.WorkbookOpen` when Excel holds the file; any failure while
     writing leaves the original file untouched.
@@ -62,7 +67,8 @@ def write_outputs(
     with Package(path) as package:
         edit = _Edit(package, sheets)
         changed = tuple(s.name for s in sheets if edit.place(s))
-        if not changed:
+        added = _set_parameters(package, parameters or {})
+        if not changed and not added:
             return WriteResult((), None, 0)
         edit.finish()
         temp = fileops.write_temp(path, package.write)
@@ -71,7 +77,17 @@ def write_outputs(
     backup = fileops.commit(
         temp, path, backups=backups, now=now or datetime.now(), expected=identity
     )
-    return WriteResult(changed, backup, size)
+    return WriteResult(changed, backup, size, added)
+
+
+def _set_parameters(package: Package, parameters: Mapping[str, str]) -> tuple[str, ...]:
+    """Write each parameter into Configuración; none when it has no parameters block."""
+    try:
+        for label, value in parameters.items():
+            set_parameter(package, label, value)
+    except NoParameterTable:
+        return ()
+    return tuple(parameters)
 
 
 @dataclass

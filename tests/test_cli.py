@@ -177,7 +177,7 @@ def test_demo_creates_the_folder_syncs_and_prints_the_summary(tmp_path):
 
     wb = openpyxl.load_workbook(book, read_only=True)
     errores = [r for r in wb["Errores"].iter_rows(min_row=5, values_only=True) if any(r)]
-    with Ledger(ledger_path(book)) as ledger:
+    with Ledger(ledger_path(book), parsed.config.workbook_id) as ledger:
         sent = Counter(r["state"] for r in ledger.rows())
 
     expected = [
@@ -235,7 +235,7 @@ def test_owner_file_sends_but_defers_the_outputs_then_writes_them_when_closed(tm
     (envios,) = [line for line in lines if line.startswith("Envíos: ")]
     sent = int(re.search(r"enviado (\d+)", envios).group(1))
     emls = sorted(p.name for p in (tmp_path / "salida").glob("*.eml"))
-    with Ledger(ledger_path(book)) as ledger:
+    with Ledger(ledger_path(book), read_book(book).config.workbook_id) as ledger:
         rows = ledger.rows()
     enviados = [r for r in rows if r["state"] == "enviado"]
     assert len(emls) == len(enviados) == sent > 0

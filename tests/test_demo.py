@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections import Counter
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from addin.paths import template_path
 from cobranza.records import RESULTS
 from sync.demo import AREAS, COLLECTORS, THIRD_PARTY, generate
 from sync.errors import WorkbookError
+from sync.reader import read_book
 from sync.workbook_init import create_workbook
 
 AS_OF = date(2026, 11, 25)
@@ -140,10 +142,24 @@ def test_create_workbook_refuses_to_overwrite(tmp_path):
         create_workbook(tmp_path / "libro.xlsx")
 
 
-def test_create_workbook_without_demo_is_the_template(tmp_path):
+def test_create_workbook_without_demo_is_the_template_with_its_own_id(tmp_path):
     out = create_workbook(tmp_path / "nuevo" / "cobranza.xlsm")
-    assert out.read_bytes() == template_path().read_bytes()
+    other = create_workbook(tmp_path / "otro.xlsm")
     assert sorted(p.name for p in out.parent.iterdir()) == ["cobranza.xlsm"]
+    with zipfile.ZipFile(out) as new, zipfile.ZipFile(template_path()) as tpl:
+        changed = {n for n in tpl.namelist() if new.read(n) != tpl.read(n)}
+        assert sorted(new.namelist()) == sorted(tpl.namelist())
+    # Only Configuración (sheet and its parameters table) differs: the Id del libro row.
+    assert changed == {"xl/worksheets/sheet5.xml", "xl/tables/table5.xml"}
+    ids = []
+    for book in (out, other):
+        config = openpyxl.load_workbook(book)["Configuración"]
+        assert config.tables["tblParametros"].ref == "A1:B22"
+        assert config["A22"].value == "Id del libro"
+        ids.append(config["B22"].value)
+        assert read_book(book).config.workbook_id == ids[-1]
+    assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", i) for i in ids)
+    assert ids[0] != ids[1]
 
 
 def test_demo_workbook_tables_hold_the_rows(demo_book, data):
@@ -151,7 +167,7 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
     assert refs == {
         "tblClientes": "A1:K151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
-        "tblGestiones": "A1:I200", "tblParametros": "A1:B21", "tblCobradores": "D1:E6",
+        "tblGestiones": "A1:I200", "tblParametros": "A1:B22", "tblCobradores": "D1:E6",
         "tblAreas": "G1:I5", "tblAvisos": "K1:O11", "tblPlantillas": "A1:D15",
     }
     facturas = wb["Facturas"]

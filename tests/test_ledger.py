@@ -19,6 +19,7 @@ from cobranza.notices import History
 from sync.ledger import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to
 
 
 def notice(customer: str = "C1", invoices: tuple[str, ...] = ("F1", "F2"), **kw) -> Outgoing:
@@ -33,13 +34,14 @@ def notice(customer: str = "C1", invoices: tuple[str, ...] = ("F1", "F2"), **kw)
 
 @pytest.fixture
 def ledger(tmp_path: Path):
-    with Ledger.open(tmp_path / "l.sqlite", NOW) as led:
+    with Ledger.open(tmp_path / "l.sqlite", NOW, BOOK) as led:
         yield led
 
 
-def test_default_path_is_beside_the_workbook(tmp_path: Path) -> None:
+def test_default_path_is_shared_by_the_folder(tmp_path: Path) -> None:
     book = tmp_path / "cartera.xlsm"
-    assert ledger_path(book) == tmp_path / ".cobranza" / "cartera.ledger.sqlite"
+    assert ledger_path(book) == tmp_path / ".cobranza" / "ledger.sqlite"
+    assert ledger_path(tmp_path / "otra.xlsm") == ledger_path(book)
 
 
 def test_message_id_is_deterministic() -> None:
@@ -126,7 +128,7 @@ def test_history_final_keys_and_contacts(ledger: Ledger) -> None:
 
 
 def _insert_enviando(path: Path, pid: int, host: str, updated: datetime) -> None:
-    with Ledger(path) as led:
+    with Ledger(path, BOOK) as led:
         led.claim(notice(), "m1", updated)
     db = sqlite3.connect(path)
     db.execute("UPDATE sends SET pid = ?, host = ?", (pid, host))
@@ -143,7 +145,7 @@ def _dead_pid() -> int:
 def test_row_of_a_dead_process_becomes_incierto(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
-    with Ledger.open(path, NOW + timedelta(minutes=1)) as led:
+    with Ledger.open(path, NOW + timedelta(minutes=1), BOOK) as led:
         row = led.rows()[0]
         assert row["state"] == "incierto"
         assert row["reason"].startswith("El proceso se interrumpió durante el envío")
@@ -153,26 +155,26 @@ def test_row_of_a_dead_process_becomes_incierto(tmp_path: Path) -> None:
 def test_row_of_a_live_process_waits_for_its_lease(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     _insert_enviando(path, os.getppid(), socket.gethostname(), NOW)
-    with Ledger.open(path, NOW + timedelta(minutes=9)) as led:
+    with Ledger.open(path, NOW + timedelta(minutes=9), BOOK) as led:
         assert led.rows()[0]["state"] == "enviando"
-    with Ledger.open(path, NOW + timedelta(minutes=11)) as led:
+    with Ledger.open(path, NOW + timedelta(minutes=11), BOOK) as led:
         assert led.rows()[0]["state"] == "incierto"
 
 
 def test_row_of_another_host_waits_for_its_lease(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     _insert_enviando(path, _dead_pid(), "otra-maquina", NOW)
-    with Ledger.open(path, NOW + timedelta(minutes=1)) as led:
+    with Ledger.open(path, NOW + timedelta(minutes=1), BOOK) as led:
         assert led.rows()[0]["state"] == "enviando"
 
 
 def test_locked_ledger_is_a_clear_spanish_error(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
-    Ledger(path).close()
+    Ledger(path, BOOK).close()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        with Ledger(path, busy_timeout=0.2) as led, pytest.raises(LedgerBusy) as info:
+        with Ledger(path, BOOK, busy_timeout=0.2) as led, pytest.raises(LedgerBusy) as info:
             led.claim(notice(), "m1", NOW)
     finally:
         holder.execute("ROLLBACK")
@@ -186,7 +188,7 @@ def test_locked_ledger_is_a_clear_spanish_error(tmp_path: Path) -> None:
 def test_history_recovers_abandoned_rows_without_open(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
-    with Ledger(path) as led:
+    with Ledger(path, BOOK) as led:
         assert notice_key("C1", "F1", "VENCIDA_1") in led.history(NOW).final_keys
         assert led.rows()[0]["state"] == "incierto"
 
@@ -208,7 +210,7 @@ def skipped_batch(*messages: tuple[str, tuple[str, ...]]) -> Skipped:
 def test_note_skipped_records_the_batch_as_note_would(tmp_path: Path, ledger: Ledger) -> None:
     batch = skipped_batch(("C1", ("F2", "F1", "F1")), ("C2", ("F5",)))
     assert ledger.note_skipped(batch, NOW) == 3  # F1 of C1 listed twice, one key
-    with Ledger.open(tmp_path / "one-by-one.sqlite", NOW) as other:
+    with Ledger.open(tmp_path / "one-by-one.sqlite", NOW, BOOK) as other:
         for item in (notice("C1", ("F2", "F1", "F1")), notice("C2", ("F5",))):
             other.note(item, message_id_for(item), "omitido", "fuera de plazo", NOW)
         assert ledger.rows() == other.rows()

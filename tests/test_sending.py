@@ -28,6 +28,7 @@ from sync.mailer import OutboxTransport, SmtpSettings, SmtpTransport, UncertainS
 from sync.sending import TAKEN, deliver, envios_rows
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to
 PASSWORD = "Fake-Pw-7c1b9e!"
 TESTS = Path(__file__).parent
 
@@ -93,7 +94,7 @@ def server():
 def setup(tmp_path: Path):
     book = make_test_book()
     invoices = compute_invoices(book, NOW.date())
-    with Ledger.open(tmp_path / "ledger.sqlite", NOW) as ledger:
+    with Ledger.open(tmp_path / "ledger.sqlite", NOW, BOOK) as ledger:
         yield book, invoices, ledger
 
 
@@ -219,14 +220,14 @@ def test_row_left_enviando_by_a_dead_process_is_incierto_and_not_resent(server, 
     book = make_test_book()
     invoices = compute_invoices(book, NOW.date())
     path = tmp_path / "ledger.sqlite"
-    with Ledger.open(path, NOW) as crashed:
+    with Ledger.open(path, NOW, BOOK) as crashed:
         crashed.claim(batch(invoices)[0], "m-crash", NOW)
     db = sqlite3.connect(path)
     db.execute("UPDATE sends SET pid = ?, host = ?", (_dead_pid(), socket.gethostname()))
     db.commit()
     db.close()
     later = NOW + timedelta(minutes=2)
-    with Ledger.open(path, later) as ledger:
+    with Ledger.open(path, later, BOOK) as ledger:
         rows = deliver(due(batch(invoices), ledger, later), book, invoices, ledger,
                        smtp(server), later)
         assert states(rows) == [("C2", "enviado", ""), ("C3", "enviado", "")]
@@ -251,7 +252,7 @@ def worker(ledger_path: str, port: int, go: str) -> None:
     book = make_test_book()
     invoices = compute_invoices(book, NOW.date())
     transport = SmtpTransport(SmtpSettings("127.0.0.1", port, "none", timeout=10))
-    with Ledger.open(Path(ledger_path), NOW) as ledger:
+    with Ledger.open(Path(ledger_path), NOW, BOOK) as ledger:
         Path(f"{go}.ready-{os.getpid()}").touch()
         while not Path(go).exists():
             time.sleep(0.002)
@@ -272,7 +273,7 @@ def test_two_processes_deliver_each_message_exactly_once(server, tmp_path) -> No
     assert sorted(r.rcpt_tos for r in server.received()) == [
         ("pagos@lopez.mx", "conta@lopez.mx"), ("ruiz@ruiz.mx",), ("sol@sol.mx",)
     ]
-    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+    with Ledger(tmp_path / "ledger.sqlite", BOOK) as ledger:
         assert [r["state"] for r in ledger.rows()] == ["enviado"] * 3
     outcomes = " ".join(p.read_text() for p in tmp_path.glob("go.result-*")).split()
     assert sorted(outcomes) == ["enviado"] * 3 + ["omitido"] * 3  # each lost race is reported
@@ -285,7 +286,7 @@ def test_password_never_reaches_ledger_envios_or_errors(tmp_path) -> None:
     with SmtpTestServer(credentials=("cobranza@miempresa.com", PASSWORD)) as server:
         server.reject = {"ruiz@ruiz.mx"}
         server.reject_text = f"buzon inexistente {PASSWORD}"
-        with Ledger.open(path, NOW) as ledger:
+        with Ledger.open(path, NOW, BOOK) as ledger:
             wrong = smtp(server, user="cobranza@miempresa.com", password=PASSWORD + "x")
             down = deliver(batch(invoices), book, invoices, ledger, wrong, NOW)
             assert [r.state for r in down] == ["pendiente"] * 3
@@ -305,7 +306,7 @@ def test_customer_name_cannot_inject_a_header(server, tmp_path) -> None:
     evil = [{**CUSTOMERS[0], "name": "Malo\r\nBcc: x@evil.com"}, *CUSTOMERS[1:]]
     book = make_test_book(customers=evil)
     invoices = compute_invoices(book, NOW.date())
-    with Ledger.open(tmp_path / "l.sqlite", NOW) as ledger:
+    with Ledger.open(tmp_path / "l.sqlite", NOW, BOOK) as ledger:
         deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
     [received] = server.received()
     assert received.rcpt_tos == ("pagos@lopez.mx", "conta@lopez.mx")
@@ -326,7 +327,7 @@ def test_sandbox_violation_is_an_error_reason(server, tmp_path) -> None:
     templates = [("VENCIDA_1", "{{ cycler.__init__.__globals__ }}", "x", True)]
     book = make_test_book(templates=templates)
     invoices = compute_invoices(book, NOW.date())
-    with Ledger.open(tmp_path / "l.sqlite", NOW) as ledger:
+    with Ledger.open(tmp_path / "l.sqlite", NOW, BOOK) as ledger:
         rows = deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
         assert rows[0].state == "error"
         assert rows[0].reason == (

@@ -123,15 +123,16 @@ def test_simulated_clock_moves_one_step_per_read():
         AS_OF, AS_OF + timedelta(minutes=10), AS_OF + timedelta(minutes=20)]
 
 
-def test_build_targets_refuses_missing_books_and_shared_ledgers(tmp_path):
+def test_build_targets_refuses_missing_books_and_shares_one_keyed_ledger(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     for d in ("a", "b"):
         (tmp_path / d / "libro.xlsm").write_bytes(b"PK")
     with pytest.raises(CobranzaError, match=r"No existe el libro .*nada\.xlsm\. Revise la ruta\."):
         build_targets([tmp_path / "nada.xlsm"], None)
-    with pytest.raises(CobranzaError, match="Dos libros se llaman libro"):
-        build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], tmp_path / "l")
+    # With --ledger-dir both use one ledger file, keyed by each workbook's id.
+    shared = build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], tmp_path / "l")
+    assert [t.ledger for t in shared] == [tmp_path / "l" / "ledger.sqlite"] * 2
     targets = build_targets([tmp_path / "a/libro.xlsm", tmp_path / "b/libro.xlsm"], None)
     assert [(t.path, t.ledger, t.label) for t in targets] == [
         (tmp_path / "a/libro.xlsm", None, "a/libro.xlsm"),
@@ -437,8 +438,9 @@ def pick_customer(path: Path) -> tuple[str, list[str]]:
 
 def ledger_rows(book: Path) -> list[dict]:
     from sync.ledger import Ledger, ledger_path
+    from sync.reader import read_book
 
-    with Ledger(ledger_path(book)) as ledger:
+    with Ledger(ledger_path(book), read_book(book).config.workbook_id) as ledger:
         return ledger.rows()
 
 
@@ -597,7 +599,7 @@ def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
         run.wait_cycles(book, run.cycles(book) + 1)
 
         # The ribbon holds the send ledger longer than its busy timeout: one line, go on.
-        ledger = book.parent / ".cobranza" / "libro.ledger.sqlite"
+        ledger = book.parent / ".cobranza" / "ledger.sqlite"
         held = sqlite3.connect(ledger, isolation_level=None)
         held.execute("BEGIN EXCLUSIVE")
         try:
@@ -662,10 +664,10 @@ def test_a_failed_write_leaves_the_workbook_untouched_and_the_service_running(
     with SmtpTestServer() as server:
         run = service_runs([book], server, tmp_path / "servicio.log", pipe=True)
         run.wait_cycles(book, 1)
-        # From now on no file of the service may grow past 40 000 bytes: the ledger and the
+        # From now on no file of the service may grow past 50 000 bytes: the ledger and the
         # status file stay below that, the workbook (template size) does not.
-        limit = 40_000
-        ledger = book.parent / ".cobranza" / "libro.ledger.sqlite"
+        limit = 50_000
+        ledger = book.parent / ".cobranza" / "ledger.sqlite"
         assert ledger.stat().st_size < limit / 2 < limit < book.stat().st_size
         resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
         append_row(book, "Facturas", new_invoice("F-SVC-3", "C02"))
