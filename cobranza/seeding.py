@@ -29,8 +29,10 @@ from cobranza.notice_stages import CHAIN_BY_NAME, stage_table
 from cobranza.records import Book
 from cobranza.text import normalize
 
-# States that are final in the ledger; `pendiente` is not seeded (it is retried anyway).
-SEEDED_STATES = ("enviado", "incierto", "omitido", "error")
+# What reached (or may have reached) the customer, and what the planner dropped for good.
+# Not `pendiente` nor `error`: nothing was delivered, so trying again is no duplicate (and
+# a planner error, "no valid email", must go once the data is fixed).
+SEEDED_STATES = ("enviado", "incierto", "omitido")
 PROMISE = "Promesa de pago"
 COLUMNS = tuple(ENVIOS_COLUMNS.values())
 
@@ -61,7 +63,8 @@ def seeds_from_envios(sent: pd.DataFrame, book: Book) -> list[SeedMessage]:
             continue
         when = pd.Timestamp(row.when).to_pydatetime().replace(tzinfo=book.config.zone)
         code, recipient = str(row.code).strip(), str(row.recipient).strip()
-        found = tuple(keys.of(kind, code, recipient, str(row.invoices), when))
+        found = tuple(keys.of(kind, code, recipient, str(row.invoices), when,
+                              late=state == "omitido"))
         if found:
             out.append(SeedMessage(kind, code, recipient, str(row.to), str(row.invoices),
                                    str(row.subject), state, str(row.reason), when, found))
@@ -79,8 +82,10 @@ class _Keys:
         self.joined = _joined_codes(book.invoices)
         self.promises = _promises(book.contacts)
 
-    def of(self, kind: str, code: str, recipient: str, invoices: str,
-           when: datetime) -> Iterator[str]:
+    def of(self, kind: str, code: str, recipient: str, invoices: str, when: datetime,
+           late: bool = False) -> Iterator[str]:
+        """Keys of one row; `late`: omitted rather than sent, so its time may be past the
+        stage's window."""
         if kind == "resumen":
             if code in self.weekly:
                 yield digest_key(recipient, code, period_of(self.weekly[code], when.date()))
@@ -94,8 +99,9 @@ class _Keys:
             if rule is None or not rule.per_promise:
                 yield notice_key(recipient, invoice, code)
                 continue
-            # the stage is meaningful from promise + Días to promise + end_offset
-            first = when.date() - timedelta(days=int(stage.end_offset))
+            # sent while meaningful: from promise + Días to promise + end_offset; an
+            # omitted one at any time after promise + Días
+            first = date.min if late else when.date() - timedelta(days=int(stage.end_offset))
             last = when.date() - timedelta(days=int(stage.days))
             promises = self.promises.get((recipient, invoice), set()) | self.promises.get(
                 (recipient, ""), set())

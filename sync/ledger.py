@@ -319,32 +319,38 @@ class Ledger:
         renamed ``*.migrado`` after the copy) and then the messages its own Envíos sheet
         lists (`seeds`), in one transaction. What the ledger already holds wins. Returns
         the keys written; 0 when another process adopted it first."""
-        written = 0
-        with self._write() as db:
-            if db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone():
-                return 0
-            copied = [p for p in legacy if p.is_file() and self._copy_v1(db, p)]
-            written += sum(self._seed(db, seed) for seed in seeds)
-            db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
-        for path in copied:
+        files = self._attach_v1([p for p in legacy if p.is_file()])
+        try:
+            with self._write() as db:
+                if db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone():
+                    return 0
+                for alias in files:
+                    db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
+                               f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends", (self.book,))
+                written = sum(self._seed(db, seed) for seed in seeds)
+                db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
+        finally:
+            for alias in files:
+                self._db.execute(f"DETACH DATABASE {alias}")
+        for path in files.values():
             with contextlib.suppress(OSError):
                 path.replace(path.with_name(path.name + ".migrado"))
         return written
 
-    def _copy_v1(self, db: sqlite3.Connection, path: Path) -> bool:
-        """Copy a first-release ledger file's rows under this workbook id."""
-        db.execute("ATTACH DATABASE ? AS legacy", (str(path),))
-        try:
-            tables = {r[0] for r in db.execute(
-                "SELECT name FROM legacy.sqlite_master WHERE type = 'table'")}
-            version = db.execute("PRAGMA legacy.user_version").fetchone()[0]
-            if "sends" not in tables or version:
-                return False  # not a first-release ledger
-            db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
-                       f"SELECT ?, {_V1_COLUMNS} FROM legacy.sends", (self.book,))
-            return True
-        finally:
-            db.execute("DETACH DATABASE legacy")
+    def _attach_v1(self, paths: list[Path]) -> dict[str, Path]:
+        """Attach the first-release ledger files among `paths` (alias -> path)."""
+        out: dict[str, Path] = {}
+        for n, path in enumerate(paths):
+            alias = f"legacy{n}"
+            self._db.execute("ATTACH DATABASE ? AS " + alias, (str(path),))
+            tables = {r[0] for r in self._db.execute(
+                f"SELECT name FROM {alias}.sqlite_master WHERE type = 'table'")}
+            version = self._db.execute(f"PRAGMA {alias}.user_version").fetchone()[0]
+            if "sends" in tables and not version:
+                out[alias] = path
+            else:
+                self._db.execute(f"DETACH DATABASE {alias}")
+        return out
 
     def _seed(self, db: sqlite3.Connection, seed: SeedMessage) -> int:
         message_id = message_id_for(seed)
