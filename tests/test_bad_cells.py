@@ -11,6 +11,7 @@ real SMTP server.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -22,10 +23,13 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+import python_calamine
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cobranza.records import Book, InputError
 from sync.errors import WorkbookError
-from sync.reader import read_book
+from sync.reader import read_book, read_raw
 from sync.reread import without_huge_dates
 from sync.workbook_init import create_workbook
 from tests.smtp_server import SmtpTestServer
@@ -91,6 +95,72 @@ def test_prefixed_cells_and_a_cell_without_attributes_before_the_huge_one():
         b'<x:c r="A1" s="3"><x:v>1</x:v></x:c><x:c><x:v>-1E12</x:v></x:c>'
         b'<x:c r="C1"\n><x:v>-1E12</x:v></x:c></x:row></x:sheetData></x:worksheet>')
     assert without_huge_dates(b'<c r="A1" s="3"><v>999999998</v></c>') is None
+
+
+# ============================================================== any number, any format
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# Date, date and time, time, duration ([h]:mm:ss is built-in 46), plain.
+FORMATS = {"dd/mm/yyyy": 1, "dd/mm/yyyy hh:mm": 2, "hh:mm": 3, "[h]:mm:ss": 4, "General": 0}
+
+
+def tiny_book(number: str, style: int) -> bytes:
+    """A workbook whose Facturas holds a header, a dated cell and `number` in `style`."""
+    cells = (f'<row r="1"><c r="A1" t="inlineStr"><is><t>Vencimiento</t></is></c></row>'
+             f'<row r="2"><c r="A2" s="1"><v>46053</v></c></row>'
+             f'<row r="3"><c r="A3" s="{style}"><v>{number}</v></c></row>')
+    xfs = "".join(f'<xf numFmtId="{n}" applyNumberFormat="1"/>' for n in (0, 164, 165, 166, 46))
+    parts = {
+        "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats'
+        '-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sheet.main+xml"/></Types>',
+        "_rels/.rels": f'<Relationships xmlns="{_RELS}"><Relationship Id="rId1" '
+        f'Type="{_DOC}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook xmlns="{_MAIN}" xmlns:r="{_DOC}"><sheets>'
+        '<sheet name="Facturas" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{_RELS}"><Relationship Id="rId1"'
+        f' Type="{_DOC}/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+        f'Type="{_DOC}/styles" Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": f'<styleSheet xmlns="{_MAIN}"><numFmts count="3">'
+        '<numFmt numFmtId="164" formatCode="dd/mm/yyyy"/><numFmt numFmtId="165" '
+        'formatCode="dd/mm/yyyy hh:mm"/><numFmt numFmtId="166" formatCode="hh:mm"/>'
+        f'</numFmts><cellXfs count="5">{xfs}</cellXfs></styleSheet>',
+        "xl/worksheets/sheet1.xml": f'<worksheet xmlns="{_MAIN}"><sheetData>{cells}'
+        "</sheetData></worksheet>",
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return out.getvalue()
+
+
+def calamine_cell(data: bytes) -> object:
+    """Row 3 as the fast path gives it; raises whatever calamine raises on it."""
+    book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return book.get_sheet_by_name("Facturas").to_python(skip_empty_area=False)[2][0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(number=st.floats(allow_nan=False) | st.sampled_from([-1e12, -1.1e11, 5e9, 1e9]),
+       fmt=st.sampled_from(list(FORMATS)))
+@example(number=-1e12, fmt="dd/mm/yyyy")
+@example(number=float("-inf"), fmt="hh:mm")
+@example(number=-999_999_999.5, fmt="[h]:mm:ss")
+def test_no_number_in_any_format_stops_the_reading(tmp_path_factory, number, fmt):
+    data = tiny_book(repr(number), FORMATS[fmt])
+    path = tmp_path_factory.mktemp("libro") / "libro.xlsx"
+    path.write_bytes(data)
+    try:
+        expected = calamine_cell(data)
+    except BaseException:  # noqa: BLE001 - a panic in native code is what is tested here
+        expected = number  # the fallback's value: the number itself
+    raw = read_raw(path)["Facturas"]
+    assert raw.values.tolist() == [[date(2026, 1, 31), 2], [expected, 3]]
 
 
 # ============================================================== read_book
