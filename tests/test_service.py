@@ -760,8 +760,8 @@ def test_a_cell_that_crashes_the_reader_costs_neither_workbook(tmp_path, service
     sur = small_book(tmp_path / "sur")
     with SmtpTestServer() as server:
         run = service_runs([norte, sur], server, tmp_path / "servicio.log")
-        first = run.wait_cycles(norte, 1)
-        assert run.wait_cycles(sur, 1)["counts"]["enviado"] == 2
+        first, clean = run.wait_cycles(norte, 1), run.wait_cycles(sur, 1)
+        assert clean["counts"]["enviado"] == 2 and clean["written"] is True
         assert first["ok"] is True and first["written"] is True
         assert first["counts"]["enviado"] > 0
         assert run.wait_cycles(norte, 2)["ok"] is True
