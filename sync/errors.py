@@ -5,6 +5,10 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+# What a guard never swallows, although it catches BaseException (a Rust panic in a
+# reader library is one): Ctrl+C, a second SIGINT/SIGTERM (SystemExit), generator close.
+NEVER_SWALLOWED = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
 
 class CobranzaError(Exception):
     """Base: the message is the Spanish sentence shown to the user."""

@@ -5,10 +5,13 @@ python-calamine hands back one Python object per cell, the fastest direct path m
 Only the input sheets are parsed. calamine releases the GIL while it parses a sheet's
 XML, so the largest sheet (Facturas) is parsed in a worker thread with its own handle on
 the file while this thread reads the others: on two cores the small sheets come free.
+A sheet calamine fails on (one absurd date serial can crash its native code) is read
+once more by `sync.reread`, so one cell never costs the whole workbook.
 """
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +25,9 @@ import python_calamine
 from cobranza.records import Book
 from cobranza.text import normalize
 from cobranza.validate import SHEETS, structure_problems, validate
-from sync.errors import WorkbookBusy, WorkbookError
+from sync.errors import NEVER_SWALLOWED, WorkbookBusy, WorkbookError
 from sync.memory import gc_paused
+from sync.reread import reread_sheet
 
 try:  # pandas' C helper (private): 3x faster than the list-of-lists path
     from pandas._libs.lib import to_object_array as _object_grid
@@ -32,6 +36,8 @@ except ImportError:  # pragma: no cover - a pandas that moved it: same result, s
         grid = np.empty((len(rows), width), dtype=object)
         grid[:] = rows
         return grid
+
+log = logging.getLogger("cobranza")
 
 _TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
 _BIG_SHEET = "Facturas"  # the sheet worth a thread of its own
@@ -118,7 +124,9 @@ def _open(path: Path) -> python_calamine.CalamineWorkbook:
         return python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.ZipError:
         raise _busy(name) from None
-    except Exception:  # noqa: BLE001 - calamine's errors all mean "not a usable workbook"
+    except NEVER_SWALLOWED:
+        raise
+    except BaseException:  # noqa: BLE001 - calamine's errors (a panic too): not usable
         raise WorkbookError(_not_a_workbook(name)) from None
 
 
@@ -127,11 +135,32 @@ def _rows(book: python_calamine.CalamineWorkbook, sheet: str, path: Path) -> lis
         return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
     except python_calamine.ZipError:
         raise _busy(path.name) from None
-    except Exception:  # noqa: BLE001 - a sheet calamine cannot parse: damaged file
+    except NEVER_SWALLOWED:
+        raise
+    except BaseException:  # noqa: BLE001 - even a panic in calamine's native code
+        return _reread(path, sheet)
+
+
+def _reread(path: Path, sheet: str) -> list[list]:
+    """The slower second reading of a sheet calamine failed on (`sync.reread`)."""
+    try:
+        rows = reread_sheet(path, sheet)
+    except (python_calamine.ZipError, zipfile.BadZipFile, OSError):  # saved meanwhile
+        raise _busy(path.name) from None
+    except NEVER_SWALLOWED:
+        raise
+    except BaseException:  # noqa: BLE001 - still unreadable: damaged
+        rows = None
+    if rows is None:
         raise WorkbookError(
             f'La hoja "{sheet}" del libro "{path.name}" está dañada y no se puede leer; '
             "ábrala en Excel y guárdela de nuevo."
         ) from None
+    # Names the cause of the library's own (English) panic note printed just before.
+    log.warning('La hoja "%s" del libro "%s" tiene una celda con formato de fecha u hora '
+                "y un número que no es una fecha; se leyó sin ese formato (vea la hoja "
+                "Errores).", sheet, path.name)
+    return rows
 
 
 def _frame(rows: list[list]) -> pd.DataFrame:

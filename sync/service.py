@@ -34,6 +34,7 @@ import schedule
 from sync import status
 from sync.cli import clock, command, parse_as_of
 from sync.errors import (
+    NEVER_SWALLOWED,
     CobranzaError,
     WorkbookBusy,
     WorkbookError,
@@ -131,7 +132,10 @@ class Service:
                 log.info("%s (%s): %s", target.label, kind, cycle_line(result))
             status.record_cycle(target.path, result, at=at, service=self.service_info())
             self.follow_digest_time(target, result.computed.book.config)
-        except Exception as exc:  # the guard: nothing stops the loop
+        except NEVER_SWALLOWED:
+            raise  # a second SIGINT/SIGTERM (SystemExit) still stops the service
+        except BaseException as exc:  # the guard: nothing else stops the loop, not even
+            # a panic in a library's native code (pyo3's PanicException is no Exception)
             message = describe_failure(exc, target)
             log.error("%s (%s): %s", target.label, kind, message)
             if not isinstance(exc, CobranzaError | OSError | sqlite3.Error):

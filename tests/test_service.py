@@ -48,7 +48,7 @@ from sync.service import (
     server_time,
 )
 from tests.smtp_server import SmtpTestServer, _Handler
-from tests.workbook_edit import append_rows, save_atomically
+from tests.workbook_edit import append_rows, put_number, save_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 # Exactly what the installed `cobranza` console script runs (sync.cli:main).
@@ -193,6 +193,67 @@ def test_guarded_loop_logs_failures_moves_the_digest_and_stops_on_sigterm(tmp_pa
         datetime.strptime(server_time(dtime(9, 30), ZoneInfo("America/Mexico_City"),
                                       datetime.now(ZoneInfo("America/Mexico_City")).date()),
                           "%H:%M:%S").time()]
+
+
+class NativePanic(BaseException):
+    """Like pyo3_runtime.PanicException (a Rust panic in python-calamine): not an Exception."""
+
+
+def _run_guarded(service: Service) -> int:
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    service.install_signal_handlers()
+    try:
+        return service.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def test_a_panic_in_native_code_is_one_line_and_the_other_workbook_is_served(
+        tmp_path, caplog):
+    norte, sur = tmp_path / "norte.xlsm", tmp_path / "sur.xlsm"
+    calls: list[str] = []
+
+    def fake_cycle(path, at, *, ledger_path, stop):
+        calls.append(path.name)
+        if Counter(calls) == {"norte.xlsm": 2, "sur.xlsm": 2}:
+            os.kill(os.getpid(), signal.SIGTERM)  # the loop ends after this cycle
+        if path == norte:
+            raise NativePanic("TimeDelta::milliseconds out of bounds")
+        return _result(path, ["enviado"])
+
+    service = Service([Target(norte, None), Target(sur, None)], every_seconds=0.05,
+                      clock=SimulatedClock(AS_OF, timedelta(minutes=1)), run_cycle=fake_cycle)
+    caplog.set_level(logging.INFO, logger="cobranza")
+    assert _run_guarded(service) == 0
+
+    assert Counter(calls) == {"norte.xlsm": 2, "sur.xlsm": 2}
+    failure = ("error inesperado (NativePanic: TimeDelta::milliseconds out of bounds); "
+               "se reintentará en el próximo ciclo.")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[1:3] == [
+        f"norte.xlsm (inicio): {failure}",
+        "sur.xlsm (inicio): enviado 1, pendiente 0, omitido 0, error 0, incierto 0; "
+        "2 errores en los datos; hojas escritas"]
+    assert lines.count(f"norte.xlsm (ciclo): {failure}") == 1
+    assert status.load(norte)["last_error"]["message"] == failure
+    assert status.load(norte)["cycles"] == 2
+    assert status.load(sur)["counts"]["enviado"] == 1
+    assert status.load(sur)["ok"] is True
+
+
+def test_a_second_signal_during_a_cycle_still_stops_the_service(tmp_path):
+    """The guard catches BaseException, but not the SystemExit of a second SIGTERM."""
+    def fake_cycle(path, at, *, ledger_path, stop):
+        os.kill(os.getpid(), signal.SIGTERM)  # finish the current cycle, then stop
+        os.kill(os.getpid(), signal.SIGTERM)  # stop now
+        raise AssertionError("the second signal did not stop the cycle")
+
+    service = Service([Target(tmp_path / "libro.xlsm", None)], every_seconds=60,
+                      clock=SimulatedClock(AS_OF, timedelta(minutes=1)), run_cycle=fake_cycle)
+    with pytest.raises(SystemExit) as stopped:
+        _run_guarded(service)
+    assert stopped.value.code == 1
 
 
 def test_status_command_without_a_cycle_says_so_and_exits_1(tmp_path, capsys):
@@ -691,3 +752,37 @@ def test_a_failed_write_leaves_the_workbook_untouched_and_the_service_running(
         assert_ledger_matches_server([book], server)
     assert "Facturas" in opens(book)
     assert f"ERROR libro.xlsm (ciclo): {message}" in run.text()
+
+
+def test_a_cell_that_crashes_the_reader_costs_neither_workbook(tmp_path, service_runs):
+    """norte has -1E12 in a date-formatted Vencimiento (python-calamine panics on it):
+    both workbooks are served from the first cycle on, norte with one more Errores row."""
+    norte = make_book(tmp_path / "norte")
+    put_number(norte, "Facturas", "D5", "-1E12")
+    sur = small_book(tmp_path / "sur")
+    with SmtpTestServer() as server:
+        run = service_runs([norte, sur], server, tmp_path / "servicio.log")
+        first, clean = run.wait_cycles(norte, 1), run.wait_cycles(sur, 1)
+        assert clean["counts"]["enviado"] == 2 and clean["written"] is True
+        assert first["ok"] is True and first["written"] is True
+        assert first["counts"]["enviado"] > 0
+        assert run.wait_cycles(norte, 2)["ok"] is True
+        assert run.stop() == 0
+        assert_ledger_matches_server([norte, sur], server)
+        got = server.by_recipient()
+        for customer in ("c01", "c02"):  # sur's two monthly statements
+            assert [m.subject for m in got[f"pagos.{customer}@cliente.mx"]] == [
+                "Estado de cuenta al 01/12/2026"]
+        # norte: its other customers got their notices; F-000004 (row 5) was the only
+        # invoice of Muebles de Occidente, so nothing went to it.
+        assert [m.subject for m in got["pagos.textiles-huasteca@cliente-demo.mx"]] == [
+            "Estado de cuenta al 01/12/2026", "Aviso de suspensión de crédito y servicio"]
+        assert "pagos.muebles-de-occidente@cliente-demo.mx" not in got
+    wb = openpyxl.load_workbook(norte, read_only=True)
+    errores = [r[:5] for r in wb["Errores"].iter_rows(min_row=5, values_only=True)]
+    assert ("Facturas", 5, "Vencimiento", "-1000000000000",
+            "no es una fecha válida (use dd/mm/aaaa).") in errores
+    log = run.text()
+    assert "Traceback" not in log
+    assert "norte/libro.xlsm (inicio): enviado " in log
+    assert "sur/libro.xlsm (inicio): enviado 2, " in log

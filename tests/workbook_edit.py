@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -39,3 +40,64 @@ def append_rows(path: Path, rows: dict[str, list[dict[str, object]]]) -> None:
                     cell.data_type = "s"
         table.ref = f"{first}:{column}{row}"
     save_atomically(wb, path)
+
+
+def put_number(path: Path, sheet: str, ref: str, number: str,
+               number_format: str | None = None) -> None:
+    """Store `number` (as Excel writes it in the file, e.g. "-1E12") in cell `ref` of
+    `sheet`, editing only that cell of the sheet's XML: the cell keeps its style (a date
+    cell stays date-formatted) unless `number_format` gives it a new one."""
+    from lxml import etree
+
+    from sync.xlsx_package import NS_MAIN, Relationships, Workbook, rels_path
+
+    with zipfile.ZipFile(path) as z:
+        members = [(info, z.read(info.filename)) for info in z.infolist()]
+    data = {info.filename: content for info, content in members}
+    book = Workbook(data[Workbook.PART], Relationships(data[rels_path(Workbook.PART)]))
+    part = next(e.part for e in book.sheets() if e.name == sheet)
+    root = etree.fromstring(data[part])
+    cell = _cell(root, ref, NS_MAIN)
+    for child in list(cell):
+        cell.remove(child)
+    cell.attrib.pop("t", None)
+    etree.SubElement(cell, f"{{{NS_MAIN}}}v").text = number
+    if number_format is not None:
+        styles = etree.fromstring(data["xl/styles.xml"])
+        formats = styles.find(f"{{{NS_MAIN}}}numFmts")
+        fmt_id = str(max(int(f.get("numFmtId")) for f in formats) + 1)
+        etree.SubElement(formats, f"{{{NS_MAIN}}}numFmt", numFmtId=fmt_id,
+                         formatCode=number_format)
+        xfs = styles.find(f"{{{NS_MAIN}}}cellXfs")
+        etree.SubElement(xfs, f"{{{NS_MAIN}}}xf", numFmtId=fmt_id, fontId="0", fillId="0",
+                         borderId="0", xfId="0", applyNumberFormat="1")
+        formats.set("count", str(len(formats)))
+        xfs.set("count", str(len(xfs)))
+        cell.set("s", str(len(xfs) - 1))
+        data["xl/styles.xml"] = etree.tostring(styles, xml_declaration=True,
+                                               encoding="UTF-8", standalone=True)
+    data[part] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    temp = path.with_name("editando.xlsm")
+    with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, _ in members:
+            z.writestr(info, data[info.filename])
+    os.replace(temp, path)
+
+
+def _cell(root, ref: str, ns: str):
+    """The `<c>` element of `ref`, created in column order when the cell is empty."""
+    from lxml import etree
+
+    def column(r: str) -> int:
+        letters = re.sub(r"\d", "", r)
+        return sum((ord(ch) - 64) * 26**i for i, ch in enumerate(reversed(letters)))
+
+    found = root.find(f".//{{{ns}}}c[@r='{ref}']")
+    if found is not None:
+        return found
+    number = re.sub(r"\D", "", ref)
+    row = root.find(f".//{{{ns}}}row[@r='{number}']")
+    cell = etree.Element(f"{{{ns}}}c", r=ref)
+    after = [c for c in row if column(c.get("r")) < column(ref)]
+    row.insert(row.index(after[-1]) + 1 if after else 0, cell)
+    return cell
