@@ -60,11 +60,13 @@ def write_outputs(
 ) -> WriteResult:
     """Put `sheets` into the workbook at `path` (see module docstring).
 
-    Raises `sync.errors.WorkbookOpen` when Excel holds the file, and `WorkbookError`
-    when a part it needs is missing or damaged (see `check_writable`); any failure while
-    writing leaves the original file untouched.
+    Raises `sync.errors.WorkbookOpen` when Excel or LibreOffice holds the file, and
+    `WorkbookError` when a part it needs is missing or damaged (see `check_writable`);
+    any failure while writing leaves the original file untouched. Removes first the
+    temp files of killed writes (`fileops.remove_leftovers`).
     """
     path = Path(path)
+    fileops.remove_leftovers(path.parent)
     fileops.check_not_open(path)
     with Package(path) as package, _damaged_is_fatal(path, "el libro no se modificó"):
         edit = _Edit(package, sheets)
