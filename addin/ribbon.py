@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from addin.book import BookIO, ExcelBook
-from sync.errors import CobranzaError
+from sync.errors import CobranzaError, write_failure
 
 log = logging.getLogger("cobranza.ribbon")
 
@@ -110,10 +110,17 @@ def enviar_recordatorios(io: BookIO, now: datetime, *, transport=None) -> dict[s
     done, parameters = _run(io, now, dry_run=False, transport=transport, confirm=_ask(io))
     if done is None:
         return {}
-    io.write(done.sheets, done.computed.now, parameters)
-    _forget_udf_cache()
     counts = count_states(done.deliveries, done.skipped)
-    io.show(f"Enviados: {counts.get('enviado', 0)}. Vea el detalle en la hoja Envíos.")
+    sent = f"Enviados: {counts.get('enviado', 0)}."
+    try:
+        io.write(done.sheets, done.computed.now, parameters)
+    except (CobranzaError, OSError) as exc:  # sent and recorded: only the sheets wait
+        why = write_failure(io.path, exc) if isinstance(exc, OSError) else str(exc)
+        io.show(f"{sent} Las hojas de salida no se actualizaron: {why}")
+        return counts
+    finally:
+        _forget_udf_cache()
+    io.show(f"{sent} Vea el detalle en la hoja Envíos.")
     return counts
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from cobranza import layout, layout_messages
 from cobranza.agenda import compute_agenda
 from cobranza.alerts import AlertContext, compute_alerts
+from cobranza.config import WORKBOOK_ID
 from cobranza.digests import plan_digests
 from cobranza.kpis import compute_kpis
 from cobranza.messages import Outgoing, Skipped
@@ -23,7 +24,7 @@ from cobranza.notices import History, plan_notices
 from cobranza.records import Book, InputError
 from cobranza.rules import compute_invoices
 from cobranza.sheets import Sheet
-from sync.errors import WorkbookBusy, WorkbookOpen, write_failure
+from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.identity import book_ledger, missing_id
 from sync.ledger import Ledger
 from sync.mailer import Transport, transport_from_env
@@ -31,7 +32,7 @@ from sync.memory import gc_paused
 from sync.progress import progress
 from sync.reader import read_book
 from sync.sending import DeliveryRow, deliver, envios_rows
-from sync.writer import write_outputs
+from sync.writer import check_writable, write_outputs
 
 
 @dataclass
@@ -83,6 +84,10 @@ def plan(computed: Computed, history: History) -> Plan:
     )
     digests = plan_digests(computed.book, computed.alerts, computed.now, history)
     return Plan(notices + digests, skipped, errors)
+
+
+# The sheets `process` lays out, in its order: the write-back is checked for them first.
+OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Errores", "Envíos", "Vista previa")
 
 
 def report_sheets(computed: Computed) -> list[Sheet]:
@@ -179,6 +184,8 @@ def run_cycle(
     path = Path(path)
     with progress(3, f"Sincronizando {path.name}") as bar:
         book = read_book(path)
+        if write:  # a package that could not be written back: stop before sending
+            check_writable(path, OUTPUT_SHEETS, () if book.config.workbook_id else (WORKBOOK_ID,))
         bar.advance()
         now = localize(at, book)
         if transport is None and not dry_run:
@@ -206,5 +213,7 @@ def _write(result: CycleResult, sheets: list[Sheet], parameters: dict[str, str])
         result.written = True
     except (WorkbookOpen, WorkbookBusy) as exc:
         result.deferred = str(exc)
+    except WorkbookError as exc:  # damaged since the check: what was sent stays recorded
+        result.write_error = str(exc)
     except OSError as exc:
         result.write_error = write_failure(result.path, exc)

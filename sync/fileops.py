@@ -4,15 +4,23 @@ The workbook is the team's source of truth, so it is never written in place: the
 package goes to a temporary file in the same directory (same file system, so
 `os.replace` is atomic), is fsynced, the previous file is kept as a dated backup, and
 only then does the new file take the workbook's name.
+
+A temporary file is named after the host and process writing it, so a later run can
+tell the leftovers of a killed write (its process is gone) from a write in progress.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
+import secrets
 import shutil
+import socket
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +28,16 @@ from typing import BinaryIO
 
 from sync.errors import WorkbookBusy, WorkbookOpen
 
+log = logging.getLogger("cobranza")
+
 BACKUP_DIR = Path(".cobranza") / "backups"
 _TEMP_PREFIX = ".cobranza-tmp-"  # never "~$": that would look like an Excel owner file
+_OLD_INIT_PREFIX = ".~tmp-"  # `cobranza init`'s temp before temps carried host and pid
+# .cobranza-tmp-<host>-<pid>-<random><suffix>; older ones are .cobranza-tmp-<random><suffix>
+_TEMP_NAME = re.compile(r"^\.cobranza-tmp-(?P<host>.+)-(?P<pid>\d+)-[^-]+$")
+# A temp whose owner cannot be asked (another host, an older name) is a leftover once it
+# has not changed for this long: a write takes seconds, even on a slow share.
+STALE_AFTER_SECONDS = 3600.0
 
 
 def file_identity(st: os.stat_result) -> tuple[int, int, int]:
@@ -43,22 +59,93 @@ def owner_files(path: Path) -> tuple[Path, ...]:
     return tuple(names)
 
 
+def libreoffice_lock(path: Path) -> Path:
+    """The lock file LibreOffice creates beside a document it has open: `.~lock.name#`."""
+    return path.with_name(f".~lock.{path.name}#")
+
+
+def opened_by(path: Path) -> str | None:
+    """The program whose lock file says it has the workbook open, or None."""
+    if any(p.exists() for p in owner_files(path)):
+        return "Excel"
+    if libreoffice_lock(path).exists():
+        return "LibreOffice"
+    return None
+
+
 def is_open(path: Path) -> bool:
-    return any(p.exists() for p in owner_files(path))
+    return opened_by(path) is not None
 
 
 def check_not_open(path: Path) -> None:
-    """Raise `WorkbookOpen` when Excel holds the workbook (its owner file exists)."""
-    if is_open(path):
+    """Raise `WorkbookOpen` when Excel or LibreOffice holds the workbook (its lock file
+    exists): our replace would be lost when that program saves its copy."""
+    program = opened_by(path)
+    if program:
         raise WorkbookOpen(
-            f"El libro está abierto en Excel ({path.name}); "
+            f"El libro está abierto en {program} ({path.name}); "
             "las hojas de salida se escribirán cuando se cierre."
         )
 
 
+def temp_path(target: Path) -> Path:
+    """A new temp name beside `target` (same suffix), for a writer that creates the file
+    itself; `remove_leftovers` knows it by its prefix."""
+    return target.with_name(f"{_temp_prefix()}{secrets.token_hex(4)}{target.suffix}")
+
+
+def _temp_prefix() -> str:
+    return f"{_TEMP_PREFIX}{_host()}-{os.getpid()}-"
+
+
+def remove_leftovers(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temp files of writes that died (killed, power cut) from `folder`.
+
+    A temp of this host is removed when its process is gone; one of another host, or
+    with an older name, when unchanged for STALE_AFTER_SECONDS (`now` is the wall
+    clock, `time.time()` by default). Never one a live process may still be writing.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if _is_leftover(entry, now):
+                try:
+                    os.unlink(entry.path)
+                except OSError:  # open elsewhere (Windows) or removed by someone else
+                    continue
+                removed.append(Path(entry.path))
+                log.info("Se eliminó %s, archivo temporal de una escritura interrumpida.",
+                         entry.name)
+    return removed
+
+
+def _is_leftover(entry: os.DirEntry, now: float) -> bool:
+    name = entry.name
+    if not (name.startswith(_TEMP_PREFIX)
+            or (name.startswith(_OLD_INIT_PREFIX) and name.lower().endswith(".xlsm"))):
+        return False
+    try:
+        if not entry.is_file(follow_symlinks=False):
+            return False
+        ours = _TEMP_NAME.match(name)
+        if ours and ours["host"].casefold() == _host().casefold():
+            from sync.ledger import pid_alive
+
+            return not pid_alive(int(ours["pid"]))
+        return now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_SECONDS
+    except OSError:
+        return False
+
+
+def _host() -> str:
+    """This computer's name as it appears in temp file names."""
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
 def write_temp(target: Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write a temp file beside `target` with `write(f)`, fsync it; remove it on any error."""
-    fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(), suffix=target.suffix, dir=target.parent)
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:

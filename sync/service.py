@@ -229,8 +229,8 @@ def cycle_line(result: Any) -> str:
         parts.append(write_error)
     elif result.written:
         parts.append("hojas escritas")
-    elif result.deferred:
-        parts.append(f"hojas no escritas: {result.deferred} (se escribirán cuando se cierre)")
+    elif result.deferred:  # the reason says when they will be: closed, or next cycle
+        parts.append(f"hojas no escritas: {result.deferred.rstrip('.')}")
     else:
         parts.append("hojas no escritas")
     return "; ".join(parts)

@@ -27,7 +27,8 @@ REASON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("feriado o fin de semana", ("feriado", "días hábiles", "no se permite contacto")),
     ("ventana cerrada", ("ventana", "horario")),
     ("límite legal de frecuencia", ("contacto hoy", "por semana", "entre mensajes")),
-    ("libro abierto", ("abierto en excel",)),
+    ("libro abierto", ("abierto en excel", "abierto en libreoffice")),
+    ("libro guardado durante la escritura", ("cambió mientras",)),
 )
 
 
@@ -122,7 +123,7 @@ def record_cycle(
     )
     if result.deferred:
         pending.append({"code": "", "recipient": "", "state": "hojas",
-                        "reason": result.deferred, "group": "libro abierto"})
+                        "reason": result.deferred, "group": reason_group(result.deferred)})
     if write_error:
         _push_error(state, at, write_error)
     if service is not None:

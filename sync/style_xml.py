@@ -39,6 +39,12 @@ class StyleBook:
         self.root = etree.fromstring(xml)
         self.changed = False
         self._cache: dict[tuple[str, str], int] = {}
+        # What the find-or-append below relies on, checked now rather than mid-write.
+        fonts = self.root.find(_q("fonts"))
+        if fonts is None or fonts.find(_q("font")) is None:
+            raise ValueError("a styles part without fonts")
+        for el in self.root.iterfind(f"{_q('numFmts')}/{_q('numFmt')}"):
+            int(el.get("numFmtId", ""))  # ValueError when missing or not a number
 
     def xf(self, role: str, fmt: str) -> int:
         """cellXfs index for a cell role (value/header/title/label/note) and a Format."""

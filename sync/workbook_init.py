@@ -12,6 +12,7 @@ from addin import build_template
 from addin.paths import template_path
 from cobranza.config import WORKBOOK_ID
 from sync import demo as demo_data  # the `demo` flag below shadows the name
+from sync import fileops
 from sync.errors import WorkbookError
 from sync.progress import progress
 from sync.writer import write_outputs
@@ -43,7 +44,8 @@ def create_workbook(
             f'El libro debe tener extensión .xlsm (con macros): "{path.name}" no la tiene.'
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".~tmp-{path.name}")  # keeps .xlsm: pyopenvba needs it
+    fileops.remove_leftovers(path.parent)  # of an init or a write killed here before
+    tmp = fileops.temp_path(path)  # keeps .xlsm: pyopenvba needs it
     try:
         if demo:
             label = f"Creando {path.name} con {invoices:,} facturas de demostración"

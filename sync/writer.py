@@ -10,17 +10,23 @@ sheet changed the file is not touched at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from typing import get_args
 
 from lxml import etree
 
-from cobranza.sheets import Sheet
+from cobranza.sheets import BarChart, Cell, Format, Sheet, Table
+from cobranza.validate import CONFIG_SHEET
 from sync import fileops
 from sync.chart_xml import chart_xml, drawing_xml
 from sync.config_sheet import NoParameterTable, set_parameter
+from sync.errors import WorkbookError
 from sync.sheet_xml import SheetLinks, table_xml, worksheet_xml
 from sync.style_xml import StyleBook
 from sync.xlsx_package import (
@@ -59,12 +65,15 @@ def write_outputs(
     """Put `sheets` into the workbook at `path` (see module docstring), and the
     Configuración `parameters` the workbook lacks (the workbook id).
 
-    Raises `sync.errors.WorkbookOpen` when Excel holds the file; any failure while
-    writing leaves the original file untouched.
+    Raises `sync.errors.WorkbookOpen` when Excel or LibreOffice holds the file, and
+    `WorkbookError` when a part it needs is missing or damaged (see `check_writable`);
+    any failure while writing leaves the original file untouched. Removes first the
+    temp files of killed writes (`fileops.remove_leftovers`).
     """
     path = Path(path)
+    fileops.remove_leftovers(path.parent)
     fileops.check_not_open(path)
-    with Package(path) as package:
+    with Package(path) as package, _damaged_is_fatal(path, "el libro no se modificó"):
         edit = _Edit(package, sheets)
         changed = tuple(s.name for s in sheets if edit.place(s))
         added = _set_parameters(package, parameters or {})
@@ -87,7 +96,91 @@ def _set_parameters(package: Package, parameters: Mapping[str, str]) -> tuple[st
             set_parameter(package, label, value)
     except NoParameterTable:
         return ()
+    except _UNREADABLE as exc:
+        raise _DamagedPart(f"hoja {CONFIG_SHEET}") from exc
     return tuple(parameters)
+
+
+def check_writable(path: Path, sheet_names: Sequence[str],
+                   parameters: Sequence[str] = ()) -> None:
+    """Raise `WorkbookError` when the package lacks or has damaged a part that writing
+    `sheet_names` (and the Configuración `parameters`) back would need; write nothing.
+
+    It is the write's own preparation (`_Edit`: content types, workbook and its
+    relationships, styles, the sheets' own and the other tables' parts, calc chain) with a
+    placeholder for each sheet, so check and write cannot disagree. Members are neither
+    inflated nor copied, so it costs little next to the write. For callers that must know
+    before acting (the sync sends nothing then).
+    """
+    path = Path(path)
+    probes = [_probe(name) for name in sheet_names]
+    with Package(path) as package, _damaged_is_fatal(path, "no se envió nada"):
+        edit = _Edit(package, probes)
+        for probe in probes:
+            edit.place(probe)
+        edit.finish()
+        _set_parameters(package, dict.fromkeys(parameters, "x"))
+
+
+def _probe(name: str) -> Sheet:
+    """A sheet with every cell style and format, a table and a chart: placing it takes
+    every step a real output sheet takes."""
+    formats: tuple[Format, ...] = get_args(Format)
+    values = {"text": "x", "int": 1, "money": 1.5, "percent": 0.5, "date": date(2026, 1, 1),
+              "datetime": datetime(2026, 1, 1, 8, 0), "number": 1.25}
+    table = Table("Comprobacion", formats, [tuple(values[f] for f in formats)], row=3,
+                  formats={f: f for f in formats})
+    cells = [Cell(1, 1, name, "title"), Cell(2, 1, "x", "label"), Cell(2, 2, 1, "value", "int"),
+             Cell(2, 3, "x", "note")]
+    chart = BarChart("x", table.name, "text", ("int",))
+    return Sheet(name, cells=cells, tables=[table], charts=[chart], freeze_row=4)
+
+
+class _DamagedPart(Exception):
+    """A package member the write needs is missing or cannot be understood."""
+
+    def __init__(self, part: str, *, missing: bool = False) -> None:
+        super().__init__(part)
+        self.part, self.missing = part, missing
+
+
+# What reading a damaged member raises: lxml's parse errors, zip/inflate errors, and the
+# ValueErrors of the parsers in xlsx_package / style_xml (their required attributes).
+_UNREADABLE = (etree.LxmlError, ValueError, zipfile.BadZipFile, zlib.error, EOFError)
+
+
+@contextmanager
+def _reading(part: str) -> Iterator[None]:
+    """Failures to understand `part` become `_DamagedPart(part)`."""
+    try:
+        yield
+    except _UNREADABLE as exc:
+        raise _DamagedPart(part) from exc
+
+
+def _member(package: Package, part: str) -> bytes:
+    data = package.read(part)
+    if data is None:
+        raise _DamagedPart(part, missing=True)
+    return data
+
+
+@contextmanager
+def _damaged_is_fatal(path: Path, consequence: str) -> Iterator[None]:
+    """A damaged or missing member becomes one Spanish sentence: which part, what it
+    means (`consequence`) and what to do."""
+    try:
+        yield
+    except _DamagedPart as exc:
+        problem = (f'Al libro "{path.name}" le falta' if exc.missing
+                   else f'El libro "{path.name}" tiene dañada')
+        backups = fileops.backups_of(path)
+        restore = (f"restaure la copia {backups[-1].name} de {fileops.BACKUP_DIR.as_posix()}"
+                   if backups else "restaure una copia de seguridad")
+        raise WorkbookError(
+            f'{problem} la parte interna "{exc.part}" y las hojas de salida no se pueden '
+            f"escribir; {consequence}. Ábralo en Excel y guárdelo de nuevo, o {restore}."
+        ) from exc
 
 
 @dataclass
@@ -104,14 +197,21 @@ class _Edit:
 
     def __init__(self, package: Package, sheets: list[Sheet]) -> None:
         self.pkg = package
-        self.types = ContentTypes(package.read(_CT_PART))
-        self.workbook = Workbook(package.read(Workbook.PART), Relationships(package.read(_WB_RELS)))
-        self.styles = StyleBook(package.read(_STYLES))
+        with _reading(_CT_PART):
+            self.types = ContentTypes(_member(package, _CT_PART))
+        with _reading(_WB_RELS):
+            rels = Relationships(_member(package, _WB_RELS))
+        with _reading(Workbook.PART):
+            self.workbook = Workbook(_member(package, Workbook.PART), rels)
+        with _reading(_STYLES):
+            self.styles = StyleBook(_member(package, _STYLES))
         self.dirty: set[str] = set()
         self.rewritten_ids: set[int] = set()
         self.placed: set[str] = set()  # parts staged by this write, whichever sheet owns them
         wanted = {s.name.casefold() for s in sheets}
         self.entries = {e.name.casefold(): e for e in self.workbook.sheets()}
+        if any(not e.part for e in self.entries.values()):  # a sheet without its relationship
+            raise _DamagedPart(_WB_RELS)
         self.owned = {
             key: _owned_parts(package, entry.part)
             for key, entry in self.entries.items()
@@ -126,8 +226,9 @@ class _Edit:
         taken.table_names = {n.casefold() for n in self.workbook.defined_names()}
         for part, kind in self.types.overrides().items():
             if kind == CONTENT_TYPES["table"] and part not in ours and self.pkg.has(part):
-                root = etree.fromstring(self.pkg.read(part))
-                taken.table_ids.add(int(root.get("id")))
+                with _reading(part):
+                    root = etree.fromstring(_member(self.pkg, part))
+                    taken.table_ids.add(int(root.get("id", "")))
                 taken.table_names.add(root.get("name", "").casefold())
         return taken
 
@@ -183,7 +284,8 @@ class _Edit:
 
     def _code_name(self, sheet_part: str) -> str | None:
         """The old sheet's VBA code name: dropping it would orphan its document module."""
-        found = _CODE_NAME.search(self.pkg.head(sheet_part, 4096))
+        with _reading(sheet_part):
+            found = _CODE_NAME.search(self.pkg.head(sheet_part, 4096))
         return found.group(1).decode() if found else None
 
     def _charts(self, sheet: Sheet, drawing: str) -> dict[str, bytes]:
@@ -242,8 +344,10 @@ class _Edit:
         data = self.pkg.read(_CALC_CHAIN)
         if data is None:
             return
-        root = etree.fromstring(data)
-        if not _drop_sheets(root, self.rewritten_ids):
+        with _reading(_CALC_CHAIN):
+            root = etree.fromstring(data)
+            dropped = _drop_sheets(root, self.rewritten_ids)
+        if not dropped:
             return
         if len(root):
             self.pkg.put(_CALC_CHAIN, etree.tostring(root, xml_declaration=True,
@@ -289,7 +393,9 @@ def _owned_parts(package: Package, sheet_part: str) -> set[str]:
         if data is None:
             continue
         owned.add(rels_part)
-        for rel in Relationships(data).rels:
+        with _reading(rels_part):
+            rels = Relationships(data).rels
+        for rel in rels:
             target = resolve(source, rel.target)
             if not rel.external and target not in owned and package.has(target):
                 owned.add(target)
@@ -305,7 +411,9 @@ def _referenced_elsewhere(package: Package, parts: set[str]) -> set[str]:
         source = rels_part.replace("_rels/", "").removesuffix(".rels")
         if source in parts:
             continue
-        for rel in Relationships(package.read(rels_part)).rels:
+        with _reading(rels_part):
+            rels = Relationships(package.read(rels_part)).rels
+        for rel in rels:
             if not rel.external and resolve(source, rel.target) in parts:
                 shared.add(resolve(source, rel.target))
     return shared

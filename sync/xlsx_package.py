@@ -81,8 +81,13 @@ class Relationships:
         self.rels: list[Rel] = []
         if xml:
             for el in etree.fromstring(xml):
+                if not isinstance(el.tag, str):  # a comment or processing instruction
+                    continue
+                rel_id, kind, target = el.get("Id"), el.get("Type"), el.get("Target")
+                if not (rel_id and kind and target is not None):
+                    raise ValueError("a relationship without Id, Type or Target")
                 external = el.get("TargetMode") == "External"
-                self.rels.append(Rel(el.get("Id"), el.get("Type"), el.get("Target"), external))
+                self.rels.append(Rel(rel_id, kind, target, external))
 
     def of_type(self, kind: str) -> list[Rel]:
         return [r for r in self.rels if r.type == REL + kind]
@@ -115,6 +120,9 @@ class ContentTypes:
 
     def __init__(self, xml: bytes) -> None:
         self.root = etree.fromstring(xml)
+        if any(not el.get("PartName") or not el.get("ContentType")
+               for el in self.root.iter(f"{{{NS_CT}}}Override")):
+            raise ValueError("an Override without PartName or ContentType")
 
     def overrides(self) -> dict[str, str]:
         return {
@@ -159,6 +167,12 @@ class Workbook:
     def __init__(self, xml: bytes, rels: Relationships) -> None:
         self.root = etree.fromstring(xml)
         self.rels = rels
+        if self.root.find(f"{{{NS_MAIN}}}sheets") is None:
+            raise ValueError("a workbook without <sheets>")
+        for el in self.root.iter(f"{{{NS_MAIN}}}sheet"):
+            if not el.get("name"):
+                raise ValueError("a sheet without name")
+            int(el.get("sheetId", ""))  # ValueError when missing or not a number
 
     def sheets(self) -> list[SheetEntry]:
         targets = {r.id: resolve(self.PART, r.target) for r in self.rels.rels}

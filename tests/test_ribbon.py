@@ -75,6 +75,21 @@ def test_enviar_recordatorios_sends_once_then_nothing_twice(workbook, smtp):
     assert len(smtp.messages) == sent
 
 
+def test_enviar_recordatorios_says_how_many_went_when_the_sheets_must_wait(workbook, smtp):
+    from sync.fileops import owner_file
+
+    owner_file(workbook).write_bytes(b"\x0bUsuario de Excel" + b"\x00" * 40)  # open in Excel
+    before = workbook.read_bytes()
+    io = FileBook(workbook)
+    counts = ribbon.enviar_recordatorios(io, NOW)
+    sent = counts["enviado"]
+    assert sent == len(smtp.messages) > 0
+    assert io.messages[-1] == (
+        f"Enviados: {sent}. Las hojas de salida no se actualizaron: El libro está abierto en "
+        "Excel (cobranza.xlsm); las hojas de salida se escribirán cuando se cierre.")
+    assert workbook.read_bytes() == before
+
+
 def test_enviar_recordatorios_right_after_a_sync_sends_nothing_twice(workbook, smtp):
     from sync.cycle import run_cycle
 

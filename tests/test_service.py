@@ -77,10 +77,45 @@ def test_cycle_line_names_every_count_and_the_write_outcome(tmp_path):
     line = cycle_line(_result(book, ["enviado", "enviado", "omitido", "pendiente"]))
     assert line == ("enviado 2, pendiente 1, omitido 1, error 0, incierto 0; "
                     "2 errores en los datos; hojas escritas")
-    deferred = cycle_line(_result(book, [], written=False, deferred="El libro está abierto"))
+    deferred = cycle_line(_result(book, [], written=False, deferred="El libro está abierto."))
     assert deferred == ("enviado 0, pendiente 0, omitido 0, error 0, incierto 0; "
-                        "2 errores en los datos; hojas no escritas: El libro está abierto "
-                        "(se escribirán cuando se cierre)")
+                        "2 errores en los datos; hojas no escritas: El libro está abierto")
+
+
+def test_cycle_line_gives_the_true_reason_the_sheets_wait(tmp_path, monkeypatch):
+    """Open in Excel: when it is closed. Saved by someone during the write: next cycle."""
+    from sync import fileops
+    from sync.cycle import run_cycle
+
+    for name in [k for k in os.environ if k.startswith("COBRANZA_SMTP_")]:
+        monkeypatch.delenv(name)
+    book = make_book(tmp_path)
+    owner = fileops.owner_file(book)
+    owner.write_bytes(b"\x0bUsuario de Excel" + b"\x00" * 40)
+    assert cycle_line(run_cycle(book, AS_OF)).endswith(
+        "; hojas no escritas: El libro está abierto en Excel (libro.xlsm); las hojas de "
+        "salida se escribirán cuando se cierre")
+
+    owner.unlink()
+    real_fsync = os.fsync
+
+    def save_meanwhile(fd: int) -> None:  # the disk is slow; someone saves meanwhile
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".cobranza-tmp-"):
+            saved = book.with_name("guardando.xlsm")
+            saved.write_bytes(book.read_bytes())
+            os.replace(saved, book)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", save_meanwhile)
+    result = run_cycle(book, AS_OF)
+    line = cycle_line(result)
+    assert line.endswith(
+        "; hojas no escritas: libro.xlsm cambió mientras se escribían las hojas de salida; "
+        "se escribirán en el próximo ciclo")
+    assert "cuando se cierre" not in line
+    state = status.record_cycle(book, result, at=datetime(2026, 12, 1, 10, 0, 5).astimezone())
+    assert [p["group"] for p in state["pending"] if p["state"] == "hojas"] == [
+        "libro guardado durante la escritura"]
 
 
 def test_describe_failure_gives_one_spanish_sentence_per_fault(tmp_path):
