@@ -39,3 +39,16 @@ def append_rows(path: Path, rows: dict[str, list[dict[str, object]]]) -> None:
                     cell.data_type = "s"
         table.ref = f"{first}:{column}{row}"
     save_atomically(wb, path)
+
+
+def set_cells(path: Path, sheet: str, key: tuple[str, object], values: dict[str, object]) -> None:
+    """Change cells of the table row whose `key` column (header, value) matches, as a
+    user retypes them; headers matched like the reader does."""
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb[sheet]
+    headers = {normalize(c.value): c.column for c in ws[1] if c.value}
+    column = headers[normalize(key[0])]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=column).value == key[1])
+    for header, value in values.items():
+        ws.cell(row=row, column=headers[normalize(header)], value=value)
+    save_atomically(wb, path)
