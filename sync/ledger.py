@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cobranza.messages import Outgoing, Skipped, SkippedMessage, invoice_list
-from cobranza.notices import History
+from cobranza.notices import History, Refusal
 from sync.errors import CobranzaError
 
 LEASE = timedelta(minutes=10)
@@ -217,10 +217,13 @@ class Ledger:
         """Take all keys of `outgoing` for sending, or none (False) if any is taken.
 
         A key is free when it has no row, or its row is ``pendiente`` and its next try
-        has come. Check and insert happen in one BEGIN IMMEDIATE transaction.
+        has come, or the server refused it (`_refused`) for other To addresses than this
+        message's: nothing was delivered, the customer's Email changed. Check and insert
+        happen in one BEGIN IMMEDIATE transaction.
         """
+        to = "; ".join(outgoing.to)
         with self._write() as db:
-            if any(_taken(db, key, now) for key in outgoing.keys):
+            if any(_taken(db, key, now, to) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
             for key in outgoing.keys:
                 self._upsert(db, key, outgoing, message_id, "enviando", "", now, pending=False)
@@ -325,14 +328,17 @@ class Ledger:
         self.recover(now)
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
+        refused: dict[str, Refusal] = {}
         for row in self._read("SELECT * FROM sends"):
-            if not _retry_due(row, now):
+            if _refused(row):
+                refused[row["key"]] = Refusal(row["to"], row["reason"])
+            elif not _retry_due(row, now):
                 final.add(row["key"])
             if row["kind"] == "aviso" and row["state"] in ("enviado", "incierto", "enviando"):
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)
                 contacts.setdefault(row["recipient"], set()).add(when)
         return History(
-            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}
+            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused
         )
 
     def rows(self) -> list[dict]:
@@ -348,9 +354,17 @@ class Ledger:
         return rows[0]["state"] if rows else None
 
 
-def _taken(db: sqlite3.Connection, key: str, now: datetime) -> bool:
-    row = db.execute("SELECT state, next_try FROM sends WHERE key = ?", (key,)).fetchone()
-    return row is not None and not _retry_due(row, now)
+def _taken(db: sqlite3.Connection, key: str, now: datetime, to: str) -> bool:
+    row = db.execute("SELECT * FROM sends WHERE key = ?", (key,)).fetchone()
+    if row is None or _retry_due(row, now):
+        return False
+    return not (_refused(row) and row["to"] != to)
+
+
+def _refused(row: sqlite3.Row) -> bool:
+    """A customer notice the mail server refused for good: an ``error`` reached after a
+    send attempt (render and address errors are recorded without one)."""
+    return row["state"] == "error" and row["kind"] == "aviso" and row["attempts"] > 0
 
 
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
