@@ -249,8 +249,8 @@ class SmtpTransport:
     it passes extra keyword arguments to ``smtplib.SMTP_SSL`` (``context=``) and a dict
     ``smtp_starttls`` to ``starttls(**dict)``. smtplib's STARTTLS raises when the server
     does not offer it, so ``starttls`` never goes on in plain text, and the login comes
-    only after TLS is up. We log in on its underlying
-    ``smtplib`` object ourselves because yagmail rewrites a user name without "@" to
+    only after TLS is up. We log in on its underlying ``smtplib`` object ourselves
+    because yagmail rewrites a user name without "@" to
     "<user>@gmail.com" (breaking "apikey"-style SMTP users) and would fall back to an
     interactive password prompt. We also run the SMTP transaction ourselves instead of
     calling ``yag.send``, because ``yag.send`` rebuilds the MIME message from "contents" (we need
