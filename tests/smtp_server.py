@@ -16,6 +16,8 @@ More of the real world, set before `start()` unless noted:
 * `data_replies`: recipient -> the answer to the end of DATA for a message to it
   ("554 5.7.1 ...", "451 4.7.1 ..."); a refused message is kept in `refused` instead of
   `messages` (may change while the server runs);
+* `hang_up`: recipients for whom the server takes the data and closes the connection
+  without answering (was it delivered? nobody knows);
 * `smtputf8 = False`: a server that does not offer SMTPUTF8;
 * `tls = "ssl"` (implicit TLS) or `"starttls"`, with `certificate` (a trustme leaf
   certificate; `TlsAuthority` makes one for the test); `env(ca_file=...)` names the CA;
@@ -89,6 +91,9 @@ class _Handler:
             message = email.message_from_bytes(envelope.content, policy=default_policy)
         received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), message,
                             tuple(envelope.mail_options))
+        if any(r.lower() in self.server.hang_up for r in envelope.rcpt_tos):
+            server.transport.close()
+            return "250 never heard"
         replies = self.server.data_replies
         refusal = next((replies[r.lower()] for r in envelope.rcpt_tos if r.lower() in replies), "")
         with self.server.lock:
@@ -126,6 +131,7 @@ class SmtpTestServer:
         self.reject_text = "Recipient address rejected: User unknown"
         self.transient = False  # True: every RCPT gets 451
         self.data_replies: dict[str, str] = {}  # lower-case recipient -> reply to DATA
+        self.hang_up: set[str] = set()  # lower-case recipients: close at the end of DATA
         self.smtputf8 = True  # offer the SMTPUTF8 extension
         self.tls = "none"  # none | ssl | starttls
         # required by ssl and starttls: TlsAuthority.certificate(...) or SelfSigned()

@@ -19,6 +19,7 @@ from sync.mailer import (
     SmtpTransport,
     TransientSendError,
     TransportDown,
+    UncertainSendError,
     build_message,
     transport_from_env,
 )
@@ -143,6 +144,16 @@ def test_the_reply_to_the_end_of_data_decides(server: SmtpTestServer, reply, err
     assert str(info.value) == f"el servidor respondió {reply}"
     assert [r.rcpt_tos for r in server.refused] == [("pagos@lopez.mx",)]
     assert transport.send(message(to=("bueno@lopez.mx",))) == ""  # same connection goes on
+    assert [r.rcpt_tos for r in server.received()] == [("bueno@lopez.mx",)]
+
+
+def test_a_hang_up_before_the_reply_to_data_is_uncertain(server: SmtpTestServer) -> None:
+    server.hang_up = {"pagos@lopez.mx"}
+    transport = smtp(server)
+    with pytest.raises(UncertainSendError) as info:
+        transport.send(message())
+    assert str(info.value).endswith("; el mensaje pudo haberse entregado.")
+    assert transport.send(message(to=("bueno@lopez.mx",))) == ""  # a new connection
     assert [r.rcpt_tos for r in server.received()] == [("bueno@lopez.mx",)]
 
 
