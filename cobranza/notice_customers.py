@@ -6,18 +6,16 @@ so plain Python over rows is fine here; the per-invoice work stays vectorized.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from cobranza.addresses import split_addresses
 from cobranza.config import Config
 from cobranza.records import InputError
 from cobranza.text import normalize
-
-_EMAIL = re.compile(r"^[^@\s;,<>]+@[^@\s;,<>]+\.[^@\s;,<>]+$")
 
 REASON_OPTED_OUT = "avisos automáticos desactivados"
 REASON_NO_EMAIL = "el cliente no tiene un email válido en la hoja Clientes"
@@ -31,13 +29,46 @@ PROBLEM_UNKNOWN = (
     "agréguelo con su Email"
 )
 
+
+
+def refused_problem(code: str, to: str, reply: str) -> str:
+    """Errores text while the server's permanent refusal of a notice stands."""
+    return (
+        f"el servidor de correo rechazó el aviso {code} para {to} ({reply}); corrija el "
+        "Email y los avisos vigentes se enviarán a la nueva dirección"
+    )
+
+
+def smtputf8_problem(code: str, address: str) -> str:
+    """Errores text for an address our SMTP server cannot carry (RFC 6531 SMTPUTF8)."""
+    return (
+        f"la dirección {address} lleva acentos u otros caracteres no ASCII antes de la @ y el "
+        f"servidor de correo no acepta esas direcciones (SMTPUTF8); el aviso {code} queda "
+        "pendiente: corrija la dirección o configure un servidor que las acepte"
+    )
+
+
+def email_cell_error(
+    customers: pd.DataFrame, customer: str, column: str, problem: str
+) -> InputError | None:
+    """An Errores row on a customer's Email (column "Email") or Email CC ("Email CC")
+    cell of Clientes; None when the customer is not there. `customers` is
+    `Book.customers` (validated: the cell shows its valid addresses)."""
+    found = customers[customers["customer"] == customer]
+    if found.empty:
+        return None
+    first = found.iloc[0]
+    shown = first["emails" if column == "Email" else "cc"]
+    return InputError("Clientes", int(first["row"]), column,
+                      "" if pd.isna(shown) else str(shown), problem)
+
+
 COLUMNS = ("name", "to", "cc", "zone", "excluded", "email_error", "row", "emails")
 
 
 def valid_emails(text: object) -> tuple[str, ...]:
     """The valid addresses of a ";"-separated cell, in order, without duplicates."""
-    parts = re.split(r"[;,]", "" if text is None or pd.isna(text) else str(text))
-    return tuple(dict.fromkeys(p.strip() for p in parts if _EMAIL.match(p.strip())))
+    return split_addresses("" if text is None or pd.isna(text) else str(text))[0]
 
 
 @lru_cache(maxsize=256)

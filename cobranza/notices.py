@@ -39,7 +39,7 @@ import pandas as pd
 from cobranza import contact_rules
 from cobranza.config import Config
 from cobranza.messages import Line, Outgoing, Skipped, unique_keys
-from cobranza.notice_customers import customer_table, email_errors
+from cobranza.notice_customers import customer_table, email_errors, refused_problem
 from cobranza.notice_stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
 from cobranza.records import Book, InputError
 from cobranza.text import normalize
@@ -48,14 +48,25 @@ REASON_LATE = "fuera de plazo"
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A customer notice the mail server refused for good (5xx): nothing was delivered."""
+
+    to: str  # the "; "-joined To addresses it was refused for
+    reply: str  # the server's answer, as recorded in Envíos
+
+
+@dataclass(frozen=True)
 class History:
     """What the send ledger already knows, as of this run."""
 
-    # ledger keys in a final state (enviado, omitido, incierto, permanent error):
-    # never planned again
+    # ledger keys in a final state (enviado, omitido, incierto, permanent error other
+    # than a server's refusal of a customer notice): never planned again
     final_keys: frozenset[str] = frozenset()
     # customer id -> aware datetimes of customer notices already sent (frequency caps)
     contacts: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    # ledger key -> the server's permanent refusal of that customer notice: final while
+    # the customer's To is the one refused; sent to a new address once the Email changes
+    refused: Mapping[str, Refusal] = field(default_factory=dict)
 
 
 def plan_notices(
@@ -74,6 +85,7 @@ def plan_notices(
     customers = customer_table(book.customers, names[np.unique(cand["cust"])], config)
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
+    cand, refusals = hold_refused(cand, stages, customers, history.refused)
     cand = in_plan_order(cand, inv, stages)
     skip = (cand["state"] == "omitido").to_numpy()
     drafts = group(cand[~skip], inv, stages, customers)
@@ -81,7 +93,7 @@ def plan_notices(
     planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason))
     in_error = [o.recipient for o in planned if o.state == "error"]
     return planned, skipped_batch(cand[skip], inv, stages, customers), email_errors(
-        customers, in_error)
+        customers, in_error) + refusals
 
 
 def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -186,6 +198,32 @@ def assign_states(
     reason = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], "")
     state = np.array(["omitido", "error", "listo"], dtype=object)[np.select(rules, [0, 0, 0, 1], 2)]
     return cand.assign(state=state, reason=reason)
+
+
+def hold_refused(
+    cand: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame,
+    refused: Mapping[str, Refusal],
+) -> tuple[pd.DataFrame, list[InputError]]:
+    """Drop the candidates the server refused for the customer's current To (final for
+    that address), with one Errores row per refused notice that would still go; a
+    refusal for another address leaves the candidate as it is (sent to the new one)."""
+    if not refused or cand.empty:
+        return cand, []
+    keys = cand["key"].to_numpy(dtype=object)
+    to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
+    current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
+    held = np.fromiter((k in refused and refused[k].to == t for k, t in zip(keys, current,
+                        strict=True)), dtype=bool, count=len(keys))
+    going = held & (cand["state"] != "omitido").to_numpy()
+    errors: dict[tuple[str, str, str], InputError] = {}
+    for key, cust, stage in zip(keys[going], cand["cust"].to_numpy()[going],
+                                cand["stage"].to_numpy()[going], strict=True):
+        customer, code, refusal = customers.index[cust], stages["code"].iat[stage], refused[key]
+        row = customers.at[customer, "row"]
+        problem = refused_problem(code, refusal.to, refusal.reply)
+        errors.setdefault((customer, code, refusal.reply), InputError(
+            "Clientes", int(row), "Email", str(customers.at[customer, "emails"]), problem))
+    return cand[~held].reset_index(drop=True), list(errors.values())
 
 
 def _late_reasons(

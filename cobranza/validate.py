@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza import records as rec
+from cobranza.addresses import split_addresses
 from cobranza.config import DEFAULTS, Config, parse_config
 from cobranza.keys import first_occurrence
 from cobranza.money import to_minor
@@ -82,7 +83,6 @@ _LABELS = {
     "limite de credito": "Límite de crédito", "telefono": "Teléfono", "parametro": "Parámetro",
     "avisos automaticos": "Avisos automáticos", "email cc": "Email CC",
 }
-_EMAIL = re.compile(r"[^@\s;,<>\"']+@[^@\s;,<>\"']+\.[A-Za-z]{2,}")
 _DATE_HINT = "use dd/mm/aaaa"
 
 
@@ -261,9 +261,8 @@ def _emails(raw: pd.Series, config: Config) -> Parsed:
 
 
 def _split_emails(cell: str) -> tuple[str, str]:
-    parts = [p.strip() for p in re.split(r"[;,]", cell) if p.strip()]
-    good = [p.lower() for p in parts if _EMAIL.fullmatch(p)]
-    return ";".join(dict.fromkeys(good)), "; ".join(p for p in parts if not _EMAIL.fullmatch(p))
+    good, bad = split_addresses(cell)
+    return ";".join(good), "; ".join(bad)
 
 
 def _timezone(raw: pd.Series, config: Config) -> Parsed:

@@ -164,6 +164,9 @@ def process(
             planned.messages, book, computed.invoices, ledger, transport, now,
             dry_run=dry_run, stop=stop, skipped=planned.skipped,
         )
+        # Errores found while sending (a refused or untransmittable address) belong to
+        # this cycle's Errores sheet
+        computed.errors.extend(d.input_error for d in deliveries if d.input_error)
         sheets = report_sheets(computed)
         sheets.append(layout_messages.envios_sheet(envios_rows(ledger, deliveries), now))
         sheets.append(layout_messages.preview_sheet([d.as_dict() for d in deliveries], now))

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cobranza.messages import Outgoing, Skipped, SkippedMessage, invoice_list
-from cobranza.notices import History
+from cobranza.notices import History, Refusal
 from cobranza.seeding import SeedMessage
 from sync.errors import CobranzaError
 
@@ -371,10 +371,13 @@ class Ledger:
         """Take all keys of `outgoing` for sending, or none (False) if any is taken.
 
         A key is free when it has no row, or its row is ``pendiente`` and its next try
-        has come. Check and insert happen in one BEGIN IMMEDIATE transaction.
+        has come, or the server refused it (`_refused`) for other To addresses than this
+        message's: nothing was delivered, the customer's Email changed. Check and insert
+        happen in one BEGIN IMMEDIATE transaction.
         """
+        to = "; ".join(outgoing.to)
         with self._write() as db:
-            if any(self._taken(db, key, now) for key in outgoing.keys):
+            if any(self._taken(db, key, now, to) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
             for key in outgoing.keys:
                 self._upsert(db, key, outgoing, message_id, "enviando", "", now, pending=False)
@@ -382,10 +385,12 @@ class Ledger:
                            (subject, self.book, key))
         return True
 
-    def _taken(self, db: sqlite3.Connection, key: str, now: datetime) -> bool:
-        row = db.execute("SELECT state, next_try FROM sends WHERE book = ? AND key = ?",
+    def _taken(self, db: sqlite3.Connection, key: str, now: datetime, to: str) -> bool:
+        row = db.execute("SELECT * FROM sends WHERE book = ? AND key = ?",
                          (self.book, key)).fetchone()
-        return row is not None and not _retry_due(row, now)
+        if row is None or _retry_due(row, now):
+            return False
+        return not (_refused(row) and row["to"] != to)
 
     def record(self, message_id: str, state: str, reason: str, now: datetime) -> None:
         """Write the outcome of a claimed message (``pendiente`` schedules a retry)."""
@@ -489,14 +494,17 @@ class Ledger:
         self.recover(now)
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
+        refused: dict[str, Refusal] = {}
         for row in self._read("SELECT * FROM sends WHERE book = ?", (self.book,)):
-            if not _retry_due(row, now):
+            if _refused(row):
+                refused[row["key"]] = Refusal(row["to"], row["reason"])
+            elif not _retry_due(row, now):
                 final.add(row["key"])
             if row["kind"] == "aviso" and row["state"] in ("enviado", "incierto", "enviando"):
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)
                 contacts.setdefault(row["recipient"], set()).add(when)
         return History(
-            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}
+            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused
         )
 
     def rows(self) -> list[dict]:
@@ -511,6 +519,12 @@ class Ledger:
     def state_of(self, key: str) -> str | None:
         rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
         return rows[0]["state"] if rows else None
+
+
+def _refused(row: sqlite3.Row) -> bool:
+    """A customer notice the mail server refused for good: an ``error`` reached after a
+    send attempt (render and address errors are recorded without one)."""
+    return row["state"] == "error" and row["kind"] == "aviso" and row["attempts"] > 0
 
 
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:

@@ -7,10 +7,16 @@ attachments); a `Transport` delivers it. Two transports:
   ``<workbook dir>/salida/`` (the default when no SMTP is configured; ``cobranza demo``).
 * `SmtpTransport` sends over ONE reused SMTP connection per batch, opened by yagmail.
 
-Failures are classified for the ledger: `TransportDown` (cannot connect or log in: stop
-the batch, retry later), `TransientSendError` (4xx: retry later), `PermanentSendError`
-(5xx, bad address: final error), `UncertainSendError` (the connection broke while the
-message data was being accepted: it may have been delivered, so it is never resent).
+Failures are classified for the ledger: `TransportDown` (cannot connect, verify the
+server's certificate or log in: stop the batch, retry later), `TransientSendError` (4xx,
+or a failure before the data went out: retry later), `PermanentSendError` (5xx, bad
+address: final error), `UncertainSendError` (the connection broke while the message data
+was being accepted: it may have been delivered, so it is never resent). A message counts
+as delivered only when the server's reply to the end of DATA is 2xx.
+
+Addresses follow `cobranza.addresses`: domains travel in IDNA form in the envelope and
+the headers; a non-ASCII local part needs a server that offers SMTPUTF8
+(`Transport.supports_smtputf8`), and such a message is serialized as UTF-8.
 No exception text, repr or log line ever contains the SMTP password.
 """
 
@@ -29,10 +35,17 @@ from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
+from email.policy import Policy
+from email.utils import (
+    format_datetime,
+    getaddresses,
+    parseaddr,
+    parsedate_to_datetime,
+)
 from pathlib import Path
 from typing import Protocol
 
+from cobranza.addresses import ascii_domain, is_valid, needs_smtputf8, wire_form
 from sync.errors import CobranzaError
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -77,6 +90,11 @@ class Transport(Protocol):
 
     def send(self, msg: EmailMessage) -> str: ...
 
+    def supports_smtputf8(self) -> bool:
+        """Whether a message with a non-ASCII local part can go (may connect: raises
+        TransportDown when the server cannot be reached)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -86,11 +104,9 @@ def clean_header(text: str) -> str:
     return " ".join(str(text).split())
 
 
-_ADDR_SPEC = re.compile(r"^[^@\s<>()\[\],;:\\\"]+@[^@\s<>()\[\],;:\\\"]+\.[A-Za-z0-9-]+$")
-
-
-def parse_address(text: str) -> Address:
-    """ "Name <a@b.com>" or "a@b.com" -> Address; PermanentSendError when invalid.
+def parse_address(text: str) -> tuple[str, str]:
+    """ "Name <a@b.com>" or "a@b.com" -> (display name, address); PermanentSendError when
+    the address is not valid by `cobranza.addresses.is_valid`.
 
     Strict: exactly one address, no line breaks, nothing dropped by the parser.
     """
@@ -98,13 +114,36 @@ def parse_address(text: str) -> Address:
         if "\r" in text or "\n" in text or len(getaddresses([text])) != 1:
             raise ValueError(text)
         name, addr = parseaddr(text)
-        if not _ADDR_SPEC.match(addr):
+        if not is_valid(addr):
             raise ValueError(addr)
-        return Address(display_name=name, addr_spec=addr)
+        return clean_header(name), addr
     except (ValueError, IndexError, HeaderParseError):
         raise PermanentSendError(
             f'"{clean_header(text)}" no es una dirección de correo válida (use nombre@dominio.com).'
         ) from None
+
+
+def header_address(text: str) -> str:
+    """One address for a header, as it travels: the domain in IDNA form (an address with
+    a non-ASCII local part is only sent as SMTPUTF8, where it is written as is)."""
+    name, addr = parse_address(text)
+    wire = wire_form(addr)
+    if not needs_smtputf8(wire):
+        return str(Address(display_name=name, addr_spec=wire))
+    # email.headerregistry.Address refuses a non-ASCII local part; this text is safe: a
+    # validated dot-atom address and a quoted name without CR/LF
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{wire}>' if name else wire
+
+
+def requires_smtputf8(msg: EmailMessage) -> bool:
+    """The message names an address with a non-ASCII local part."""
+    return any(needs_smtputf8(a) for h in ("From", "To", "Cc") for a in addresses(msg, h))
+
+
+def serialized(msg: EmailMessage, base: Policy) -> bytes:
+    """The message's bytes; UTF-8 headers (RFC 6532) only when an address needs it."""
+    return msg.as_bytes(policy=base.clone(utf8=requires_smtputf8(msg)))
 
 
 def short_subject(subject: str) -> str:
@@ -112,10 +151,11 @@ def short_subject(subject: str) -> str:
     return text if len(text) <= MAX_SUBJECT else text[: MAX_SUBJECT - 1].rstrip() + "…"
 
 
-def message_id_header(message_id: str, sender: Address) -> str:
+def message_id_header(message_id: str, sender: str) -> str:
     """Deterministic Message-ID: a resend of the same ledger message is recognizable."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "-", message_id)
-    return f"<cobranza.{safe}@{sender.domain or 'cobranza-xl.local'}>"
+    domain = ascii_domain(sender.rpartition("@")[2]) or "cobranza-xl.local"
+    return f"<cobranza.{safe}@{domain}>"
 
 
 def build_message(
@@ -131,15 +171,14 @@ def build_message(
     """The complete email; no data text can create or alter a header."""
     if not to:
         raise PermanentSendError("No hay destinatario (Para) para este mensaje.")
-    sender_address = parse_address(sender)
     msg = EmailMessage(policy=policy.default)  # serialized with CRLF when sent
-    msg["From"] = sender_address
-    msg["To"] = [parse_address(a) for a in to]
+    msg["From"] = header_address(sender)
+    msg["To"] = ", ".join(header_address(a) for a in to)
     if cc:
-        msg["Cc"] = [parse_address(a) for a in cc]
+        msg["Cc"] = ", ".join(header_address(a) for a in cc)
     msg["Subject"] = short_subject(subject)
     msg["Date"] = format_datetime(when)
-    msg["Message-ID"] = message_id_header(message_id, sender_address)
+    msg["Message-ID"] = message_id_header(message_id, parse_address(sender)[1])
     msg["X-Cobranza-Clave"] = clean_header(message_id)
     msg.set_content(body, cte="quoted-printable")
     for filename, data in attachments:
@@ -169,11 +208,14 @@ class OutboxTransport:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(msg.as_bytes(policy=FILE))
+            tmp.write_bytes(serialized(msg, FILE))
             os.replace(tmp, target)
         except OSError as exc:
             raise TransportDown(f"No se pudo escribir en la carpeta {self.folder}: {exc}") from None
         return ""
+
+    def supports_smtputf8(self) -> bool:
+        return True  # an .eml file carries UTF-8 headers as they are
 
     def close(self) -> None:
         return None
@@ -188,20 +230,35 @@ class SmtpSettings:
     user: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 30.0
+    ca_file: str = ""  # extra trusted certificate authorities (PEM), besides the system's
+
+
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """Verified TLS: the system's certificate store plus `ca_file`; the server's host
+    name is checked against its certificate (ssl.create_default_context does both)."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 class SmtpTransport:
     """SMTP over one connection for a whole batch, opened with yagmail.
 
-    yagmail opens the connection (SSL or STARTTLS). We log in on its underlying
-    ``smtplib`` object ourselves because yagmail rewrites a user name without "@" to
+    yagmail opens the connection (SSL or STARTTLS) with our verifying `tls_context`:
+    it passes extra keyword arguments to ``smtplib.SMTP_SSL`` (``context=``) and a dict
+    ``smtp_starttls`` to ``starttls(**dict)``. smtplib's STARTTLS raises when the server
+    does not offer it, so ``starttls`` never goes on in plain text, and the login comes
+    only after TLS is up. We log in on its underlying ``smtplib`` object ourselves
+    because yagmail rewrites a user name without "@" to
     "<user>@gmail.com" (breaking "apikey"-style SMTP users) and would fall back to an
     interactive password prompt. We also run the SMTP transaction ourselves instead of
     calling ``yag.send``, because ``yag.send`` rebuilds the MIME message from "contents" (we need
     our exact Message-ID, X-Cobranza-Clave, Cc and attachment), silently retries with
     sleeps after a disconnect (a duplicate risk for exactly-once), and hides which
     recipients the server refused. Doing MAIL/RCPT/DATA step by step tells us whether a
-    failure happened before the data was accepted (safe to retry) or during it (uncertain).
+    failure happened before the data was accepted (safe to retry) or during it (uncertain),
+    and the reply to the end of DATA says whether the server took the message.
     """
 
     def __init__(self, settings: SmtpSettings) -> None:
@@ -222,20 +279,37 @@ class SmtpTransport:
             import yagmail
 
             s = self.settings
-            yag = yagmail.SMTP(
-                user=None, host=s.host, port=s.port, smtp_ssl=s.security == "ssl",
-                smtp_starttls=s.security == "starttls", smtp_skip_login=True,
-                soft_email_validation=False, timeout=s.timeout,
-            )
+            yag = None
             try:
-                yag.login()  # connect (+ TLS); the login itself is ours, see class doc
-                if s.user:
-                    yag.smtp.login(s.user, s.password)
+                context = tls_context(s.ca_file) if s.security != "none" else None
+                yag = yagmail.SMTP(
+                    user=None, host=s.host, port=s.port, smtp_ssl=s.security == "ssl",
+                    smtp_starttls={"context": context} if s.security == "starttls" else False,
+                    smtp_skip_login=True, soft_email_validation=False, timeout=s.timeout,
+                    **({"context": context} if s.security == "ssl" else {}),
+                )
+                yag.login()  # connect (+ verified TLS); the login itself is ours, see class doc
             except OSError as exc:  # smtplib.SMTPException and ssl.SSLError are OSErrors
-                _quit(yag)
+                if yag is not None:
+                    _quit(yag)
                 raise TransportDown(self.scrub(describe_connect_error(exc, s))) from None
             self._yag = yag
+            self._login(yag)
         return self._yag.smtp
+
+    def _login(self, yag: object) -> None:
+        """EHLO (so the server's extensions are known) and AUTH, on the open session."""
+        s = self.settings
+        try:
+            yag.smtp.ehlo_or_helo_if_needed()
+            if s.user:
+                yag.smtp.login(s.user, s.password)
+        except OSError as exc:
+            self.close()
+            raise TransportDown(self.scrub(describe_connect_error(exc, s))) from None
+
+    def supports_smtputf8(self) -> bool:
+        return self._connection().has_extn("smtputf8")
 
     def close(self) -> None:
         if self._yag is not None:
@@ -250,23 +324,40 @@ class SmtpTransport:
         return TransportDown(text)
 
     def send(self, msg: EmailMessage) -> str:
-        """Deliver one message; returns a note naming refused Cc / extra To addresses."""
+        """Deliver one message; returns a note naming refused Cc / extra To addresses.
+
+        Only a failure while the data may be on its way is `UncertainSendError`; anything
+        raised before the DATA command is a `SendError` that can be retried or is final.
+        """
         smtp = self._connection()
         to, cc = addresses(msg, "To"), addresses(msg, "Cc")
         try:
-            refused = self._envelope(smtp, addresses(msg, "From")[0], to + cc)
-        except smtplib.SMTPResponseException:
+            data = serialized(msg, WIRE)
+            utf8 = requires_smtputf8(msg)
+            refused = self._envelope(smtp, addresses(msg, "From")[0], to + cc, utf8)
+        except SendError:
             raise
+        except smtplib.SMTPResponseException as exc:  # e.g. EHLO refused
+            self.close()
+            raise TransportDown(self.scrub(server_reply(exc.smtp_code, exc.smtp_error))) from None
         except OSError as exc:
             raise self._lost(exc, during_data=False) from None
-        return self._data(smtp, msg, to, refused)
+        except Exception as exc:  # noqa: BLE001 - nothing that could deliver it went out
+            self.close()
+            raise TransientSendError(self.scrub(
+                f"no se pudo preparar el envío ({type(exc).__name__}: {exc})")) from None
+        return self._data(smtp, data, to, refused)
 
     def _envelope(
-        self, smtp: smtplib.SMTP, sender: str, rcpts: list[str]
+        self, smtp: smtplib.SMTP, sender: str, rcpts: list[str], utf8: bool
     ) -> dict[str, tuple[int, bytes]]:
         """MAIL FROM and RCPT TO; returns the refused recipients."""
         smtp.ehlo_or_helo_if_needed()
-        code, resp = smtp.mail(sender)
+        if utf8 and not smtp.has_extn("smtputf8"):
+            raise TransientSendError("el servidor de correo no acepta direcciones con "
+                                     "caracteres no ASCII antes de la @ (SMTPUTF8)")
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
+        code, resp = smtp.mail(sender, options)
         if code != 250:
             _rset(smtp)
             raise TransportDown(self.scrub(f"el servidor no acepta el remitente {sender}: "
@@ -279,19 +370,23 @@ class SmtpTransport:
         return refused
 
     def _data(
-        self, smtp: smtplib.SMTP, msg: EmailMessage, to: list[str],
+        self, smtp: smtplib.SMTP, data: bytes, to: list[str],
         refused: dict[str, tuple[int, bytes]],
     ) -> str:
         if all(a in refused for a in to):
             _rset(smtp)
             raise self._refusal({a: refused[a] for a in to})
         try:
-            smtp.data(msg.as_bytes(policy=WIRE))
-        except smtplib.SMTPResponseException as exc:
+            code, reply = smtp.data(data)
+        except smtplib.SMTPResponseException as exc:  # DATA refused: nothing was sent
             _rset(smtp)
             raise self._refusal({"": (exc.smtp_code, exc.smtp_error)}) from None
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - the data may be on its way
             raise self._lost(exc, during_data=True) from None
+        if code == 421:  # the server is closing the session: reconnect for the next one
+            self.close()
+        if not 200 <= code < 300:  # the server did not take the message
+            raise self._refusal({"": (code, reply)})
         if not refused:
             return ""
         return self.scrub("rechazados: " + "; ".join(
@@ -322,12 +417,42 @@ def _quit(yag: object) -> None:
         yag.close()
 
 
+# OpenSSL verification codes -> why the certificate was not trusted, in Spanish
+_CERT_PROBLEMS = {
+    9: "el certificado todavía no es válido",
+    10: "el certificado venció",
+    18: "el certificado es autofirmado",
+    19: "el certificado lo firma una autoridad que no es de confianza",
+    20: "el certificado lo firma una autoridad que no es de confianza",
+    21: "el certificado lo firma una autoridad que no es de confianza",
+}
+
+
+def _certificate_problem(exc: ssl.SSLCertVerificationError, host: str) -> str:
+    if exc.verify_code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH
+        return f"el certificado no corresponde al nombre {host}"
+    return _CERT_PROBLEMS.get(exc.verify_code, clean_header(exc.verify_message or str(exc)))
+
+
 def describe_connect_error(exc: BaseException, s: SmtpSettings) -> str:
     """Why the session could not start, in Spanish (server text included, no secrets)."""
     where = f"{s.host}:{s.port}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         reply = server_reply(exc.smtp_code, exc.smtp_error)
         return f"el servidor SMTP rechazó el usuario o la contraseña ({reply})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"no se pudo verificar el certificado del servidor SMTP {where} "
+            f"({_certificate_problem(exc, s.host)}); no se envió el usuario ni la contraseña. "
+            "Si su servidor usa un certificado de una autoridad propia, indique el archivo de "
+            "esa autoridad en COBRANZA_SMTP_CA_FILE"
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and s.security == "starttls" and (
+            "starttls" in str(exc).lower()):
+        return (
+            f"el servidor SMTP {where} no ofrece STARTTLS; no se envía nada sin cifrar "
+            "(use COBRANZA_SMTP_SECURITY=ssl si el servidor usa SSL desde el inicio)"
+        )
     if isinstance(exc, ConnectionRefusedError):
         return f"servidor SMTP no disponible ({where}: conexión rechazada)"
     if isinstance(exc, TimeoutError | socket.timeout):
@@ -375,7 +500,22 @@ def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
             f"Falta la contraseña SMTP del usuario {user}: defina COBRANZA_SMTP_PASSWORD o "
             f'guárdela en el llavero del sistema (servicio "{KEYRING_SERVICE}").'
         )
-    return SmtpSettings(host, int(port_text), security, user, password)
+    ca_file = _ca_file(env.get("COBRANZA_SMTP_CA_FILE", "").strip())
+    return SmtpSettings(host, int(port_text), security, user, password, ca_file=ca_file)
+
+
+def _ca_file(path: str) -> str:
+    """COBRANZA_SMTP_CA_FILE, checked now: a file that cannot be loaded is a config error."""
+    if path:
+        try:
+            tls_context(path)
+        except (OSError, ssl.SSLError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise SmtpConfigError(
+                f'COBRANZA_SMTP_CA_FILE "{path}" no se puede usar ({detail}): indique un '
+                "archivo PEM con el certificado de la autoridad que firmó el del servidor."
+            ) from None
+    return path
 
 
 def transport_from_env(workbook_path: Path, env: Mapping[str, str] = os.environ) -> Transport:

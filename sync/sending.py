@@ -7,6 +7,10 @@ it). Then for each message, in order: a planner ``error`` (no valid email) and
 sent and its outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
+
+A customer notice the server refuses for good, or one addressed to a non-ASCII local part
+that the server cannot carry (no SMTPUTF8: ``pendiente``, never claimed), carries an
+Errores row for the customer's Email cell (`DeliveryRow.input_error`).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from cobranza.addresses import needs_smtputf8
 from cobranza.messages import Outgoing, Skipped, invoice_list
-from cobranza.records import Book
+from cobranza.notice_customers import email_cell_error, refused_problem, smtputf8_problem
+from cobranza.records import Book, InputError
 from cobranza.render import Rendered, customer_names, outgoing_name, render_outgoing
 from cobranza.statement import statement_filename, statement_lines, statement_xlsx
 from sync.ledger import Ledger, message_id_for
@@ -29,6 +35,7 @@ from sync.mailer import (
     TransportDown,
     UncertainSendError,
     build_message,
+    requires_smtputf8,
 )
 from sync.progress import track
 
@@ -54,6 +61,7 @@ class DeliveryRow:
     cc: str = ""
     name: str = ""  # customer name (avisos)
     logged: bool = False  # this outcome is in the ledger (Ledger.rows() shows it)
+    input_error: InputError | None = None  # an Errores row found while sending
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -136,6 +144,11 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         )
     except PermanentSendError as exc:
         return _final(run, item, "error", str(exc), rendered)
+    except Exception as exc:  # noqa: BLE001 - nothing went out; the batch goes on
+        reason = f"no se pudo preparar el mensaje ({type(exc).__name__}: {exc})"
+        return _row(run, item, "pendiente", reason, rendered)
+    if requires_smtputf8(msg) and (held := _hold_smtputf8(run, item, rendered)):
+        return held
     if not run.ledger.claim(item, message_id, run.now, rendered.subject):
         return _row(run, item, "omitido", TAKEN, rendered)
     try:
@@ -144,7 +157,41 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         run.ledger.record(message_id, "incierto", "error interno durante el envío", run.now)
         raise
     run.ledger.record(message_id, state, reason, run.now)
-    return _row(run, item, state, reason, rendered, logged=True)
+    refused = None
+    if state == "error" and item.kind == "aviso":
+        to = "; ".join(item.to)
+        refused = _email_error(run, item, "Email", refused_problem(item.code, to, reason))
+    return _row(run, item, state, reason, rendered, logged=True, input_error=refused)
+
+
+def _hold_smtputf8(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow | None:
+    """A message to a non-ASCII local part waits, unclaimed, unless the server offers
+    SMTPUTF8; the customer's Email (or Email CC) cell gets an Errores row."""
+    try:
+        if run.transport.supports_smtputf8():
+            return None
+    except TransportDown as exc:
+        return _row(run, item, "pendiente", _down(run, exc), rendered)
+    to = [a for a in item.to if needs_smtputf8(a)]
+    address = (to or [a for a in item.cc if needs_smtputf8(a)] or ["?"])[0]
+    reason = (f"{address}: el servidor de correo no acepta direcciones con caracteres no "
+              "ASCII antes de la @ (SMTPUTF8)")
+    problem = smtputf8_problem(item.code, address)
+    error = _email_error(run, item, "Email" if to else "Email CC", problem)
+    return _row(run, item, "pendiente", reason, rendered, input_error=error)
+
+
+def _email_error(run: _Run, item: Outgoing, column: str, problem: str) -> InputError | None:
+    """An Errores row on a customer's Email cell (customer notices only)."""
+    if item.kind != "aviso":
+        return None
+    return email_cell_error(run.book.customers, item.recipient, column, problem)
+
+
+def _down(run: _Run, exc: TransportDown) -> str:
+    """The transport cannot be used: the rest of the batch waits with this reason."""
+    run.down = f"{SERVER_DOWN}: {exc}" if SERVER_DOWN not in str(exc) else str(exc)
+    return run.down
 
 
 def _transmit(run: _Run, msg) -> tuple[str, str]:
@@ -152,8 +199,7 @@ def _transmit(run: _Run, msg) -> tuple[str, str]:
     try:
         return "enviado", run.transport.send(msg)
     except TransportDown as exc:
-        run.down = f"{SERVER_DOWN}: {exc}" if SERVER_DOWN not in str(exc) else str(exc)
-        return "pendiente", run.down
+        return "pendiente", _down(run, exc)
     except TransientSendError as exc:
         return "pendiente", str(exc)
     except PermanentSendError as exc:
@@ -184,28 +230,29 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
 
 def _row(
     run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None,
-    logged: bool = False,
+    logged: bool = False, input_error: InputError | None = None,
 ) -> DeliveryRow:
     invoices = invoice_list(line.invoice for line in item.lines)
     name = outgoing_name(run.book, item)
     return DeliveryRow(
-        when=_shown_time(run, item, state), kind=item.kind, code=item.code,
+        when=_shown_time(run, item, state, standing=input_error is not None and not logged),
+        kind=item.kind, code=item.code,
         recipient=item.recipient,
         to="; ".join(item.to), invoices=invoices,
         subject=rendered.subject if rendered else "", state=state, reason=reason,
         body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
-        logged=logged,
+        logged=logged, input_error=input_error,
     )
 
 
-def _shown_time(run: _Run, item: Outgoing, state: str) -> datetime:
-    """A held-back notice shows when the rules next allow it, and a planner error the
-    day, not the cycle's clock: Envíos (and the workbook) stay unchanged from one cycle to
-    the next while nothing happens."""
+def _shown_time(run: _Run, item: Outgoing, state: str, standing: bool = False) -> datetime:
+    """A held-back notice shows when the rules next allow it, and a planner error (or an
+    address the server cannot take: `standing`) the day, not the cycle's clock: Envíos
+    (and the workbook) stay unchanged from one cycle to the next while nothing happens."""
     later = item.context.get("next_allowed") if state == "pendiente" else None
     if isinstance(later, datetime):
         return later
-    if state in ("pendiente", "error") and item.state == state:  # a standing data problem
+    if standing or (state in ("pendiente", "error") and item.state == state):
         return run.now.replace(hour=0, minute=0, second=0, microsecond=0)
     return run.now
 

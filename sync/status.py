@@ -23,6 +23,7 @@ STATES = ("enviado", "pendiente", "omitido", "error", "incierto")
 
 # Why a message is pending, grouped for people. Checked in order against the reason text.
 REASON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dirección con acentos sin SMTPUTF8", ("smtputf8",)),
     ("SMTP caído", ("smtp", "servidor de correo")),
     ("feriado o fin de semana", ("feriado", "días hábiles", "no se permite contacto")),
     ("ventana cerrada", ("ventana", "horario")),

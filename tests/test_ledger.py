@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cobranza.messages import Line, Outgoing, Skipped, digest_key, notice_key
-from cobranza.notices import History
+from cobranza.notices import History, Refusal
 from sync.ledger import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
@@ -121,10 +121,33 @@ def test_history_final_keys_and_contacts(ledger: Ledger) -> None:
     assert isinstance(history, History)
     assert history.final_keys == frozenset({
         notice_key("C1", "F1", "VENCIDA_1"), notice_key("C2", "F5", "VENCIDA_1"),
-        notice_key("C3", "F7", "VENCIDA_1"), digest_key("t@x.mx", "RESUMEN_ACCIONES", "2026-11-25"),
-    })
+        digest_key("t@x.mx", "RESUMEN_ACCIONES", "2026-11-25"),
+    })  # C3's notice was refused by the server: final only for its address (below)
+    assert history.refused == {notice_key("C3", "F7", "VENCIDA_1"): Refusal("C3@x.mx", "550")}
     assert history.contacts == {"C1": (NOW,)}
     assert history.contacts["C1"][0].tzinfo == NOW.tzinfo
+
+
+def test_a_refused_notice_is_claimed_again_only_for_another_address(ledger: Ledger) -> None:
+    refused = notice("C1", ("F1",))
+    assert ledger.claim(refused, "a", NOW)
+    ledger.record("a", "error", "el servidor respondió 554 5.7.1 spam", NOW)
+    later = NOW + timedelta(days=1)
+    assert not ledger.claim(refused, "a", later)  # same address: the refusal stands
+    assert ledger.state_of(notice_key("C1", "F1", "VENCIDA_1")) == "error"
+    moved = notice("C1", ("F1",), to=("nueva@x.mx",))
+    assert ledger.claim(moved, "a", later)
+    ledger.record("a", "enviado", "", later)
+    [row] = ledger.rows()
+    assert (row["to"], row["state"], row["reason"]) == ("nueva@x.mx", "enviado", "")
+    assert ledger.history(later).refused == {}
+    assert not ledger.claim(notice("C1", ("F1",), to=("otra@x.mx",)), "a", later)
+
+
+def test_a_render_error_stays_final_whatever_the_address(ledger: Ledger) -> None:
+    ledger.note(notice("C1", ("F1",)), "a", "error", "la plantilla falló", NOW)
+    assert not ledger.claim(notice("C1", ("F1",), to=("nueva@x.mx",)), "a", NOW)
+    assert ledger.history(NOW).refused == {}
 
 
 def _insert_enviando(path: Path, pid: int, host: str, updated: datetime) -> None:

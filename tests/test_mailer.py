@@ -19,6 +19,7 @@ from sync.mailer import (
     SmtpTransport,
     TransientSendError,
     TransportDown,
+    UncertainSendError,
     build_message,
     transport_from_env,
 )
@@ -127,6 +128,65 @@ def test_4xx_is_transient(server: SmtpTestServer) -> None:
         smtp(server).send(message())
     assert not isinstance(info.value, TransportDown)
     assert "451 4.3.0" in str(info.value)
+
+
+@pytest.mark.parametrize(("reply", "error"), [
+    ("554 5.7.1 Mensaje rechazado por el filtro de spam", PermanentSendError),
+    ("552 5.3.4 Mensaje demasiado grande", PermanentSendError),
+    ("451 4.7.1 Lista gris: intente de nuevo en 5 minutos", TransientSendError),
+])
+def test_the_reply_to_the_end_of_data_decides(server: SmtpTestServer, reply, error) -> None:
+    server.data_replies = {"pagos@lopez.mx": reply}
+    transport = smtp(server)
+    with pytest.raises(error) as info:
+        transport.send(message())
+    assert type(info.value) is error  # neither TransportDown nor UncertainSendError
+    assert str(info.value) == f"el servidor respondió {reply}"
+    assert [r.rcpt_tos for r in server.refused] == [("pagos@lopez.mx",)]
+    assert transport.send(message(to=("bueno@lopez.mx",))) == ""  # same connection goes on
+    assert [r.rcpt_tos for r in server.received()] == [("bueno@lopez.mx",)]
+
+
+def test_a_hang_up_before_the_reply_to_data_is_uncertain(server: SmtpTestServer) -> None:
+    server.hang_up = {"pagos@lopez.mx"}
+    transport = smtp(server)
+    with pytest.raises(UncertainSendError) as info:
+        transport.send(message())
+    assert str(info.value).endswith("; el mensaje pudo haberse entregado.")
+    assert transport.send(message(to=("bueno@lopez.mx",))) == ""  # a new connection
+    assert [r.rcpt_tos for r in server.received()] == [("bueno@lopez.mx",)]
+
+
+def test_an_idn_domain_travels_in_idna_form(server: SmtpTestServer) -> None:
+    msg = build_message("Cobranza <cobranza@compañía.mx>", ["pagos@cliente-ñandú.mx"],
+                        ["conta@compañía.mx"], "Aviso", "Texto", "vencida_1-abc", NOW)
+    assert smtp(server).send(msg) == ""
+    [got] = server.received()
+    assert got.mail_from == "cobranza@xn--compaa-7va5a.mx"
+    assert got.rcpt_tos == ("pagos@xn--cliente-and-8db4j.mx", "conta@xn--compaa-7va5a.mx")
+    assert str(got.message["To"]) == "pagos@xn--cliente-and-8db4j.mx"
+    assert str(got.message["From"]) == "Cobranza <cobranza@xn--compaa-7va5a.mx>"
+    assert got.mail_options == ()
+
+
+def test_a_utf8_local_part_needs_smtputf8() -> None:
+    msg = message(to=("josé.pérez@cliente.mx",), cc=("conta@lopez.mx",))
+    plain = SmtpTestServer()
+    plain.smtputf8 = False
+    with plain:
+        transport = smtp(plain)
+        assert transport.supports_smtputf8() is False
+        with pytest.raises(TransientSendError):  # never sent mangled
+            transport.send(msg)
+        assert plain.received() == []
+    with SmtpTestServer() as utf8:
+        transport = smtp(utf8)
+        assert transport.supports_smtputf8() is True
+        assert transport.send(msg) == ""
+        [got] = utf8.received()
+        assert got.rcpt_tos == ("josé.pérez@cliente.mx", "conta@lopez.mx")
+        assert got.mail_options == ("SMTPUTF8", "BODY=8BITMIME")
+        assert str(got.message["To"]) == "josé.pérez@cliente.mx"
 
 
 def test_connection_refused_is_transport_down() -> None:

@@ -21,6 +21,8 @@ from smtp_server import SmtpTestServer
 
 from cobranza.layout_messages import envios_sheet, preview_sheet
 from cobranza.messages import Outgoing, Skipped, notice_key
+from cobranza.notices import Refusal
+from cobranza.records import InputError
 from cobranza.rules import compute_invoices
 from cobranza.statement import statement_lines
 from sync.ledger import Ledger
@@ -80,8 +82,10 @@ def batch(invoices) -> list[Outgoing]:
 
 def due(items: list[Outgoing], ledger: Ledger, now: datetime) -> list[Outgoing]:
     """What the planner would plan again: messages with no final ledger key."""
-    final = ledger.history(now).final_keys
-    return [o for o in items if not set(o.keys) & final]
+    history = ledger.history(now)
+    to = lambda o: "; ".join(o.to)  # noqa: E731
+    return [o for o in items if not set(o.keys) & history.final_keys
+            and not any(k in history.refused and history.refused[k].to == to(o) for k in o.keys)]
 
 
 @pytest.fixture
@@ -170,7 +174,13 @@ def test_one_refused_recipient_is_error_the_others_are_sent(server, setup) -> No
     assert sorted(server.by_recipient()) == ["conta@lopez.mx", "pagos@lopez.mx", "sol@sol.mx"]
     envios = {r["recipient"]: (r["state"], r["reason"]) for r in ledger.rows()}
     assert envios["C2"] == ("error", reason)
-    assert notice_key("C2", "F-3", "VENCIDA_1") in ledger.history(NOW).final_keys
+    assert ledger.history(NOW).refused == {
+        notice_key("C2", "F-3", "VENCIDA_1"): Refusal("ruiz@ruiz.mx", reason)}
+    assert rows[1].input_error == InputError(
+        "Clientes", 3, "Email", "ruiz@ruiz.mx",
+        f"el servidor de correo rechazó el aviso VENCIDA_1 para ruiz@ruiz.mx ({reason}); "
+        "corrija el Email y los avisos vigentes se enviarán a la nueva dirección")
+    assert due(batch(invoices), ledger, NOW + timedelta(days=1)) == []
 
 
 def test_server_down_waits_then_delivers_once_after_backoff(server, setup) -> None:
@@ -448,6 +458,9 @@ class _Failing:
 
     def send(self, msg) -> str:
         raise self.exc
+
+    def supports_smtputf8(self) -> bool:
+        return True
 
     def close(self) -> None:
         return None

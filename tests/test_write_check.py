@@ -271,6 +271,6 @@ def test_output_sheets_are_the_sheets_a_cycle_lays_out(synced, tmp_path):
 
     book = read_book(synced)
     now = AT.replace(tzinfo=book.config.zone)
-    with Ledger.open(tmp_path / "ledger.sqlite", now) as ledger:
+    with Ledger.open(tmp_path / "ledger.sqlite", now, book.config.workbook_id) as ledger:
         done = process(book, now, ledger, None, dry_run=True)
     assert tuple(s.name for s in done.sheets) == OUTPUT_SHEETS

@@ -101,3 +101,16 @@ def _cell(root, ref: str, ns: str):
     after = [c for c in row if column(c.get("r")) < column(ref)]
     row.insert(row.index(after[-1]) + 1 if after else 0, cell)
     return cell
+
+
+def set_cells(path: Path, sheet: str, key: tuple[str, object], values: dict[str, object]) -> None:
+    """Change cells of the table row whose `key` column (header, value) matches, as a
+    user retypes them; headers matched like the reader does."""
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb[sheet]
+    headers = {normalize(c.value): c.column for c in ws[1] if c.value}
+    column = headers[normalize(key[0])]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=column).value == key[1])
+    for header, value in values.items():
+        ws.cell(row=row, column=headers[normalize(header)], value=value)
+    save_atomically(wb, path)

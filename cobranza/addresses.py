@@ -1,0 +1,98 @@
+"""What a valid email address is: the one rule used by validation, planning and sending.
+
+An address is ``local@domain`` (RFC 5321/5322 dot-atom, RFC 6531 for non-ASCII):
+
+* local part: one or more atoms of letters, digits and ``!#$%&'*+/=?^_`{|}~-`` (any
+  printable non-ASCII letter too) joined by single dots, at most 64 bytes in UTF-8;
+* domain: two or more labels that encode to IDNA (punycode) as letters, digits and
+  inner hyphens, 1-63 characters each, the last one a name of two or more characters
+  (not digits), at most 253 in all.
+
+Quoted local parts, IP-literal domains (``user@[10.0.0.1]``) and display names are not
+accepted in a cell: a collections team types plain addresses. An internationalized
+domain (``pagos@compañía.mx``) is valid and goes out in its ASCII (IDNA) form; a
+non-ASCII local part (``josé.pérez@cliente.mx``) is valid but can only be sent through
+a server that offers SMTPUTF8.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_SEPARATORS = re.compile(r"[;,]")
+MAX_LOCAL = 64  # bytes
+MAX_DOMAIN = 253
+MAX_ADDRESS = 254
+
+
+def ascii_domain(domain: str) -> str | None:
+    """The domain in IDNA (punycode) form, lowercase; None when it is not a host name."""
+    if not domain or domain != domain.strip() or domain.endswith("."):
+        return None
+    try:
+        encoded = domain.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = encoded.split(".")
+    if len(labels) < 2 or len(encoded) > MAX_DOMAIN:
+        return None
+    top = labels[-1]
+    if not all(_LABEL.fullmatch(label) for label in labels) or len(top) < 2 or top.isdigit():
+        return None
+    return encoded
+
+
+def _local_ok(local: str) -> bool:
+    if not local or len(local.encode("utf-8")) > MAX_LOCAL:
+        return False
+    return all(_atom_ok(atom) for atom in local.split("."))
+
+
+def _atom_ok(atom: str) -> bool:
+    """One dot-separated piece: ASCII atext, or printable non-ASCII characters."""
+    if not atom:
+        return False
+    ascii_part = "".join(ch for ch in atom if ch.isascii())
+    foreign = [ch for ch in atom if not ch.isascii()]
+    if ascii_part and not _ATEXT.fullmatch(ascii_part):
+        return False
+    return all(ch.isprintable() and not ch.isspace() for ch in foreign)
+
+
+def is_valid(address: str) -> bool:
+    """True when `address` (a bare ``local@domain``) can receive our notices."""
+    local, at, domain = address.rpartition("@")
+    if not at or "@" in local or len(address) > MAX_ADDRESS:
+        return False
+    return _local_ok(local) and ascii_domain(domain) is not None
+
+
+def normalized(address: str) -> str:
+    """How the workbook keeps a valid address: trimmed and lowercase."""
+    return address.strip().lower()
+
+
+def split_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A cell of addresses separated by ``;`` or ``,`` -> (valid ones, normalized and
+    without duplicates, in order; invalid ones as typed)."""
+    parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
+    good = (normalized(p) for p in parts if is_valid(normalized(p)))
+    return tuple(dict.fromkeys(good)), tuple(p for p in parts if not is_valid(normalized(p)))
+
+
+def needs_smtputf8(address: str) -> bool:
+    """A non-ASCII local part can only travel with the SMTPUTF8 extension (RFC 6531)."""
+    return not address.rpartition("@")[0].isascii()
+
+
+def wire_form(address: str) -> str:
+    """The address as it travels: the domain in IDNA form, the local part unchanged.
+
+    `address` must be valid (`is_valid`)."""
+    local, _, domain = address.rpartition("@")
+    encoded = ascii_domain(domain)
+    if encoded is None:
+        raise ValueError(f"not a valid address: {address!r}")
+    return f"{local}@{encoded}"
