@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import tempfile
 import uuid
 from datetime import date
 from pathlib import Path
@@ -13,9 +13,10 @@ from addin.paths import template_path
 from cobranza.config import WORKBOOK_ID
 from sync import demo as demo_data  # the `demo` flag below shadows the name
 from sync import fileops
+from sync.config_sheet import set_parameter
 from sync.errors import WorkbookError
 from sync.progress import progress
-from sync.writer import write_outputs
+from sync.xlsx_package import Package
 
 
 def create_workbook(
@@ -45,30 +46,40 @@ def create_workbook(
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     fileops.remove_leftovers(path.parent)  # of an init or a write killed here before
-    tmp = fileops.temp_path(path)  # keeps .xlsm: pyopenvba needs it
-    try:
+    with tempfile.TemporaryDirectory(prefix="cobranza-init-") as work:
         if demo:
             label = f"Creando {path.name} con {invoices:,} facturas de demostración"
             with progress(2, label) as bar:
                 data = _demo_rows(as_of or date.today(), seed, invoices)
                 bar.advance()
-                build_template.build(tmp, data.tables())
+                source = build_template.build(Path(work) / path.name, data.tables())
                 bar.advance()
         else:
-            _copy_template(tmp)
-        write_outputs(tmp, [], backups=0, parameters={WORKBOOK_ID: str(uuid.uuid4())})
-        os.replace(tmp, path)
+            source = _template(Path(work) / path.name)
+        with Package(source) as package:  # the one file written beside the workbook
+            set_parameter(package, WORKBOOK_ID, str(uuid.uuid4()))
+            temp = fileops.write_temp(path, package.write)
+    try:
+        os.chmod(temp, 0o666 & ~_umask())  # a new file's usual permissions, not mkstemp's
+        os.replace(temp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _demo_rows(as_of: date, seed: int, invoices: int) -> demo_data.DemoData:
     return demo_data.generate(as_of, seed=seed, invoices=invoices)
 
 
-def _copy_template(dest: Path) -> None:
+def _template(fallback: Path) -> Path:
+    """The committed template, or one built at `fallback` in a tree without it."""
     try:
-        shutil.copyfile(template_path(), dest)
-    except FileNotFoundError:  # running from a tree where the template was not built
-        build_template.build(dest)
+        return template_path()
+    except FileNotFoundError:
+        return build_template.build(fallback)
