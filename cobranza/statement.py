@@ -34,18 +34,18 @@ def statement_lines(invoices: pd.DataFrame, customer: str) -> tuple[Line, ...]:
         return ()
     rows = invoices[(invoices["customer"] == customer) & (invoices["balance"] > 0)]
     rows = rows.sort_values(["due", "invoice"], kind="stable")
-    return tuple(
+    return tuple(  # records, not itertuples: that makes a namedtuple class (a cycle) per call
         Line(
-            invoice=str(r.invoice),
-            customer=str(r.customer),
-            due=_date(r.due),
-            days_overdue=int(r.days_overdue),
-            balance=int(r.balance),
-            currency=str(r.currency),
-            issued=_date(getattr(r, "issued", None)),
-            status=str(getattr(r, "status", "")),
+            invoice=str(r["invoice"]),
+            customer=str(r["customer"]),
+            due=_date(r["due"]),
+            days_overdue=int(r["days_overdue"]),
+            balance=int(r["balance"]),
+            currency=str(r["currency"]),
+            issued=_date(r.get("issued")),
+            status=str(r.get("status", "")),
         )
-        for r in rows.itertuples(index=False)
+        for r in rows.to_dict("records")
     )
 
 
@@ -121,4 +121,14 @@ def statement_xlsx(
     ws.set_column(5, 5, 16)
     ws.freeze_panes(HEADER_ROW + 1, 0)
     wb.close()
+    _unlink(wb)
     return buffer.getvalue()
+
+
+def _unlink(wb: xlsxwriter.Workbook) -> None:
+    """Break xlsxwriter's workbook <-> worksheet cycle (each worksheet keeps the bound
+    `workbook.add_format`), so a statement is freed as soon as it is built: the sync
+    pauses the cyclic collector while it sends, and one statement per customer of ~40 KB
+    each would otherwise pile up until the send ends."""
+    for ws in wb.worksheets():
+        ws.workbook_add_format = None

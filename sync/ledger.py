@@ -295,8 +295,13 @@ class Ledger:
         return busy_error(self.path, self.busy_timeout, exc)
 
     def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        return list(self._each(sql, args))
+
+    def _each(self, sql: str, args: tuple = ()) -> Iterator[sqlite3.Row]:
+        """Rows one at a time: a first sync records hundreds of thousands of keys, and
+        holding them all at once costs hundreds of MB."""
         try:
-            return self._db.execute(sql, args).fetchall()
+            yield from self._db.execute(sql, args)
         except sqlite3.OperationalError as exc:
             raise self._busy(exc) from None
 
@@ -495,7 +500,7 @@ class Ledger:
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
         refused: dict[str, Refusal] = {}
-        for row in self._read("SELECT * FROM sends WHERE book = ?", (self.book,)):
+        for row in self._each("SELECT * FROM sends WHERE book = ?", (self.book,)):
             if _refused(row):
                 refused[row["key"]] = Refusal(row["to"], row["reason"])
             elif not _retry_due(row, now):
@@ -510,7 +515,7 @@ class Ledger:
     def rows(self) -> list[dict]:
         """One dict per message for the Envíos sheet, newest first."""
         seen: dict[str, dict] = {}
-        for row in self._read("SELECT * FROM sends WHERE book = ? "
+        for row in self._each("SELECT * FROM sends WHERE book = ? "
                               "ORDER BY updated_at DESC, key", (self.book,)):
             if row["message_id"] not in seen:
                 seen[row["message_id"]] = _envios_row(row)

@@ -31,7 +31,6 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -47,6 +46,7 @@ from typing import Protocol
 
 from cobranza.addresses import ascii_domain, is_valid, needs_smtputf8, wire_form
 from sync.errors import CobranzaError
+from sync.mail_policy import MESSAGE
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 SECURITY = ("none", "starttls", "ssl")
@@ -57,8 +57,8 @@ MAX_SUBJECT = 150  # characters; longer subjects are cut with "…"
 # Headers are not folded before 998 characters: CPython 3.11's folder drops the space
 # between two adjacent RFC 2047 encoded words ("Ferretería López" -> "FerreteríaLópez").
 # A subject of at most MAX_SUBJECT characters always fits on one line.
-WIRE = policy.SMTP.clone(max_line_length=998)  # CRLF, for SMTP
-FILE = policy.default.clone(max_line_length=998)  # LF, for .eml files
+WIRE = MESSAGE.clone(linesep="\r\n", max_line_length=998)  # CRLF, for SMTP
+FILE = MESSAGE.clone(max_line_length=998)  # LF, for .eml files
 
 
 class SendError(CobranzaError):
@@ -171,7 +171,7 @@ def build_message(
     """The complete email; no data text can create or alter a header."""
     if not to:
         raise PermanentSendError("No hay destinatario (Para) para este mensaje.")
-    msg = EmailMessage(policy=policy.default)  # serialized with CRLF when sent
+    msg = EmailMessage(policy=MESSAGE)  # serialized with CRLF when sent
     msg["From"] = header_address(sender)
     msg["To"] = ", ".join(header_address(a) for a in to)
     if cc:
