@@ -33,8 +33,24 @@ def statement_lines(invoices: pd.DataFrame, customer: str) -> tuple[Line, ...]:
     if invoices is None or invoices.empty or "balance" not in invoices:
         return ()
     rows = invoices[(invoices["customer"] == customer) & (invoices["balance"] > 0)]
-    rows = rows.sort_values(["due", "invoice"], kind="stable")
-    return tuple(  # records, not itertuples: that makes a namedtuple class (a cycle) per call
+    return tuple(_lines(rows.sort_values(["due", "invoice"], kind="stable")))
+
+
+def all_statement_lines(invoices: pd.DataFrame) -> dict[str, tuple[Line, ...]]:
+    """`statement_lines` of every customer in one pass: a monthly run has thousands of
+    statements, and filtering the invoices once per customer grows with both."""
+    if invoices is None or invoices.empty or "balance" not in invoices:
+        return {}
+    rows = invoices[invoices["balance"] > 0].sort_values(["customer", "due", "invoice"],
+                                                         kind="stable")
+    out: dict[str, list[Line]] = {}
+    for line in _lines(rows):
+        out.setdefault(line.customer, []).append(line)
+    return {customer: tuple(lines) for customer, lines in out.items()}
+
+
+def _lines(rows: pd.DataFrame) -> list[Line]:
+    return [  # records, not itertuples: that makes a namedtuple class (a cycle) per call
         Line(
             invoice=str(r["invoice"]),
             customer=str(r["customer"]),
@@ -46,7 +62,7 @@ def statement_lines(invoices: pd.DataFrame, customer: str) -> tuple[Line, ...]:
             status=str(r.get("status", "")),
         )
         for r in rows.to_dict("records")
-    )
+    ]
 
 
 def statement_filename(customer: str, as_of: date) -> str:

@@ -22,11 +22,11 @@ from datetime import date, datetime
 import pandas as pd
 
 from cobranza.addresses import needs_smtputf8
-from cobranza.messages import Outgoing, Skipped, invoice_list
+from cobranza.messages import Line, Outgoing, Skipped, invoice_list
 from cobranza.notice_customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.records import Book, InputError
 from cobranza.render import Rendered, customer_names, outgoing_name, render_outgoing
-from cobranza.statement import statement_filename, statement_lines, statement_xlsx
+from cobranza.statement import all_statement_lines, statement_filename, statement_xlsx
 from sync.ledger import Ledger, message_id_for
 from sync.mailer import (
     PermanentSendError,
@@ -77,6 +77,13 @@ class _Run:
     dry_run: bool
     down: str = ""  # reason once the transport failed to connect
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
+    _statements: dict[str, tuple[Line, ...]] | None = None
+
+    def statement(self, customer: str) -> tuple[Line, ...]:
+        """The customer's open invoices, every customer's built at the first need."""
+        if self._statements is None:
+            self._statements = all_statement_lines(self.invoices)
+        return self._statements.get(customer, ())
 
 
 def deliver(
@@ -213,7 +220,7 @@ def _as_statement(run: _Run, item: Outgoing) -> Outgoing:
     invoice), so the total in the email equals the statement's total."""
     if item.kind != "aviso" or item.code != STATEMENT_CODE:
         return item
-    lines = statement_lines(run.invoices, item.recipient)
+    lines = run.statement(item.recipient)
     return replace(item, lines=lines) if lines else item
 
 
@@ -222,7 +229,7 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
     if item.kind != "aviso" or item.code != STATEMENT_CODE:
         return []
     today: date = run.now.date()
-    lines = statement_lines(run.invoices, item.recipient) or item.lines
+    lines = run.statement(item.recipient) or item.lines
     name = run.names.get(item.recipient, "")
     data = statement_xlsx(item.recipient, name, lines, run.book.config.company, today)
     return [(statement_filename(item.recipient, today), data)]

@@ -24,7 +24,7 @@ from cobranza.messages import Outgoing, Skipped, notice_key
 from cobranza.notices import Refusal
 from cobranza.records import InputError
 from cobranza.rules import compute_invoices
-from cobranza.statement import statement_lines
+from cobranza.statement import all_statement_lines, statement_lines
 from sync.ledger import Ledger
 from sync.mailer import OutboxTransport, SmtpSettings, SmtpTransport, UncertainSendError
 from sync.sending import TAKEN, deliver, envios_rows
@@ -500,3 +500,18 @@ def test_skipped_batch_is_recorded_in_a_real_run_only(server, setup) -> None:
         ("C1", "pagos@lopez.mx", "F-1, F-2", "omitido", "fuera de plazo")]
     assert [ledger.state_of(k) for k in keys] == ["omitido", "omitido"]
     assert server.received() == []
+
+
+def test_all_statement_lines_equals_one_customer_at_a_time():
+    """The per-run statement index (one pass) and the per-customer filter agree."""
+    book = make_book(
+        customers=CUSTOMERS,
+        invoices=[*INVOICES, ("F-6", "C2", "2026-11-01", "10"), ("F-7", "C1", "2026-10-01", "5"),
+                  ("F-8", "C3", "2026-12-24", "7", "2026-11-20", "USD")],
+        payments=[("2026-11-02", "F-6", "10")],  # paid: in no statement
+    )
+    invoices = compute_invoices(book, NOW.date())
+    index = all_statement_lines(invoices)
+    assert index == {c: statement_lines(invoices, c) for c in ("C1", "C2", "C3")}
+    assert [line.invoice for line in index["C1"]] == ["F-7", "F-1", "F-2"]
+    assert [line.invoice for line in index["C2"]] == ["F-3"]
