@@ -315,10 +315,10 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
     """Render subject and body within the limits of one message (by default those of a
     message listing its `facturas`); any template failure becomes `Rendered.error`."""
     out: dict[str, str] = {}
-    with limited(limits or Limits.for_invoices(len(context.get("facturas", ())))):
+    with limited(limits or Limits.for_invoices(len(context.get("facturas", ())))) as budget:
         for part, label, source in (("subject", "Asunto", subject), ("body", "Cuerpo", body)):
             try:
-                out[part] = render_text(source, context)
+                out[part] = _render(budget, source, context)
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return Rendered(error=explain(exc, template, label))
     body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
