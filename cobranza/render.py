@@ -31,15 +31,8 @@ from cobranza.config import Config
 from cobranza.messages import Line, Outgoing
 from cobranza.money import format_amount
 from cobranza.records import Book
-from cobranza.template_limits import (
-    Budget,
-    LimitedSandbox,
-    Limits,
-    TemplateLimitError,
-    active,
-    limited,
-    render_pieces,
-)
+from cobranza.template_budget import Budget, Limits, TemplateLimitError, active, limited
+from cobranza.template_limits import LimitedSandbox, render_pieces
 
 VARIABLES = (
     "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"

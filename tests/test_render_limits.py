@@ -27,7 +27,7 @@ from test_render_fast_paths import context, stock
 
 from cobranza.messages import Line, Outgoing
 from cobranza.render import render_outgoing, render_pair, render_text, template_context
-from cobranza.template_limits import Limits
+from cobranza.template_budget import Limits
 from tests.smtp_server import Received, SmtpTestServer
 from tests.workbook_edit import save_atomically
 
