@@ -1,9 +1,10 @@
 """Render the Plantillas Asunto/Cuerpo of one outgoing message, safely.
 
 Templates are text the team edits in Excel, so they run in Jinja2's immutable sandbox
-with strict undefined variables: a syntax error, an unknown variable or an attempt to
-reach Python internals (``{{ ''.__class__ }}``) becomes a Spanish reason on the
-message, never a crash and never data. Values taken from the workbook are only ever
+with strict undefined variables, within the limits of one message (size, iterations,
+time: `cobranza.template_limits`): a syntax error, an unknown variable, an attempt to
+reach Python internals (``{{ ''.__class__ }}``) or a runaway loop becomes a Spanish
+reason on the message, never a crash and never data. Values taken from the workbook are only ever
 inserted as text; they are never parsed as template code.
 
 Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
@@ -13,7 +14,6 @@ Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -25,17 +25,18 @@ from typing import Any
 import jinja2
 import pandas as pd
 from jinja2.runtime import new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from cobranza.config import Config
 from cobranza.messages import Line, Outgoing
 from cobranza.money import format_amount
 from cobranza.records import Book
+from cobranza.template_budget import Budget, Limits, TemplateLimitError, active, limited
+from cobranza.template_limits import LimitedSandbox, render_pieces
 
 VARIABLES = (
     "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"
 )
-MAX_TEXT = 100_000  # longest string or list a template may build with * (characters/items)
 
 # Used only when Plantillas has no row for a digest code (digests are internal mail).
 DIGEST_FALLBACK = (
@@ -88,8 +89,8 @@ _VIEW_FIELDS = {view: frozenset(f.name for f in fields(view)) for view in (Custo
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus a cap on `*` so a template cannot build huge strings.
+class _Sandbox(LimitedSandbox):
+    """The immutable sandbox, bounded (`cobranza.template_limits`), with fast lookups.
 
     Each message looks up ``f.saldo``, ``cliente.nombre``, ``t.moneda``..., so `getattr`
     answers directly the two cases the stock checks always allow anyway:
@@ -101,8 +102,6 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     stock path and its refusals.
     """
 
-    intercepted_binops = frozenset({"*", "**"})
-
     def getattr(self, obj: Any, attribute: str) -> Any:
         kind = type(obj)
         if attribute in _VIEW_FIELDS.get(kind, ()):
@@ -110,21 +109,6 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if kind is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**" and isinstance(right, int) and abs(right) > 100:
-            raise SecurityError("exponente demasiado grande")
-        if operator_name == "*" and _too_long(left, right):
-            raise SecurityError("texto demasiado largo")
-        op = operator.mul if operator_name == "*" else operator.pow
-        return op(left, right)
-
-
-def _too_long(left: Any, right: Any) -> bool:
-    for seq, n in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(n, int):
-            return len(seq) * n > MAX_TEXT
-    return False
 
 
 _ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -263,14 +247,23 @@ def _compiled(source: str) -> tuple[jinja2.Template, dict[str, Any]]:
     return template, dict(template.globals)
 
 
-def render_text(source: str, context: Mapping[str, Any]) -> str:
-    """Render one template text; raises jinja2 errors (see `explain`).
+def render_text(source: str, context: Mapping[str, Any], limits: Limits | None = None) -> str:
+    """Render one template text; raises jinja2 errors and TemplateLimitError (see
+    `explain`). Inside `render_pair` both texts share the limits of the message.
 
     `Template.render` minus its per-call copy of the globals and traceback rewriting.
     """
-    template, globals_ = _compiled(source)
+    budget = active()
+    if budget is None:
+        with limited(limits or Limits()) as budget:
+            return _render(budget, source, context)
+    return _render(budget, source, context)
+
+
+def _render(budget: Budget, source: str, context: Mapping[str, Any]) -> str:
+    template, globals_ = _compiled(source)  # compiling inside the budget, too
     ctx = new_context(_ENV, template.name, template.blocks, dict(context), globals=globals_)
-    return _ENV.concat(template.root_render_func(ctx))
+    return render_pieces(budget, template.root_render_func(ctx))
 
 
 def one_line(text: str) -> str:
@@ -281,6 +274,11 @@ def one_line(text: str) -> str:
 def explain(exc: Exception, template: str, part: str) -> str:
     """A rendering failure as one Spanish sentence naming the template and the part."""
     where = f'Plantilla "{template}", {part}'
+    if isinstance(exc, TemplateLimitError):
+        return f"{where}: {exc.describe()}"
+    if isinstance(exc, RecursionError):
+        return (f"{where}: la plantilla excede la profundidad máxima de llamadas anidadas; "
+                "revise las macros que se llaman a sí mismas.")
     if isinstance(exc, SecurityError):
         m = re.search(r"attribute '([^']+)'", str(exc))
         what = f'el acceso a "{m.group(1)}"' if m else str(exc)
@@ -305,14 +303,17 @@ def _undefined(message: str) -> str:
     return f"variable no definida ({message})"
 
 
-def render_pair(subject: str, body: str, context: Mapping[str, Any], template: str) -> Rendered:
-    """Render subject and body; any template failure becomes `Rendered.error`."""
+def render_pair(subject: str, body: str, context: Mapping[str, Any], template: str,
+                limits: Limits | None = None) -> Rendered:
+    """Render subject and body within the limits of one message (by default those of a
+    message listing its `facturas`); any template failure becomes `Rendered.error`."""
     out: dict[str, str] = {}
-    for part, label, source in (("subject", "Asunto", subject), ("body", "Cuerpo", body)):
-        try:
-            out[part] = render_text(source, context)
-        except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
-            return Rendered(error=explain(exc, template, label))
+    with limited(limits or Limits.for_invoices(len(context.get("facturas", ())))) as budget:
+        for part, label, source in (("subject", "Asunto", subject), ("body", "Cuerpo", body)):
+            try:
+                out[part] = _render(budget, source, context)
+            except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
+                return Rendered(error=explain(exc, template, label))
     body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
     return Rendered(subject=one_line(out["subject"]), body=body_text)
 

@@ -360,14 +360,15 @@ def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[
 
 def _bodies(values: list[str]) -> list[str]:
     """Inline-string texts of a column: one scan of the whole column says whether any
-    needs escaping (then each distinct value is cleaned once) or only cutting."""
+    needs escaping (then each distinct value is cleaned once). Values are cut to Excel's
+    limit first: a column of long texts (message bodies) is never joined whole."""
+    if max(map(len, values), default=0) > _MAX_TEXT:
+        values = [v[:_MAX_TEXT] for v in values]
     joined = "".join(values)
     if not _plain(joined):
         cleaned = {v: _body(v) for v in set(values)}
         return list(map(cleaned.__getitem__, values))
-    if len(joined) <= _MAX_TEXT or max(map(len, values)) <= _MAX_TEXT:
-        return values
-    return [text(v) if len(v) > _MAX_TEXT else v for v in values]
+    return values
 
 
 def _plain(joined: str) -> bool:

@@ -102,8 +102,8 @@ def test_templates_cannot_modify_data() -> None:
 def test_huge_strings_are_refused() -> None:
     result = render("{{ 'x' * 10000000 }}")
     assert result.error == (
-        'Plantilla "VENCIDA_1", Asunto: la plantilla intenta una operación no permitida '
-        "(texto demasiado largo); use solo las variables del aviso."
+        'Plantilla "VENCIDA_1", Asunto: la plantilla excede el tamaño máximo de 1 MB por '
+        "mensaje; revise los ciclos {% for %} y los textos que repite o amplía."
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import tracemalloc
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cobranza.layout_messages import preview_sheet
 from cobranza.sheets import Cell, Sheet, Table
 from sync.sheet_xml import (
     SheetLinks,
@@ -197,3 +199,24 @@ def test_widths_read_only_the_longest_line() -> None:
     assert '<col min="1" max="1" width="22.00" customWidth="1"/>' in xml
     assert '<col min="2" max="2" width="14.00" customWidth="1"/>' in xml
     assert math.isclose(float(re.search(r'max="1" width="([\d.]+)"', xml).group(1)), 22.0)
+
+
+def test_long_texts_are_cut_before_their_column_is_joined() -> None:
+    """Vista previa of 40 messages whose body is 2 MB each (a runaway template once sent
+    47 emails of 30 MB, then the write died of MemoryError): each Cuerpo cell holds
+    Excel's 32 767 characters, and the writer's memory follows the cut cells, not the
+    bodies (it used to join, encode and scan the whole 80 MB column)."""
+    rows = [{"code": "VENCIDA_1", "recipient": f"C{i}", "name": "Ferretería López",
+             "to": "pagos@lopez.mx", "subject": "Aviso", "body": "x" * 2_000_000,
+             "state": "enviado"} for i in range(40)]
+    sheet = preview_sheet(rows, date(2026, 12, 1))
+    book = styles()
+    tracemalloc.start()
+    try:
+        xml = worksheet_xml(sheet, book, SheetLinks(None, ()))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    bodies = re.findall(rb'<t xml:space="preserve">(x+)</t>', xml)
+    assert [len(b) for b in bodies] == [32_767] * 40
+    assert peak < 16_000_000
