@@ -1,7 +1,7 @@
 """The thin adapter between the ribbon handlers and a workbook: a file or a live Excel book.
 
 `BookIO` is everything a handler needs from the workbook and the person at the screen.
-`FileBook(path)` reads through `sync.reader` and writes through `sync.writer`, so every
+`FileBook(path)` reads through `sync.xlsx.reader` and writes through `sync.xlsx.writer`, so every
 handler runs in tests on a real file; `ExcelBook(xw_book)` does the same on a workbook
 open in Excel through xlwings. `ExcelBook` is the only layer that cannot run here: keep
 it a straight translation (used range -> the reader's raw frames; Sheet -> cells).
@@ -18,15 +18,15 @@ from typing import Any, Protocol
 import pandas as pd
 from lxml import etree
 
-from cobranza.records import Book
-from cobranza.sheets import Sheet
-from cobranza.text import normalize
-from cobranza.validate import CONFIG_SHEET, SHEETS, structure_problems, validate
-from sync import fileops, reader, writer
+from cobranza.book.records import Book
+from cobranza.book.text import normalize
+from cobranza.book.validate import CONFIG_SHEET, SHEETS, structure_problems, validate
+from cobranza.layout.sheets import Sheet
 from sync.errors import WorkbookError
-from sync.sent_reader import ENVIOS_SHEET, read_sent, sent_frame
-from sync.sheet_xml import cell_xml, column_letter, is_missing
-from sync.xlsx_package import NS_MAIN, Package, Relationships, Workbook, rels_path, resolve
+from sync.xlsx import fileops, reader, writer
+from sync.xlsx.package import NS_MAIN, Package, Relationships, Workbook, rels_path, resolve
+from sync.xlsx.sent_reader import ENVIOS_SHEET, read_sent, sent_frame
+from sync.xlsx.sheet_xml import cell_xml, column_letter, is_missing
 
 Row = dict[str, Any]  # header as in the sheet -> value
 
@@ -39,7 +39,8 @@ class BookIO(Protocol):
     def read(self) -> Book: ...
 
     def read_sent(self) -> pd.DataFrame:
-        """The Envíos table's rows (`cobranza.seeding.COLUMNS`): what the book says it sent."""
+        """The Envíos table's rows (`cobranza.notices.seeding.COLUMNS`): what the book
+        says it sent."""
         ...
 
     def write(self, sheets: list[Sheet], now: datetime,
@@ -198,7 +199,7 @@ class ExcelBook:
         raise WorkbookError(f'El libro no tiene la hoja "{name}".')
 
     def read_raw(self) -> dict[str, pd.DataFrame]:
-        """The same frames as `sync.reader.read_raw`, from the sheets' used ranges."""
+        """The same frames as `sync.xlsx.reader.read_raw`, from the sheets' used ranges."""
         out = {}
         names = {normalize(s.name): s for s in reversed(list(self.book.sheets))}
         for sheet in SHEETS:

@@ -59,8 +59,8 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport=None, confirm=No
     Returns the Processed result and the Configuración parameters to write with it (the
     workbook id, when the book does not carry it yet)."""
     from sync.cycle import localize, process
-    from sync.identity import book_ledger, missing_id
-    from sync.mailer import transport_from_env
+    from sync.ledger.identity import book_ledger, missing_id
+    from sync.mail.transport import transport_from_env
 
     book = io.read()
     at = localize(now, book)
@@ -77,7 +77,7 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport=None, confirm=No
 @_edge
 def vista_previa(io: BookIO, now: datetime) -> int:
     """Vista previa: what would be sent now, without sending; returns the rows shown."""
-    from cobranza.layout_messages import PREVIEW_STATES
+    from cobranza.layout.sends import PREVIEW_STATES
 
     done, parameters = _run(io, now, dry_run=True)
     io.write([s for s in done.sheets if s.name == "Vista previa"], done.computed.now, parameters)
@@ -165,8 +165,8 @@ def actualizar_alertas(io: BookIO, now: datetime) -> int:
 @_edge
 def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
     """The selected customer's statement as an .xlsx beside the workbook; opens it."""
-    from cobranza.render import customer_name
-    from cobranza.statement import statement_filename, statement_lines, statement_xlsx
+    from cobranza.notices.statement import statement_filename, statement_lines, statement_xlsx
+    from cobranza.rendering.render import customer_name
 
     computed = _computed(io, now)
     book = computed.book
@@ -196,12 +196,12 @@ def _selected_customer(io: BookIO, book) -> str | None:
 @_edge
 def validar(io: BookIO, now: datetime) -> int:
     """Write every bad input to Errores; returns how many there are."""
-    from cobranza import layout
+    from cobranza.layout import reports
     from sync.cycle import localize
 
     book = io.read()
     at = localize(now, book)
-    io.write([layout.errors_sheet(book.errors, at)], at)
+    io.write([reports.errors_sheet(book.errors, at)], at)
     n = len(book.errors)
     io.show("No se encontraron errores en los datos." if n == 0 else
             f"Se encontraron {n} datos con problemas; vea la hoja Errores.")

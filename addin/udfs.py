@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from cobranza.alerts import credit_usage
-from cobranza.money import to_major
-from cobranza.parse import parse_dates, to_text
-from cobranza.records import Book
-from cobranza.rules import bucket_of, compute_invoices, days_overdue
-from cobranza.upcoming import next_notice_text
+from cobranza.book.money import to_major
+from cobranza.book.parse import parse_dates, to_text
+from cobranza.book.records import Book
+from cobranza.notices.upcoming import next_notice_text
+from cobranza.rules.alerts import credit_usage
+from cobranza.rules.invoices import bucket_of, compute_invoices, days_overdue
 from sync.errors import CobranzaError
 from sync.memory import gc_paused
 

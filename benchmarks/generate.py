@@ -2,7 +2,7 @@
 
     python -m benchmarks.generate 100000 [--out PATH] [--seed 7]
 
-Rows come from `sync.demo.generate` (the `cobranza init --demo` data: every notice
+Rows come from `sync.workbook.demo.generate` (the `cobranza init --demo` data: every notice
 stage, every status, customers in four countries) sized to N invoices, N/20 customers,
 N/2 payments and N/10 gestiones (topped up with every Resultado), plus about 2 % bad rows
 per input sheet and about 1 % of valid dates typed as dd/mm/aaaa text.
@@ -36,11 +36,11 @@ from lxml import etree
 
 from addin import build_template
 from addin.template import layout
-from cobranza.config import WORKBOOK_ID
-from cobranza.records import RESULTS
-from sync import demo
-from sync.writer import write_outputs
-from sync.xlsx_package import Relationships, Workbook, resolve
+from cobranza.book.config import WORKBOOK_ID
+from cobranza.book.records import RESULTS
+from sync.workbook import demo
+from sync.xlsx.package import Relationships, Workbook, resolve
+from sync.xlsx.writer import write_outputs
 
 AS_OF = date(2026, 11, 25)  # a Wednesday; the runner syncs at 10:00 that day
 BAD_SHARE = 0.02
@@ -369,7 +369,8 @@ def cache_dir() -> Path:
 def source_hash() -> str:
     """Changes whenever the template sources, the demo data or this generator change."""
     digest = hashlib.sha256()
-    files = [*sorted((_ROOT / "addin").rglob("*")), _ROOT / "sync" / "demo.py", Path(__file__)]
+    demo_data = _ROOT / "sync" / "workbook" / "demo.py"
+    files = [*sorted((_ROOT / "addin").rglob("*")), demo_data, Path(__file__)]
     for path in files:
         if path.is_file() and path.suffix in (".py", ".bas", ".cls", ".xml", ".toml"):
             digest.update(path.read_bytes())

@@ -7,7 +7,7 @@ Per N it times, in this process run after run (median of --repeat):
   naive   openpyxl.load_workbook(keep_vba=True) + a plain-Python compute + save;
   sync    run_cycle(copy, AT, dry_run=True, ledger_path=tmp) on a fresh copy each run;
   plan    sync.cycle.plan alone (frames already computed, empty ledger);
-  write   sync.writer.write_outputs alone (the cycle's own sheets, fresh copy);
+  write   sync.xlsx.writer.write_outputs alone (the cycle's own sheets, fresh copy);
 and then as whole processes (wall time and peak RSS from os.wait4 of each child):
 floor, naive and `python -m sync.cli sync --dry-run` (the `cobranza` entry point).
 It also splits one in-process cycle into its phases, checks that the sync left every
@@ -124,7 +124,7 @@ def step_sync(book: Path, work: Path) -> float:
 
 def _computed(book: Path):
     from sync import cycle
-    from sync.reader import read_book
+    from sync.xlsx.reader import read_book
 
     data = read_book(book)
     return cycle.compute(data, cycle.localize(AT, data))
@@ -132,7 +132,7 @@ def _computed(book: Path):
 
 @contextlib.contextmanager
 def _history(work: Path, now: datetime) -> Iterator[object]:
-    from sync.ledger import Ledger
+    from sync.ledger.store import Ledger
 
     path = work / "plan-ledger.sqlite"
     path.unlink(missing_ok=True)
@@ -156,7 +156,7 @@ def step_plan(book: Path, work: Path, computed=None) -> float:
 def cycle_sheets(book: Path, work: Path) -> list:
     """The output sheets one dry-run cycle writes, caught on their way to the writer."""
     from sync import cycle
-    from sync.writer import WriteResult
+    from sync.xlsx.writer import WriteResult
 
     caught: list = []
     real = cycle.write_outputs
@@ -175,7 +175,7 @@ def cycle_sheets(book: Path, work: Path) -> list:
 
 
 def step_write(book: Path, work: Path, sheets: list | None = None) -> float:
-    from sync.writer import write_outputs
+    from sync.xlsx.writer import write_outputs
 
     sheets = sheets if sheets is not None else cycle_sheets(book, work)
     copy = _fresh_copy(book, work)
@@ -194,8 +194,8 @@ STEPS: dict[str, Step] = {"floor": step_floor, "naive": step_naive, "sync": step
 PHASES = (("sync.cycle", "read_book", "read + validate"), ("sync.cycle", "compute", "compute"),
           ("sync.cycle", "plan", "plan"), ("sync.cycle", "deliver", "deliver (dry run)"),
           ("sync.cycle", "report_sheets", "layout: reports"),
-          ("cobranza.layout_messages", "envios_sheet", "layout: Envíos"),
-          ("cobranza.layout_messages", "preview_sheet", "layout: Vista previa"),
+          ("cobranza.layout.sends", "envios_sheet", "layout: Envíos"),
+          ("cobranza.layout.sends", "preview_sheet", "layout: Vista previa"),
           ("sync.cycle", "write_outputs", "write outputs"))
 
 
@@ -261,7 +261,7 @@ def preservation_problems(before: Path, after: Path) -> list[str]:
 
 def output_parts(book: Path) -> set[str]:
     """Each output sheet's part and everything reachable from it through relationships."""
-    from sync.xlsx_package import Relationships, Workbook, rels_path, resolve
+    from sync.xlsx.package import Relationships, Workbook, rels_path, resolve
 
     with zipfile.ZipFile(book) as zf:
         names = set(zf.namelist())
@@ -307,7 +307,7 @@ def check_synced_copy(book: Path, work: Path) -> tuple[Path, list[str]]:
 def udf_timings(book: Path, repeat: int) -> dict[str, tuple[float, float]]:
     """UDF core -> (cold seconds, warm median seconds) on the book's first --udf-n rows."""
     from addin import udfs
-    from sync.reader import read_book, read_raw
+    from sync.xlsx.reader import read_book, read_raw
 
     raw = read_raw(book)["Facturas"]
     columns = {"due": [[v] for v in raw["Vencimiento"]], "invoice": [[v] for v in raw["Factura"]],

@@ -2,7 +2,7 @@
 
     python benchmarks/smtp_throughput.py [N]      (default N = 500; target >= 50/s)
 
-Each message is built with `sync.mailer.build_message` (as the deliver step does) and
+Each message is built with `sync.mail.transport.build_message` (as the deliver step does) and
 sent with `SmtpTransport.send`; the figure includes building and the SMTP transaction.
 """
 
@@ -19,7 +19,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from smtp_server import SmtpTestServer  # noqa: E402
 
-from sync.mailer import SmtpSettings, SmtpTransport, build_message  # noqa: E402
+from sync.mail.transport import SmtpSettings, SmtpTransport, build_message  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 BODY = "Estimado cliente:\n" + "- Factura F-1, vencida el 24/11/2026: $1,500.00 MXN\n" * 5

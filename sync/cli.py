@@ -53,7 +53,7 @@ def _args_init(p: argparse.ArgumentParser) -> None:
 
 @command("init", _args_init)
 def cmd_init(args: argparse.Namespace) -> int:
-    from sync.workbook_init import create_workbook
+    from sync.workbook.init import create_workbook
 
     as_of = args.as_of.date() if args.as_of else datetime.now().date()
     path = create_workbook(args.path, demo=args.demo, as_of=as_of, invoices=args.facturas)
@@ -88,7 +88,7 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from sync.cycle import run_cycle
     from sync.summary import print_summary
-    from sync.workbook_init import create_workbook
+    from sync.workbook.init import create_workbook
 
     args.dir.mkdir(parents=True, exist_ok=True)
     path = args.dir / "cobranza-demo.xlsm"
@@ -164,7 +164,7 @@ def _load_extra_commands() -> None:
     """Subcommands that live in their own modules register themselves on import."""
     import importlib
 
-    for module in ("sync.service",):
+    for module in ("sync.service.loop",):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -13,26 +13,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from cobranza import layout, layout_messages
-from cobranza.agenda import compute_agenda
-from cobranza.alerts import AlertContext, compute_alerts
-from cobranza.config import WORKBOOK_ID
-from cobranza.digests import plan_digests
-from cobranza.kpis import compute_kpis
-from cobranza.messages import Outgoing, Skipped
-from cobranza.notices import History, plan_notices
-from cobranza.records import Book, InputError
-from cobranza.rules import compute_invoices
-from cobranza.sheets import Sheet
+from cobranza.book.config import WORKBOOK_ID
+from cobranza.book.records import Book, InputError
+from cobranza.layout import reports, sends
+from cobranza.layout.sheets import Sheet
+from cobranza.notices.digests import plan_digests
+from cobranza.notices.messages import Outgoing, Skipped
+from cobranza.notices.planner import History, plan_notices
+from cobranza.rules.agenda import compute_agenda
+from cobranza.rules.alerts import AlertContext, compute_alerts
+from cobranza.rules.invoices import compute_invoices
+from cobranza.rules.kpis import compute_kpis
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
-from sync.identity import book_ledger, missing_id
-from sync.ledger import Ledger
-from sync.mailer import Transport, transport_from_env
+from sync.ledger.identity import book_ledger, missing_id
+from sync.ledger.store import Ledger
+from sync.mail.sending import DeliveryRow, deliver, envios_rows
+from sync.mail.transport import Transport, transport_from_env
 from sync.memory import gc_paused
 from sync.progress import progress
-from sync.reader import read_book
-from sync.sending import DeliveryRow, deliver, envios_rows
-from sync.writer import check_writable, write_outputs
+from sync.xlsx.reader import read_book
+from sync.xlsx.writer import check_writable, write_outputs
 
 
 @dataclass
@@ -94,10 +94,10 @@ def report_sheets(computed: Computed) -> list[Sheet]:
     """Alertas, Tablero, Agenda and Errores for one computation."""
     as_of = computed.now
     return [
-        layout.alerts_sheet(computed.alerts, as_of),
-        layout.dashboard_sheet(computed.kpis, as_of),
-        layout.agenda_sheet(computed.agenda, as_of),
-        layout.errors_sheet(computed.errors, as_of),
+        reports.alerts_sheet(computed.alerts, as_of),
+        reports.dashboard_sheet(computed.kpis, as_of),
+        reports.agenda_sheet(computed.agenda, as_of),
+        reports.errors_sheet(computed.errors, as_of),
     ]
 
 
@@ -168,8 +168,8 @@ def process(
         # this cycle's Errores sheet
         computed.errors.extend(d.input_error for d in deliveries if d.input_error)
         sheets = report_sheets(computed)
-        sheets.append(layout_messages.envios_sheet(envios_rows(ledger, deliveries), now))
-        sheets.append(layout_messages.preview_sheet([d.as_dict() for d in deliveries], now))
+        sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
+        sheets.append(sends.preview_sheet([d.as_dict() for d in deliveries], now))
     return Processed(computed, deliveries, sheets, len(planned.skipped))
 
 

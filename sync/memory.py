@@ -7,7 +7,7 @@ workbook (measured: pausing it during a cycle's steps saves ~3 % at 100 000 invo
 ~13 % at 500 000). Reference counting still frees everything as usual; whatever cyclic
 garbage a step leaves is collected once the GC runs again after it. So a paused step must
 leave no cycles per item it handles: delivery once kept ~50 KB per sent message that way
-(the email package's header classes, see sync.mail_policy; xlsxwriter's workbook of each
+(the email package's header classes, see sync.mail.policy; xlsxwriter's workbook of each
 statement; pandas' itertuples class), 1.46 GB at 100 000 invoices. tests/test_send_memory.py
 checks that sending leaves none.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cobranza.records import STATUSES
+from cobranza.book.records import STATUSES
 
 
 def summary_lines(result) -> list[str]:

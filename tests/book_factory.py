@@ -1,6 +1,6 @@
 """Build a validated `Book` from small literal tables, for tests.
 
-Rows are dicts (internal column names of `cobranza.records`) or tuples in the short
+Rows are dicts (internal column names of `cobranza.book.records`) or tuples in the short
 positional order given by the `*_FIELDS` constants below; missing fields take defaults.
 Dates are `date`, `datetime` or ISO text ("2026-11-25"); money is in MAJOR units
 (1500, "1500.50", Decimal) and is converted exactly to int64 minor units of the row's
@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 
-from cobranza.config import Config
-from cobranza.money import decimals
-from cobranza.records import Book, InputError
+from cobranza.book.config import Config
+from cobranza.book.money import decimals
+from cobranza.book.records import Book, InputError
 
 CUSTOMER_FIELDS = ("customer", "name", "collector", "credit_limit", "emails", "phone", "segment")
 INVOICE_FIELDS = ("invoice", "customer", "due", "amount", "issued", "currency", "notes")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyopenvba
 import xlsxwriter
 
-from cobranza.sheets import BarChart, Cell, Sheet, Table
+from cobranza.layout.sheets import BarChart, Cell, Sheet, Table
 
 EVIL = '=HYPERLINK("http://evil","x")'
 CUSTOM_UI = (

@@ -1,4 +1,4 @@
-"""One definition of a valid address (cobranza.addresses), and validation, the planner
+"""One definition of a valid address (cobranza.book.addresses), and validation, the planner
 and the mailer agreeing on it (before, `a[1]@x.mx` passed two checks and failed the
 third, ending as a final `error` at send time)."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cobranza.addresses import is_valid, needs_smtputf8, split_addresses, wire_form
-from cobranza.notice_customers import valid_emails
-from cobranza.validate import CELL_PARSERS
-from sync.mailer import PermanentSendError, parse_address
+from cobranza.book.addresses import is_valid, needs_smtputf8, split_addresses, wire_form
+from cobranza.book.validate import CELL_PARSERS
+from cobranza.notices.customers import valid_emails
+from sync.mail.transport import PermanentSendError, parse_address
 
 VALID = [
     ("pagos@lopez.mx", "pagos@lopez.mx"),

@@ -2,8 +2,8 @@ from datetime import date
 
 import pandas as pd
 
-from cobranza.agenda import AGENDA_COLUMNS, compute_agenda
-from cobranza.rules import compute_invoices
+from cobranza.rules.agenda import AGENDA_COLUMNS, compute_agenda
+from cobranza.rules.invoices import compute_invoices
 from tests.book_factory import make_book
 
 AS_OF = date(2026, 11, 25)

@@ -3,9 +3,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from cobranza.alerts import ALERT_COLUMNS, ALERT_TYPES, compute_alerts
-from cobranza.config import Config
-from cobranza.rules import compute_invoices
+from cobranza.book.config import Config
+from cobranza.rules.alerts import ALERT_COLUMNS, ALERT_TYPES, compute_alerts
+from cobranza.rules.invoices import compute_invoices
 from tests.book_factory import make_book
 
 AS_OF = date(2026, 11, 25)

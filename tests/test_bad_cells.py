@@ -3,7 +3,7 @@
 A number that no date can hold in a date-formatted cell (-1E12 in dd/mm/aaaa) crashes
 python-calamine's native code with a `pyo3_runtime.PanicException`, which is not an
 `Exception`; a [h]:mm cell of a billion days overflows in its conversion. Either way the
-sheet is read again (`sync.reread`), the cell becomes the usual Errores row and every
+sheet is read again (`sync.xlsx.reread`), the cell becomes the usual Errores row and every
 other cell reads exactly as the fast path reads it. Real workbooks (the demo), edited at
 the XML level so the cell keeps its date style; `cobranza sync` as a subprocess against a
 real SMTP server.
@@ -27,11 +27,11 @@ import python_calamine
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cobranza.records import Book, InputError
+from cobranza.book.records import Book, InputError
 from sync.errors import WorkbookError
-from sync.reader import read_book, read_raw
-from sync.reread import without_huge_dates
-from sync.workbook_init import create_workbook
+from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book, read_raw
+from sync.xlsx.reread import without_huge_dates
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import put_number
 

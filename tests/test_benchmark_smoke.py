@@ -10,7 +10,7 @@ import pytest
 
 from addin import build_template
 from benchmarks import generate, run, scaling
-from sync.reader import read_raw
+from sync.xlsx.reader import read_raw
 
 N = 2000
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from cobranza.calendar import (
+from cobranza.notices.calendar import (
     business_days_of_month,
     first_business_days,
     is_business_day,

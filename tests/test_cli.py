@@ -19,18 +19,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from cobranza.records import STATUSES
+from cobranza.book.records import STATUSES
 from sync.cli import DEMO_AS_OF
 from sync.cycle import compute, localize
-from sync.demo import generate
-from sync.ledger import Ledger, ledger_path
-from sync.reader import read_book
+from sync.ledger.store import Ledger, ledger_path
+from sync.workbook.demo import generate
+from sync.xlsx.reader import read_book
 
 REPO = Path(__file__).resolve().parents[1]
 # Exactly what the installed `cobranza` console script runs (sync.cli:main).
 CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 HINT = "Agréguela o use la plantilla (cobranza init)."
-# Bad demo rows of Facturas (sync.demo._bad_rows) that the reader leaves out.
+# Bad demo rows of Facturas (sync.workbook.demo._bad_rows) that the reader leaves out.
 BAD_INVOICE_ROWS = 6
 
 

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cobranza.config import Config
-from cobranza.contact_rules import (
+from cobranza.book.config import Config
+from cobranza.notices.contact_rules import (
     PROFILES,
     cap_block,
     contact_block,

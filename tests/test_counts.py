@@ -7,8 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sync import status
 from sync.cycle import CycleResult, count_states
+from sync.service import status
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sync.ledger import UNCERTAIN_REASON, ledger_path
+from sync.ledger.store import UNCERTAIN_REASON, ledger_path
 from tests.smtp_server import Received, SmtpTestServer, _Handler
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import python_calamine
 
-from sync.ledger import ledger_path
-from sync.workbook_init import create_workbook
+from sync.ledger.store import ledger_path
+from sync.workbook.init import create_workbook
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows, set_cells
 

@@ -1,4 +1,4 @@
-"""Demo data (sync.demo) and `cobranza init` (sync.workbook_init.create_workbook)."""
+"""Demo data (sync.workbook.demo) and `cobranza init` (sync.workbook.init.create_workbook)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 
 from addin.build_template import UI_PART, VBA_DIR
 from addin.paths import template_path
-from cobranza.records import RESULTS
-from sync.demo import AREAS, COLLECTORS, THIRD_PARTY, generate
+from cobranza.book.records import RESULTS
 from sync.errors import WorkbookError
-from sync.reader import read_book
-from sync.workbook_init import create_workbook
+from sync.workbook.demo import AREAS, COLLECTORS, THIRD_PARTY, generate
+from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book
 
 AS_OF = date(2026, 11, 25)
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from book_factory import make_book
 
-from cobranza.config import Config
-from cobranza.digests import digest_period, plan_digests
-from cobranza.messages import digest_key
-from cobranza.notices import History
+from cobranza.book.config import Config
+from cobranza.notices.digests import digest_period, plan_digests
+from cobranza.notices.messages import digest_key
+from cobranza.notices.planner import History
 
 MX = ZoneInfo("America/Mexico_City")
 ACTION, BROKEN = "Acción", "Promesa incumplida"

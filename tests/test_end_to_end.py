@@ -1,7 +1,7 @@
 """The demo workbook round trip, as a user runs it: `cobranza init --demo`, then
 `cobranza sync` three times (twice at the same instant, once the next day) against a real
 SMTP server, then the output sheets, the messages, the ledger and the package are read
-back and checked against the demo data (sync.demo), computed here independently where
+back and checked against the demo data (sync.workbook.demo), computed here independently where
 that is possible.
 
 One module-scoped flow does the slow part once; each test reads its snapshots.
@@ -26,10 +26,10 @@ import openpyxl
 import pytest
 from lxml import etree
 
-from cobranza.rules import compute_invoices
-from sync.demo import DemoData, generate
-from sync.ledger import ledger_path
-from sync.reader import read_book
+from cobranza.rules.invoices import compute_invoices
+from sync.ledger.store import ledger_path
+from sync.workbook.demo import DemoData, generate
+from sync.xlsx.reader import read_book
 from tests.lo import convert_to_pdf
 from tests.smtp_server import Received, SmtpTestServer
 from tests.workbook_edit import append_rows

@@ -22,11 +22,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from cobranza.config import WORKBOOK_ID
-from cobranza.seeding import Joined, seeds_from_envios, split_invoices
-from sync.ledger import ledger_path
-from sync.reader import read_book
-from sync.sent_reader import read_sent
+from cobranza.book.config import WORKBOOK_ID
+from cobranza.notices.seeding import Joined, seeds_from_envios, split_invoices
+from sync.ledger.store import ledger_path
+from sync.xlsx.reader import read_book
+from sync.xlsx.sent_reader import read_sent
 from tests.lo import convert
 from tests.smtp_server import SmtpTestServer
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import email
 from email.policy import default as default_policy
 
-from sync.ledger import ledger_path
+from sync.ledger.store import ledger_path
 from tests.smtp_server import SmtpTestServer
 from tests.test_data_refusals import envios, errores, ledger, make_workbook, sync
 from tests.workbook_edit import set_cells

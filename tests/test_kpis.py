@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from cobranza.kpis import compute_kpis
-from cobranza.rules import compute_invoices
+from cobranza.rules.invoices import compute_invoices
+from cobranza.rules.kpis import compute_kpis
 from tests.book_factory import make_book
 
 AS_OF = date(2026, 11, 25)  # 90-day window: issued after 27/08; 30-day: after 26/10

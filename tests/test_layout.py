@@ -3,10 +3,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from cobranza.agenda import compute_agenda
-from cobranza.alerts import ALERT_TYPES, compute_alerts
-from cobranza.kpis import compute_kpis
-from cobranza.layout import (
+from cobranza.book.records import InputError
+from cobranza.layout.reports import (
     ALERTS_TABLE_ROW,
     _py,
     agenda_sheet,
@@ -14,8 +12,10 @@ from cobranza.layout import (
     dashboard_sheet,
     errors_sheet,
 )
-from cobranza.records import InputError
-from cobranza.rules import compute_invoices
+from cobranza.rules.agenda import compute_agenda
+from cobranza.rules.alerts import ALERT_TYPES, compute_alerts
+from cobranza.rules.invoices import compute_invoices
+from cobranza.rules.kpis import compute_kpis
 from tests.book_factory import make_book
 
 AS_OF = date(2026, 11, 25)

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from cobranza.messages import Line, Outgoing, Skipped, digest_key, notice_key
-from cobranza.notices import History, Refusal
-from sync.ledger import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
+from cobranza.notices.messages import Line, Outgoing, Skipped, digest_key, notice_key
+from cobranza.notices.planner import History, Refusal
+from sync.ledger.store import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to

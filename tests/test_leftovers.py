@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from sync import fileops
 from sync.cycle import run_cycle
 from sync.summary import summary_lines
-from sync.workbook_init import create_workbook
+from sync.workbook.init import create_workbook
+from sync.xlsx import fileops
 from tests import lo
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cobranza.sheets import Sheet, Table
-from sync import xlsx_package
-from sync.writer import write_outputs
+from cobranza.layout.sheets import Sheet, Table
+from sync.xlsx import package as xlsx_package
+from sync.xlsx.writer import write_outputs
 from tests import rich_book
 from tests.lo import convert_to_csv, convert_to_pdf
 

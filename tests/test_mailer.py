@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from smtp_server import SmtpTestServer, free_port
 
-from sync.mailer import (
+from sync.mail.transport import (
     OutboxTransport,
     PermanentSendError,
     SmtpConfigError,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from test_notices import INV, at, book, invoices, plan, summary
 
-from cobranza.messages import notice_key
-from cobranza.notice_customers import refused_problem
-from cobranza.notices import History, Refusal
-from cobranza.records import InputError
+from cobranza.book.records import InputError
+from cobranza.notices.customers import refused_problem
+from cobranza.notices.messages import notice_key
+from cobranza.notices.planner import History, Refusal
 
 NOTICES = [("VENCIDA_1", "vencimiento", 1), ("VENCIDA_15", "vencimiento", 15)]
 REPLY = "el servidor respondió 554 5.7.1 Mensaje rechazado por el filtro de spam"

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from book_factory import DEFAULT_NOTICES, make_book
 
-from cobranza.config import Config
-from cobranza.messages import Skipped, notice_key
-from cobranza.notice_customers import PROBLEM_NO_EMAIL
-from cobranza.notices import History, plan_notices
-from cobranza.records import InputError
+from cobranza.book.config import Config
+from cobranza.book.records import InputError
+from cobranza.notices.customers import PROBLEM_NO_EMAIL
+from cobranza.notices.messages import Skipped, notice_key
+from cobranza.notices.planner import History, plan_notices
 
 MX = ZoneInfo("America/Mexico_City")
 FREE = Config(business_days_only=False, legal_profile="ninguno")  # no calendar interference

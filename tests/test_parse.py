@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cobranza.parse import (
+from cobranza.book.parse import (
     blank_mask,
     cell_text,
     parse_amounts,
@@ -128,7 +128,7 @@ def test_parsers_never_raise(values: list, separator: str) -> None:
 
 
 def test_precomputed_categories_give_the_same_result_and_the_blanks() -> None:
-    from cobranza.parse import BLANK, categories
+    from cobranza.book.parse import BLANK, categories
 
     raw = cells(date(2026, 1, 2), "03/01/2026", " ", None, 46000.0, True, "2026-01-04 10:30")
     cats = categories(raw)

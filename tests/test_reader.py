@@ -1,4 +1,4 @@
-"""sync.reader on real files: raw frames, and the refusals that stop a run."""
+"""sync.xlsx.reader on real files: raw frames, and the refusals that stop a run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from sync.errors import WorkbookBusy, WorkbookError
-from sync.reader import read_book, read_raw
+from sync.xlsx.reader import read_book, read_raw
 
 
 def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:

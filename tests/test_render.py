@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from book_factory import make_book
 
-from cobranza.messages import Line, Outgoing, notice_key
-from cobranza.render import render_outgoing, render_pair, template_context
+from cobranza.notices.messages import Line, Outgoing, notice_key
+from cobranza.rendering.render import render_outgoing, render_pair, template_context
 
 AS_OF = date(2026, 11, 25)
 

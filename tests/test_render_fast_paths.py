@@ -9,9 +9,9 @@ import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from test_render import AS_OF, book, outgoing, render
 
-from cobranza.render import CustomerView, InvoiceView, render_text, template_context
+from cobranza.rendering.render import CustomerView, InvoiceView, render_text, template_context
 
-# What `cobranza.render` did before its fast paths: the stock immutable sandbox.
+# What `cobranza.rendering.render` did before its fast paths: the stock immutable sandbox.
 STOCK = ImmutableSandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )

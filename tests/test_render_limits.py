@@ -25,9 +25,9 @@ import pytest
 from test_render import AS_OF, book, outgoing, render
 from test_render_fast_paths import context, stock
 
-from cobranza.messages import Line, Outgoing
-from cobranza.render import render_outgoing, render_pair, render_text, template_context
-from cobranza.template_budget import Limits
+from cobranza.notices.messages import Line, Outgoing
+from cobranza.rendering.budget import Limits
+from cobranza.rendering.render import render_outgoing, render_pair, render_text, template_context
 from tests.smtp_server import Received, SmtpTestServer
 from tests.workbook_edit import save_atomically
 

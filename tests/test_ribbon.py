@@ -11,9 +11,9 @@ import python_calamine
 
 from addin import ribbon
 from addin.book import FileBook
-from cobranza.layout_messages import PREVIEW_STATES
-from sync.reader import read_book, read_raw
-from sync.workbook_init import create_workbook
+from cobranza.layout.sends import PREVIEW_STATES
+from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book, read_raw
 from tests.smtp_server import SmtpTestServer
 
 AS_OF = date(2026, 12, 1)
@@ -76,7 +76,7 @@ def test_enviar_recordatorios_sends_once_then_nothing_twice(workbook, smtp):
 
 
 def test_enviar_recordatorios_says_how_many_went_when_the_sheets_must_wait(workbook, smtp):
-    from sync.fileops import owner_file
+    from sync.xlsx.fileops import owner_file
 
     owner_file(workbook).write_bytes(b"\x0bUsuario de Excel" + b"\x00" * 40)  # open in Excel
     before = workbook.read_bytes()

@@ -3,8 +3,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from cobranza.records import STATUSES
-from cobranza.rules import bucket_of, compute_invoices, days_overdue
+from cobranza.book.records import STATUSES
+from cobranza.rules.invoices import bucket_of, compute_invoices, days_overdue
 from tests.book_factory import make_book, synthetic_book
 
 AS_OF = date(2026, 11, 25)
@@ -162,7 +162,7 @@ def test_compute_invoices_runs_on_100k_rows():
 
 
 def test_first_positions_first_row_wins_and_unknown_is_minus_one():
-    from cobranza.keys import first_positions
+    from cobranza.book.positions import first_positions
 
     table = pd.Series(["A", "B", "A", "C"], dtype="str")
     one, two = first_positions(table, pd.Series(["C", "A", "Z", "B"]), pd.Series(["B"]))

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 from book_factory import make_book
 
 from sync import cycle
-from sync.ledger import Ledger
-from sync.mailer import OutboxTransport
-from sync.sending import deliver
+from sync.ledger.store import Ledger
+from sync.mail.sending import deliver
+from sync.mail.transport import OutboxTransport
 
 # Tuesday 1 December: invoices due on 30 November get VENCIDA_1, every customer with an
 # open invoice gets ESTADO_MENSUAL (first business day of the month) with its statement.

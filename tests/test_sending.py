@@ -19,15 +19,15 @@ import pytest
 from book_factory import make_book
 from smtp_server import SmtpTestServer
 
-from cobranza.layout_messages import envios_sheet, preview_sheet
-from cobranza.messages import Outgoing, Skipped, notice_key
-from cobranza.notices import Refusal
-from cobranza.records import InputError
-from cobranza.rules import compute_invoices
-from cobranza.statement import all_statement_lines, statement_lines
-from sync.ledger import Ledger
-from sync.mailer import OutboxTransport, SmtpSettings, SmtpTransport, UncertainSendError
-from sync.sending import TAKEN, deliver, envios_rows
+from cobranza.book.records import InputError
+from cobranza.layout.sends import envios_sheet, preview_sheet
+from cobranza.notices.messages import Outgoing, Skipped, notice_key
+from cobranza.notices.planner import Refusal
+from cobranza.notices.statement import all_statement_lines, statement_lines
+from cobranza.rules.invoices import compute_invoices
+from sync.ledger.store import Ledger
+from sync.mail.sending import TAKEN, deliver, envios_rows
+from sync.mail.transport import OutboxTransport, SmtpSettings, SmtpTransport, UncertainSendError
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to

@@ -1,6 +1,6 @@
 """The service (`cobranza run`), its status file (`cobranza status`) and progress reports.
 
-The first tests drive `sync.service.Service` in-process with a stand-in cycle, to pin the
+The first tests drive `sync.service.loop.Service` in-process with a stand-in cycle, to pin the
 guard, the log lines and the digest rescheduling exactly. The rest start the real service
 as a subprocess against a demo workbook and a real aiosmtpd server, with a fast schedule
 and the hidden simulated clock (`--as-of`, `--as-of-step`), and break things around it.
@@ -34,11 +34,11 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from cobranza.config import Config
-from sync import status
+from cobranza.book.config import Config
 from sync.errors import CobranzaError, WorkbookBusy, WorkbookError
 from sync.progress import Progress, progress, track
-from sync.service import (
+from sync.service import status
+from sync.service.loop import (
     Service,
     SimulatedClock,
     Target,
@@ -84,8 +84,8 @@ def test_cycle_line_names_every_count_and_the_write_outcome(tmp_path):
 
 def test_cycle_line_gives_the_true_reason_the_sheets_wait(tmp_path, monkeypatch):
     """Open in Excel: when it is closed. Saved by someone during the write: next cycle."""
-    from sync import fileops
     from sync.cycle import run_cycle
+    from sync.xlsx import fileops
 
     for name in [k for k in os.environ if k.startswith("COBRANZA_SMTP_")]:
         monkeypatch.delenv(name)
@@ -476,7 +476,7 @@ def service_runs():
 
 def make_book(folder: Path) -> Path:
     """The demo workbook (40 invoices, every rule's hand-made cases)."""
-    from sync.workbook_init import create_workbook
+    from sync.workbook.init import create_workbook
 
     folder.mkdir(parents=True, exist_ok=True)
     return Path(create_workbook(folder / "libro.xlsm", demo=True, as_of=AS_OF.date(),
@@ -486,7 +486,7 @@ def make_book(folder: Path) -> Path:
 def small_book(folder: Path, customers: int = 2) -> Path:
     """The empty template plus `customers` customers with one invoice each, issued in
     October and due in January: on 1 December only their monthly statement is due."""
-    from sync.workbook_init import create_workbook
+    from sync.workbook.init import create_workbook
 
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(create_workbook(folder / "libro.xlsm", as_of=AS_OF.date()))
@@ -533,8 +533,8 @@ def pick_customer(path: Path) -> tuple[str, list[str]]:
 
 
 def ledger_rows(book: Path) -> list[dict]:
-    from sync.ledger import Ledger, ledger_path
-    from sync.reader import read_book
+    from sync.ledger.store import Ledger, ledger_path
+    from sync.xlsx.reader import read_book
 
     with Ledger(ledger_path(book), read_book(book).config.workbook_id) as ledger:
         return ledger.rows()

@@ -1,4 +1,4 @@
-"""sync.sheet_xml's column fast paths give exactly what the one-cell-at-a-time way gives.
+"""sync.xlsx.sheet_xml's column fast paths give exactly what the one-cell-at-a-time way gives.
 
 The reference below is the plain definition: every non-blank value through `cell_xml`
 with the style of its `value_format`, rows in order, pieces of a row sorted by column.
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cobranza.layout_messages import preview_sheet
-from cobranza.sheets import Cell, Sheet, Table
-from sync.sheet_xml import (
+from cobranza.layout.sends import preview_sheet
+from cobranza.layout.sheets import Cell, Sheet, Table
+from sync.xlsx.sheet_xml import (
     SheetLinks,
     _display_len,
     cell_xml,
@@ -30,7 +30,7 @@ from sync.sheet_xml import (
     value_format,
     worksheet_xml,
 )
-from sync.style_xml import StyleBook
+from sync.xlsx.style_xml import StyleBook
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
 FORMATS = ("text", "number", "int", "money", "percent", "date", "datetime")

@@ -19,10 +19,10 @@ from addin.build_template import (
     load_templates,
 )
 from addin.paths import template_path
-from cobranza.config import DEFAULTS
-from cobranza.messages import DIGEST_CODES
-from cobranza.records import RESULTS
-from cobranza.render import CustomerView, InvoiceView, render_text
+from cobranza.book.config import DEFAULTS
+from cobranza.book.records import RESULTS
+from cobranza.notices.messages import DIGEST_CODES
+from cobranza.rendering.render import CustomerView, InvoiceView, render_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "template"
 NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sync.mailer import (
+from sync.mail.transport import (
     SmtpConfigError,
     SmtpSettings,
     SmtpTransport,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from addin import udfs
-from cobranza.money import to_major
-from cobranza.rules import compute_invoices
+from cobranza.book.money import to_major
+from cobranza.rules.invoices import compute_invoices
 from tests.book_factory import make_book
 
 AS_OF = date(2026, 11, 25)

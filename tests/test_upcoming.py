@@ -1,4 +1,4 @@
-"""cobranza.upcoming: the next notice of each invoice (PROXIMO_AVISO), whole columns."""
+"""cobranza.notices.upcoming: the next notice of each invoice (PROXIMO_AVISO), whole columns."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from addin import udfs
-from cobranza import upcoming
-from cobranza.notice_stages import CHAIN_BY_NAME, stage_table
-from cobranza.records import Book
-from sync.reader import read_book
-from sync.workbook_init import create_workbook
+from cobranza.book.records import Book
+from cobranza.notices import upcoming
+from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
+from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book
 from tests.book_factory import make_book, synthetic_book
 
 AS_OF = date(2026, 11, 25)

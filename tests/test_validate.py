@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cobranza.records import RESULTS
-from cobranza.validate import validate
-from sync.reader import read_book
+from cobranza.book.records import RESULTS
+from cobranza.book.validate import validate
+from sync.xlsx.reader import read_book
 from tests.test_reader import write_book
 
 CLIENTES = ["Cliente", "Nombre", "Email", "Email CC", "Teléfono", "Segmento",
@@ -395,7 +395,7 @@ def test_an_amount_too_large_for_any_invoice_is_one_error_and_the_run_goes_on() 
 
 
 def test_facturas_arriving_later_gives_the_same_book(tmp_path: Path) -> None:
-    from sync.reader import read_raw
+    from sync.xlsx.reader import read_raw
 
     for sheets in (good_sheets(), bad_sheets()):
         raw = read_raw(write_book(tmp_path / "libro.xlsx", sheets))

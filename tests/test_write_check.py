@@ -26,9 +26,9 @@ from lxml import etree
 
 from sync.cycle import process, run_cycle
 from sync.errors import WorkbookError
-from sync.ledger import Ledger, ledger_path
-from sync.reader import read_book
-from sync.workbook_init import create_workbook
+from sync.ledger.store import Ledger, ledger_path
+from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book
 from tests.smtp_server import SmtpTestServer, _Handler
 
 REPO = Path(__file__).resolve().parents[1]

@@ -5,9 +5,9 @@ import shutil
 import zipfile
 from datetime import date, datetime
 
-from sync import fileops
 from sync.cycle import run_cycle
-from sync.workbook_init import create_workbook
+from sync.workbook.init import create_workbook
+from sync.xlsx import fileops
 
 
 def test_a_version_saved_during_the_write_wins_and_outputs_wait(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""sync.writer on a real, rich .xlsm: outputs written, everything else left as it was."""
+"""sync.xlsx.writer on a real, rich .xlsm: outputs written, everything else left as it was."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ import pytest
 from isal import isal_zlib
 from lxml import etree
 
-from cobranza.sheets import Sheet, Table
-from sync import fileops, xlsx_package
+from cobranza.layout.sheets import Sheet, Table
 from sync.errors import WorkbookOpen
-from sync.sheet_xml import clean
-from sync.style_xml import _key
-from sync.writer import write_outputs
+from sync.xlsx import fileops
+from sync.xlsx import package as xlsx_package
+from sync.xlsx.sheet_xml import clean
+from sync.xlsx.style_xml import _key
+from sync.xlsx.writer import write_outputs
 from tests import rich_book
 
 NOW = datetime(2026, 11, 25, 9, 30, 0)

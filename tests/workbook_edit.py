@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 
-from cobranza.text import normalize
+from cobranza.book.text import normalize
 
 
 def save_atomically(wb: openpyxl.Workbook, path: Path) -> None:
@@ -49,7 +49,7 @@ def put_number(path: Path, sheet: str, ref: str, number: str,
     cell stays date-formatted) unless `number_format` gives it a new one."""
     from lxml import etree
 
-    from sync.xlsx_package import NS_MAIN, Relationships, Workbook, rels_path
+    from sync.xlsx.package import NS_MAIN, Relationships, Workbook, rels_path
 
     with zipfile.ZipFile(path) as z:
         members = [(info, z.read(info.filename)) for info in z.infolist()]

@@ -1,8 +1,8 @@
 """Every sheet, table, column, width, format and validation list of the template.
 
 The builder (`addin.build_template`) only renders what is declared here, so changing the
-workbook means changing this file. Header texts are the contract with `sync.reader`
-(matched through `cobranza.records`), so keep them exactly as written.
+workbook means changing this file. Header texts are the contract with `sync.xlsx.reader`
+(matched through `cobranza.book.records`), so keep them exactly as written.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cobranza.config import DEFAULTS, LEGAL_PROFILES
-from cobranza.records import RESULTS
+from cobranza.book.config import DEFAULTS, LEGAL_PROFILES
+from cobranza.book.records import RESULTS
 
 Kind = Literal["text", "date", "money", "int", "phone"]
 

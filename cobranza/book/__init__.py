@@ -1,0 +1,1 @@
+"""The workbook as records: reading rules for cells, validation into a Book, configuration."""

@@ -1,0 +1,137 @@
+"""The record sets read from the workbook, as pandas frames with fixed column names.
+
+Each frame is the bulk form of one immutable record per row (STYLE.md #2). Every frame
+has a `row` column: the Excel row the record came from, so any error can point at a cell.
+Dates are `datetime64[ns]` at midnight (NaT when blank). Money is exact: `int64` minor
+units of the row's currency (see `cobranza.book.money`). Text is `str` ("" when blank).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cobranza.book.config import Config
+
+# Sheet name -> {normalized header: internal column}. Required headers carry a "*".
+CUSTOMER_COLUMNS = {
+    "cliente*": "customer",
+    "nombre*": "name",
+    "email": "emails",  # ";"-separated, normalized to "a@x.com;b@y.com"
+    "email cc": "cc",
+    "telefono": "phone",
+    "segmento": "segment",
+    "limite de credito": "credit_limit",  # int64 minor units of the default currency, or NA
+    "cobrador": "collector",
+    "avisos automaticos": "auto_notices",  # bool, default True
+    "zona horaria": "timezone",  # IANA name, default Config.timezone
+    "tercero": "third_party",
+}
+INVOICE_COLUMNS = {
+    "factura*": "invoice",
+    "cliente*": "customer",
+    "emision": "issued",
+    "vencimiento*": "due",
+    "moneda": "currency",  # ISO code, default Config.default_currency
+    "importe*": "amount",  # int64 minor units
+    "notas": "notes",
+}
+# Formula columns of the Facturas table: computed by the UDFs, never read as input.
+INVOICE_FORMULA_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
+PAYMENT_COLUMNS = {
+    "fecha*": "date",
+    "cliente": "customer",
+    "factura*": "invoice",
+    "importe*": "amount",  # int64 minor units of the invoice's currency
+    "referencia": "reference",
+}
+CONTACT_COLUMNS = {  # the Gestiones sheet
+    "fecha*": "date",
+    "cobrador": "collector",
+    "cliente*": "customer",
+    "factura": "invoice",  # "" = every invoice of the customer open on that date
+    "resultado*": "result",  # one of RESULTS
+    "fecha compromiso": "promise_date",
+    "area": "area",
+    "comentario": "comment",
+    "seguimiento": "follow_up",
+}
+COLLECTOR_COLUMNS = {"cobrador*": "collector", "email": "email"}
+AREA_COLUMNS = {"area*": "area", "responsable": "owner", "email": "email"}
+NOTICE_COLUMNS = {  # the Avisos table
+    "codigo*": "code",
+    "referencia*": "reference",  # emision | vencimiento | compromiso | mes
+    "dias*": "days",  # int
+    "plantilla": "template",
+    "activo": "active",  # bool
+}
+TEMPLATE_COLUMNS = {  # the Plantillas sheet
+    "codigo*": "code",
+    "asunto*": "subject",
+    "cuerpo*": "body",
+    "aprobada": "approved",  # bool
+}
+
+RESULTS = (
+    "Promesa de pago",
+    "Sin compromiso",
+    "Pago informado",
+    "Disputa",
+    "Sin contacto",
+    "Disputa resuelta",
+    "Asignar a tercero",
+    "Castigo",
+    "Pago recibido",
+)
+
+STATUSES = (
+    "Por vencer",
+    "Vencida",
+    "En acción",
+    "Promesa de pago",
+    "Promesa incumplida",
+    "Pago informado",
+    "Disputa",
+    "Tercerizada",
+    "Castigada",
+    "Pagada",
+)
+BUCKETS = ("Por vencer", "1-30", "31-60", "61-90", "91+")
+
+
+@dataclass(frozen=True)
+class InputError:
+    """One bad cell (or row) of the workbook; becomes one Errores row."""
+
+    sheet: str  # "Facturas"
+    row: int | None  # Excel row number, None for a sheet-level problem
+    column: str  # header as the user wrote it, "" for a whole-row problem
+    value: str  # the offending value as text
+    problem: str  # plain Spanish, names the valid choice
+
+    def message(self) -> str:
+        where = self.sheet + (f", fila {self.row}" if self.row else "")
+        where += f", {self.column}" if self.column else ""
+        shown = f' "{self.value}"' if self.value != "" else ""
+        return f"{where}:{shown} {self.problem}"
+
+
+@dataclass
+class Book:
+    """Everything one sync reads from a workbook, already validated.
+
+    Invalid rows are not in the frames; they are in `errors`. Frames never contain
+    NaN in text columns (blank = "").
+    """
+
+    customers: pd.DataFrame
+    invoices: pd.DataFrame
+    payments: pd.DataFrame
+    contacts: pd.DataFrame
+    collectors: pd.DataFrame
+    areas: pd.DataFrame
+    notices: pd.DataFrame
+    templates: pd.DataFrame
+    config: Config = field(default_factory=Config)
+    errors: list[InputError] = field(default_factory=list)

@@ -1,0 +1,662 @@
+"""Raw sheet frames -> a validated `Book` plus one `InputError` per bad input.
+
+Three stages, each a table of small functions (STYLE.md #4):
+
+1. `CELL_PARSERS`: one parser per column kind turns a raw column into typed values and
+   flags its bad cells (bad date, negative amount, ...).
+2. `ROW_CHECKS`: functions `(tables, config) -> list[Issue]` over the rows still valid:
+   duplicates, references between sheets, date order. A flagged row leaves its frame
+   before the next check runs, so one mistake is reported once, where it is.
+3. `_finish`: exact money in minor units, final dtypes, drop bad rows.
+
+Raw frames are what `sync.xlsx.reader.read_raw` builds: headers as written, raw cell objects,
+and a last column `row` with the Excel row number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from cobranza.book import records as rec
+from cobranza.book.addresses import split_addresses
+from cobranza.book.config import DEFAULTS, Config, parse_config
+from cobranza.book.money import to_minor
+from cobranza.book.parse import (
+    AMOUNT_MAX,
+    BLANK,
+    blank_mask,
+    categories,
+    cell_text,
+    parse_amounts,
+    parse_bools,
+    parse_choice,
+    parse_dates,
+    parse_ints,
+    per_unique,
+    to_text,
+)
+from cobranza.book.positions import first_occurrence
+from cobranza.book.text import normalize
+
+CONFIG_SHEET = "Configuración"
+TEMPLATES_SHEET = "Plantillas"
+REQUIRED_SHEETS = ("Clientes", "Facturas", "Pagos", "Gestiones")
+SHEETS = (*REQUIRED_SHEETS, CONFIG_SHEET, TEMPLATES_SHEET)
+# Table name in Book -> (sheet, columns spec of cobranza.book.records).
+TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "customers": ("Clientes", rec.CUSTOMER_COLUMNS),
+    "invoices": ("Facturas", rec.INVOICE_COLUMNS),
+    "payments": ("Pagos", rec.PAYMENT_COLUMNS),
+    "contacts": ("Gestiones", rec.CONTACT_COLUMNS),
+    "collectors": (CONFIG_SHEET, rec.COLLECTOR_COLUMNS),
+    "areas": (CONFIG_SHEET, rec.AREA_COLUMNS),
+    "notices": (CONFIG_SHEET, rec.NOTICE_COLUMNS),
+    "templates": (TEMPLATES_SHEET, rec.TEMPLATE_COLUMNS),
+}
+PARAMETER_COLUMNS = {"parametro*": "parameter", "valor*": "value"}
+# Configuración blocks, found by their first header: key -> (title, what happens if absent).
+CONFIG_BLOCKS = {
+    "parametro": ("Parámetro, Valor", "se usan los valores predeterminados"),
+    "cobrador": ("Cobrador, Email", "no hay correos de cobradores para los resúmenes"),
+    "area": ("Área, Responsable, Email", "no hay responsables de área para los resúmenes"),
+    "codigo": ("Código, Referencia, Días, Plantilla, Activo", "se usan los avisos predeterminados"),
+}
+# The SPEC's Avisos table, used when Configuración has none (ESTADO_MENSUAL: 1st business day).
+DEFAULT_NOTICES = (
+    ("NUEVA", "emision", 0), ("PREVIO", "vencimiento", -5), ("VENCIDA_1", "vencimiento", 1),
+    ("VENCIDA_15", "vencimiento", 15), ("VENCIDA_30", "vencimiento", 30),
+    ("MORA_45", "vencimiento", 45), ("SUSPENSION_60", "vencimiento", 60),
+    ("PROMESA_PREVIA", "compromiso", -1), ("PROMESA_INCUMPLIDA", "compromiso", 1),
+    ("ESTADO_MENSUAL", "mes", 1),
+)
+REFERENCES = {"emision": "emision", "vencimiento": "vencimiento", "compromiso": "compromiso",
+              "mes": "mes"}
+# Headers as shown to users, for columns a message names but the sheet may lack.
+_LABELS = {
+    "codigo": "Código", "dias": "Días", "area": "Área", "emision": "Emisión",
+    "limite de credito": "Límite de crédito", "telefono": "Teléfono", "parametro": "Parámetro",
+    "avisos automaticos": "Avisos automáticos", "email cc": "Email CC",
+}
+_DATE_HINT = "use dd/mm/aaaa"
+
+
+def label(key: str) -> str:
+    """Display header of a normalized key ("limite de credito" -> "Límite de crédito")."""
+    key = key.rstrip("*")
+    return _LABELS.get(key, key[:1].upper() + key[1:])
+
+
+# ---------------------------------------------------------------- working tables
+
+
+@dataclass
+class Table:
+    """One record set being validated: raw cells, typed values and the rows flagged bad."""
+
+    sheet: str
+    raw: pd.DataFrame  # internal column -> raw cell objects, plus "row"
+    headers: dict[str, str]  # internal column -> header as the user wrote it
+    frame: pd.DataFrame  # internal column -> typed values, plus "row"
+    bad: pd.Series  # bool per row: dropped from the Book
+    _valid: pd.DataFrame | None = None
+    _keys: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        """Rows not flagged so far (cached until the next drop)."""
+        if self._valid is None:
+            self._valid = self.frame[~self.bad]
+        return self._valid
+
+    def drop(self, index: pd.Index) -> None:
+        self.bad[index] = True
+        self._valid = None
+
+    def keys(self, col: str) -> tuple[np.ndarray, pd.Index]:
+        """Per frame row the code of its `col` value, and the distinct values. Cached: typed
+        values never change (only `bad` does), so each key column is hashed once."""
+        if col not in self._keys:
+            codes, uniques = pd.factorize(self.frame[col].to_numpy(dtype=object))
+            self._keys[col] = codes, pd.Index(uniques, dtype=object)
+        return self._keys[col]
+
+    def find(self, col: str, keys: pd.Series) -> np.ndarray:
+        """Position in `valid` of each key's first valid row with that `col`; -1 when none."""
+        codes, uniques = self.keys(col)
+        valid = codes[~self.bad.to_numpy()]
+        first = np.append(first_occurrence(valid, len(uniques)), -1)
+        return first[uniques.get_indexer(keys.to_numpy(dtype=object))]  # -1 picks the -1
+
+    def has(self, col: str, keys: pd.Series) -> np.ndarray:
+        """Whether each key is the `col` of some row, valid or not."""
+        return self.keys(col)[1].get_indexer(keys.to_numpy(dtype=object)) >= 0
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Rows of one table with the same kind of problem (becomes one InputError per row)."""
+
+    table: str
+    index: pd.Index  # labels of the flagged rows in Table.frame
+    column: str  # internal column, "" for a whole-row problem
+    problem: str | pd.Series  # Spanish text, or one text per flagged row
+    keep: bool = False  # the row stays (its value was replaced by a default)
+    shown: pd.Series | None = None  # value to show instead of the raw cell
+
+
+@dataclass
+class _Run:
+    tables: dict[str, Table] = field(default_factory=dict)
+    errors: list[rec.InputError] = field(default_factory=list)
+
+    def apply(self, issue: Issue) -> None:
+        """Record one InputError per flagged row and drop those rows (unless `keep`)."""
+        t, index = self.tables[issue.table], issue.index
+        if index.empty:
+            return
+        if not issue.keep:
+            t.drop(index)
+        if issue.shown is not None:
+            values = [str(v) for v in issue.shown[index]]
+        elif issue.column:
+            values = [cell_text(v) for v in t.raw[issue.column][index]]
+        else:
+            values = [""] * len(index)
+        problem = issue.problem
+        problems = [problem] * len(index) if isinstance(problem, str) else list(problem[index])
+        header, rows = t.headers.get(issue.column, ""), t.raw["row"][index].tolist()
+        self.errors += [
+            rec.InputError(t.sheet, int(r), header, v, p)
+            for r, v, p in zip(rows, values, problems, strict=True)
+        ]
+
+    def sheet_error(self, sheet: str, problem: str) -> None:
+        self.errors.append(rec.InputError(sheet, None, "", "", problem))
+
+
+# ---------------------------------------------------------------- stage 1: cell parsers
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a cell parser returns for one column."""
+
+    values: pd.Series  # typed values, same index as the raw column
+    bad: pd.Series  # bool per cell
+    problem: str | pd.Series = ""  # Spanish, or one text per bad cell (indexed like them)
+    keep: bool = False  # bad cells get a default and the row stays
+    shown: pd.Series | None = None  # what to show as the value instead of the raw cell
+    blank: np.ndarray | None = None  # blank cells, when the parser already knows them
+
+
+def _text(raw: pd.Series, config: Config) -> Parsed:
+    return Parsed(to_text(raw), pd.Series(False, index=raw.index))
+
+
+def _date(raw: pd.Series, config: Config) -> Parsed:
+    cats = categories(raw)
+    values, bad = parse_dates(raw, cats)
+    return Parsed(values, bad, f"no es una fecha válida ({_DATE_HINT}).", blank=cats == BLANK)
+
+
+def _money(raw: pd.Series, config: Config) -> Parsed:
+    cats = categories(raw)
+    values, bad = parse_amounts(raw, config.decimal_separator, cats)
+    example = "1,234.56" if config.decimal_separator == "." else "1.234,56"
+    negative = f"no puede ser negativo (escriba el importe sin signo, por ejemplo {example})."
+    not_number = f"no es un importe válido (use números, por ejemplo {example})."
+    too_large = "es demasiado grande para un importe (revise los dígitos)."
+    flagged = values[bad]
+    problem = pd.Series(np.select([flagged < 0, flagged > AMOUNT_MAX], [negative, too_large],
+                                  not_number), index=flagged.index)
+    return Parsed(values, bad, problem, blank=cats == BLANK)
+
+
+def _credit_limit(raw: pd.Series, config: Config) -> Parsed:
+    """Like money, but a bad limit only blanks the limit: the customer stays."""
+    parsed = _money(raw, config)
+    return replace(parsed, values=parsed.values.where(~parsed.bad), keep=True)
+
+
+def _currency(raw: pd.Series, config: Config) -> Parsed:
+    codes, uniques = pd.factorize(to_text(raw).to_numpy(dtype=object))
+    upper = np.array([u.upper() or config.default_currency for u in uniques], dtype=object)
+    wrong = np.array([not re.fullmatch(r"[A-Z]{3}", u) for u in upper], dtype=bool)
+    values = pd.Series(upper[codes], index=raw.index, dtype=str)
+    bad = pd.Series(wrong[codes], index=raw.index)
+    problem = "no es un código de moneda (use tres letras, por ejemplo MXN o USD)."
+    return Parsed(values, bad, problem)
+
+
+def _result(raw: pd.Series, config: Config) -> Parsed:
+    values, bad = parse_choice(raw, {normalize(r): r for r in rec.RESULTS})
+    return Parsed(values, bad, f"no es un resultado válido (use uno de: {', '.join(rec.RESULTS)}).")
+
+
+def _reference(raw: pd.Series, config: Config) -> Parsed:
+    values, bad = parse_choice(raw, REFERENCES)
+    problem = "no es una referencia válida (use emisión, vencimiento, compromiso o mes)."
+    return Parsed(values, bad, problem)
+
+
+def _days(raw: pd.Series, config: Config) -> Parsed:
+    values, bad = parse_ints(raw)
+    return Parsed(values, bad, "no es un número entero de días (por ejemplo -5, 0 o 15).")
+
+
+def _emails(raw: pd.Series, config: Config) -> Parsed:
+    """Keep the valid addresses of each cell; the invalid ones are reported and dropped."""
+    split = per_unique(to_text(raw), _split_emails)
+    values = split.str[0].astype(str)
+    wrong = split.str[1].astype(str)
+    problem = (
+        'no es una dirección de correo válida (use nombre@dominio.com; separe varias con ";").'
+    )
+    return Parsed(values, wrong != "", problem, keep=True, shown=wrong)
+
+
+def _split_emails(cell: str) -> tuple[str, str]:
+    good, bad = split_addresses(cell)
+    return ";".join(good), "; ".join(bad)
+
+
+def _timezone(raw: pd.Series, config: Config) -> Parsed:
+    text = to_text(raw)
+    bad = ~per_unique(text, _is_zone).astype(bool)
+    values = text.where((text != "") & ~bad, config.timezone).astype(str)
+    problem = (
+        "no es una zona horaria IANA (por ejemplo America/Mexico_City); "
+        f"se usa la de Configuración ({config.timezone})."
+    )
+    return Parsed(values, bad, problem, keep=True)
+
+
+def _is_zone(name: str) -> bool:
+    if name == "":
+        return True
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _yes_no(default: bool, consequence: str) -> Callable[[pd.Series, Config], Parsed]:
+    def parser(raw: pd.Series, config: Config) -> Parsed:
+        values, bad = parse_bools(raw, default)
+        return Parsed(values, bad, f"no es Sí ni No (use Sí o No); {consequence}.", keep=True)
+
+    return parser
+
+
+CELL_PARSERS: dict[str, Callable[[pd.Series, Config], Parsed]] = {
+    "text": _text,
+    "date": _date,
+    "money": _money,
+    "credit_limit": _credit_limit,
+    "currency": _currency,
+    "result": _result,
+    "reference": _reference,
+    "days": _days,
+    "emails": _emails,
+    "timezone": _timezone,
+    # Blank means Sí for these two; a value that is neither Sí nor No means No until fixed.
+    "auto_notices": _yes_no(True, "mientras tanto no se envían avisos automáticos al cliente"),
+    "active": _yes_no(True, "mientras tanto el aviso queda inactivo"),
+    "approved": _yes_no(False, "mientras tanto la plantilla no se usa"),
+}
+# Table -> column -> parser kind; columns not listed are text.
+KINDS: dict[str, dict[str, str]] = {
+    "customers": {"emails": "emails", "cc": "emails", "credit_limit": "credit_limit",
+                  "auto_notices": "auto_notices", "timezone": "timezone"},
+    "invoices": {"issued": "date", "due": "date", "currency": "currency", "amount": "money"},
+    "payments": {"date": "date", "amount": "money"},
+    "contacts": {"date": "date", "result": "result", "promise_date": "date", "follow_up": "date"},
+    "collectors": {"email": "emails"},
+    "areas": {"email": "emails"},
+    "notices": {"reference": "reference", "days": "days", "active": "active"},
+    "templates": {"approved": "approved"},
+}
+_REQUIRED_HINT = {"date": f"; {_DATE_HINT}", "money": "; escriba el importe"}
+
+
+def _header_positions(columns: list[str]) -> dict[str, int]:
+    """Normalized header -> position of its first occurrence."""
+    out: dict[str, int] = {}
+    for pos, h in enumerate(columns):
+        out.setdefault(normalize(h), pos)
+    return out
+
+
+def _has_input(raw: pd.DataFrame, used: list[int]) -> np.ndarray:
+    """Rows with a value in some input column: a row holding only formula results (the
+    template's Facturas row 2) or unknown columns is not a record."""
+    if len(used) == raw.shape[1] - 1:
+        return np.ones(len(raw), dtype=bool)  # the reader already dropped fully empty rows
+    blank = np.ones(len(raw), dtype=bool)
+    for pos in used:  # narrow down: only rows blank so far are looked at again
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        blank[rows] = blank_mask(raw.iloc[rows, pos]).to_numpy()
+    return ~blank
+
+
+def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Config) -> None:
+    """Map headers to internal columns, parse every column and flag its bad cells."""
+    columns, spec = list(raw.columns[:-1]), TABLES[name][1]
+    positions = _header_positions(columns)
+    used = [p for p in (positions.get(k.rstrip("*")) for k in spec) if p is not None]
+    raw = raw[_has_input(raw, used)]
+    index = pd.RangeIndex(len(raw))
+    raw_cols: dict[str, pd.Series] = {"row": pd.Series(raw.iloc[:, -1].to_numpy(), index=index)}
+    headers: dict[str, str] = {}
+    for key, col in spec.items():
+        pos = positions.get(key.rstrip("*"))
+        headers[col] = str(columns[pos]).strip() if pos is not None else label(key)
+        data = raw.iloc[:, pos].to_numpy() if pos is not None else [None] * len(raw)
+        raw_cols[col] = pd.Series(data, index=index, dtype=object)
+    table = Table(sheet, pd.DataFrame(raw_cols), headers, pd.DataFrame(index=index),
+                  pd.Series(False, index=index))
+    run.tables[name] = table
+    issues = []
+    for key, col in spec.items():
+        kind = KINDS.get(name, {}).get(col, "text")
+        parsed = CELL_PARSERS[kind](table.raw[col], config)
+        values = table.frame[col] = parsed.values
+        bad = parsed.bad[parsed.bad].index
+        issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
+        if key.endswith("*"):
+            # Text values are "" exactly when the cell is blank: skip a second pass.
+            if kind == "text":
+                blank = values == ""
+            elif parsed.blank is not None:  # the parser already sorted the cells
+                blank = pd.Series(parsed.blank, index=index)
+            else:
+                blank = blank_mask(table.raw[col])
+            hint = _REQUIRED_HINT.get(kind, "")
+            problem = f"falta el dato (obligatorio{hint})."
+            issues.append(Issue(name, blank[blank].index, col, problem))
+    table.frame["row"] = raw_cols["row"].astype("int64")
+    for issue in issues:
+        run.apply(issue)
+
+
+# ---------------------------------------------------------------- stage 2: row checks
+
+
+def _duplicates(name: str, col: str, what: str) -> Callable[[dict[str, Table], Config], list]:
+    def check(tables: dict[str, Table], config: Config) -> list[Issue]:
+        table = tables[name]
+        codes, uniques = table.keys(col)
+        valid = table.valid
+        codes = codes[~table.bad.to_numpy()]
+        first = first_occurrence(codes, len(uniques))[codes]
+        dup = first != np.arange(len(codes))
+        rows = pd.Series(valid["row"].to_numpy()[first[dup]], index=valid.index[dup])
+        problem = f"está repetid{what}; vale la fila " + rows.astype(str) + " y esta se omite."
+        return [Issue(name, rows.index, col, problem)]
+
+    return check
+
+
+def _known(name: str, col: str, target: str, sheet: str, what: str) -> Callable[..., list]:
+    """Rows whose `col` is not blank and not a valid `col` of `target`."""
+
+    def check(tables: dict[str, Table], config: Config) -> list[Issue]:
+        values = tables[name].valid[col]
+        ok = (tables[target].find(col, values) >= 0) | (values == "").to_numpy()
+        if ok.all():
+            return []
+        values = values[~ok]
+        in_sheet = tables[target].has(col, values)
+        return [
+            Issue(name, values[~in_sheet].index, col,
+                  f"no existe en la hoja {sheet} (agréguel{what} allí o corrija el código)."),
+            Issue(name, values[in_sheet].index, col,
+                  f"tiene errores en la hoja {sheet} (corríjalos primero; vea las otras filas "
+                  "de Errores)."),
+        ]
+
+    return check
+
+
+def _same_customer(name: str) -> Callable[[dict[str, Table], Config], list]:
+    """Payment/gestión whose Cliente differs from the customer of its Factura."""
+
+    def check(tables: dict[str, Table], config: Config) -> list[Issue]:
+        valid, invoices = tables[name].valid, tables["invoices"]
+        pos = invoices.find("invoice", valid["invoice"])
+        owners = np.append(invoices.valid["customer"].to_numpy(dtype=object), None)
+        owner = owners[pos]  # pos -1 picks the trailing None
+        customer = valid["customer"].to_numpy(dtype=object)
+        wrong = pd.Series((customer != "") & (pos >= 0) & (customer != owner), index=valid.index)
+        owner = pd.Series(owner, index=valid.index)
+        problem = (
+            "no coincide con el cliente de la factura " + valid.loc[wrong, "invoice"] + ' ("'
+            + owner[wrong].astype(str) + '"); corrija uno de los dos o deje el Cliente vacío.'
+        )
+        return [Issue(name, wrong[wrong].index, "customer", problem)]
+
+    return check
+
+
+def _due_after_issue(tables: dict[str, Table], config: Config) -> list[Issue]:
+    valid = tables["invoices"].valid
+    early = valid["due"] < valid["issued"]
+    problem = (
+        "es anterior a la Emisión (" + valid.loc[early, "issued"].dt.strftime("%d/%m/%Y")
+        + "); revise ambas fechas."
+    )
+    return [Issue("invoices", early[early].index, "due", problem)]
+
+
+def _promise_has_date(tables: dict[str, Table], config: Config) -> list[Issue]:
+    valid = tables["contacts"].valid
+    missing = (valid["result"] == "Promesa de pago") & valid["promise_date"].isna()
+    problem = f'falta el dato (obligatorio cuando el Resultado es "Promesa de pago"; {_DATE_HINT}).'
+    return [Issue("contacts", missing[missing].index, "promise_date", problem)]
+
+
+ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
+    _duplicates("customers", "customer", "o"),
+    _duplicates("invoices", "invoice", "a"),
+    _duplicates("notices", "code", "o"),
+    _duplicates("templates", "code", "o"),
+    _due_after_issue,
+    _known("invoices", "customer", "customers", "Clientes", "o"),
+    _known("payments", "customer", "customers", "Clientes", "o"),
+    _known("contacts", "customer", "customers", "Clientes", "o"),
+    _known("payments", "invoice", "invoices", "Facturas", "a"),
+    _known("contacts", "invoice", "invoices", "Facturas", "a"),
+    _same_customer("payments"),
+    _same_customer("contacts"),
+    _promise_has_date,
+]
+
+
+# ---------------------------------------------------------------- Configuración
+
+
+def config_blocks(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Split the Configuración grid into its tables, found by their first header.
+
+    A block is a run of non-empty header cells in row 1; it reads down until a row where
+    all its cells are empty (or a fully empty sheet row). Keys are normalized first
+    headers; each frame keeps its headers and the `row` column last.
+    """
+    columns = [str(c).strip() if c is not None else "" for c in raw.columns[:-1]]
+    rows = raw.iloc[:, -1].to_numpy()
+    blocks: dict[str, pd.DataFrame] = {}
+    start = 0
+    while start < len(columns):
+        if columns[start] == "":
+            start += 1
+            continue
+        end = start
+        while end < len(columns) and columns[end] != "":
+            end += 1
+        part = raw.iloc[:, start:end].copy()
+        part.columns = columns[start:end]
+        part["row"] = rows
+        blocks.setdefault(normalize(columns[start]), _until_blank(part))
+        start = end
+    return blocks
+
+
+def _until_blank(block: pd.DataFrame) -> pd.DataFrame:
+    """Rows up to the first all-empty one (a gap in `row` is an empty sheet row)."""
+    empty = np.logical_and.reduce([blank_mask(block.iloc[:, i]) for i in range(block.shape[1] - 1)])
+    rows = block["row"].to_numpy(dtype="int64")
+    gap = rows - np.r_[1, rows[:-1]] > 1
+    stop = np.flatnonzero(empty | gap)
+    return block.iloc[: stop[0] if len(stop) else len(block)].reset_index(drop=True)
+
+
+def _read_config(run: _Run, raw: pd.DataFrame | None) -> tuple[Config, dict[str, pd.DataFrame]]:
+    """Config and the raw Cobradores/Áreas/Avisos blocks; missing parts are reported."""
+    if raw is None:
+        run.sheet_error(CONFIG_SHEET, "la hoja no existe; se usan los valores predeterminados "
+                        "(agréguela o use la plantilla: cobranza init).")
+        return Config(), {}
+    blocks = config_blocks(raw)
+    for key, (title, consequence) in CONFIG_BLOCKS.items():
+        if key not in blocks:
+            run.sheet_error(CONFIG_SHEET, f"no tiene la tabla con los encabezados {title} "
+                            f"en la fila 1; {consequence}.")
+    params = blocks.get("parametro")
+    if params is None:
+        return Config(), blocks
+    if missing_headers(params, PARAMETER_COLUMNS):
+        run.sheet_error(CONFIG_SHEET, 'la tabla de parámetros no tiene la columna "Valor" junto '
+                        'a "Parámetro"; se usan los valores predeterminados.')
+        return Config(), blocks
+    return _parameters(run, params), blocks
+
+
+def _parameters(run: _Run, params: pd.DataFrame) -> Config:
+    names = to_text(params.iloc[:, 0])
+    values = params.iloc[:, [normalize(c) for c in params.columns].index("valor")].map(cell_text)
+    where = {n: (int(r), v) for n, r, v in zip(names, params["row"], values, strict=True) if n}
+    config, issues = parse_config({n: v for n, (_, v) in where.items()})
+    defaults = {normalize(k): v for k, v in DEFAULTS.items()}
+    header = str(params.columns[1])
+    for issue in issues:
+        default = defaults.get(normalize(issue.parameter), "")
+        then = f"; se usa {default}." if default else "."
+        problem = f"no es válido para {issue.parameter}: {issue.problem}{then}"
+        row = where[issue.parameter][0]
+        run.errors.append(rec.InputError(CONFIG_SHEET, row, header, issue.value, problem))
+    return config
+
+
+# ---------------------------------------------------------------- driver
+
+
+def missing_headers(raw: pd.DataFrame, spec: dict[str, str]) -> list[str]:
+    """Required headers of `spec` (display form) that the raw frame lacks."""
+    have = {normalize(h) for h in raw.columns[:-1]}
+    return [label(k) for k in spec if k.endswith("*") and k[:-1] not in have]
+
+
+def structure_problems(raw: dict[str, pd.DataFrame]) -> list[tuple[str, str | None]]:
+    """(sheet, missing required header) pairs; header None = the sheet itself is missing."""
+    out: list[tuple[str, str | None]] = []
+    for sheet, spec in TABLES.values():
+        if sheet in REQUIRED_SHEETS:
+            found = raw.get(sheet)
+            out += [(sheet, None)] if found is None else [
+                (sheet, h) for h in missing_headers(found, spec)]
+    return out
+
+
+def _empty_raw(spec: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({**{label(k): [] for k in spec}, "row": []}, dtype=object)
+
+
+def _notices_raw(run: _Run, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The Avisos block, or the SPEC's default table (row 0) when it is missing or unusable."""
+    block = blocks.get("codigo")
+    if block is not None:
+        missing = missing_headers(block, rec.NOTICE_COLUMNS)
+        if not missing:
+            return block
+        run.sheet_error(CONFIG_SHEET, f'la tabla Avisos no tiene la columna "{missing[0]}"; '
+                        "se usan los avisos predeterminados.")
+    rows = [(c, r, d, c, "Sí", 0) for c, r, d in DEFAULT_NOTICES]
+    columns = ["Código", "Referencia", "Días", "Plantilla", "Activo", "row"]
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def _templates_raw(run: _Run, raw: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The Plantillas sheet, or None (no templates) when it is missing or lacks a column."""
+    if raw is None:
+        run.sheet_error(TEMPLATES_SHEET, "la hoja no existe, así que no hay textos para los "
+                        "avisos a clientes y no se envía ninguno (agréguela o use la plantilla: "
+                        "cobranza init).")
+        return None
+    missing = missing_headers(raw, rec.TEMPLATE_COLUMNS)
+    if missing:
+        run.sheet_error(TEMPLATES_SHEET, f'no tiene la columna "{missing[0]}", así que no se '
+                        "usa ninguna plantilla (agréguela o use la plantilla: cobranza init).")
+        return None
+    return raw
+
+
+def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]:
+    """Valid rows only, exact money in minor units, final dtypes, records.py column order."""
+    out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
+    inv, pay, cust = out["invoices"], out["payments"], out["customers"]
+    # Categorical currencies: to_minor's string work runs once per currency, not per row.
+    inv["amount"] = to_minor(inv["amount"], inv["currency"].astype("category"))
+    pos = tables["invoices"].find("invoice", pay["invoice"])  # every valid payment has one
+    currency = pd.Series(inv["currency"].to_numpy(dtype=object)[pos], index=pay.index)
+    pay["amount"] = to_minor(pay["amount"], currency.astype("category"))
+    pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
+                                dtype=str)
+    limit = cust["credit_limit"]
+    minor = to_minor(limit.fillna(0), pd.Series(config.default_currency, index=limit.index))
+    cust["credit_limit"] = minor.astype("Int64").where(limit.notna(), pd.NA)
+    notices = out["notices"]
+    notices["days"] = notices["days"].astype("int64")
+    notices["template"] = notices["template"].where(notices["template"] != "", notices["code"])
+    for name, frame in out.items():
+        out[name] = frame[[*TABLES[name][1].values(), "row"]]
+    return out
+
+
+def validate(raw: dict[str, pd.DataFrame],
+             later: Callable[[], dict[str, pd.DataFrame]] | None = None) -> rec.Book:
+    """Validate raw sheet frames (keys = sheet names of SHEETS) into a Book.
+
+    Missing required sheets or columns must have been refused before (see
+    `structure_problems`); here they are treated as empty. `later`: the frames still
+    being read (Facturas, parsed in another thread); called once the other sheets' cells
+    are parsed, so that work overlaps the reading.
+    """
+    run = _Run()
+    config, blocks = _read_config(run, raw.get(CONFIG_SHEET))
+    sources = {name: raw.get(sheet) for name, (sheet, _) in TABLES.items()}
+    sources.update(collectors=blocks.get("cobrador"), areas=blocks.get("area"),
+                   notices=_notices_raw(run, blocks))
+    sources["templates"] = _templates_raw(run, raw.get(TEMPLATES_SHEET))
+    # Invoices last: each table's cells are parsed on their own, and errors are sorted by
+    # sheet and row at the end, so the order of loading changes nothing.
+    for name in sorted(TABLES, key=lambda name: name == "invoices"):
+        sheet, spec = TABLES[name]
+        if name == "invoices" and later is not None:
+            sources[name] = later().get(sheet, sources[name])
+        source = sources[name]
+        _load_table(run, name, sheet, _empty_raw(spec) if source is None else source, config)
+    for check in ROW_CHECKS:
+        for issue in check(run.tables, config):
+            run.apply(issue)
+    frames = _finish(run.tables, config)
+    order = {s: i for i, s in enumerate(SHEETS)}
+    run.errors.sort(key=lambda e: (order.get(e.sheet, 99), e.row or 0))
+    return rec.Book(**frames, config=config, errors=run.errors)

@@ -1,0 +1,1 @@
+"""Output sheets as data (Alertas, Tablero, Agenda, Errores, Envíos, Vista previa)."""

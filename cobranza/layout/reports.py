@@ -1,0 +1,218 @@
+"""Output sheet layouts: Alertas, Tablero, Agenda and Errores as `Sheet` values.
+
+Money is shown in major units (format "money"), dates as `date` (format "date"); every
+value is a plain Python scalar or None. Table names are unique in the workbook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cobranza.book.money import to_major
+from cobranza.book.records import BUCKETS, InputError
+from cobranza.layout.sheets import BarChart, Cell, Sheet, Table
+from cobranza.rules.alerts import ALERT_TYPES
+from cobranza.rules.kpis import Kpis
+
+ALERTS_SUMMARY_ROW = 4  # "Tipo | Cantidad" header; one row per Tipo below, then Total
+ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 17
+TABLE_ROW = 4  # header row of the single table on Agenda and Errores
+NO_COLLECTOR = "(sin cobrador)"
+
+
+def day_of(as_of: date | datetime) -> date:
+    return as_of.date() if isinstance(as_of, datetime) else as_of
+
+
+def sheet_header(title: str, as_of: date | datetime) -> list[Cell]:
+    return [
+        Cell(1, 1, title, style="title"),
+        Cell(2, 1, "Fecha de corte", style="label"),
+        Cell(2, 2, day_of(as_of), format="date"),
+    ]
+
+
+def _py(values: pd.Series) -> list[Any]:
+    """A column as plain Python scalars: NaN/NA/NaT -> None, Timestamp -> date.
+
+    Whole-column: astype(object) turns numpy scalars into Python ones, one vectorized
+    isna finds the blanks (a per-cell pd.isna was most of the layout time).
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = values.dt.date
+    objects = values.astype(object).to_numpy()
+    out = objects.tolist()
+    for i in np.flatnonzero(pd.isna(objects)).tolist():
+        out[i] = None
+    return out
+
+
+def _money(minor: pd.Series, currency: pd.Series) -> pd.Series:
+    major = to_major(minor.fillna(0).astype("int64"), currency)
+    return major.where(minor.notna().to_numpy())
+
+
+def _rows(columns: Sequence[pd.Series]) -> list[tuple[Any, ...]]:
+    return list(zip(*(_py(c) for c in columns), strict=True))
+
+
+def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
+    """Alertas: title, a count per Tipo (all listed), then tblAlertas at a fixed row."""
+    counts = alerts["type"].value_counts()
+    cells = sheet_header("Alertas de cobranza", as_of)
+    cells += [Cell(ALERTS_SUMMARY_ROW, 1, "Tipo", style="label"),
+              Cell(ALERTS_SUMMARY_ROW, 2, "Cantidad", style="label")]
+    for i, kind in enumerate(ALERT_TYPES, start=ALERTS_SUMMARY_ROW + 1):
+        cells += [Cell(i, 1, kind), Cell(i, 2, int(counts.get(kind, 0)), format="int")]
+    total_row = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 1
+    cells += [Cell(total_row, 1, "Total", style="label"),
+              Cell(total_row, 2, len(alerts), format="int")]
+    a = alerts
+    table = Table(
+        name="tblAlertas",
+        columns=("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda", "Saldo", "Días",
+                 "Detalle", "Área"),
+        rows=_rows([a["type"], a["customer"], a["name"], a["collector"], a["invoice"],
+                    a["currency"], _money(a["balance"], a["currency"]), a["days"], a["detail"],
+                    a["area"]]),
+        row=ALERTS_TABLE_ROW,
+        formats={"Saldo": "money", "Días": "int"},
+        widths={"Tipo": 26, "Nombre": 30, "Detalle": 70},
+    )
+    return Sheet("Alertas", cells=cells, tables=[table])
+
+
+def agenda_sheet(agenda: pd.DataFrame, as_of: date | datetime) -> Sheet:
+    """Agenda: tblAgenda, one row per call, already in priority order."""
+    a = agenda
+    collector = a["collector"].where(a["collector"] != "", NO_COLLECTOR)
+    table = Table(
+        name="tblAgenda",
+        columns=("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre", "Teléfono", "Factura",
+                 "Saldo", "Moneda", "Vencimiento", "Detalle"),
+        rows=_rows([collector, a["priority"], a["reason"], a["customer"], a["name"], a["phone"],
+                    a["invoice"], _money(a["balance"], a["currency"]), a["currency"], a["due"],
+                    a["detail"]]),
+        row=TABLE_ROW,
+        formats={"Prioridad": "int", "Saldo": "money", "Vencimiento": "date"},
+        widths={"Motivo": 26, "Nombre": 30, "Detalle": 70},
+    )
+    cells = sheet_header("Agenda de llamadas", as_of)
+    return Sheet("Agenda", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
+
+
+def errors_sheet(errors: Sequence[InputError], as_of: date | datetime) -> Sheet:
+    """Errores: tblErrores, one row per bad input, in the order found."""
+    table = Table(
+        name="tblErrores",
+        columns=("Hoja", "Fila", "Columna", "Valor", "Problema"),
+        rows=[(e.sheet, e.row, e.column, e.value, e.problem) for e in errors],
+        row=TABLE_ROW,
+        formats={"Fila": "int", "Valor": "text"},
+        widths={"Valor": 30, "Problema": 80},
+    )
+    cells = sheet_header("Errores en los datos", as_of)
+    cells.append(Cell(2, 4, f"Problemas encontrados: {len(errors)}", style="note"))
+    return Sheet("Errores", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
+
+
+# ---- Tablero ---------------------------------------------------------------------------
+
+def _totals_table(k: Kpis, row: int) -> Table:
+    t = k.totals
+    share = (t["overdue"] / t["portfolio"].where(t["portfolio"] > 0)).round(4)
+    return Table(
+        name="tblTableroTotales",
+        columns=("Moneda", "Facturas abiertas", "Cartera", "Vencido", "% vencido"),
+        rows=_rows([t["currency"], t["open_invoices"], _money(t["portfolio"], t["currency"]),
+                    _money(t["overdue"], t["currency"]), share]),
+        row=row,
+        formats={"Facturas abiertas": "int", "Cartera": "money", "Vencido": "money",
+                 "% vencido": "percent"},
+    )
+
+
+def _aging_table(k: Kpis, row: int) -> Table:
+    ag = k.aging
+    currencies = sorted(ag["currency"].unique())
+    counts = ag.groupby("bucket")["count"].sum().reindex(BUCKETS, fill_value=0)
+    columns: list[pd.Series] = [pd.Series(BUCKETS), counts.reset_index(drop=True)]
+    for cur in currencies:
+        mine = ag[ag["currency"] == cur].set_index("bucket")["balance"].reindex(BUCKETS)
+        columns.append(_money(mine.reset_index(drop=True), pd.Series([cur] * len(BUCKETS))))
+    saldo = tuple(f"Saldo {c}" for c in currencies)
+    return Table(
+        name="tblTramos",
+        columns=("Tramo", "Facturas", *saldo),
+        rows=_rows(columns),
+        row=row,
+        formats={"Facturas": "int", **dict.fromkeys(saldo, "money")},
+    )
+
+
+def _indicators_table(k: Kpis, row: int) -> Table:
+    t = k.totals
+    labels = pd.Series(["DSO (días)", "CEI (%)", "Promesas cumplidas (%)"])
+    columns = [labels] + [
+        pd.Series([r.dso, r.cei, r.promises_kept_pct]) for r in t.itertuples()
+    ]
+    currencies = tuple(t["currency"])
+    return Table(
+        name="tblTableroIndicadores",
+        columns=("Indicador", *currencies),
+        rows=_rows(columns),
+        row=row,
+        formats=dict.fromkeys(currencies, "number"),
+    )
+
+
+def _collectors_table(k: Kpis, row: int) -> Table:
+    c = k.collectors
+    collector = c["collector"].where(c["collector"] != "", NO_COLLECTOR)
+    return Table(
+        name="tblTableroCobradores",
+        columns=("Cobrador", "Moneda", "Facturas abiertas", "Cartera", "Vencido", "DSO (días)",
+                 "CEI (%)", "Promesas cumplidas (%)"),
+        rows=_rows([collector, c["currency"], c["open_invoices"],
+                    _money(c["portfolio"], c["currency"]), _money(c["overdue"], c["currency"]),
+                    c["dso"], c["cei"], c["promises_kept_pct"]]),
+        row=row,
+        formats={"Facturas abiertas": "int", "Cartera": "money", "Vencido": "money",
+                 "DSO (días)": "number", "CEI (%)": "number", "Promesas cumplidas (%)": "number"},
+    )
+
+
+_SECTIONS = (
+    ("Cartera por moneda", _totals_table),
+    ("Antigüedad de saldos", _aging_table),
+    ("Indicadores", _indicators_table),
+    ("Por cobrador", _collectors_table),
+)
+
+
+def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
+    """Tablero: totals, aging (tblTramos + bar chart), indicators, per collector.
+
+    Sections are stacked: label row, table header, its rows (at least one), a blank row.
+    """
+    cells, tables, row = sheet_header("Tablero de cobranza", as_of), [], 4
+    for label, build in _SECTIONS:
+        cells.append(Cell(row, 1, label, style="label"))
+        table = build(kpis, row + 1)
+        tables.append(table)
+        row += 2 + max(len(table.rows), 1) + 1
+    aging = tables[1]
+    width = max(len(t.columns) for t in tables)
+    chart = BarChart(
+        title="Antigüedad de saldos",
+        table=aging.name,
+        category="Tramo",
+        series=aging.columns[2:],
+        anchor=(aging.row - 1, width + 2),
+    )
+    return Sheet("Tablero", cells=cells, tables=tables, charts=[chart])

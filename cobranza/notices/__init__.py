@@ -1,0 +1,1 @@
+"""Customer notices and digests: stages, contact rules, calendar, planning, messages."""

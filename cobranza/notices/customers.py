@@ -1,0 +1,124 @@
+"""Per-customer facts the notice planner needs: addresses, zone, and why not to send.
+
+Built once per run for the customers that have something due (a few thousand at most),
+so plain Python over rows is fine here; the per-invoice work stays vectorized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from cobranza.book.addresses import split_addresses
+from cobranza.book.config import Config
+from cobranza.book.records import InputError
+from cobranza.book.text import normalize
+
+REASON_OPTED_OUT = "avisos automáticos desactivados"
+REASON_NO_EMAIL = "el cliente no tiene un email válido en la hoja Clientes"
+REASON_UNKNOWN = "el cliente no está en la hoja Clientes"
+PROBLEM_NO_EMAIL = (
+    "el cliente no tiene un email válido y sus avisos no se pueden enviar "
+    "(use nombre@dominio.com; varios separados por ;)"
+)
+PROBLEM_UNKNOWN = (
+    "tiene facturas con avisos por enviar pero no está en la hoja Clientes; "
+    "agréguelo con su Email"
+)
+
+
+
+def refused_problem(code: str, to: str, reply: str) -> str:
+    """Errores text while the server's permanent refusal of a notice stands."""
+    return (
+        f"el servidor de correo rechazó el aviso {code} para {to} ({reply}); corrija el "
+        "Email y los avisos vigentes se enviarán a la nueva dirección"
+    )
+
+
+def smtputf8_problem(code: str, address: str) -> str:
+    """Errores text for an address our SMTP server cannot carry (RFC 6531 SMTPUTF8)."""
+    return (
+        f"la dirección {address} lleva acentos u otros caracteres no ASCII antes de la @ y el "
+        f"servidor de correo no acepta esas direcciones (SMTPUTF8); el aviso {code} queda "
+        "pendiente: corrija la dirección o configure un servidor que las acepte"
+    )
+
+
+def email_cell_error(
+    customers: pd.DataFrame, customer: str, column: str, problem: str
+) -> InputError | None:
+    """An Errores row on a customer's Email (column "Email") or Email CC ("Email CC")
+    cell of Clientes; None when the customer is not there. `customers` is
+    `Book.customers` (validated: the cell shows its valid addresses)."""
+    found = customers[customers["customer"] == customer]
+    if found.empty:
+        return None
+    first = found.iloc[0]
+    shown = first["emails" if column == "Email" else "cc"]
+    return InputError("Clientes", int(first["row"]), column,
+                      "" if pd.isna(shown) else str(shown), problem)
+
+
+COLUMNS = ("name", "to", "cc", "zone", "excluded", "email_error", "row", "emails")
+
+
+def valid_emails(text: object) -> tuple[str, ...]:
+    """The valid addresses of a ";"-separated cell, in order, without duplicates."""
+    return split_addresses("" if text is None or pd.isna(text) else str(text))[0]
+
+
+@lru_cache(maxsize=256)
+def zone_of(name: str, default: str) -> ZoneInfo:
+    """The customer's Zona horaria, or the company's when blank or unknown."""
+    try:
+        return ZoneInfo(name.strip() or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(default)
+
+
+def exclusion(auto_notices: object, segment: str, config: Config) -> str:
+    """Why a customer gets no automatic notices ("" when it does)."""
+    if auto_notices is not None and not pd.isna(auto_notices) and not bool(auto_notices):
+        return REASON_OPTED_OUT
+    if segment.strip() and normalize(segment) in config.segments_without_notices:
+        return f"segmento {segment.strip()} sin avisos"
+    return ""
+
+
+def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) -> pd.DataFrame:
+    """One row per customer id in `ids` (index), with the columns of `COLUMNS`."""
+    wanted = set(ids)
+    known = customers[customers["customer"].isin(wanted)].drop_duplicates("customer")
+    fields = ("customer", "name", "emails", "cc", "timezone", "auto_notices", "segment", "row")
+    rows = {}
+    # column lists, not itertuples: iterating pandas string columns is slow per element
+    for customer, name, emails, cc, zone, auto, segment, row in zip(
+        *(known[f].tolist() for f in fields), strict=True
+    ):
+        to = valid_emails(emails)
+        rows[customer] = (
+            str(name), to, valid_emails(cc), zone_of(str(zone), config.timezone),
+            exclusion(auto, str(segment), config), "" if to else REASON_NO_EMAIL, int(row),
+            str(emails),
+        )
+    for missing in sorted(wanted - set(rows)):
+        rows[missing] = ("", (), (), zone_of("", config.timezone), "", REASON_UNKNOWN, None, "")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+
+
+def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list[InputError]:
+    """One Errores row per customer whose notices could not be addressed."""
+    out = []
+    for customer in sorted(set(customers_in_error)):
+        c = table.loc[customer]
+        if c["email_error"] == REASON_UNKNOWN:
+            out.append(InputError("Clientes", None, "Cliente", customer, PROBLEM_UNKNOWN))
+        else:
+            row = int(c["row"])
+            shown = "" if pd.isna(c["emails"]) else str(c["emails"])
+            out.append(InputError("Clientes", row, "Email", shown, PROBLEM_NO_EMAIL))
+    return out

@@ -1,0 +1,177 @@
+"""Planning of internal digests: the alerts mailed to the team, once per recipient and period.
+
+Pure: `plan_digests(book, alerts, now, history)`. Digests are a registry (`DIGESTS`): a
+code, a cadence, the alert types listed and the audience that receives them. Internal
+mail follows no legal window and no Solo días hábiles rule; it is due
+
+* daily: once `now` (company zone) is at or after Hora resumen diario; period "2026-11-25";
+* weekly: on Día resumen semanal at or after that hour, or any later day of the same ISO
+  week if that moment was missed; period "2026-W48".
+
+A recipient with no rows gets nothing (no ledger key either), so if rows appear later in
+the same period the digest still goes. Rows with a blank Cobrador or Área are not mailed
+(they stay in the Alertas sheet). A collector or area with no valid email yields one
+`error` message naming the table to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+
+from cobranza.book.config import Config
+from cobranza.book.records import Book
+from cobranza.book.text import normalize
+from cobranza.notices.customers import valid_emails
+from cobranza.notices.messages import Line, Outgoing, digest_key
+from cobranza.notices.planner import History
+from cobranza.rules.alerts import ACTION, BROKEN_PROMISE, OPEN_DISPUTE, REPORTED_PAYMENT
+
+
+@dataclass(frozen=True)
+class Audience:
+    """One recipient of one digest and the alert rows it lists."""
+
+    to: tuple[str, ...]  # valid addresses ("" cell or invalid: empty, an error)
+    name: str  # who reads it, for the greeting: collector, area Responsable, ...
+    rows: pd.DataFrame
+    missing: str = ""  # Spanish reason when `to` is empty
+    group: str = ""  # the collector(s) or area(s) the rows belong to
+
+
+AudienceFn = Callable[[Config, pd.DataFrame, pd.DataFrame], list[Audience]]
+
+
+def to_actions_owner(config: Config, _table: pd.DataFrame, rows: pd.DataFrame) -> list[Audience]:
+    to = valid_emails(config.actions_owner_email)
+    missing = "" if to else "falta un email válido en Responsable de acciones (Configuración)"
+    return [Audience(to, "Responsable de acciones", rows, missing, "acciones")]
+
+
+def _by_column(column: str, label: str, table_name: str, person: str = "") -> AudienceFn:
+    """Audience per value of `column` (collector, area), addressed from a Configuración table;
+    `person` names the table column with who reads it (default: the value itself)."""
+
+    def audience(_config: Config, table: pd.DataFrame, rows: pd.DataFrame) -> list[Audience]:
+        emails = {normalize(k): valid_emails(v) for k, v in zip(table[column], table["email"],
+                                                                   strict=True)}
+        people = table[person] if person else table[column]
+        readers = {normalize(k): str(p) for k, p in zip(table[column], people, strict=True)}
+        keys = rows[column].map(normalize)
+        groups: dict[tuple[str, ...], list[str]] = {}
+        out = []
+        for key, name in sorted(dict(zip(keys, rows[column], strict=True)).items()):
+            if key == "":
+                continue
+            to = emails.get(key, ())
+            if to:
+                groups.setdefault(to, []).append(key)
+            else:
+                missing = f'{label} "{name}" no tiene un email válido en la tabla {table_name}'
+                out.append(Audience((), name, rows[keys == key], missing, name))
+        for to, members in groups.items():
+            names = ", ".join(rows[column][keys == m].iloc[0] for m in members)
+            reader = ", ".join(dict.fromkeys(readers.get(m) or names for m in members))
+            out.append(Audience(to, reader, rows[keys.isin(members)], group=names))
+        return out
+
+    return audience
+
+
+@dataclass(frozen=True)
+class DigestRule:
+    code: str  # one of cobranza.notices.messages.DIGEST_CODES; also the Plantillas code
+    weekly: bool
+    types: tuple[str, ...]  # alert Tipo values listed, in this order
+    table: str  # Book attribute addressing the audience ("" = Configuración parameter)
+    audience: AudienceFn
+
+
+DIGESTS: tuple[DigestRule, ...] = (
+    DigestRule("RESUMEN_ACCIONES", False, (ACTION,), "", to_actions_owner),
+    DigestRule("RESUMEN_COBRADOR_DIARIO", False, (BROKEN_PROMISE,), "collectors",
+               _by_column("collector", "el cobrador", "Cobradores")),
+    DigestRule("RESUMEN_COBRADOR_SEMANAL", True, (REPORTED_PAYMENT, OPEN_DISPUTE), "collectors",
+               _by_column("collector", "el cobrador", "Cobradores")),
+    DigestRule("RESUMEN_AREA_SEMANAL", True, (OPEN_DISPUTE,), "areas",
+               _by_column("area", "el área", "Áreas", person="owner")),
+)
+
+
+def digest_period(weekly: bool, local: datetime, config: Config) -> str | None:
+    """The period a digest is due for at `local` (company zone), or None if not yet due."""
+    before_hour = local.time() < config.daily_digest_time
+    if not weekly:
+        return None if before_hour else period_of(False, local.date())
+    day = local.weekday()
+    if day < config.weekly_digest_day or (day == config.weekly_digest_day and before_hour):
+        return None
+    return period_of(True, local.date())
+
+
+def period_of(weekly: bool, day: date) -> str:
+    """The digest period a day belongs to: the day ("2026-11-25") or its ISO week
+    ("2026-W48")."""
+    if not weekly:
+        return day.isoformat()
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def plan_digests(
+    book: Book, alerts: pd.DataFrame, now: datetime, history: History
+) -> list[Outgoing]:
+    """The digests due at `now` (aware), one per rule and recipient, not yet final."""
+    local = now.astimezone(book.config.zone)
+    out = []
+    for rule in DIGESTS:
+        period = digest_period(rule.weekly, local, book.config)
+        if period is None:
+            continue
+        rows = _rows_of(alerts, rule.types)
+        if rows.empty:
+            continue
+        table = getattr(book, rule.table) if rule.table else pd.DataFrame()
+        messages = [_message(rule, a, period) for a in rule.audience(book.config, table, rows)]
+        messages.sort(key=lambda m: m.recipient.casefold())
+        out += [m for m in messages if m.keys[0] not in history.final_keys]
+    return out
+
+
+def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
+    """The alert rows of `types`, grouped by type in that order, alert order kept within."""
+    order = {normalize(t): i for i, t in enumerate(types)}
+    # normalize each distinct Tipo once, not every alert row
+    kinds = alerts["type"]
+    ranks = {kind: order.get(normalize(kind)) for kind in kinds.unique()}
+    rank = kinds.map(ranks).astype("float64")
+    keep = rank.notna()
+    return alerts[keep].assign(_rank=rank[keep]).sort_values("_rank", kind="stable")
+
+
+def _message(rule: DigestRule, audience: Audience, period: str) -> Outgoing:
+    recipient = ";".join(audience.to) if audience.to else audience.name
+    return Outgoing(
+        kind="resumen", code=rule.code, recipient=recipient, to=audience.to, cc=(),
+        template=rule.code, lines=tuple(_lines(audience.rows)),
+        keys=(digest_key(recipient, rule.code, period),),
+        state="listo" if audience.to else "error", reason=audience.missing,
+        context={"recipient_name": audience.name, "group": audience.group, "period": period},
+    )
+
+
+def _lines(rows: pd.DataFrame) -> list[Line]:
+    days = rows["days"].astype("Int64").fillna(0).astype("int64")
+    columns = (
+        rows["invoice"].tolist(), rows["customer"].tolist(), days.tolist(),
+        rows["balance"].astype("int64").tolist(), rows["currency"].tolist(),
+        rows["type"].tolist(), rows["detail"].tolist(),
+    )
+    # positional Line(...) calls: keyword passing costs more than the object itself
+    return [
+        Line(inv, cust, None, d, bal, cur, None, None, kind, detail)
+        for inv, cust, d, bal, cur, kind, detail in zip(*columns, strict=True)
+    ]

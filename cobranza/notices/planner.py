@@ -1,0 +1,415 @@
+"""Planning of automatic customer notices: which Avisos are due now, and in which state.
+
+Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP. Steps:
+
+1. Candidates, vectorized: for each active Avisos row (a stage, see
+   `cobranza.notices.stages`), the invoices whose status it applies to and whose stage date
+   (anchor + Días) is today or earlier, with the stage's last meaningful day and ledger key.
+   Keys already final in the ledger are dropped: a notice is planned at most once, ever.
+2. States, vectorized, first match wins: customer excluded (Avisos automáticos = No,
+   Segmento sin avisos) -> omitido; window passed -> omitido ("fuera de plazo", or
+   "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
+   catch-up); template missing or not approved -> omitido; no valid email -> error;
+   otherwise listo.
+3. Grouping: one message per customer, code, state and reason, lines ordered by due date
+   and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
+   one `Skipped` batch that delivery records and counts without rendering; the others
+   become `Outgoing`s with their invoices as `Line`s.
+4. Contact rules, per customer in its own zone: Solo días hábiles, Ventana de envío and
+   the legal profile turn `listo` into `pendiente` with the rule named; frequency caps
+   count the ledger's earlier contacts plus what this run already let out, in priority
+   order (broken promise, promise reminder, overdue stages latest first, PREVIO, NUEVA,
+   ESTADO_MENSUAL).
+
+Monthly statements (Referencia `mes`) have one ledger key per customer and month:
+`notice_key(customer, "", code, first calendar day of the month)`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from cobranza.book.config import Config
+from cobranza.book.records import Book, InputError
+from cobranza.book.text import normalize
+from cobranza.notices import contact_rules
+from cobranza.notices.customers import customer_table, email_errors, refused_problem
+from cobranza.notices.messages import Line, Outgoing, Skipped, unique_keys
+from cobranza.notices.stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
+
+REASON_LATE = "fuera de plazo"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A customer notice the mail server refused for good (5xx): nothing was delivered."""
+
+    to: str  # the "; "-joined To addresses it was refused for
+    reply: str  # the server's answer, as recorded in Envíos
+
+
+@dataclass(frozen=True)
+class History:
+    """What the send ledger already knows, as of this run."""
+
+    # ledger keys in a final state (enviado, omitido, incierto, permanent error other
+    # than a server's refusal of a customer notice): never planned again
+    final_keys: frozenset[str] = frozenset()
+    # customer id -> aware datetimes of customer notices already sent (frequency caps)
+    contacts: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    # ledger key -> the server's permanent refusal of that customer notice: final while
+    # the customer's To is the one refused; sent to a new address once the Email changes
+    refused: Mapping[str, Refusal] = field(default_factory=dict)
+
+
+def plan_notices(
+    book: Book, invoices: pd.DataFrame, now: datetime, history: History
+) -> tuple[list[Outgoing], Skipped, list[InputError]]:
+    """The customer notices due at `now` (aware, company zone): the messages to send, hold
+    back or report as errors, the `omitido` ones as one `Skipped` batch, and Errores rows."""
+    config = book.config
+    today = now.astimezone(config.zone).date()
+    stages = stage_table(book.notices)
+    inv, names = eligible(invoices)
+    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys)
+    if cand.empty:
+        return [], Skipped(), []
+    cand = cand.assign(cust=inv["cust"].to_numpy()[cand["pos"].to_numpy()])
+    customers = customer_table(book.customers, names[np.unique(cand["cust"])], config)
+    customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
+    cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
+    cand, refusals = hold_refused(cand, stages, customers, history.refused)
+    cand = in_plan_order(cand, inv, stages)
+    skip = (cand["state"] == "omitido").to_numpy()
+    drafts = group(cand[~skip], inv, stages, customers)
+    planned = apply_contact_rules(drafts, customers, now, book, history, _ranks(stages))
+    planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason))
+    in_error = [o.recipient for o in planned if o.state == "error"]
+    return planned, skipped_batch(cand[skip], inv, stages, customers), email_errors(
+        customers, in_error) + refusals
+
+
+def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Open invoices in a status some chain applies to (others get no record at all).
+
+    `cust` is the customer's code: an index into the returned sorted array of customer ids.
+    """
+    statuses = {s for rule in CHAINS for s in rule.statuses}
+    mask = (invoices["balance"] > 0) & invoices["status"].isin(statuses)
+    inv = invoices[mask].reset_index(drop=True)
+    codes, names = pd.factorize(inv["customer"], sort=True)
+    return inv.assign(cust=codes), np.asarray(names, dtype=object)
+
+
+def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
+    """Boolean mask: which keys the ledger already holds in a final state."""
+    return np.fromiter(map(final_keys.__contains__, keys), dtype=bool, count=len(keys))
+
+
+def candidates(
+    inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str,
+    final_keys: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """One row per (invoice, stage) already due and not final: pos (row of `inv`), stage,
+    end (last meaningful day) and key (ledger key)."""
+    customer = inv["customer"].to_numpy(dtype=object)
+    invoice = inv["invoice"].to_numpy(dtype=object)
+    prefix = np.array([f"aviso|{c}|{i}|" for c, i in zip(customer, invoice, strict=True)] or [],
+                      dtype=object)
+    promise = _promise_iso(inv)
+    statuses = inv["status"].to_numpy(dtype=object)
+    today64 = np.datetime64(today, "D")
+    parts, masks = [], {}
+    for stage in stages.itertuples():
+        rule = CHAIN_BY_NAME[stage.chain]
+        if rule.statuses not in masks:
+            masks[rule.statuses] = np.isin(statuses, rule.statuses)
+        applies = masks[rule.statuses]
+        if rule.anchor:
+            anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
+            pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
+            end = anchor[pos] + stage.end_offset
+            keys = prefix[pos] + (f"{stage.code}|" + promise[pos] if rule.per_promise
+                                  else f"{stage.code}|")
+        else:
+            window = monthly_window(stage.days, today, country)
+            if window is None or today < window[0]:
+                continue
+            pos = np.flatnonzero(applies)
+            end = np.full(len(pos), np.datetime64(window[1], "D"))
+            month = date(today.year, today.month, 1).isoformat()
+            keys = "aviso|" + customer[pos] + f"||{stage.code}|{month}"
+        keep = ~is_final(keys, final_keys)
+        parts.append((pos[keep], np.full(keep.sum(), stage.Index), end[keep], keys[keep]))
+    return _candidate_frame(parts)
+
+
+def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
+    columns = ("pos", "stage", "end", "key")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], "datetime64[D]"),
+             np.array([], object))
+    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(4)]
+    return pd.DataFrame(dict(zip(columns, arrays, strict=True)))
+
+
+def _promise_iso(inv: pd.DataFrame) -> np.ndarray:
+    out = np.full(len(inv), "", dtype=object)
+    has = inv["promise_date"].notna().to_numpy()
+    out[has] = inv["promise_date"][has].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    return out
+
+
+def template_reasons(stages: pd.DataFrame, templates: pd.DataFrame) -> np.ndarray:
+    """Per stage: why its Plantilla cannot be used ("" when it is approved)."""
+    approved = {normalize(t.code): bool(t.approved) for t in templates.itertuples(index=False)}
+    out = []
+    for template in stages["template"]:
+        ok = approved.get(normalize(template))
+        out.append("" if ok else f"plantilla {template} no aprobada" if ok is False
+                   else f"plantilla {template} no existe en Plantillas")
+    return np.array(out, dtype=object)
+
+
+def assign_states(
+    cand: pd.DataFrame,
+    stages: pd.DataFrame,
+    customers: pd.DataFrame,
+    template_reason: np.ndarray,
+    today: date,
+) -> pd.DataFrame:
+    """Add `state` and `reason` to every candidate row (first matching rule wins)."""
+    cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
+    excluded = customers["excluded"].to_numpy(dtype=object)
+    no_email = customers["email_error"].to_numpy(dtype=object)
+    # tests on the few customers and stages, then spread to the rows
+    is_excluded, lacks_email = (excluded != "")[cust], (no_email != "")[cust]
+    bad_template = (template_reason != "")[stage]
+    passed = cand["end"].to_numpy() < np.datetime64(today, "D")
+    going = ~passed & ~is_excluded & ~bad_template
+    late = _late_reasons(cand, stages, passed & ~is_excluded, going)
+    rules = [is_excluded, passed, bad_template, lacks_email]
+    reason = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], "")
+    state = np.array(["omitido", "error", "listo"], dtype=object)[np.select(rules, [0, 0, 0, 1], 2)]
+    return cand.assign(state=state, reason=reason)
+
+
+def hold_refused(
+    cand: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame,
+    refused: Mapping[str, Refusal],
+) -> tuple[pd.DataFrame, list[InputError]]:
+    """Drop the candidates the server refused for the customer's current To (final for
+    that address), with one Errores row per refused notice that would still go; a
+    refusal for another address leaves the candidate as it is (sent to the new one)."""
+    if not refused or cand.empty:
+        return cand, []
+    keys = cand["key"].to_numpy(dtype=object)
+    to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
+    current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
+    held = np.fromiter((k in refused and refused[k].to == t for k, t in zip(keys, current,
+                        strict=True)), dtype=bool, count=len(keys))
+    going = held & (cand["state"] != "omitido").to_numpy()
+    errors: dict[tuple[str, str, str], InputError] = {}
+    for key, cust, stage in zip(keys[going], cand["cust"].to_numpy()[going],
+                                cand["stage"].to_numpy()[going], strict=True):
+        customer, code, refusal = customers.index[cust], stages["code"].iat[stage], refused[key]
+        row = customers.at[customer, "row"]
+        problem = refused_problem(code, refusal.to, refusal.reply)
+        errors.setdefault((customer, code, refusal.reply), InputError(
+            "Clientes", int(row), "Email", str(customers.at[customer, "emails"]), problem))
+    return cand[~held].reset_index(drop=True), list(errors.values())
+
+
+def _late_reasons(
+    cand: pd.DataFrame, stages: pd.DataFrame, passed: np.ndarray, going: np.ndarray
+) -> np.ndarray:
+    """Catch-up: a passed stage names the stage of its chain going instead, if any."""
+    out = np.full(len(cand), REASON_LATE, dtype=object)
+    if not passed.any() or not going.any():
+        return out
+    stage = cand["stage"].to_numpy()
+    chains = pd.factorize(stages["chain"])[0]
+    slot = cand["pos"].to_numpy() * (chains.max() + 1) + chains[stage]  # invoice and chain
+    # per slot, the first going row: rows come stage by stage, latest stage of a chain first
+    going_slots, first = np.unique(slot[going], return_index=True)
+    instead = stage[going][first]
+    late = np.flatnonzero(passed)
+    at = np.searchsorted(going_slots, slot[late]).clip(max=len(going_slots) - 1)
+    named = going_slots[at] == slot[late]
+    said = np.array([f"se envía {code} en su lugar" for code in stages["code"]], dtype=object)
+    out[late[named]] = said[instead[at[named]]]
+    return out
+
+
+def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
+    """Rows by customer, code, state and reason (one message each), then line order."""
+    code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
+    state = pd.factorize(cand["state"], sort=True)[0]
+    reason = pd.factorize(cand["reason"], sort=True)[0]
+    line = _line_rank(inv)[cand["pos"].to_numpy()]
+    stage, cust = cand["stage"].to_numpy(), cand["cust"].to_numpy()
+    order = np.lexsort([line, reason, state, code_rank[stage], cust])
+    return cand.iloc[order].reset_index(drop=True)
+
+
+def _line_rank(inv: pd.DataFrame) -> np.ndarray:
+    """Per row of `inv`: its place in line order (due date, then invoice)."""
+    invoice = pd.factorize(inv["invoice"], sort=True)[0]
+    order = np.lexsort([invoice, inv["due"].to_numpy(dtype="datetime64[D]")])
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _starts(cand: pd.DataFrame) -> np.ndarray:
+    """Where each message begins in rows already in plan order."""
+    columns = [cand[c].to_numpy() for c in ("cust", "stage", "state", "reason")]
+    changed = np.zeros(len(cand), dtype=bool)
+    changed[:1] = True
+    for c in columns:
+        changed[1:] |= c[1:] != c[:-1]
+    return np.flatnonzero(changed)
+
+
+def skipped_batch(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame,
+                  customers: pd.DataFrame) -> Skipped:
+    """The `omitido` rows (in plan order) as one columnar batch: no Outgoing, no Line."""
+    starts = _starts(cand)
+    cust, stage = cand["cust"].to_numpy()[starts], cand["stage"].to_numpy()[starts]
+    to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
+    return Skipped(
+        code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
+        to=_pick(to, cust), template=_pick(stages["template"], stage),
+        reason=_pick(cand["reason"], starts), start=starts,
+        invoice=_pick(inv["invoice"], cand["pos"].to_numpy()),
+        key=_pick(cand["key"], slice(None)),
+    )
+
+
+def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
+    """`values` (a column, index or array) at positions `at`, as an object array."""
+    return np.asarray(values, dtype=object)[at]
+
+
+def group(
+    cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame
+) -> list[Outgoing]:
+    """One Outgoing per message of `cand` (rows in plan order)."""
+    if cand.empty:
+        return []
+    starts = _starts(cand)
+    keys = cand["key"].tolist()
+    lines = _lines(inv, cand["pos"].to_numpy())
+    bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
+    heads = _heads(cand, starts, stages, customers)
+    return [
+        _outgoing(head, tuple(lines[start:stop]), unique_keys(keys[start:stop]))
+        for head, (start, stop) in zip(heads, bounds, strict=True)
+    ]
+
+
+def _heads(
+    cand: pd.DataFrame, first: np.ndarray, stages: pd.DataFrame, customers: pd.DataFrame
+) -> zip:
+    """Per group (its first row in `first`): customer, code, template, state, reason, to,
+    cc, name, as plain Python lists (iterating numpy object arrays is slow)."""
+    stage = cand["stage"].to_numpy()[first]
+    cust = cand["cust"].to_numpy()[first]
+    columns = ((customers.index, cust), (stages["code"], stage), (stages["template"], stage),
+               (cand["state"], first), (cand["reason"], first), (customers["to"], cust),
+               (customers["cc"], cust), (customers["name"], cust))
+    return zip(*(_pick(values, at).tolist() for values, at in columns), strict=True)
+
+
+def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Outgoing:
+    customer, code, template, state, reason, to, cc, name = head
+    addressed = state != "error"
+    return Outgoing(
+        kind="aviso", code=code, recipient=customer, to=to if addressed else (),
+        cc=cc if addressed else (), template=template, lines=lines, keys=keys, state=state,
+        reason=reason, context={"customer": customer, "customer_name": name},
+    )
+
+
+def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
+    """The Line of each row `pos` of `inv`; one shared Line object per distinct invoice row."""
+    unique, inverse = np.unique(pos, return_inverse=True)
+    rows = inv.iloc[unique]
+    columns = (
+        rows["invoice"].to_numpy(dtype=object).tolist(),
+        rows["customer"].to_numpy(dtype=object).tolist(),
+        rows["due"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
+        rows["days_overdue"].astype("int64").tolist(),
+        rows["balance"].astype("int64").tolist(),
+        rows["currency"].to_numpy(dtype=object).tolist(),
+        rows["issued"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
+        rows["promise_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
+        rows["status"].to_numpy(dtype=object).tolist(),
+    )
+    shared = list(itertools.starmap(Line, zip(*columns, strict=True)))
+    return list(map(shared.__getitem__, inverse.tolist()))
+
+
+def _ranks(stages: pd.DataFrame) -> dict[str, int]:
+    """Code -> order in which frequency caps let messages out (stage_table's order)."""
+    return {code: i for i, code in enumerate(stages["code"])}
+
+
+def apply_contact_rules(
+    drafts: list[Outgoing],
+    customers: pd.DataFrame,
+    now: datetime,
+    book: Book,
+    history: History,
+    rank: Mapping[str, int],
+) -> list[Outgoing]:
+    """Hold back `listo` messages outside the allowed window or over a frequency cap."""
+    ready: dict[str, list[int]] = {}
+    for i, draft in enumerate(drafts):
+        if draft.state == "listo":
+            ready.setdefault(draft.recipient, []).append(i)
+    out = list(drafts)
+    gate = _Gate(now, book.config)
+    zones = customers["zone"].to_dict()  # one lookup table, not a .at per customer
+    for customer, indexes in ready.items():
+        sent = list(history.contacts.get(customer, ()))
+        zone = zones[customer]
+        for i in sorted(indexes, key=lambda i: rank[drafts[i].code]):
+            reason, later = gate.check(zone, sent)
+            if reason:
+                context = {**drafts[i].context, "next_allowed": later}
+                out[i] = replace(drafts[i], state="pendiente", reason=reason, context=context)
+            else:
+                sent.append(now)
+    return out
+
+
+class _Gate:
+    """Contact rules at one instant, with the per-zone window check computed once."""
+
+    def __init__(self, now: datetime, config: Config) -> None:
+        self.now, self.config = now, config
+        self.legal = contact_rules.profile(config.legal_profile)
+        self.windows: dict[str, tuple[datetime, str | None]] = {}
+        self.next: dict[tuple, datetime | None] = {}
+
+    def check(self, zone: ZoneInfo, sent: list[datetime]) -> tuple[str | None, datetime | None]:
+        """(reason to hold back or None, next allowed instant when held back)."""
+        if zone.key not in self.windows:
+            local = self.now.astimezone(zone)
+            self.windows[zone.key] = (local, contact_rules.window_block(local, self.config))
+        local, reason = self.windows[zone.key]
+        dates = contact_rules.local_dates(sent, local)
+        reason = reason or contact_rules.cap_block(local.date(), self.legal, dates)
+        if reason is None:
+            return None, None
+        memo = (zone.key, tuple(sorted(dates)))
+        if memo not in self.next:
+            self.next[memo] = contact_rules.next_allowed(local, self.config, sent)
+        return reason, self.next[memo]

@@ -1,0 +1,165 @@
+"""What a workbook's own Envíos sheet says was already sent, as ledger keys.
+
+A copy of the workbook ("Guardar como", a moved or renamed file, another PC) may reach a
+ledger that has no record of it. Before anything is sent, that ledger is seeded from the
+messages the copy's Envíos sheet lists as final (`SEEDED_STATES`), so a notice the
+original sent is never sent again. Pure: rows of the sheet + the Book -> `SeedMessage`s.
+
+Envíos shows one row per message with its customer, code, invoices and time, which gives
+the ledger keys back (`cobranza.notices.messages.notice_key` / `digest_key`):
+- invoice notices: one key per listed invoice;
+- monthly statements: the month of the row's Fecha;
+- promise notices: the promise dates of the invoice's `Promesa de pago` gestiones for
+  which this stage would have been meaningful on that Fecha;
+- digests: the day (daily) or ISO week (weekly) of the row's Fecha.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from cobranza.book.records import Book
+from cobranza.book.text import normalize
+from cobranza.layout.sends import ENVIOS_COLUMNS
+from cobranza.notices.digests import DIGESTS, period_of
+from cobranza.notices.messages import digest_key, notice_key
+from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
+
+# What reached (or may have reached) the customer, and what the planner dropped for good.
+# Not `pendiente` nor `error`: nothing was delivered, so trying again is no duplicate (and
+# a planner error, "no valid email", must go once the data is fixed).
+SEEDED_STATES = ("enviado", "incierto", "omitido")
+PROMISE = "Promesa de pago"
+COLUMNS = tuple(ENVIOS_COLUMNS.values())
+
+
+@dataclass(frozen=True)
+class SeedMessage:
+    """One Envíos row as ledger rows: the message's fields and its keys."""
+
+    kind: str  # aviso | resumen
+    code: str
+    recipient: str
+    to: str
+    invoices: str
+    subject: str
+    state: str
+    reason: str
+    when: datetime  # aware, company zone
+    keys: tuple[str, ...]
+
+
+def seeds_from_envios(sent: pd.DataFrame, book: Book) -> list[SeedMessage]:
+    """The final messages of an Envíos sheet (`COLUMNS`; `when` naive company time)."""
+    keys = _Keys(book)
+    out = []
+    for row in sent.itertuples(index=False):
+        state, kind = normalize(str(row.state)), normalize(str(row.kind))
+        if state not in SEEDED_STATES or kind not in ("aviso", "resumen") or pd.isna(row.when):
+            continue
+        when = pd.Timestamp(row.when).to_pydatetime().replace(tzinfo=book.config.zone)
+        code, recipient = str(row.code).strip(), str(row.recipient).strip()
+        found = tuple(keys.of(kind, code, recipient, str(row.invoices), when,
+                              late=state == "omitido"))
+        if found:
+            out.append(SeedMessage(kind, code, recipient, str(row.to), str(row.invoices),
+                                   str(row.subject), state, str(row.reason), when, found))
+    return out
+
+
+class _Keys:
+    """Ledger keys of one Envíos row, with what the Book tells about codes and promises."""
+
+    def __init__(self, book: Book) -> None:
+        stages = stage_table(book.notices)
+        self.stages = {code.upper(): stage for code, stage in
+                       zip(stages["code"], stages.itertuples(index=False), strict=True)}
+        self.weekly = {rule.code: rule.weekly for rule in DIGESTS}
+        self.joined = _joined_codes(book.invoices)
+        self.promises = _promises(book.contacts)
+
+    def of(self, kind: str, code: str, recipient: str, invoices: str, when: datetime,
+           late: bool = False) -> Iterator[str]:
+        """Keys of one row; `late`: omitted rather than sent, so its time may be past the
+        stage's window."""
+        if kind == "resumen":
+            if code in self.weekly:
+                yield digest_key(recipient, code, period_of(self.weekly[code], when.date()))
+            return
+        stage = self.stages.get(code.upper())
+        rule = CHAIN_BY_NAME[stage.chain] if stage is not None else None
+        if rule is not None and rule.anchor == "":
+            yield notice_key(recipient, "", code, when.date().replace(day=1))
+            return
+        for invoice in split_invoices(invoices, self.joined.get(recipient, Joined())):
+            if rule is None or not rule.per_promise:
+                yield notice_key(recipient, invoice, code)
+                continue
+            # sent while meaningful: from promise + Días to promise + end_offset; an
+            # omitted one at any time after promise + Días
+            first = date.min if late else when.date() - timedelta(days=int(stage.end_offset))
+            last = when.date() - timedelta(days=int(stage.days))
+            promises = self.promises.get((recipient, invoice), set()) | self.promises.get(
+                (recipient, ""), set())
+            for promise in sorted(promises):
+                if first <= promise <= last:
+                    yield notice_key(recipient, invoice, code, promise)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A customer's invoice codes that contain ", " (`codes`), and every beginning of
+    them that ends before a ", " (`starts`)."""
+
+    codes: frozenset[str] = frozenset()
+    starts: frozenset[str] = frozenset()
+
+
+def split_invoices(text: str, joined: Joined = Joined()) -> list[str]:
+    """Envíos' ", "-joined invoice list back into codes; a code that itself contains ", "
+    (one of `joined.codes`) is kept whole."""
+    out: list[str] = []
+    pending: list[str] = []
+    for part in (p.strip() for p in text.split(", ")) if text.strip() else ():
+        grown = ", ".join([*pending, part])
+        if grown in joined.starts or grown in joined.codes:
+            pending.append(part)
+            continue
+        out += _whole_or_parts(pending, joined)
+        pending = [part]
+        if part not in joined.starts:
+            out.append(part)
+            pending = []
+    return out + _whole_or_parts(pending, joined)
+
+
+def _whole_or_parts(parts: list[str], joined: Joined) -> list[str]:
+    whole = ", ".join(parts)
+    return [whole] if whole in joined.codes else parts
+
+
+def _joined_codes(invoices: pd.DataFrame) -> dict[str, Joined]:
+    codes: dict[str, set[str]] = {}
+    starts: dict[str, set[str]] = {}
+    for customer, invoice in zip(invoices["customer"], invoices["invoice"], strict=True):
+        parts = invoice.split(", ")
+        if len(parts) > 1:
+            codes.setdefault(customer, set()).add(invoice)
+            starts.setdefault(customer, set()).update(
+                ", ".join(parts[:n]) for n in range(1, len(parts)))
+    return {c: Joined(frozenset(v), frozenset(starts[c])) for c, v in codes.items()}
+
+
+def _promises(contacts: pd.DataFrame) -> dict[tuple[str, str], set[date]]:
+    """(customer, invoice) -> promise dates; (customer, "") holds the customer-level ones
+    (blank Factura: every open invoice of the customer)."""
+    rows = contacts[(contacts["result"] == PROMISE) & contacts["promise_date"].notna()]
+    out: dict[tuple[str, str], set[date]] = {}
+    for customer, invoice, promise in zip(rows["customer"], rows["invoice"],
+                                          rows["promise_date"], strict=True):
+        out.setdefault((customer, invoice), set()).add(pd.Timestamp(promise).date())
+    return out

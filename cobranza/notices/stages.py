@@ -1,0 +1,118 @@
+"""The Avisos table as data: each active row is a *stage* of a *chain* with a window.
+
+A chain is an ordered sequence of notices about the same date of an invoice (its
+Referencia and the sign of Días). A stage is due on anchor + Días and stays meaningful
+until the day before the next stage of its chain is due; the chain's last stage stays
+meaningful up to `GRACE_DAYS` after its date, or until the anchor date for chains that
+lead up to it (PREVIO until Vencimiento, PROMESA_PREVIA until Fecha compromiso).
+
+Chains are a registry (`CHAINS`): which invoice date anchors them, which invoice statuses
+they apply to, whether the window closes at the anchor, and the priority used when a
+legal frequency cap lets only some of a customer's messages out.
+
+`mes` rows are monthly statements: Días = N means the N-th business day of the month
+(0 or blank = first); the window is that day and the next four business days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from cobranza.book.text import normalize
+from cobranza.notices.calendar import first_business_days
+
+GRACE_DAYS = 7  # the last stage of a chain is meaningful this many days after its date
+MONTHLY_WINDOW = 5  # business days a monthly statement stays meaningful
+
+# Invoice statuses that receive ordinary notices (the others are excluded by the SPEC).
+OPEN_STATUSES = ("Por vencer", "Vencida", "En acción", "Promesa incumplida")
+# Promise chains: the dates decide (Promesa de pago lasts until Fecha compromiso), so a
+# PROMESA_PREVIA not sent in time is still recorded "fuera de plazo" once it is broken.
+PROMISE_STATUSES = ("Promesa de pago", "Promesa incumplida")
+
+
+@dataclass(frozen=True)
+class ChainRule:
+    """How one family of Avisos rows is anchored, windowed and prioritized."""
+
+    name: str
+    reference: str  # normalized Referencia
+    after: bool | None  # Días > 0 (True), Días <= 0 (False), either (None)
+    anchor: str  # invoice column with the reference date ("" for monthly)
+    statuses: tuple[str, ...]  # invoice statuses the chain applies to
+    closes_at_anchor: bool  # the last stage is meaningful until the anchor date only
+    priority: int  # lower goes first when a frequency cap allows only some
+    per_promise: bool = False  # the ledger key carries the promise date
+
+
+CHAINS: tuple[ChainRule, ...] = (
+    ChainRule("promesa_incumplida", "compromiso", True, "promise_date",
+              PROMISE_STATUSES, False, 0, per_promise=True),
+    ChainRule("promesa_previa", "compromiso", False, "promise_date",
+              PROMISE_STATUSES, True, 1, per_promise=True),
+    ChainRule("recordatorio", "vencimiento", True, "due", OPEN_STATUSES, False, 2),
+    ChainRule("previo", "vencimiento", False, "due", OPEN_STATUSES, True, 3),
+    ChainRule("emision", "emision", None, "issued", OPEN_STATUSES, False, 4),
+    ChainRule("mes", "mes", None, "", OPEN_STATUSES, False, 5),
+)
+CHAIN_BY_NAME = {rule.name: rule for rule in CHAINS}
+REFERENCES = tuple(dict.fromkeys(rule.reference for rule in CHAINS))
+
+
+def chain_for(reference: str, days: int) -> ChainRule | None:
+    """The chain an Avisos row belongs to (None for an unknown Referencia)."""
+    ref = normalize(reference)
+    for rule in CHAINS:
+        if rule.reference == ref and rule.after in (None, days > 0):
+            return rule
+    return None
+
+
+def stage_table(notices: pd.DataFrame) -> pd.DataFrame:
+    """Active Avisos rows as stages: code, template, days, chain, end_offset, priority.
+
+    `end_offset` is the last meaningful day, in days from the anchor (invoice chains).
+    Sorted by chain priority, then Días descending (latest stage first). Blank Plantilla
+    means the template with the same code as the notice. Duplicate codes keep the first.
+    """
+    rows = []
+    active = notices[notices["active"].fillna(False).astype(bool)]
+    for n in active.drop_duplicates("code").itertuples(index=False):
+        days = 0 if pd.isna(n.days) else int(n.days)
+        rule = chain_for(n.reference, days)
+        if rule is not None:
+            template = str(n.template).strip() or str(n.code)
+            rows.append((str(n.code), template, days, rule.name, rule.priority))
+    columns = ["code", "template", "days", "chain", "priority"]
+    stages = pd.DataFrame(rows, columns=columns).astype({"days": "int64", "priority": "int64"})
+    stages["end_offset"] = _end_offsets(stages)
+    return stages.sort_values(["priority", "days", "code"], ascending=[True, False, True],
+                              ignore_index=True)
+
+
+def _end_offsets(stages: pd.DataFrame) -> pd.Series:
+    out = pd.Series(0, index=stages.index, dtype="int64")
+    for name, group in stages.groupby("chain"):
+        rule = CHAIN_BY_NAME[name]
+        if rule.anchor == "":
+            continue
+        distinct = sorted(set(group["days"]))
+        for idx, days in group["days"].items():
+            later = [d for d in distinct if d > days]
+            if later:
+                out[idx] = later[0] - 1
+            else:
+                out[idx] = 0 if rule.closes_at_anchor else days + GRACE_DAYS
+    return out
+
+
+def monthly_window(days: int, today: date, country: str) -> tuple[date, date] | None:
+    """This month's statement window: N-th business day through four business days later."""
+    n = max(int(days), 1)
+    found = first_business_days(today.year, today.month, country, n + MONTHLY_WINDOW - 1)
+    if len(found) < n:
+        return None
+    return found[n - 1], found[-1]

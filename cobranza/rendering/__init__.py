@@ -1,0 +1,1 @@
+"""User-editable templates rendered in a bounded sandbox."""

@@ -1,0 +1,335 @@
+"""Render the Plantillas Asunto/Cuerpo of one outgoing message, safely.
+
+Templates are text the team edits in Excel, so they run in Jinja2's immutable sandbox
+with strict undefined variables, within the limits of one message (size, iterations,
+time: `cobranza.rendering.limits`): a syntax error, an unknown variable, an attempt to
+reach Python internals (``{{ ''.__class__ }}``) or a runaway loop becomes a Spanish
+reason on the message, never a crash and never data. Values taken from the workbook are only ever
+inserted as text; they are never parsed as template code.
+
+Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
+`InvoiceView`), ``totales`` (list of {moneda, saldo}), ``fecha_corte``,
+``destinatario``, plus the planner's ``Outgoing.context``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import date
+from email.utils import parseaddr
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+import pandas as pd
+from jinja2.runtime import new_context
+from jinja2.sandbox import SecurityError
+
+from cobranza.book.config import Config
+from cobranza.book.money import format_amount
+from cobranza.book.records import Book
+from cobranza.notices.messages import Line, Outgoing
+from cobranza.rendering.budget import Budget, Limits, TemplateLimitError, active, limited
+from cobranza.rendering.limits import LimitedSandbox, render_pieces
+
+VARIABLES = (
+    "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"
+)
+
+# Used only when Plantillas has no row for a digest code (digests are internal mail).
+DIGEST_FALLBACK = (
+    "{{ empresa }}: {{ asunto_resumen | default('Resumen de cobranza') }} al {{ fecha_corte }}",
+    "Hola {{ destinatario }}:\n\n"
+    "{% for f in facturas %}- {{ f.cliente }} {{ f.factura }}: {{ f.saldo }}, "
+    "{{ f.dias_vencidos }} días vencidos{% if f.detalle %} ({{ f.detalle }}){% endif %}\n"
+    "{% endfor %}\nTotal: {% for t in totales %}{{ t.saldo }}{% if not loop.last %}, "
+    "{% endif %}{% endfor %}\n\n{{ remitente }}\n",
+)
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    codigo: str
+    nombre: str
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    """One invoice as a template sees it; dates are dd/mm/aaaa text, saldo is formatted."""
+
+    factura: str
+    cliente: str
+    emision: str
+    vencimiento: str
+    dias_vencidos: int
+    saldo: str
+    moneda: str
+    fecha_compromiso: str
+    estatus: str
+    detalle: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Rendered subject (one line) and plain-text body, or the Spanish reason it failed."""
+
+    subject: str = ""
+    body: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+_VIEW_FIELDS = {view: frozenset(f.name for f in fields(view)) for view in (CustomerView,
+                                                                           InvoiceView)}
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Sandbox(LimitedSandbox):
+    """The immutable sandbox, bounded (`cobranza.rendering.limits`), with fast lookups.
+
+    Each message looks up ``f.saldo``, ``cliente.nombre``, ``t.moneda``..., so `getattr`
+    answers directly the two cases the stock checks always allow anyway:
+    - a declared field of our own views (`_VIEW_FIELDS`, exact type: a subclass could add
+      properties): for such objects the stock check refuses only names starting with "_";
+    - a key of a plain dict that is not the name of a dict attribute: the stock sandbox
+      returns ``obj[key]`` for it, unchecked.
+    Every other lookup (``__class__``, ``__dict__``, ``clear``, other types) takes the
+    stock path and its refusals.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        kind = type(obj)
+        if attribute in _VIEW_FIELDS.get(kind, ()):
+            return getattr(obj, attribute)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+_ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=4096)
+def dmy(value: date | None) -> str:
+    """date -> "dd/mm/aaaa" ("" for blank); a run formats few distinct dates, many times."""
+    if type(value) is date and value.year >= 1000:  # the common case, without strftime
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
+    if value is None or pd.isna(value):
+        return ""
+    return value.strftime("%d/%m/%Y")
+
+
+def invoice_view(line: Line) -> InvoiceView:
+    return InvoiceView(
+        factura=line.invoice,
+        cliente=line.customer,
+        emision=dmy(line.issued),
+        vencimiento=dmy(line.due),
+        dias_vencidos=int(line.days_overdue),
+        saldo=format_amount(line.balance, line.currency),
+        moneda=line.currency,
+        fecha_compromiso=dmy(line.promise_date),
+        estatus=line.status,
+        detalle=line.detail,
+    )
+
+
+def totals(lines: tuple[Line, ...]) -> list[dict[str, str]]:
+    """Open balance per currency, in order of first appearance, formatted."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.currency] = sums.get(line.currency, 0) + int(line.balance)
+    return [{"moneda": cur, "saldo": format_amount(v, cur)} for cur, v in sums.items()]
+
+
+@lru_cache(maxsize=64)
+def sender_name(sender: str) -> str:
+    """ "Cobranza ACME <cobranza@acme.mx>" -> "Cobranza ACME" (the address if no name)."""
+    name, addr = parseaddr(sender)
+    return name or addr or sender
+
+
+def outgoing_name(book: Book, outgoing: Outgoing) -> str:
+    """The customer's name for a notice (the planner already put it in the context)."""
+    if outgoing.kind != "aviso":
+        return ""
+    return str(outgoing.context.get("customer_name") or customer_name(book, outgoing.recipient))
+
+
+def customer_name(book: Book, code: str) -> str:
+    """The Clientes Nombre of `code` ("" when unknown); first row wins."""
+    return customer_names(book.customers).get(code, "")
+
+
+def customer_names(frame: pd.DataFrame | None) -> dict[str, str]:
+    """Customer code -> name for a Clientes frame, built once per frame (first row wins)."""
+    return _frame_index(frame, _build_customer_names)
+
+
+def _build_customer_names(frame: pd.DataFrame) -> dict[str, str]:
+    if frame.empty or "customer" not in frame:
+        return {}
+    out: dict[str, str] = {}
+    for code, name in zip(frame["customer"].tolist(), frame["name"].tolist(), strict=True):
+        out.setdefault(code, str(name))
+    return out
+
+
+# id(frame) -> (frame, index). Book frames are read once per run and never edited in
+# place, so an index stays valid for its frame; keeping the frame alive keeps its id unique.
+_INDEXES: dict[tuple[int, Any], tuple[pd.DataFrame, dict]] = {}
+_MAX_INDEXES = 16
+
+
+def _frame_index(frame: pd.DataFrame | None, build: Callable[[pd.DataFrame], dict]) -> dict:
+    """`build(frame)`, computed once per frame object (per-message lookups stay O(1))."""
+    if frame is None:
+        return {}
+    key = (id(frame), build)
+    hit = _INDEXES.get(key)
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    if len(_INDEXES) >= _MAX_INDEXES:
+        _INDEXES.pop(next(iter(_INDEXES)))
+    index = build(frame)
+    _INDEXES[key] = (frame, index)
+    return index
+
+
+def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date) -> dict[str, Any]:
+    """Every variable a template may use for `outgoing`."""
+    context: dict[str, Any] = {
+        "empresa": config.company,
+        "remitente": sender_name(config.sender),
+        "cliente": CustomerView(outgoing.recipient, name),
+        "facturas": [invoice_view(line) for line in outgoing.lines],
+        "totales": totals(outgoing.lines),
+        "fecha_corte": dmy(as_of),
+        "destinatario": name or outgoing.recipient,
+    }
+    context.update(outgoing.context)
+    return context
+
+
+def find_template(templates: pd.DataFrame, code: str) -> tuple[str, str, bool] | None:
+    """(subject, body, approved) of the Plantillas row with this Código, or None."""
+    return _frame_index(templates, _build_templates).get(code.upper())
+
+
+def _build_templates(templates: pd.DataFrame) -> dict[str, tuple[str, str, bool]]:
+    """Código (stripped, upper case) -> (subject, body, approved); first row wins."""
+    if templates.empty or "code" not in templates:
+        return {}
+    codes = templates["code"].astype(str).str.strip().str.upper().tolist()
+    approved = templates["approved"].tolist() if "approved" in templates else [True] * len(codes)
+    rows = zip(codes, templates["subject"].tolist(), templates["body"].tolist(), approved,
+               strict=True)
+    out: dict[str, tuple[str, str, bool]] = {}
+    for code, subject, body, ok in rows:
+        if code not in out:
+            out[code] = (str(subject), str(body), False if pd.isna(ok) else bool(ok))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> tuple[jinja2.Template, dict[str, Any]]:
+    """Templates repeat for every message of a run: compile each text once.
+
+    Also returns the template's globals as a plain dict: `Template.render` copies them
+    out of a ChainMap on every call.
+    """
+    template = _ENV.from_string(source)
+    return template, dict(template.globals)
+
+
+def render_text(source: str, context: Mapping[str, Any], limits: Limits | None = None) -> str:
+    """Render one template text; raises jinja2 errors and TemplateLimitError (see
+    `explain`). Inside `render_pair` both texts share the limits of the message.
+
+    `Template.render` minus its per-call copy of the globals and traceback rewriting.
+    """
+    budget = active()
+    if budget is None:
+        with limited(limits or Limits()) as budget:
+            return _render(budget, source, context)
+    return _render(budget, source, context)
+
+
+def _render(budget: Budget, source: str, context: Mapping[str, Any]) -> str:
+    template, globals_ = _compiled(source)  # compiling inside the budget, too
+    ctx = new_context(_ENV, template.name, template.blocks, dict(context), globals=globals_)
+    return render_pieces(budget, template.root_render_func(ctx))
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace (CR, LF, tabs) into single spaces: safe for a header."""
+    return " ".join(text.split())
+
+
+def explain(exc: Exception, template: str, part: str) -> str:
+    """A rendering failure as one Spanish sentence naming the template and the part."""
+    where = f'Plantilla "{template}", {part}'
+    if isinstance(exc, TemplateLimitError):
+        return f"{where}: {exc.describe()}"
+    if isinstance(exc, RecursionError):
+        return (f"{where}: la plantilla excede la profundidad máxima de llamadas anidadas; "
+                "revise las macros que se llaman a sí mismas.")
+    if isinstance(exc, SecurityError):
+        m = re.search(r"attribute '([^']+)'", str(exc))
+        what = f'el acceso a "{m.group(1)}"' if m else str(exc)
+        return f"{where}: la plantilla intenta una operación no permitida ({what}); " + (
+            "use solo las variables del aviso."
+        )
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return (
+            f"{where}, línea {exc.lineno}: error de sintaxis ({exc.message}); "
+            "revise que cada {{ }} y {% %} esté bien cerrado."
+        )
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"{where}: {_undefined(str(exc))} (use {', '.join(VARIABLES)})."
+    return f"{where}: no se pudo generar el texto ({type(exc).__name__}: {exc})."
+
+
+def _undefined(message: str) -> str:
+    if m := re.search(r"'([^']+)' is undefined", message):
+        return f'la variable "{m.group(1)}" no existe'
+    if m := re.search(r"has no attribute '([^']+)'", message):
+        return f'el dato "{m.group(1)}" no existe'
+    return f"variable no definida ({message})"
+
+
+def render_pair(subject: str, body: str, context: Mapping[str, Any], template: str,
+                limits: Limits | None = None) -> Rendered:
+    """Render subject and body within the limits of one message (by default those of a
+    message listing its `facturas`); any template failure becomes `Rendered.error`."""
+    out: dict[str, str] = {}
+    with limited(limits or Limits.for_invoices(len(context.get("facturas", ())))) as budget:
+        for part, label, source in (("subject", "Asunto", subject), ("body", "Cuerpo", body)):
+            try:
+                out[part] = _render(budget, source, context)
+            except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
+                return Rendered(error=explain(exc, template, label))
+    body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
+    return Rendered(subject=one_line(out["subject"]), body=body_text)
+
+
+def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
+    """Look up `outgoing.template` in Plantillas and render it for `outgoing`."""
+    found = find_template(book.templates, outgoing.template)
+    if found is None and outgoing.kind == "resumen":
+        found = (*DIGEST_FALLBACK, True)
+    if found is None:
+        return Rendered(error=f'No existe la plantilla "{outgoing.template}" en Plantillas.')
+    subject, body, approved = found
+    if not approved:
+        return Rendered(
+            error=f'La plantilla "{outgoing.template}" no está aprobada (Aprobada debe ser Sí).'
+        )
+    name = outgoing_name(book, outgoing)
+    context = template_context(outgoing, book.config, name, as_of)
+    return render_pair(subject, body, context, outgoing.template)

@@ -1,0 +1,1 @@
+"""Rules on invoices: balance, days overdue, status (Saldo, Estatus), alerts, agenda, KPIs."""

@@ -1,0 +1,284 @@
+"""Internal alerts (the Alertas sheet): one function per Tipo, listed in one registry.
+
+Each alert function is `(ctx: AlertContext) -> DataFrame` with ALERT_COLUMNS, where the
+context carries the book, the output of `cobranza.rules.invoices.compute_invoices`, the as-of day
+and the rollups every alert shares (computed once per context; the cycle shares one
+context between the alerts and the agenda). Adding a Tipo
+is one function and one registry entry. Balances are int64 minor units; `days` is Int64
+(<NA> where a Tipo has no meaningful day count). Rows come out in customer, invoice,
+currency order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from cobranza.book.records import Book
+from cobranza.rules.invoices import as_day
+from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
+
+ALERT_COLUMNS = [
+    "type", "customer", "name", "collector", "invoice", "currency", "balance", "days",
+    "detail", "area",
+]
+ACTION = "Acción"
+BROKEN_PROMISE = "Promesa incumplida"
+REPORTED_PAYMENT = "Pago informado no acreditado"
+OPEN_DISPUTE = "Disputa abierta"
+OVERDUE_30 = "Mora > 30"
+OVERDUE_60 = "Mora > 60"
+OVERDUE_90 = "Mora > 90"
+CREDIT = "Crédito"
+NO_CONTACT = "Sin gestión"
+THIRD_PARTY = "Candidata a terceros"
+
+# Overdue statuses the team still works itself (Sin gestión, Candidata a terceros).
+WORKABLE = ("Vencida", "En acción", "Promesa incumplida")
+# Invoice columns every per-invoice alert row carries.
+ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area"]
+
+
+class AlertContext(InvoiceRollups):
+    """The inputs of every alert plus the rollups they share, computed once per call."""
+
+    def __init__(self, book: Book, invoices: pd.DataFrame, as_of: date) -> None:
+        super().__init__(book, invoices)
+        self.day = as_day(as_of)
+
+    @cached_property
+    def without_contact(self) -> pd.DataFrame:
+        """customers_without_contact (Sin gestión alert and agenda priority 4)."""
+        return customers_without_contact(self)
+
+    @property
+    def days_overdue(self) -> pd.Series:
+        return self.invoices["days_overdue"]
+
+    def rows(self, mask: np.ndarray, *extra: str) -> pd.DataFrame:
+        """ROW_COLUMNS (+ extra) of the invoices in `mask`, in alert order."""
+        return self.sorted_rows(mask, [*ROW_COLUMNS, *extra])
+
+
+AlertFn = Callable[[AlertContext], pd.DataFrame]
+
+
+def _dmy(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%d/%m/%Y")
+
+
+def _plural(n: pd.Series, one: str, many: str) -> pd.Series:
+    return n.astype(str) + np.where(n == 1, one, many)
+
+
+def _elapsed(since: pd.Series, as_of: date) -> pd.Series:
+    return (as_day(as_of) - since).dt.days.astype("Int64")
+
+
+def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
+           invoice: pd.Series | str = "") -> pd.DataFrame:
+    """Alert rows from a frame with customer, name, collector, currency, balance (+area),
+    already in customer, invoice, currency order."""
+    index = rows.index
+    return pd.DataFrame({
+        "type": constant_text(kind, index),
+        "customer": rows["customer"],
+        "name": rows["name"],
+        "collector": rows["collector"],
+        "invoice": (constant_text(invoice, index) if isinstance(invoice, str)
+                    else invoice.astype("str")),
+        "currency": rows["currency"],
+        "balance": rows["balance"].astype("int64"),
+        "days": pd.Series(days, index=index).astype("Int64"),
+        "detail": detail.astype("str"),
+        "area": rows["area"].astype("str") if "area" in rows else constant_text("", index),
+    }, index=index)
+
+
+def _by_invoice(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series
+                ) -> pd.DataFrame:
+    return _frame(rows, kind, days, detail, invoice=rows["invoice"])
+
+
+def _action_detail(days: pd.Series) -> pd.Series:
+    return "Vencida hace " + days.astype(str) + " días; corresponde iniciar acciones de cobro."
+
+
+def action(ctx: AlertContext) -> pd.DataFrame:
+    rows = ctx.rows(ctx.has_status("En acción"), "days_overdue")
+    days = rows["days_overdue"]
+    return _by_invoice(rows, ACTION, days, per_distinct(_action_detail, days))
+
+
+def _promise_detail(promise: pd.Series) -> pd.Series:
+    return "Prometió pagar el " + _dmy(promise) + "; el pago no se ha acreditado."
+
+
+def broken_promise(ctx: AlertContext) -> pd.DataFrame:
+    rows = ctx.rows(ctx.has_status("Promesa incumplida"), "promise_date")
+    detail = per_distinct(_promise_detail, rows["promise_date"])
+    return _by_invoice(rows, BROKEN_PROMISE, _elapsed(rows["promise_date"], ctx.day), detail)
+
+
+def _reported_detail(since: pd.Series, days: pd.Series) -> pd.Series:
+    return ("Pago informado el " + _dmy(since) + "; sin acreditar después de "
+            + days.astype(str) + " días.")
+
+
+def reported_payment(ctx: AlertContext) -> pd.DataFrame:
+    rows = ctx.rows(ctx.has_status("Pago informado"), "status_since")
+    days = _elapsed(rows["status_since"], ctx.day)
+    late = (days > ctx.book.config.reported_payment_days).to_numpy()
+    rows, days = rows[late], days[late]
+    detail = per_distinct(_reported_detail, rows["status_since"], days)
+    return _by_invoice(rows, REPORTED_PAYMENT, days, detail)
+
+
+def _dispute_detail(since: pd.Series, area: pd.Series) -> pd.Series:
+    area = area.where(area != "", "sin área asignada")
+    return "Disputa abierta desde el " + _dmy(since) + " (" + area + ")."
+
+
+def open_dispute(ctx: AlertContext) -> pd.DataFrame:
+    rows = ctx.rows(ctx.has_status("Disputa"), "status_since")
+    detail = per_distinct(_dispute_detail, rows["status_since"], rows["area"])
+    return _by_invoice(rows, OPEN_DISPUTE, _elapsed(rows["status_since"], ctx.day), detail)
+
+
+def _overdue_beyond(limit: int, kind: str) -> AlertFn:
+    """Mora > limit: per customer, open balance more than `limit` days overdue (any band
+    beyond included, so a 95-day invoice shows under > 30, > 60 and > 90)."""
+
+    def detail(count: pd.Series, days: pd.Series) -> pd.Series:
+        return (_plural(count, " factura", " facturas") + f" con más de {limit} días"
+                " de atraso; la más antigua tiene " + days.astype(str) + " días.")
+
+    def alert(ctx: AlertContext) -> pd.DataFrame:
+        cust = ctx.per_customer(ctx.is_open & (ctx.days_overdue > limit).to_numpy())
+        return _frame(cust, kind, cust["days"], per_distinct(detail, cust["count"], cust["days"]))
+
+    alert.__name__ = f"overdue_{limit}"
+    return alert
+
+
+def _credit_limits(book: Book) -> pd.Series:
+    return book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
+
+
+def credit_position(rollups: InvoiceRollups) -> pd.DataFrame:
+    """Per customer: open balance in the default currency and its Límite de crédito
+    (Int64 minor units, NA = none). The Crédito alert and USO_CREDITO both use it."""
+    mask = rollups.is_open & rollups.has_currency(rollups.book.config.default_currency)
+    cust = rollups.per_customer(mask)
+    limits = _credit_limits(rollups.book)
+    cust["limit"] = pd.Series(
+        limits.reindex(cust["customer"]).to_numpy(), index=cust.index, dtype="Int64"
+    )
+    return cust
+
+
+def credit_usage(book: Book, invoices: pd.DataFrame) -> pd.Series:
+    """Open balance / Límite de crédito for every customer (NaN without a limit)."""
+    pos = credit_position(InvoiceRollups(book, invoices)).set_index("customer")
+    limit = _credit_limits(book).astype("float64")
+    balance = pos["balance"].reindex(limit.index).fillna(0).astype("float64")
+    return balance / limit.where(limit > 0)
+
+
+def credit(ctx: AlertContext) -> pd.DataFrame:
+    """Open balance / Límite de crédito > Umbral crédito, default currency only, exact."""
+    cust = credit_position(ctx)
+    limit = cust.pop("limit")
+    basis_points = round(ctx.book.config.credit_threshold * 10_000)  # 85% -> 8500, integers
+    over = (limit > 0) & (cust["balance"] * 10_000 > limit * basis_points)
+    cust, limit = cust[over.fillna(False).to_numpy()], limit[over.fillna(False).to_numpy()]
+    ratio = cust["balance"].to_numpy("float64") / limit.to_numpy("float64") * 100  # display only
+    usage = pd.Series(ratio, index=cust.index).map("{:.1f}".format).astype("str")
+    detail = ("Saldo abierto del " + usage + "% del límite de crédito (umbral "
+              + f"{basis_points / 100:g}%).")
+    return _frame(cust, CREDIT, pd.Series(pd.NA, index=cust.index), detail)
+
+
+def _last_contact(ctx: AlertContext) -> np.ndarray:
+    """Per customer code (ctx.customer_codes): its latest gestión dated <= the day, or NaT."""
+    contacts = ctx.book.contacts
+    dates = contacts["date"].to_numpy().astype("datetime64[ns]")
+    seen = dates <= ctx.day.to_datetime64()  # NaT compares False
+    who = ctx.customer_codes[1].get_indexer(contacts["customer"][seen])
+    last = np.full(len(ctx.customer_codes[1]), np.datetime64("NaT", "ns"))
+    np.maximum.at(last.view("int64"), who[who >= 0], dates[seen][who >= 0].view("int64"))
+    return last
+
+
+def customers_without_contact(ctx: AlertContext) -> pd.DataFrame:
+    """Per customer and currency with overdue workable invoices and no gestión (any
+    Resultado) for at least Días sin gestión days: balance, count, days, last_contact."""
+    overdue = (ctx.days_overdue > 0).to_numpy()
+    cust = ctx.per_customer(ctx.is_open & overdue & ctx.has_status(*WORKABLE))
+    cust["last_contact"] = _last_contact(ctx)[ctx.customer_codes[1].get_indexer(cust["customer"])]
+    cust["since"] = _elapsed(cust["last_contact"], ctx.day)
+    stale = cust["since"].isna() | (cust["since"] >= ctx.book.config.days_without_contact)
+    return cust[stale.to_numpy(dtype=bool)]
+
+
+def _no_contact_detail(last: pd.Series, since: pd.Series) -> pd.Series:
+    seen = ("Última gestión el " + _dmy(last) + " (hace " + since.astype(str)
+            + " días); tiene saldo vencido.")
+    return seen.where(since.notna(), "Sin gestiones registradas; tiene saldo vencido.")
+
+
+def no_contact(ctx: AlertContext) -> pd.DataFrame:
+    cust = ctx.without_contact
+    detail = per_distinct(_no_contact_detail, cust["last_contact"], cust["since"])
+    return _frame(cust, NO_CONTACT, cust["since"], detail)
+
+
+def _third_party_detail(days: pd.Series, disputed: pd.Series, promises: pd.Series
+                        ) -> pd.Series:
+    reason = np.select(
+        [disputed, promises >= 2], ["disputa rechazada", "promesas incumplidas"], "vencimiento",
+    )
+    return "Vencida hace " + days.astype(str) + " días; motivo: " + reason + "."
+
+
+def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
+    """>= Días terceros overdue and still worked in-house. Reason, first that applies:
+    disputa rechazada (a Disputa resuelta was logged and the invoice is still unpaid),
+    promesas incumplidas (2 or more promises came due unpaid), vencimiento."""
+    due = (ctx.days_overdue >= ctx.book.config.third_party_days).to_numpy()
+    rows = ctx.rows(ctx.is_open & due & ctx.has_status(*WORKABLE),
+                    "days_overdue", "dispute_resolved", "broken_promises")
+    days = rows["days_overdue"]
+    # Only ">= 2" matters to the text: clipping keeps the distinct rows few.
+    detail = per_distinct(_third_party_detail, days, rows["dispute_resolved"],
+                          rows["broken_promises"].clip(upper=2))
+    return _by_invoice(rows, THIRD_PARTY, days, detail)
+
+
+ALERTS: list[tuple[str, AlertFn]] = [
+    (ACTION, action),
+    (BROKEN_PROMISE, broken_promise),
+    (REPORTED_PAYMENT, reported_payment),
+    (OPEN_DISPUTE, open_dispute),
+    (OVERDUE_30, _overdue_beyond(30, OVERDUE_30)),
+    (OVERDUE_60, _overdue_beyond(60, OVERDUE_60)),
+    (OVERDUE_90, _overdue_beyond(90, OVERDUE_90)),
+    (CREDIT, credit),
+    (NO_CONTACT, no_contact),
+    (THIRD_PARTY, third_party_candidate),
+]
+ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
+
+
+def compute_alerts(book: Book, invoices: pd.DataFrame, as_of: date,
+                   ctx: AlertContext | None = None) -> pd.DataFrame:
+    """Every alert, in registry order (then customer, invoice). `ctx`: the context of
+    these same arguments, when the caller shares it with the agenda."""
+    ctx = ctx or AlertContext(book, invoices, as_of)
+    parts = [fn(ctx) for _, fn in ALERTS]
+    out = pd.concat(parts, ignore_index=True)[ALERT_COLUMNS]
+    return out.astype({"balance": "int64", "days": "Int64"})

@@ -1,0 +1,209 @@
+"""Per-invoice rules: Saldo, Días vencidos, Tramo and Estatus, over whole columns.
+
+Pure functions of a `Book` and an as-of date (SPEC "Rules"). Payments and gestiones
+dated after `as_of` are ignored, so any past day can be recomputed exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from cobranza.book.positions import first_positions
+from cobranza.book.records import BUCKETS, Book
+
+# Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
+# Pago recibido is treated like Disputa resuelta: "Pagada" only ever comes from Pagos.
+STATUS_RESULTS: dict[str, str | None] = {
+    "Promesa de pago": "Promesa de pago",
+    "Pago informado": "Pago informado",
+    "Disputa": "Disputa",
+    "Disputa resuelta": None,
+    "Pago recibido": None,
+    "Asignar a tercero": "Tercerizada",
+    "Castigo": "Castigada",
+}
+PROMISE = "Promesa de pago"
+BROKEN_PROMISE = "Promesa incumplida"
+PAID = "Pagada"
+
+_TOUCH_COLUMNS = [
+    "date", "row", "customer", "invoice", "collector", "result", "promise_date", "area",
+    "comment", "follow_up",
+]
+
+
+def as_day(as_of: date | datetime | pd.Timestamp) -> pd.Timestamp:
+    """The as-of calendar day at midnight (a datetime keeps only its date)."""
+    ts = pd.Timestamp(as_of)
+    return pd.Timestamp(ts.year, ts.month, ts.day)
+
+
+def days_overdue(due: pd.Series, as_of: date) -> pd.Series:
+    """as_of − Vencimiento in calendar days (negative = days left); Int64 <NA> for blanks."""
+    days = (as_day(as_of) - pd.to_datetime(due)).dt.days
+    return days.astype("Int64") if days.isna().any() else days.astype("int64")
+
+
+def _labels(choice: np.ndarray, labels: tuple[str, ...], index: pd.Index) -> pd.Series:
+    """A str column: labels[choice] per row (integer choices, one object array take)."""
+    return pd.Series(np.array(labels, dtype=object)[choice], index=index, dtype="str")
+
+
+def bucket_of(days: pd.Series) -> pd.Series:
+    """Tramo of each Días vencidos value; "" where the value is blank."""
+    d = pd.to_numeric(days).astype("float64").to_numpy()
+    choice = np.select([np.isnan(d), d <= 0, d <= 30, d <= 60, d <= 90], [0, 1, 2, 3, 4], 5)
+    return _labels(choice, ("", *BUCKETS), days.index)
+
+
+def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
+    """The date rule: Por vencer (<= 0), Vencida (1 .. action_days-1), En acción."""
+    d = days.to_numpy()
+    choice = np.select([d <= 0, d < action_days], [0, 1], 2)
+    return _labels(choice, ("Por vencer", "Vencida", "En acción"), days.index)
+
+
+def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Row position in `invoices` of each Factura in `ids`; -1 when unknown.
+
+    Integer keys make every later groupby a fast numeric one (no string sorting).
+    """
+    return first_positions(invoices["invoice"], ids)[0]
+
+
+def paid_until(invoice: pd.Series, when: pd.Series, payments: pd.DataFrame) -> pd.Series:
+    """Row by row: total payments to `invoice` dated on or before `when` (int64).
+
+    `when` must have no NaT. One merge_asof over per-invoice cumulative daily totals.
+    """
+    if invoice.empty or payments.empty:
+        return pd.Series(0, index=invoice.index, dtype="int64")
+    payments = payments[payments["invoice"].isin(invoice.unique())]  # only those that count
+    if payments.empty:
+        return pd.Series(0, index=invoice.index, dtype="int64")
+    keys = pd.Index(payments["invoice"].unique())
+    daily = payments.groupby([keys.get_indexer(payments["invoice"]), "date"])["amount"].sum()
+    daily = daily.rename_axis(["key", "date"]).reset_index()
+    daily["cum"] = daily.groupby("key")["amount"].cumsum()
+    daily["date"] = daily["date"].astype("datetime64[ns]")
+    left = pd.DataFrame({
+        "key": keys.get_indexer(invoice),
+        "when": pd.to_datetime(when).to_numpy().astype("datetime64[ns]"),
+        "pos": np.arange(len(invoice)),
+    }).sort_values("when", kind="stable")
+    merged = pd.merge_asof(
+        left, daily.sort_values("date")[["key", "date", "cum"]],
+        left_on="when", right_on="date", by="key", direction="backward",
+    ).sort_values("pos")
+    return pd.Series(merged["cum"].fillna(0).to_numpy(dtype="int64"), index=invoice.index)
+
+
+def contact_touches(book: Book, as_of: date, positions: np.ndarray | None = None
+                    ) -> pd.DataFrame:
+    """One row per (gestión, invoice it applies to), for gestiones dated <= as_of.
+
+    A gestión with blank Factura applies to every invoice of its customer open on its
+    date: issued on or before it (or no Emisión) and not fully paid by payments dated
+    on or before it. A Factura that names no known invoice touches nothing. Column
+    `pos` is the invoice's row position in book.invoices (`positions`: that of each
+    book.contacts row's Factura, when the caller has them).
+    """
+    if positions is None:
+        positions = invoice_positions(book.invoices, book.contacts["invoice"])
+    dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
+    con = book.contacts[dated].assign(pos=positions[dated])
+    direct = con[con["invoice"] != ""]
+    blank = con[con["invoice"] == ""].drop(columns="pos")
+    inv = book.invoices[["invoice", "customer", "issued", "amount"]]
+    inv = inv.assign(pos=np.arange(len(inv)))
+    inv = inv[inv["customer"].isin(blank["customer"].unique())]  # the merge's rows, in order
+    pairs = blank.drop(columns="invoice").merge(inv, on="customer")
+    pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
+    still_open = pairs["amount"] > paid_until(pairs["invoice"], pairs["date"], book.payments)
+    touches = pd.concat([direct[direct["pos"] >= 0], pairs[still_open]], ignore_index=True)
+    return touches[[*_TOUCH_COLUMNS, "pos"]]
+
+
+def _filled_promise(touches: pd.DataFrame) -> pd.Series:
+    # A promise logged without Fecha compromiso is taken as a promise to pay that same day.
+    return touches["promise_date"].fillna(touches["date"])
+
+
+def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
+    """Per invoice position 0..n-1: the status set by its latest status-bearing gestión."""
+    sb = touches[touches["result"].isin(list(STATUS_RESULTS))]
+    sb = sb.sort_values(["pos", "date", "row"], kind="stable")
+    new_run = sb["result"].ne(sb.groupby("pos")["result"].shift())
+    since = sb["date"].where(new_run).groupby(sb["pos"]).ffill()
+    last = sb.assign(since=since).drop_duplicates("pos", keep="last").set_index("pos")
+    promise = _filled_promise(last)
+    is_promise = last["result"] == PROMISE
+    status = last["result"].map(STATUS_RESULTS).fillna("")
+    status = status.where(~is_promise | (promise >= day), BROKEN_PROMISE)
+    sets = status != ""
+    out = pd.DataFrame({
+        "g_status": status.astype("str"),
+        "status_date": last["date"].where(sets),
+        "status_since": last["since"].where(sets),
+        "promise_date": promise.where(is_promise),
+        "area": last["area"].where(last["result"] == "Disputa", ""),
+    }).reindex(pd.RangeIndex(n))
+    broken = touches[(touches["result"] == PROMISE) & (_filled_promise(touches) < day)]
+    out["broken_promises"] = broken.groupby("pos").size()
+    resolved = touches.loc[touches["result"] == "Disputa resuelta", "pos"]
+    out["dispute_resolved"] = out.index.isin(resolved)
+    out["last_contact"] = touches.groupby("pos")["date"].max()
+    return out
+
+
+def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
+    """One row per invoice: the columns of book.invoices plus the computed ones.
+
+    Added: paid, balance, days_overdue, bucket, status, status_date, promise_date,
+    last_contact, collector, area, name; and status_since (first gestión of the current
+    run of the same Resultado), broken_promises (promises with Fecha compromiso before
+    as_of), dispute_resolved (a Disputa resuelta touched the invoice).
+    """
+    day = as_day(as_of)
+    invoices = book.invoices
+    pays = book.payments[(book.payments["date"] <= day).to_numpy()]
+    contacts = book.contacts["invoice"]
+    pos, touched = first_positions(invoices["invoice"], pays["invoice"], contacts)
+    paid = np.zeros(len(invoices), dtype="int64")
+    np.add.at(paid, pos[pos >= 0], pays["amount"].to_numpy(dtype="int64")[pos >= 0])
+    balance = invoices["amount"].to_numpy(dtype="int64") - paid
+    days = days_overdue(invoices["due"], day)
+    dec = _deciding(contact_touches(book, day, touched), day, len(invoices))
+    g_status = dec["g_status"].fillna("").to_numpy()
+    by_date = status_by_date(days, book.config.action_days).to_numpy()
+    is_paid = balance <= 0
+    status = np.where(is_paid, PAID, np.where(g_status != "", g_status, by_date))
+    keep = ~is_paid  # Pagada overrides: no deciding gestión, promise or area
+
+    def dated(col: str) -> np.ndarray:
+        values = dec[col] if col == "last_contact" else dec[col].where(keep)
+        return values.astype("datetime64[ns]").to_numpy()
+
+    customers = book.customers
+    at = first_positions(customers["customer"], invoices["customer"])[0]
+
+    def of_customer(col: str) -> pd.Series:  # "" for an unknown customer (index -1)
+        values = np.append(customers[col].to_numpy(dtype=object), "")[at]
+        return pd.Series(values, index=invoices.index, dtype="str")
+
+    added = {
+        "paid": paid, "balance": balance, "days_overdue": days, "bucket": bucket_of(days),
+        "status": pd.Series(status, index=invoices.index, dtype="str"),
+        "status_date": dated("status_date"), "promise_date": dated("promise_date"),
+        "last_contact": dated("last_contact"), "collector": of_customer("collector"),
+        "area": pd.Series(dec["area"].where(keep).fillna("").to_numpy(), index=invoices.index,
+                          dtype="str"),
+        "name": of_customer("name"), "status_since": dated("status_since"),
+        "broken_promises": dec["broken_promises"].fillna(0).astype("int64").to_numpy(),
+        "dispute_resolved": dec["dispute_resolved"].to_numpy(dtype=bool),
+    }
+    columns = {c: invoices[c] for c in invoices.columns} | added
+    return pd.DataFrame(columns, index=invoices.index, copy=False)

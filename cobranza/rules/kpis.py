@@ -1,0 +1,212 @@
+"""Tablero KPIs per currency and per collector: portfolio, overdue, aging, DSO, CEI and
+share of promises kept. Money sums stay int64 minor units; ratios are floats rounded to
+one decimal (display measures, never compared as money).
+
+Receivable at day t: invoice issued on or before t (or with no Emisión), not Castigada
+(as of `as_of`), with Importe − payments dated <= t greater than 0 (that amount counts).
+
+    DSO = receivables(as_of) / sales(last 90 days) × 90
+    CEI = (receivables(as_of−30) + sales(last 30 days) − receivables(as_of))
+          / (receivables(as_of−30) + sales(last 30 days) − current receivables(as_of)) × 100
+
+sales(last N days) = Importe of invoices with Emisión in (as_of − N, as_of]; current =
+not yet due (Días vencidos <= 0). A promise came due when its Fecha compromiso < as_of;
+it was kept when payments dated on or before Fecha compromiso cover the whole Importe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from cobranza.book.records import BUCKETS, Book
+from cobranza.rules.invoices import PROMISE, as_day, contact_touches, paid_until
+from cobranza.rules.rollups import group_sum, text_codes
+
+SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
+        "current", "promises_due", "promises_kept"]
+RATIOS = ["dso", "cei", "promises_kept_pct"]
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """totals: per currency; collectors: per (collector, currency); aging: per currency
+    and bucket (count, balance), every bucket listed. Columns: SUMS + RATIOS."""
+
+    totals: pd.DataFrame
+    aging: pd.DataFrame
+    collectors: pd.DataFrame
+
+
+class _Keys:
+    """Integer keys of one compute_kpis call: text keys become codes once (in text order,
+    so code order is the groupby order) and payments are matched to invoices once."""
+
+    def __init__(self, book: Book, invoices: pd.DataFrame) -> None:
+        self.currency, self.currencies = text_codes(invoices["currency"])
+        self.collector, self.collectors = text_codes(invoices["collector"])
+        # One code per Factura text, shared by invoice rows and payments (a payment counts
+        # for every invoice row with its Factura); codes >= n_ids: no such invoice.
+        ids = invoices["invoice"].to_numpy(dtype=object)
+        paid = book.payments["invoice"].to_numpy(dtype=object)
+        codes = pd.factorize(np.concatenate([ids, paid]))[0]
+        self.invoice, self.payment = codes[:len(ids)], codes[len(ids):]
+        self.n_ids = int(self.invoice.max()) + 1 if len(ids) else 0
+
+    def text(self, values: pd.Index) -> pd.Series:
+        """A group key column: str, or object when there are no invoices (as groupby)."""
+        return pd.Series(values, dtype="str" if len(self.invoice) else object)
+
+    def payments_of(self, book: Book, rows: np.ndarray) -> pd.DataFrame:
+        """The payments to the Facturas of invoice `rows` (all that paid_until needs)."""
+        return book.payments[np.isin(self.payment, self.invoice[rows])]
+
+    def pair(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """(collector, currency) code of invoice rows, in the order of the text pair."""
+        return self.collector[rows].astype("int64") * len(self.currencies) + self.currency[rows]
+
+
+def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame, keys: _Keys,
+                   day: pd.Timestamp) -> np.ndarray:
+    """Per invoice: amount still owed at the end of `day` (0 when not receivable)."""
+    dated = (payments["date"] <= day).to_numpy() & (keys.payment < keys.n_ids)
+    by_id = group_sum(keys.payment[dated], keys.n_ids, payments["amount"].to_numpy()[dated])
+    owed = np.maximum(invoices["amount"].to_numpy() - by_id[keys.invoice], 0)
+    exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
+    live = invoices["status"].to_numpy(dtype=object) != "Castigada"
+    return np.where(exists & live, owed, 0)
+
+
+def _measures(book: Book, invoices: pd.DataFrame, keys: _Keys,
+              day: pd.Timestamp) -> dict[str, np.ndarray]:
+    """Per-invoice amounts whose group sums are the KPI inputs."""
+    issued, amount = invoices["issued"], invoices["amount"]
+    now = _receivable_at(invoices, book.payments, keys, day)
+    due_now = (invoices["days_overdue"] > 0).to_numpy()
+
+    def sales(days: int) -> np.ndarray:
+        window = (issued > day - pd.Timedelta(days=days)) & (issued <= day)
+        return amount.where(window, 0).to_numpy(dtype="int64")
+
+    return {
+        "open_invoices": (now > 0).astype("int64"),
+        "portfolio": now,
+        "overdue": np.where(due_now, now, 0),
+        "current": np.where(due_now, 0, now),
+        "sales_90": sales(90),
+        "sales_30": sales(30),
+        "opening_30": _receivable_at(invoices, book.payments, keys, day - pd.Timedelta(days=30)),
+    }
+
+
+def _promise_book(book: Book, keys: _Keys, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
+    """The book cut down to the promises that came due and what they can touch, and the
+    row of each kept invoice in book.invoices.
+
+    A gestión's touches depend on that gestión alone. A blank Factura touches its
+    customer's invoices; a named one the first invoice row with that Factura, which stays
+    first since every row with a named Factura is kept. Payments: those of kept rows.
+    """
+    con = book.contacts
+    due = con[(con["result"] == PROMISE) & (con["promise_date"].fillna(con["date"]) < day)]
+    blank = due["invoice"] == ""
+    inv = book.invoices
+    rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
+                          | inv["invoice"].isin(due.loc[~blank, "invoice"].unique()))
+    cut = replace(book, contacts=due, invoices=inv.take(rows),
+                  payments=keys.payments_of(book, rows))
+    return cut, rows
+
+
+def _promise_touches(book: Book, keys: _Keys, day: pd.Timestamp) -> pd.DataFrame:
+    """contact_touches of the promises that came due, with their Fecha compromiso."""
+    cut, rows = _promise_book(book, keys, day)
+    t = contact_touches(cut, day)
+    t = t.assign(pos=rows[t["pos"].to_numpy()], promise=t["promise_date"].fillna(t["date"]))
+    return t[(t["result"] == PROMISE) & (t["promise"] < day)]
+
+
+def _promises(book: Book, invoices: pd.DataFrame, keys: _Keys,
+              day: pd.Timestamp) -> pd.DataFrame:
+    """One row per (promise that came due, invoice it covered): pos (invoice row), kept."""
+    t = _promise_touches(book, keys, day)
+    pos = t["pos"].to_numpy()
+    paid = paid_until(t["invoice"], t["promise"], keys.payments_of(book, pos)).to_numpy()
+    kept = paid >= invoices["amount"].to_numpy()[pos]
+    return pd.DataFrame({"pos": pos, "kept": kept.astype("int64")})
+
+
+def _ratio(num: pd.Series, den: pd.Series, scale: float) -> pd.Series:
+    ok = den > 0
+    value = num.astype("float64") / den.where(ok, 1).astype("float64") * scale
+    return value.round(1).where(ok)
+
+
+def _summary(codes: np.ndarray, k: int, measures: dict[str, np.ndarray],
+             promised: np.ndarray, kept: np.ndarray) -> pd.DataFrame:
+    """SUMS and RATIOS per group code (ascending), for the codes some invoice has."""
+    sums = {name: group_sum(codes, k, values) for name, values in measures.items()}
+    sums["promises_due"] = np.bincount(promised, minlength=k).astype("int64")
+    sums["promises_kept"] = group_sum(promised, k, kept)
+    present = np.bincount(codes, minlength=k) > 0
+    out = pd.DataFrame({name: sums[name][present] for name in SUMS})
+    out["dso"] = _ratio(out["portfolio"], out["sales_90"], 90)
+    collected = out["opening_30"] + out["sales_30"] - out["portfolio"]
+    out["cei"] = _ratio(collected, out["opening_30"] + out["sales_30"] - out["current"], 100)
+    out["promises_kept_pct"] = _ratio(out["promises_kept"], out["promises_due"], 100)
+    out.index = np.flatnonzero(present)
+    return out
+
+
+def _totals(keys: _Keys, measures: dict[str, np.ndarray], promises: pd.DataFrame
+            ) -> pd.DataFrame:
+    pos = promises["pos"].to_numpy()
+    k = len(keys.currencies)
+    out = _summary(keys.currency, k, measures, keys.currency[pos], promises["kept"].to_numpy())
+    currency = keys.text(keys.currencies[out.index])
+    return out.reset_index(drop=True).assign(currency=currency)[["currency", *out.columns]]
+
+
+def _by_collector(keys: _Keys, measures: dict[str, np.ndarray], promises: pd.DataFrame
+                  ) -> pd.DataFrame:
+    pos = promises["pos"].to_numpy()
+    n = len(keys.currencies)
+    k = len(keys.collectors) * n
+    out = _summary(keys.pair(), k, measures, keys.pair(pos), promises["kept"].to_numpy())
+    groups = out.index.to_numpy()
+    collector = keys.text(keys.collectors[groups // n])
+    currency = keys.text(keys.currencies[groups % n])
+    out = out.reset_index(drop=True).assign(collector=collector, currency=currency)
+    return out[["collector", "currency", *SUMS, *RATIOS]]
+
+
+def _aging(invoices: pd.DataFrame, keys: _Keys, portfolio: np.ndarray) -> pd.DataFrame:
+    """Open count and balance per currency and bucket, every bucket of every currency."""
+    codes, labels = pd.factorize(invoices["bucket"].to_numpy(dtype=object))
+    bucket = pd.Index(BUCKETS).get_indexer(labels)[codes]  # -1: no Tramo (blank)
+    rows = (portfolio > 0) & (bucket >= 0)
+    cell = keys.currency[rows].astype("int64") * len(BUCKETS) + bucket[rows]
+    k = len(keys.currencies) * len(BUCKETS)
+    return pd.DataFrame({
+        "currency": pd.Series(np.repeat(keys.currencies.to_numpy(), len(BUCKETS)), dtype="str"),
+        "bucket": pd.Series(np.tile(np.array(BUCKETS, dtype=object), len(keys.currencies)),
+                            dtype="str"),
+        "count": np.bincount(cell, minlength=k).astype("int64"),
+        "balance": group_sum(cell, k, portfolio[rows]),
+    })
+
+
+def compute_kpis(book: Book, invoices: pd.DataFrame, as_of: date) -> Kpis:
+    """KPIs of the compute_invoices frame at `as_of` (see module docstring)."""
+    day = as_day(as_of)
+    keys = _Keys(book, invoices)
+    measures = _measures(book, invoices, keys, day)
+    promises = _promises(book, invoices, keys, day)
+    return Kpis(
+        totals=_totals(keys, measures, promises),
+        aging=_aging(invoices, keys, measures["portfolio"]),
+        collectors=_by_collector(keys, measures, promises),
+    )

@@ -1,0 +1,1 @@
+"""The send ledger and the workbook identity it is keyed by."""

@@ -1,0 +1,1 @@
+"""Mail: building and transporting messages, and the deliver step."""

@@ -1,0 +1,272 @@
+"""The deliver step: planned `Outgoing` messages -> emails delivered and recorded once.
+
+The planner's ``omitido`` notices (its `Skipped` batch) are recorded as final first, in
+bulk, unless the ledger already has them; the batch gets no DeliveryRow (callers count
+it). Then for each message, in order: a planner ``error`` (no valid email) and
+``pendiente`` are only reported; ``listo`` is rendered, built, claimed in the ledger,
+sent and its outcome recorded. `stop()` is
+checked between messages, so a SIGTERM finishes the current message and stops. When the
+transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
+
+A customer notice the server refuses for good, or one addressed to a non-ASCII local part
+that the server cannot carry (no SMTPUTF8: ``pendiente``, never claimed), carries an
+Errores row for the customer's Email cell (`DeliveryRow.input_error`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+import pandas as pd
+
+from cobranza.book.addresses import needs_smtputf8
+from cobranza.book.records import Book, InputError
+from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
+from cobranza.notices.messages import Line, Outgoing, Skipped, invoice_list
+from cobranza.notices.statement import all_statement_lines, statement_filename, statement_xlsx
+from cobranza.rendering.render import Rendered, customer_names, outgoing_name, render_outgoing
+from sync.ledger.store import Ledger, message_id_for
+from sync.mail.transport import (
+    PermanentSendError,
+    TransientSendError,
+    Transport,
+    TransportDown,
+    UncertainSendError,
+    build_message,
+    requires_smtputf8,
+)
+from sync.progress import track
+
+STATEMENT_CODE = "ESTADO_MENSUAL"
+SERVER_DOWN = "servidor SMTP no disponible"
+TAKEN = "ya está en el registro de envíos (enviado, en curso o en espera de reintento)"
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One message's outcome in this run: an Envíos row, plus the body for Vista previa."""
+
+    when: datetime
+    kind: str
+    code: str
+    recipient: str
+    to: str
+    invoices: str
+    subject: str
+    state: str  # enviado | pendiente | omitido | error | incierto | listo (dry run)
+    reason: str
+    body: str = ""
+    cc: str = ""
+    name: str = ""  # customer name (avisos)
+    logged: bool = False  # this outcome is in the ledger (Ledger.rows() shows it)
+    input_error: InputError | None = None  # an Errores row found while sending
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Run:
+    book: Book
+    invoices: pd.DataFrame
+    ledger: Ledger
+    transport: Transport | None
+    now: datetime
+    dry_run: bool
+    down: str = ""  # reason once the transport failed to connect
+    names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
+    _statements: dict[str, tuple[Line, ...]] | None = None
+
+    def statement(self, customer: str) -> tuple[Line, ...]:
+        """The customer's open invoices, every customer's built at the first need."""
+        if self._statements is None:
+            self._statements = all_statement_lines(self.invoices)
+        return self._statements.get(customer, ())
+
+
+def deliver(
+    outgoing: list[Outgoing],
+    book: Book,
+    invoices: pd.DataFrame,
+    ledger: Ledger,
+    transport: Transport | None,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+    skipped: Skipped | None = None,
+) -> list[DeliveryRow]:
+    """Deliver the planned messages; one DeliveryRow per message handled (none for the
+    `skipped` batch, which a real run records in the ledger)."""
+    if transport is None and not dry_run:
+        raise ValueError("a transport is required unless dry_run")
+    run = _Run(book, invoices, ledger, transport, now, dry_run,
+               names=customer_names(book.customers))
+    if not dry_run and skipped is not None:  # final: recorded before anything is sent
+        ledger.note_skipped(skipped, now)
+    rows = []
+    try:
+        for item in track(outgoing, "Enviando avisos"):
+            if stop():
+                break
+            rows.append(_one(run, item))
+    finally:
+        if transport is not None:
+            transport.close()
+    return rows
+
+
+def _one(run: _Run, item: Outgoing) -> DeliveryRow:
+    # A planner error is not recorded: the notice still goes once the data is fixed
+    # within its window.
+    if item.state in ("error", "pendiente"):
+        return _row(run, item, item.state, item.reason)
+    if run.down:
+        return _row(run, item, "pendiente", run.down)
+    rendered = render_outgoing(_as_statement(run, item), run.book, run.now.date())
+    if not rendered.ok:
+        return _final(run, item, "error", rendered.error, rendered)
+    if run.dry_run:
+        return _row(run, item, "listo", "", rendered)
+    return _send(run, item, rendered)
+
+
+def _final(
+    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None
+) -> DeliveryRow:
+    """A planner outcome or a failure found before sending: recorded once, final."""
+    logged = not run.dry_run and run.ledger.note(item, message_id_for(item), state, reason,
+                                                 run.now)
+    return _row(run, item, state, reason, rendered, logged=logged)
+
+
+def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
+    message_id = message_id_for(item)
+    try:
+        msg = build_message(
+            run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
+            message_id, run.now, _attachments(run, item),
+        )
+    except PermanentSendError as exc:
+        return _final(run, item, "error", str(exc), rendered)
+    except Exception as exc:  # noqa: BLE001 - nothing went out; the batch goes on
+        reason = f"no se pudo preparar el mensaje ({type(exc).__name__}: {exc})"
+        return _row(run, item, "pendiente", reason, rendered)
+    if requires_smtputf8(msg) and (held := _hold_smtputf8(run, item, rendered)):
+        return held
+    if not run.ledger.claim(item, message_id, run.now, rendered.subject):
+        return _row(run, item, "omitido", TAKEN, rendered)
+    try:
+        state, reason = _transmit(run, msg)
+    except BaseException:
+        run.ledger.record(message_id, "incierto", "error interno durante el envío", run.now)
+        raise
+    run.ledger.record(message_id, state, reason, run.now)
+    refused = None
+    if state == "error" and item.kind == "aviso":
+        to = "; ".join(item.to)
+        refused = _email_error(run, item, "Email", refused_problem(item.code, to, reason))
+    return _row(run, item, state, reason, rendered, logged=True, input_error=refused)
+
+
+def _hold_smtputf8(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow | None:
+    """A message to a non-ASCII local part waits, unclaimed, unless the server offers
+    SMTPUTF8; the customer's Email (or Email CC) cell gets an Errores row."""
+    try:
+        if run.transport.supports_smtputf8():
+            return None
+    except TransportDown as exc:
+        return _row(run, item, "pendiente", _down(run, exc), rendered)
+    to = [a for a in item.to if needs_smtputf8(a)]
+    address = (to or [a for a in item.cc if needs_smtputf8(a)] or ["?"])[0]
+    reason = (f"{address}: el servidor de correo no acepta direcciones con caracteres no "
+              "ASCII antes de la @ (SMTPUTF8)")
+    problem = smtputf8_problem(item.code, address)
+    error = _email_error(run, item, "Email" if to else "Email CC", problem)
+    return _row(run, item, "pendiente", reason, rendered, input_error=error)
+
+
+def _email_error(run: _Run, item: Outgoing, column: str, problem: str) -> InputError | None:
+    """An Errores row on a customer's Email cell (customer notices only)."""
+    if item.kind != "aviso":
+        return None
+    return email_cell_error(run.book.customers, item.recipient, column, problem)
+
+
+def _down(run: _Run, exc: TransportDown) -> str:
+    """The transport cannot be used: the rest of the batch waits with this reason."""
+    run.down = f"{SERVER_DOWN}: {exc}" if SERVER_DOWN not in str(exc) else str(exc)
+    return run.down
+
+
+def _transmit(run: _Run, msg) -> tuple[str, str]:
+    """Send one claimed message; (ledger state, reason)."""
+    try:
+        return "enviado", run.transport.send(msg)
+    except TransportDown as exc:
+        return "pendiente", _down(run, exc)
+    except TransientSendError as exc:
+        return "pendiente", str(exc)
+    except PermanentSendError as exc:
+        return "error", str(exc)
+    except UncertainSendError as exc:
+        return "incierto", str(exc)
+
+
+def _as_statement(run: _Run, item: Outgoing) -> Outgoing:
+    """ESTADO_MENSUAL: the body lists what the attached statement lists (every open
+    invoice), so the total in the email equals the statement's total."""
+    if item.kind != "aviso" or item.code != STATEMENT_CODE:
+        return item
+    lines = run.statement(item.recipient)
+    return replace(item, lines=lines) if lines else item
+
+
+def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
+    """ESTADO_MENSUAL carries the customer's statement of open invoices."""
+    if item.kind != "aviso" or item.code != STATEMENT_CODE:
+        return []
+    today: date = run.now.date()
+    lines = run.statement(item.recipient) or item.lines
+    name = run.names.get(item.recipient, "")
+    data = statement_xlsx(item.recipient, name, lines, run.book.config.company, today)
+    return [(statement_filename(item.recipient, today), data)]
+
+
+def _row(
+    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None,
+    logged: bool = False, input_error: InputError | None = None,
+) -> DeliveryRow:
+    invoices = invoice_list(line.invoice for line in item.lines)
+    name = outgoing_name(run.book, item)
+    return DeliveryRow(
+        when=_shown_time(run, item, state, standing=input_error is not None and not logged),
+        kind=item.kind, code=item.code,
+        recipient=item.recipient,
+        to="; ".join(item.to), invoices=invoices,
+        subject=rendered.subject if rendered else "", state=state, reason=reason,
+        body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
+        logged=logged, input_error=input_error,
+    )
+
+
+def _shown_time(run: _Run, item: Outgoing, state: str, standing: bool = False) -> datetime:
+    """A held-back notice shows when the rules next allow it, and a planner error (or an
+    address the server cannot take: `standing`) the day, not the cycle's clock: Envíos
+    (and the workbook) stay unchanged from one cycle to the next while nothing happens."""
+    later = item.context.get("next_allowed") if state == "pendiente" else None
+    if isinstance(later, datetime):
+        return later
+    if standing or (state in ("pendiente", "error") and item.state == state):
+        return run.now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return run.now
+
+
+def envios_rows(ledger: Ledger, delivered: list[DeliveryRow]) -> list[dict]:
+    """Rows for the Envíos sheet: the whole ledger plus this run's unrecorded pendientes."""
+    waiting = [
+        r.as_dict() for r in delivered if r.state in ("pendiente", "error") and not r.logged
+    ]
+    return ledger.rows() + waiting

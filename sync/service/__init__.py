@@ -1,0 +1,1 @@
+"""The unattended service (`cobranza run`) and its status file."""

@@ -1,0 +1,1 @@
+"""New workbooks: `cobranza init` and the demo data."""

@@ -1,0 +1,1 @@
+"""The .xlsm file: reading input sheets, writing output sheets, the zip package."""

@@ -1,0 +1,205 @@
+"""Read the workbook's input sheets with python-calamine and validate them into a Book.
+
+python-calamine hands back one Python object per cell, the fastest direct path measured
+(PERF_NOTES.md); everything after that is whole-column pandas in `cobranza.book.validate`.
+Only the input sheets are parsed. calamine releases the GIL while it parses a sheet's
+XML, so the largest sheet (Facturas) is parsed in a worker thread with its own handle on
+the file while this thread reads the others: on two cores the small sheets come free.
+A sheet calamine fails on (one absurd date serial can crash its native code) is read
+once more by `sync.xlsx.reread`, so one cell never costs the whole workbook.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import python_calamine
+
+from cobranza.book.records import Book
+from cobranza.book.text import normalize
+from cobranza.book.validate import SHEETS, structure_problems, validate
+from sync.errors import NEVER_SWALLOWED, WorkbookBusy, WorkbookError
+from sync.memory import gc_paused
+from sync.xlsx.reread import reread_sheet
+
+try:  # pandas' C helper (private): 3x faster than the list-of-lists path
+    from pandas._libs.lib import to_object_array as _object_grid
+except ImportError:  # pragma: no cover - a pandas that moved it: same result, slower
+    def _object_grid(rows: list[list], width: int) -> np.ndarray:
+        grid = np.empty((len(rows), width), dtype=object)
+        grid[:] = rows
+        return grid
+
+log = logging.getLogger("cobranza")
+
+_TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
+_BIG_SHEET = "Facturas"  # the sheet worth a thread of its own
+
+
+def read_book(path: Path) -> Book:
+    """Read and validate the workbook at `path`.
+
+    Raises WorkbookError when the run cannot happen at all and WorkbookBusy when the file
+    is being written (retry on the next cycle). Bad cells are `Book.errors`. The other
+    sheets are validated while Facturas is still being parsed.
+    """
+    name = Path(path).name
+    with gc_paused(), _reading(path) as (early, rest):  # GC: a million new cells, no cycles
+
+        def complete() -> dict[str, pd.DataFrame]:
+            raw = {**early, **rest()}
+            problems = structure_problems(raw)
+            if problems:
+                raise WorkbookError(_structure_message(name, *problems[0]))
+            return raw
+
+        return validate(early, later=complete)
+
+
+def read_raw(path: Path) -> dict[str, pd.DataFrame]:
+    """Input sheets present in the workbook -> frames of raw cell objects.
+
+    Keys are the canonical sheet names (`cobranza.book.validate.SHEETS`), matched ignoring
+    case, accents and spaces. Columns are the row-1 headers as written ("" for a blank
+    header; duplicates kept) plus a last column `row`, the Excel row number. Fully empty
+    rows are skipped.
+    """
+    with _reading(path) as (early, rest):
+        out = {**early, **rest()}
+    return {s: out[s] for s in SHEETS if s in out}
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
+                                           Callable[[], dict[str, pd.DataFrame]]]]:
+    """The input sheets but Facturas (read_raw's frames), and a function that waits for
+    Facturas, parsed meanwhile in a worker thread."""
+    path = Path(path)
+    book = _open(path)
+    try:
+        names = {normalize(n): n for n in reversed(book.sheet_names)}  # first match wins
+        found = {s: names[normalize(s)] for s in SHEETS if normalize(s) in names}
+        big = found.get(_BIG_SHEET)
+        with ThreadPoolExecutor(1) as pool:
+            # One CalamineWorkbook is not shared between threads ("Already borrowed").
+            future = pool.submit(_read_alone, path, big) if big is not None else None
+            early = {s: _frame(_rows(book, a, path)) for s, a in found.items() if a != big}
+            yield early, lambda: {} if future is None else {_BIG_SHEET: future.result()}
+    finally:
+        book.close()
+
+
+def _read_alone(path: Path, sheet: str) -> pd.DataFrame:
+    book = _open(path)
+    try:
+        return _frame(_rows(book, sheet, path))
+    finally:
+        book.close()
+
+
+def _open(path: Path) -> python_calamine.CalamineWorkbook:
+    name = path.name
+    if not path.is_file():
+        raise WorkbookError(f'No se encuentra el libro "{path}"; revise la ruta del archivo.')
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except PermissionError:
+        raise WorkbookBusy(
+            f'El libro "{name}" está bloqueado por otro programa; '
+            "se reintentará en el próximo ciclo."
+        ) from None
+    if not head.startswith(b"PK"):
+        raise WorkbookError(_not_a_workbook(name))
+    if not zipfile.is_zipfile(path):
+        raise _busy(name)
+    try:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.ZipError:
+        raise _busy(name) from None
+    except NEVER_SWALLOWED:
+        raise
+    except BaseException:  # noqa: BLE001 - calamine's errors (a panic too): not usable
+        raise WorkbookError(_not_a_workbook(name)) from None
+
+
+def _rows(book: python_calamine.CalamineWorkbook, sheet: str, path: Path) -> list[list]:
+    try:
+        return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except python_calamine.ZipError:
+        raise _busy(path.name) from None
+    except NEVER_SWALLOWED:
+        raise
+    except BaseException:  # noqa: BLE001 - even a panic in calamine's native code
+        return _reread(path, sheet)
+
+
+def _reread(path: Path, sheet: str) -> list[list]:
+    """The slower second reading of a sheet calamine failed on (`sync.xlsx.reread`)."""
+    try:
+        rows = reread_sheet(path, sheet)
+    except (python_calamine.ZipError, zipfile.BadZipFile, OSError):  # saved meanwhile
+        raise _busy(path.name) from None
+    except NEVER_SWALLOWED:
+        raise
+    except BaseException:  # noqa: BLE001 - still unreadable: damaged
+        rows = None
+    if rows is None:
+        raise WorkbookError(
+            f'La hoja "{sheet}" del libro "{path.name}" está dañada y no se puede leer; '
+            "ábrala en Excel y guárdela de nuevo."
+        ) from None
+    # Names the cause of the library's own (English) panic note printed just before.
+    log.warning('La hoja "%s" del libro "%s" tiene una celda con formato de fecha u hora '
+                "y un número que no es una fecha; se leyó sin ese formato (vea la hoja "
+                "Errores).", sheet, path.name)
+    return rows
+
+
+def _frame(rows: list[list]) -> pd.DataFrame:
+    """Row 1 = headers; data rows keep their Excel row number; empty rows are dropped."""
+    if not rows:
+        return pd.DataFrame({"row": pd.Series([], dtype="int64")})
+    width = len(rows[0])
+    headers = [_header(h) for h in rows[0]]
+    # calamine gives "" for empty cells; no per-row tuples (allocation dominates here).
+    data, empty = rows[1:], [""] * width
+    keep = np.fromiter((r[0] != "" or r != empty for r in data), bool, len(data))
+    # One 2-D object block, filled in C (pandas' list-of-lists path is 3x slower).
+    grid = _object_grid(data, width) if data else np.empty((0, width), dtype=object)
+    frame = pd.DataFrame(grid if keep.all() else grid[keep], columns=range(width),
+                         dtype=object, copy=False)
+    frame.columns = headers
+    rownums = np.flatnonzero(keep).astype("int64") + 2
+    frame.insert(width, "row", rownums, allow_duplicates=True)  # a user "row" header stays
+    return frame
+
+
+def _header(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _busy(name: str) -> WorkbookBusy:
+    return WorkbookBusy(
+        f'El libro "{name}" está incompleto (probablemente se está guardando); '
+        "se reintentará en el próximo ciclo."
+    )
+
+
+def _not_a_workbook(name: str) -> str:
+    return f'El archivo "{name}" no es un libro de Excel (.xlsx o .xlsm); revise la ruta.'
+
+
+def _structure_message(name: str, sheet: str, header: str | None) -> str:
+    if header is None:
+        return f'El libro "{name}" no tiene la hoja "{sheet}". {_TEMPLATE_HINT}'
+    return f'La hoja "{sheet}" del libro "{name}" no tiene la columna "{header}". {_TEMPLATE_HINT}'
