@@ -13,6 +13,7 @@ import pandas as pd
 
 from cobranza.book.positions import first_positions
 from cobranza.book.records import BUCKETS, Book
+from cobranza.rules.paid import paid_until
 
 # Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
 # Pago recibido is treated like Disputa resuelta: "Pagada" only ever comes from Pagos.
@@ -74,45 +75,15 @@ def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
     return first_positions(invoices["invoice"], ids)[0]
 
 
-def paid_until(invoice: pd.Series, when: pd.Series, payments: pd.DataFrame) -> pd.Series:
-    """Row by row: total payments to `invoice` dated on or before `when` (int64).
-
-    `when` must have no NaT. One merge_asof over per-invoice cumulative daily totals.
-    """
-    if invoice.empty or payments.empty:
-        return pd.Series(0, index=invoice.index, dtype="int64")
-    payments = payments[payments["invoice"].isin(invoice.unique())]  # only those that count
-    if payments.empty:
-        return pd.Series(0, index=invoice.index, dtype="int64")
-    keys = pd.Index(payments["invoice"].unique())
-    daily = payments.groupby([keys.get_indexer(payments["invoice"]), "date"])["amount"].sum()
-    daily = daily.rename_axis(["key", "date"]).reset_index()
-    daily["cum"] = daily.groupby("key")["amount"].cumsum()
-    daily["date"] = daily["date"].astype("datetime64[ns]")
-    left = pd.DataFrame({
-        "key": keys.get_indexer(invoice),
-        "when": pd.to_datetime(when).to_numpy().astype("datetime64[ns]"),
-        "pos": np.arange(len(invoice)),
-    }).sort_values("when", kind="stable")
-    merged = pd.merge_asof(
-        left, daily.sort_values("date")[["key", "date", "cum"]],
-        left_on="when", right_on="date", by="key", direction="backward",
-    ).sort_values("pos")
-    return pd.Series(merged["cum"].fillna(0).to_numpy(dtype="int64"), index=invoice.index)
-
-
-def contact_touches(book: Book, as_of: date, positions: np.ndarray | None = None
-                    ) -> pd.DataFrame:
+def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
     """One row per (gestión, invoice it applies to), for gestiones dated <= as_of.
 
     A gestión with blank Factura applies to every invoice of its customer open on its
     date: issued on or before it (or no Emisión) and not fully paid by payments dated
-    on or before it. A Factura that names no known invoice touches nothing. Column
-    `pos` is the invoice's row position in book.invoices (`positions`: that of each
-    book.contacts row's Factura, when the caller has them).
+    on or before it (`paid_until`). A Factura that names no known invoice touches
+    nothing. Column `pos` is the invoice's row position in book.invoices.
     """
-    if positions is None:
-        positions = invoice_positions(book.invoices, book.contacts["invoice"])
+    positions = invoice_positions(book.invoices, book.contacts["invoice"])
     dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
     con = book.contacts[dated].assign(pos=positions[dated])
     direct = con[con["invoice"] != ""]
@@ -122,7 +93,8 @@ def contact_touches(book: Book, as_of: date, positions: np.ndarray | None = None
     inv = inv[inv["customer"].isin(blank["customer"].unique())]  # the merge's rows, in order
     pairs = blank.drop(columns="invoice").merge(inv, on="customer")
     pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
-    still_open = pairs["amount"] > paid_until(pairs["invoice"], pairs["date"], book.payments)
+    still_open = pairs["amount"].to_numpy() > paid_until(pairs["invoice"], pairs["date"],
+                                                        book.payments)
     touches = pd.concat([direct[direct["pos"] >= 0], pairs[still_open]], ignore_index=True)
     return touches[[*_TOUCH_COLUMNS, "pos"]]
 
@@ -169,14 +141,10 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     """
     day = as_day(as_of)
     invoices = book.invoices
-    pays = book.payments[(book.payments["date"] <= day).to_numpy()]
-    contacts = book.contacts["invoice"]
-    pos, touched = first_positions(invoices["invoice"], pays["invoice"], contacts)
-    paid = np.zeros(len(invoices), dtype="int64")
-    np.add.at(paid, pos[pos >= 0], pays["amount"].to_numpy(dtype="int64")[pos >= 0])
+    paid = paid_until(invoices["invoice"], day, book.payments)
     balance = invoices["amount"].to_numpy(dtype="int64") - paid
     days = days_overdue(invoices["due"], day)
-    dec = _deciding(contact_touches(book, day, touched), day, len(invoices))
+    dec = _deciding(contact_touches(book, day), day, len(invoices))
     g_status = dec["g_status"].fillna("").to_numpy()
     by_date = status_by_date(days, book.config.action_days).to_numpy()
     is_paid = balance <= 0

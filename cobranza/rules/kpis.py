@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import BUCKETS, Book
-from cobranza.rules.invoices import PROMISE, as_day, contact_touches, paid_until
+from cobranza.rules.invoices import PROMISE, as_day, contact_touches
+from cobranza.rules.paid import paid_until
 from cobranza.rules.rollups import group_sum, text_codes
 
 SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
@@ -43,48 +44,35 @@ class Kpis:
 
 class _Keys:
     """Integer keys of one compute_kpis call: text keys become codes once (in text order,
-    so code order is the groupby order) and payments are matched to invoices once."""
+    so code order is the groupby order)."""
 
-    def __init__(self, book: Book, invoices: pd.DataFrame) -> None:
+    def __init__(self, invoices: pd.DataFrame) -> None:
         self.currency, self.currencies = text_codes(invoices["currency"])
         self.collector, self.collectors = text_codes(invoices["collector"])
-        # One code per Factura text, shared by invoice rows and payments (a payment counts
-        # for every invoice row with its Factura); codes >= n_ids: no such invoice.
-        ids = invoices["invoice"].to_numpy(dtype=object)
-        paid = book.payments["invoice"].to_numpy(dtype=object)
-        codes = pd.factorize(np.concatenate([ids, paid]))[0]
-        self.invoice, self.payment = codes[:len(ids)], codes[len(ids):]
-        self.n_ids = int(self.invoice.max()) + 1 if len(ids) else 0
 
     def text(self, values: pd.Index) -> pd.Series:
         """A group key column: str, or object when there are no invoices (as groupby)."""
-        return pd.Series(values, dtype="str" if len(self.invoice) else object)
-
-    def payments_of(self, book: Book, rows: np.ndarray) -> pd.DataFrame:
-        """The payments to the Facturas of invoice `rows` (all that paid_until needs)."""
-        return book.payments[np.isin(self.payment, self.invoice[rows])]
+        return pd.Series(values, dtype="str" if len(self.currency) else object)
 
     def pair(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """(collector, currency) code of invoice rows, in the order of the text pair."""
         return self.collector[rows].astype("int64") * len(self.currencies) + self.currency[rows]
 
 
-def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame, keys: _Keys,
+def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame,
                    day: pd.Timestamp) -> np.ndarray:
     """Per invoice: amount still owed at the end of `day` (0 when not receivable)."""
-    dated = (payments["date"] <= day).to_numpy() & (keys.payment < keys.n_ids)
-    by_id = group_sum(keys.payment[dated], keys.n_ids, payments["amount"].to_numpy()[dated])
-    owed = np.maximum(invoices["amount"].to_numpy() - by_id[keys.invoice], 0)
+    paid = paid_until(invoices["invoice"], day, payments)
+    owed = np.maximum(invoices["amount"].to_numpy() - paid, 0)
     exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
     live = invoices["status"].to_numpy(dtype=object) != "Castigada"
     return np.where(exists & live, owed, 0)
 
 
-def _measures(book: Book, invoices: pd.DataFrame, keys: _Keys,
-              day: pd.Timestamp) -> dict[str, np.ndarray]:
+def _measures(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> dict[str, np.ndarray]:
     """Per-invoice amounts whose group sums are the KPI inputs."""
     issued, amount = invoices["issued"], invoices["amount"]
-    now = _receivable_at(invoices, book.payments, keys, day)
+    now = _receivable_at(invoices, book.payments, day)
     due_now = (invoices["days_overdue"] > 0).to_numpy()
 
     def sales(days: int) -> np.ndarray:
@@ -98,17 +86,17 @@ def _measures(book: Book, invoices: pd.DataFrame, keys: _Keys,
         "current": np.where(due_now, 0, now),
         "sales_90": sales(90),
         "sales_30": sales(30),
-        "opening_30": _receivable_at(invoices, book.payments, keys, day - pd.Timedelta(days=30)),
+        "opening_30": _receivable_at(invoices, book.payments, day - pd.Timedelta(days=30)),
     }
 
 
-def _promise_book(book: Book, keys: _Keys, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
+def _promise_book(book: Book, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
     """The book cut down to the promises that came due and what they can touch, and the
     row of each kept invoice in book.invoices.
 
     A gestión's touches depend on that gestión alone. A blank Factura touches its
     customer's invoices; a named one the first invoice row with that Factura, which stays
-    first since every row with a named Factura is kept. Payments: those of kept rows.
+    first since every row with a named Factura is kept.
     """
     con = book.contacts
     due = con[(con["result"] == PROMISE) & (con["promise_date"].fillna(con["date"]) < day)]
@@ -116,25 +104,23 @@ def _promise_book(book: Book, keys: _Keys, day: pd.Timestamp) -> tuple[Book, np.
     inv = book.invoices
     rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
                           | inv["invoice"].isin(due.loc[~blank, "invoice"].unique()))
-    cut = replace(book, contacts=due, invoices=inv.take(rows),
-                  payments=keys.payments_of(book, rows))
+    cut = replace(book, contacts=due, invoices=inv.take(rows))
     return cut, rows
 
 
-def _promise_touches(book: Book, keys: _Keys, day: pd.Timestamp) -> pd.DataFrame:
+def _promise_touches(book: Book, day: pd.Timestamp) -> pd.DataFrame:
     """contact_touches of the promises that came due, with their Fecha compromiso."""
-    cut, rows = _promise_book(book, keys, day)
+    cut, rows = _promise_book(book, day)
     t = contact_touches(cut, day)
     t = t.assign(pos=rows[t["pos"].to_numpy()], promise=t["promise_date"].fillna(t["date"]))
     return t[(t["result"] == PROMISE) & (t["promise"] < day)]
 
 
-def _promises(book: Book, invoices: pd.DataFrame, keys: _Keys,
-              day: pd.Timestamp) -> pd.DataFrame:
+def _promises(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     """One row per (promise that came due, invoice it covered): pos (invoice row), kept."""
-    t = _promise_touches(book, keys, day)
+    t = _promise_touches(book, day)
     pos = t["pos"].to_numpy()
-    paid = paid_until(t["invoice"], t["promise"], keys.payments_of(book, pos)).to_numpy()
+    paid = paid_until(t["invoice"], t["promise"], book.payments)
     kept = paid >= invoices["amount"].to_numpy()[pos]
     return pd.DataFrame({"pos": pos, "kept": kept.astype("int64")})
 
@@ -202,9 +188,9 @@ def _aging(invoices: pd.DataFrame, keys: _Keys, portfolio: np.ndarray) -> pd.Dat
 def compute_kpis(book: Book, invoices: pd.DataFrame, as_of: date) -> Kpis:
     """KPIs of the compute_invoices frame at `as_of` (see module docstring)."""
     day = as_day(as_of)
-    keys = _Keys(book, invoices)
-    measures = _measures(book, invoices, keys, day)
-    promises = _promises(book, invoices, keys, day)
+    keys = _Keys(invoices)
+    measures = _measures(book, invoices, day)
+    promises = _promises(book, invoices, day)
     return Kpis(
         totals=_totals(keys, measures, promises),
         aging=_aging(invoices, keys, measures["portfolio"]),
