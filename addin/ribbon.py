@@ -165,8 +165,9 @@ def actualizar_alertas(io: BookIO, now: datetime) -> int:
 @_edge
 def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
     """The selected customer's statement as an .xlsx beside the workbook; opens it."""
-    from cobranza.notices.statement import statement_filename, statement_lines, statement_xlsx
+    from cobranza.notices.statement import statement_lines
     from cobranza.rendering.render import customer_name
+    from sync.xlsx.statement_file import statement_filename, statement_xlsx
 
     computed = _computed(io, now)
     book = computed.book

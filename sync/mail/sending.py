@@ -25,7 +25,7 @@ from cobranza.book.addresses import needs_smtputf8
 from cobranza.book.records import Book, InputError
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.notices.messages import Line, Outgoing, Skipped, invoice_list
-from cobranza.notices.statement import all_statement_lines, statement_filename, statement_xlsx
+from cobranza.notices.statement import all_statement_lines
 from cobranza.rendering.render import Rendered, customer_names, outgoing_name, render_outgoing
 from sync.ledger.store import Ledger, message_id_for
 from sync.mail.transport import (
@@ -38,6 +38,7 @@ from sync.mail.transport import (
     requires_smtputf8,
 )
 from sync.progress import track
+from sync.xlsx.statement_file import statement_filename, statement_xlsx
 
 STATEMENT_CODE = "ESTADO_MENSUAL"
 SERVER_DOWN = "servidor SMTP no disponible"
