@@ -9,10 +9,12 @@ units of the row's currency (see `cobranza.book.money`). Text is `str` ("" when 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
 from cobranza.book.config import Config
+from cobranza.book.lookups import Template, names_by_code, templates_by_code
 
 # Sheet name -> {normalized header: internal column}. Required headers carry a "*".
 CUSTOMER_COLUMNS = {
@@ -135,3 +137,15 @@ class Book:
     templates: pd.DataFrame
     config: Config = field(default_factory=Config)
     errors: list[InputError] = field(default_factory=list)
+
+    # Computed on first use and kept with this Book (its frames are never edited in
+    # place): every message of a run looks its customer and template up.
+    @cached_property
+    def customer_names(self) -> dict[str, str]:
+        """Cliente -> Nombre (first row wins)."""
+        return names_by_code(self.customers)
+
+    @cached_property
+    def templates_by_code(self) -> dict[str, Template]:
+        """Plantillas Código (stripped, upper case) -> (Asunto, Cuerpo, Aprobada)."""
+        return templates_by_code(self.templates)

@@ -15,7 +15,7 @@ Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from email.utils import parseaddr
@@ -28,6 +28,7 @@ from jinja2.runtime import new_context
 from jinja2.sandbox import SecurityError
 
 from cobranza.book.config import Config
+from cobranza.book.lookups import Template, names_by_code
 from cobranza.book.money import format_amount
 from cobranza.book.records import Book
 from cobranza.notices.messages import Line, Outgoing
@@ -163,42 +164,12 @@ def outgoing_name(book: Book, outgoing: Outgoing) -> str:
 
 def customer_name(book: Book, code: str) -> str:
     """The Clientes Nombre of `code` ("" when unknown); first row wins."""
-    return customer_names(book.customers).get(code, "")
+    return book.customer_names.get(code, "")
 
 
 def customer_names(frame: pd.DataFrame | None) -> dict[str, str]:
-    """Customer code -> name for a Clientes frame, built once per frame (first row wins)."""
-    return _frame_index(frame, _build_customer_names)
-
-
-def _build_customer_names(frame: pd.DataFrame) -> dict[str, str]:
-    if frame.empty or "customer" not in frame:
-        return {}
-    out: dict[str, str] = {}
-    for code, name in zip(frame["customer"].tolist(), frame["name"].tolist(), strict=True):
-        out.setdefault(code, str(name))
-    return out
-
-
-# id(frame) -> (frame, index). Book frames are read once per run and never edited in
-# place, so an index stays valid for its frame; keeping the frame alive keeps its id unique.
-_INDEXES: dict[tuple[int, Any], tuple[pd.DataFrame, dict]] = {}
-_MAX_INDEXES = 16
-
-
-def _frame_index(frame: pd.DataFrame | None, build: Callable[[pd.DataFrame], dict]) -> dict:
-    """`build(frame)`, computed once per frame object (per-message lookups stay O(1))."""
-    if frame is None:
-        return {}
-    key = (id(frame), build)
-    hit = _INDEXES.get(key)
-    if hit is not None and hit[0] is frame:
-        return hit[1]
-    if len(_INDEXES) >= _MAX_INDEXES:
-        _INDEXES.pop(next(iter(_INDEXES)))
-    index = build(frame)
-    _INDEXES[key] = (frame, index)
-    return index
+    """Customer code -> name for a Clientes frame (first row wins): build it once per run."""
+    return {} if frame is None else names_by_code(frame)
 
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date) -> dict[str, Any]:
@@ -216,24 +187,9 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date)
     return context
 
 
-def find_template(templates: pd.DataFrame, code: str) -> tuple[str, str, bool] | None:
+def find_template(book: Book, code: str) -> Template | None:
     """(subject, body, approved) of the Plantillas row with this Código, or None."""
-    return _frame_index(templates, _build_templates).get(code.upper())
-
-
-def _build_templates(templates: pd.DataFrame) -> dict[str, tuple[str, str, bool]]:
-    """Código (stripped, upper case) -> (subject, body, approved); first row wins."""
-    if templates.empty or "code" not in templates:
-        return {}
-    codes = templates["code"].astype(str).str.strip().str.upper().tolist()
-    approved = templates["approved"].tolist() if "approved" in templates else [True] * len(codes)
-    rows = zip(codes, templates["subject"].tolist(), templates["body"].tolist(), approved,
-               strict=True)
-    out: dict[str, tuple[str, str, bool]] = {}
-    for code, subject, body, ok in rows:
-        if code not in out:
-            out[code] = (str(subject), str(body), False if pd.isna(ok) else bool(ok))
-    return out
+    return book.templates_by_code.get(code.upper())
 
 
 @lru_cache(maxsize=256)
@@ -320,7 +276,7 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
 
 def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
     """Look up `outgoing.template` in Plantillas and render it for `outgoing`."""
-    found = find_template(book.templates, outgoing.template)
+    found = find_template(book, outgoing.template)
     if found is None and outgoing.kind == "resumen":
         found = (*DIGEST_FALLBACK, True)
     if found is None:
