@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cobranza.book.records import RESULTS
-from cobranza.book.validate import validate
+from cobranza.book.validate import CONFIG_SHEET, SHEETS, Validation, validate
 from sync.xlsx.reader import read_book
 from tests.test_reader import write_book
 
@@ -394,16 +394,21 @@ def test_an_amount_too_large_for_any_invoice_is_one_error_and_the_run_goes_on() 
     assert book.customers["customer"].tolist() == ["C1", "C2"]  # a bad limit only blanks it
 
 
-def test_facturas_arriving_later_gives_the_same_book(tmp_path: Path) -> None:
+def test_sheets_added_in_any_order_give_the_same_book(tmp_path: Path) -> None:
+    """The reader adds Facturas last (parsed meanwhile in a worker thread): the Book and
+    its Errores rows are those of validating every sheet at once, whatever the order."""
     from sync.xlsx.reader import read_raw
 
     for sheets in (good_sheets(), bad_sheets()):
         raw = read_raw(write_book(tmp_path / "libro.xlsx", sheets))
         whole = validate(raw)
-        early = {s: f for s, f in raw.items() if s != "Facturas"}
-        calls: list[int] = []
-        later = validate(early, later=lambda raw=raw, calls=calls: calls.append(1) or raw)
-        assert calls == [1]
-        assert later.errors == whole.errors
-        for name in ("customers", "invoices", "payments", "contacts", "notices"):
-            pd.testing.assert_frame_equal(getattr(later, name), getattr(whole, name))
+        data = [s for s in SHEETS if s != CONFIG_SHEET]
+        for order in (data, data[::-1], [s for s in data if s != "Facturas"] + ["Facturas"]):
+            validation = Validation(raw.get(CONFIG_SHEET))
+            for sheet in order:
+                validation.add(sheet, raw.get(sheet))
+            book = validation.book()
+            assert book.errors == whole.errors
+            for name in ("customers", "invoices", "payments", "contacts", "collectors",
+                         "areas", "notices", "templates"):
+                pd.testing.assert_frame_equal(getattr(book, name), getattr(whole, name))

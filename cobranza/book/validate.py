@@ -630,33 +630,61 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     return out
 
 
-def validate(raw: dict[str, pd.DataFrame],
-             later: Callable[[], dict[str, pd.DataFrame]] | None = None) -> rec.Book:
-    """Validate raw sheet frames (keys = sheet names of SHEETS) into a Book.
+class Validation:
+    """One workbook validated sheet by sheet, for a reader that has some sheets before
+    others (it parses the largest one meanwhile).
 
-    Missing required sheets or columns must have been refused before (see
-    `structure_problems`); here they are treated as empty. `later`: the frames still
-    being read (Facturas, parsed in another thread); called once the other sheets' cells
-    are parsed, so that work overlaps the reading.
+    Configuración comes first, since the cell parsers need its parameters; then `add`
+    parses each other sheet's cells, in any order, each once; `book()` runs the row
+    checks across sheets. A sheet never added is absent: missing required sheets or
+    columns must have been refused before (see `structure_problems`), so here they are
+    treated as empty. The Book does not depend on the order of `add`.
     """
-    run = _Run()
-    config, blocks = _read_config(run, raw.get(CONFIG_SHEET))
-    sources = {name: raw.get(sheet) for name, (sheet, _) in TABLES.items()}
-    sources.update(collectors=blocks.get("cobrador"), areas=blocks.get("area"),
-                   notices=_notices_raw(run, blocks))
-    sources["templates"] = _templates_raw(run, raw.get(TEMPLATES_SHEET))
-    # Invoices last: each table's cells are parsed on their own, and errors are sorted by
-    # sheet and row at the end, so the order of loading changes nothing.
-    for name in sorted(TABLES, key=lambda name: name == "invoices"):
+
+    def __init__(self, config_sheet: pd.DataFrame | None) -> None:
+        self._run = _Run()
+        self.config, blocks = _read_config(self._run, config_sheet)
+        for name, source in (("collectors", blocks.get("cobrador")),
+                             ("areas", blocks.get("area")),
+                             ("notices", _notices_raw(self._run, blocks))):
+            self._load(name, source)
+
+    def add(self, sheet: str, raw: pd.DataFrame | None) -> None:
+        """Parse the cells of `sheet` (one of SHEETS but Configuración); None = absent."""
+        name = _SHEET_TABLES[sheet]
+        if name in self._run.tables:
+            raise ValueError(f"sheet {sheet} was already added")
+        if name == "templates":
+            raw = _templates_raw(self._run, raw)
+        self._load(name, raw)
+
+    def book(self) -> rec.Book:
+        """The checks across sheets over every sheet added, and the validated Book."""
+        for sheet, name in _SHEET_TABLES.items():
+            if name not in self._run.tables:
+                self.add(sheet, None)
+        run = self._run
+        for check in ROW_CHECKS:
+            for issue in check(run.tables, self.config):
+                run.apply(issue)
+        frames = _finish(run.tables, self.config)
+        order = {s: i for i, s in enumerate(SHEETS)}
+        errors = sorted(run.errors, key=lambda e: (order.get(e.sheet, 99), e.row or 0))
+        return rec.Book(**frames, config=self.config, errors=errors)
+
+    def _load(self, name: str, source: pd.DataFrame | None) -> None:
         sheet, spec = TABLES[name]
-        if name == "invoices" and later is not None:
-            sources[name] = later().get(sheet, sources[name])
-        source = sources[name]
-        _load_table(run, name, sheet, _empty_raw(spec) if source is None else source, config)
-    for check in ROW_CHECKS:
-        for issue in check(run.tables, config):
-            run.apply(issue)
-    frames = _finish(run.tables, config)
-    order = {s: i for i, s in enumerate(SHEETS)}
-    run.errors.sort(key=lambda e: (order.get(e.sheet, 99), e.row or 0))
-    return rec.Book(**frames, config=config, errors=run.errors)
+        _load_table(self._run, name, sheet, _empty_raw(spec) if source is None else source,
+                    self.config)
+
+
+# Sheet -> the table of Book it holds (Configuración holds three: see Validation).
+_SHEET_TABLES = {sheet: name for name, (sheet, _) in TABLES.items() if sheet != CONFIG_SHEET}
+
+
+def validate(raw: dict[str, pd.DataFrame]) -> rec.Book:
+    """Validate raw sheet frames (keys = sheet names of SHEETS) into a Book, at once."""
+    validation = Validation(raw.get(CONFIG_SHEET))
+    for sheet in _SHEET_TABLES:
+        validation.add(sheet, raw.get(sheet))
+    return validation.book()

@@ -24,7 +24,7 @@ import python_calamine
 
 from cobranza.book.records import Book
 from cobranza.book.text import normalize
-from cobranza.book.validate import SHEETS, structure_problems, validate
+from cobranza.book.validate import CONFIG_SHEET, SHEETS, Validation, structure_problems
 from sync.errors import NEVER_SWALLOWED, WorkbookBusy, WorkbookError
 from sync.memory import gc_paused
 from sync.xlsx.reread import reread_sheet
@@ -52,15 +52,16 @@ def read_book(path: Path) -> Book:
     """
     name = Path(path).name
     with gc_paused(), _reading(path) as (early, rest):  # GC: a million new cells, no cycles
-
-        def complete() -> dict[str, pd.DataFrame]:
-            raw = {**early, **rest()}
-            problems = structure_problems(raw)
-            if problems:
-                raise WorkbookError(_structure_message(name, *problems[0]))
-            return raw
-
-        return validate(early, later=complete)
+        validation = Validation(early.get(CONFIG_SHEET))
+        for sheet, frame in early.items():
+            if sheet != CONFIG_SHEET:
+                validation.add(sheet, frame)
+        raw = {**early, **rest()}  # waits for Facturas, parsed meanwhile
+        problems = structure_problems(raw)
+        if problems:
+            raise WorkbookError(_structure_message(name, *problems[0]))
+        validation.add(_BIG_SHEET, raw[_BIG_SHEET])  # present: checked just above
+        return validation.book()
 
 
 def read_raw(path: Path) -> dict[str, pd.DataFrame]:
