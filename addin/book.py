@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from lxml import etree
@@ -27,6 +27,9 @@ from sync.xlsx import fileops, reader, writer
 from sync.xlsx.package import NS_MAIN, Package, Relationships, Workbook, rels_path, resolve
 from sync.xlsx.sent_reader import ENVIOS_SHEET, read_sent, sent_frame
 from sync.xlsx.sheet_xml import cell_xml, column_letter, is_missing
+
+if TYPE_CHECKING:
+    import xlwings as xw
 
 Row = dict[str, Any]  # header as in the sheet -> value
 
@@ -188,11 +191,11 @@ def _cell(value: Any) -> Any:
 class ExcelBook:
     """A workbook open in Excel. Not runnable without Excel: a direct translation only."""
 
-    def __init__(self, xw_book: Any) -> None:
+    def __init__(self, xw_book: xw.Book) -> None:
         self.book = xw_book
         self.path = Path(xw_book.fullname)
 
-    def _sheet(self, name: str) -> Any:
+    def _sheet(self, name: str) -> xw.Sheet:
         for sht in self.book.sheets:
             if normalize(sht.name) == normalize(name):
                 return sht

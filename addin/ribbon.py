@@ -14,10 +14,16 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from addin.book import BookIO, ExcelBook
 from sync.errors import CobranzaError, write_failure
+
+if TYPE_CHECKING:  # for the annotations only: the handlers import these where they use them
+    from cobranza.book.records import Book
+    from cobranza.notices.messages import Outgoing
+    from sync.cycle import Computed, Processed
+    from sync.mail.transport import Transport
 
 log = logging.getLogger("cobranza.ribbon")
 
@@ -47,14 +53,16 @@ def _edge(handler: Callable[..., T]) -> Callable[..., T | None]:
     return run
 
 
-def _computed(io: BookIO, now: datetime):
+def _computed(io: BookIO, now: datetime) -> Computed:
     from sync.cycle import compute, localize
 
     book = io.read()
     return compute(book, localize(now, book))
 
 
-def _run(io: BookIO, now: datetime, *, dry_run: bool, transport=None, confirm=None):
+def _run(io: BookIO, now: datetime, *, dry_run: bool, transport: Transport | None = None,
+         confirm: Callable[[list[Outgoing]], bool] | None = None
+         ) -> tuple[Processed | None, dict[str, str]]:
     """The sync's own process() on the live book: same planner, ledger and transport.
     Returns the Processed result and the Configuración parameters to write with it (the
     workbook id, when the book does not carry it yet)."""
@@ -84,11 +92,11 @@ def vista_previa(io: BookIO, now: datetime) -> int:
     return sum(1 for d in done.deliveries if d.state in PREVIEW_STATES)
 
 
-def _ask(io: BookIO) -> Callable[[list], bool]:
+def _ask(io: BookIO) -> Callable[[list[Outgoing]], bool]:
     """Confirm with the count of messages that will go out; nothing due = nothing asked.
     (`process` passes the messages to deliver: skipped notices are not among them.)"""
 
-    def confirm(outgoing: list) -> bool:
+    def confirm(outgoing: list[Outgoing]) -> bool:
         ready = [o for o in outgoing if o.state == "listo"]
         if not ready:
             io.show("No hay recordatorios por enviar en este momento.")
@@ -103,7 +111,8 @@ def _ask(io: BookIO) -> Callable[[list], bool]:
 
 
 @_edge
-def enviar_recordatorios(io: BookIO, now: datetime, *, transport=None) -> dict[str, int]:
+def enviar_recordatorios(io: BookIO, now: datetime, *,
+                         transport: Transport | None = None) -> dict[str, int]:
     """Send what is due now after the user confirms the count; returns counts by state."""
     from sync.cycle import count_states
 
@@ -185,7 +194,7 @@ def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
     return path
 
 
-def _selected_customer(io: BookIO, book) -> str | None:
+def _selected_customer(io: BookIO, book: Book) -> str | None:
     for sheet, frame in (("Clientes", book.customers), ("Facturas", book.invoices)):
         rows = io.selected_rows(sheet)
         match = frame[frame["row"].isin(rows)]

@@ -246,14 +246,14 @@ def clear_cache() -> None:
     _MEMO.clear()
 
 
-def _caller_book(caller: Any) -> Book:
+def _caller_book(caller: xw.Range) -> Book:
     from addin.book import ExcelBook
 
     xw_book = caller.sheet.book
     return cached_book(xw_book.fullname, lambda: ExcelBook(xw_book).read(), time.monotonic)
 
 
-def run_udf(name: str, values: Values, fecha_corte: object, caller: Any = None,
+def run_udf(name: str, values: Values, fecha_corte: object, caller: xw.Range | None = None,
             today: date | None = None) -> Values:
     """Call core `name` the way Excel does: errors become a Spanish text, never raise."""
     try:

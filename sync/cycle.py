@@ -23,7 +23,7 @@ from cobranza.notices.planner import History, plan_notices
 from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import AlertContext, compute_alerts
 from cobranza.rules.invoices import compute_invoices
-from cobranza.rules.kpis import compute_kpis
+from cobranza.rules.kpis import Kpis, compute_kpis
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
@@ -44,7 +44,7 @@ class Computed:
     invoices: pd.DataFrame
     alerts: pd.DataFrame
     agenda: pd.DataFrame
-    kpis: object
+    kpis: Kpis
     errors: list[InputError] = field(default_factory=list)
 
 

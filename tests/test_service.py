@@ -35,7 +35,10 @@ import openpyxl
 import pytest
 
 from cobranza.book.config import Config
+from cobranza.book.records import InputError
+from sync.cycle import CycleResult, compute
 from sync.errors import CobranzaError, WorkbookBusy, WorkbookError
+from sync.mail.sending import DeliveryRow
 from sync.progress import Progress, progress, track
 from sync.service import status
 from sync.service.loop import (
@@ -47,6 +50,7 @@ from sync.service.loop import (
     describe_failure,
     server_time,
 )
+from tests.book_factory import make_book as make_rule_book
 from tests.smtp_server import SmtpTestServer, _Handler
 from tests.workbook_edit import append_rows, put_number, save_atomically
 
@@ -59,17 +63,17 @@ AS_OF = datetime(2026, 12, 1, 10, 0)  # Tuesday, first business day of the month
 # ============================================================== in-process: the guard
 
 
-def _result(path: Path, states: list[str], *, written=True, deferred="", config=None):
-    deliveries = [SimpleNamespace(state=s, code="NUEVA", recipient="C1", reason="")
-                  for s in states]
-    counts = Counter(states)
-    return SimpleNamespace(
-        path=path, now=datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Mexico_City")),
-        deliveries=deliveries, written=written, deferred=deferred,
-        computed=SimpleNamespace(errors=["e1", "e2"],
-                                 book=SimpleNamespace(config=config or Config())),
-        counts=lambda: dict(counts),
-    )
+def _result(path: Path, states: list[str], *, written=True, deferred="",
+            config=None) -> CycleResult:
+    """A real cycle's result: one NUEVA to C1 per state, over a Book with two Errores."""
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+    bad = [InputError("Facturas", row, "Importe", "x", "no es un importe válido.")
+           for row in (2, 3)]
+    computed = compute(make_rule_book(config=config or Config(), errors=bad), now)
+    deliveries = [DeliveryRow(when=now, kind="aviso", code="NUEVA", recipient="C1",
+                              to="c1@example.com", invoices="F1", subject="", state=s,
+                              reason="") for s in states]
+    return CycleResult(path, now, computed, deliveries, written=written, deferred=deferred)
 
 
 def test_cycle_line_names_every_count_and_the_write_outcome(tmp_path):

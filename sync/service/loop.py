@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import schedule
@@ -42,6 +42,10 @@ from sync.errors import (
 )
 from sync.ledger.store import LEDGER_FILE, pid_alive
 from sync.service import status
+
+if TYPE_CHECKING:
+    from cobranza.book.config import Config
+    from sync.cycle import CycleResult
 
 log = logging.getLogger("cobranza")
 
@@ -76,7 +80,7 @@ class Service:
         *,
         every_seconds: float,
         clock: Callable[[], datetime],
-        run_cycle: Callable[..., Any] | None = None,
+        run_cycle: Callable[..., CycleResult] | None = None,
     ) -> None:
         self.targets = targets
         self.every_seconds = every_seconds
@@ -125,7 +129,7 @@ class Service:
         at = _wall()
         try:
             result = self.cycle(target)
-            if getattr(result, "write_error", ""):  # sent, but the sheets wait for next cycle
+            if result.write_error:  # sent, but the sheets wait for next cycle
                 result.write_error = _with_retry(result.write_error)
                 log.error("%s (%s): %s", target.label, kind, result.write_error)
             else:
@@ -142,7 +146,7 @@ class Service:
                 log.debug("Detalle del error inesperado", exc_info=exc)
             status.record_error(target.path, message, at=at, service=self.service_info())
 
-    def cycle(self, target: Target) -> Any:
+    def cycle(self, target: Target) -> CycleResult:
         run_cycle = self._run_cycle
         if run_cycle is None:
             from sync.cycle import run_cycle
@@ -150,7 +154,7 @@ class Service:
             target.path, self.clock(), ledger_path=target.ledger, stop=self.stop_requested
         )
 
-    def follow_digest_time(self, target: Target, config: Any) -> None:
+    def follow_digest_time(self, target: Target, config: Config) -> None:
         """Keep one extra cycle at Hora resumen diario (company zone), moved when it changes."""
         zone = config.zone
         label = f"{config.daily_digest_time:%H:%M} {config.timezone}"
@@ -219,14 +223,13 @@ class Service:
 # ---------------------------------------------------------------------- messages
 
 
-def cycle_line(result: Any) -> str:
+def cycle_line(result: CycleResult) -> str:
     """The one log line of a completed cycle."""
     counts = result.counts()
     parts = [", ".join(f"{k} {counts.get(k, 0)}" for k in status.STATES)]
     parts.append(f"{len(result.computed.errors)} errores en los datos")
-    write_error = getattr(result, "write_error", "")
-    if write_error:
-        parts.append(write_error)
+    if result.write_error:
+        parts.append(result.write_error)
     elif result.written:
         parts.append("hojas escritas")
     elif result.deferred:  # the reason says when they will be: closed, or next cycle
