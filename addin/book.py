@@ -212,7 +212,7 @@ class ExcelBook:
             last = sht.used_range.last_cell
             grid = sht.range((1, 1), (last.row, last.column)).options(ndim=2).value or []
             rows = [["" if v is None else v for v in row] for row in grid]
-            out[sheet] = _frame_from_rows(rows)
+            out[sheet] = reader.frame_from_rows(rows)
         return out
 
     def read(self) -> Book:
@@ -299,10 +299,6 @@ class ExcelBook:
 
     def open_file(self, path: Path) -> None:
         self.book.app.books.open(str(path))
-
-
-# The reader's row-grid -> raw frame step (row 1 = headers, `row` column, empty rows out).
-_frame_from_rows = getattr(reader, "frame_from_rows", None) or reader._frame
 
 
 def _as_text(value: Any) -> Any:

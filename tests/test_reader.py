@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from sync.errors import WorkbookBusy, WorkbookError
-from sync.xlsx.reader import read_book, read_raw
+from sync.xlsx.reader import frame_from_rows, read_book, read_raw
 
 
 def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
@@ -51,6 +51,16 @@ def test_read_raw_matches_sheet_names_and_keeps_excel_rows(tmp_path: Path) -> No
     assert raw["Clientes"].values.tolist() == [["C1", "Uno", "", 7.0, 2], ["C2", "Dos", "", "", 4]]
     assert raw["Facturas"].empty and list(raw["Facturas"].columns)[-1] == "row"
     assert raw["Configuración"].values.tolist() == [["Zona horaria", "America/Lima", 2]]
+
+
+def test_a_grid_from_excel_becomes_the_same_raw_frame() -> None:
+    """`frame_from_rows` is the step the add-in uses for a workbook open in Excel (its used
+    range, None as ""): the same frame the file reader builds."""
+    grid = [[" Cliente ", "Nombre", "", "Nota"], ["C1", "Uno", "", 7.0],
+            ["", "", "", ""], ["C2", "Dos", "", ""]]
+    frame = frame_from_rows(grid)
+    assert list(frame.columns) == ["Cliente", "Nombre", "", "Nota", "row"]
+    assert frame.values.tolist() == [["C1", "Uno", "", 7.0, 2], ["C2", "Dos", "", "", 4]]
 
 
 def test_read_book_of_a_minimal_workbook(tmp_path: Path) -> None:

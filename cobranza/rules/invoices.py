@@ -99,11 +99,6 @@ def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
     return touches[[*_TOUCH_COLUMNS, "pos"]]
 
 
-def _filled_promise(touches: pd.DataFrame) -> pd.Series:
-    # A promise logged without Fecha compromiso is taken as a promise to pay that same day.
-    return touches["promise_date"].fillna(touches["date"])
-
-
 def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
     """Per invoice position 0..n-1: the status set by its latest status-bearing gestión."""
     sb = touches[touches["result"].isin(list(STATUS_RESULTS))]
@@ -111,7 +106,7 @@ def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
     new_run = sb["result"].ne(sb.groupby("pos")["result"].shift())
     since = sb["date"].where(new_run).groupby(sb["pos"]).ffill()
     last = sb.assign(since=since).drop_duplicates("pos", keep="last").set_index("pos")
-    promise = _filled_promise(last)
+    promise = last["promise_date"]  # validation refuses a promise without Fecha compromiso
     is_promise = last["result"] == PROMISE
     status = last["result"].map(STATUS_RESULTS).fillna("")
     status = status.where(~is_promise | (promise >= day), BROKEN_PROMISE)
@@ -123,7 +118,7 @@ def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
         "promise_date": promise.where(is_promise),
         "area": last["area"].where(last["result"] == "Disputa", ""),
     }).reindex(pd.RangeIndex(n))
-    broken = touches[(touches["result"] == PROMISE) & (_filled_promise(touches) < day)]
+    broken = touches[(touches["result"] == PROMISE) & (touches["promise_date"] < day)]
     out["broken_promises"] = broken.groupby("pos").size()
     resolved = touches.loc[touches["result"] == "Disputa resuelta", "pos"]
     out["dispute_resolved"] = out.index.isin(resolved)

@@ -99,7 +99,7 @@ def _promise_book(book: Book, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
     first since every row with a named Factura is kept.
     """
     con = book.contacts
-    due = con[(con["result"] == PROMISE) & (con["promise_date"].fillna(con["date"]) < day)]
+    due = con[(con["result"] == PROMISE) & (con["promise_date"] < day)]
     blank = due["invoice"] == ""
     inv = book.invoices
     rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
@@ -112,15 +112,15 @@ def _promise_touches(book: Book, day: pd.Timestamp) -> pd.DataFrame:
     """contact_touches of the promises that came due, with their Fecha compromiso."""
     cut, rows = _promise_book(book, day)
     t = contact_touches(cut, day)
-    t = t.assign(pos=rows[t["pos"].to_numpy()], promise=t["promise_date"].fillna(t["date"]))
-    return t[(t["result"] == PROMISE) & (t["promise"] < day)]
+    t = t.assign(pos=rows[t["pos"].to_numpy()])
+    return t[(t["result"] == PROMISE) & (t["promise_date"] < day)]
 
 
 def _promises(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     """One row per (promise that came due, invoice it covered): pos (invoice row), kept."""
     t = _promise_touches(book, day)
     pos = t["pos"].to_numpy()
-    paid = paid_until(t["invoice"], t["promise"], book.payments)
+    paid = paid_until(t["invoice"], t["promise_date"], book.payments)
     kept = paid >= invoices["amount"].to_numpy()[pos]
     return pd.DataFrame({"pos": pos, "kept": kept.astype("int64")})
 

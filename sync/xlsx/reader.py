@@ -91,7 +91,7 @@ def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
         with ThreadPoolExecutor(1) as pool:
             # One CalamineWorkbook is not shared between threads ("Already borrowed").
             future = pool.submit(_read_alone, path, big) if big is not None else None
-            early = {s: _frame(_rows(book, a, path)) for s, a in found.items() if a != big}
+            early = {s: frame_from_rows(_rows(book, a, path)) for s, a in found.items() if a != big}
             yield early, lambda: {} if future is None else {_BIG_SHEET: future.result()}
     finally:
         book.close()
@@ -100,7 +100,7 @@ def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
 def _read_alone(path: Path, sheet: str) -> pd.DataFrame:
     book = _open(path)
     try:
-        return _frame(_rows(book, sheet, path))
+        return frame_from_rows(_rows(book, sheet, path))
     finally:
         book.close()
 
@@ -164,8 +164,10 @@ def _reread(path: Path, sheet: str) -> list[list]:
     return rows
 
 
-def _frame(rows: list[list]) -> pd.DataFrame:
-    """Row 1 = headers; data rows keep their Excel row number; empty rows are dropped."""
+def frame_from_rows(rows: list[list]) -> pd.DataFrame:
+    """A sheet's cell grid (row 1 = headers, "" for empty cells) as a raw frame: data rows
+    keep their Excel row number in a last column `row`; empty rows are dropped. Also used
+    for the grid of a workbook open in Excel (`addin.book.ExcelBook`)."""
     if not rows:
         return pd.DataFrame({"row": pd.Series([], dtype="int64")})
     width = len(rows[0])
