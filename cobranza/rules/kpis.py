@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import BUCKETS, Book
-from cobranza.rules.invoices import PROMISE, as_day, contact_touches, paid_until
+from cobranza.rules.invoices import as_day, contact_touches, paid_until
 from cobranza.rules.rollups import group_sum, text_codes
+from cobranza.vocabulary import Result, Status
 
 SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
         "current", "promises_due", "promises_kept"]
@@ -76,7 +77,7 @@ def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame, keys: _Keys,
     by_id = group_sum(keys.payment[dated], keys.n_ids, payments["amount"].to_numpy()[dated])
     owed = np.maximum(invoices["amount"].to_numpy() - by_id[keys.invoice], 0)
     exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
-    live = invoices["status"].to_numpy(dtype=object) != "Castigada"
+    live = invoices["status"].to_numpy(dtype=object) != Status.WRITTEN_OFF
     return np.where(exists & live, owed, 0)
 
 
@@ -111,7 +112,7 @@ def _promise_book(book: Book, keys: _Keys, day: pd.Timestamp) -> tuple[Book, np.
     first since every row with a named Factura is kept. Payments: those of kept rows.
     """
     con = book.contacts
-    due = con[(con["result"] == PROMISE) & (con["promise_date"].fillna(con["date"]) < day)]
+    due = con[(con["result"] == Result.PROMISE) & (con["promise_date"].fillna(con["date"]) < day)]
     blank = due["invoice"] == ""
     inv = book.invoices
     rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
@@ -126,7 +127,7 @@ def _promise_touches(book: Book, keys: _Keys, day: pd.Timestamp) -> pd.DataFrame
     cut, rows = _promise_book(book, keys, day)
     t = contact_touches(cut, day)
     t = t.assign(pos=rows[t["pos"].to_numpy()], promise=t["promise_date"].fillna(t["date"]))
-    return t[(t["result"] == PROMISE) & (t["promise"] < day)]
+    return t[(t["result"] == Result.PROMISE) & (t["promise"] < day)]
 
 
 def _promises(book: Book, invoices: pd.DataFrame, keys: _Keys,
