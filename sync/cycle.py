@@ -16,6 +16,7 @@ import pandas as pd
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
 from cobranza.layout import reports, sends
+from cobranza.layout.sends import SentRow
 from cobranza.layout.sheets import Sheet
 from cobranza.notices.digests import plan_digests
 from cobranza.notices.messages import Outgoing, Skipped
@@ -24,6 +25,7 @@ from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import AlertContext, compute_alerts
 from cobranza.rules.invoices import compute_invoices
 from cobranza.rules.kpis import Kpis, compute_kpis
+from cobranza.vocabulary import ReasonCode
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
@@ -109,9 +111,11 @@ class CycleResult:
     deliveries: list[DeliveryRow]
     written: bool
     deferred: str = ""  # Spanish reason when outputs were not written
+    deferred_code: str = ""  # its ReasonCode (WORKBOOK_OPEN, WORKBOOK_CHANGED)
     write_error: str = ""  # Spanish; outputs not written because the disk refused
     changed: tuple[str, ...] = ()  # output sheets whose content changed (written = current)
     skipped: int = 0  # omitido notices recorded in bulk (not in deliveries)
+    waiting: list[SentRow] = field(default_factory=list)  # ledger pendientes, not due yet
 
     def counts(self) -> dict[str, int]:
         return count_states(self.deliveries, self.skipped)
@@ -135,6 +139,7 @@ class Processed:
     deliveries: list[DeliveryRow]
     sheets: list[Sheet]
     skipped: int = 0  # omitido notices recorded in bulk (not in deliveries)
+    waiting: list[SentRow] = field(default_factory=list)  # ledger pendientes before now
 
 
 def process(
@@ -169,8 +174,8 @@ def process(
         computed.errors.extend(d.input_error for d in deliveries if d.input_error)
         sheets = report_sheets(computed)
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
-        sheets.append(sends.preview_sheet([d.as_dict() for d in deliveries], now))
-    return Processed(computed, deliveries, sheets, len(planned.skipped))
+        sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now))
+    return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))
 
 
 def run_cycle(
@@ -199,7 +204,7 @@ def run_cycle(
         assert done is not None  # no confirm step here
         bar.advance()
         result = CycleResult(path, now, done.computed, done.deliveries, written=False,
-                             skipped=done.skipped)
+                             skipped=done.skipped, waiting=done.waiting)
         if write:
             _write(result, done.sheets, parameters)
         bar.advance()
@@ -216,6 +221,8 @@ def _write(result: CycleResult, sheets: list[Sheet], parameters: dict[str, str])
         result.written = True
     except (WorkbookOpen, WorkbookBusy) as exc:
         result.deferred = str(exc)
+        result.deferred_code = (ReasonCode.WORKBOOK_OPEN if isinstance(exc, WorkbookOpen)
+                                else ReasonCode.WORKBOOK_CHANGED)
     except WorkbookError as exc:  # damaged since the check: what was sent stays recorded
         result.write_error = str(exc)
     except OSError as exc:

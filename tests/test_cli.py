@@ -178,7 +178,7 @@ def test_demo_creates_the_folder_syncs_and_prints_the_summary(tmp_path):
     wb = openpyxl.load_workbook(book, read_only=True)
     errores = [r for r in wb["Errores"].iter_rows(min_row=5, values_only=True) if any(r)]
     with Ledger(ledger_path(book), parsed.config.workbook_id) as ledger:
-        sent = Counter(r["state"] for r in ledger.rows())
+        sent = Counter(r.state for r in ledger.rows())
 
     expected = [
         f"Libro de demostración creado: {book}",
@@ -237,7 +237,7 @@ def test_owner_file_sends_but_defers_the_outputs_then_writes_them_when_closed(tm
     emls = sorted(p.name for p in (tmp_path / "salida").glob("*.eml"))
     with Ledger(ledger_path(book), read_book(book).config.workbook_id) as ledger:
         rows = ledger.rows()
-    enviados = [r for r in rows if r["state"] == "enviado"]
+    enviados = [r for r in rows if r.state == "enviado"]
     assert len(emls) == len(enviados) == sent > 0
 
     # Excel closes the workbook: the next sync sends nothing again and writes every
@@ -251,7 +251,7 @@ def test_owner_file_sends_but_defers_the_outputs_then_writes_them_when_closed(tm
     wb = openpyxl.load_workbook(book, read_only=True)
     sheet = [r for r in wb["Envíos"].iter_rows(min_row=5, values_only=True) if any(r)]
     got = sorted((r[2], r[3], r[5] or "") for r in sheet if r[7] == "enviado")
-    assert got == sorted((r["code"], r["recipient"], r["invoices"]) for r in enviados)
+    assert got == sorted((r.code, r.recipient, r.invoices) for r in enviados)
     assert datetime(2026, 12, 1, 10, 0) in {r[0] for r in sheet}
 
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cobranza.book.config import Config
+from cobranza.layout.wording import reason_text
 from cobranza.notices.contact_rules import (
     PROFILES,
     cap_block,
@@ -19,6 +20,11 @@ MX = ZoneInfo("America/Mexico_City")
 BOG = ZoneInfo("America/Bogota")
 UTC = ZoneInfo("UTC")
 ANY_DAY = Config(business_days_only=False, window_start=time(0), window_end=time(23, 59))
+
+
+def said(held) -> str | None:
+    """What Envíos says for a hold-back reason (None when allowed)."""
+    return None if held is None else reason_text(held)
 
 
 def at(text: str, zone: ZoneInfo = MX) -> datetime:
@@ -76,7 +82,7 @@ WINDOW = "fuera de la ventana de envío 08:00-20:00 (hora del cliente)"
     ],
 )
 def test_window_block(config, local, expected):
-    assert window_block(at(local), config) == expected
+    assert said(window_block(at(local), config)) == expected
 
 
 D = date
@@ -101,7 +107,7 @@ D = date
     ],
 )
 def test_cap_block(profile, day, previous, expected):
-    assert cap_block(day, PROFILES[profile], previous) == expected
+    assert said(cap_block(day, PROFILES[profile], previous)) == expected
 
 
 def test_caps_count_previous_contacts_in_the_customers_local_date():
@@ -110,7 +116,7 @@ def test_caps_count_previous_contacts_in_the_customers_local_date():
     previous = [at("2026-11-25 04:30", UTC)]
     assert contact_block(at("2026-11-25 10:00", BOG), config, previous) is None
     previous = [at("2026-11-25 05:30", UTC)]
-    assert contact_block(at("2026-11-25 10:00", BOG), config, previous) == (
+    assert said(contact_block(at("2026-11-25 10:00", BOG), config, previous)) == (
         "Perfil legal CO: ya hubo un contacto hoy"
     )
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sync.cycle import CycleResult, count_states
+from book_factory import make_book
+
+from cobranza.vocabulary import Kind, SendState
+from sync.cycle import CycleResult, compute, count_states
+from sync.mail.sending import DeliveryRow
 from sync.service import status
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 
 
-def rows(*states: str) -> list[SimpleNamespace]:
-    return [SimpleNamespace(state=s, code="VENCIDA_1", recipient="C1", reason="r") for s in states]
+def rows(*states: str) -> list[DeliveryRow]:
+    return [DeliveryRow(NOW, Kind.NOTICE, "VENCIDA_1", "C1", "", "", "", SendState(s), None)
+            for s in states]
 
 
 def test_count_states_adds_the_skipped_batch_to_omitido() -> None:
@@ -24,7 +28,7 @@ def test_count_states_adds_the_skipped_batch_to_omitido() -> None:
 
 
 def test_cycle_result_and_status_count_the_skipped_batch(tmp_path: Path) -> None:
-    computed = SimpleNamespace(errors=[])
+    computed = compute(make_book(), NOW)
     result = CycleResult(tmp_path / "libro.xlsm", NOW, computed, rows("enviado", "pendiente"),
                          written=True, skipped=5)
     assert result.counts() == {"enviado": 1, "pendiente": 1, "omitido": 5}

@@ -27,7 +27,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sync.ledger.store import UNCERTAIN_REASON, ledger_path
+from cobranza.layout.wording import reason_text
+from sync.ledger.store import ABANDONED, ledger_path
 from tests.smtp_server import Received, SmtpTestServer, _Handler
 
 REPO = Path(__file__).resolve().parents[1]
@@ -184,7 +185,7 @@ def test_sigkill_mid_batch_then_restart_loses_nothing_and_sends_nothing_twice(
 
     rows = ledger(book)
     assert rows[in_flight]["state"] == "incierto"
-    assert rows[in_flight]["reason"] == UNCERTAIN_REASON
+    assert rows[in_flight]["reason"] == reason_text(ABANDONED)
     assert {k for k, r in rows.items() if r["state"] == "enviado"} == due - {in_flight}
     assert {k for k, r in rows.items() if r["state"] == "enviando"} == set()
 
@@ -192,7 +193,7 @@ def test_sigkill_mid_batch_then_restart_loses_nothing_and_sends_nothing_twice(
     flight = rows[in_flight]
     shown = [r for r in envios(book) if (r[2], r[3], r[5] or "") == (
         flight["code"], flight["recipient"], flight["invoices"])]
-    assert [(r[7], r[8]) for r in shown] == [("incierto", UNCERTAIN_REASON)]
+    assert [(r[7], r[8]) for r in shown] == [("incierto", reason_text(ABANDONED))]
     assert Counter(r[7] for r in envios(book))["enviado"] == len(due) - 1
     assert "Hojas de salida actualizadas" in out
 

@@ -11,6 +11,7 @@ import pytest
 from book_factory import make_book
 
 from cobranza.book.config import Config
+from cobranza.layout.wording import reason_text
 from cobranza.notices.digests import digest_period, plan_digests
 from cobranza.notices.messages import digest_key
 from cobranza.notices.planner import History
@@ -59,7 +60,7 @@ ALERTS = alerts(
 
 def plan(now: datetime, history: History = NO_HISTORY, book=BOOK, rows=ALERTS):
     return [
-        (o.code, o.recipient, o.state, o.reason, [line.invoice for line in o.lines])
+        (o.code, o.recipient, o.state, reason_text(o.reason), [line.invoice for line in o.lines])
         for o in plan_digests(book, rows, now, history)
     ]
 

@@ -14,12 +14,27 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from cobranza.layout.sends import SentRow
 from cobranza.notices.messages import Line, Outgoing, Skipped, digest_key, notice_key
 from cobranza.notices.planner import History, Refusal
+from cobranza.vocabulary import Kind, ReasonCode, SendState, reason
 from sync.ledger.store import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to
+LATE = reason(ReasonCode.LATE)
+FAILED = reason(ReasonCode.TEMPLATE_FAILED, detail="la plantilla falló")
+DOWN = reason(ReasonCode.SMTP_DOWN, detail="servidor SMTP no disponible")
+GREYLISTED = reason(ReasonCode.SMTP_TEMPORARY, detail="el servidor respondió 451")
+SPAM = reason(ReasonCode.SMTP_REFUSED, detail="el servidor respondió 554 5.7.1 spam")
+
+
+def retry_of(ledger: Ledger, key: str) -> tuple[int, datetime | None]:
+    """(attempts, next try) of a key, read from the ledger file."""
+    with sqlite3.connect(ledger.path) as db:
+        attempts, next_try = db.execute("SELECT attempts, next_try FROM sends WHERE key = ?",
+                                        (key,)).fetchone()
+    return attempts, datetime.fromisoformat(next_try) if next_try else None
 
 
 def notice(customer: str = "C1", invoices: tuple[str, ...] = ("F1", "F2"), **kw) -> Outgoing:
@@ -60,12 +75,13 @@ def test_claim_takes_all_keys_or_none(ledger: Ledger) -> None:
 def test_record_final_and_rows(ledger: Ledger) -> None:
     item = notice()
     ledger.claim(item, "m1", NOW, subject="Factura vencida")
-    ledger.record("m1", "enviado", "", NOW)
-    assert ledger.rows() == [{
-        "when": NOW.astimezone(ZoneInfo("UTC")), "kind": "aviso", "code": "VENCIDA_1",
-        "recipient": "C1", "to": "C1@x.mx", "invoices": "F1, F2", "subject": "Factura vencida",
-        "state": "enviado", "reason": "", "attempts": 1, "next_try": None,
-    }]
+    ledger.record("m1", SendState.SENT, None, NOW)
+    assert ledger.rows() == [SentRow(
+        when=NOW.astimezone(ZoneInfo("UTC")), kind=Kind.NOTICE, code="VENCIDA_1",
+        recipient="C1", to="C1@x.mx", invoices="F1, F2", subject="Factura vencida",
+        state=SendState.SENT, reason="", reason_code="",
+    )]
+    assert retry_of(ledger, notice_key("C1", "F1", "VENCIDA_1")) == (1, None)
     assert ledger.claim(item, "m1", NOW + timedelta(days=30)) is False
 
 
@@ -76,47 +92,46 @@ def test_pendiente_backs_off_exponentially(ledger: Ledger) -> None:
         timedelta(minutes=320), timedelta(hours=6),
     ]
     ledger.claim(item, "m1", NOW)
-    ledger.record("m1", "pendiente", "servidor SMTP no disponible", NOW)
+    ledger.record("m1", SendState.PENDING, DOWN, NOW)
     assert key in ledger.history(NOW + timedelta(minutes=4)).final_keys
     assert ledger.claim(item, "m1", NOW + timedelta(minutes=4)) is False
     assert key not in ledger.history(NOW + timedelta(minutes=5)).final_keys
     later = NOW + timedelta(minutes=5)
     assert ledger.claim(item, "m1", later) is True
-    ledger.record("m1", "pendiente", "451", later)
-    row = ledger.rows()[0]
-    assert (row["state"], row["attempts"], row["next_try"]) == (
-        "pendiente", 2, (later + timedelta(minutes=10)).astimezone(ZoneInfo("UTC"))
-    )
+    ledger.record("m1", SendState.PENDING, GREYLISTED, later)
+    assert ledger.rows()[0].state == SendState.PENDING
+    assert retry_of(ledger, key) == (2, (later + timedelta(minutes=10)).astimezone(ZoneInfo("UTC")))
 
 
 def test_note_records_planner_outcomes_once(ledger: Ledger) -> None:
     item = notice()
-    assert ledger.note(item, "m1", "omitido", "fuera de plazo", NOW) is True
-    assert ledger.note(item, "m1", "error", "otra cosa", NOW) is False
-    assert [(r["state"], r["reason"]) for r in ledger.rows()] == [("omitido", "fuera de plazo")]
+    assert ledger.note(item, "m1", SendState.SKIPPED, LATE, NOW) is True
+    assert ledger.note(item, "m1", SendState.ERROR, FAILED, NOW) is False
+    assert [(r.state, r.reason, r.reason_code) for r in ledger.rows()] == [
+        ("omitido", "fuera de plazo", "fuera_de_plazo")]
 
 
 def test_note_overrides_a_pending_retry(ledger: Ledger) -> None:
     item = notice()
     ledger.claim(item, "m1", NOW)
-    ledger.record("m1", "pendiente", "451", NOW)
-    assert ledger.note(item, "m1", "omitido", "fuera de plazo", NOW + timedelta(days=9)) is True
-    assert ledger.rows()[0]["state"] == "omitido"
+    ledger.record("m1", SendState.PENDING, GREYLISTED, NOW)
+    assert ledger.note(item, "m1", SendState.SKIPPED, LATE, NOW + timedelta(days=9)) is True
+    assert ledger.rows()[0].state == SendState.SKIPPED
 
 
 def test_history_final_keys_and_contacts(ledger: Ledger) -> None:
     ledger.claim(notice("C1", ("F1",)), "a", NOW)
-    ledger.record("a", "enviado", "", NOW)
-    ledger.note(notice("C2", ("F5",)), "b", "omitido", "fuera de plazo", NOW)
+    ledger.record("a", SendState.SENT, None, NOW)
+    ledger.note(notice("C2", ("F5",)), "b", SendState.SKIPPED, LATE, NOW)
     ledger.claim(notice("C3", ("F7",)), "c", NOW)
-    ledger.record("c", "error", "550", NOW)
+    ledger.record("c", SendState.ERROR, reason(ReasonCode.SMTP_REFUSED, detail="550"), NOW)
     digest = Outgoing(
         kind="resumen", code="RESUMEN_ACCIONES", recipient="t@x.mx", to=("t@x.mx",), cc=(),
         template="RESUMEN_ACCIONES", lines=(),
         keys=(digest_key("t@x.mx", "RESUMEN_ACCIONES", "2026-11-25"),),
     )
     ledger.claim(digest, "d", NOW)
-    ledger.record("d", "enviado", "", NOW)
+    ledger.record("d", SendState.SENT, None, NOW)
     history = ledger.history(NOW)
     assert isinstance(history, History)
     assert history.final_keys == frozenset({
@@ -131,21 +146,21 @@ def test_history_final_keys_and_contacts(ledger: Ledger) -> None:
 def test_a_refused_notice_is_claimed_again_only_for_another_address(ledger: Ledger) -> None:
     refused = notice("C1", ("F1",))
     assert ledger.claim(refused, "a", NOW)
-    ledger.record("a", "error", "el servidor respondió 554 5.7.1 spam", NOW)
+    ledger.record("a", SendState.ERROR, SPAM, NOW)
     later = NOW + timedelta(days=1)
     assert not ledger.claim(refused, "a", later)  # same address: the refusal stands
     assert ledger.state_of(notice_key("C1", "F1", "VENCIDA_1")) == "error"
     moved = notice("C1", ("F1",), to=("nueva@x.mx",))
     assert ledger.claim(moved, "a", later)
-    ledger.record("a", "enviado", "", later)
+    ledger.record("a", SendState.SENT, None, later)
     [row] = ledger.rows()
-    assert (row["to"], row["state"], row["reason"]) == ("nueva@x.mx", "enviado", "")
+    assert (row.to, row.state, row.reason) == ("nueva@x.mx", "enviado", "")
     assert ledger.history(later).refused == {}
     assert not ledger.claim(notice("C1", ("F1",), to=("otra@x.mx",)), "a", later)
 
 
 def test_a_render_error_stays_final_whatever_the_address(ledger: Ledger) -> None:
-    ledger.note(notice("C1", ("F1",)), "a", "error", "la plantilla falló", NOW)
+    ledger.note(notice("C1", ("F1",)), "a", SendState.ERROR, FAILED, NOW)
     assert not ledger.claim(notice("C1", ("F1",), to=("nueva@x.mx",)), "a", NOW)
     assert ledger.history(NOW).refused == {}
 
@@ -170,8 +185,8 @@ def test_row_of_a_dead_process_becomes_incierto(tmp_path: Path) -> None:
     _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
     with Ledger.open(path, NOW + timedelta(minutes=1), BOOK) as led:
         row = led.rows()[0]
-        assert row["state"] == "incierto"
-        assert row["reason"].startswith("El proceso se interrumpió durante el envío")
+        assert row.state == "incierto"
+        assert row.reason.startswith("El proceso se interrumpió durante el envío")
         assert led.claim(notice(), "m1", NOW + timedelta(days=1)) is False
 
 
@@ -179,16 +194,16 @@ def test_row_of_a_live_process_waits_for_its_lease(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     _insert_enviando(path, os.getppid(), socket.gethostname(), NOW)
     with Ledger.open(path, NOW + timedelta(minutes=9), BOOK) as led:
-        assert led.rows()[0]["state"] == "enviando"
+        assert led.rows()[0].state == "enviando"
     with Ledger.open(path, NOW + timedelta(minutes=11), BOOK) as led:
-        assert led.rows()[0]["state"] == "incierto"
+        assert led.rows()[0].state == "incierto"
 
 
 def test_row_of_another_host_waits_for_its_lease(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     _insert_enviando(path, _dead_pid(), "otra-maquina", NOW)
     with Ledger.open(path, NOW + timedelta(minutes=1), BOOK) as led:
-        assert led.rows()[0]["state"] == "enviando"
+        assert led.rows()[0].state == "enviando"
 
 
 def test_locked_ledger_is_a_clear_spanish_error(tmp_path: Path) -> None:
@@ -213,7 +228,7 @@ def test_history_recovers_abandoned_rows_without_open(tmp_path: Path) -> None:
     _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
     with Ledger(path, BOOK) as led:
         assert notice_key("C1", "F1", "VENCIDA_1") in led.history(NOW).final_keys
-        assert led.rows()[0]["state"] == "incierto"
+        assert led.rows()[0].state == "incierto"
 
 
 def skipped_batch(*messages: tuple[str, tuple[str, ...]]) -> Skipped:
@@ -224,7 +239,7 @@ def skipped_batch(*messages: tuple[str, tuple[str, ...]]) -> Skipped:
     return Skipped(
         code=each, recipient=column([c for c, _ in messages]),
         to=column([f"{c}@x.mx" for c, _ in messages]), template=each,
-        reason=column(["fuera de plazo"] * len(messages)), start=starts.astype("int64"),
+        reason=column([LATE] * len(messages)), start=starts.astype("int64"),
         invoice=column([i for _, invoices in messages for i in invoices]),
         key=column([notice_key(c, i, "VENCIDA_1") for c, invoices in messages for i in invoices]),
     )
@@ -235,17 +250,17 @@ def test_note_skipped_records_the_batch_as_note_would(tmp_path: Path, ledger: Le
     assert ledger.note_skipped(batch, NOW) == 3  # F1 of C1 listed twice, one key
     with Ledger.open(tmp_path / "one-by-one.sqlite", NOW, BOOK) as other:
         for item in (notice("C1", ("F2", "F1", "F1")), notice("C2", ("F5",))):
-            other.note(item, message_id_for(item), "omitido", "fuera de plazo", NOW)
+            other.note(item, message_id_for(item), SendState.SKIPPED, LATE, NOW)
         assert ledger.rows() == other.rows()
-    assert [(r["recipient"], r["to"], r["invoices"], r["state"]) for r in ledger.rows()] == [
+    assert [(r.recipient, r.to, r.invoices, r.state) for r in ledger.rows()] == [
         ("C1", "C1@x.mx", "F2, F1", "omitido"), ("C2", "C2@x.mx", "F5", "omitido")]
 
 
 def test_note_skipped_overrides_only_pending_retries(ledger: Ledger) -> None:
     ledger.claim(notice("C1", ("F1",)), "sent", NOW)
-    ledger.record("sent", "enviado", "", NOW)
+    ledger.record("sent", SendState.SENT, None, NOW)
     ledger.claim(notice("C1", ("F2",)), "retry", NOW)
-    ledger.record("retry", "pendiente", "451", NOW)
+    ledger.record("retry", SendState.PENDING, GREYLISTED, NOW)
     assert ledger.note_skipped(skipped_batch(("C1", ("F1", "F2"))), NOW) == 1
     assert ledger.state_of(notice_key("C1", "F1", "VENCIDA_1")) == "enviado"
     assert ledger.state_of(notice_key("C1", "F2", "VENCIDA_1")) == "omitido"

@@ -13,6 +13,7 @@ from book_factory import DEFAULT_NOTICES, make_book
 
 from cobranza.book.config import Config
 from cobranza.book.records import InputError
+from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import PROBLEM_NO_EMAIL
 from cobranza.notices.messages import Skipped, notice_key
 from cobranza.notices.planner import History, plan_notices
@@ -62,10 +63,16 @@ NO_HISTORY = History()
 
 
 def plan(frame, now, the_book=None, history=NO_HISTORY):
-    """(messages and skipped messages in one list, sorted like the planner's, errors)."""
+    """(messages and skipped messages in one list, sorted like the planner's, errors);
+    reasons as Envíos words them."""
     messages, skipped, errors = plan_notices(the_book or book(), frame, now, history)
-    merged = [*messages, *as_outgoing(skipped)]
+    merged = [*map(worded, messages), *as_outgoing(skipped)]
     return sorted(merged, key=lambda o: (o.recipient, o.code, o.state, o.reason)), errors
+
+
+def worded(outgoing):
+    """An Outgoing as a plain view whose reason is its Envíos sentence."""
+    return SimpleNamespace(**{**outgoing.__dict__, "reason": reason_text(outgoing.reason)})
 
 
 def as_outgoing(skipped: Skipped) -> list[SimpleNamespace]:
@@ -74,7 +81,7 @@ def as_outgoing(skipped: Skipped) -> list[SimpleNamespace]:
     return [
         SimpleNamespace(
             kind="aviso", recipient=m.recipient, code=m.code, template=m.template,
-            state="omitido", reason=m.reason, to=tuple(filter(None, m.to.split("; "))),
+            state="omitido", reason=reason_text(m.reason), to=tuple(filter(None, m.to.split("; "))),
             keys=m.keys, lines=[SimpleNamespace(invoice=i) for i in skipped.invoice[a:b]],
         )
         for m, a, b in zip(skipped.messages(), skipped.start.tolist(), stops, strict=True)
@@ -493,7 +500,7 @@ def test_skipped_notices_come_as_one_columnar_batch():
     assert (len(skipped), errors) == (5, [])
     instead = "se envía VENCIDA_30 en su lugar"
     month = notice_key("C1", "", "ESTADO_MENSUAL", date(2026, 10, 1))
-    assert skipped.messages() == [
+    assert [m._replace(reason=reason_text(m.reason)) for m in skipped.messages()] == [
         ("ESTADO_MENSUAL", "C1", "a@c1.mx; b@c1.mx", "ESTADO_MENSUAL", LATE, "F1, F2, F0",
          (month,)),
         ("PREVIO", "C1", "a@c1.mx; b@c1.mx", "PREVIO", LATE, "F1, F2, F0",

@@ -20,17 +20,21 @@ from book_factory import make_book
 from smtp_server import SmtpTestServer
 
 from cobranza.book.records import InputError
-from cobranza.layout.sends import envios_sheet, preview_sheet
+from cobranza.layout.sends import PreviewRow, envios_sheet, preview_sheet
 from cobranza.notices.messages import Outgoing, Skipped, notice_key
 from cobranza.notices.planner import Refusal
 from cobranza.notices.statement import all_statement_lines, statement_lines
 from cobranza.rules.invoices import compute_invoices
+from cobranza.vocabulary import Reason, ReasonCode, SendState, reason
 from sync.ledger.store import Ledger
 from sync.mail.sending import TAKEN, deliver, envios_rows
 from sync.mail.transport import OutboxTransport, SmtpSettings, SmtpTransport, UncertainSendError
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to
+LATE = reason(ReasonCode.LATE)
+WINDOW = reason(ReasonCode.WINDOW, window="08:00-20:00")
+NO_EMAIL = reason(ReasonCode.NO_EMAIL)
 PASSWORD = "Fake-Pw-7c1b9e!"
 TESTS = Path(__file__).parent
 
@@ -107,7 +111,7 @@ def smtp(server: SmtpTestServer, **kw) -> SmtpTransport:
 
 
 def states(rows) -> list[tuple[str, str, str]]:
-    return [(r.recipient, r.state, r.reason) for r in rows]
+    return [(r.recipient, r.state, r.reason_text) for r in rows]
 
 
 def test_three_messages_arrive_with_exact_content(server, setup) -> None:
@@ -161,7 +165,7 @@ def test_second_delivery_sends_nothing(server, setup) -> None:
     assert [r.state for r in again] == ["omitido"] * 3
     assert {r.reason for r in again} == {TAKEN}
     assert len(server.received()) == 3
-    assert [r["state"] for r in ledger.rows()] == ["enviado"] * 3
+    assert [r.state for r in ledger.rows()] == ["enviado"] * 3
 
 
 def test_one_refused_recipient_is_error_the_others_are_sent(server, setup) -> None:
@@ -172,7 +176,7 @@ def test_one_refused_recipient_is_error_the_others_are_sent(server, setup) -> No
               "rejected: User unknown")
     assert states(rows) == [("C1", "enviado", ""), ("C2", "error", reason), ("C3", "enviado", "")]
     assert sorted(server.by_recipient()) == ["conta@lopez.mx", "pagos@lopez.mx", "sol@sol.mx"]
-    envios = {r["recipient"]: (r["state"], r["reason"]) for r in ledger.rows()}
+    envios = {r.recipient: (r.state, r.reason) for r in ledger.rows()}
     assert envios["C2"] == ("error", reason)
     assert ledger.history(NOW).refused == {
         notice_key("C2", "F-3", "VENCIDA_1"): Refusal("ruiz@ruiz.mx", reason)}
@@ -188,8 +192,8 @@ def test_server_down_waits_then_delivers_once_after_backoff(server, setup) -> No
     server.stop()
     rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
     assert [r.state for r in rows] == ["pendiente"] * 3
-    assert all(r.reason.startswith("servidor SMTP no disponible (127.0.0.1:") for r in rows)
-    assert [(r["recipient"], r["state"]) for r in envios_rows(ledger, rows)] == [
+    assert all(r.reason_text.startswith("servidor SMTP no disponible (127.0.0.1:") for r in rows)
+    assert [(r.recipient, r.state) for r in envios_rows(ledger, rows)] == [
         ("C1", "pendiente"), ("C2", "pendiente"), ("C3", "pendiente")
     ]
     server.start()
@@ -204,8 +208,11 @@ def test_server_down_waits_then_delivers_once_after_backoff(server, setup) -> No
         ("ruiz@ruiz.mx", "Mi Empresa S.A. de C.V.: factura vencida, Abarrotes Ruiz"),
         ("sol@sol.mx", "Estado de cuenta C3"),
     ]
-    c1 = next(r for r in ledger.rows() if r["recipient"] == "C1")
-    assert (c1["state"], c1["attempts"]) == ("enviado", 2)
+    c1 = next(r for r in ledger.rows() if r.recipient == "C1")
+    assert c1.state == "enviado"
+    with sqlite3.connect(ledger.path) as db:  # the C1 message took two attempts
+        assert db.execute("SELECT DISTINCT attempts FROM sends WHERE recipient = 'C1'"
+                          ).fetchall() == [(2,)]
 
 
 def test_transient_451_is_retried_later(server, setup) -> None:
@@ -213,7 +220,7 @@ def test_transient_451_is_retried_later(server, setup) -> None:
     server.transient = True
     rows = deliver(batch(invoices)[:2], book, invoices, ledger, smtp(server), NOW)
     assert [r.state for r in rows] == ["pendiente", "pendiente"]  # 451 does not stop the batch
-    assert all("451 4.3.0" in r.reason for r in rows)
+    assert all("451 4.3.0" in r.reason_text for r in rows)
     server.transient = False
     retry = NOW + timedelta(minutes=5)
     deliver(due(batch(invoices)[:2], ledger, retry), book, invoices, ledger, smtp(server), retry)
@@ -241,8 +248,8 @@ def test_row_left_enviando_by_a_dead_process_is_incierto_and_not_resent(server, 
         rows = deliver(due(batch(invoices), ledger, later), book, invoices, ledger,
                        smtp(server), later)
         assert states(rows) == [("C2", "enviado", ""), ("C3", "enviado", "")]
-        c1 = next(r for r in ledger.rows() if r["recipient"] == "C1")
-        assert c1["state"] == "incierto"
+        c1 = next(r for r in ledger.rows() if r.recipient == "C1")
+        assert c1.state == "incierto"
         again = deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), later)
         assert [r.state for r in again] == ["omitido"]
     assert "pagos@lopez.mx" not in server.by_recipient()
@@ -284,7 +291,7 @@ def test_two_processes_deliver_each_message_exactly_once(server, tmp_path) -> No
         ("pagos@lopez.mx", "conta@lopez.mx"), ("ruiz@ruiz.mx",), ("sol@sol.mx",)
     ]
     with Ledger(tmp_path / "ledger.sqlite", BOOK) as ledger:
-        assert [r["state"] for r in ledger.rows()] == ["enviado"] * 3
+        assert [r.state for r in ledger.rows()] == ["enviado"] * 3
     outcomes = " ".join(p.read_text() for p in tmp_path.glob("go.result-*")).split()
     assert sorted(outcomes) == ["enviado"] * 3 + ["omitido"] * 3  # each lost race is reported
 
@@ -300,13 +307,13 @@ def test_password_never_reaches_ledger_envios_or_errors(tmp_path) -> None:
             wrong = smtp(server, user="cobranza@miempresa.com", password=PASSWORD + "x")
             down = deliver(batch(invoices), book, invoices, ledger, wrong, NOW)
             assert [r.state for r in down] == ["pendiente"] * 3
-            assert down[0].reason.startswith("servidor SMTP no disponible: el servidor SMTP "
+            assert down[0].reason_text.startswith("servidor SMTP no disponible: el servidor SMTP "
                                              "rechazó el usuario o la contraseña (")
             retry = NOW + timedelta(minutes=5)
             right = smtp(server, user="cobranza@miempresa.com", password=PASSWORD)
             rows = deliver(batch(invoices), book, invoices, ledger, right, retry)
             assert [r.state for r in rows] == ["enviado", "error", "enviado"]
-            assert rows[1].reason.endswith("buzon inexistente ********")
+            assert rows[1].reason_text.endswith("buzon inexistente ********")
             sheet = envios_sheet(ledger.rows(), retry)
     texts = [repr(down), repr(rows), repr(sheet), repr(right), path.read_bytes().decode("latin-1")]
     assert [PASSWORD in t for t in texts] == [False] * 5
@@ -329,7 +336,7 @@ def test_injected_address_is_an_error_not_a_recipient(server, setup) -> None:
     item = notice(invoices, "C2", to=("ruiz@ruiz.mx\r\nBcc: x@evil.com",))
     rows = deliver([item], book, invoices, ledger, smtp(server), NOW)
     assert rows[0].state == "error"
-    assert rows[0].reason.startswith('"ruiz@ruiz.mx Bcc: x@evil.com" no es una dirección')
+    assert rows[0].reason_text.startswith('"ruiz@ruiz.mx Bcc: x@evil.com" no es una dirección')
     assert server.received() == []
 
 
@@ -340,15 +347,15 @@ def test_sandbox_violation_is_an_error_reason(server, tmp_path) -> None:
     with Ledger.open(tmp_path / "l.sqlite", NOW, BOOK) as ledger:
         rows = deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
         assert rows[0].state == "error"
-        assert rows[0].reason == (
+        assert rows[0].reason_text == (
             'Plantilla "VENCIDA_1", Asunto: la plantilla intenta una operación no permitida '
             '(el acceso a "__init__"); use solo las variables del aviso.'
         )
-        assert ledger.rows()[0]["state"] == "error"
+        assert ledger.rows()[0].state == "error"
     assert server.received() == []
 
 
-def as_skipped(item: Outgoing, reason: str) -> Skipped:
+def as_skipped(item: Outgoing, reason: Reason) -> Skipped:
     """`item` as the planner's `omitido` batch of one message."""
     strings = lambda *values: np.array(values, dtype=object)  # noqa: E731
     return Skipped(
@@ -366,20 +373,22 @@ def test_planner_omitidos_are_recorded_errors_and_pendientes_only_reported(
     book, invoices, ledger = setup
     c1, c2, c3 = batch(invoices)
     items = [
-        Outgoing(**{**c2.__dict__, "state": "pendiente", "reason": "fuera de la ventana"}),
-        Outgoing(**{**c3.__dict__, "state": "error", "to": (), "reason": "sin email válido"}),
+        Outgoing(**{**c2.__dict__, "state": "pendiente", "reason": WINDOW}),
+        Outgoing(**{**c3.__dict__, "state": "error", "to": (), "reason": NO_EMAIL}),
     ]
-    skipped = as_skipped(c1, "fuera de plazo")
+    skipped = as_skipped(c1, LATE)
     rows = deliver(items, book, invoices, ledger, smtp(server), NOW, skipped=skipped)
-    assert states(rows) == [("C2", "pendiente", "fuera de la ventana"),
-                            ("C3", "error", "sin email válido")]  # the batch is counted apart
-    assert [(r["recipient"], r["state"]) for r in ledger.rows()] == [("C1", "omitido")]
+    window = "fuera de la ventana de envío 08:00-20:00 (hora del cliente)"
+    no_email = "el cliente no tiene un email válido en la hoja Clientes"
+    assert states(rows) == [("C2", "pendiente", window),
+                            ("C3", "error", no_email)]  # the batch is counted apart
+    assert [(r.recipient, r.state) for r in ledger.rows()] == [("C1", "omitido")]
     assert ledger.state_of(c3.keys[0]) is None
     assert server.received() == []
     sheet = envios_sheet(envios_rows(ledger, rows), NOW)
     assert sorted((r[3], r[7], r[8]) for r in sheet.tables[0].rows) == [
-        ("C1", "omitido", "fuera de plazo"), ("C2", "pendiente", "fuera de la ventana"),
-        ("C3", "error", "sin email válido"),
+        ("C1", "omitido", "fuera de plazo"), ("C2", "pendiente", window),
+        ("C3", "error", no_email),
     ]
 
 
@@ -398,7 +407,7 @@ def test_dry_run_renders_without_claiming_or_sending(server, setup) -> None:
     assert [r.state for r in rows] == ["listo"] * 3
     assert rows[0].body.startswith("Estimado(a) Ferretería López:\n- Factura F-1")
     assert ledger.rows() == [] and server.received() == []
-    sheet = preview_sheet([r.as_dict() for r in rows], NOW)
+    sheet = preview_sheet([r.preview_row() for r in rows], NOW)
     assert sheet.tables[0].rows[0][:6] == (
         "VENCIDA_1", "C1 - Ferretería López", "pagos@lopez.mx", "conta@lopez.mx", "F-1, F-2",
         "Mi Empresa S.A. de C.V.: factura vencida, Ferretería López",
@@ -407,7 +416,7 @@ def test_dry_run_renders_without_claiming_or_sending(server, setup) -> None:
 
 def test_preview_sheet_leaves_out_omitido_messages() -> None:
     rows = [
-        {"code": f"C{i}", "recipient": f"R{i}", "name": "", "state": state, "reason": ""}
+        PreviewRow(f"C{i}", f"R{i}", "", "", "", "", "", "", SendState(state), "")
         for i, state in enumerate(("listo", "omitido", "pendiente", "enviado", "omitido",
                                    "error", "incierto"))
     ]
@@ -471,15 +480,15 @@ def test_connection_lost_during_data_is_incierto(setup) -> None:
     lost = UncertainSendError("se perdió la conexión; el mensaje pudo haberse entregado.")
     rows = deliver(batch(invoices)[:1], book, invoices, ledger, _Failing(lost), NOW)
     assert states(rows) == [("C1", "incierto", str(lost))]
-    assert ledger.rows()[0]["state"] == "incierto"
+    assert ledger.rows()[0].state == "incierto"
 
 
 def test_unexpected_failure_is_recorded_incierto_and_raised(setup) -> None:
     book, invoices, ledger = setup
     with pytest.raises(RuntimeError):
         deliver(batch(invoices)[:1], book, invoices, ledger, _Failing(RuntimeError("x")), NOW)
-    assert [(r["state"], r["reason"]) for r in ledger.rows()] == [
-        ("incierto", "error interno durante el envío")
+    assert [(r.state, r.reason, r.reason_code) for r in ledger.rows()] == [
+        ("incierto", "error interno durante el envío", "error_interno")
     ]
 
 
@@ -489,13 +498,13 @@ def test_skipped_batch_is_recorded_in_a_real_run_only(server, setup) -> None:
     strings = lambda *values: np.array(values, dtype=object)  # noqa: E731
     skipped = Skipped(
         code=strings("VENCIDA_1"), recipient=strings("C1"), to=strings("pagos@lopez.mx"),
-        template=strings("VENCIDA_1"), reason=strings("fuera de plazo"),
+        template=strings("VENCIDA_1"), reason=strings(LATE),
         start=np.array([0]), invoice=strings("F-1", "F-2"), key=strings(*keys),
     )
     assert deliver([], book, invoices, ledger, None, NOW, dry_run=True, skipped=skipped) == []
     assert ledger.rows() == []
     assert deliver([], book, invoices, ledger, smtp(server), NOW, skipped=skipped) == []
-    assert [(r["recipient"], r["to"], r["invoices"], r["state"], r["reason"])
+    assert [(r.recipient, r.to, r.invoices, r.state, r.reason)
             for r in ledger.rows()] == [
         ("C1", "pagos@lopez.mx", "F-1, F-2", "omitido", "fuera de plazo")]
     assert [ledger.state_of(k) for k in keys] == ["omitido", "omitido"]

@@ -25,17 +25,19 @@ import threading
 import time
 import unicodedata
 from collections import Counter
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from book_factory import make_book as book_of
 
 from cobranza.book.config import Config
 from cobranza.book.records import InputError
+from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, reason
 from sync.cycle import CycleResult, compute
 from sync.errors import CobranzaError, WorkbookBusy, WorkbookError
 from sync.mail.sending import DeliveryRow
@@ -50,7 +52,6 @@ from sync.service.loop import (
     describe_failure,
     server_time,
 )
-from tests.book_factory import make_book as make_rule_book
 from tests.smtp_server import SmtpTestServer, _Handler
 from tests.workbook_edit import append_rows, put_number, save_atomically
 
@@ -63,17 +64,24 @@ AS_OF = datetime(2026, 12, 1, 10, 0)  # Tuesday, first business day of the month
 # ============================================================== in-process: the guard
 
 
-def _result(path: Path, states: list[str], *, written=True, deferred="",
-            config=None) -> CycleResult:
-    """A real cycle's result: one NUEVA to C1 per state, over a Book with two Errores."""
-    now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
-    bad = [InputError("Facturas", row, "Importe", "x", "no es un importe válido.")
-           for row in (2, 3)]
-    computed = compute(make_rule_book(config=config or Config(), errors=bad), now)
-    deliveries = [DeliveryRow(when=now, kind="aviso", code="NUEVA", recipient="C1",
-                              to="c1@example.com", invoices="F1", subject="", state=s,
-                              reason="") for s in states]
-    return CycleResult(path, now, computed, deliveries, written=written, deferred=deferred)
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+
+
+def delivery(state: str, code: str = "NUEVA", recipient: str = "C1",
+             why: Reason | None = None) -> DeliveryRow:
+    """One message's outcome, as the deliver step reports it."""
+    return DeliveryRow(NOW, Kind.NOTICE, code, recipient, "", "", "", SendState(state), why)
+
+
+def _result(path: Path, states: list[str], *, written=True, deferred="", deferred_code="",
+            config=None, deliveries=None) -> CycleResult:
+    """A cycle's result with these delivery states (a tiny real computation, two Errores)."""
+    book = book_of(config=config or Config())
+    computed = compute(book, NOW)
+    computed.errors = [InputError("Facturas", 2, "Importe", "x", "no es un importe")] * 2
+    rows = [delivery(s) for s in states] if deliveries is None else deliveries
+    return CycleResult(path, NOW, computed, rows, written, deferred=deferred,
+                       deferred_code=deferred_code)
 
 
 def test_cycle_line_names_every_count_and_the_write_outcome(tmp_path):
@@ -307,18 +315,16 @@ def test_status_command_without_a_cycle_says_so_and_exits_1(tmp_path, capsys):
 
 def test_status_groups_pending_reasons_for_people(tmp_path):
     book = tmp_path / "libro.xlsm"
+    down = reason(ReasonCode.SMTP_DOWN, detail="servidor SMTP no disponible")
     rows = [
-        SimpleNamespace(state="pendiente", code="VENCIDA_1", recipient="C1",
-                        reason="fuera de la ventana de envío 08:00-20:00 (hora del cliente)"),
-        SimpleNamespace(state="pendiente", code="NUEVA", recipient="C2",
-                        reason="servidor SMTP no disponible"),
-        SimpleNamespace(state="pendiente", code="PREVIO", recipient="C3",
-                        reason="día feriado en MX"),
-        SimpleNamespace(state="enviado", code="PREVIO", recipient="C4", reason=""),
+        delivery("pendiente", "VENCIDA_1", "C1", reason(ReasonCode.WINDOW, window="08:00-20:00")),
+        delivery("pendiente", "NUEVA", "C2", down),
+        delivery("pendiente", "PREVIO", "C3", reason(ReasonCode.HOLIDAY, country="MX")),
+        delivery("enviado", "PREVIO", "C4"),
     ]
-    result = _result(book, [], written=False,
-                     deferred="El libro está abierto en Excel (libro.xlsm)")
-    result.deliveries = rows
+    result = _result(book, [], written=False, deliveries=rows,
+                     deferred="El libro está abierto en Excel (libro.xlsm)",
+                     deferred_code=ReasonCode.WORKBOOK_OPEN)
     at = datetime(2026, 12, 1, 10, 0, 5).astimezone()
     status.record_cycle(book, result, at=at,
                         next_jobs=[{"job": "ciclo cada 10 min", "at": "2026-12-01T10:10:05"}])
@@ -537,11 +543,12 @@ def pick_customer(path: Path) -> tuple[str, list[str]]:
 
 
 def ledger_rows(book: Path) -> list[dict]:
+    """The Envíos rows of the workbook's ledger, as dicts."""
     from sync.ledger.store import Ledger, ledger_path
     from sync.xlsx.reader import read_book
 
     with Ledger(ledger_path(book), read_book(book).config.workbook_id) as ledger:
-        return ledger.rows()
+        return [asdict(r) for r in ledger.rows()]
 
 
 def _addresses(text: str) -> tuple[str, ...]:
@@ -687,7 +694,7 @@ def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
         assert [p for p in state["pending"] if p["code"] == "NUEVA"] == [
             {"code": "NUEVA", "recipient": "C01", "state": "pendiente",
              "reason": f"servidor SMTP no disponible (127.0.0.1:{server.port}: conexión "
-                       "rechazada)", "group": "SMTP caído"}]
+                       "rechazada)", "reason_code": "smtp_no_disponible", "group": "SMTP caído"}]
         report = subprocess.run([*CLI, "status", str(book)], cwd=REPO, capture_output=True,
                                 text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         assert ("  SMTP caído: 1\n    NUEVA C01 — servidor SMTP no disponible (127.0.0.1:"

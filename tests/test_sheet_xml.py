@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cobranza.layout.sends import preview_sheet
+from cobranza.layout.sends import PreviewRow, preview_sheet
 from cobranza.layout.sheets import Cell, Sheet, Table
+from cobranza.vocabulary import SendState
 from sync.xlsx.sheet_xml import (
     SheetLinks,
     _display_len,
@@ -206,9 +207,8 @@ def test_long_texts_are_cut_before_their_column_is_joined() -> None:
     47 emails of 30 MB, then the write died of MemoryError): each Cuerpo cell holds
     Excel's 32 767 characters, and the writer's memory follows the cut cells, not the
     bodies (it used to join, encode and scan the whole 80 MB column)."""
-    rows = [{"code": "VENCIDA_1", "recipient": f"C{i}", "name": "Ferretería López",
-             "to": "pagos@lopez.mx", "subject": "Aviso", "body": "x" * 2_000_000,
-             "state": "enviado"} for i in range(40)]
+    rows = [PreviewRow("VENCIDA_1", f"C{i}", "Ferretería López", "pagos@lopez.mx", "", "",
+                       "Aviso", "x" * 2_000_000, SendState.SENT, "") for i in range(40)]
     sheet = preview_sheet(rows, date(2026, 12, 1))
     book = styles()
     tracemalloc.start()

@@ -21,8 +21,8 @@ from addin.build_template import (
 from addin.paths import template_path
 from cobranza.book.config import DEFAULTS
 from cobranza.book.records import RESULTS
-from cobranza.notices.messages import DIGEST_CODES
 from cobranza.rendering.render import CustomerView, InvoiceView, render_text
+from cobranza.vocabulary import DigestCode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "template"
 NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45",
@@ -176,7 +176,7 @@ def test_configuracion_defaults_and_notices(book):
 
 def test_plantillas_rows(book):
     rows = _rows(book["Plantillas"], "A1:D15")
-    assert [r[0] for r in rows] == NOTICE_CODES + list(DIGEST_CODES)
+    assert [r[0] for r in rows] == NOTICE_CODES + list(DigestCode)
     assert {r[3] for r in rows} == {"Sí"}
     assert rows[2][1] == "Recordatorio de pago: factura vencida"
     assert rows == [tuple(r) for r in load_templates()]

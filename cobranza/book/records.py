@@ -15,6 +15,7 @@ import pandas as pd
 
 from cobranza.book.config import Config
 from cobranza.book.lookups import Template, names_by_code, templates_by_code
+from cobranza.vocabulary import Bucket, Result, Status
 
 # Sheet name -> {normalized header: internal column}. Required headers carry a "*".
 CUSTOMER_COLUMNS = {
@@ -75,31 +76,9 @@ TEMPLATE_COLUMNS = {  # the Plantillas sheet
     "aprobada": "approved",  # bool
 }
 
-RESULTS = (
-    "Promesa de pago",
-    "Sin compromiso",
-    "Pago informado",
-    "Disputa",
-    "Sin contacto",
-    "Disputa resuelta",
-    "Asignar a tercero",
-    "Castigo",
-    "Pago recibido",
-)
-
-STATUSES = (
-    "Por vencer",
-    "Vencida",
-    "En acción",
-    "Promesa de pago",
-    "Promesa incumplida",
-    "Pago informado",
-    "Disputa",
-    "Tercerizada",
-    "Castigada",
-    "Pagada",
-)
-BUCKETS = ("Por vencer", "1-30", "31-60", "61-90", "91+")
+RESULTS = tuple(Result)  # the Resultado choices, in this order
+STATUSES = tuple(Status)
+BUCKETS = tuple(Bucket)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from cobranza.book.parse import (
 )
 from cobranza.book.positions import first_occurrence
 from cobranza.book.text import normalize
+from cobranza.vocabulary import Result
 
 CONFIG_SHEET = "Configuración"
 TEMPLATES_SHEET = "Plantillas"
@@ -458,8 +459,9 @@ def _due_after_issue(tables: dict[str, Table], config: Config) -> list[Issue]:
 
 def _promise_has_date(tables: dict[str, Table], config: Config) -> list[Issue]:
     valid = tables["contacts"].valid
-    missing = (valid["result"] == "Promesa de pago") & valid["promise_date"].isna()
-    problem = f'falta el dato (obligatorio cuando el Resultado es "Promesa de pago"; {_DATE_HINT}).'
+    missing = (valid["result"] == Result.PROMISE) & valid["promise_date"].isna()
+    problem = (f'falta el dato (obligatorio cuando el Resultado es "{Result.PROMISE}"; '
+               f"{_DATE_HINT}).")
     return [Issue("contacts", missing[missing].index, "promise_date", problem)]
 
 

@@ -1,19 +1,20 @@
 """Output sheet layouts of messages: Envíos (the send history) and Vista previa.
 
-Rows are dicts as produced by `sync.ledger.store.Ledger.rows()` and
-`sync.mail.sending.DeliveryRow.as_dict()` (keys: when, kind, code, recipient, to, invoices,
-subject, state, reason; Vista previa also body, cc, name). Same look as `cobranza.layout.reports`:
-title and Fecha de corte on top, the table at row 4.
+Envíos rows are `SentRow`s, from the ledger (`sync.ledger.store.Ledger.rows`) and from
+this run's messages that the ledger does not hold (`sync.mail.sending.envios_rows`);
+Vista previa rows are `PreviewRow`s (`sync.mail.sending.DeliveryRow.preview_row`). Same
+look as `cobranza.layout.reports`: title and Fecha de corte on top, the table at row 4.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from cobranza.layout.reports import sheet_header
 from cobranza.layout.sheets import Cell, Sheet, Table
+from cobranza.vocabulary import SHOWN_STATES, Kind, SendState
 
 TABLE_ROW = 4
 # Envíos headers and the row fields they show (also how a copy's Envíos is read back).
@@ -22,9 +23,40 @@ ENVIOS_COLUMNS = {
     "Para": "to", "Facturas": "invoices", "Asunto": "subject", "Estado": "state",
     "Motivo": "reason",
 }
-STATES = ("enviado", "pendiente", "omitido", "error", "incierto")
-KIND_LABELS = {"aviso": "Aviso", "resumen": "Resumen"}
+KIND_LABELS = {Kind.NOTICE: "Aviso", Kind.DIGEST: "Resumen"}
 _OLDEST = datetime.min
+
+
+@dataclass(frozen=True, slots=True)
+class SentRow:
+    """One message as Envíos shows it."""
+
+    when: datetime | None  # aware: sent, recorded, or when a held-back one may go
+    kind: Kind
+    code: str
+    recipient: str  # customer code (notices) or address (digests)
+    to: str  # "; "-joined
+    invoices: str  # ", "-joined
+    subject: str
+    state: SendState
+    reason: str  # the Motivo as worded when it was recorded
+    reason_code: str = ""  # its ReasonCode ("" for none): what `cobranza status` groups by
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRow:
+    """One message as Vista previa shows it (what would go now, or why it waits)."""
+
+    code: str
+    recipient: str
+    name: str  # the customer's name ("" for digests)
+    to: str
+    cc: str
+    invoices: str
+    subject: str
+    body: str
+    state: SendState
+    reason: str
 
 
 def local_time(when: datetime | None, as_of: date | datetime) -> datetime | None:
@@ -36,24 +68,21 @@ def local_time(when: datetime | None, as_of: date | datetime) -> datetime | None
     return when.replace(tzinfo=None, microsecond=0)
 
 
-def state_summary(rows: Sequence[Mapping[str, Any]]) -> str:
-    """ "3 enviado · 1 pendiente" over the states present, in STATES order."""
-    counts = {s: sum(1 for r in rows if r.get("state") == s) for s in STATES}
+def state_summary(states: Sequence[str]) -> str:
+    """ "3 enviado · 1 pendiente" over the states present, in SHOWN_STATES order."""
+    counts = {s: sum(1 for state in states if state == s) for s in SHOWN_STATES}
     return " · ".join(f"{n} {s}" for s, n in counts.items() if n)
 
 
-def envios_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
+def envios_sheet(rows: list[SentRow], as_of: date | datetime) -> Sheet:
     """Envíos: tblEnvios, one row per notice or digest, newest first."""
-    ordered = sorted(
-        rows, key=lambda r: local_time(r.get("when"), as_of) or _OLDEST, reverse=True
-    )
+    ordered = sorted(rows, key=lambda r: local_time(r.when, as_of) or _OLDEST, reverse=True)
     table = Table(
         name="tblEnvios",
         columns=tuple(ENVIOS_COLUMNS),
         rows=[
-            (local_time(r.get("when"), as_of), KIND_LABELS.get(r["kind"], r["kind"]), r["code"],
-             r["recipient"], r.get("to", ""), r.get("invoices", ""), r.get("subject", ""),
-             r["state"], r.get("reason", ""))
+            (local_time(r.when, as_of), KIND_LABELS.get(r.kind, r.kind), r.code, r.recipient,
+             r.to, r.invoices, r.subject, r.state, r.reason)
             for r in ordered
         ],
         row=TABLE_ROW,
@@ -61,29 +90,28 @@ def envios_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
         widths={"Fecha": 17, "Para": 30, "Facturas": 30, "Asunto": 45, "Motivo": 60},
     )
     cells = sheet_header("Envíos de avisos y resúmenes", as_of)
-    cells.append(Cell(2, 4, state_summary(ordered), style="note"))
+    cells.append(Cell(2, 4, state_summary([r.state for r in ordered]), style="note"))
     return Sheet("Envíos", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
 
 
-def _customer(row: Mapping[str, Any]) -> str:
-    name = row.get("name", "")
-    return f"{row['recipient']} - {name}" if name else str(row["recipient"])
+def _customer(row: PreviewRow) -> str:
+    return f"{row.recipient} - {row.name}" if row.name else row.recipient
 
 
 # Decision: Vista previa shows what goes out now or is held back, not the omitido messages.
-PREVIEW_STATES = ("listo", "enviado", "pendiente", "error", "incierto")
+PREVIEW_STATES = (SendState.READY, SendState.SENT, SendState.PENDING, SendState.ERROR,
+                  SendState.UNCERTAIN)
 
 
-def preview_sheet(rows: list[dict], as_of: date | datetime) -> Sheet:
+def preview_sheet(rows: list[PreviewRow], as_of: date | datetime) -> Sheet:
     """Vista previa (tblVistaPrevia, plan order): only PREVIEW_STATES; omitido stays in Envíos."""
-    rows = [r for r in rows if r["state"] in PREVIEW_STATES]
+    rows = [r for r in rows if r.state in PREVIEW_STATES]
     table = Table(
         name="tblVistaPrevia",
         columns=("Código", "Cliente", "Para", "CC", "Facturas", "Asunto", "Cuerpo", "Estado",
                  "Motivo"),
         rows=[
-            (r["code"], _customer(r), r.get("to", ""), r.get("cc", ""), r.get("invoices", ""),
-             r.get("subject", ""), r.get("body", ""), r["state"], r.get("reason", ""))
+            (r.code, _customer(r), r.to, r.cc, r.invoices, r.subject, r.body, r.state, r.reason)
             for r in rows
         ],
         row=TABLE_ROW,

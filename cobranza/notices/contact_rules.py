@@ -8,7 +8,7 @@ already converted to the customer's zone):
 3. The legal profile (Perfil legal): allowed hours per weekday, holidays of the profile's
    country, and frequency caps per customer across all customer notices.
 
-Each check returns the Spanish reason that holds the message back, or None when allowed.
+Each check returns the `Reason` that holds the message back, or None when allowed.
 Legal profiles are data (`PROFILES`); adding a country is one entry.
 
 Frequency caps are counted on the customer's local calendar dates:
@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 
 from cobranza.book.config import Config
 from cobranza.notices.calendar import WEEKDAY_NAMES_ES, is_holiday, is_weekend
+from cobranza.vocabulary import Reason, ReasonCode, reason
 
 Hours = tuple[time, time] | None  # allowed [start, end) on a weekday; None = no contact
 
@@ -75,10 +76,6 @@ PROFILES: Mapping[str, LegalProfile] = {
     "ninguno": LegalProfile("ninguno", "", _every_day(_T(0), _T(23, 59, 59, 999999))),
 }
 
-_LOCAL = "(hora del cliente)"
-_NUMBERS_ES = {1: "un", 2: "dos", 3: "tres", 4: "cuatro", 5: "cinco"}
-
-
 def profile(code: str) -> LegalProfile:
     """The legal profile for a Perfil legal value (unknown values: no extra rule)."""
     return PROFILES.get(code, PROFILES["ninguno"])
@@ -96,42 +93,40 @@ def _inside(t: time, hours: tuple[time, time]) -> bool:
     return hours[0] <= t < hours[1]
 
 
-def business_day_block(day: date, config: Config) -> str | None:
+def business_day_block(day: date, config: Config) -> Reason | None:
     """Solo días hábiles: weekends and holidays of País feriados are not allowed."""
     if not config.business_days_only:
         return None
     if is_weekend(day):
-        return f"{WEEKDAY_NAMES_ES[day.weekday()]}: solo se envía en días hábiles"
+        return reason(ReasonCode.NOT_BUSINESS_DAY, weekday=WEEKDAY_NAMES_ES[day.weekday()])
     if is_holiday(day, config.holiday_country):
-        return f"día feriado en {config.holiday_country}"
+        return reason(ReasonCode.HOLIDAY, country=config.holiday_country)
     return None
 
 
-def legal_day_block(day: date, legal: LegalProfile) -> str | None:
+def legal_day_block(day: date, legal: LegalProfile) -> Reason | None:
     """The legal profile forbids any contact on this local date."""
     if legal.hours[day.weekday()] is None:
-        name = WEEKDAY_NAMES_ES[day.weekday()]
-        return f"Perfil legal {legal.code}: {name} no se permite contacto"
+        return reason(ReasonCode.LEGAL_DAY, profile=legal.code,
+                      weekday=WEEKDAY_NAMES_ES[day.weekday()])
     if legal.holiday_country and is_holiday(day, legal.holiday_country):
-        country = legal.holiday_country
-        return f"Perfil legal {legal.code}: día feriado en {country}, no se permite contacto"
+        return reason(ReasonCode.LEGAL_HOLIDAY, profile=legal.code,
+                      country=legal.holiday_country)
     return None
 
 
-def hours_block(local: datetime, config: Config) -> str | None:
+def hours_block(local: datetime, config: Config) -> Reason | None:
     """Ventana de envío, then the legal hours of the local weekday."""
     if not _inside(local.time(), (config.window_start, config.window_end)):
-        window = _span(config.window_start, config.window_end)
-        return f"fuera de la ventana de envío {window} " + _LOCAL
+        return reason(ReasonCode.WINDOW, window=_span(config.window_start, config.window_end))
     legal = profile(config.legal_profile)
     hours = legal.hours[local.weekday()]
     if hours is not None and not _inside(local.time(), hours):
-        allowed = _span(*hours)
-        return f"Perfil legal {legal.code}: fuera del horario permitido {allowed} " + _LOCAL
+        return reason(ReasonCode.LEGAL_HOURS, profile=legal.code, hours=_span(*hours))
     return None
 
 
-def window_block(local: datetime, config: Config) -> str | None:
+def window_block(local: datetime, config: Config) -> Reason | None:
     """Why `local` (customer's local time) is outside every allowed window; None if inside."""
     day = local.date()
     return (
@@ -141,18 +136,16 @@ def window_block(local: datetime, config: Config) -> str | None:
     )
 
 
-def cap_block(day: date, legal: LegalProfile, previous: Iterable[date]) -> str | None:
+def cap_block(day: date, legal: LegalProfile, previous: Iterable[date]) -> Reason | None:
     """Frequency caps for one more contact on local date `day`, given earlier contact dates."""
     dates = list(previous)
     if legal.per_day is not None and sum(d == day for d in dates) >= legal.per_day:
-        return f"Perfil legal {legal.code}: ya hubo un contacto hoy"
+        return reason(ReasonCode.DAILY_LIMIT, profile=legal.code)
     week_start = day - timedelta(days=6)
     if legal.per_week is not None and sum(week_start <= d <= day for d in dates) >= legal.per_week:
-        n = _NUMBERS_ES.get(legal.per_week, str(legal.per_week))
-        return f"Perfil legal {legal.code}: máximo {n} mensajes por semana"
+        return reason(ReasonCode.WEEKLY_LIMIT, profile=legal.code, count=legal.per_week)
     if legal.min_days_apart and any(abs((day - d).days) < legal.min_days_apart for d in dates):
-        n = _NUMBERS_ES.get(legal.min_days_apart, str(legal.min_days_apart))
-        return f"Perfil legal {legal.code}: debe haber al menos {n} días entre mensajes"
+        return reason(ReasonCode.DAYS_APART, profile=legal.code, count=legal.min_days_apart)
     return None
 
 
@@ -161,7 +154,8 @@ def local_dates(contacts: Iterable[datetime], like: datetime) -> list[date]:
     return [c.astimezone(like.tzinfo).date() for c in contacts]
 
 
-def contact_block(local: datetime, config: Config, previous: Iterable[datetime]) -> str | None:
+def contact_block(local: datetime, config: Config,
+                  previous: Iterable[datetime]) -> Reason | None:
     """Window and caps together: the reason to hold a message back at `local`, or None."""
     legal = profile(config.legal_profile)
     return window_block(local, config) or cap_block(

@@ -16,10 +16,11 @@ from cobranza.book.addresses import split_addresses
 from cobranza.book.config import Config
 from cobranza.book.records import InputError
 from cobranza.book.text import normalize
+from cobranza.vocabulary import Reason, ReasonCode, reason
 
-REASON_OPTED_OUT = "avisos automáticos desactivados"
-REASON_NO_EMAIL = "el cliente no tiene un email válido en la hoja Clientes"
-REASON_UNKNOWN = "el cliente no está en la hoja Clientes"
+OPTED_OUT = reason(ReasonCode.OPTED_OUT)
+NO_EMAIL = reason(ReasonCode.NO_EMAIL)
+UNKNOWN = reason(ReasonCode.UNKNOWN_CUSTOMER)
 PROBLEM_NO_EMAIL = (
     "el cliente no tiene un email válido y sus avisos no se pueden enviar "
     "(use nombre@dominio.com; varios separados por ;)"
@@ -80,13 +81,13 @@ def zone_of(name: str, default: str) -> ZoneInfo:
         return ZoneInfo(default)
 
 
-def exclusion(auto_notices: object, segment: str, config: Config) -> str:
-    """Why a customer gets no automatic notices ("" when it does)."""
+def exclusion(auto_notices: object, segment: str, config: Config) -> Reason | None:
+    """Why a customer gets no automatic notices (None when it does)."""
     if auto_notices is not None and not pd.isna(auto_notices) and not bool(auto_notices):
-        return REASON_OPTED_OUT
+        return OPTED_OUT
     if segment.strip() and normalize(segment) in config.segments_without_notices:
-        return f"segmento {segment.strip()} sin avisos"
-    return ""
+        return reason(ReasonCode.SEGMENT, segment=segment.strip())
+    return None
 
 
 def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) -> pd.DataFrame:
@@ -102,11 +103,11 @@ def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) 
         to = valid_emails(emails)
         rows[customer] = (
             str(name), to, valid_emails(cc), zone_of(str(zone), config.timezone),
-            exclusion(auto, str(segment), config), "" if to else REASON_NO_EMAIL, int(row),
+            exclusion(auto, str(segment), config), None if to else NO_EMAIL, int(row),
             str(emails),
         )
     for missing in sorted(wanted - set(rows)):
-        rows[missing] = ("", (), (), zone_of("", config.timezone), "", REASON_UNKNOWN, None, "")
+        rows[missing] = ("", (), (), zone_of("", config.timezone), None, UNKNOWN, None, "")
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
 
 
@@ -115,7 +116,7 @@ def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list
     out = []
     for customer in sorted(set(customers_in_error)):
         c = table.loc[customer]
-        if c["email_error"] == REASON_UNKNOWN:
+        if c["email_error"] == UNKNOWN:
             out.append(InputError("Clientes", None, "Cliente", customer, PROBLEM_UNKNOWN))
         else:
             row = int(c["row"])

@@ -28,7 +28,7 @@ from cobranza.book.text import normalize
 from cobranza.notices.customers import valid_emails
 from cobranza.notices.messages import Line, Outgoing, digest_key
 from cobranza.notices.planner import History
-from cobranza.rules.alerts import ACTION, BROKEN_PROMISE, OPEN_DISPUTE, REPORTED_PAYMENT
+from cobranza.vocabulary import AlertType, DigestCode, Kind, Reason, ReasonCode, SendState, reason
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Audience:
     to: tuple[str, ...]  # valid addresses ("" cell or invalid: empty, an error)
     name: str  # who reads it, for the greeting: collector, area Responsable, ...
     rows: pd.DataFrame
-    missing: str = ""  # Spanish reason when `to` is empty
+    missing: Reason | None = None  # why `to` is empty
     group: str = ""  # the collector(s) or area(s) the rows belong to
 
 
@@ -47,7 +47,7 @@ AudienceFn = Callable[[Config, pd.DataFrame, pd.DataFrame], list[Audience]]
 
 def to_actions_owner(config: Config, _table: pd.DataFrame, rows: pd.DataFrame) -> list[Audience]:
     to = valid_emails(config.actions_owner_email)
-    missing = "" if to else "falta un email válido en Responsable de acciones (Configuración)"
+    missing = None if to else reason(ReasonCode.NO_ACTIONS_OWNER)
     return [Audience(to, "Responsable de acciones", rows, missing, "acciones")]
 
 
@@ -70,7 +70,7 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
             if to:
                 groups.setdefault(to, []).append(key)
             else:
-                missing = f'{label} "{name}" no tiene un email válido en la tabla {table_name}'
+                missing = reason(ReasonCode.NO_RECIPIENT, who=label, name=name, table=table_name)
                 out.append(Audience((), name, rows[keys == key], missing, name))
         for to, members in groups.items():
             names = ", ".join(rows[column][keys == m].iloc[0] for m in members)
@@ -83,20 +83,21 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
 
 @dataclass(frozen=True)
 class DigestRule:
-    code: str  # one of cobranza.notices.messages.DIGEST_CODES; also the Plantillas code
+    code: DigestCode  # also the Plantillas code
     weekly: bool
-    types: tuple[str, ...]  # alert Tipo values listed, in this order
+    types: tuple[AlertType, ...]  # listed, in this order
     table: str  # Book attribute addressing the audience ("" = Configuración parameter)
     audience: AudienceFn
 
 
 DIGESTS: tuple[DigestRule, ...] = (
-    DigestRule("RESUMEN_ACCIONES", False, (ACTION,), "", to_actions_owner),
-    DigestRule("RESUMEN_COBRADOR_DIARIO", False, (BROKEN_PROMISE,), "collectors",
+    DigestRule(DigestCode.ACTIONS, False, (AlertType.ACTION,), "", to_actions_owner),
+    DigestRule(DigestCode.COLLECTOR_DAILY, False, (AlertType.BROKEN_PROMISE,), "collectors",
                _by_column("collector", "el cobrador", "Cobradores")),
-    DigestRule("RESUMEN_COBRADOR_SEMANAL", True, (REPORTED_PAYMENT, OPEN_DISPUTE), "collectors",
+    DigestRule(DigestCode.COLLECTOR_WEEKLY, True,
+               (AlertType.REPORTED_PAYMENT, AlertType.OPEN_DISPUTE), "collectors",
                _by_column("collector", "el cobrador", "Cobradores")),
-    DigestRule("RESUMEN_AREA_SEMANAL", True, (OPEN_DISPUTE,), "areas",
+    DigestRule(DigestCode.AREA_WEEKLY, True, (AlertType.OPEN_DISPUTE,), "areas",
                _by_column("area", "el área", "Áreas", person="owner")),
 )
 
@@ -155,10 +156,10 @@ def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
 def _message(rule: DigestRule, audience: Audience, period: str) -> Outgoing:
     recipient = ";".join(audience.to) if audience.to else audience.name
     return Outgoing(
-        kind="resumen", code=rule.code, recipient=recipient, to=audience.to, cc=(),
+        kind=Kind.DIGEST, code=rule.code, recipient=recipient, to=audience.to, cc=(),
         template=rule.code, lines=tuple(_lines(audience.rows)),
         keys=(digest_key(recipient, rule.code, period),),
-        state="listo" if audience.to else "error", reason=audience.missing,
+        state=SendState.READY if audience.to else SendState.ERROR, reason=audience.missing,
         context={"recipient_name": audience.name, "group": audience.group, "period": period},
     )
 

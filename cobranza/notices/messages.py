@@ -16,23 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-Kind = Literal["aviso", "resumen"]
-# listo = due now and allowed to go out; the other states are final for this run.
-# (`omitido` notices never become an Outgoing: they travel in a `Skipped` batch.)
-PlanState = Literal["listo", "pendiente", "error"]
-# States recorded in the ledger / shown in Envíos.
-SendState = Literal["enviado", "pendiente", "omitido", "error", "incierto"]
-
-DIGEST_CODES = (
-    "RESUMEN_ACCIONES",  # daily, to Responsable de acciones
-    "RESUMEN_COBRADOR_DIARIO",  # daily, to each collector: broken promises
-    "RESUMEN_COBRADOR_SEMANAL",  # weekly, to each collector: reported payments, disputes
-    "RESUMEN_AREA_SEMANAL",  # weekly, to each area Responsable: open disputes
-)
+from cobranza.vocabulary import Kind, Reason, SendState
 
 
 def notice_key(customer: str, invoice: str, code: str, promise: date | None = None) -> str:
@@ -70,15 +58,17 @@ class Outgoing:
     """
 
     kind: Kind
-    code: str  # Avisos Código (NUEVA, ...) or one of DIGEST_CODES
+    code: str  # Avisos Código (NUEVA, ...) or a DigestCode
     recipient: str  # customer id for avisos, email for digests
     to: tuple[str, ...]
     cc: tuple[str, ...]
     template: str  # Plantillas Código used to render it
     lines: tuple[Line, ...]
     keys: tuple[str, ...]  # ledger keys: one per invoice (avisos) or one per period (digest)
-    state: PlanState = "listo"
-    reason: str = ""  # Spanish; names the rule that held it back or skipped it
+    # READY (allowed to go now), PENDING or ERROR (`omitido` ones travel in a `Skipped`)
+    state: SendState = SendState.READY
+    reason: Reason | None = None  # the rule that held it back
+
     context: Mapping[str, Any] = field(default_factory=dict)  # extra template variables
 
 
@@ -100,7 +90,7 @@ class SkippedMessage(NamedTuple):
     recipient: str
     to: str  # addresses, "; "-joined
     template: str
-    reason: str
+    reason: Reason
     invoices: str  # distinct invoices in line order, ", "-joined (as Envíos shows them)
     keys: tuple[str, ...]
 

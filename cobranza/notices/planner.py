@@ -43,8 +43,9 @@ from cobranza.notices import contact_rules
 from cobranza.notices.customers import customer_table, email_errors, refused_problem
 from cobranza.notices.messages import Line, Outgoing, Skipped, unique_keys
 from cobranza.notices.stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
+from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, reason
 
-REASON_LATE = "fuera de plazo"
+LATE = reason(ReasonCode.LATE)
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,11 @@ def plan_notices(
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
     cand, refusals = hold_refused(cand, stages, customers, history.refused)
     cand = in_plan_order(cand, inv, stages)
-    skip = (cand["state"] == "omitido").to_numpy()
+    skip = (cand["state"] == SendState.SKIPPED).to_numpy()
     drafts = group(cand[~skip], inv, stages, customers)
     planned = apply_contact_rules(drafts, customers, now, book, history, _ranks(stages))
     planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason))
-    in_error = [o.recipient for o in planned if o.state == "error"]
+    in_error = [o.recipient for o in planned if o.state == SendState.ERROR]
     return planned, skipped_batch(cand[skip], inv, stages, customers), email_errors(
         customers, in_error) + refusals
 
@@ -167,13 +168,13 @@ def _promise_iso(inv: pd.DataFrame) -> np.ndarray:
 
 
 def template_reasons(stages: pd.DataFrame, templates: pd.DataFrame) -> np.ndarray:
-    """Per stage: why its Plantilla cannot be used ("" when it is approved)."""
+    """Per stage: why its Plantilla cannot be used (None when it is approved)."""
     approved = {normalize(t.code): bool(t.approved) for t in templates.itertuples(index=False)}
     out = []
     for template in stages["template"]:
         ok = approved.get(normalize(template))
-        out.append("" if ok else f"plantilla {template} no aprobada" if ok is False
-                   else f"plantilla {template} no existe en Plantillas")
+        code = ReasonCode.TEMPLATE_NOT_APPROVED if ok is False else ReasonCode.TEMPLATE_MISSING
+        out.append(None if ok else reason(code, template=template))
     return np.array(out, dtype=object)
 
 
@@ -189,15 +190,21 @@ def assign_states(
     excluded = customers["excluded"].to_numpy(dtype=object)
     no_email = customers["email_error"].to_numpy(dtype=object)
     # tests on the few customers and stages, then spread to the rows
-    is_excluded, lacks_email = (excluded != "")[cust], (no_email != "")[cust]
-    bad_template = (template_reason != "")[stage]
+    is_excluded, lacks_email = _given(excluded)[cust], _given(no_email)[cust]
+    bad_template = _given(template_reason)[stage]
     passed = cand["end"].to_numpy() < np.datetime64(today, "D")
     going = ~passed & ~is_excluded & ~bad_template
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
     rules = [is_excluded, passed, bad_template, lacks_email]
-    reason = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], "")
-    state = np.array(["omitido", "error", "listo"], dtype=object)[np.select(rules, [0, 0, 0, 1], 2)]
-    return cand.assign(state=state, reason=reason)
+    why = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], None)
+    states = np.array([SendState.SKIPPED, SendState.ERROR, SendState.READY], dtype=object)
+    state = states[np.select(rules, [0, 0, 0, 1], 2)]
+    return cand.assign(state=state, reason=why)
+
+
+def _given(reasons: np.ndarray) -> np.ndarray:
+    """Which entries hold a reason (object array of Reason or None)."""
+    return np.fromiter((r is not None for r in reasons), dtype=bool, count=len(reasons))
 
 
 def hold_refused(
@@ -214,7 +221,7 @@ def hold_refused(
     current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
     held = np.fromiter((k in refused and refused[k].to == t for k, t in zip(keys, current,
                         strict=True)), dtype=bool, count=len(keys))
-    going = held & (cand["state"] != "omitido").to_numpy()
+    going = held & (cand["state"] != SendState.SKIPPED).to_numpy()
     errors: dict[tuple[str, str, str], InputError] = {}
     for key, cust, stage in zip(keys[going], cand["cust"].to_numpy()[going],
                                 cand["stage"].to_numpy()[going], strict=True):
@@ -230,7 +237,7 @@ def _late_reasons(
     cand: pd.DataFrame, stages: pd.DataFrame, passed: np.ndarray, going: np.ndarray
 ) -> np.ndarray:
     """Catch-up: a passed stage names the stage of its chain going instead, if any."""
-    out = np.full(len(cand), REASON_LATE, dtype=object)
+    out = np.full(len(cand), LATE, dtype=object)
     if not passed.any() or not going.any():
         return out
     stage = cand["stage"].to_numpy()
@@ -242,7 +249,8 @@ def _late_reasons(
     late = np.flatnonzero(passed)
     at = np.searchsorted(going_slots, slot[late]).clip(max=len(going_slots) - 1)
     named = going_slots[at] == slot[late]
-    said = np.array([f"se envía {code} en su lugar" for code in stages["code"]], dtype=object)
+    said = np.array([reason(ReasonCode.REPLACED, code=code) for code in stages["code"]],
+                    dtype=object)
     out[late[named]] = said[instead[at[named]]]
     return out
 
@@ -329,9 +337,9 @@ def _heads(
 
 def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Outgoing:
     customer, code, template, state, reason, to, cc, name = head
-    addressed = state != "error"
+    addressed = state != SendState.ERROR
     return Outgoing(
-        kind="aviso", code=code, recipient=customer, to=to if addressed else (),
+        kind=Kind.NOTICE, code=code, recipient=customer, to=to if addressed else (),
         cc=cc if addressed else (), template=template, lines=lines, keys=keys, state=state,
         reason=reason, context={"customer": customer, "customer_name": name},
     )
@@ -372,7 +380,7 @@ def apply_contact_rules(
     """Hold back `listo` messages outside the allowed window or over a frequency cap."""
     ready: dict[str, list[int]] = {}
     for i, draft in enumerate(drafts):
-        if draft.state == "listo":
+        if draft.state == SendState.READY:
             ready.setdefault(draft.recipient, []).append(i)
     out = list(drafts)
     gate = _Gate(now, book.config)
@@ -381,10 +389,11 @@ def apply_contact_rules(
         sent = list(history.contacts.get(customer, ()))
         zone = zones[customer]
         for i in sorted(indexes, key=lambda i: rank[drafts[i].code]):
-            reason, later = gate.check(zone, sent)
-            if reason:
+            held, later = gate.check(zone, sent)
+            if held is not None:
                 context = {**drafts[i].context, "next_allowed": later}
-                out[i] = replace(drafts[i], state="pendiente", reason=reason, context=context)
+                out[i] = replace(drafts[i], state=SendState.PENDING, reason=held,
+                                 context=context)
             else:
                 sent.append(now)
     return out
@@ -396,10 +405,11 @@ class _Gate:
     def __init__(self, now: datetime, config: Config) -> None:
         self.now, self.config = now, config
         self.legal = contact_rules.profile(config.legal_profile)
-        self.windows: dict[str, tuple[datetime, str | None]] = {}
+        self.windows: dict[str, tuple[datetime, Reason | None]] = {}
         self.next: dict[tuple, datetime | None] = {}
 
-    def check(self, zone: ZoneInfo, sent: list[datetime]) -> tuple[str | None, datetime | None]:
+    def check(self, zone: ZoneInfo,
+              sent: list[datetime]) -> tuple[Reason | None, datetime | None]:
         """(reason to hold back or None, next allowed instant when held back)."""
         if zone.key not in self.windows:
             local = self.now.astimezone(zone)

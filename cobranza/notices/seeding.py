@@ -28,12 +28,12 @@ from cobranza.layout.sends import ENVIOS_COLUMNS
 from cobranza.notices.digests import DIGESTS, period_of
 from cobranza.notices.messages import digest_key, notice_key
 from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
+from cobranza.vocabulary import Result
 
 # What reached (or may have reached) the customer, and what the planner dropped for good.
 # Not `pendiente` nor `error`: nothing was delivered, so trying again is no duplicate (and
 # a planner error, "no valid email", must go once the data is fixed).
 SEEDED_STATES = ("enviado", "incierto", "omitido")
-PROMISE = "Promesa de pago"
 COLUMNS = tuple(ENVIOS_COLUMNS.values())
 
 
@@ -157,7 +157,7 @@ def _joined_codes(invoices: pd.DataFrame) -> dict[str, Joined]:
 def _promises(contacts: pd.DataFrame) -> dict[tuple[str, str], set[date]]:
     """(customer, invoice) -> promise dates; (customer, "") holds the customer-level ones
     (blank Factura: every open invoice of the customer)."""
-    rows = contacts[(contacts["result"] == PROMISE) & contacts["promise_date"].notna()]
+    rows = contacts[(contacts["result"] == Result.PROMISE) & contacts["promise_date"].notna()]
     out: dict[tuple[str, str], set[date]] = {}
     for customer, invoice, promise in zip(rows["customer"], rows["invoice"],
                                           rows["promise_date"], strict=True):

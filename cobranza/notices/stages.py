@@ -23,15 +23,16 @@ import pandas as pd
 
 from cobranza.book.text import normalize
 from cobranza.notices.calendar import first_business_days
+from cobranza.vocabulary import Status
 
 GRACE_DAYS = 7  # the last stage of a chain is meaningful this many days after its date
 MONTHLY_WINDOW = 5  # business days a monthly statement stays meaningful
 
 # Invoice statuses that receive ordinary notices (the others are excluded by the SPEC).
-OPEN_STATUSES = ("Por vencer", "Vencida", "En acción", "Promesa incumplida")
+OPEN_STATUSES = (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE)
 # Promise chains: the dates decide (Promesa de pago lasts until Fecha compromiso), so a
 # PROMESA_PREVIA not sent in time is still recorded "fuera de plazo" once it is broken.
-PROMISE_STATUSES = ("Promesa de pago", "Promesa incumplida")
+PROMISE_STATUSES = (Status.PROMISED, Status.BROKEN_PROMISE)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from cobranza.book.money import decimals_of
 from cobranza.book.records import Book
 from cobranza.rules.alerts import AlertContext
 from cobranza.rules.rollups import per_distinct, text_codes
+from cobranza.vocabulary import Status
 
 AGENDA_COLUMNS = [
     "collector", "priority", "reason", "customer", "name", "phone", "invoice", "balance",
@@ -91,7 +92,7 @@ def _promise_detail(promise: pd.Series) -> pd.Series:
 
 
 def broken_promises(ctx: AlertContext) -> pd.DataFrame:
-    rows = _rows_with(ctx, ctx.has_status("Promesa incumplida"), "promise_date")
+    rows = _rows_with(ctx, ctx.has_status(Status.BROKEN_PROMISE), "promise_date")
     detail = per_distinct(_promise_detail, rows["promise_date"])
     return _rows(rows, 2, rows["promise_date"], detail, rows["invoice"])
 
@@ -111,7 +112,7 @@ def large_invoices_due(ctx: AlertContext) -> pd.DataFrame:
     places = decimals_of(pd.Series(currencies, dtype="str"))[codes]  # per currency, not row
     threshold = np.rint(cfg.large_invoice_amount * 10.0 ** places).astype("int64")
     days = invoices["days_overdue"].to_numpy()
-    mask = (ctx.has_status("Por vencer") & (invoices["balance"].to_numpy() > 0)
+    mask = (ctx.has_status(Status.NOT_DUE) & (invoices["balance"].to_numpy() > 0)
             & (invoices["amount"].to_numpy() >= threshold)
             & (days >= -cfg.pre_call_days) & (days <= 0))
     rows = _rows_with(ctx, mask, "days_overdue")

@@ -21,24 +21,15 @@ import pandas as pd
 from cobranza.book.records import Book
 from cobranza.rules.invoices import as_day
 from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
+from cobranza.vocabulary import AlertType, Status
 
 ALERT_COLUMNS = [
     "type", "customer", "name", "collector", "invoice", "currency", "balance", "days",
     "detail", "area",
 ]
-ACTION = "Acción"
-BROKEN_PROMISE = "Promesa incumplida"
-REPORTED_PAYMENT = "Pago informado no acreditado"
-OPEN_DISPUTE = "Disputa abierta"
-OVERDUE_30 = "Mora > 30"
-OVERDUE_60 = "Mora > 60"
-OVERDUE_90 = "Mora > 90"
-CREDIT = "Crédito"
-NO_CONTACT = "Sin gestión"
-THIRD_PARTY = "Candidata a terceros"
 
 # Overdue statuses the team still works itself (Sin gestión, Candidata a terceros).
-WORKABLE = ("Vencida", "En acción", "Promesa incumplida")
+WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE)
 # Invoice columns every per-invoice alert row carries.
 ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area"]
 
@@ -109,9 +100,9 @@ def _action_detail(days: pd.Series) -> pd.Series:
 
 
 def action(ctx: AlertContext) -> pd.DataFrame:
-    rows = ctx.rows(ctx.has_status("En acción"), "days_overdue")
+    rows = ctx.rows(ctx.has_status(Status.IN_ACTION), "days_overdue")
     days = rows["days_overdue"]
-    return _by_invoice(rows, ACTION, days, per_distinct(_action_detail, days))
+    return _by_invoice(rows, AlertType.ACTION, days, per_distinct(_action_detail, days))
 
 
 def _promise_detail(promise: pd.Series) -> pd.Series:
@@ -119,9 +110,10 @@ def _promise_detail(promise: pd.Series) -> pd.Series:
 
 
 def broken_promise(ctx: AlertContext) -> pd.DataFrame:
-    rows = ctx.rows(ctx.has_status("Promesa incumplida"), "promise_date")
+    rows = ctx.rows(ctx.has_status(Status.BROKEN_PROMISE), "promise_date")
     detail = per_distinct(_promise_detail, rows["promise_date"])
-    return _by_invoice(rows, BROKEN_PROMISE, _elapsed(rows["promise_date"], ctx.day), detail)
+    elapsed = _elapsed(rows["promise_date"], ctx.day)
+    return _by_invoice(rows, AlertType.BROKEN_PROMISE, elapsed, detail)
 
 
 def _reported_detail(since: pd.Series, days: pd.Series) -> pd.Series:
@@ -130,12 +122,12 @@ def _reported_detail(since: pd.Series, days: pd.Series) -> pd.Series:
 
 
 def reported_payment(ctx: AlertContext) -> pd.DataFrame:
-    rows = ctx.rows(ctx.has_status("Pago informado"), "status_since")
+    rows = ctx.rows(ctx.has_status(Status.PAYMENT_REPORTED), "status_since")
     days = _elapsed(rows["status_since"], ctx.day)
     late = (days > ctx.book.config.reported_payment_days).to_numpy()
     rows, days = rows[late], days[late]
     detail = per_distinct(_reported_detail, rows["status_since"], days)
-    return _by_invoice(rows, REPORTED_PAYMENT, days, detail)
+    return _by_invoice(rows, AlertType.REPORTED_PAYMENT, days, detail)
 
 
 def _dispute_detail(since: pd.Series, area: pd.Series) -> pd.Series:
@@ -144,9 +136,10 @@ def _dispute_detail(since: pd.Series, area: pd.Series) -> pd.Series:
 
 
 def open_dispute(ctx: AlertContext) -> pd.DataFrame:
-    rows = ctx.rows(ctx.has_status("Disputa"), "status_since")
+    rows = ctx.rows(ctx.has_status(Status.DISPUTED), "status_since")
     detail = per_distinct(_dispute_detail, rows["status_since"], rows["area"])
-    return _by_invoice(rows, OPEN_DISPUTE, _elapsed(rows["status_since"], ctx.day), detail)
+    elapsed = _elapsed(rows["status_since"], ctx.day)
+    return _by_invoice(rows, AlertType.OPEN_DISPUTE, elapsed, detail)
 
 
 def _overdue_beyond(limit: int, kind: str) -> AlertFn:
@@ -200,7 +193,7 @@ def credit(ctx: AlertContext) -> pd.DataFrame:
     usage = pd.Series(ratio, index=cust.index).map("{:.1f}".format).astype("str")
     detail = ("Saldo abierto del " + usage + "% del límite de crédito (umbral "
               + f"{basis_points / 100:g}%).")
-    return _frame(cust, CREDIT, pd.Series(pd.NA, index=cust.index), detail)
+    return _frame(cust, AlertType.CREDIT, pd.Series(pd.NA, index=cust.index), detail)
 
 
 def _last_contact(ctx: AlertContext) -> np.ndarray:
@@ -234,7 +227,7 @@ def _no_contact_detail(last: pd.Series, since: pd.Series) -> pd.Series:
 def no_contact(ctx: AlertContext) -> pd.DataFrame:
     cust = ctx.without_contact
     detail = per_distinct(_no_contact_detail, cust["last_contact"], cust["since"])
-    return _frame(cust, NO_CONTACT, cust["since"], detail)
+    return _frame(cust, AlertType.NO_CONTACT, cust["since"], detail)
 
 
 def _third_party_detail(days: pd.Series, disputed: pd.Series, promises: pd.Series
@@ -256,20 +249,20 @@ def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
     # Only ">= 2" matters to the text: clipping keeps the distinct rows few.
     detail = per_distinct(_third_party_detail, days, rows["dispute_resolved"],
                           rows["broken_promises"].clip(upper=2))
-    return _by_invoice(rows, THIRD_PARTY, days, detail)
+    return _by_invoice(rows, AlertType.THIRD_PARTY, days, detail)
 
 
-ALERTS: list[tuple[str, AlertFn]] = [
-    (ACTION, action),
-    (BROKEN_PROMISE, broken_promise),
-    (REPORTED_PAYMENT, reported_payment),
-    (OPEN_DISPUTE, open_dispute),
-    (OVERDUE_30, _overdue_beyond(30, OVERDUE_30)),
-    (OVERDUE_60, _overdue_beyond(60, OVERDUE_60)),
-    (OVERDUE_90, _overdue_beyond(90, OVERDUE_90)),
-    (CREDIT, credit),
-    (NO_CONTACT, no_contact),
-    (THIRD_PARTY, third_party_candidate),
+ALERTS: list[tuple[AlertType, AlertFn]] = [
+    (AlertType.ACTION, action),
+    (AlertType.BROKEN_PROMISE, broken_promise),
+    (AlertType.REPORTED_PAYMENT, reported_payment),
+    (AlertType.OPEN_DISPUTE, open_dispute),
+    (AlertType.OVERDUE_30, _overdue_beyond(30, AlertType.OVERDUE_30)),
+    (AlertType.OVERDUE_60, _overdue_beyond(60, AlertType.OVERDUE_60)),
+    (AlertType.OVERDUE_90, _overdue_beyond(90, AlertType.OVERDUE_90)),
+    (AlertType.CREDIT, credit),
+    (AlertType.NO_CONTACT, no_contact),
+    (AlertType.THIRD_PARTY, third_party_candidate),
 ]
 ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 

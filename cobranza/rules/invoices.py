@@ -14,21 +14,19 @@ import pandas as pd
 from cobranza.book.positions import first_positions
 from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.paid import paid_until
+from cobranza.vocabulary import Result, Status
 
 # Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
 # Pago recibido is treated like Disputa resuelta: "Pagada" only ever comes from Pagos.
-STATUS_RESULTS: dict[str, str | None] = {
-    "Promesa de pago": "Promesa de pago",
-    "Pago informado": "Pago informado",
-    "Disputa": "Disputa",
-    "Disputa resuelta": None,
-    "Pago recibido": None,
-    "Asignar a tercero": "Tercerizada",
-    "Castigo": "Castigada",
+STATUS_RESULTS: dict[Result, Status | None] = {
+    Result.PROMISE: Status.PROMISED,
+    Result.PAYMENT_REPORTED: Status.PAYMENT_REPORTED,
+    Result.DISPUTE: Status.DISPUTED,
+    Result.DISPUTE_RESOLVED: None,
+    Result.PAYMENT_RECEIVED: None,
+    Result.ASSIGN_THIRD_PARTY: Status.THIRD_PARTY,
+    Result.WRITE_OFF: Status.WRITTEN_OFF,
 }
-PROMISE = "Promesa de pago"
-BROKEN_PROMISE = "Promesa incumplida"
-PAID = "Pagada"
 
 _TOUCH_COLUMNS = [
     "date", "row", "customer", "invoice", "collector", "result", "promise_date", "area",
@@ -64,7 +62,7 @@ def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
     """The date rule: Por vencer (<= 0), Vencida (1 .. action_days-1), En acción."""
     d = days.to_numpy()
     choice = np.select([d <= 0, d < action_days], [0, 1], 2)
-    return _labels(choice, ("Por vencer", "Vencida", "En acción"), days.index)
+    return _labels(choice, (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION), days.index)
 
 
 def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
@@ -107,20 +105,20 @@ def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
     since = sb["date"].where(new_run).groupby(sb["pos"]).ffill()
     last = sb.assign(since=since).drop_duplicates("pos", keep="last").set_index("pos")
     promise = last["promise_date"]  # validation refuses a promise without Fecha compromiso
-    is_promise = last["result"] == PROMISE
+    is_promise = last["result"] == Result.PROMISE
     status = last["result"].map(STATUS_RESULTS).fillna("")
-    status = status.where(~is_promise | (promise >= day), BROKEN_PROMISE)
+    status = status.where(~is_promise | (promise >= day), Status.BROKEN_PROMISE)
     sets = status != ""
     out = pd.DataFrame({
         "g_status": status.astype("str"),
         "status_date": last["date"].where(sets),
         "status_since": last["since"].where(sets),
         "promise_date": promise.where(is_promise),
-        "area": last["area"].where(last["result"] == "Disputa", ""),
+        "area": last["area"].where(last["result"] == Result.DISPUTE, ""),
     }).reindex(pd.RangeIndex(n))
-    broken = touches[(touches["result"] == PROMISE) & (touches["promise_date"] < day)]
+    broken = touches[(touches["result"] == Result.PROMISE) & (touches["promise_date"] < day)]
     out["broken_promises"] = broken.groupby("pos").size()
-    resolved = touches.loc[touches["result"] == "Disputa resuelta", "pos"]
+    resolved = touches.loc[touches["result"] == Result.DISPUTE_RESOLVED, "pos"]
     out["dispute_resolved"] = out.index.isin(resolved)
     out["last_contact"] = touches.groupby("pos")["date"].max()
     return out
@@ -143,7 +141,7 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     g_status = dec["g_status"].fillna("").to_numpy()
     by_date = status_by_date(days, book.config.action_days).to_numpy()
     is_paid = balance <= 0
-    status = np.where(is_paid, PAID, np.where(g_status != "", g_status, by_date))
+    status = np.where(is_paid, Status.PAID, np.where(g_status != "", g_status, by_date))
     keep = ~is_paid  # Pagada overrides: no deciding gestión, promise or area
 
     def dated(col: str) -> np.ndarray:

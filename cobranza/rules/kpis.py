@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import BUCKETS, Book
-from cobranza.rules.invoices import PROMISE, as_day, contact_touches
+from cobranza.rules.invoices import as_day, contact_touches
 from cobranza.rules.paid import paid_until
 from cobranza.rules.rollups import group_sum, text_codes
+from cobranza.vocabulary import Result, Status
 
 SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
         "current", "promises_due", "promises_kept"]
@@ -65,7 +66,7 @@ def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame,
     paid = paid_until(invoices["invoice"], day, payments)
     owed = np.maximum(invoices["amount"].to_numpy() - paid, 0)
     exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
-    live = invoices["status"].to_numpy(dtype=object) != "Castigada"
+    live = invoices["status"].to_numpy(dtype=object) != Status.WRITTEN_OFF
     return np.where(exists & live, owed, 0)
 
 
@@ -99,7 +100,7 @@ def _promise_book(book: Book, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
     first since every row with a named Factura is kept.
     """
     con = book.contacts
-    due = con[(con["result"] == PROMISE) & (con["promise_date"] < day)]
+    due = con[(con["result"] == Result.PROMISE) & (con["promise_date"] < day)]
     blank = due["invoice"] == ""
     inv = book.invoices
     rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
@@ -113,7 +114,7 @@ def _promise_touches(book: Book, day: pd.Timestamp) -> pd.DataFrame:
     cut, rows = _promise_book(book, day)
     t = contact_touches(cut, day)
     t = t.assign(pos=rows[t["pos"].to_numpy()])
-    return t[(t["result"] == PROMISE) & (t["promise_date"] < day)]
+    return t[(t["result"] == Result.PROMISE) & (t["promise_date"] < day)]
 
 
 def _promises(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:

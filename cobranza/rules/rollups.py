@@ -16,11 +16,11 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
 from cobranza.book.records import Book
+from cobranza.vocabulary import Status
 
 ArrayLike = np.ndarray | ExtensionArray
 
 # Statuses whose invoices no longer count as receivable (written off).
-WRITTEN_OFF = "Castigada"
 
 
 def text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -113,7 +113,7 @@ class InvoiceRollups:
     @cached_property
     def is_open(self) -> np.ndarray:
         """Still receivable: balance > 0 and not written off."""
-        return (self.invoices["balance"].to_numpy() > 0) & ~self.has_status(WRITTEN_OFF)
+        return (self.invoices["balance"].to_numpy() > 0) & ~self.has_status(Status.WRITTEN_OFF)
 
     @cached_property
     def _status(self) -> tuple[np.ndarray, pd.Index]:

@@ -12,7 +12,8 @@ keys of one message share its `message_id`. The protocol, per message:
    ALL its keys in one ``BEGIN IMMEDIATE`` transaction, and refuses (False) when any key
    is already taken, so the ribbon and the service never both send it;
 2. the SMTP transaction;
-3. `record(message_id, state, reason, now)` writes the outcome.
+3. `record(message_id, state, reason, now)` writes the outcome: the state, the reason's
+   code (what `cobranza status` groups by) and its sentence (the Envíos Motivo).
 
 A process that dies between 1 and 3 leaves ``enviando`` rows; the next `Ledger.open`
 turns them into ``incierto`` (shown in Envíos, never resent automatically) once their pid
@@ -33,20 +34,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cobranza.layout.sends import SentRow
+from cobranza.layout.wording import reason_text
 from cobranza.notices.messages import Outgoing, Skipped, SkippedMessage, invoice_list
 from cobranza.notices.planner import History, Refusal
 from cobranza.notices.seeding import SeedMessage
+from cobranza.vocabulary import FINAL_STATES, Kind, Reason, ReasonCode, SendState, reason
 from sync.errors import CobranzaError
 
 LEASE = timedelta(minutes=10)
+ABANDONED = reason(ReasonCode.ABANDONED)
 BUSY_TIMEOUT_S = 5.0
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
-FINAL_STATES = ("enviado", "omitido", "error", "incierto")
-UNCERTAIN_REASON = (
-    "El proceso se interrumpió durante el envío; verifique con el cliente si lo recibió "
-    "(no se reenvía automáticamente)."
-)
 
 SCHEMA_VERSION = 2  # kept in SQLite's user_version; a first-release file has 0
 # Ids given to workbooks that do not carry one yet, by file path (until it is written).
@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS sends (
     subject TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
+    reason_code TEXT NOT NULL DEFAULT '',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_try TEXT,
     created_at TEXT NOT NULL,
@@ -88,12 +89,13 @@ _V1_COLUMNS = (
 # is pendiente (a planner outcome overrides a retry; anything else already recorded wins).
 _UPSERT = (
     'INSERT INTO sends (book, key, message_id, kind, code, recipient, "to", invoices, state, '
-    "reason, created_at, updated_at, pid, host) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "reason, reason_code, created_at, updated_at, pid, host) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(book, key) DO UPDATE SET message_id = excluded.message_id, "
     'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
     '"to" = excluded."to", invoices = excluded.invoices, state = excluded.state, '
-    "reason = excluded.reason, updated_at = excluded.updated_at, "
+    "reason = excluded.reason, reason_code = excluded.reason_code, "
+    "updated_at = excluded.updated_at, "
     "pid = excluded.pid, host = excluded.host {guard}"
 )
 _IF_PENDING = "WHERE sends.state = 'pendiente'"
@@ -360,13 +362,14 @@ class Ledger:
     def _seed(self, db: sqlite3.Connection, seed: SeedMessage) -> int:
         message_id = message_id_for(seed)
         stamp = _iso(seed.when)
+        attempts = int(seed.state != SendState.SKIPPED)
         rows = [(self.book, key, message_id, seed.kind, seed.code, seed.recipient, seed.to,
-                 seed.invoices, seed.subject, seed.state, seed.reason, int(seed.state != "omitido"),
-                 stamp, stamp) for key in seed.keys]
+                 seed.invoices, seed.subject, seed.state, seed.reason, ReasonCode.FROM_COPY,
+                 attempts, stamp, stamp) for key in seed.keys]
         cursor = db.executemany(
             'INSERT OR IGNORE INTO sends (book, key, message_id, kind, code, recipient, "to", '
-            "invoices, subject, state, reason, attempts, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "invoices, subject, state, reason, reason_code, attempts, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return cursor.rowcount
 
     # the protocol ----------------------------------------------------------------
@@ -385,7 +388,8 @@ class Ledger:
             if any(self._taken(db, key, now, to) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
             for key in outgoing.keys:
-                self._upsert(db, key, outgoing, message_id, "enviando", "", now, pending=False)
+                self._upsert(db, key, outgoing, message_id, SendState.SENDING, None, now,
+                             pending=False)
                 db.execute("UPDATE sends SET subject = ? WHERE book = ? AND key = ?",
                            (subject, self.book, key))
         return True
@@ -397,12 +401,14 @@ class Ledger:
             return False
         return not (_refused(row) and row["to"] != to)
 
-    def record(self, message_id: str, state: str, reason: str, now: datetime) -> None:
+    def record(self, message_id: str, state: SendState, why: Reason | None,
+               now: datetime) -> None:
         """Write the outcome of a claimed message (``pendiente`` schedules a retry)."""
-        if state not in (*FINAL_STATES, "pendiente"):
+        if state not in (*FINAL_STATES, SendState.PENDING):
             raise ValueError(f"unknown ledger state {state!r}")
+        text, code = reason_text(why), why.code if why else ""
         with self._write() as db:
-            if state == "pendiente":
+            if state == SendState.PENDING:
                 rows = db.execute(
                     "SELECT key, attempts FROM sends WHERE book = ? AND message_id = ?",
                     (self.book, message_id),
@@ -410,21 +416,22 @@ class Ledger:
                 for row in rows:
                     attempts = row["attempts"] + 1
                     db.execute(
-                        "UPDATE sends SET state = 'pendiente', reason = ?, attempts = ?, "
-                        "next_try = ?, updated_at = ? WHERE book = ? AND key = ?",
-                        (reason, attempts, _iso(now + backoff(attempts)), _iso(now), self.book,
-                         row["key"]),
+                        "UPDATE sends SET state = 'pendiente', reason = ?, reason_code = ?, "
+                        "attempts = ?, next_try = ?, updated_at = ? WHERE book = ? AND key = ?",
+                        (text, code, attempts, _iso(now + backoff(attempts)), _iso(now),
+                         self.book, row["key"]),
                     )
                 return
             db.execute(
-                "UPDATE sends SET state = ?, reason = ?, next_try = NULL, updated_at = ?, "
-                "attempts = attempts + ? WHERE book = ? AND message_id = ?",
-                (state, reason, _iso(now), 1 if state != "omitido" else 0, self.book,
+                "UPDATE sends SET state = ?, reason = ?, reason_code = ?, next_try = NULL, "
+                "updated_at = ?, attempts = attempts + ? WHERE book = ? AND message_id = ?",
+                (state, text, code, _iso(now), int(state != SendState.SKIPPED), self.book,
                  message_id),
             )
 
     def note(
-        self, outgoing: Outgoing, message_id: str, state: str, reason: str, now: datetime
+        self, outgoing: Outgoing, message_id: str, state: SendState, why: Reason,
+        now: datetime,
     ) -> bool:
         """Record an outcome decided without sending (omitido, a render error) as final,
         unless already recorded.
@@ -436,7 +443,7 @@ class Ledger:
         written = 0
         with self._write() as db:
             for key in outgoing.keys:
-                written += self._upsert(db, key, outgoing, message_id, state, reason, now)
+                written += self._upsert(db, key, outgoing, message_id, state, why, now)
         return written > 0
 
     def note_skipped(self, skipped: Skipped, now: datetime) -> int:
@@ -445,17 +452,19 @@ class Ledger:
         if not len(skipped):
             return 0
         stamp = _iso(now)
+        worded: dict[Reason, str] = {}  # a few distinct reasons for tens of thousands
         rows = []
         for m in skipped.messages():
-            head = (message_id_for(m), "aviso", m.code, m.recipient, m.to, m.invoices)
-            tail = ("omitido", m.reason, stamp, stamp, self.pid, self.host)
+            text = worded.get(m.reason) or worded.setdefault(m.reason, reason_text(m.reason))
+            head = (message_id_for(m), Kind.NOTICE, m.code, m.recipient, m.to, m.invoices)
+            tail = (SendState.SKIPPED, text, m.reason.code, stamp, stamp, self.pid, self.host)
             rows += [(self.book, key, *head, *tail) for key in m.keys]
         with self._write() as db:
             return db.executemany(_UPSERT.format(guard=_IF_PENDING), rows).rowcount
 
     def _upsert(
         self, db: sqlite3.Connection, key: str, outgoing: Outgoing, message_id: str,
-        state: str, reason: str, now: datetime, pending: bool = True,
+        state: SendState, why: Reason | None, now: datetime, pending: bool = True,
     ) -> int:
         """Insert a key's row; an existing row is replaced only if `pending` allows it."""
         cursor = db.execute(
@@ -463,7 +472,7 @@ class Ledger:
             (
                 self.book, key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
                 "; ".join(outgoing.to), invoice_list(line.invoice for line in outgoing.lines),
-                state, reason,
+                state, reason_text(why), why.code if why else "",
                 _iso(now), _iso(now), self.pid, self.host,
             ),
         )
@@ -478,9 +487,11 @@ class Ledger:
         if stale:
             with self._write() as db:
                 db.executemany(
-                    "UPDATE sends SET state = 'incierto', reason = ?, updated_at = ? "
+                    "UPDATE sends SET state = 'incierto', reason = ?, reason_code = ?, "
+                    "updated_at = ? "
                     "WHERE book = ? AND key = ? AND state = 'enviando'",
-                    [(UNCERTAIN_REASON, _iso(now), self.book, key) for key in stale],
+                    [(reason_text(ABANDONED), ABANDONED.code, _iso(now), self.book, key)
+                     for key in stale],
                 )
         return len(stale)
 
@@ -505,20 +516,31 @@ class Ledger:
                 refused[row["key"]] = Refusal(row["to"], row["reason"])
             elif not _retry_due(row, now):
                 final.add(row["key"])
-            if row["kind"] == "aviso" and row["state"] in ("enviado", "incierto", "enviando"):
+            if row["kind"] == Kind.NOTICE and row["state"] in (
+                SendState.SENT, SendState.UNCERTAIN, SendState.SENDING):
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)
                 contacts.setdefault(row["recipient"], set()).add(when)
         return History(
             frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused
         )
 
-    def rows(self) -> list[dict]:
-        """One dict per message for the Envíos sheet, newest first."""
-        seen: dict[str, dict] = {}
+    def rows(self) -> list[SentRow]:
+        """One row per message for the Envíos sheet, newest first."""
+        seen: dict[str, SentRow] = {}
         for row in self._each("SELECT * FROM sends WHERE book = ? "
                               "ORDER BY updated_at DESC, key", (self.book,)):
             if row["message_id"] not in seen:
-                seen[row["message_id"]] = _envios_row(row)
+                seen[row["message_id"]] = _sent_row(row)
+        return list(seen.values())
+
+    def waiting(self, now: datetime) -> list[SentRow]:
+        """Messages recorded ``pendiente`` before `now`: waiting for their next try (the
+        planner does not plan them again until then)."""
+        seen: dict[str, SentRow] = {}
+        for row in self._each("SELECT * FROM sends WHERE book = ? AND state = 'pendiente' "
+                              "AND updated_at < ? ORDER BY updated_at, key",
+                              (self.book, _iso(now))):
+            seen.setdefault(row["message_id"], _sent_row(row))
         return list(seen.values())
 
     def state_of(self, key: str) -> str | None:
@@ -527,27 +549,23 @@ class Ledger:
 
 
 def _refused(row: sqlite3.Row) -> bool:
-    """A customer notice the mail server refused for good: an ``error`` reached after a
-    send attempt (render and address errors are recorded without one)."""
-    return row["state"] == "error" and row["kind"] == "aviso" and row["attempts"] > 0
+    """A customer notice the mail server refused for good (a first-release row says so by
+    an `error` reached after a send attempt)."""
+    if row["state"] != SendState.ERROR or row["kind"] != Kind.NOTICE:
+        return False
+    code = row["reason_code"]
+    return code == ReasonCode.SMTP_REFUSED or (code == "" and row["attempts"] > 0)
 
 
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
     """A pendiente row whose next try has come may be claimed again."""
-    return row["state"] == "pendiente" and (_dt(row["next_try"]) or now) <= now
+    return row["state"] == SendState.PENDING and (_dt(row["next_try"]) or now) <= now
 
 
-def _envios_row(row: sqlite3.Row) -> dict:
-    return {
-        "when": _dt(row["updated_at"]),
-        "kind": row["kind"],
-        "code": row["code"],
-        "recipient": row["recipient"],
-        "to": row["to"],
-        "invoices": row["invoices"],
-        "subject": row["subject"],
-        "state": row["state"],
-        "reason": row["reason"],
-        "attempts": row["attempts"],
-        "next_try": _dt(row["next_try"]),
-    }
+def _sent_row(row: sqlite3.Row) -> SentRow:
+    return SentRow(
+        when=_dt(row["updated_at"]), kind=Kind(row["kind"]), code=row["code"],
+        recipient=row["recipient"], to=row["to"], invoices=row["invoices"],
+        subject=row["subject"], state=SendState(row["state"]), reason=row["reason"],
+        reason_code=row["reason_code"],
+    )

@@ -23,10 +23,13 @@ import pandas as pd
 
 from cobranza.book.addresses import needs_smtputf8
 from cobranza.book.records import Book, InputError
+from cobranza.layout.sends import PreviewRow, SentRow
+from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.notices.messages import Line, Outgoing, Skipped, invoice_list
 from cobranza.notices.statement import all_statement_lines
 from cobranza.rendering.render import Rendered, customer_names, outgoing_name, render_outgoing
+from cobranza.vocabulary import Kind, NoticeCode, Reason, ReasonCode, SendState, reason
 from sync.ledger.store import Ledger, message_id_for
 from sync.mail.transport import (
     PermanentSendError,
@@ -40,9 +43,8 @@ from sync.mail.transport import (
 from sync.progress import track
 from sync.xlsx.statement_file import statement_filename, statement_xlsx
 
-STATEMENT_CODE = "ESTADO_MENSUAL"
 SERVER_DOWN = "servidor SMTP no disponible"
-TAKEN = "ya está en el registro de envíos (enviado, en curso o en espera de reintento)"
+TAKEN = reason(ReasonCode.TAKEN)
 
 
 @dataclass(frozen=True)
@@ -50,22 +52,34 @@ class DeliveryRow:
     """One message's outcome in this run: an Envíos row, plus the body for Vista previa."""
 
     when: datetime
-    kind: str
+    kind: Kind
     code: str
     recipient: str
     to: str
     invoices: str
     subject: str
-    state: str  # enviado | pendiente | omitido | error | incierto | listo (dry run)
-    reason: str
+    state: SendState  # enviado | pendiente | omitido | error | incierto | listo (dry run)
+    reason: Reason | None
     body: str = ""
     cc: str = ""
     name: str = ""  # customer name (avisos)
     logged: bool = False  # this outcome is in the ledger (Ledger.rows() shows it)
     input_error: InputError | None = None  # an Errores row found while sending
 
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
+    @property
+    def reason_text(self) -> str:
+        return reason_text(self.reason)
+
+    def sent_row(self) -> SentRow:
+        """As Envíos shows it (a message this run did not record in the ledger)."""
+        return SentRow(self.when, self.kind, self.code, self.recipient, self.to,
+                       self.invoices, self.subject, self.state, self.reason_text,
+                       self.reason.code if self.reason else "")
+
+    def preview_row(self) -> PreviewRow:
+        return PreviewRow(self.code, self.recipient, self.name, self.to, self.cc,
+                          self.invoices, self.subject, self.body, self.state,
+                          self.reason_text)
 
 
 @dataclass
@@ -76,7 +90,7 @@ class _Run:
     transport: Transport | None
     now: datetime
     dry_run: bool
-    down: str = ""  # reason once the transport failed to connect
+    down: Reason | None = None  # once the transport failed to connect
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
     _statements: dict[str, tuple[Line, ...]] | None = None
 
@@ -122,25 +136,26 @@ def deliver(
 def _one(run: _Run, item: Outgoing) -> DeliveryRow:
     # A planner error is not recorded: the notice still goes once the data is fixed
     # within its window.
-    if item.state in ("error", "pendiente"):
+    if item.state in (SendState.ERROR, SendState.PENDING):
         return _row(run, item, item.state, item.reason)
     if run.down:
-        return _row(run, item, "pendiente", run.down)
+        return _row(run, item, SendState.PENDING, run.down)
     rendered = render_outgoing(_as_statement(run, item), run.book, run.now.date())
     if not rendered.ok:
-        return _final(run, item, "error", rendered.error, rendered)
+        failed = reason(ReasonCode.TEMPLATE_FAILED, detail=rendered.error)
+        return _final(run, item, SendState.ERROR, failed, rendered)
     if run.dry_run:
-        return _row(run, item, "listo", "", rendered)
+        return _row(run, item, SendState.READY, None, rendered)
     return _send(run, item, rendered)
 
 
 def _final(
-    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None
+    run: _Run, item: Outgoing, state: SendState, why: Reason, rendered: Rendered | None
 ) -> DeliveryRow:
     """A planner outcome or a failure found before sending: recorded once, final."""
-    logged = not run.dry_run and run.ledger.note(item, message_id_for(item), state, reason,
+    logged = not run.dry_run and run.ledger.note(item, message_id_for(item), state, why,
                                                  run.now)
-    return _row(run, item, state, reason, rendered, logged=logged)
+    return _row(run, item, state, why, rendered, logged=logged)
 
 
 def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
@@ -151,25 +166,27 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
             message_id, run.now, _attachments(run, item),
         )
     except PermanentSendError as exc:
-        return _final(run, item, "error", str(exc), rendered)
+        bad = reason(ReasonCode.BAD_ADDRESS, detail=str(exc))
+        return _final(run, item, SendState.ERROR, bad, rendered)
     except Exception as exc:  # noqa: BLE001 - nothing went out; the batch goes on
-        reason = f"no se pudo preparar el mensaje ({type(exc).__name__}: {exc})"
-        return _row(run, item, "pendiente", reason, rendered)
+        failed = reason(ReasonCode.NOT_BUILT, detail=f"{type(exc).__name__}: {exc}")
+        return _row(run, item, SendState.PENDING, failed, rendered)
     if requires_smtputf8(msg) and (held := _hold_smtputf8(run, item, rendered)):
         return held
     if not run.ledger.claim(item, message_id, run.now, rendered.subject):
-        return _row(run, item, "omitido", TAKEN, rendered)
+        return _row(run, item, SendState.SKIPPED, TAKEN, rendered)
     try:
-        state, reason = _transmit(run, msg)
+        state, why = _transmit(run, msg)
     except BaseException:
-        run.ledger.record(message_id, "incierto", "error interno durante el envío", run.now)
+        run.ledger.record(message_id, SendState.UNCERTAIN, reason(ReasonCode.CRASHED), run.now)
         raise
-    run.ledger.record(message_id, state, reason, run.now)
+    run.ledger.record(message_id, state, why, run.now)
     refused = None
-    if state == "error" and item.kind == "aviso":
+    if state == SendState.ERROR and item.kind == Kind.NOTICE:
         to = "; ".join(item.to)
-        refused = _email_error(run, item, "Email", refused_problem(item.code, to, reason))
-    return _row(run, item, state, reason, rendered, logged=True, input_error=refused)
+        problem = refused_problem(item.code, to, reason_text(why))
+        refused = _email_error(run, item, "Email", problem)
+    return _row(run, item, state, why, rendered, logged=True, input_error=refused)
 
 
 def _hold_smtputf8(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow | None:
@@ -179,47 +196,48 @@ def _hold_smtputf8(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow
         if run.transport.supports_smtputf8():
             return None
     except TransportDown as exc:
-        return _row(run, item, "pendiente", _down(run, exc), rendered)
+        return _row(run, item, SendState.PENDING, _down(run, exc), rendered)
     to = [a for a in item.to if needs_smtputf8(a)]
     address = (to or [a for a in item.cc if needs_smtputf8(a)] or ["?"])[0]
-    reason = (f"{address}: el servidor de correo no acepta direcciones con caracteres no "
-              "ASCII antes de la @ (SMTPUTF8)")
     problem = smtputf8_problem(item.code, address)
     error = _email_error(run, item, "Email" if to else "Email CC", problem)
-    return _row(run, item, "pendiente", reason, rendered, input_error=error)
+    held = reason(ReasonCode.NO_SMTPUTF8, address=address)
+    return _row(run, item, SendState.PENDING, held, rendered, input_error=error)
 
 
 def _email_error(run: _Run, item: Outgoing, column: str, problem: str) -> InputError | None:
     """An Errores row on a customer's Email cell (customer notices only)."""
-    if item.kind != "aviso":
+    if item.kind != Kind.NOTICE:
         return None
     return email_cell_error(run.book.customers, item.recipient, column, problem)
 
 
-def _down(run: _Run, exc: TransportDown) -> str:
+def _down(run: _Run, exc: TransportDown) -> Reason:
     """The transport cannot be used: the rest of the batch waits with this reason."""
-    run.down = f"{SERVER_DOWN}: {exc}" if SERVER_DOWN not in str(exc) else str(exc)
+    text = str(exc) if SERVER_DOWN in str(exc) else f"{SERVER_DOWN}: {exc}"
+    run.down = reason(ReasonCode.SMTP_DOWN, detail=text)
     return run.down
 
 
-def _transmit(run: _Run, msg) -> tuple[str, str]:
+def _transmit(run: _Run, msg) -> tuple[SendState, Reason | None]:
     """Send one claimed message; (ledger state, reason)."""
     try:
-        return "enviado", run.transport.send(msg)
+        note = run.transport.send(msg)
     except TransportDown as exc:
-        return "pendiente", _down(run, exc)
+        return SendState.PENDING, _down(run, exc)
     except TransientSendError as exc:
-        return "pendiente", str(exc)
+        return SendState.PENDING, reason(ReasonCode.SMTP_TEMPORARY, detail=str(exc))
     except PermanentSendError as exc:
-        return "error", str(exc)
+        return SendState.ERROR, reason(ReasonCode.SMTP_REFUSED, detail=str(exc))
     except UncertainSendError as exc:
-        return "incierto", str(exc)
+        return SendState.UNCERTAIN, reason(ReasonCode.INTERRUPTED, detail=str(exc))
+    return SendState.SENT, reason(ReasonCode.PARTLY_REFUSED, detail=note) if note else None
 
 
 def _as_statement(run: _Run, item: Outgoing) -> Outgoing:
     """ESTADO_MENSUAL: the body lists what the attached statement lists (every open
     invoice), so the total in the email equals the statement's total."""
-    if item.kind != "aviso" or item.code != STATEMENT_CODE:
+    if item.kind != Kind.NOTICE or item.code != NoticeCode.STATEMENT:
         return item
     lines = run.statement(item.recipient)
     return replace(item, lines=lines) if lines else item
@@ -227,7 +245,7 @@ def _as_statement(run: _Run, item: Outgoing) -> Outgoing:
 
 def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
     """ESTADO_MENSUAL carries the customer's statement of open invoices."""
-    if item.kind != "aviso" or item.code != STATEMENT_CODE:
+    if item.kind != Kind.NOTICE or item.code != NoticeCode.STATEMENT:
         return []
     today: date = run.now.date()
     lines = run.statement(item.recipient) or item.lines
@@ -237,8 +255,9 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
 
 
 def _row(
-    run: _Run, item: Outgoing, state: str, reason: str, rendered: Rendered | None = None,
-    logged: bool = False, input_error: InputError | None = None,
+    run: _Run, item: Outgoing, state: SendState, why: Reason | None,
+    rendered: Rendered | None = None, logged: bool = False,
+    input_error: InputError | None = None,
 ) -> DeliveryRow:
     invoices = invoice_list(line.invoice for line in item.lines)
     name = outgoing_name(run.book, item)
@@ -247,27 +266,27 @@ def _row(
         kind=item.kind, code=item.code,
         recipient=item.recipient,
         to="; ".join(item.to), invoices=invoices,
-        subject=rendered.subject if rendered else "", state=state, reason=reason,
+        subject=rendered.subject if rendered else "", state=state, reason=why,
         body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
         logged=logged, input_error=input_error,
     )
 
 
-def _shown_time(run: _Run, item: Outgoing, state: str, standing: bool = False) -> datetime:
+def _shown_time(run: _Run, item: Outgoing, state: SendState,
+                standing: bool = False) -> datetime:
     """A held-back notice shows when the rules next allow it, and a planner error (or an
     address the server cannot take: `standing`) the day, not the cycle's clock: Envíos
     (and the workbook) stay unchanged from one cycle to the next while nothing happens."""
-    later = item.context.get("next_allowed") if state == "pendiente" else None
+    later = item.context.get("next_allowed") if state == SendState.PENDING else None
     if isinstance(later, datetime):
         return later
-    if standing or (state in ("pendiente", "error") and item.state == state):
+    if standing or (state in (SendState.PENDING, SendState.ERROR) and item.state == state):
         return run.now.replace(hour=0, minute=0, second=0, microsecond=0)
     return run.now
 
 
-def envios_rows(ledger: Ledger, delivered: list[DeliveryRow]) -> list[dict]:
+def envios_rows(ledger: Ledger, delivered: list[DeliveryRow]) -> list[SentRow]:
     """Rows for the Envíos sheet: the whole ledger plus this run's unrecorded pendientes."""
-    waiting = [
-        r.as_dict() for r in delivered if r.state in ("pendiente", "error") and not r.logged
-    ]
+    waiting = [r.sent_row() for r in delivered
+               if r.state in (SendState.PENDING, SendState.ERROR) and not r.logged]
     return ledger.rows() + waiting

@@ -16,26 +16,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cobranza.layout.sends import SentRow
+from cobranza.vocabulary import SHOWN_STATES, ReasonCode, SendState
+
 log = logging.getLogger("cobranza")
 
 MAX_ERRORS = 10  # last errors kept in the file
-STATES = ("enviado", "pendiente", "omitido", "error", "incierto")
+STATES = tuple(SHOWN_STATES)
 
-# Why a message is pending, grouped for people. Checked in order against the reason text.
-REASON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("dirección con acentos sin SMTPUTF8", ("smtputf8",)),
-    ("SMTP caído", ("smtp", "servidor de correo")),
-    ("feriado o fin de semana", ("feriado", "días hábiles", "no se permite contacto")),
-    ("ventana cerrada", ("ventana", "horario")),
-    ("límite legal de frecuencia", ("contacto hoy", "por semana", "entre mensajes")),
-    ("libro abierto", ("abierto en excel", "abierto en libreoffice")),
-    ("libro guardado durante la escritura", ("cambió mientras",)),
-)
-
-
+_R = ReasonCode
+# Why a message waits, grouped for people, by reason code (never by reading the text).
+PENDING_GROUPS: dict[str, tuple[ReasonCode, ...]] = {
+    "SMTP caído": (_R.SMTP_DOWN,),
+    "rechazo temporal del servidor": (_R.SMTP_TEMPORARY,),
+    "dirección con acentos sin SMTPUTF8": (_R.NO_SMTPUTF8,),
+    "feriado o fin de semana": (_R.NOT_BUSINESS_DAY, _R.HOLIDAY, _R.LEGAL_DAY,
+                                _R.LEGAL_HOLIDAY),
+    "ventana cerrada": (_R.WINDOW, _R.LEGAL_HOURS),
+    "límite legal de frecuencia": (_R.DAILY_LIMIT, _R.WEEKLY_LIMIT, _R.DAYS_APART),
+    "mensaje sin preparar": (_R.NOT_BUILT,),
+    "libro abierto": (_R.WORKBOOK_OPEN,),
+    "libro guardado durante la escritura": (_R.WORKBOOK_CHANGED,),
+}
+_GROUP_OF = {code: group for group, codes in PENDING_GROUPS.items() for code in codes}
 _STATE_GROUPS = {
-    "error": "error de envío",
-    "incierto": "incierto (no se reenvía solo; revise la hoja Envíos)",
+    SendState.ERROR: "error de envío",
+    SendState.UNCERTAIN: "incierto (no se reenvía solo; revise la hoja Envíos)",
 }
 
 
@@ -44,13 +50,9 @@ def status_path(workbook: Path) -> Path:
     return workbook.parent / ".cobranza" / f"{workbook.stem}.status.json"
 
 
-def reason_group(reason: str) -> str:
-    """The short Spanish heading a pending reason is listed under."""
-    low = reason.lower()
-    for group, words in REASON_GROUPS:
-        if any(w in low for w in words):
-            return group
-    return "otro motivo"
+def reason_group(code: str) -> str:
+    """The short Spanish heading a waiting message (or the sheets) is listed under."""
+    return _GROUP_OF.get(code, "otro motivo")
 
 
 def load(workbook: Path) -> dict[str, Any] | None:
@@ -102,19 +104,18 @@ def record_cycle(
     """Save what one completed cycle did (`result` is a sync.cycle.CycleResult)."""
     state = _base(workbook, load(workbook))
     counts = {s: 0 for s in STATES}
-    pending: list[dict[str, str]] = []
     for row in result.deliveries:
-        kind = getattr(row, "state", "")
-        counts[kind] = counts.get(kind, 0) + 1
-        if kind in ("pendiente", "incierto", "error"):
-            pending.append(_pending_row(row))
-    counts["omitido"] += getattr(result, "skipped", 0)  # recorded in bulk, not in deliveries
-    write_error = getattr(result, "write_error", "") or ""
+        counts[row.state] = counts.get(row.state, 0) + 1
+    counts[SendState.SKIPPED] += result.skipped  # recorded in bulk, not in deliveries
+    counts[SendState.PENDING] += len(result.waiting)
+    pending = [_pending_row(r) for r in result.waiting] + [
+        _pending_row(row.sent_row()) for row in result.deliveries
+        if row.state in (SendState.PENDING, SendState.UNCERTAIN, SendState.ERROR)]
     state.update(
         cycles=state["cycles"] + 1,
         last_cycle=at.isoformat(timespec="seconds"),
         as_of=result.now.isoformat(timespec="seconds"),
-        ok=not write_error,
+        ok=not result.write_error,
         counts=counts,
         data_errors=len(result.computed.errors),
         written=bool(result.written),
@@ -124,9 +125,10 @@ def record_cycle(
     )
     if result.deferred:
         pending.append({"code": "", "recipient": "", "state": "hojas",
-                        "reason": result.deferred, "group": reason_group(result.deferred)})
-    if write_error:
-        _push_error(state, at, write_error)
+                        "reason": result.deferred, "reason_code": result.deferred_code,
+                        "group": reason_group(result.deferred_code)})
+    if result.write_error:
+        _push_error(state, at, result.write_error)
     if service is not None:
         state["service"] = service
     save(workbook, state)
@@ -171,25 +173,11 @@ def _push_error(state: dict[str, Any], at: datetime, message: str) -> None:
     state["errors"] = ([state["last_error"]] + list(state.get("errors", [])))[:MAX_ERRORS]
 
 
-def _pending_row(row: Any) -> dict[str, str]:
-    reason = str(getattr(row, "reason", "") or "")
-    state = str(getattr(row, "state", ""))
-    group = reason_group(reason) if state == "pendiente" else _STATE_GROUPS.get(state, state)
-    return {
-        "code": str(getattr(row, "code", "") or ""),
-        "recipient": _recipient(row),
-        "state": state,
-        "reason": reason,
-        "group": group,
-    }
-
-
-def _recipient(row: Any) -> str:
-    for name in ("recipient", "customer", "to"):
-        value = getattr(row, name, None)
-        if value:
-            return "; ".join(value) if isinstance(value, list | tuple) else str(value)
-    return ""
+def _pending_row(row: SentRow) -> dict[str, str]:
+    group = (reason_group(row.reason_code) if row.state == SendState.PENDING
+             else _STATE_GROUPS.get(row.state, str(row.state)))
+    return {"code": row.code, "recipient": row.recipient, "state": str(row.state),
+            "reason": row.reason, "reason_code": row.reason_code, "group": group}
 
 
 # ---------------------------------------------------------------- rendering (Spanish)

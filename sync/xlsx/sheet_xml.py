@@ -277,6 +277,9 @@ class _ColumnEncoder:
     def slots(self, letter: str, values: list[Any], numbers: list[str]) -> Slots:
         """The column's cells as slots (see `Slots`)."""
         kinds = set(map(type, values))
+        if any(k is not str and issubclass(k, str) for k in kinds):  # StrEnum: its text
+            values = [str(v) if isinstance(v, str) else v for v in values]
+            kinds = set(map(type, values))
         blanks = type(None) in kinds
         kinds.discard(type(None))
         if kinds <= {str}:
@@ -321,6 +324,8 @@ class _ColumnEncoder:
 
     def __call__(self, ref_: str, value: Any) -> str:
         kind = type(value)
+        if kind is not str and isinstance(value, str):  # StrEnum: its text
+            value, kind = str(value), str
         if kind is str:
             if not value:
                 return ""
