@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cobranza.notices.messages import Outgoing, Skipped, SkippedMessage, invoice_list
+from cobranza.notices.messages import Outgoing, Skipped, SkippedMessage, invoice_list, stored_key
 from cobranza.notices.planner import History, Refusal
 from cobranza.notices.seeding import SeedMessage
 from sync.errors import CobranzaError
@@ -501,10 +501,11 @@ class Ledger:
         contacts: dict[str, set[datetime]] = {}
         refused: dict[str, Refusal] = {}
         for row in self._each("SELECT * FROM sends WHERE book = ?", (self.book,)):
+            key = stored_key(row["key"], row["kind"], row["recipient"], row["code"])
             if _refused(row):
-                refused[row["key"]] = Refusal(row["to"], row["reason"])
+                refused[key] = Refusal(row["to"], row["reason"])
             elif not _retry_due(row, now):
-                final.add(row["key"])
+                final.add(key)
             if row["kind"] == "aviso" and row["state"] in ("enviado", "incierto", "enviando"):
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)
                 contacts.setdefault(row["recipient"], set()).add(when)
