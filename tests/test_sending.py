@@ -331,13 +331,24 @@ def test_customer_name_cannot_inject_a_header(server, tmp_path) -> None:
     assert received.subject == "Mi Empresa S.A. de C.V.: factura vencida, Malo Bcc: x@evil.com"
 
 
-def test_injected_address_is_an_error_not_a_recipient(server, setup) -> None:
+def test_injected_address_is_never_a_recipient_and_the_notice_waits(server, setup) -> None:
+    """An address the mailer refuses is not a final error: the notice waits, unrecorded,
+    with an Errores row on the customer's Email cell, and goes once the Email is fixed."""
     book, invoices, ledger = setup
     item = notice(invoices, "C2", to=("ruiz@ruiz.mx\r\nBcc: x@evil.com",))
     rows = deliver([item], book, invoices, ledger, smtp(server), NOW)
-    assert rows[0].state == "error"
-    assert rows[0].reason_text.startswith('"ruiz@ruiz.mx Bcc: x@evil.com" no es una dirección')
+    assert states(rows) == [("C2", "pendiente", '"ruiz@ruiz.mx Bcc: x@evil.com" no es una '
+                             "dirección de correo válida (use nombre@dominio.com).")]
+    assert rows[0].input_error == InputError(
+        "Clientes", 3, "Email", "ruiz@ruiz.mx",
+        "el correo no se puede enviar a ruiz@ruiz.mx Bcc: x@evil.com; el aviso VENCIDA_1 "
+        "queda pendiente hasta que corrija la dirección (use nombre@dominio.com)")
     assert server.received() == []
+    assert ledger.rows() == []
+    later = NOW + timedelta(minutes=1)
+    rows = deliver([notice(invoices, "C2")], book, invoices, ledger, smtp(server), later)
+    assert states(rows) == [("C2", "enviado", "")]
+    assert [r.rcpt_tos for r in server.received()] == [("ruiz@ruiz.mx",)]
 
 
 def test_sandbox_violation_is_an_error_reason(server, tmp_path) -> None:

@@ -232,7 +232,7 @@ EXPECTED_ERRORS = [
     'Facturas, fila 9, Vencimiento: "01/03/2026" es anterior a la Emisión (10/03/2026); '
     "revise ambas fechas.",
     'Facturas, fila 10, Moneda: "pesos" no es un código de moneda '
-    "(use tres letras, por ejemplo MXN o USD).",
+    "(use un código ISO 4217 de tres letras, por ejemplo MXN o USD).",
     'Pagos, fila 2, Factura: "F99" no existe en la hoja Facturas '
     "(agréguela allí o corrija el código).",
     'Pagos, fila 3, Cliente: "C3" no coincide con el cliente de la factura F6 ("C1"); '

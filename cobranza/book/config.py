@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cobranza.book.money import CURRENCY_HINT, currency_code
 from cobranza.book.text import normalize, parse_yes_no
 
 LEGAL_PROFILES = ("MX", "CO", "CL", "PE", "ninguno")
@@ -176,6 +177,13 @@ def _country(text: str) -> str:
     return code
 
 
+def _currency(text: str) -> str:
+    code = currency_code(text)
+    if code is None:
+        raise ValueError(f"no es un código de moneda ({CURRENCY_HINT})")
+    return code
+
+
 def _workbook_id(text: str) -> str:
     value = text.strip()
     if len(value) > MAX_WORKBOOK_ID or any(ch.isspace() for ch in value):
@@ -210,7 +218,7 @@ _PARSERS = {
     "hora resumen diario": lambda t: {"daily_digest_time": parse_time(t)},
     "dia resumen semanal": lambda t: {"weekly_digest_day": _weekday(t)},
     "separador decimal": lambda t: {"decimal_separator": _separator(t.strip())},
-    "moneda": lambda t: {"default_currency": t.strip().upper()},
+    "moneda": lambda t: {"default_currency": _currency(t)},
     "id del libro": lambda t: {"workbook_id": _workbook_id(t)},
 }
 

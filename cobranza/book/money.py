@@ -7,8 +7,29 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+# ISO 4217 alphabetic codes of currencies and funds (not metals, not test codes), with
+# the recently replaced ANG, HRK, SLL and ZWL that older invoices may still carry.
+_ISO_4217 = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
+DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS
+INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
+MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR
+PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
+SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW
+UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+"""
+CURRENCIES = frozenset(_ISO_4217.split())
+CURRENCY_HINT = "use un código ISO 4217 de tres letras, por ejemplo MXN o USD"
 # ISO 4217 minor units for the currencies a Latin American team meets; 2 otherwise.
-_ZERO_DECIMALS = {"CLP", "PYG", "JPY", "KRW", "UYI", "CLF_UNITS"}
+_ZERO_DECIMALS = {"CLP", "PYG", "JPY", "KRW", "UYI"}
+
+
+def currency_code(text: str) -> str | None:
+    """The one currency rule (Facturas and Configuración `Moneda`): the ISO 4217 code
+    `text` names, in capitals ("usd" -> "USD"); None when it names none ("pesos", "MNX")."""
+    code = text.strip().upper()
+    return code if code in CURRENCIES else None
 
 
 def decimals(currency: str) -> int:

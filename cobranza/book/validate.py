@@ -15,7 +15,6 @@ and a last column `row` with the Excel row number.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,7 +25,7 @@ import pandas as pd
 from cobranza.book import records as rec
 from cobranza.book.addresses import split_addresses
 from cobranza.book.config import DEFAULTS, Config, parse_config
-from cobranza.book.money import to_minor
+from cobranza.book.money import CURRENCY_HINT, currency_code, to_minor
 from cobranza.book.parse import (
     AMOUNT_MAX,
     BLANK,
@@ -225,13 +224,14 @@ def _credit_limit(raw: pd.Series, config: Config) -> Parsed:
 
 
 def _currency(raw: pd.Series, config: Config) -> Parsed:
+    """A blank Moneda is Configuración's (already checked by the same rule)."""
     codes, uniques = pd.factorize(to_text(raw).to_numpy(dtype=object))
-    upper = np.array([u.upper() or config.default_currency for u in uniques], dtype=object)
-    wrong = np.array([not re.fullmatch(r"[A-Z]{3}", u) for u in upper], dtype=bool)
+    found = [currency_code(u) if u else config.default_currency for u in uniques]
+    upper = np.array([code or "" for code in found], dtype=object)
+    wrong = np.array([code is None for code in found], dtype=bool)
     values = pd.Series(upper[codes], index=raw.index, dtype=str)
     bad = pd.Series(wrong[codes], index=raw.index)
-    problem = "no es un código de moneda (use tres letras, por ejemplo MXN o USD)."
-    return Parsed(values, bad, problem)
+    return Parsed(values, bad, f"no es un código de moneda ({CURRENCY_HINT}).")
 
 
 def _result(raw: pd.Series, config: Config) -> Parsed:

@@ -22,15 +22,150 @@ import numpy as np
 
 from cobranza.vocabulary import Kind, Reason, SendState
 
+# Ledger keys. A key is a structured value (`NoticeKey`, `DigestKey`) kept in the ledger,
+# the plan and `History` as one string: its kind and fields joined by "|", with "\" and "|"
+# inside a field escaped by a backslash. Two different keys never share a string, and a
+# field without "|" or "\" is written as is: the keys of such codes are exactly the
+# strings the first release wrote, so older ledgers need no migration.
+_SEPARATOR, _ESCAPE = "|", "\\"
+_ESCAPED = str.maketrans({_ESCAPE: _ESCAPE * 2, _SEPARATOR: _ESCAPE + _SEPARATOR})
+
+
+@dataclass(frozen=True)
+class NoticeKey:
+    """Identity of one customer notice: sent at most once, ever."""
+
+    customer: str  # Clientes Cliente
+    invoice: str  # Facturas Factura; "" for a monthly statement (one per customer and month)
+    code: str  # Avisos Código
+    promise: date | None = None  # promise notices: the promise date; monthly: the month's 1st
+
+    @property
+    def recipient(self) -> str:
+        """Who the notice goes to, as the ledger's recipient column names it."""
+        return self.customer
+
+    def encode(self) -> str:
+        day = self.promise.isoformat() if self.promise else ""
+        return _joined(("aviso", self.customer, self.invoice, self.code, day))
+
+
+@dataclass(frozen=True)
+class DigestKey:
+    """Identity of one digest for one recipient and period: sent at most once."""
+
+    recipient: str  # email address, lowercase
+    code: str  # one of DIGEST_CODES
+    period: str  # a day ("2026-11-25") or an ISO week ("2026-W48")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "recipient", self.recipient.lower())
+
+    def encode(self) -> str:
+        return _joined(("resumen", self.recipient, self.code, self.period))
+
 
 def notice_key(customer: str, invoice: str, code: str, promise: date | None = None) -> str:
     """Ledger key of one customer notice for one invoice (promise notices: per promise date)."""
-    return f"aviso|{customer}|{invoice}|{code}|{promise.isoformat() if promise else ''}"
+    return NoticeKey(customer, invoice, code, promise).encode()
 
 
 def digest_key(recipient: str, code: str, period: str) -> str:
     """Ledger key of one digest for one recipient and period ("2026-11-25", "2026-W48")."""
-    return f"resumen|{recipient.lower()}|{code}|{period}"
+    return DigestKey(recipient, code, period).encode()
+
+
+def decode_key(text: str) -> NoticeKey | DigestKey:
+    """The structured key an encoded ledger key stands for; ValueError if it is none."""
+    kind, *fields = _split(text)
+    if kind == "aviso" and len(fields) == 4:
+        customer, invoice, code, day = fields
+        return NoticeKey(customer, invoice, code, date.fromisoformat(day) if day else None)
+    if kind == "resumen" and len(fields) == 3:
+        return DigestKey(*fields)
+    raise ValueError(f"not a ledger key: {text!r}")
+
+
+def notice_key_heads(customers: np.ndarray, invoices: np.ndarray) -> np.ndarray:
+    """Whole columns of `NoticeKey(customer, invoice, ...).encode()` up to the code
+    ("aviso|C1|F1|"): built once per plan, then `heads + notice_key_tail(code, ...)` per
+    stage (the planner's vectorized twin of `notice_key`)."""
+    pairs = zip(_escaped(customers).tolist(), _escaped(invoices).tolist(), strict=True)
+    return np.array([f"aviso|{c}|{i}|" for c, i in pairs] or [], dtype=object)
+
+
+def notice_key_tail(code: str, promises: np.ndarray | str = "") -> np.ndarray | str:
+    """The rest of a notice key after its head: the code and the promise dates (ISO
+    text, or "" for none)."""
+    return code.translate(_ESCAPED) + _SEPARATOR + promises
+
+
+def monthly_keys(customers: np.ndarray, code: str, month: date) -> np.ndarray:
+    """`notice_key(customer, "", code, month)` for a whole column of customers."""
+    return "aviso|" + _escaped(customers) + ("||" + notice_key_tail(code, month.isoformat()))
+
+
+def stored_key(text: str, kind: str, recipient: str, code: str) -> str:
+    """A ledger row's key in this encoding, whichever version wrote it. Before fields
+    were escaped, a field holding "|" or a backslash was written as is (two notices could
+    share a key); such a row is read back through its own recipient and code columns."""
+    if _ESCAPE not in text and text.count(_SEPARATOR) == (4 if kind == "aviso" else 3):
+        return text  # no field holds "|" or a backslash: every version wrote this string
+    try:
+        key = decode_key(text)
+    except ValueError:
+        key = None
+    if key is not None and (key.recipient, key.code) == (_recipient(kind, recipient), code):
+        return text
+    return _unescaped_key(text, kind, recipient, code) or text
+
+
+def _recipient(kind: str, recipient: str) -> str:
+    return recipient.lower() if kind == "resumen" else recipient
+
+
+def _unescaped_key(text: str, kind: str, recipient: str, code: str) -> str | None:
+    """Re-encode a key written without escapes, knowing its recipient and code."""
+    head = f"{kind}|{_recipient(kind, recipient)}|"
+    if not text.startswith(head):
+        return None
+    middle, _, last = text.removeprefix(head).rpartition(_SEPARATOR)
+    if kind == "resumen":
+        return digest_key(recipient, code, last) if middle == code else None
+    invoice, tail = middle[: -len(code) - 1], middle[-len(code) - 1:]
+    if tail != _SEPARATOR + code:
+        return None
+    try:
+        return notice_key(recipient, invoice, code, date.fromisoformat(last) if last else None)
+    except ValueError:
+        return None
+
+
+def _joined(fields: Iterable[str]) -> str:
+    return _SEPARATOR.join(f.translate(_ESCAPED) for f in fields)
+
+
+def _escaped(values: np.ndarray) -> np.ndarray:
+    """A column's fields encoded; one scan when none holds "|" or a backslash (usual)."""
+    joined = "".join(values.tolist())
+    if _SEPARATOR not in joined and _ESCAPE not in joined:
+        return values
+    return np.array([v.translate(_ESCAPED) for v in values.tolist()], dtype=object)
+
+
+def _split(text: str) -> list[str]:
+    fields, field_chars, chars = [], [], iter(text)
+    for ch in chars:
+        if ch == _SEPARATOR:
+            fields.append("".join(field_chars))
+            field_chars = []
+            continue
+        if ch == _ESCAPE:
+            ch = next(chars, "")
+            if ch not in (_ESCAPE, _SEPARATOR):
+                raise ValueError(f"not a ledger key: {text!r}")
+        field_chars.append(ch)
+    return [*fields, "".join(field_chars)]
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,15 @@ from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
 from cobranza.notices.customers import customer_table, email_errors, refused_problem
-from cobranza.notices.messages import Line, Outgoing, Skipped, unique_keys
+from cobranza.notices.messages import (
+    Line,
+    Outgoing,
+    Skipped,
+    monthly_keys,
+    notice_key_heads,
+    notice_key_tail,
+    unique_keys,
+)
 from cobranza.notices.stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
 from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, reason
 
@@ -122,8 +130,7 @@ def candidates(
     end (last meaningful day) and key (ledger key)."""
     customer = inv["customer"].to_numpy(dtype=object)
     invoice = inv["invoice"].to_numpy(dtype=object)
-    prefix = np.array([f"aviso|{c}|{i}|" for c, i in zip(customer, invoice, strict=True)] or [],
-                      dtype=object)
+    heads = notice_key_heads(customer, invoice)
     promise = _promise_iso(inv)
     statuses = inv["status"].to_numpy(dtype=object)
     today64 = np.datetime64(today, "D")
@@ -137,16 +144,15 @@ def candidates(
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
             pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
             end = anchor[pos] + stage.end_offset
-            keys = prefix[pos] + (f"{stage.code}|" + promise[pos] if rule.per_promise
-                                  else f"{stage.code}|")
+            keys = heads[pos] + notice_key_tail(stage.code, promise[pos] if rule.per_promise
+                                                else "")
         else:
             window = monthly_window(stage.days, today, country)
             if window is None or today < window[0]:
                 continue
             pos = np.flatnonzero(applies)
             end = np.full(len(pos), np.datetime64(window[1], "D"))
-            month = date(today.year, today.month, 1).isoformat()
-            keys = "aviso|" + customer[pos] + f"||{stage.code}|{month}"
+            keys = monthly_keys(customer[pos], stage.code, date(today.year, today.month, 1))
         keep = ~is_final(keys, final_keys)
         parts.append((pos[keep], np.full(keep.sum(), stage.Index), end[keep], keys[keep]))
     return _candidate_frame(parts)

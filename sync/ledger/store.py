@@ -36,7 +36,7 @@ from pathlib import Path
 
 from cobranza.layout.sends import SentRow
 from cobranza.layout.wording import reason_text
-from cobranza.notices.messages import Outgoing, Skipped, SkippedMessage, invoice_list
+from cobranza.notices.messages import Outgoing, Skipped, SkippedMessage, invoice_list, stored_key
 from cobranza.notices.planner import History, Refusal
 from cobranza.notices.seeding import SeedMessage
 from cobranza.vocabulary import FINAL_STATES, Kind, Reason, ReasonCode, SendState, reason
@@ -512,10 +512,11 @@ class Ledger:
         contacts: dict[str, set[datetime]] = {}
         refused: dict[str, Refusal] = {}
         for row in self._each("SELECT * FROM sends WHERE book = ?", (self.book,)):
+            key = stored_key(row["key"], row["kind"], row["recipient"], row["code"])
             if _refused(row):
-                refused[row["key"]] = Refusal(row["to"], row["reason"])
+                refused[key] = Refusal(row["to"], row["reason"])
             elif not _retry_due(row, now):
-                final.add(row["key"])
+                final.add(key)
             if row["kind"] == Kind.NOTICE and row["state"] in (
                 SendState.SENT, SendState.UNCERTAIN, SendState.SENDING):
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)

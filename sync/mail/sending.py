@@ -10,7 +10,9 @@ transport is down, the rest of the batch waits as ``pendiente`` for the next cyc
 
 A customer notice the server refuses for good, or one addressed to a non-ASCII local part
 that the server cannot carry (no SMTPUTF8: ``pendiente``, never claimed), carries an
-Errores row for the customer's Email cell (`DeliveryRow.input_error`).
+Errores row for the customer's Email cell (`DeliveryRow.input_error`); so does a message
+with an address the mailer refuses although validation let it through (``pendiente``,
+never claimed; a refused Remitente is an Errores row for Configuración).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sync.mail.transport import (
     TransportDown,
     UncertainSendError,
     build_message,
+    parse_address,
     requires_smtputf8,
 )
 from sync.progress import track
@@ -90,7 +93,8 @@ class _Run:
     transport: Transport | None
     now: datetime
     dry_run: bool
-    down: Reason | None = None  # once the transport failed to connect
+    down: Reason | None = None  # why the rest of the batch waits: transport down, or
+    # Remitente refused
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
     _statements: dict[str, tuple[Line, ...]] | None = None
 
@@ -165,9 +169,9 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
             run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
             message_id, run.now, _attachments(run, item),
         )
-    except PermanentSendError as exc:
-        bad = reason(ReasonCode.BAD_ADDRESS, detail=str(exc))
-        return _final(run, item, SendState.ERROR, bad, rendered)
+    except PermanentSendError as exc:  # an address the mailer refuses: never a final error
+        return _unbuildable(run, item, reason(ReasonCode.BAD_ADDRESS, detail=str(exc)),
+                            rendered)
     except Exception as exc:  # noqa: BLE001 - nothing went out; the batch goes on
         failed = reason(ReasonCode.NOT_BUILT, detail=f"{type(exc).__name__}: {exc}")
         return _row(run, item, SendState.PENDING, failed, rendered)
@@ -187,6 +191,38 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         problem = refused_problem(item.code, to, reason_text(why))
         refused = _email_error(run, item, "Email", problem)
     return _row(run, item, state, why, rendered, logged=True, input_error=refused)
+
+
+def _unbuildable(run: _Run, item: Outgoing, why: Reason, rendered: Rendered) -> DeliveryRow:
+    """The mailer refused an address that validation let through: the message waits
+    (`pendiente`: not claimed, not recorded, planned again next cycle) with an Errores row
+    on the cell to fix. A refused Remitente holds the rest of the batch the same way."""
+    sender = run.book.config.sender
+    if not _mailable(sender):
+        run.down = why  # every message of the batch has this sender
+        problem = ("no es válido para Remitente: el correo no se puede enviar con ese "
+                   "remitente (use Nombre <cobranza@suempresa.com>; si el nombre lleva comas, "
+                   "escríbalo entre comillas); los avisos quedan pendientes hasta corregirlo.")
+        error = InputError("Configuración", None, "Valor", sender, problem)
+        return _row(run, item, SendState.PENDING, why, rendered, input_error=error)
+    for column, addresses in (("Email", item.to), ("Email CC", item.cc)):
+        refused = next((a for a in addresses if not _mailable(a)), None)
+        if refused is not None:
+            shown = " ".join(refused.split())  # CR/LF shown as spaces
+            problem = (f"el correo no se puede enviar a {shown}; el aviso {item.code} queda "
+                       "pendiente hasta que corrija la dirección (use nombre@dominio.com)")
+            error = _email_error(run, item, column, problem)
+            return _row(run, item, SendState.PENDING, why, rendered, input_error=error)
+    return _row(run, item, SendState.PENDING, why, rendered)
+
+
+def _mailable(address: str) -> bool:
+    """The mailer accepts `address` for a header."""
+    try:
+        parse_address(address)
+    except PermanentSendError:
+        return False
+    return True
 
 
 def _hold_smtputf8(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow | None:
