@@ -65,7 +65,9 @@ def _args_sync(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="libro de cobranza (.xlsm)")
     p.add_argument("--as-of", type=parse_as_of, help="fecha y hora de corte AAAA-MM-DD[THH:MM]")
     p.add_argument("--dry-run", action="store_true", help="calcular y mostrar, sin enviar nada")
-    p.add_argument("--ledger", type=Path, help="archivo del registro de envíos (SQLite)")
+    p.add_argument("--ledger", type=Path,
+                   help="archivo del registro de envíos (SQLite); queda anotado junto al libro "
+                        "y lo siguen la cinta de Excel y cobranza run")
 
 
 @command("sync", _args_sync)

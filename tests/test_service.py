@@ -408,10 +408,12 @@ class Running:
     """`cobranza run` as a real subprocess; its log is kept in a file (or a pipe)."""
 
     def __init__(self, books: list[Path], smtp: SmtpTestServer, log: Path, *,
-                 every: float = 0.6, step: float = 10.0, pipe: bool = False) -> None:
+                 every: float = 0.6, step: float = 10.0, pipe: bool = False,
+                 options: tuple[str, ...] = ()) -> None:
         env = {**os.environ, **smtp.env(), "PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
         args = [*CLI, "run", *map(str, books), "--every-seconds", str(every),
-                "--as-of", AS_OF.strftime("%Y-%m-%dT%H:%M"), "--as-of-step", str(step)]
+                "--as-of", AS_OF.strftime("%Y-%m-%dT%H:%M"), "--as-of-step", str(step),
+                *options]
         self.books, self.log = books, log
         self.lines: list[str] = []
         if pipe:  # a pipe is not a file: its writes escape RLIMIT_FSIZE
