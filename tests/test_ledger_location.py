@@ -97,6 +97,11 @@ def test_the_ribbon_and_sync_use_the_ledger_the_service_was_given(
     assert io.messages == ["No hay recordatorios por enviar en este momento."]
     out = cobranza("sync", book, "--as-of", AT, server=smtp_env).stdout
     assert "enviado" not in out
+    # The sync's cycle is the last one now; what the service recorded of itself stays.
+    report = cobranza("status", book).stdout
+    assert f"Servicio: en marcha (pid {run.proc.pid}, " in report
+    assert ", por cobranza sync (correcto; ciclos registrados: 2)" in report
+    assert "Próximas tareas:\n" in report and "  ciclo cada 60 min\n" in report
     assert run.stop() == 0
 
     assert set(keys_received(smtp_env).values()) == {1}

@@ -130,7 +130,8 @@ class Service:
                 log.error("%s (%s): %s", target.label, kind, result.write_error)
             else:
                 log.info("%s (%s): %s", target.label, kind, cycle_line(result))
-            status.record_cycle(target.path, result, at=at, service=self.service_info())
+            status.record_cycle(target.path, result, at=at, source=status.SERVICE,
+                                service=self.service_info())
             self.follow_digest_time(target, result.computed.book.config)
         except NEVER_SWALLOWED:
             raise  # a second SIGINT/SIGTERM (SystemExit) still stops the service
@@ -140,7 +141,8 @@ class Service:
             log.error("%s (%s): %s", target.label, kind, message)
             if not isinstance(exc, CobranzaError | OSError | sqlite3.Error):
                 log.debug("Detalle del error inesperado", exc_info=exc)
-            status.record_error(target.path, message, at=at, service=self.service_info())
+            status.record_error(target.path, message, at=at, source=status.SERVICE,
+                                service=self.service_info())
 
     def cycle(self, target: Target) -> Any:
         run_cycle = self._run_cycle
