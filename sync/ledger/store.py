@@ -144,9 +144,9 @@ def ledger_location(workbook: Path) -> Location:
         return Location(default_ledger_path(workbook))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CobranzaError(
-            f"No se pudo leer {note}, que indica dónde está el registro de envíos de esta "
-            f"carpeta ({exc}). Corríjalo, o indique el registro con --ledger ARCHIVO "
-            "(cobranza sync) o --ledger-dir CARPETA (cobranza run)."
+            f"No se pudo leer {note} ({exc}): ese archivo indica dónde está el registro de "
+            'envíos de esta carpeta (clave "ledger"). Corríjalo; mientras tanto no se envía '
+            "nada."
         ) from None
     return Location(ledger, previous, recorded=True)
 
@@ -187,16 +187,22 @@ def _same_file(a: Path, b: Path) -> bool:
 def _write_location(workbook: Path, location: Location) -> None:
     """Write the note atomically (a reader never sees half of it)."""
     note = location_path(workbook)
-    note.parent.mkdir(parents=True, exist_ok=True)
     data = {"ledger": str(location.ledger), "previous": [str(p) for p in location.previous]}
-    fd, tmp = tempfile.mkstemp(prefix=note.name, suffix=".tmp", dir=note.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-        os.replace(tmp, note)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        note.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=note.name, suffix=".tmp", dir=note.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, indent=2)
+            os.replace(tmp, note)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CobranzaError(
+            f"No se pudo anotar en {note} el registro de envíos elegido "
+            f"({location.ledger}): {exc.strerror or exc}. No se envió nada."
+        ) from None
 
 
 def legacy_ledger_paths(workbook: Path, ledger: Path, previous: Iterable[Path] = ()) -> list[Path]:
