@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from addin.book import BookIO, ExcelBook
-from sync.errors import CobranzaError, write_failure
+from sync.errors import CobranzaError, WorkbookBusy, WorkbookOpen, write_failure
 
 if TYPE_CHECKING:  # for the annotations only: the handlers import these where they use them
     from cobranza.book.records import Book
@@ -113,23 +113,35 @@ def _ask(io: BookIO) -> Callable[[list[Outgoing]], bool]:
 @_edge
 def enviar_recordatorios(io: BookIO, now: datetime, *,
                          transport: Transport | None = None) -> dict[str, int]:
-    """Send what is due now after the user confirms the count; returns counts by state."""
-    from sync.cycle import count_states
+    """Send what is due now after the user confirms the count; returns counts by state.
+    The cycle is recorded for `cobranza status` like the sync's and the service's."""
+    from sync.cycle import CycleResult, deferral
+    from sync.service import status
 
     done, parameters = _run(io, now, dry_run=False, transport=transport, confirm=_ask(io))
     if done is None:
         return {}
-    counts = count_states(done.deliveries, done.skipped)
+    result = CycleResult(io.path, done.computed.now, done.computed, done.deliveries,
+                         written=False, skipped=done.skipped, waiting=done.waiting)
+    counts = result.counts()
     sent = f"Enviados: {counts.get('enviado', 0)}."
     try:
         io.write(done.sheets, done.computed.now, parameters)
+        result.written = True
     except (CobranzaError, OSError) as exc:  # sent and recorded: only the sheets wait
         why = write_failure(io.path, exc) if isinstance(exc, OSError) else str(exc)
-        io.show(f"{sent} Las hojas de salida no se actualizaron: {why}")
-        return counts
+        if isinstance(exc, WorkbookOpen | WorkbookBusy):
+            result.deferred, result.deferred_code = why, deferral(exc)
+        else:
+            result.write_error = why
     finally:
         _forget_udf_cache()
-    io.show(f"{sent} Vea el detalle en la hoja Envíos.")
+    status.record_cycle(io.path, result, at=result.now, source=status.RIBBON)
+    if result.written:
+        io.show(f"{sent} Vea el detalle en la hoja Envíos.")
+    else:
+        io.show(f"{sent} Las hojas de salida no se actualizaron: "
+                f"{result.deferred or result.write_error}")
     return counts
 
 

@@ -8,8 +8,13 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.errors import CobranzaError
+from sync.service import status
+
+if TYPE_CHECKING:
+    from sync.cycle import CycleResult
 
 DEMO_AS_OF = datetime(2026, 12, 1, 10, 0)  # a Tuesday, first business day of the month (MX)
 
@@ -65,7 +70,9 @@ def _args_sync(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="libro de cobranza (.xlsm)")
     p.add_argument("--as-of", type=parse_as_of, help="fecha y hora de corte AAAA-MM-DD[THH:MM]")
     p.add_argument("--dry-run", action="store_true", help="calcular y mostrar, sin enviar nada")
-    p.add_argument("--ledger", type=Path, help="archivo del registro de envíos (SQLite)")
+    p.add_argument("--ledger", type=Path,
+                   help="archivo del registro de envíos (SQLite); queda anotado junto al libro "
+                        "y lo siguen la cinta de Excel y cobranza run")
 
 
 @command("sync", _args_sync)
@@ -77,7 +84,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
         args.path, clock(args.as_of), dry_run=args.dry_run, ledger_path=args.ledger
     )
     print_summary(result)
+    if not args.dry_run:  # a dry run sends nothing: the status keeps what did happen
+        record_status(result, status.SYNC)
     return 0
+
+
+def record_status(result: CycleResult, source: str) -> None:
+    """Record the cycle for `cobranza status`, stamped with the wall clock (the cycle's
+    own instant may be a simulated --as-of)."""
+    status.record_cycle(result.path, result, at=clock(None).astimezone(), source=source)
 
 
 def _args_demo(p: argparse.ArgumentParser) -> None:
@@ -98,6 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Libro de demostración creado: {path}")
     result = run_cycle(path, DEMO_AS_OF)
     print_summary(result)
+    record_status(result, status.DEMO)
     print(f"\nAbra {path} y revise las hojas Alertas, Tablero, Agenda, Envíos y Errores.")
     print(f"Los correos quedaron como archivos .eml en {path.parent / 'salida'}.")
     return 0

@@ -220,10 +220,15 @@ def _write(result: CycleResult, sheets: list[Sheet], parameters: dict[str, str])
                                            parameters=parameters).changed
         result.written = True
     except (WorkbookOpen, WorkbookBusy) as exc:
-        result.deferred = str(exc)
-        result.deferred_code = (ReasonCode.WORKBOOK_OPEN if isinstance(exc, WorkbookOpen)
-                                else ReasonCode.WORKBOOK_CHANGED)
+        result.deferred, result.deferred_code = str(exc), deferral(exc)
     except WorkbookError as exc:  # damaged since the check: what was sent stays recorded
         result.write_error = str(exc)
     except OSError as exc:
         result.write_error = write_failure(result.path, exc)
+
+
+def deferral(exc: WorkbookOpen | WorkbookBusy) -> ReasonCode:
+    """Why the output sheets wait: the workbook is open, or it changed while writing."""
+    if isinstance(exc, WorkbookOpen):
+        return ReasonCode.WORKBOOK_OPEN
+    return ReasonCode.WORKBOOK_CHANGED

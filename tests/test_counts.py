@@ -32,7 +32,7 @@ def test_cycle_result_and_status_count_the_skipped_batch(tmp_path: Path) -> None
     result = CycleResult(tmp_path / "libro.xlsm", NOW, computed, rows("enviado", "pendiente"),
                          written=True, skipped=5)
     assert result.counts() == {"enviado": 1, "pendiente": 1, "omitido": 5}
-    state = status.record_cycle(result.path, result, at=NOW)
+    state = status.record_cycle(result.path, result, at=NOW, source=status.SYNC)
     assert state["counts"] == {"enviado": 1, "pendiente": 1, "omitido": 5, "error": 0,
                                "incierto": 0}
     assert [p["state"] for p in state["pending"]] == ["pendiente"]

@@ -125,7 +125,8 @@ def test_cycle_line_gives_the_true_reason_the_sheets_wait(tmp_path, monkeypatch)
         "; hojas no escritas: libro.xlsm cambió mientras se escribían las hojas de salida; "
         "se escribirán en el próximo ciclo")
     assert "cuando se cierre" not in line
-    state = status.record_cycle(book, result, at=datetime(2026, 12, 1, 10, 0, 5).astimezone())
+    state = status.record_cycle(book, result, at=datetime(2026, 12, 1, 10, 0, 5).astimezone(),
+                                source=status.SERVICE)
     assert [p["group"] for p in state["pending"] if p["state"] == "hojas"] == [
         "libro guardado durante la escritura"]
 
@@ -309,7 +310,8 @@ def test_status_command_without_a_cycle_says_so_and_exits_1(tmp_path, capsys):
     book = tmp_path / "libro.xlsm"
     assert main(["status", str(book)]) == 1
     assert capsys.readouterr().out == (
-        "libro.xlsm: el servicio todavía no ha ejecutado ningún ciclo (no existe "
+        "libro.xlsm: todavía no se ha ejecutado ningún ciclo sobre este libro (ni cobranza "
+        "sync, ni la cinta de Excel, ni el servicio; no existe "
         f"{tmp_path / '.cobranza' / 'libro.status.json'}).\n")
 
 
@@ -326,7 +328,7 @@ def test_status_groups_pending_reasons_for_people(tmp_path):
                      deferred="El libro está abierto en Excel (libro.xlsm)",
                      deferred_code=ReasonCode.WORKBOOK_OPEN)
     at = datetime(2026, 12, 1, 10, 0, 5).astimezone()
-    status.record_cycle(book, result, at=at,
+    status.record_cycle(book, result, at=at, source=status.SERVICE,
                         next_jobs=[{"job": "ciclo cada 10 min", "at": "2026-12-01T10:10:05"}])
     text = status.render(status.load(book), book)
     assert "Envíos: enviado 1, pendiente 3, omitido 0, error 0, incierto 0" in text
@@ -418,10 +420,12 @@ class Running:
     """`cobranza run` as a real subprocess; its log is kept in a file (or a pipe)."""
 
     def __init__(self, books: list[Path], smtp: SmtpTestServer, log: Path, *,
-                 every: float = 0.6, step: float = 10.0, pipe: bool = False) -> None:
+                 every: float = 0.6, step: float = 10.0, pipe: bool = False,
+                 options: tuple[str, ...] = ()) -> None:
         env = {**os.environ, **smtp.env(), "PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
         args = [*CLI, "run", *map(str, books), "--every-seconds", str(every),
-                "--as-of", AS_OF.strftime("%Y-%m-%dT%H:%M"), "--as-of-step", str(step)]
+                "--as-of", AS_OF.strftime("%Y-%m-%dT%H:%M"), "--as-of-step", str(step),
+                *options]
         self.books, self.log = books, log
         self.lines: list[str] = []
         if pipe:  # a pipe is not a file: its writes escape RLIMIT_FSIZE
@@ -634,6 +638,8 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
                                 text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         assert report.returncode == 0
         assert f"Servicio: en marcha (pid {run.proc.pid}" in report.stdout
+        assert re.search(r"\nÚltimo ciclo: \d\d/\d\d/\d{4} [\d:]{8}, por servicio \(correcto; ",
+                         report.stdout)
         assert ("  libro abierto: 1\n    El libro está abierto en Excel (libro.xlsm); las "
                 "hojas de salida se escribirán cuando se cierre.") in report.stdout
         assert "Próximas tareas:" in report.stdout

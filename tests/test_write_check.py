@@ -47,7 +47,7 @@ def synced(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("synced")
     book = create_workbook(folder / "libro.xlsm", demo=True, as_of=date(2026, 12, 1),
                            invoices=40)
-    run_cycle(book, AT, dry_run=True, ledger_path=folder / "dry.sqlite")
+    run_cycle(book, AT, dry_run=True)
     return book
 
 

@@ -1,11 +1,15 @@
 """Which ledger history belongs to a workbook: its id, and the history a copy brings.
 
-The ledger is keyed by Configuración `Id del libro`. A workbook without one (made by the
+The ledger file is the one every entry point finds for the workbook's folder
+(`sync.ledger.store.choose_ledger`: an option's choice is noted beside the workbook). The
+ledger is keyed by Configuración `Id del libro`. A workbook without one (made by the
 first release, or a hand copy of the template) gets a provisional id from the ledger,
 remembered by file path until the next write puts it into Configuración. A ledger that has
 no record of the id (a copy, a moved or renamed file, another PC, a first-release ledger
 beside the workbook) is first seeded from the first-release ledger file and from the
-messages the workbook's own Envíos sheet lists, before anything is sent.
+messages the workbook's own Envíos sheet lists, before anything is sent. What a ledger file
+at another place holds of the workbook (the folder's default file, or one it used before)
+is moved into the one in use whenever it is found, known workbook or not.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pandas as pd
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book
 from cobranza.notices.seeding import seeds_from_envios
-from sync.ledger.store import Ledger, ledger_path, legacy_ledger_paths, provisional_id
+from sync.ledger.store import Ledger, choose_ledger, legacy_ledger_paths, provisional_id
 from sync.xlsx.sent_reader import read_sent
 
 
@@ -30,16 +34,22 @@ def book_ledger(
     sent: Callable[[], pd.DataFrame] | None = None,
 ) -> Iterator[Ledger]:
     """The open ledger of this workbook's id, its history in place. `ledger`: the ledger
-    file (default: shared by the folder); `sent`: the workbook's Envíos rows, read only
-    when the ledger must be seeded (default: from the file)."""
+    file an option chose (noted for the folder, so every later entry point uses it; default:
+    the folder's noted or default file); `sent`: the workbook's Envíos rows, read only when
+    the ledger must be seeded (default: from the file)."""
     workbook = Path(workbook)
-    path = ledger or ledger_path(workbook)
+    location = choose_ledger(workbook, ledger)
+    path = location.ledger
     declared = book.config.workbook_id
     book_id = declared or provisional_id(path, workbook)
     with Ledger.open(path, now, book_id) as opened:
+        legacy = [p for p in legacy_ledger_paths(workbook, path, location.previous)
+                  if p.is_file()]
         if not opened.knows_book():
             rows = (sent or (lambda: read_sent(workbook)))()
-            opened.adopt(seeds_from_envios(rows, book), now, legacy_ledger_paths(workbook, path))
+            opened.adopt(seeds_from_envios(rows, book), now, legacy, workbook)
+        elif legacy:
+            opened.adopt((), now, legacy, workbook)
         if declared:
             opened.settle()
         yield opened

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import socket
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -78,7 +81,8 @@ CREATE TABLE IF NOT EXISTS sends (
 );
 CREATE INDEX IF NOT EXISTS sends_message ON sends(book, message_id);
 """.replace("{paths}", _PATHS)
-# Columns of a first-release (version 1) `sends` table, copied as they are on migration.
+# Columns of a first-release (version 1) `sends` table, copied as they are on migration
+# (a shared file's rows have the same columns after `book`).
 _V1_COLUMNS = (
     'key, message_id, kind, code, recipient, "to", invoices, subject, state, reason, '
     "attempts, next_try, created_at, updated_at, pid, host"
@@ -106,21 +110,114 @@ class LedgerBusy(CobranzaError):
 
 
 LEDGER_FILE = "ledger.sqlite"
+LOCATION_FILE = "ledger-location.json"  # beside the workbooks: the ledger their folder uses
 
 
-def ledger_path(workbook: Path) -> Path:
-    """Default ledger file, shared by the workbooks of a folder:
-    <workbook dir>/.cobranza/ledger.sqlite."""
+def default_ledger_path(workbook: Path) -> Path:
+    """Where a folder's ledger lives unless an option chose another file:
+    <workbook dir>/.cobranza/ledger.sqlite, shared by the workbooks of the folder."""
     return workbook.parent / ".cobranza" / LEDGER_FILE
 
 
-def legacy_ledger_paths(workbook: Path, ledger: Path) -> list[Path]:
-    """Where the first release kept this workbook's own ledger (one file per workbook
-    name): beside the workbook, or `cobranza run --ledger-dir`'s `<stem>.envios.sqlite`."""
+def location_path(workbook: Path) -> Path:
+    """The note of the ledger file chosen for the workbook's folder."""
+    return workbook.parent / ".cobranza" / LOCATION_FILE
+
+
+@dataclass(frozen=True)
+class Location:
+    """The ledger file a folder's workbooks use, and the files it used before (each still
+    holding history until it is moved into `ledger`)."""
+
+    ledger: Path
+    previous: tuple[Path, ...] = ()
+    recorded: bool = False  # chosen by an option and noted in LOCATION_FILE
+
+
+def ledger_location(workbook: Path) -> Location:
+    """The one rule every entry point follows: the ledger last chosen for the folder
+    (`cobranza sync --ledger`, `cobranza run --ledger-dir`), else the default file."""
+    note = location_path(workbook)
+    try:
+        data = json.loads(note.read_text(encoding="utf-8"))
+        ledger = Path(data["ledger"])
+        previous = tuple(Path(p) for p in data.get("previous", []))
+    except FileNotFoundError:
+        return Location(default_ledger_path(workbook))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CobranzaError(
+            f"No se pudo leer {note} ({exc}): ese archivo indica dónde está el registro de "
+            'envíos de esta carpeta (clave "ledger"). Corríjalo; mientras tanto no se envía '
+            "nada."
+        ) from None
+    return Location(ledger, previous, recorded=True)
+
+
+def ledger_path(workbook: Path) -> Path:
+    """The ledger file in use for this workbook (see `ledger_location`)."""
+    return ledger_location(workbook).ledger
+
+
+def choose_ledger(workbook: Path, chosen: Path | None) -> Location:
+    """The ledger to open for `workbook`. An option's file (`chosen`) becomes the folder's
+    ledger and is noted beside the workbook, so every later entry point uses it without
+    repeating the option; the file used until then is kept in the note as previous (its
+    history is moved into the new one). Without an option, the noted file, which must be
+    reachable from this computer: another file would not know what was sent."""
+    current = ledger_location(workbook)
+    if chosen is None:
+        if current.recorded and not current.ledger.parent.is_dir():
+            raise CobranzaError(
+                f"El registro de envíos de esta carpeta está en {current.ledger} (anotado en "
+                f"{location_path(workbook)}), y esa carpeta no existe en este equipo. "
+                "Conéctela, o indique otro registro con --ledger ARCHIVO; no se envió nada."
+            )
+        return current
+    chosen = Path(os.path.abspath(chosen))
+    if _same_file(chosen, current.ledger):
+        return current
+    earlier = [p for p in (current.ledger, *current.previous) if not _same_file(p, chosen)]
+    location = Location(chosen, tuple(dict.fromkeys(earlier)), recorded=True)
+    _write_location(workbook, location)
+    return location
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def _write_location(workbook: Path, location: Location) -> None:
+    """Write the note atomically (a reader never sees half of it)."""
+    note = location_path(workbook)
+    data = {"ledger": str(location.ledger), "previous": [str(p) for p in location.previous]}
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=note.name, suffix=".tmp", dir=note.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, indent=2)
+            os.replace(tmp, note)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CobranzaError(
+            f"No se pudo anotar en {note} el registro de envíos elegido "
+            f"({location.ledger}): {exc.strerror or exc}. No se envió nada."
+        ) from None
+
+
+def legacy_ledger_paths(workbook: Path, ledger: Path, previous: Iterable[Path] = ()) -> list[Path]:
+    """Ledger files other than `ledger` that may hold this workbook's history: the first
+    release's own files of the workbook (one per workbook name, beside it or
+    `--ledger-dir`'s `<stem>.envios.sqlite`), the folder's default file when an option
+    chose another, and the files the folder used before (`previous`)."""
     folders = dict.fromkeys([workbook.parent / ".cobranza", ledger.parent])
     names = (f"{workbook.stem}.ledger.sqlite", f"{workbook.stem}.envios.sqlite")
     found = [folder / name for folder in folders for name in names]
-    return [p for p in found if p != ledger]
+    found += [default_ledger_path(workbook), *previous]
+    unique = {os.path.normcase(os.path.abspath(p)): p for p in found}
+    return [p for p in unique.values() if not _same_file(p, ledger)]
 
 
 def workbook_key(workbook: Path) -> str:
@@ -321,43 +418,79 @@ class Ledger:
                 db.execute("DELETE FROM paths WHERE book = ?", (self.book,))
 
     def adopt(self, seeds: Iterable[SeedMessage], now: datetime,
-              legacy: Iterable[Path] = ()) -> int:
-        """Make this workbook known: copy its first-release ledger files (`legacy`, each
-        renamed ``*.migrado`` after the copy) and then the messages its own Envíos sheet
-        lists (`seeds`), in one transaction. What the ledger already holds wins. Returns
-        the keys written; 0 when another process adopted it first."""
-        files = self._attach_v1([p for p in legacy if p.is_file()])
+              legacy: Iterable[Path] = (), workbook: Path | None = None) -> int:
+        """Take in this workbook's history from the other ledger files `legacy`, and make
+        the workbook known. A first-release file (one workbook per file) is copied, then
+        renamed ``*.migrado``; from a shared file at another place (the folder's default,
+        or a file it used before) this workbook's rows are moved: copied, then deleted
+        there (the file stays: other workbooks may still have rows in it). When the ledger
+        did not know the workbook, the messages its own Envíos sheet lists (`seeds`)
+        follow. One transaction; what the ledger already holds wins. `workbook`: its file,
+        whose provisional id in a shared file names this workbook's rows too. Returns the
+        keys written."""
+        files = self._attach_legacy([p for p in legacy if p.is_file()])
         try:
+            ids = {alias: self._ids_in(alias, workbook) for alias, v in files.items() if v[1]}
+            if self.knows_book() and not any(v == 0 or self._holds(alias, ids[alias])
+                                              for alias, (_, v) in files.items()):
+                return 0
             with self._write() as db:
-                if db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone():
-                    return 0
-                for alias in files:
-                    db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
-                               f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends", (self.book,))
-                written = sum(self._seed(db, seed) for seed in seeds)
-                db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
+                known = db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone()
+                written = 0
+                for alias, (_, version) in files.items():
+                    written += (self._take_shared(db, alias, ids[alias]) if version else
+                                db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
+                                           f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends",
+                                           (self.book,)).rowcount)
+                if not known:
+                    written += sum(self._seed(db, seed) for seed in seeds)
+                    db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
         finally:
             for alias in files:
                 self._db.execute(f"DETACH DATABASE {alias}")
-        for path in files.values():
-            with contextlib.suppress(OSError):
-                path.replace(path.with_name(path.name + ".migrado"))
+        for path, version in files.values():
+            if not version:
+                with contextlib.suppress(OSError):
+                    path.replace(path.with_name(path.name + ".migrado"))
         return written
 
-    def _attach_v1(self, paths: list[Path]) -> dict[str, Path]:
-        """Attach the first-release ledger files among `paths` (alias -> path)."""
-        out: dict[str, Path] = {}
+    def _attach_legacy(self, paths: list[Path]) -> dict[str, tuple[Path, int]]:
+        """Attach the ledger files among `paths`: alias -> (path, 0 for a first-release
+        file, SCHEMA_VERSION for a shared one). Anything else is left alone."""
+        out: dict[str, tuple[Path, int]] = {}
         for n, path in enumerate(paths):
             alias = f"legacy{n}"
             self._db.execute("ATTACH DATABASE ? AS " + alias, (str(path),))
             tables = {r[0] for r in self._db.execute(
                 f"SELECT name FROM {alias}.sqlite_master WHERE type = 'table'")}
             version = self._db.execute(f"PRAGMA {alias}.user_version").fetchone()[0]
-            if "sends" in tables and not version:
-                out[alias] = path
+            if "sends" in tables and version in (0, SCHEMA_VERSION):
+                out[alias] = (path, version)
             else:
                 self._db.execute(f"DETACH DATABASE {alias}")
         return out
+
+    def _ids_in(self, alias: str, workbook: Path | None) -> tuple[str, ...]:
+        """This workbook's ids in an attached shared file: its own, and the provisional id
+        that file gave the workbook's path before it carried one."""
+        found = [] if workbook is None else [r[0] for r in self._read(
+            f"SELECT book FROM {alias}.paths WHERE path = ?", (workbook_key(workbook),))]
+        return tuple(dict.fromkeys([self.book, *found]))
+
+    def _holds(self, alias: str, ids: tuple[str, ...]) -> bool:
+        marks = ", ".join("?" * len(ids))
+        return any(self._read(f"SELECT 1 FROM {alias}.{table} WHERE book IN ({marks}) LIMIT 1",
+                              ids) for table in ("sends", "books", "paths"))
+
+    def _take_shared(self, db: sqlite3.Connection, alias: str, ids: tuple[str, ...]) -> int:
+        """Move the rows of `ids` from an attached shared file into this workbook's."""
+        marks = ", ".join("?" * len(ids))
+        written = db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
+                             f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends "
+                             f"WHERE book IN ({marks})", (self.book, *ids)).rowcount
+        for table in ("sends", "books", "paths"):
+            db.execute(f"DELETE FROM {alias}.{table} WHERE book IN ({marks})", ids)
+        return written
 
     def _seed(self, db: sqlite3.Connection, seed: SeedMessage) -> int:
         message_id = message_id_for(seed)

@@ -59,7 +59,7 @@ class Target:
     """One workbook the service looks after."""
 
     path: Path
-    ledger: Path | None  # None = the default ledger beside the workbook
+    ledger: Path | None  # --ledger-dir's file; None = the one noted for the folder, or default
     cycle_job: schedule.Job | None = None
     digest_job: schedule.Job | None = None
     digest_label: str = ""  # "08:00 America/Mexico_City" currently scheduled
@@ -134,7 +134,8 @@ class Service:
                 log.error("%s (%s): %s", target.label, kind, result.write_error)
             else:
                 log.info("%s (%s): %s", target.label, kind, cycle_line(result))
-            status.record_cycle(target.path, result, at=at, service=self.service_info())
+            status.record_cycle(target.path, result, at=at, source=status.SERVICE,
+                                service=self.service_info())
             self.follow_digest_time(target, result.computed.book.config)
         except NEVER_SWALLOWED:
             raise  # a second SIGINT/SIGTERM (SystemExit) still stops the service
@@ -144,7 +145,8 @@ class Service:
             log.error("%s (%s): %s", target.label, kind, message)
             if not isinstance(exc, CobranzaError | OSError | sqlite3.Error):
                 log.debug("Detalle del error inesperado", exc_info=exc)
-            status.record_error(target.path, message, at=at, service=self.service_info())
+            status.record_error(target.path, message, at=at, source=status.SERVICE,
+                                service=self.service_info())
 
     def cycle(self, target: Target) -> CycleResult:
         run_cycle = self._run_cycle
@@ -322,7 +324,9 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--every", type=float, default=DEFAULT_EVERY_MINUTES, metavar="MIN",
                    help="minutos entre ciclos (predeterminado: 10)")
     p.add_argument("--ledger-dir", type=Path, metavar="DIR",
-                   help="carpeta de los registros de envíos (predeterminado: junto a cada libro)")
+                   help="carpeta del registro de envíos; queda anotada junto a cada libro y la "
+                        "siguen la cinta de Excel y cobranza sync (predeterminado: la anotada, "
+                        "o .cobranza junto a cada libro)")
     p.add_argument("--log-file", type=Path, metavar="ARCHIVO",
                    help="además de la salida de errores, escribir el registro en este archivo "
                         "(rotado a 5 MB, 5 copias)")

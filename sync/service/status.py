@@ -1,8 +1,11 @@
-"""The service's last-cycle state, kept as JSON beside each workbook.
+"""The last cycle's state, kept as JSON beside each workbook.
 
-`<workbook dir>/.cobranza/<stem>.status.json` holds what `cobranza status` shows: when the
-last cycle ran, the counts per delivery state, what is pending and why, the errors, and
-the next scheduled jobs. Only the service writes it (atomically); anyone may read it.
+`<workbook dir>/.cobranza/<stem>.status.json` holds what `cobranza status` shows: who ran
+the last cycle and when, the counts per delivery state, what is pending and why, the
+errors, and, while a service looks after the workbook, its pid and next scheduled jobs.
+Every run that completes a cycle records it with `record_cycle` (the service, `cobranza
+sync`, the ribbon's Enviar recordatorios); the service block and its jobs are kept when
+another source records. Written atomically; anyone may read it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from cobranza.vocabulary import SHOWN_STATES, ReasonCode, SendState
 log = logging.getLogger("cobranza")
 
 MAX_ERRORS = 10  # last errors kept in the file
+# Who ran a cycle, as `cobranza status` names it.
+SERVICE = "servicio"
+SYNC = "cobranza sync"
+DEMO = "cobranza demo"
+RIBBON = "cinta de Excel"
 STATES = tuple(SHOWN_STATES)
 
 _R = ReasonCode
@@ -56,7 +64,7 @@ def reason_group(code: str) -> str:
 
 
 def load(workbook: Path) -> dict[str, Any] | None:
-    """The last saved state, or None when the service never ran on this workbook."""
+    """The last saved state, or None when no cycle was recorded for this workbook."""
     try:
         return json.loads(status_path(workbook).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -98,10 +106,13 @@ def record_cycle(
     result: Any,
     *,
     at: datetime,
-    next_jobs: Iterable[dict[str, str]] = (),
+    source: str,
+    next_jobs: Iterable[dict[str, str]] | None = None,
     service: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Save what one completed cycle did (`result` is a sync.cycle.CycleResult)."""
+    """Save what one completed cycle did (`result` is a sync.cycle.CycleResult), who ran
+    it (`source`: SERVICE, SYNC, DEMO, RIBBON) and when (`at`). The service passes its
+    block (pid, schedule); `next_jobs` None keeps the jobs recorded before."""
     state = _base(workbook, load(workbook))
     counts = {s: 0 for s in STATES}
     for row in result.deliveries:
@@ -114,6 +125,7 @@ def record_cycle(
     state.update(
         cycles=state["cycles"] + 1,
         last_cycle=at.isoformat(timespec="seconds"),
+        source=source,
         as_of=result.now.isoformat(timespec="seconds"),
         ok=not result.write_error,
         counts=counts,
@@ -121,8 +133,9 @@ def record_cycle(
         written=bool(result.written),
         deferred=result.deferred or "",
         pending=pending,
-        next_jobs=list(next_jobs),
     )
+    if next_jobs is not None:
+        state["next_jobs"] = list(next_jobs)
     if result.deferred:
         pending.append({"code": "", "recipient": "", "state": "hojas",
                         "reason": result.deferred, "reason_code": result.deferred_code,
@@ -140,7 +153,8 @@ def record_error(
     message: str,
     *,
     at: datetime,
-    next_jobs: Iterable[dict[str, str]] = (),
+    source: str,
+    next_jobs: Iterable[dict[str, str]] | None = None,
     service: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save a cycle that could not run (or could not finish): the Spanish message."""
@@ -148,9 +162,11 @@ def record_error(
     state.update(
         cycles=state["cycles"] + 1,
         last_cycle=at.isoformat(timespec="seconds"),
+        source=source,
         ok=False,
-        next_jobs=list(next_jobs),
     )
+    if next_jobs is not None:
+        state["next_jobs"] = list(next_jobs)
     _push_error(state, at, message)
     if service is not None:
         state["service"] = service
@@ -187,20 +203,23 @@ def render(state: dict[str, Any] | None, workbook: Path, *, now: datetime | None
     """What `cobranza status` prints."""
     name = Path(workbook).name
     if not state:
-        return (f"{name}: el servicio todavía no ha ejecutado ningún ciclo "
-                f"(no existe {status_path(workbook)}).")
+        return (f"{name}: todavía no se ha ejecutado ningún ciclo sobre este libro (ni "
+                f"cobranza sync, ni la cinta de Excel, ni el servicio; no existe "
+                f"{status_path(workbook)}).")
     lines = [f"Libro: {state.get('workbook', name)}"]
     service = state.get("service") or {}
-    if service:
-        if service.get("running"):
-            lines.append(f"Servicio: en marcha (pid {service.get('pid')}, "
-                         f"desde {_when(service.get('started'))})")
-        else:
-            lines.append(f"Servicio: detenido ({_when(service.get('stopped'))})")
+    if not service:
+        lines.append("Servicio: no se ha ejecutado sobre este libro")
+    elif service.get("running"):
+        lines.append(f"Servicio: en marcha (pid {service.get('pid')}, "
+                     f"desde {_when(service.get('started'))})")
+    else:
+        lines.append(f"Servicio: detenido ({_when(service.get('stopped'))})")
     if state.get("last_cycle"):
         outcome = "correcto" if state.get("ok") else "con error"
-        lines.append(f"Último ciclo: {_when(state['last_cycle'])} ({outcome}; "
-                     f"ciclos desde el inicio: {state.get('cycles', 0)})")
+        by = f", por {state['source']}" if state.get("source") else ""
+        lines.append(f"Último ciclo: {_when(state['last_cycle'])}{by} ({outcome}; "
+                     f"ciclos registrados: {state.get('cycles', 0)})")
     counts = state.get("counts")
     if counts:
         lines.append("Envíos: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in STATES))

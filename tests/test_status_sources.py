@@ -1,0 +1,73 @@
+"""`cobranza status` reports any workbook a cycle ran on: by `cobranza sync`, by the ribbon
+or by the service, and says which of them ran the last cycle and when (issue 11).
+
+Real `cobranza sync` / `cobranza status` subprocesses, the ribbon handler on a real file
+(`FileBook`), a real aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from addin import ribbon
+from addin.book import FileBook
+from tests.test_ledger_location import AT, cobranza, open_in_excel, smtp_env  # noqa: F401
+from tests.test_service import AS_OF, small_book
+
+WHEN = r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d"
+
+
+def report(book) -> tuple[int, str, dict]:
+    """`cobranza status` as text (exit code, stdout) and as JSON."""
+    text = cobranza("status", book, check=False)
+    state = json.loads(cobranza("status", book, "--json", check=False).stdout)
+    return text.returncode, text.stdout, state
+
+
+def test_status_after_a_plain_sync_names_it_and_gives_the_counts(tmp_path, smtp_env):  # noqa: F811
+    book = small_book(tmp_path)
+    before = datetime.now().astimezone().replace(microsecond=0)
+    out = cobranza("sync", book, "--as-of", AT, server=smtp_env).stdout
+    assert "Envíos: enviado 2, omitido 2\n" in out  # two statements; NUEVA too late
+    code, text, state = report(book)
+    assert code == 0
+    lines = text.splitlines()
+    assert lines[0] == f"Libro: {book.resolve()}"
+    assert lines[1] == "Servicio: no se ha ejecutado sobre este libro"
+    assert re.fullmatch(rf"Último ciclo: {WHEN}, por cobranza sync \(correcto; ciclos "
+                        r"registrados: 1\)", lines[2])
+    assert lines[3:] == [
+        "Envíos: enviado 2, pendiente 0, omitido 2, error 0, incierto 0",
+        "Errores en los datos: 0 (vea la hoja Errores)",
+        "Hojas de salida: escritas",
+        "Pendiente: nada",
+    ]
+    assert state["source"] == "cobranza sync"
+    assert datetime.fromisoformat(state["last_cycle"]) >= before
+    assert state["as_of"] == "2026-12-01T10:00:00-06:00"
+
+
+def test_status_after_the_ribbon_names_it_and_gives_the_counts(tmp_path, smtp_env):  # noqa: F811
+    book = small_book(tmp_path)
+    open_in_excel(book)  # as it is while the ribbon is used: the sheets wait
+    io = FileBook(book)
+    assert ribbon.enviar_recordatorios(io, AS_OF) == {"enviado": 2, "omitido": 2}
+    assert len(smtp_env.received()) == 2
+    code, text, state = report(book)
+    assert code == 0
+    lines = text.splitlines()
+    assert re.fullmatch(r"Último ciclo: 01/12/2026 10:00:00, por cinta de Excel \(correcto; "
+                        r"ciclos registrados: 1\)", lines[2])
+    deferred = ("El libro está abierto en Excel (libro.xlsm); las hojas de salida se "
+                "escribirán cuando se cierre.")
+    assert lines[3:] == [
+        "Envíos: enviado 2, pendiente 0, omitido 2, error 0, incierto 0",
+        "Errores en los datos: 0 (vea la hoja Errores)",
+        f"Hojas de salida: pendientes — {deferred}",
+        "Pendiente:",
+        "  libro abierto: 1",
+        f"    {deferred}",
+    ]
+    assert (state["source"], state["written"]) == ("cinta de Excel", False)
