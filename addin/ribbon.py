@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from addin.book import BookIO, ExcelBook
+from cobranza.vocabulary import Kind, SendState
 from sync.errors import CobranzaError, WorkbookBusy, WorkbookOpen, write_failure
 
 if TYPE_CHECKING:  # for the annotations only: the handlers import these where they use them
@@ -97,11 +98,11 @@ def _ask(io: BookIO) -> Callable[[list[Outgoing]], bool]:
     (`process` passes the messages to deliver: skipped notices are not among them.)"""
 
     def confirm(outgoing: list[Outgoing]) -> bool:
-        ready = [o for o in outgoing if o.state == "listo"]
+        ready = [o for o in outgoing if o.state == SendState.READY]
         if not ready:
             io.show("No hay recordatorios por enviar en este momento.")
             return False
-        customers = sum(1 for o in ready if o.kind == "aviso")
+        customers = sum(1 for o in ready if o.kind == Kind.NOTICE)
         return io.confirm(
             f"Se enviarán {len(ready)} correos ({customers} avisos a clientes y "
             f"{len(ready) - customers} resúmenes internos). ¿Desea enviarlos ahora?"

@@ -25,7 +25,7 @@ from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import AlertContext, compute_alerts
 from cobranza.rules.invoices import compute_invoices
 from cobranza.rules.kpis import Kpis, compute_kpis
-from cobranza.vocabulary import ReasonCode
+from cobranza.vocabulary import ReasonCode, SendState
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
@@ -127,7 +127,7 @@ def count_states(deliveries: list[DeliveryRow], skipped: int = 0) -> dict[str, i
     for row in deliveries:
         out[row.state] = out.get(row.state, 0) + 1
     if skipped:
-        out["omitido"] = out.get("omitido", 0) + skipped
+        out[SendState.SKIPPED] = out.get(SendState.SKIPPED, 0) + skipped
     return out
 
 

@@ -28,12 +28,12 @@ from cobranza.layout.sends import ENVIOS_COLUMNS
 from cobranza.notices.digests import DIGESTS, period_of
 from cobranza.notices.messages import digest_key, notice_key
 from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
-from cobranza.vocabulary import Result
+from cobranza.vocabulary import Kind, Result, SendState
 
 # What reached (or may have reached) the customer, and what the planner dropped for good.
 # Not `pendiente` nor `error`: nothing was delivered, so trying again is no duplicate (and
 # a planner error, "no valid email", must go once the data is fixed).
-SEEDED_STATES = ("enviado", "incierto", "omitido")
+SEEDED_STATES = (SendState.SENT, SendState.UNCERTAIN, SendState.SKIPPED)
 COLUMNS = tuple(ENVIOS_COLUMNS.values())
 
 
@@ -59,12 +59,12 @@ def seeds_from_envios(sent: pd.DataFrame, book: Book) -> list[SeedMessage]:
     out = []
     for row in sent.itertuples(index=False):
         state, kind = normalize(str(row.state)), normalize(str(row.kind))
-        if state not in SEEDED_STATES or kind not in ("aviso", "resumen") or pd.isna(row.when):
+        if state not in SEEDED_STATES or kind not in tuple(Kind) or pd.isna(row.when):
             continue
         when = pd.Timestamp(row.when).to_pydatetime().replace(tzinfo=book.config.zone)
         code, recipient = str(row.code).strip(), str(row.recipient).strip()
         found = tuple(keys.of(kind, code, recipient, str(row.invoices), when,
-                              late=state == "omitido"))
+                              late=state == SendState.SKIPPED))
         if found:
             out.append(SeedMessage(kind, code, recipient, str(row.to), str(row.invoices),
                                    str(row.subject), state, str(row.reason), when, found))
@@ -86,7 +86,7 @@ class _Keys:
            late: bool = False) -> Iterator[str]:
         """Keys of one row; `late`: omitted rather than sent, so its time may be past the
         stage's window."""
-        if kind == "resumen":
+        if kind == Kind.DIGEST:
             if code in self.weekly:
                 yield digest_key(recipient, code, period_of(self.weekly[code], when.date()))
             return

@@ -34,6 +34,7 @@ from cobranza.book.records import Book
 from cobranza.notices.messages import Line, Outgoing
 from cobranza.rendering.budget import Budget, Limits, TemplateLimitError, active, limited
 from cobranza.rendering.limits import LimitedSandbox, render_pieces
+from cobranza.vocabulary import Kind
 
 VARIABLES = (
     "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"
@@ -157,7 +158,7 @@ def sender_name(sender: str) -> str:
 
 def outgoing_name(book: Book, outgoing: Outgoing) -> str:
     """The customer's name for a notice (the planner already put it in the context)."""
-    if outgoing.kind != "aviso":
+    if outgoing.kind != Kind.NOTICE:
         return ""
     return str(outgoing.context.get("customer_name") or customer_name(book, outgoing.recipient))
 
@@ -277,7 +278,7 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
 def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
     """Look up `outgoing.template` in Plantillas and render it for `outgoing`."""
     found = find_template(book, outgoing.template)
-    if found is None and outgoing.kind == "resumen":
+    if found is None and outgoing.kind == Kind.DIGEST:
         found = (*DIGEST_FALLBACK, True)
     if found is None:
         return Rendered(error=f'No existe la plantilla "{outgoing.template}" en Plantillas.')

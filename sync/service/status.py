@@ -17,10 +17,13 @@ import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cobranza.layout.sends import SentRow
 from cobranza.vocabulary import SHOWN_STATES, ReasonCode, SendState
+
+if TYPE_CHECKING:  # sync.cycle imports this module's callers; annotations only
+    from sync.cycle import CycleResult
 
 log = logging.getLogger("cobranza")
 
@@ -103,7 +106,7 @@ def _base(workbook: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
 
 def record_cycle(
     workbook: Path,
-    result: Any,
+    result: CycleResult,
     *,
     at: datetime,
     source: str,
