@@ -148,6 +148,7 @@ class ReasonCode(StrEnum):
     DAILY_LIMIT = "limite_diario"
     WEEKLY_LIMIT = "limite_semanal"
     DAYS_APART = "dias_entre_mensajes"
+    ALREADY_TODAY = "ya_enviado_hoy"  # one customer email a day, whatever the country
     # the mail server and the ledger
     BAD_ADDRESS = "direccion_invalida"  # the mailer refused an address
     SMTP_DOWN = "smtp_no_disponible"

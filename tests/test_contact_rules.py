@@ -91,7 +91,9 @@ D = date
 @pytest.mark.parametrize(
     ("profile", "day", "previous", "expected"),
     [
-        ("MX", D(2026, 11, 25), [D(2026, 11, 25)] * 5, None),
+        # One customer email a day under every law (the product's own policy).
+        ("MX", D(2026, 11, 25), [D(2026, 11, 25)] * 5, "ya se envió un aviso hoy"),
+        ("MX", D(2026, 11, 25), [D(2026, 11, 24)] * 5, None),
         ("CO", D(2026, 11, 25), [D(2026, 11, 25)], "Perfil legal CO: ya hubo un contacto hoy"),
         ("CO", D(2026, 11, 25), [D(2026, 11, 24)], None),
         ("CL", D(2026, 11, 17), [D(2026, 11, 16)],
@@ -103,7 +105,8 @@ D = date
         ("CL", D(2026, 11, 25), [D(2026, 11, 21), D(2026, 11, 23)],
          "Perfil legal CL: máximo dos mensajes por semana"),
         ("CL", D(2026, 11, 23), [D(2026, 11, 16), D(2026, 11, 18)], None),
-        ("PE", D(2026, 11, 25), [D(2026, 11, 25)], None),
+        ("PE", D(2026, 11, 25), [D(2026, 11, 25)], "ya se envió un aviso hoy"),
+        ("PE", D(2026, 11, 25), [D(2026, 11, 24)], None),
     ],
 )
 def test_cap_block(profile, day, previous, expected):

@@ -168,7 +168,7 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     assert refs == {
         "tblClientes": "A1:K151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
         "tblGestiones": "A1:I200", "tblParametros": "A1:B22", "tblCobradores": "D1:E6",
-        "tblAreas": "G1:I5", "tblAvisos": "K1:O11", "tblPlantillas": "A1:D15",
+        "tblAreas": "G1:I5", "tblAvisos": "K1:O11", "tblPlantillas": "A1:D17",
     }
     facturas = wb["Facturas"]
     row35 = [c.value for c in facturas[35]][:7]

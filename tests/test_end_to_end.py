@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -166,8 +167,16 @@ def clave(message: Received) -> str:
     return str(message.message["X-Cobranza-Clave"])
 
 
+def codes_of(message: Received) -> list[str]:
+    """The notices a customer email carries (most severe first), or a digest's code."""
+    avisos = message.message["X-Cobranza-Avisos"]
+    if avisos is not None:
+        return str(avisos).split(", ")
+    return [clave(message).rsplit("-", 1)[0].upper()]
+
+
 def code_of(message: Received) -> str:
-    return clave(message).rsplit("-", 1)[0].upper()
+    return codes_of(message)[0]
 
 
 def to_of(message: Received) -> set[str]:
@@ -175,11 +184,20 @@ def to_of(message: Received) -> set[str]:
 
 
 def to_customer(messages: list[Received], email: str, code: str) -> list[Received]:
-    return [m for m in messages if email in to_of(m) and code_of(m) == code]
+    """The emails to `email` that carry the notice `code`."""
+    return [m for m in messages if email in to_of(m) and code in codes_of(m)]
 
 
 def body_lines(message: Received) -> list[str]:
     return [ln for ln in message.body().splitlines() if ln.startswith("- Factura ")]
+
+
+STATEMENT_LINE = re.compile(r"^- Factura (\S+), vence el [0-9/]+: .* \((.+)\)$")
+
+
+def statement_lines_of(message: Received) -> list[tuple[str, str]]:
+    """(invoice, Estatus) of the statement part of a customer email."""
+    return [m.groups() for ln in body_lines(message) if (m := STATEMENT_LINE.match(ln))]
 
 
 # ============================================================== Errores
@@ -356,14 +374,16 @@ def test_vencida_15_goes_to_that_customer_listing_that_invoice(flow):
     (msg,) = to_customer(sent, email, "VENCIDA_15")
     assert msg.rcpt_tos == (email, cc)
     assert str(msg.message["Cc"]) == cc
+    # One email that day: the reminder (most severe: its subject) and the statement.
+    assert [codes_of(m) for m in sent if email in to_of(m)] == [["VENCIDA_15", "ESTADO_MENSUAL"]]
     assert msg.subject == plantilla(flow, "VENCIDA_15")
     assert body_lines(msg) == [
         f"- Factura {invoice[0]}, vencida el {invoice[3]:%d/%m/%Y} (15 días): "
-        f"{money(invoice[5], 'MXN')}"]
+        f"{money(invoice[5], 'MXN')}",
+        f"- Factura {invoice[0]}, vence el {invoice[3]:%d/%m/%Y}: {money(invoice[5], 'MXN')} "
+        "(Vencida)"]
     assert customer[1] in msg.body()
-    # This customer got exactly its notice and its monthly statement, nothing else.
-    assert sorted(code_of(m) for m in sent if email in to_of(m)) == [
-        "ESTADO_MENSUAL", "VENCIDA_15"]
+    assert msg.body().index("15 días") < msg.body().index("estado de cuenta")
 
 
 def test_monthly_statement_attaches_the_open_invoices(flow):
@@ -372,42 +392,60 @@ def test_monthly_statement_attaches_the_open_invoices(flow):
     c, sent = flow.data.cases, flow.sent["day1"]
     customer = next(r for r in flow.data.customers if r[0] == c["cliente_pagos"])
     (msg,) = to_customer(sent, customer[2], "ESTADO_MENSUAL")
-    assert msg.subject == f"Estado de cuenta al {DAY1:%d/%m/%Y}"
+    assert codes_of(msg) == ["VENCIDA_15", "ESTADO_MENSUAL"]
+    assert msg.subject == plantilla(flow, "VENCIDA_15")
     (name, data), = msg.attachments().items()
     assert name == f"estado-de-cuenta-{customer[0]}-2026-12.xlsx"
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
     values = [r for r in ws.iter_rows(values_only=True)]
     header = values.index(("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda",
-                           "Saldo"))
+                           "Saldo", "Estatus"))
     partial = invoice_rows(flow.data)[c["parcial"]]
     paid = sum(p[3] for p in flow.data.payments if p[2] == c["parcial"])
     balance = partial[5] - paid
     assert values[header + 1:] == [
         (partial[0], datetime.combine(partial[2], datetime.min.time()),
          datetime.combine(partial[3], datetime.min.time()), (DAY1 - partial[3]).days,
-         "MXN", balance),
-        (None,) * 6,
-        ("Total", None, None, None, "MXN", balance),
+         "MXN", balance, "Vencida"),
+        (None,) * 7,
+        ("Total", None, None, None, "MXN", balance, None),
     ]
-    assert body_lines(msg) == [
-        f"- Factura {partial[0]}, vence el {partial[3]:%d/%m/%Y}: {money(balance, 'MXN')}"]
+    assert statement_lines_of(msg) == [(partial[0], "Vencida")]
+    assert f"{money(balance, 'MXN')} (Vencida)" in msg.body()
 
 
 def test_promises_get_their_own_notices(flow):
+    """One email for the customer with promises: the broken one's claim first, then the
+    reminder of the promises still coming, then the statement."""
     c, sent = flow.data.cases, flow.sent["day1"]
     email = next(r for r in flow.data.customers if r[0] == c["cliente_promesas"])[2]
-    (before,) = to_customer(sent, email, "PROMESA_PREVIA")
-    assert [ln.split(":")[0] for ln in body_lines(before)] == [
-        f"- Factura {c['promesa_hoy']}", f"- Factura {c['promesa_manana']}"]
-    (broken,) = to_customer(sent, email, "PROMESA_INCUMPLIDA")
-    assert body_lines(broken) == [
+    (msg,) = to_customer(sent, email, "PROMESA_PREVIA")
+    assert codes_of(msg) == ["PROMESA_INCUMPLIDA", "VENCIDA_15", "PROMESA_PREVIA",
+                             "ESTADO_MENSUAL"]
+    assert msg.subject == plantilla(flow, "PROMESA_INCUMPLIDA")
+    promised = [ln for ln in body_lines(msg) if "fecha de pago acordada" in ln]
+    assert promised == [
         f"- Factura {c['promesa_ayer']}: $22,450.30 MXN, fecha de pago acordada: "
-        f"{DAY1 - timedelta(days=1):%d/%m/%Y}"]
+        f"{DAY1 - timedelta(days=1):%d/%m/%Y}",
+        f"- Factura {c['promesa_hoy']}: $18,900.00 MXN, fecha de pago acordada: "
+        f"{DAY1:%d/%m/%Y}",
+        f"- Factura {c['promesa_manana']}: $7,300.00 MXN, fecha de pago acordada: "
+        f"{DAY1 + timedelta(days=1):%d/%m/%Y}"]
     # The next day the promise made for "today" is broken: its claim goes out then.
     (late,) = to_customer(flow.sent["day2"], email, "PROMESA_INCUMPLIDA")
-    assert body_lines(late) == [
+    assert [ln for ln in body_lines(late) if "fecha de pago acordada" in ln] == [
         f"- Factura {c['promesa_hoy']}: $18,900.00 MXN, fecha de pago acordada: "
         f"{DAY1:%d/%m/%Y}"]
+
+
+def test_one_email_per_customer_per_day(flow):
+    """Every customer got at most one email each day, whatever was due (SPEC)."""
+    for moment in ("day1", "day2"):
+        per_customer = Counter(frozenset(to_of(m)) for m in flow.sent[moment]
+                               if not code_of(m).startswith("RESUMEN"))
+        assert per_customer and max(per_customer.values()) == 1, moment
+    several = [m for m in flow.sent["day1"] if len(codes_of(m)) > 2]
+    assert several  # the demo has customers with three or more notices due that day
 
 
 def test_excluded_customers_get_nothing(flow):
@@ -444,22 +482,29 @@ def test_envios_rows_match_the_ledger_and_the_server(flow):
     assert sorted(clave(m) for m in flow.sent["day1"]) == sorted(
         m for m, s in states.items() if s == "enviado")
     assert len(flow.sent["day1"]) == len({clave(m) for m in flow.sent["day1"]})
-    sheet_rows = Counter((r["Código"], r["Destinatario"], r["Facturas"] or "", r["Estado"])
-                         for r in sheet)
-    with sqlite3.connect(ledger_path(flow.book)) as db:
-        db.row_factory = sqlite3.Row
-        first_day = [r for r in db.execute(
-            "SELECT code, recipient, invoices, state, MIN(created_at) AS t FROM sends "
-            "GROUP BY message_id") if r["t"] < "2026-12-02"]
-    ledger_rows = Counter((r["code"], r["recipient"], r["invoices"], r["state"])
-                          for r in first_day)
-    extra = sheet_rows - ledger_rows
-    assert ledger_rows - sheet_rows == Counter()
-    assert set(extra) == {("VENCIDA_1", flow.data.cases["sin_email"],
-                           flow.data.cases["factura_sin_email"], "error"),
-                          ("ESTADO_MENSUAL", flow.data.cases["sin_email"],
-                           flow.data.cases["factura_sin_email"], "error")}
+    # Each sent email's row names its notices and each one's invoices, as the ledger has
+    # them and the email carries them.
+    rows = Counter((r["Destinatario"], r["Código"], r["Facturas"]) for r in sheet
+                   if r["Estado"] == "enviado" and r["Tipo"] == "Aviso")
+    parts_of, recipient_of = ledger_parts(flow.book), ledger_recipients(flow.book)
+    expected = Counter()
+    for m in flow.sent["day1"]:
+        if code_of(m).startswith("RESUMEN"):
+            continue
+        parts = parts_of[clave(m)]
+        assert list(parts) == codes_of(m)
+        listed = [", ".join(numbers) for numbers in parts.values()]
+        shown = listed[0] if len(parts) == 1 else "; ".join(
+            f"{code}: {text}" for code, text in zip(parts, listed, strict=True))
+        expected[(recipient_of[clave(m)], ", ".join(parts), shown)] += 1
+    assert rows == expected
     assert Counter(r["Estado"] for r in sheet)["enviado"] == len(flow.sent["day1"])
+    errors = {(r["Código"], r["Destinatario"], r["Facturas"]) for r in sheet
+              if r["Estado"] == "error"}
+    assert errors == {("VENCIDA_1", flow.data.cases["sin_email"],
+                       flow.data.cases["factura_sin_email"]),
+                      ("ESTADO_MENSUAL", flow.data.cases["sin_email"],
+                       flow.data.cases["factura_sin_email"])}
 
 
 def test_second_sync_at_the_same_instant_sends_nothing_and_keeps_envios(flow):
@@ -482,27 +527,28 @@ def test_next_day_sends_only_what_became_due(flow):
     book = read_book(flow.snaps["day2"])
     before = compute_invoices(book, DAY1).set_index("invoice")
     today = compute_invoices(book, DAY2).set_index("invoice")
-    invoices_of = ledger_invoices(flow.book)
-    codes = Counter(code_of(m) for m in day2)
+    parts_of = ledger_parts(flow.book)
+    codes = Counter(code for m in day2 for code in codes_of(m))
     assert "ESTADO_MENSUAL" not in codes and "NUEVA" not in codes
     assert {k for k in codes if k.startswith("RESUMEN")} == {
         "RESUMEN_ACCIONES", "RESUMEN_COBRADOR_DIARIO"}  # daily digests only, new day
     for m in day2:
-        code = code_of(m)
-        if code.startswith("RESUMEN"):
+        if code_of(m).startswith("RESUMEN"):
             continue
-        reference, days = avisos[code]
-        for number in invoices_of[clave(m)]:
-            row = today.loc[number]
-            if reference == "vencimiento":
-                due_day = row["due"].date() + timedelta(days=days)
-                held = before.loc[number, "status"] == "Promesa de pago"
-                assert due_day == DAY2 or (held and due_day <= DAY2), (code, number)
-            elif reference == "compromiso":
-                assert row["promise_date"].date() + timedelta(days=days) == DAY2, number
-            else:
-                raise AssertionError(f"{code} no debía salir el segundo día")
-    assert c["promesa_hoy"] in {n for m in day2 for n in invoices_of[clave(m)]}
+        for code, numbers in parts_of[clave(m)].items():
+            reference, days = avisos[code]
+            for number in numbers:
+                row = today.loc[number]
+                if reference == "vencimiento":
+                    due_day = row["due"].date() + timedelta(days=days)
+                    held = before.loc[number, "status"] == "Promesa de pago"
+                    assert due_day == DAY2 or (held and due_day <= DAY2), (code, number)
+                elif reference == "compromiso":
+                    assert row["promise_date"].date() + timedelta(days=days) == DAY2, number
+                else:
+                    raise AssertionError(f"{code} no debía salir el segundo día")
+    assert c["promesa_hoy"] in {n for m in day2 for ns in parts_of[clave(m)].values()
+                                for n in ns}
 
 
 def avisos_table(path: Path) -> dict[str, tuple[str, int]]:
@@ -515,10 +561,19 @@ def avisos_table(path: Path) -> dict[str, tuple[str, int]]:
                                         int(r[header.index("Días")])) for r in values[1:]}
 
 
-def ledger_invoices(book: Path) -> dict[str, list[str]]:
+def ledger_recipients(book: Path) -> dict[str, str]:
     with sqlite3.connect(ledger_path(book)) as db:
-        rows = db.execute("SELECT DISTINCT message_id, invoices FROM sends").fetchall()
-    return {m: [i for i in inv.split(", ") if i] for m, inv in rows}
+        return dict(db.execute("SELECT DISTINCT message_id, recipient FROM sends"))
+
+
+def ledger_parts(book: Path) -> dict[str, dict[str, list[str]]]:
+    """Message id -> {notice code: its invoices}, in the order the message carries them."""
+    with sqlite3.connect(ledger_path(book)) as db:
+        rows = db.execute("SELECT message_id, code, invoices FROM sends ORDER BY rowid")
+        out: dict[str, dict[str, list[str]]] = {}
+        for message, code, invoices in rows:
+            out.setdefault(message, {})[code] = [i for i in invoices.split(", ") if i]
+    return out
 
 
 # ============================================================== the package
@@ -610,15 +665,17 @@ def test_libreoffice_opens_the_synced_workbook(flow, tmp_path):
 
 def test_monthly_statement_body_lists_what_its_attachment_lists(flow):
     """Comercializadora Tepeyac owes three invoices (one broken promise, one promise due
-    today, one promise due tomorrow): the email's list and total must be the statement's."""
+    today, one promise due tomorrow): the email's list and total must be the statement's,
+    each invoice marked with its Estatus."""
     c, sent = flow.data.cases, flow.sent["day1"]
     email = next(r for r in flow.data.customers if r[0] == c["cliente_promesas"])[2]
     (msg,) = to_customer(sent, email, "ESTADO_MENSUAL")
     (data,) = msg.attachments().values()
     rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     start = next(i for i, r in enumerate(rows) if r[0] == "Factura") + 1
-    attached = [r[0] for r in rows[start:] if r[0] and r[0] != "Total"]
-    listed = [ln.split(",")[0].removeprefix("- Factura ") for ln in body_lines(msg)]
-    assert attached == [c["promesa_ayer"], c["promesa_hoy"], c["promesa_manana"]]
-    assert listed == attached
+    attached = [(r[0], r[6]) for r in rows[start:] if r[0] and r[0] != "Total"]
+    assert attached == [(c["promesa_ayer"], "Promesa incumplida"),
+                        (c["promesa_hoy"], "Promesa de pago"),
+                        (c["promesa_manana"], "Promesa de pago")]
+    assert statement_lines_of(msg) == attached
     assert "Saldo total en MXN: $48,650.30 MXN" in msg.body()

@@ -121,7 +121,7 @@ def test_a_ledger_left_at_the_default_place_is_moved_into_the_chosen_one(tmp_pat
     with SmtpTestServer() as server:
         cobranza("sync", book, "--as-of", LATER, server=server)
         sent = keys_received(server)
-        assert len(sent) == 23
+        assert len(sent) == 17
         out = cobranza("sync", book, "--as-of", LATER, "--ledger", chosen, server=server).stdout
         assert "enviado" not in out
         out = cobranza("sync", book, "--as-of", LATER, server=server).stdout

@@ -231,7 +231,7 @@ def test_final_keys_are_never_planned_again():
 def test_keys_match_notice_key():
     frame = invoices("2026-12-01", {**PROMISED, "status": "Promesa incumplida"})
     out, _ = plan(frame, at("2026-12-01"))
-    keys = {o.code: o.keys for o in out}
+    keys = {part.code: part.keys for o in out for part in getattr(o, "parts", ())}
     assert keys["PROMESA_INCUMPLIDA"] == (
         notice_key("C1", "F1", "PROMESA_INCUMPLIDA", date(2026, 11, 30)),
     )
@@ -241,13 +241,23 @@ def test_keys_match_notice_key():
 # --- exclusions -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "status",
-    ["Disputa", "Pago informado", "Tercerizada", "Castigada", "Promesa de pago"],
-)
+@pytest.mark.parametrize("status", ["Tercerizada", "Castigada"])
 def test_excluded_statuses_get_no_record(status):
     frame = invoices("2026-11-11", {**INV, "status": status, "promise": "2026-12-31"})
     assert plan(frame, at("2026-11-11")) == ([], [])
+
+
+@pytest.mark.parametrize("status", ["Disputa", "Pago informado", "Promesa de pago"])
+def test_paused_statuses_get_only_the_monthly_statement(status):
+    """No reminder for a disputed, reported or promised invoice, but the monthly statement
+    lists it (SPEC: every open invoice, marked with its Estatus)."""
+    frame = invoices("2026-11-11", {**INV, "status": status, "promise": "2026-12-31"})
+    out, _ = plan(frame, at("2026-11-11"))
+    assert summary(out) == [("C1", "ESTADO_MENSUAL", "omitido", "fuera de plazo", ["F1"])]
+    out, _ = plan(invoices("2026-12-01", {**INV, "status": status, "promise": "2026-12-31"}),
+                  at("2026-12-01"))
+    assert summary(out) == [("C1", "ESTADO_MENSUAL", "listo", "", ["F1"])]
+    assert [line.status for line in out[0].lines] == [status]
 
 
 def test_paid_invoice_gets_no_record():
@@ -459,28 +469,36 @@ def test_legal_profiles(config, now, contacts, expected):
     assert _one(config, now, history=history, due=due) == [expected]
 
 
-def test_frequency_cap_counts_this_runs_messages_in_priority_order():
+def test_one_email_a_day_combines_every_notice_due_most_severe_first():
+    """Three notices due for one customer: one email, PROMESA_INCUMPLIDA first (its
+    subject), then VENCIDA_1 and NUEVA; it counts as one contact, even for CO's law."""
     notices = [("VENCIDA_1", "vencimiento", 1), ("PROMESA_INCUMPLIDA", "compromiso", 1),
                ("NUEVA", "emision", 0)]
     frame = invoices("2026-11-11", {**INV, "issued": None},
                      {**INV, "invoice": "F2", "promise": "2026-11-10", "issued": None,
                       "status": "Promesa incumplida", "due": "2026-12-31"},
                      {**INV, "invoice": "F3", "issued": "2026-11-11", "due": "2026-12-31"})
-    out, _ = plan(frame, at("2026-11-11"), book(notices=notices, config=_legal("CO")))
-    cap = "Perfil legal CO: ya hubo un contacto hoy"
-    assert summary(out) == [
-        ("C1", "NUEVA", "pendiente", cap, ["F3"]),
-        ("C1", "PROMESA_INCUMPLIDA", "listo", "", ["F2"]),
-        ("C1", "VENCIDA_1", "pendiente", cap, ["F1"]),
-    ]
+    for config in (_legal("CO"), Config()):
+        out, _ = plan(frame, at("2026-11-11"), book(notices=notices, config=config))
+        assert summary(out) == [("C1", "PROMESA_INCUMPLIDA", "listo", "", ["F2", "F1", "F3"])]
+        assert [(p.code, [line.invoice for line in p.lines]) for p in out[0].parts] == [
+            ("PROMESA_INCUMPLIDA", ["F2"]), ("VENCIDA_1", ["F1"]), ("NUEVA", ["F3"])]
 
 
-def test_no_cap_without_a_profile_that_has_one():
+@pytest.mark.parametrize(("config", "said"), [
+    (Config(), "ya se envió un aviso hoy"),
+    (_legal("CO"), "Perfil legal CO: ya hubo un contacto hoy"),
+])
+def test_a_notice_due_after_todays_email_waits_for_the_next_day(config, said):
     notices = [("VENCIDA_1", "vencimiento", 1), ("NUEVA", "emision", 0)]
     frame = invoices("2026-11-11", {**INV, "issued": None},
-                     {**INV, "invoice": "F3", "issued": "2026-11-11"})
-    out, _ = plan(frame, at("2026-11-11"), book(notices=notices, config=Config()))
-    assert [o.state for o in out] == ["listo", "listo"]
+                     {**INV, "invoice": "F3", "issued": "2026-11-11", "due": "2026-12-31"})
+    history = History(contacts={"C1": (at("2026-11-11", "09:00"),)})
+    out, _ = plan(frame, at("2026-11-11", "15:00"), book(notices=notices, config=config),
+                  history)
+    assert summary(out) == [("C1", "NUEVA", "pendiente", said, ["F3"]),
+                            ("C1", "VENCIDA_1", "pendiente", said, ["F1"])]
+    assert {o.context["next_allowed"] for o in out} == {at("2026-11-12", "08:00")}
 
 
 def test_empty_avisos_or_no_invoices_plan_nothing():
@@ -495,8 +513,8 @@ def test_skipped_notices_come_as_one_columnar_batch():
     frame = invoices("2026-10-31", {"invoice": "F2", "due": "2026-10-01"},
                      {"invoice": "F1", "due": "2026-10-01"}, {"invoice": "F0", "due": "2026-10-02"})
     messages, skipped, errors = plan_notices(the_book, frame, at("2026-10-31"), NO_HISTORY)
-    assert [(o.code, o.state) for o in messages] == [("VENCIDA_15", "listo"),
-                                                     ("VENCIDA_30", "listo")]
+    assert [(o.code, o.state, [p.code for p in o.parts]) for o in messages] == [
+        ("VENCIDA_30", "listo", ["VENCIDA_30", "VENCIDA_15"])]
     assert (len(skipped), errors) == (5, [])
     instead = "se envía VENCIDA_30 en su lugar"
     month = notice_key("C1", "", "ESTADO_MENSUAL", date(2026, 10, 1))

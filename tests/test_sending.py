@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,9 +22,9 @@ from smtp_server import SmtpTestServer
 
 from cobranza.book.records import InputError
 from cobranza.layout.sends import PreviewRow, envios_sheet, preview_sheet
-from cobranza.notices.messages import Outgoing, Skipped, notice_key
+from cobranza.notices.messages import Outgoing, Part, Skipped, notice_key, with_parts
 from cobranza.notices.planner import Refusal
-from cobranza.notices.statement import all_statement_lines, statement_lines
+from cobranza.notices.statement import statement_lines
 from cobranza.rules.invoices import compute_invoices
 from cobranza.vocabulary import Reason, ReasonCode, SendState, reason
 from sync.ledger.store import Ledger
@@ -75,12 +76,17 @@ def notice(invoices, customer: str, code: str = "VENCIDA_1", **kw) -> Outgoing:
         cc=tuple(filter(None, [row.get("cc", "")])), template=code, lines=lines,
         keys=tuple(notice_key(customer, ln.invoice, code) for ln in lines),
     )
-    return Outgoing(**{**base, **kw})
+    return as_message(Outgoing(**{**base, **kw}))
+
+
+def as_message(item: Outgoing) -> Outgoing:
+    """A customer email carrying `item` as its one notice (as the planner makes them)."""
+    return with_parts(item, (Part(item.code, item.template, item.lines, item.keys),))
 
 
 def batch(invoices) -> list[Outgoing]:
     monthly = notice(invoices, "C3", "ESTADO_MENSUAL")
-    monthly = Outgoing(**{**monthly.__dict__, "keys": (notice_key("C3", "", "ESTADO_MENSUAL"),)})
+    monthly = as_message(replace(monthly, keys=(notice_key("C3", "", "ESTADO_MENSUAL"),)))
     return [notice(invoices, "C1"), notice(invoices, "C2"), monthly]
 
 
@@ -151,11 +157,14 @@ def test_monthly_statement_attachment_lists_open_invoices(server, setup) -> None
     assert values[0][0] == "Mi Empresa S.A. de C.V."
     assert values[2][0] == "Cliente: C3 - Papelería Sol"
     assert values[3][:2] == ("Fecha de corte:", datetime(2026, 11, 25))
-    assert values[5] == ("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda", "Saldo")
-    assert values[6] == ("F-4", datetime(2026, 9, 1), datetime(2026, 10, 1), 55, "MXN", 1000)
-    assert values[7] == ("F-5", datetime(2026, 11, 10), datetime(2026, 12, 10), -15, "USD", 20)
-    assert values[9][0] == "Total" and values[9][4:] == ("MXN", 1000)
-    assert values[10][4:] == ("USD", 20)
+    assert values[5] == ("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda", "Saldo",
+                         "Estatus")
+    assert values[6] == ("F-4", datetime(2026, 9, 1), datetime(2026, 10, 1), 55, "MXN", 1000,
+                         "Vencida")
+    assert values[7] == ("F-5", datetime(2026, 11, 10), datetime(2026, 12, 10), -15, "USD", 20,
+                         "Por vencer")
+    assert values[9][0] == "Total" and values[9][4:6] == ("MXN", 1000)
+    assert values[10][4:6] == ("USD", 20)
 
 
 def test_second_delivery_sends_nothing(server, setup) -> None:
@@ -522,16 +531,3 @@ def test_skipped_batch_is_recorded_in_a_real_run_only(server, setup) -> None:
     assert server.received() == []
 
 
-def test_all_statement_lines_equals_one_customer_at_a_time():
-    """The per-run statement index (one pass) and the per-customer filter agree."""
-    book = make_book(
-        customers=CUSTOMERS,
-        invoices=[*INVOICES, ("F-6", "C2", "2026-11-01", "10"), ("F-7", "C1", "2026-10-01", "5"),
-                  ("F-8", "C3", "2026-12-24", "7", "2026-11-20", "USD")],
-        payments=[("2026-11-02", "F-6", "10")],  # paid: in no statement
-    )
-    invoices = compute_invoices(book, NOW.date())
-    index = all_statement_lines(invoices)
-    assert index == {c: statement_lines(invoices, c) for c in ("C1", "C2", "C3")}
-    assert [line.invoice for line in index["C1"]] == ["F-7", "F-1", "F-2"]
-    assert [line.invoice for line in index["C2"]] == ["F-3"]

@@ -528,24 +528,6 @@ def _key(text: object) -> str:
     return plain.strip().lower()
 
 
-def append_row(path: Path, sheet: str, values: dict[str, object]) -> None:
-    append_rows(path, {sheet: [values]})
-
-
-def pick_customer(path: Path) -> tuple[str, list[str]]:
-    """A demo customer who gets automatic notices now: (id, its To addresses)."""
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = wb["Clientes"].iter_rows(values_only=True)
-    headers = [_key(h) for h in next(rows)]
-    for values in rows:
-        c = dict(zip(headers, values, strict=False))
-        if (c["email"] and _key(c["avisos automaticos"]) in ("si", "")
-                and _key(c["segmento"]) != "vip" and not c["tercero"]
-                and c["zona horaria"] in (None, "America/Mexico_City")):
-            return c["cliente"], [a.strip().lower() for a in c["email"].split(";")]
-    raise AssertionError("la demo no tiene un cliente con avisos automáticos")
-
-
 def ledger_rows(book: Path) -> list[dict]:
     """The Envíos rows of the workbook's ledger, as dicts."""
     from sync.ledger.store import Ledger, ledger_path
@@ -585,10 +567,27 @@ def envios_codes(path: Path) -> set[str]:
 
 
 def sent(book: Path, code: str, customer: str, invoice: str) -> list[dict]:
-    """Ledger rows (one per message) of `code` sent to `customer` listing `invoice`."""
+    """Ledger rows (one per message) sent to `customer` whose notice `code` lists `invoice`
+    (a message may carry several notices: `message_parts` reads each one's invoices)."""
+    from cobranza.notices.seeding import message_parts
+
     return [r for r in ledger_rows(book)
-            if r["code"] == code and r["recipient"] == customer and r["state"] == "enviado"
-            and invoice in r["invoices"].split(", ")]
+            if r["recipient"] == customer and r["state"] == "enviado"
+            and any(c == code and invoice in invoices.split(", ")
+                    for c, invoices in message_parts(r["code"], r["invoices"]))]
+
+
+def new_customer(book: Path, customer: str, invoices: list[dict[str, object]],
+                 calls: list[dict[str, object]] = ()) -> str:
+    """Add, in one save, a customer (not contacted yet today: one email per customer per
+    day) with its invoices and calls; returns its To address."""
+    address = f"pagos.{customer.lower()}@nuevo.mx"
+    append_rows(book, {
+        "Clientes": [{"Cliente": customer, "Nombre": f"Cliente {customer} S.A. de C.V.",
+                      "Email": address, "Segmento": "PyME", "Cobrador": "Ana López",
+                      "Avisos automáticos": "Sí", "Zona horaria": "America/Mexico_City"}],
+        "Facturas": invoices, "Gestiones": list(calls)})
+    return address
 
 
 def after_change(run: Running, book: Path) -> dict:
@@ -602,7 +601,6 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
     owner file defers only the writing; `cobranza status` tells what happened; SIGTERM = 0."""
     book = make_book(tmp_path / "norte")
     other = small_book(tmp_path / "sur")
-    customer, emails = pick_customer(book)
     with SmtpTestServer() as server:
         run = service_runs([book, other], server, tmp_path / "servicio.log")
         first = run.wait_cycles(book, 1)
@@ -612,24 +610,29 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
             [r for r in ledger_rows(book) if r["state"] == "enviado"])
         assert_ledger_matches_server([book, other], server)
 
-        # A new invoice issued "today": the next cycle sends its NUEVA notice.
-        append_row(book, "Facturas", new_invoice("F-SVC-1", customer, 12345.67))
+        # A new customer with an invoice issued "today": the next cycle sends its NUEVA
+        # notice, in one email with its monthly statement (one email a customer a day).
+        address = new_customer(book, "C-SVC-1", [new_invoice("F-SVC-1", "C-SVC-1", 12345.67)])
         after_change(run, book)
-        nueva = sent(book, "NUEVA", customer, "F-SVC-1")
-        assert [r["invoices"] for r in nueva] == ["F-SVC-1"]
-        assert _addresses(nueva[0]["to"].replace(";", ",")) == tuple(sorted(emails))
+        nueva = sent(book, "NUEVA", "C-SVC-1", "F-SVC-1")
+        assert [(r["code"], r["invoices"]) for r in nueva] == [
+            ("NUEVA, ESTADO_MENSUAL", "NUEVA: F-SVC-1; ESTADO_MENSUAL: F-SVC-1")]
+        assert _addresses(nueva[0]["to"].replace(";", ",")) == (address,)
 
         # Excel opens the workbook; the collector logs a promise for tomorrow and saves.
+        # (A customer not emailed yet today: C-SVC-1 got its one email of the day.)
         owner = book.with_name("~$libro.xlsm")
         owner.write_bytes(b"usuario")
-        append_row(book, "Gestiones", {
-            "Fecha": datetime(2026, 12, 1), "Cobrador": "Ana López", "Cliente": customer,
-            "Factura": "F-SVC-1", "Resultado": "Promesa de pago",
-            "Fecha compromiso": datetime(2026, 12, 2)})
+        new_customer(book, "C-SVC-2", [{
+            "Factura": "F-SVC-2", "Cliente": "C-SVC-2", "Emisión": datetime(2026, 10, 1),
+            "Vencimiento": datetime(2026, 11, 30), "Moneda": "MXN", "Importe": 800}], [{
+            "Fecha": datetime(2026, 12, 1), "Cobrador": "Ana López", "Cliente": "C-SVC-2",
+            "Factura": "F-SVC-2", "Resultado": "Promesa de pago",
+            "Fecha compromiso": datetime(2026, 12, 2)}])
         saved = digest(book)
         state = after_change(run, book)
-        promise = sent(book, "PROMESA_PREVIA", customer, "F-SVC-1")
-        assert [r["invoices"] for r in promise] == ["F-SVC-1"]
+        promise = sent(book, "PROMESA_PREVIA", "C-SVC-2", "F-SVC-2")
+        assert [r["code"] for r in promise] == ["PROMESA_PREVIA, ESTADO_MENSUAL"]
         assert state["written"] is False
         assert state["deferred"] == ("El libro está abierto en Excel (libro.xlsm); las hojas "
                                      "de salida se escribirán cuando se cierre.")
@@ -652,12 +655,12 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
         state = after_change(run, book)
         assert state["written"] is True
         assert digest(book) != saved
-        assert "PROMESA_PREVIA" in envios_codes(book)
+        assert "PROMESA_PREVIA, ESTADO_MENSUAL" in envios_codes(book)
         assert "Gestiones" in opens(book)
 
         assert run.stop() == 0
         rows = assert_ledger_matches_server([book, other], server)
-        assert len([r for r in rows if r["code"] == "NUEVA" and r["invoices"] == "F-SVC-1"]) == 1
+        assert len([r for r in rows if r["recipient"] == "C-SVC-1"]) == 1
     log = run.text()
     assert "norte/libro.xlsm (inicio): enviado " in log
     assert "sur/libro.xlsm (inicio): enviado 2, " in log
@@ -690,21 +693,22 @@ def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
         assert "Clientes" in state["last_error"]["message"]
         assert run.alive()
 
-        # The right file is back; the SMTP server goes down, then a new invoice arrives.
+        # The right file is back; the SMTP server goes down, then a new customer arrives
+        # with an invoice issued today (NUEVA and its monthly statement, one email).
         book.write_bytes(good)
         assert after_change(run, book)["ok"] is True
         server.stop()
-        append_row(book, "Facturas", new_invoice("F-SVC-2", "C01"))
+        new_customer(book, "C03", [new_invoice("F-SVC-2", "C03")])
         state = after_change(run, book)
         assert state["ok"] is True
-        assert [p for p in state["pending"] if p["code"] == "NUEVA"] == [
-            {"code": "NUEVA", "recipient": "C01", "state": "pendiente",
+        assert state["pending"] == [  # one message, its two notices
+            {"code": "NUEVA, ESTADO_MENSUAL", "recipient": "C03", "state": "pendiente",
              "reason": f"servidor SMTP no disponible (127.0.0.1:{server.port}: conexión "
                        "rechazada)", "reason_code": "smtp_no_disponible", "group": "SMTP caído"}]
         report = subprocess.run([*CLI, "status", str(book)], cwd=REPO, capture_output=True,
                                 text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert ("  SMTP caído: 1\n    NUEVA C01 — servidor SMTP no disponible (127.0.0.1:"
-                f"{server.port}: conexión rechazada)") in report.stdout
+        assert ("  SMTP caído: 1\n    NUEVA, ESTADO_MENSUAL C03 — servidor SMTP no "
+                f"disponible (127.0.0.1:{server.port}: conexión rechazada)") in report.stdout
 
         # Back up: the notice goes out once (the simulated clock passed the 5 min backoff).
         server.start()
@@ -728,10 +732,10 @@ def test_service_survives_a_half_saved_workbook_a_foreign_file_and_smtp_down(
             "5 s; se reintentará en el próximo ciclo.")
         assert run.wait_cycles(book, run.cycles(book) + 1)["ok"] is True
         assert run.stop() == 0
-        nueva = sent(book, "NUEVA", "C01", "F-SVC-2")
-        assert [r["invoices"] for r in nueva] == ["F-SVC-2"]
+        nueva = sent(book, "NUEVA", "C03", "F-SVC-2")
+        assert [r["invoices"] for r in nueva] == ["NUEVA: F-SVC-2; ESTADO_MENSUAL: F-SVC-2"]
         assert [m.message["To"] for m in server.received() if m.subject == nueva[0]["subject"]
-                ] == ["pagos.c01@cliente.mx"]
+                ] == ["pagos.c03@nuevo.mx"]
         assert_ledger_matches_server([book], server)
     assert "Clientes" in opens(book)
     log = run.text()
@@ -752,7 +756,7 @@ def test_sigterm_during_a_batch_finishes_the_message_and_exits_zero(tmp_path, se
             time.sleep(0.02)
         assert run.stop() == 0
         first = len(server.received())
-        assert 3 <= first < 16  # 8 NUEVA + 8 ESTADO_MENSUAL: stopped in the middle
+        assert 3 <= first < 8  # 8 emails (NUEVA + ESTADO_MENSUAL each): stopped midway
         rows = assert_ledger_matches_server([book], server)
         assert len([r for r in rows if r["state"] == "enviado"]) == first
         log = run.text()
@@ -766,7 +770,7 @@ def test_sigterm_during_a_batch_finishes_the_message_and_exits_zero(tmp_path, se
         again = service_runs([book], server, tmp_path / "servicio2.log", every=30, step=0)
         again.wait_cycles(book, status.load(book)["cycles"] + 1)
         assert again.stop() == 0
-        assert len(server.received()) == 16
+        assert len(server.received()) == 8
         assert_ledger_matches_server([book], server)
 
 
@@ -783,7 +787,7 @@ def test_a_failed_write_leaves_the_workbook_untouched_and_the_service_running(
         ledger = book.parent / ".cobranza" / "ledger.sqlite"
         assert ledger.stat().st_size < limit / 2 < limit < book.stat().st_size
         resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-        append_row(book, "Facturas", new_invoice("F-SVC-3", "C02"))
+        new_customer(book, "C03", [new_invoice("F-SVC-3", "C03")])
         saved = book.read_bytes()
         state = after_change(run, book)
         message = state["last_error"]["message"]
@@ -792,7 +796,8 @@ def test_a_failed_write_leaves_the_workbook_untouched_and_the_service_running(
                            "ciclo.")
         assert book.read_bytes() == saved
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cobranza-tmp")] == []
-        assert [r["invoices"] for r in sent(book, "NUEVA", "C02", "F-SVC-3")] == ["F-SVC-3"]
+        assert [r["code"] for r in sent(book, "NUEVA", "C03", "F-SVC-3")] == [
+            "NUEVA, ESTADO_MENSUAL"]
         assert run.alive()
 
         resource.prlimit(run.proc.pid, resource.RLIMIT_FSIZE,
@@ -828,7 +833,7 @@ def test_a_cell_that_crashes_the_reader_costs_neither_workbook(tmp_path, service
         # norte: its other customers got their notices; F-000004 (row 5) was the only
         # invoice of Muebles de Occidente, so nothing went to it.
         assert [m.subject for m in got["pagos.textiles-huasteca@cliente-demo.mx"]] == [
-            "Estado de cuenta al 01/12/2026", "Aviso de suspensión de crédito y servicio"]
+            "Aviso de suspensión de crédito y servicio"]  # with its statement, one email
         assert "pagos.muebles-de-occidente@cliente-demo.mx" not in got
     wb = openpyxl.load_workbook(norte, read_only=True)
     errores = [r[:5] for r in wb["Errores"].iter_rows(min_row=5, values_only=True)]

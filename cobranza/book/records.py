@@ -71,7 +71,7 @@ NOTICE_COLUMNS = {  # the Avisos table
 }
 TEMPLATE_COLUMNS = {  # the Plantillas sheet
     "codigo*": "code",
-    "asunto*": "subject",
+    "asunto": "subject",  # required but for ENCABEZADO and PIE (see validate)
     "cuerpo*": "body",
     "aprobada": "approved",  # bool
 }

@@ -465,6 +465,18 @@ def _promise_has_date(tables: dict[str, Table], config: Config) -> list[Issue]:
     return [Issue("contacts", missing[missing].index, "promise_date", problem)]
 
 
+# Plantillas rows around every customer email (they have no subject of their own).
+FRAME_TEMPLATES = ("encabezado", "pie")
+
+
+def _subject_unless_frame(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """A notice's or digest's Plantilla needs its Asunto; ENCABEZADO and PIE have none."""
+    valid = tables["templates"].valid
+    frame = valid["code"].map(normalize).isin(FRAME_TEMPLATES)
+    missing = (valid["subject"] == "") & ~frame
+    return [Issue("templates", missing[missing].index, "subject", "falta el dato (obligatorio).")]
+
+
 ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
     _duplicates("customers", "customer", "o"),
     _duplicates("invoices", "invoice", "a"),
@@ -479,6 +491,7 @@ ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
     _same_customer("payments"),
     _same_customer("contacts"),
     _promise_has_date,
+    _subject_unless_frame,
 ]
 
 

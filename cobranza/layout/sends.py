@@ -59,6 +59,22 @@ class PreviewRow:
     reason: str
 
 
+def codes_text(parts: Sequence[tuple[str, str]]) -> str:
+    """Envíos Código of a message from its (code, invoices) parts: "MORA_45, VENCIDA_15"."""
+    return ", ".join(dict.fromkeys(code for code, _ in parts))
+
+
+def invoices_text(parts: Sequence[tuple[str, str]]) -> str:
+    """Envíos Facturas of a message from its (code, invoices) parts: the invoices of a
+    one-notice message; "MORA_45: F-1, F-2; VENCIDA_15: F-3" when it carries several (so
+    a copy's Envíos gives each notice's invoices back: `cobranza.notices.seeding`)."""
+    merged = dict(reversed(parts))  # the first invoices text of each code
+    merged = {code: merged[code] for code in dict.fromkeys(c for c, _ in parts)}
+    if len(merged) <= 1:
+        return next(iter(merged.values()), "")
+    return "; ".join(f"{code}: {invoices}" for code, invoices in merged.items())
+
+
 def local_time(when: datetime | None, as_of: date | datetime) -> datetime | None:
     """Aware time -> naive wall time in as_of's zone (Excel cells carry no zone)."""
     if when is None:

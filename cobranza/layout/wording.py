@@ -29,6 +29,7 @@ _TEXTS: dict[ReasonCode, str] = {
     _R.DAILY_LIMIT: "Perfil legal {profile}: ya hubo un contacto hoy",
     _R.WEEKLY_LIMIT: "Perfil legal {profile}: máximo {count} mensajes por semana",
     _R.DAYS_APART: "Perfil legal {profile}: debe haber al menos {count} días entre mensajes",
+    _R.ALREADY_TODAY: "ya se envió un aviso hoy",
     _R.SMTP_DOWN: "{detail}",
     _R.SMTP_TEMPORARY: "{detail}",
     _R.SMTP_REFUSED: "{detail}",

@@ -137,7 +137,8 @@ def window_block(local: datetime, config: Config) -> Reason | None:
 
 
 def cap_block(day: date, legal: LegalProfile, previous: Iterable[date]) -> Reason | None:
-    """Frequency caps for one more contact on local date `day`, given earlier contact dates."""
+    """Frequency caps for one more contact on local date `day`, given earlier contact dates:
+    the legal profile's, then the product's own one email a day."""
     dates = list(previous)
     if legal.per_day is not None and sum(d == day for d in dates) >= legal.per_day:
         return reason(ReasonCode.DAILY_LIMIT, profile=legal.code)
@@ -146,6 +147,8 @@ def cap_block(day: date, legal: LegalProfile, previous: Iterable[date]) -> Reaso
         return reason(ReasonCode.WEEKLY_LIMIT, profile=legal.code, count=legal.per_week)
     if legal.min_days_apart and any(abs((day - d).days) < legal.min_days_apart for d in dates):
         return reason(ReasonCode.DAYS_APART, profile=legal.code, count=legal.min_days_apart)
+    if day in dates:  # the policy under every law: one customer email a day
+        return reason(ReasonCode.ALREADY_TODAY)
     return None
 
 

@@ -14,7 +14,7 @@ instead of one `Outgoing` each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -185,6 +185,16 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One notice of a customer message: its code, template, invoices and ledger keys."""
+
+    code: str
+    template: str
+    lines: tuple[Line, ...]
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One email to be sent (or held back), grouping all its invoices.
 
@@ -203,8 +213,35 @@ class Outgoing:
     # READY (allowed to go now), PENDING or ERROR (`omitido` ones travel in a `Skipped`)
     state: SendState = SendState.READY
     reason: Reason | None = None  # the rule that held it back
+    # Customer notices: the notices this email carries, most severe first (one customer
+    # email a day combines every notice due); `code`, `template`, `lines` and `keys` are
+    # the message's as a whole (the first part's code and template, every invoice and
+    # key). Digests: none.
+    parts: tuple[Part, ...] = ()
 
     context: Mapping[str, Any] = field(default_factory=dict)  # extra template variables
+
+
+def with_parts(outgoing: Outgoing, parts: tuple[Part, ...]) -> Outgoing:
+    """`outgoing` carrying `parts` (most severe first): the first part's code and template,
+    every part's invoices (each once) and keys."""
+    lines = tuple(dict.fromkeys(line for part in parts for line in part.lines))
+    keys = tuple(key for part in parts for key in part.keys)
+    return replace(outgoing, code=parts[0].code, template=parts[0].template, lines=lines,
+                   keys=keys, parts=parts)
+
+
+def key_parts(outgoing: Outgoing) -> list[tuple[str, str, str]]:
+    """(ledger key, notice code, invoices as Envíos lists them) of every key of a message:
+    each key belongs to one of its parts (a digest: to the message itself)."""
+    if not outgoing.parts:
+        invoices = invoice_list(line.invoice for line in outgoing.lines)
+        return [(key, outgoing.code, invoices) for key in outgoing.keys]
+    out = []
+    for part in outgoing.parts:
+        invoices = invoice_list(line.invoice for line in part.lines)
+        out += [(key, part.code, invoices) for key in part.keys]
+    return out
 
 
 def invoice_list(invoices: Iterable[str]) -> str:

@@ -44,13 +44,21 @@ from cobranza.notices.customers import customer_table, email_errors, refused_pro
 from cobranza.notices.messages import (
     Line,
     Outgoing,
+    Part,
     Skipped,
     monthly_keys,
     notice_key_heads,
     notice_key_tail,
     unique_keys,
+    with_parts,
 )
-from cobranza.notices.stages import CHAIN_BY_NAME, CHAINS, monthly_window, stage_table
+from cobranza.notices.stages import (
+    CHAIN_BY_NAME,
+    CHAINS,
+    monthly_window,
+    severity_ranks,
+    stage_table,
+)
 from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, reason
 
 LATE = reason(ReasonCode.LATE)
@@ -98,8 +106,9 @@ def plan_notices(
     cand = in_plan_order(cand, inv, stages)
     skip = (cand["state"] == SendState.SKIPPED).to_numpy()
     drafts = group(cand[~skip], inv, stages, customers)
-    planned = apply_contact_rules(drafts, customers, now, book, history, _ranks(stages))
-    planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason))
+    planned = apply_contact_rules(drafts, customers, now, book, history,
+                                  severity_ranks(stages))
+    planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason is not None, o.reason))
     in_error = [o.recipient for o in planned if o.state == SendState.ERROR]
     return planned, skipped_batch(cand[skip], inv, stages, customers), email_errors(
         customers, in_error) + refusals
@@ -342,12 +351,13 @@ def _heads(
 
 
 def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Outgoing:
-    customer, code, template, state, reason, to, cc, name = head
+    customer, code, template, state, why, to, cc, name = head
     addressed = state != SendState.ERROR
     return Outgoing(
         kind=Kind.NOTICE, code=code, recipient=customer, to=to if addressed else (),
         cc=cc if addressed else (), template=template, lines=lines, keys=keys, state=state,
-        reason=reason, context={"customer": customer, "customer_name": name},
+        reason=why, parts=(Part(code, template, lines, keys),),
+        context={"customer": customer, "customer_name": name},
     )
 
 
@@ -370,39 +380,40 @@ def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
     return list(map(shared.__getitem__, inverse.tolist()))
 
 
-def _ranks(stages: pd.DataFrame) -> dict[str, int]:
-    """Code -> order in which frequency caps let messages out (stage_table's order)."""
-    return {code: i for i, code in enumerate(stages["code"])}
-
-
 def apply_contact_rules(
     drafts: list[Outgoing],
     customers: pd.DataFrame,
     now: datetime,
     book: Book,
     history: History,
-    rank: Mapping[str, int],
+    severity: Mapping[str, float],
 ) -> list[Outgoing]:
-    """Hold back `listo` messages outside the allowed window or over a frequency cap."""
-    ready: dict[str, list[int]] = {}
-    for i, draft in enumerate(drafts):
+    """One customer email at a time: each customer's `listo` notices go together as one
+    message (most severe first) when its window and frequency caps allow a contact now;
+    otherwise each waits `pendiente` with the rule named and when it may go."""
+    ready: dict[str, list[Outgoing]] = {}
+    out = []
+    for draft in drafts:
         if draft.state == SendState.READY:
-            ready.setdefault(draft.recipient, []).append(i)
-    out = list(drafts)
+            ready.setdefault(draft.recipient, []).append(draft)
+        else:
+            out.append(draft)
     gate = _Gate(now, book.config)
     zones = customers["zone"].to_dict()  # one lookup table, not a .at per customer
-    for customer, indexes in ready.items():
-        sent = list(history.contacts.get(customer, ()))
-        zone = zones[customer]
-        for i in sorted(indexes, key=lambda i: rank[drafts[i].code]):
-            held, later = gate.check(zone, sent)
-            if held is not None:
-                context = {**drafts[i].context, "next_allowed": later}
-                out[i] = replace(drafts[i], state=SendState.PENDING, reason=held,
-                                 context=context)
-            else:
-                sent.append(now)
+    for customer, notices in ready.items():
+        held, later = gate.check(zones[customer], list(history.contacts.get(customer, ())))
+        if held is None:
+            out.append(combined(sorted(notices, key=lambda o: severity[o.code])))
+            continue
+        for notice in notices:
+            context = {**notice.context, "next_allowed": later}
+            out.append(replace(notice, state=SendState.PENDING, reason=held, context=context))
     return out
+
+
+def combined(notices: list[Outgoing]) -> Outgoing:
+    """One email carrying `notices` (one customer's, most severe first)."""
+    return with_parts(notices[0], tuple(part for notice in notices for part in notice.parts))
 
 
 class _Gate:

@@ -38,19 +38,31 @@ COLUMNS = tuple(ENVIOS_COLUMNS.values())
 
 
 @dataclass(frozen=True)
+class SeedPart:
+    """One notice of a seeded message: its code, invoices as Envíos lists them, keys."""
+
+    code: str
+    invoices: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SeedMessage:
-    """One Envíos row as ledger rows: the message's fields and its keys."""
+    """One Envíos row as ledger rows: the message's fields and each notice's keys."""
 
     kind: str  # aviso | resumen
-    code: str
+    code: str  # the first (most severe) notice's: with `keys`, the message id
     recipient: str
     to: str
-    invoices: str
     subject: str
     state: str
     reason: str
     when: datetime  # aware, company zone
-    keys: tuple[str, ...]
+    parts: tuple[SeedPart, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for part in self.parts for key in part.keys)
 
 
 def seeds_from_envios(sent: pd.DataFrame, book: Book) -> list[SeedMessage]:
@@ -62,13 +74,41 @@ def seeds_from_envios(sent: pd.DataFrame, book: Book) -> list[SeedMessage]:
         if state not in SEEDED_STATES or kind not in tuple(Kind) or pd.isna(row.when):
             continue
         when = pd.Timestamp(row.when).to_pydatetime().replace(tzinfo=book.config.zone)
-        code, recipient = str(row.code).strip(), str(row.recipient).strip()
-        found = tuple(keys.of(kind, code, recipient, str(row.invoices), when,
-                              late=state == SendState.SKIPPED))
-        if found:
-            out.append(SeedMessage(kind, code, recipient, str(row.to), str(row.invoices),
-                                   str(row.subject), state, str(row.reason), when, found))
+        recipient = str(row.recipient).strip()
+        parts = []
+        for code, invoices in message_parts(str(row.code), str(row.invoices)):
+            found = tuple(keys.of(kind, code, recipient, invoices, when,
+                                  late=state == SendState.SKIPPED))
+            parts += [SeedPart(code, invoices, found)] if found else []
+        if parts:
+            out.append(SeedMessage(kind, parts[0].code, recipient, str(row.to),
+                                   str(row.subject), state, str(row.reason), when,
+                                   tuple(parts)))
     return out
+
+
+def message_parts(codes: str, invoices: str) -> list[tuple[str, str]]:
+    """An Envíos row's Código and Facturas back into (code, invoices) per notice: one
+    code lists its invoices; several list "CODE: invoices; CODE: invoices"
+    (`cobranza.layout.sends.invoices_text`)."""
+    names = [c.strip() for c in codes.split(", ") if c.strip()]
+    if len(names) <= 1:
+        return [(names[0] if names else "", invoices)]
+    starts = sorted((_segment_start(invoices, name), name) for name in names)
+    starts = [(at, name) for at, name in starts if at >= 0]
+    out = []
+    for (at, name), (end, _) in zip(starts, [*starts[1:], (len(invoices) + 2, "")],
+                                     strict=True):
+        out.append((name, invoices[at + len(name) + 2:end - 2]))
+    return out
+
+
+def _segment_start(invoices: str, name: str) -> int:
+    """Where "NAME: " begins a segment of `invoices` (-1 when it does not)."""
+    if invoices.startswith(f"{name}: "):
+        return 0
+    at = invoices.find(f"; {name}: ")
+    return at + 2 if at >= 0 else -1
 
 
 class _Keys:

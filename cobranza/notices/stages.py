@@ -33,6 +33,16 @@ OPEN_STATUSES = (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION, Status.BROKEN
 # Promise chains: the dates decide (Promesa de pago lasts until Fecha compromiso), so a
 # PROMESA_PREVIA not sent in time is still recorded "fuera de plazo" once it is broken.
 PROMISE_STATUSES = (Status.PROMISED, Status.BROKEN_PROMISE)
+# The monthly statement lists every invoice still owed to the company, disputed, promised
+# and reported ones too (marked with their Estatus); not those with an agency or written
+# off.
+STATEMENT_STATUSES = (*OPEN_STATUSES, Status.PROMISED, Status.PAYMENT_REPORTED,
+                      Status.DISPUTED)
+# Customer notices by severity, most severe first (SPEC "Contact policy"): the order of
+# the bodies in one email, whose subject is the first one's.
+SEVERITY = ("SUSPENSION_60", "MORA_45", "PROMESA_INCUMPLIDA", "CUOTA_VENCIDA", "VENCIDA_30",
+            "VENCIDA_15", "VENCIDA_1", "SIN_CONTACTO", "PROMESA_PREVIA", "CUOTA_PREVIA",
+            "PREVIO", "NUEVA", "ESTADO_MENSUAL")
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ CHAINS: tuple[ChainRule, ...] = (
     ChainRule("recordatorio", "vencimiento", True, "due", OPEN_STATUSES, False, 2),
     ChainRule("previo", "vencimiento", False, "due", OPEN_STATUSES, True, 3),
     ChainRule("emision", "emision", None, "issued", OPEN_STATUSES, False, 4),
-    ChainRule("mes", "mes", None, "", OPEN_STATUSES, False, 5),
+    ChainRule("mes", "mes", None, "", STATEMENT_STATUSES, False, 5),
 )
 CHAIN_BY_NAME = {rule.name: rule for rule in CHAINS}
 REFERENCES = tuple(dict.fromkeys(rule.reference for rule in CHAINS))
@@ -117,3 +127,26 @@ def monthly_window(days: int, today: date, country: str) -> tuple[date, date] | 
     if len(found) < n:
         return None
     return found[n - 1], found[-1]
+
+
+def severity_ranks(stages: pd.DataFrame) -> dict[str, float]:
+    """Code -> severity rank (lower = more severe) of every stage of `stages`.
+
+    The SPEC's codes keep their place in SEVERITY. Another reminder (vencimiento, Días > 0)
+    goes among the reminders by its Días, just before the first listed one it is later
+    than; any other code goes after the listed codes of its chain (or after all of them).
+    """
+    known = {code: i for i, code in enumerate(SEVERITY)}
+    rows = list(zip(stages["code"], stages["chain"], stages["days"], strict=True))
+    reminders = sorted((known[c], d) for c, ch, d in rows if c in known and ch == "recordatorio")
+    ranks: dict[str, float] = {}
+    for code, chain, days in rows:
+        if code in known:
+            ranks[code] = known[code]
+        elif chain == "recordatorio" and reminders:
+            before = [i for i, d in reminders if d < days]
+            ranks[code] = (before[0] if before else reminders[-1][0] + 1) - 0.5 + 1e-6 / (1 + days)
+        else:
+            mine = [known[c] for c, ch, _ in rows if ch == chain and c in known]
+            ranks[code] = (max(mine) if mine else len(SEVERITY)) + 0.5 + 1e-6 * abs(days)
+    return ranks

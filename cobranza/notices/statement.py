@@ -13,6 +13,7 @@ from datetime import date
 import pandas as pd
 
 from cobranza.notices.messages import Line
+from cobranza.notices.stages import STATEMENT_STATUSES
 
 
 def _date(value: object) -> date | None:
@@ -22,24 +23,16 @@ def _date(value: object) -> date | None:
 
 
 def statement_lines(invoices: pd.DataFrame, customer: str) -> tuple[Line, ...]:
-    """Open invoices (balance > 0) of `customer` from `compute_invoices`, by due date."""
+    """What `customer` still owes (from `compute_invoices`), by due date: every invoice
+    with a balance in STATEMENT_STATUSES (disputed and promised ones included)."""
     if invoices is None or invoices.empty or "balance" not in invoices:
         return ()
-    rows = invoices[(invoices["customer"] == customer) & (invoices["balance"] > 0)]
+    rows = invoices[(invoices["customer"] == customer) & _owed(invoices)]
     return tuple(_lines(rows.sort_values(["due", "invoice"], kind="stable")))
 
 
-def all_statement_lines(invoices: pd.DataFrame) -> dict[str, tuple[Line, ...]]:
-    """`statement_lines` of every customer in one pass: a monthly run has thousands of
-    statements, and filtering the invoices once per customer grows with both."""
-    if invoices is None or invoices.empty or "balance" not in invoices:
-        return {}
-    rows = invoices[invoices["balance"] > 0].sort_values(["customer", "due", "invoice"],
-                                                         kind="stable")
-    out: dict[str, list[Line]] = {}
-    for line in _lines(rows):
-        out.setdefault(line.customer, []).append(line)
-    return {customer: tuple(lines) for customer, lines in out.items()}
+def _owed(invoices: pd.DataFrame) -> pd.Series:
+    return (invoices["balance"] > 0) & invoices["status"].isin(STATEMENT_STATUSES)
 
 
 def _lines(rows: pd.DataFrame) -> list[Line]:

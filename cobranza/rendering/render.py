@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from email.utils import parseaddr
 from functools import lru_cache
@@ -31,11 +31,12 @@ from cobranza.book.config import Config
 from cobranza.book.lookups import Template, names_by_code
 from cobranza.book.money import format_amount
 from cobranza.book.records import Book
-from cobranza.notices.messages import Line, Outgoing
+from cobranza.notices.messages import Line, Outgoing, Part
 from cobranza.rendering.budget import Budget, Limits, TemplateLimitError, active, limited
 from cobranza.rendering.limits import LimitedSandbox, render_pieces
 from cobranza.vocabulary import Kind
 
+HEADER, FOOTER = "ENCABEZADO", "PIE"  # Plantillas rows around every customer email
 VARIABLES = (
     "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"
 )
@@ -276,17 +277,94 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
 
 
 def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
-    """Look up `outgoing.template` in Plantillas and render it for `outgoing`."""
+    """Look up `outgoing.template` in Plantillas and render it (a digest, or one notice
+    on its own; a customer email is `render_message`)."""
     found = find_template(book, outgoing.template)
     if found is None and outgoing.kind == Kind.DIGEST:
         found = (*DIGEST_FALLBACK, True)
-    if found is None:
-        return Rendered(error=f'No existe la plantilla "{outgoing.template}" en Plantillas.')
-    subject, body, approved = found
-    if not approved:
-        return Rendered(
-            error=f'La plantilla "{outgoing.template}" no está aprobada (Aprobada debe ser Sí).'
-        )
+    failed = _unusable(outgoing.template, found)
+    if failed:
+        return Rendered(error=failed)
+    subject, body, _ = found
     name = outgoing_name(book, outgoing)
     context = template_context(outgoing, book.config, name, as_of)
     return render_pair(subject, body, context, outgoing.template)
+
+
+def _unusable(code: str, found: Template | None) -> str:
+    """Why a Plantillas row cannot be used (missing, not approved); "" when it can."""
+    if found is None:
+        return f'No existe la plantilla "{code}" en Plantillas.'
+    if not found[2]:
+        return f'La plantilla "{code}" no está aprobada (Aprobada debe ser Sí).'
+    return ""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A customer email: what goes (`rendered`, an error when nothing can), the notices it
+    carries, and those left out with the Spanish reason (they wait for a fix)."""
+
+    rendered: Rendered
+    parts: tuple[Part, ...] = ()
+    failed: tuple[tuple[Part, str], ...] = ()
+
+
+def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessage:
+    """One customer email: the subject of its most severe notice that renders; the body
+    ENCABEZADO + each notice's Cuerpo (with its own invoices) + PIE, joined by a blank
+    line. Without ENCABEZADO/PIE rows (first-release Plantillas) the bodies stand alone.
+    A notice whose Plantilla is missing, not approved or fails is left out (`failed`);
+    the others go. Each notice renders within the limits of its own invoices."""
+    name = outgoing_name(book, outgoing)
+    whole = template_context(outgoing, book.config, name, as_of)
+    frames = {}
+    for frame in (HEADER, FOOTER):
+        found = find_template(book, frame)
+        if found is not None and (problem := _unusable(frame, found)):
+            return RenderedMessage(Rendered(error=problem))
+        frames[frame] = found
+    done: list[tuple[Part, str, str]] = []  # part, subject, body
+    failed: list[tuple[Part, str]] = []
+    for part in outgoing.parts:
+        one = replace(outgoing, code=part.code, template=part.template, lines=part.lines,
+                      keys=part.keys, parts=())
+        found = find_template(book, part.template)
+        problem = _unusable(part.template, found)
+        result = Rendered(error=problem) if problem else render_pair(
+            found[0], found[1], template_context(one, book.config, name, as_of), part.template)
+        if result.ok:
+            done.append((part, result.subject, result.body))
+        else:
+            failed.append((part, result.error))
+    if not done:
+        return RenderedMessage(Rendered(error=failed[0][1]), (), tuple(failed))
+    return _framed(done, frames, whole, tuple(failed))
+
+
+def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | None],
+            whole: Mapping[str, Any], failed: tuple[tuple[Part, str], ...]) -> RenderedMessage:
+    """The rendered notices between ENCABEZADO and PIE (rendered for the whole email)."""
+    pieces = [body for _, _, body in done]
+    lines = sum(len(part.lines) for part, _, _ in done)
+    with limited(Limits.for_invoices(lines)) as budget:
+        for frame, at in ((HEADER, 0), (FOOTER, len(pieces) + 1)):
+            found = frames[frame]
+            if found is None:
+                continue
+            try:
+                text = _render(budget, found[1], whole)
+            except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
+                return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")))
+            pieces.insert(min(at, len(pieces)), text.replace("\r\n", "\n").replace("\r", "\n"))
+    rendered = Rendered(subject=done[0][1], body=joined(pieces))
+    return RenderedMessage(rendered, tuple(part for part, _, _ in done), failed)
+
+
+def joined(pieces: list[str]) -> str:
+    """Body pieces separated by one blank line; a single piece stays as rendered."""
+    pieces = [p for p in pieces if p.strip()]
+    if len(pieces) <= 1:
+        return pieces[0] if pieces else ""
+    end = "\n" if pieces[-1].endswith("\n") else ""
+    return "\n\n".join(p.strip("\n") for p in pieces) + end

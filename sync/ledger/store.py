@@ -37,9 +37,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cobranza.layout.sends import SentRow
+from cobranza.layout.sends import SentRow, codes_text, invoices_text
 from cobranza.layout.wording import reason_text
-from cobranza.notices.messages import Outgoing, Skipped, SkippedMessage, invoice_list, stored_key
+from cobranza.notices.messages import (
+    Outgoing,
+    Skipped,
+    SkippedMessage,
+    key_parts,
+    stored_key,
+)
 from cobranza.notices.planner import History, Refusal
 from cobranza.notices.seeding import SeedMessage
 from cobranza.vocabulary import FINAL_STATES, Kind, Reason, ReasonCode, SendState, reason
@@ -496,9 +502,9 @@ class Ledger:
         message_id = message_id_for(seed)
         stamp = _iso(seed.when)
         attempts = int(seed.state != SendState.SKIPPED)
-        rows = [(self.book, key, message_id, seed.kind, seed.code, seed.recipient, seed.to,
-                 seed.invoices, seed.subject, seed.state, seed.reason, ReasonCode.FROM_COPY,
-                 attempts, stamp, stamp) for key in seed.keys]
+        rows = [(self.book, key, message_id, seed.kind, part.code, seed.recipient, seed.to,
+                 part.invoices, seed.subject, seed.state, seed.reason, ReasonCode.FROM_COPY,
+                 attempts, stamp, stamp) for part in seed.parts for key in part.keys]
         cursor = db.executemany(
             'INSERT OR IGNORE INTO sends (book, key, message_id, kind, code, recipient, "to", '
             "invoices, subject, state, reason, reason_code, attempts, created_at, updated_at) "
@@ -520,9 +526,9 @@ class Ledger:
         with self._write() as db:
             if any(self._taken(db, key, now, to) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
-            for key in outgoing.keys:
-                self._upsert(db, key, outgoing, message_id, SendState.SENDING, None, now,
-                             pending=False)
+            for key, code, invoices in key_parts(outgoing):
+                self._upsert(db, (key, code, invoices), outgoing, message_id,
+                             SendState.SENDING, None, now, pending=False)
                 db.execute("UPDATE sends SET subject = ? WHERE book = ? AND key = ?",
                            (subject, self.book, key))
         return True
@@ -575,8 +581,8 @@ class Ledger:
         """
         written = 0
         with self._write() as db:
-            for key in outgoing.keys:
-                written += self._upsert(db, key, outgoing, message_id, state, why, now)
+            for row in key_parts(outgoing):
+                written += self._upsert(db, row, outgoing, message_id, state, why, now)
         return written > 0
 
     def note_skipped(self, skipped: Skipped, now: datetime) -> int:
@@ -596,15 +602,18 @@ class Ledger:
             return db.executemany(_UPSERT.format(guard=_IF_PENDING), rows).rowcount
 
     def _upsert(
-        self, db: sqlite3.Connection, key: str, outgoing: Outgoing, message_id: str,
-        state: SendState, why: Reason | None, now: datetime, pending: bool = True,
+        self, db: sqlite3.Connection, key_part: tuple[str, str, str], outgoing: Outgoing,
+        message_id: str, state: SendState, why: Reason | None, now: datetime,
+        pending: bool = True,
     ) -> int:
-        """Insert a key's row; an existing row is replaced only if `pending` allows it."""
+        """Insert a key's row (key, its notice's code and invoices: `key_parts`); an
+        existing row is replaced only if `pending` allows it."""
+        key, code, invoices = key_part
         cursor = db.execute(
             _UPSERT.format(guard=_IF_PENDING if pending else ""),
             (
-                self.book, key, message_id, outgoing.kind, outgoing.code, outgoing.recipient,
-                "; ".join(outgoing.to), invoice_list(line.invoice for line in outgoing.lines),
+                self.book, key, message_id, outgoing.kind, code, outgoing.recipient,
+                "; ".join(outgoing.to), invoices,
                 state, reason_text(why), why.code if why else "",
                 _iso(now), _iso(now), self.pid, self.host,
             ),
@@ -659,23 +668,17 @@ class Ledger:
         )
 
     def rows(self) -> list[SentRow]:
-        """One row per message for the Envíos sheet, newest first."""
-        seen: dict[str, SentRow] = {}
-        for row in self._each("SELECT * FROM sends WHERE book = ? "
-                              "ORDER BY updated_at DESC, key", (self.book,)):
-            if row["message_id"] not in seen:
-                seen[row["message_id"]] = _sent_row(row)
-        return list(seen.values())
+        """One row per message for the Envíos sheet, newest first; a message carrying
+        several notices lists their codes and each one's invoices."""
+        return _messages(self._each("SELECT * FROM sends WHERE book = ? "
+                                    "ORDER BY updated_at DESC, message_id, rowid", (self.book,)))
 
     def waiting(self, now: datetime) -> list[SentRow]:
         """Messages recorded ``pendiente`` before `now`: waiting for their next try (the
         planner does not plan them again until then)."""
-        seen: dict[str, SentRow] = {}
-        for row in self._each("SELECT * FROM sends WHERE book = ? AND state = 'pendiente' "
-                              "AND updated_at < ? ORDER BY updated_at, key",
-                              (self.book, _iso(now))):
-            seen.setdefault(row["message_id"], _sent_row(row))
-        return list(seen.values())
+        return _messages(self._each(
+            "SELECT * FROM sends WHERE book = ? AND state = 'pendiente' AND updated_at < ? "
+            "ORDER BY updated_at, message_id, rowid", (self.book, _iso(now))))
 
     def state_of(self, key: str) -> str | None:
         rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
@@ -696,10 +699,28 @@ def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
     return row["state"] == SendState.PENDING and (_dt(row["next_try"]) or now) <= now
 
 
-def _sent_row(row: sqlite3.Row) -> SentRow:
+def _messages(rows: Iterable[sqlite3.Row]) -> list[SentRow]:
+    """Key rows (in message order, each message's keys in the order they were written)
+    -> one SentRow per message."""
+    out: list[SentRow] = []
+    first: sqlite3.Row | None = None
+    parts: list[tuple[str, str]] = []
+    for row in rows:
+        if first is not None and row["message_id"] != first["message_id"]:
+            out.append(_sent_row(first, parts))
+            parts = []
+        if not parts:
+            first = row
+        parts.append((row["code"], row["invoices"]))
+    if first is not None:
+        out.append(_sent_row(first, parts))
+    return out
+
+
+def _sent_row(row: sqlite3.Row, parts: list[tuple[str, str]]) -> SentRow:
     return SentRow(
-        when=_dt(row["updated_at"]), kind=Kind(row["kind"]), code=row["code"],
-        recipient=row["recipient"], to=row["to"], invoices=row["invoices"],
+        when=_dt(row["updated_at"]), kind=Kind(row["kind"]), code=codes_text(parts),
+        recipient=row["recipient"], to=row["to"], invoices=invoices_text(parts),
         subject=row["subject"], state=SendState(row["state"]), reason=row["reason"],
         reason_code=row["reason_code"],
     )

@@ -18,19 +18,24 @@ never claimed; a refused Remitente is an Errores row for Configuración).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
 
 from cobranza.book.addresses import needs_smtputf8
 from cobranza.book.records import Book, InputError
-from cobranza.layout.sends import PreviewRow, SentRow
+from cobranza.layout.sends import PreviewRow, SentRow, codes_text, invoices_text
 from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
-from cobranza.notices.messages import Line, Outgoing, Skipped, invoice_list
-from cobranza.notices.statement import all_statement_lines
-from cobranza.rendering.render import Rendered, customer_names, outgoing_name, render_outgoing
+from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
+from cobranza.rendering.render import (
+    Rendered,
+    customer_names,
+    outgoing_name,
+    render_message,
+    render_outgoing,
+)
 from cobranza.vocabulary import Kind, NoticeCode, Reason, ReasonCode, SendState, reason
 from sync.ledger.store import Ledger, message_id_for
 from sync.mail.transport import (
@@ -96,13 +101,6 @@ class _Run:
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
-    _statements: dict[str, tuple[Line, ...]] | None = None
-
-    def statement(self, customer: str) -> tuple[Line, ...]:
-        """The customer's open invoices, every customer's built at the first need."""
-        if self._statements is None:
-            self._statements = all_statement_lines(self.invoices)
-        return self._statements.get(customer, ())
 
 
 def deliver(
@@ -130,27 +128,39 @@ def deliver(
         for item in track(outgoing, "Enviando avisos"):
             if stop():
                 break
-            rows.append(_one(run, item))
+            rows += _one(run, item)
     finally:
         if transport is not None:
             transport.close()
     return rows
 
 
-def _one(run: _Run, item: Outgoing) -> DeliveryRow:
+def _one(run: _Run, item: Outgoing) -> list[DeliveryRow]:
     # A planner error is not recorded: the notice still goes once the data is fixed
     # within its window.
     if item.state in (SendState.ERROR, SendState.PENDING):
-        return _row(run, item, item.state, item.reason)
+        return [_row(run, item, item.state, item.reason)]
     if run.down:
-        return _row(run, item, SendState.PENDING, run.down)
-    rendered = render_outgoing(_as_statement(run, item), run.book, run.now.date())
+        return [_row(run, item, SendState.PENDING, run.down)]
+    rows: list[DeliveryRow] = []
+    if item.parts:
+        message = render_message(item, run.book, run.now.date())
+        rows = [_final(run, with_parts(item, (part,)), SendState.ERROR, _failed(error), None)
+                for part, error in message.failed]
+        rendered = message.rendered
+        if message.parts:
+            item = with_parts(item, message.parts)  # what renders goes; the rest waits
+    else:
+        rendered = render_outgoing(item, run.book, run.now.date())
     if not rendered.ok:
-        failed = reason(ReasonCode.TEMPLATE_FAILED, detail=rendered.error)
-        return _final(run, item, SendState.ERROR, failed, rendered)
+        return rows or [_final(run, item, SendState.ERROR, _failed(rendered.error), rendered)]
     if run.dry_run:
-        return _row(run, item, SendState.READY, None, rendered)
-    return _send(run, item, rendered)
+        return [*rows, _row(run, item, SendState.READY, None, rendered)]
+    return [*rows, _send(run, item, rendered)]
+
+
+def _failed(error: str) -> Reason:
+    return reason(ReasonCode.TEMPLATE_FAILED, detail=error)
 
 
 def _final(
@@ -168,6 +178,7 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         msg = build_message(
             run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
             message_id, run.now, _attachments(run, item),
+            notices=tuple(part.code for part in item.parts),
         )
     except PermanentSendError as exc:  # an address the mailer refuses: never a final error
         return _unbuildable(run, item, reason(ReasonCode.BAD_ADDRESS, detail=str(exc)),
@@ -270,23 +281,14 @@ def _transmit(run: _Run, msg) -> tuple[SendState, Reason | None]:
     return SendState.SENT, reason(ReasonCode.PARTLY_REFUSED, detail=note) if note else None
 
 
-def _as_statement(run: _Run, item: Outgoing) -> Outgoing:
-    """ESTADO_MENSUAL: the body lists what the attached statement lists (every open
-    invoice), so the total in the email equals the statement's total."""
-    if item.kind != Kind.NOTICE or item.code != NoticeCode.STATEMENT:
-        return item
-    lines = run.statement(item.recipient)
-    return replace(item, lines=lines) if lines else item
-
-
 def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
-    """ESTADO_MENSUAL carries the customer's statement of open invoices."""
-    if item.kind != Kind.NOTICE or item.code != NoticeCode.STATEMENT:
+    """A message carrying the monthly statement attaches it: the invoices its body lists."""
+    statement = next((p for p in item.parts if p.code == NoticeCode.STATEMENT), None)
+    if statement is None:
         return []
     today: date = run.now.date()
-    lines = run.statement(item.recipient) or item.lines
     name = run.names.get(item.recipient, "")
-    data = statement_xlsx(item.recipient, name, lines, run.book.config.company, today)
+    data = statement_xlsx(item.recipient, name, statement.lines, run.book.config.company, today)
     return [(statement_filename(item.recipient, today), data)]
 
 
@@ -295,13 +297,13 @@ def _row(
     rendered: Rendered | None = None, logged: bool = False,
     input_error: InputError | None = None,
 ) -> DeliveryRow:
-    invoices = invoice_list(line.invoice for line in item.lines)
+    parts = [(code, invoices) for _, code, invoices in key_parts(item)]
     name = outgoing_name(run.book, item)
     return DeliveryRow(
         when=_shown_time(run, item, state, standing=input_error is not None and not logged),
-        kind=item.kind, code=item.code,
+        kind=item.kind, code=codes_text(parts),
         recipient=item.recipient,
-        to="; ".join(item.to), invoices=invoices,
+        to="; ".join(item.to), invoices=invoices_text(parts),
         subject=rendered.subject if rendered else "", state=state, reason=why,
         body=rendered.body if rendered else "", cc="; ".join(item.cc), name=name,
         logged=logged, input_error=input_error,

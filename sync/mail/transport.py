@@ -167,8 +167,11 @@ def build_message(
     message_id: str,
     when: datetime,
     attachments: Sequence[tuple[str, bytes]] = (),
+    *,
+    notices: Sequence[str] = (),
 ) -> EmailMessage:
-    """The complete email; no data text can create or alter a header."""
+    """The complete email; no data text can create or alter a header. `notices`: the
+    notice codes a customer email carries (header X-Cobranza-Avisos, for support)."""
     if not to:
         raise PermanentSendError("No hay destinatario (Para) para este mensaje.")
     msg = EmailMessage(policy=MESSAGE)  # serialized with CRLF when sent
@@ -180,6 +183,8 @@ def build_message(
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = message_id_header(message_id, parse_address(sender)[1])
     msg["X-Cobranza-Clave"] = clean_header(message_id)
+    if notices:
+        msg["X-Cobranza-Avisos"] = clean_header(", ".join(notices))
     msg.set_content(body, cte="quoted-printable")
     for filename, data in attachments:
         msg.add_attachment(data, *XLSX_TYPE, filename=clean_header(filename))

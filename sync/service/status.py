@@ -45,6 +45,7 @@ PENDING_GROUPS: dict[str, tuple[ReasonCode, ...]] = {
                                 _R.LEGAL_HOLIDAY),
     "ventana cerrada": (_R.WINDOW, _R.LEGAL_HOURS),
     "límite legal de frecuencia": (_R.DAILY_LIMIT, _R.WEEKLY_LIMIT, _R.DAYS_APART),
+    "un aviso por día (ya se envió hoy)": (_R.ALREADY_TODAY,),
     "mensaje sin preparar": (_R.NOT_BUILT,),
     "libro abierto": (_R.WORKBOOK_OPEN,),
     "libro guardado durante la escritura": (_R.WORKBOOK_CHANGED,),

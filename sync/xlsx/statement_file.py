@@ -20,7 +20,7 @@ from cobranza.book.money import decimals, to_decimal
 from cobranza.notices.messages import Line
 from cobranza.notices.statement import statement_totals
 
-HEADERS = ("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda", "Saldo")
+HEADERS = ("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda", "Saldo", "Estatus")
 HEADER_ROW = 5  # 0-based row of the column headers (Excel row 6)
 
 
@@ -59,6 +59,7 @@ def _write_line(ws, wb, fmt: dict, row: int, line: Line) -> None:
     ws.write_string(row, 4, line.currency)
     money = _money(wb, fmt, line.currency)
     ws.write_number(row, 5, float(to_decimal(line.balance, line.currency)), money)
+    ws.write_string(row, 6, line.status)  # disputed or promised ones are listed too
 
 
 def _write_totals(ws, wb, fmt: dict, row: int, lines: Sequence[Line]) -> None:
@@ -91,6 +92,7 @@ def statement_xlsx(
     ws.set_column(1, 2, 13)
     ws.set_column(3, 4, 12)
     ws.set_column(5, 5, 16)
+    ws.set_column(6, 6, 20)
     ws.freeze_panes(HEADER_ROW + 1, 0)
     wb.close()
     _unlink(wb)
