@@ -44,7 +44,7 @@ TEMPLATE_FIELDS = ("code", "subject", "body", "approved")
 _CUSTOMER = {
     "customer": "text", "name": "text", "emails": "text", "cc": "text", "phone": "text",
     "segment": "text", "credit_limit": "limit", "collector": "text", "auto_notices": "bool",
-    "timezone": "text", "third_party": "text",
+    "timezone": "text", "third_party": "text", "country": "text",
 }
 _INVOICE = {
     "invoice": "text", "customer": "text", "issued": "date", "due": "date",

@@ -12,6 +12,7 @@ from cobranza.notices.contact_rules import (
     PROFILES,
     cap_block,
     contact_block,
+    customer_rules,
     next_allowed,
     window_block,
 )
@@ -82,7 +83,7 @@ WINDOW = "fuera de la ventana de envío 08:00-20:00 (hora del cliente)"
     ],
 )
 def test_window_block(config, local, expected):
-    assert said(window_block(at(local), config)) == expected
+    assert said(window_block(at(local), config, customer_rules("", config))) == expected
 
 
 D = date
@@ -115,11 +116,12 @@ def test_cap_block(profile, day, previous, expected):
 
 def test_caps_count_previous_contacts_in_the_customers_local_date():
     config = replace(ANY_DAY, legal_profile="CO")
+    rules = customer_rules("", config)
     # 04:30 UTC on the 25th is 23:30 on the 24th in Bogotá: yesterday for the customer.
     previous = [at("2026-11-25 04:30", UTC)]
-    assert contact_block(at("2026-11-25 10:00", BOG), config, previous) is None
+    assert contact_block(at("2026-11-25 10:00", BOG), config, rules, previous) is None
     previous = [at("2026-11-25 05:30", UTC)]
-    assert said(contact_block(at("2026-11-25 10:00", BOG), config, previous)) == (
+    assert said(contact_block(at("2026-11-25 10:00", BOG), config, rules, previous)) == (
         "Perfil legal CO: ya hubo un contacto hoy"
     )
 
@@ -139,6 +141,57 @@ def test_caps_count_previous_contacts_in_the_customers_local_date():
     ],
 )
 def test_next_allowed(config, local, previous, expected):
-    got = next_allowed(at(local), config, [at(p) for p in previous])
+    rules = customer_rules("", config)
+    got = next_allowed(at(local), config, rules, [at(p) for p in previous])
     assert got == at(expected)
-    assert contact_block(got, config, [at(p) for p in previous]) is None
+    assert contact_block(got, config, rules, [at(p) for p in previous]) is None
+
+
+@pytest.mark.parametrize(
+    ("country", "config", "expected"),
+    [
+        ("", Config(), ("MX", "MX")),  # blank: Perfil legal and País feriados
+        ("", replace(Config(), legal_profile="CO", holiday_country="PE"), ("CO", "PE")),
+        ("MX", Config(), ("MX", "MX")),
+        ("CO", Config(), ("CO", "CO")),
+        ("CL", Config(), ("CL", "CL")),
+        ("PE", replace(Config(), legal_profile="CO"), ("PE", "PE")),
+        ("AR", Config(), ("ninguno", "AR")),  # any other country: no profile of its own
+        ("US", replace(Config(), legal_profile="CO"), ("ninguno", "US")),
+    ],
+)
+def test_customer_rules_come_from_pais(country, config, expected):
+    rules = customer_rules(country, config)
+    assert (rules.legal.code, rules.holidays) == expected
+
+
+@pytest.mark.parametrize(
+    ("country", "local", "expected"),
+    [
+        # Monday 16 November 2026: Día de la Revolución in Mexico, a business day in Peru.
+        ("", "2026-11-16 10:00", "día feriado en MX"),
+        ("PE", "2026-11-16 10:00", None),
+        # Tuesday 8 December: Inmaculada Concepción in CO, CL, PE and AR, not in Mexico.
+        ("MX", "2026-12-08 10:00", None),
+        ("CO", "2026-12-08 10:00", "día feriado en CO"),
+        ("AR", "2026-12-08 10:00", "día feriado en AR"),
+    ],
+)
+def test_business_days_are_those_of_the_customers_country(country, local, expected):
+    config = Config()
+    assert said(window_block(at(local), config, customer_rules(country, config))) == expected
+
+
+def test_next_allowed_follows_the_customers_rules():
+    config = Config()
+    # Monday 7 December is a holiday in AR; Tuesday 8 in AR and CO; neither in MX.
+    for country, expected in (("AR", "2026-12-09 08:00"), ("CO", "2026-12-07 10:00"),
+                              ("MX", "2026-12-07 10:00")):
+        got = next_allowed(at("2026-12-07 10:00"), config, customer_rules(country, config))
+        assert got == at(expected), country
+    got = next_allowed(at("2026-12-08 10:00"), config, customer_rules("CO", config))
+    assert got == at("2026-12-09 08:00")
+    # CL: two days apart from a contact on Wednesday 9.
+    cl = customer_rules("CL", config)
+    assert next_allowed(at("2026-12-10 10:00"), config, cl, [at("2026-12-09 10:00")]) == at(
+        "2026-12-11 08:00")

@@ -107,6 +107,12 @@ def test_customer_cases(data):
     assert by_invoice(data, c["factura_credito_95"])[0][5] == 95000.0
     assert {customers[c[f"cliente_{k}"]][9] for k in ("co", "cl", "pe")} == {
         "America/Bogota", "America/Santiago", "America/Lima"}
+    # País: every customer has its country; several outside Mexico, one without a profile
+    assert [customers[c[f"cliente_{k}"]][11] for k in ("co", "cl", "pe", "ar")] == [
+        "CO", "CL", "PE", "AR"]
+    assert customers[c["cliente_ar"]][1:3] == (
+        "Importadora Río de la Plata S.A.", "pagos.importadora-rio-de-la-plata@cliente-demo.ar")
+    assert {r[11] for r in data.customers} == {"MX", "CO", "CL", "PE", "AR"}
     assert all("@cliente-demo." in r[2] for r in data.customers if r[0] != c["sin_email"])
     assert not [r for r in data.contacts if r[2] == c["sin_gestion"]]
 
@@ -166,7 +172,7 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     wb = openpyxl.load_workbook(demo_book)
     refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
     assert refs == {
-        "tblClientes": "A1:K151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
+        "tblClientes": "A1:L151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
         "tblGestiones": "A1:I200", "tblParametros": "A1:B22", "tblCobradores": "D1:E6",
         "tblAreas": "G1:I5", "tblAvisos": "K1:O11", "tblPlantillas": "A1:D17",
     }

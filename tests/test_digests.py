@@ -74,12 +74,41 @@ def plan(now: datetime, history: History = NO_HISTORY, book=BOOK, rows=ALERTS):
         (True, "2026-11-23 07:59", None),  # Monday before the hour
         (True, "2026-11-23 08:00", "2026-W48"),
         (True, "2026-11-24 06:00", "2026-W48"),  # missed on Monday: still due on Tuesday
-        (True, "2026-11-29 23:00", "2026-W48"),  # Sunday, same ISO week
+        (True, "2026-11-27 23:00", "2026-W48"),  # Friday, same ISO week
         (True, "2026-12-28 09:00", "2026-W53"),
+        # Only on the company's business days (Solo días hábiles, País feriados MX).
+        (False, "2026-11-28 09:00", None),  # Saturday
+        (False, "2026-11-29 09:00", None),  # Sunday
+        (False, "2026-12-25 09:00", None),
+        (False, "2027-01-01 09:00", None),
+        (True, "2026-11-29 23:00", None),  # Sunday: no catch-up on a weekend
+        (True, "2026-11-16 09:00", None),  # Monday, Día de la Revolución: moves to Tuesday
+        (True, "2026-11-17 07:59", None),
+        (True, "2026-11-17 08:00", "2026-W47"),
     ],
 )
 def test_digest_period(weekly, now, expected):
     assert digest_period(weekly, at(now), Config()) == expected
+
+
+def test_digests_every_day_when_solo_dias_habiles_is_no():
+    every_day = replace(Config(), business_days_only=False)
+    assert digest_period(False, at("2026-12-25 09:00"), every_day) == "2026-12-25"
+    assert digest_period(True, at("2026-11-29 23:00"), every_day) == "2026-W48"
+    assert digest_period(True, at("2026-11-16 09:00"), every_day) == "2026-W47"
+
+
+def test_weekly_digest_on_a_holiday_goes_the_next_business_day_for_its_own_week():
+    """Friday 1 January 2027 (ISO week 2026-W53) is a holiday: Monday 4 January (2027-W01)
+    sends W53's digest; Friday 8 January sends W01's."""
+    friday = replace(Config(), weekly_digest_day=4)
+    assert digest_period(True, at("2027-01-01 09:00"), friday) is None
+    assert digest_period(True, at("2027-01-04 07:59"), friday) is None
+    assert digest_period(True, at("2027-01-04 08:00"), friday) == "2026-W53"
+    assert digest_period(True, at("2027-01-07 12:00"), friday) == "2026-W53"  # catch-up
+    assert digest_period(True, at("2027-01-08 08:00"), friday) == "2027-W01"
+    # An ordinary Friday missed is not sent the next week (only a moved one is).
+    assert digest_period(True, at("2026-11-30 09:00"), friday) is None
 
 
 def test_weekly_day_from_configuration():

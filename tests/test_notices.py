@@ -432,6 +432,28 @@ def test_window_is_checked_in_each_customers_zone():
     ]
 
 
+def test_each_customer_follows_the_rules_of_its_pais():
+    """A Mexican company on Tuesday 8 December 2026 (a holiday in CO and AR, not in MX):
+    C1 (blank País: Perfil legal MX) goes; C2 (CO) waits for Wednesday under CO's law,
+    C3 (AR, no profile) for Wednesday too, its own country's holidays being 7 and 8."""
+    customers = [{"customer": "C1"},
+                 {"customer": "C2", "timezone": "America/Bogota", "country": "CO"},
+                 {"customer": "C3", "timezone": "America/Argentina/Buenos_Aires",
+                  "country": "AR"}]
+    frame = invoices("2026-12-08", *({**INV, "invoice": f"F{i}", "customer": f"C{i}",
+                                      "due": "2026-12-07"} for i in (1, 2, 3)))
+    out, _ = plan(frame, at("2026-12-08", "10:00"),
+                  book(customers, notices=ONLY_V1, config=Config()))
+    assert summary(out) == [
+        ("C1", "VENCIDA_1", "listo", "", ["F1"]),
+        ("C2", "VENCIDA_1", "pendiente", "día feriado en CO", ["F2"]),
+        ("C3", "VENCIDA_1", "pendiente", "día feriado en AR", ["F3"]),
+    ]
+    assert [o.context["next_allowed"] for o in out[1:]] == [
+        at("2026-12-09", "08:00", ZoneInfo("America/Bogota")),
+        at("2026-12-09", "08:00", ZoneInfo("America/Argentina/Buenos_Aires"))]
+
+
 # --- legal profiles ---------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plant
 TABLES = {
     "Clientes": {"tblClientes": ["Cliente", "Nombre", "Email", "Email CC", "Teléfono",
                                  "Segmento", "Límite de crédito", "Cobrador",
-                                 "Avisos automáticos", "Zona horaria", "Tercero"]},
+                                 "Avisos automáticos", "Zona horaria", "Tercero", "País"]},
     "Facturas": {"tblFacturas": ["Factura", "Cliente", "Emisión", "Vencimiento", "Moneda",
                                  "Importe", "Notas", "Saldo", "Días vencidos", "Estatus",
                                  "Tramo", "Próximo aviso"]},
@@ -141,7 +141,9 @@ def _lists(ws) -> dict[str, str]:
 
 def test_validation_lists(book):
     assert _lists(book["Gestiones"]) == {"E2:E20001": '"' + ",".join(RESULTS) + '"'}
-    assert _lists(book["Clientes"]) == {"I2:I20001": '"Sí,No"'}
+    assert _lists(book["Clientes"]) == {
+        "I2:I20001": '"Sí,No"',
+        "L2:L20001": '"MX,CO,CL,PE,AR,BO,BR,CR,CU,DO,EC,GT,HN,NI,PA,PY,SV,UY,VE,US,ES"'}
     assert _lists(book["Plantillas"]) == {"D2:D20001": '"Sí,No"'}
     assert _lists(book["Configuración"]) == {
         "B6": '"MX,CO,CL,PE,ninguno"',

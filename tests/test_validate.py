@@ -91,11 +91,11 @@ def test_good_workbook_gives_exact_typed_frames(tmp_path: Path) -> None:
         {"customer": "C1", "name": "Ferretería Uno", "emails": "pagos@uno.com;admin@uno.com",
          "cc": "", "phone": "5551234", "segment": "VIP", "credit_limit": 150050,
          "collector": "Ana", "auto_notices": True, "timezone": "America/Bogota",
-         "third_party": "", "row": 2},
+         "third_party": "", "country": "", "row": 2},
         {"customer": "C2", "name": "Dos SA", "emails": "dos@dos.mx", "cc": "cc@dos.mx",
          "phone": "", "segment": "", "credit_limit": 2000000, "collector": "Beto",
          "auto_notices": False, "timezone": "America/Lima", "third_party": "Despacho Ruiz",
-         "row": 3},
+         "country": "", "row": 3},
     ]
     assert records(book.invoices) == [
         {"invoice": "F1", "customer": "C1", "issued": ts("2026-01-05"), "due": ts("2026-02-05"),
@@ -412,3 +412,21 @@ def test_sheets_added_in_any_order_give_the_same_book(tmp_path: Path) -> None:
             for name in ("customers", "invoices", "payments", "contacts", "collectors",
                          "areas", "notices", "templates"):
                 pd.testing.assert_frame_equal(getattr(book, name), getattr(whole, name))
+
+
+def test_pais_is_a_country_the_holiday_calendar_knows(tmp_path: Path) -> None:
+    """País: any case and spaces accepted; an unknown code is one Errores row and the
+    customer stays, with Configuración's Perfil legal and País feriados (blank País)."""
+    sheets = good_sheets()
+    sheets["Clientes"][0] = [*sheets["Clientes"][0], "País"]
+    sheets["Clientes"][1] = [*sheets["Clientes"][1], " co "]
+    sheets["Clientes"][2] = [*sheets["Clientes"][2], "Perú"]
+    sheets["Clientes"].append(["C3", "Tres SA", "tres@tres.cl", None, None, None, None, "Ana",
+                               None, None, None, None])
+    book = read_book(write_book(tmp_path / "paises.xlsx", sheets))
+    assert [e.message() for e in book.errors] == [
+        'Clientes, fila 3, País: "Perú" no es un código de país (use el código ISO de dos '
+        "letras, por ejemplo MX, CO, CL, PE, AR o US); mientras tanto se usan el Perfil legal "
+        "(MX) y los feriados de País feriados (MX) de Configuración."]
+    assert book.customers[["customer", "country"]].values.tolist() == [
+        ["C1", "CO"], ["C2", ""], ["C3", ""]]

@@ -17,6 +17,10 @@ Kind = Literal["text", "date", "money", "int", "phone"]
 
 YES_NO = ("Sí", "No")
 NOTICE_REFERENCES = ("emisión", "vencimiento", "compromiso", "mes")
+# Clientes País: the four legal profiles first, then the rest of Latin America, US and ES
+# (any code the holiday calendar knows is valid; Excel's inline list holds 255 characters).
+COUNTRIES = ("MX", "CO", "CL", "PE", "AR", "BO", "BR", "CR", "CU", "DO", "EC", "GT", "HN",
+             "NI", "PA", "PY", "SV", "UY", "VE", "US", "ES")
 # Validation lists cover this many rows below the header, so rows typed later get them.
 VALIDATION_ROWS = 20000
 
@@ -72,6 +76,7 @@ CLIENTES = TableSpec(
         Column("Avisos automáticos", 12, choices=YES_NO),
         Column("Zona horaria", 22),
         Column("Tercero", 30),
+        Column("País", 8, choices=COUNTRIES),
     ),
 )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cobranza.book.countries import COUNTRY_HINT, country_code
 from cobranza.book.money import CURRENCY_HINT, currency_code
 from cobranza.book.text import normalize, parse_yes_no
 
@@ -169,11 +170,9 @@ def _amount(text: str) -> float:
 
 
 def _country(text: str) -> str:
-    import holidays
-
-    code = text.strip().upper()
-    if code not in holidays.list_supported_countries():
-        raise ValueError("no es un código de país ISO, por ejemplo MX, CO, CL o PE")
+    code = country_code(text)
+    if code is None:
+        raise ValueError(f"no es un código de país ({COUNTRY_HINT})")
     return code
 
 

@@ -30,6 +30,7 @@ CUSTOMER_COLUMNS = {
     "avisos automaticos": "auto_notices",  # bool, default True
     "zona horaria": "timezone",  # IANA name, default Config.timezone
     "tercero": "third_party",
+    "pais": "country",  # ISO 3166 alpha-2, upper case; "" = Configuración's (also when bad)
 }
 INVOICE_COLUMNS = {
     "factura*": "invoice",

@@ -25,6 +25,7 @@ import pandas as pd
 from cobranza.book import records as rec
 from cobranza.book.addresses import split_addresses
 from cobranza.book.config import DEFAULTS, Config, parse_config
+from cobranza.book.countries import COUNTRY_HINT, country_code
 from cobranza.book.money import CURRENCY_HINT, currency_code, to_minor
 from cobranza.book.parse import (
     AMOUNT_MAX,
@@ -81,7 +82,7 @@ REFERENCES = {"emision": "emision", "vencimiento": "vencimiento", "compromiso": 
 _LABELS = {
     "codigo": "Código", "dias": "Días", "area": "Área", "emision": "Emisión",
     "limite de credito": "Límite de crédito", "telefono": "Teléfono", "parametro": "Parámetro",
-    "avisos automaticos": "Avisos automáticos", "email cc": "Email CC",
+    "avisos automaticos": "Avisos automáticos", "email cc": "Email CC", "pais": "País",
 }
 _DATE_HINT = "use dd/mm/aaaa"
 
@@ -287,6 +288,19 @@ def _is_zone(name: str) -> bool:
     return True
 
 
+def _country(raw: pd.Series, config: Config) -> Parsed:
+    """País: a country the holiday calendar knows; blank or bad = Configuración's."""
+    text = to_text(raw)
+    codes = per_unique(text, lambda t: country_code(t) or "")
+    bad = (text != "") & (codes == "")
+    problem = (
+        f"no es un código de país ({COUNTRY_HINT}); mientras tanto se usan el Perfil legal "
+        f"({config.legal_profile}) y los feriados de País feriados ({config.holiday_country}) "
+        "de Configuración."
+    )
+    return Parsed(codes.astype(str), bad, problem, keep=True)
+
+
 def _yes_no(default: bool, consequence: str) -> Callable[[pd.Series, Config], Parsed]:
     def parser(raw: pd.Series, config: Config) -> Parsed:
         values, bad = parse_bools(raw, default)
@@ -306,6 +320,7 @@ CELL_PARSERS: dict[str, Callable[[pd.Series, Config], Parsed]] = {
     "days": _days,
     "emails": _emails,
     "timezone": _timezone,
+    "country": _country,
     # Blank means Sí for these two; a value that is neither Sí nor No means No until fixed.
     "auto_notices": _yes_no(True, "mientras tanto no se envían avisos automáticos al cliente"),
     "active": _yes_no(True, "mientras tanto el aviso queda inactivo"),
@@ -314,7 +329,7 @@ CELL_PARSERS: dict[str, Callable[[pd.Series, Config], Parsed]] = {
 # Table -> column -> parser kind; columns not listed are text.
 KINDS: dict[str, dict[str, str]] = {
     "customers": {"emails": "emails", "cc": "emails", "credit_limit": "credit_limit",
-                  "auto_notices": "auto_notices", "timezone": "timezone"},
+                  "auto_notices": "auto_notices", "timezone": "timezone", "country": "country"},
     "invoices": {"issued": "date", "due": "date", "currency": "currency", "amount": "money"},
     "payments": {"date": "date", "amount": "money"},
     "contacts": {"date": "date", "result": "result", "promise_date": "date", "follow_up": "date"},

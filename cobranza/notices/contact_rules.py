@@ -1,12 +1,15 @@
-"""When a customer may be contacted: Configuración's window and the legal profile.
+"""When a customer may be contacted: Configuración's window and the customer's legal rules.
 
 Three layers, all checked in the customer's own local time (`local` is an aware datetime
 already converted to the customer's zone):
 
-1. Solo días hábiles: no weekends and no holidays of País feriados.
+1. Solo días hábiles: no weekends and no holidays of the customer's country.
 2. Ventana de envío: start inclusive, end exclusive ("08:00-20:00" allows 19:59, not 20:00).
-3. The legal profile (Perfil legal): allowed hours per weekday, holidays of the profile's
+3. The customer's legal profile: allowed hours per weekday, holidays of the profile's
    country, and frequency caps per customer across all customer notices.
+
+Layers 1 and 3 are the customer's (`CustomerRules`, from its Clientes País: see
+`customer_rules`); Solo días hábiles and the Ventana de envío stay company settings.
 
 Each check returns the `Reason` that holds the message back, or None when allowed.
 Legal profiles are data (`PROFILES`); adding a country is one entry.
@@ -81,6 +84,24 @@ def profile(code: str) -> LegalProfile:
     return PROFILES.get(code, PROFILES["ninguno"])
 
 
+@dataclass(frozen=True)
+class CustomerRules:
+    """One customer's contact rules: its legal profile and the country whose holidays are
+    not business days for it (Solo días hábiles)."""
+
+    legal: LegalProfile
+    holidays: str  # ISO code: the customer's País, or País feriados when it is blank
+
+
+def customer_rules(country: str, config: Config) -> CustomerRules:
+    """The rules of a customer whose Clientes País is `country` (validated, "" = blank):
+    MX, CO, CL and PE have their own profile, any other country `ninguno`; a blank País
+    takes Configuración's Perfil legal and País feriados."""
+    if not country:
+        return CustomerRules(profile(config.legal_profile), config.holiday_country)
+    return CustomerRules(PROFILES.get(country, PROFILES["ninguno"]), country)
+
+
 def _hhmm(t: time) -> str:
     return t.strftime("%H:%M")
 
@@ -93,14 +114,14 @@ def _inside(t: time, hours: tuple[time, time]) -> bool:
     return hours[0] <= t < hours[1]
 
 
-def business_day_block(day: date, config: Config) -> Reason | None:
-    """Solo días hábiles: weekends and holidays of País feriados are not allowed."""
+def business_day_block(day: date, config: Config, rules: CustomerRules) -> Reason | None:
+    """Solo días hábiles: weekends and holidays of the customer's country are not allowed."""
     if not config.business_days_only:
         return None
     if is_weekend(day):
         return reason(ReasonCode.NOT_BUSINESS_DAY, weekday=WEEKDAY_NAMES_ES[day.weekday()])
-    if is_holiday(day, config.holiday_country):
-        return reason(ReasonCode.HOLIDAY, country=config.holiday_country)
+    if is_holiday(day, rules.holidays):
+        return reason(ReasonCode.HOLIDAY, country=rules.holidays)
     return None
 
 
@@ -115,24 +136,24 @@ def legal_day_block(day: date, legal: LegalProfile) -> Reason | None:
     return None
 
 
-def hours_block(local: datetime, config: Config) -> Reason | None:
+def hours_block(local: datetime, config: Config, rules: CustomerRules) -> Reason | None:
     """Ventana de envío, then the legal hours of the local weekday."""
     if not _inside(local.time(), (config.window_start, config.window_end)):
         return reason(ReasonCode.WINDOW, window=_span(config.window_start, config.window_end))
-    legal = profile(config.legal_profile)
+    legal = rules.legal
     hours = legal.hours[local.weekday()]
     if hours is not None and not _inside(local.time(), hours):
         return reason(ReasonCode.LEGAL_HOURS, profile=legal.code, hours=_span(*hours))
     return None
 
 
-def window_block(local: datetime, config: Config) -> Reason | None:
+def window_block(local: datetime, config: Config, rules: CustomerRules) -> Reason | None:
     """Why `local` (customer's local time) is outside every allowed window; None if inside."""
     day = local.date()
     return (
-        business_day_block(day, config)
-        or legal_day_block(day, profile(config.legal_profile))
-        or hours_block(local, config)
+        business_day_block(day, config, rules)
+        or legal_day_block(day, rules.legal)
+        or hours_block(local, config, rules)
     )
 
 
@@ -157,19 +178,18 @@ def local_dates(contacts: Iterable[datetime], like: datetime) -> list[date]:
     return [c.astimezone(like.tzinfo).date() for c in contacts]
 
 
-def contact_block(local: datetime, config: Config,
+def contact_block(local: datetime, config: Config, rules: CustomerRules,
                   previous: Iterable[datetime]) -> Reason | None:
     """Window and caps together: the reason to hold a message back at `local`, or None."""
-    legal = profile(config.legal_profile)
-    return window_block(local, config) or cap_block(
-        local.date(), legal, local_dates(previous, local)
+    return window_block(local, config, rules) or cap_block(
+        local.date(), rules.legal, local_dates(previous, local)
     )
 
 
-def _day_opening(day: date, config: Config) -> tuple[time, time] | None:
+def _day_opening(day: date, config: Config, rules: CustomerRules) -> tuple[time, time] | None:
     """Allowed [start, end) on `day`: Ventana ∩ legal hours; None if the day is closed."""
-    legal = profile(config.legal_profile)
-    if business_day_block(day, config) or legal_day_block(day, legal):
+    legal = rules.legal
+    if business_day_block(day, config, rules) or legal_day_block(day, legal):
         return None
     start, end = config.window_start, config.window_end
     hours = legal.hours[day.weekday()]
@@ -179,15 +199,15 @@ def _day_opening(day: date, config: Config) -> tuple[time, time] | None:
 
 
 def next_allowed(
-    local: datetime, config: Config, previous: Iterable[datetime] = (), horizon: int = 400
+    local: datetime, config: Config, rules: CustomerRules, previous: Iterable[datetime] = (),
+    horizon: int = 400,
 ) -> datetime | None:
     """Earliest instant at or after `local` when a contact is allowed (None beyond `horizon`)."""
-    legal = profile(config.legal_profile)
     dates = local_dates(previous, local)
     for offset in range(horizon):
         day = local.date() + timedelta(days=offset)
-        opening = _day_opening(day, config)
-        if opening is None or cap_block(day, legal, dates):
+        opening = _day_opening(day, config, rules)
+        if opening is None or cap_block(day, rules.legal, dates):
             continue
         start = datetime.combine(day, opening[0], tzinfo=local.tzinfo)
         candidate = max(local, start)

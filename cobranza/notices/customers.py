@@ -1,4 +1,5 @@
-"""Per-customer facts the notice planner needs: addresses, zone, and why not to send.
+"""Per-customer facts the notice planner needs: addresses, zone, contact rules (from its
+País), and why not to send.
 
 Built once per run for the customers that have something due (a few thousand at most),
 so plain Python over rows is fine here; the per-invoice work stays vectorized.
@@ -16,6 +17,7 @@ from cobranza.book.addresses import split_addresses
 from cobranza.book.config import Config
 from cobranza.book.records import InputError
 from cobranza.book.text import normalize
+from cobranza.notices.contact_rules import CustomerRules, customer_rules
 from cobranza.vocabulary import Reason, ReasonCode, reason
 
 OPTED_OUT = reason(ReasonCode.OPTED_OUT)
@@ -64,7 +66,7 @@ def email_cell_error(
                       "" if pd.isna(shown) else str(shown), problem)
 
 
-COLUMNS = ("name", "to", "cc", "zone", "excluded", "email_error", "row", "emails")
+COLUMNS = ("name", "to", "cc", "zone", "rules", "excluded", "email_error", "row", "emails")
 
 
 def valid_emails(text: object) -> tuple[str, ...]:
@@ -94,20 +96,25 @@ def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) 
     """One row per customer id in `ids` (index), with the columns of `COLUMNS`."""
     wanted = set(ids)
     known = customers[customers["customer"].isin(wanted)].drop_duplicates("customer")
-    fields = ("customer", "name", "emails", "cc", "timezone", "auto_notices", "segment", "row")
+    fields = ("customer", "name", "emails", "cc", "timezone", "country", "auto_notices",
+              "segment", "row")
+    rules: dict[str, CustomerRules] = {}  # País -> rules, shared by its customers
     rows = {}
     # column lists, not itertuples: iterating pandas string columns is slow per element
-    for customer, name, emails, cc, zone, auto, segment, row in zip(
+    for customer, name, emails, cc, zone, country, auto, segment, row in zip(
         *(known[f].tolist() for f in fields), strict=True
     ):
         to = valid_emails(emails)
+        if country not in rules:
+            rules[country] = customer_rules(country, config)
         rows[customer] = (
             str(name), to, valid_emails(cc), zone_of(str(zone), config.timezone),
-            exclusion(auto, str(segment), config), None if to else NO_EMAIL, int(row),
-            str(emails),
+            rules[country], exclusion(auto, str(segment), config), None if to else NO_EMAIL,
+            int(row), str(emails),
         )
     for missing in sorted(wanted - set(rows)):
-        rows[missing] = ("", (), (), zone_of("", config.timezone), None, UNKNOWN, None, "")
+        rows[missing] = ("", (), (), zone_of("", config.timezone), customer_rules("", config),
+                         None, UNKNOWN, None, "")
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
 
 

@@ -2,11 +2,15 @@
 
 Pure: `plan_digests(book, alerts, now, history)`. Digests are a registry (`DIGESTS`): a
 code, a cadence, the alert types listed and the audience that receives them. Internal
-mail follows no legal window and no Solo días hábiles rule; it is due
+mail follows no legal window, but it keeps the company's business days (Solo días
+hábiles with País feriados: never on a weekend or holiday). It is due
 
-* daily: once `now` (company zone) is at or after Hora resumen diario; period "2026-11-25";
-* weekly: on Día resumen semanal at or after that hour, or any later day of the same ISO
-  week if that moment was missed; period "2026-W48".
+* daily: on a business day once `now` (company zone) is at or after Hora resumen diario;
+  period "2026-11-25";
+* weekly: on Día resumen semanal at or after that hour, or the next business day when
+  that day is not one; or any later business day of the same ISO week if that moment was
+  missed. Its period is the ISO week of Día resumen semanal ("2026-W48"), so a digest
+  moved into the next week still goes once for its own week.
 
 A recipient with no rows gets nothing (no ledger key either), so if rows appear later in
 the same period the digest still goes. Rows with a blank Cobrador or Área are not mailed
@@ -18,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
 from cobranza.book.config import Config
 from cobranza.book.records import Book
 from cobranza.book.text import normalize
+from cobranza.notices.contact_rules import business_day_block, customer_rules
 from cobranza.notices.customers import valid_emails
 from cobranza.notices.messages import Line, Outgoing, digest_key
 from cobranza.notices.planner import History
@@ -103,14 +108,34 @@ DIGESTS: tuple[DigestRule, ...] = (
 
 
 def digest_period(weekly: bool, local: datetime, config: Config) -> str | None:
-    """The period a digest is due for at `local` (company zone), or None if not yet due."""
+    """The period a digest is due for at `local` (company zone), or None if not due."""
+    today = local.date()
+    if not is_company_business_day(today, config):
+        return None
     before_hour = local.time() < config.daily_digest_time
     if not weekly:
-        return None if before_hour else period_of(False, local.date())
-    day = local.weekday()
-    if day < config.weekly_digest_day or (day == config.weekly_digest_day and before_hour):
-        return None
-    return period_of(True, local.date())
+        return None if before_hour else period_of(False, today)
+    monday = today - timedelta(days=today.weekday())
+    for week in (monday, monday - timedelta(days=7)):  # this week's, or last week's moved
+        scheduled = week + timedelta(days=config.weekly_digest_day)
+        due = next_company_business_day(scheduled, config)
+        if due > today or due.isocalendar()[:2] != today.isocalendar()[:2]:
+            continue
+        return None if due == today and before_hour else period_of(True, scheduled)
+    return None
+
+
+def is_company_business_day(day: date, config: Config) -> bool:
+    """Solo días hábiles with the company's País feriados (every day when it is No): the
+    same rule as for a customer with a blank País."""
+    return business_day_block(day, config, customer_rules("", config)) is None
+
+
+def next_company_business_day(day: date, config: Config) -> date:
+    """`day` when it is a company business day, else the next one."""
+    while not is_company_business_day(day, config):
+        day += timedelta(days=1)
+    return day
 
 
 def period_of(weekly: bool, day: date) -> str:

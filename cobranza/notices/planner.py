@@ -40,6 +40,7 @@ from cobranza.book.config import Config
 from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
+from cobranza.notices.contact_rules import CustomerRules
 from cobranza.notices.customers import customer_table, email_errors, refused_problem
 from cobranza.notices.messages import (
     Line,
@@ -400,8 +401,10 @@ def apply_contact_rules(
             out.append(draft)
     gate = _Gate(now, book.config)
     zones = customers["zone"].to_dict()  # one lookup table, not a .at per customer
+    rules = customers["rules"].to_dict()
     for customer, notices in ready.items():
-        held, later = gate.check(zones[customer], list(history.contacts.get(customer, ())))
+        sent = list(history.contacts.get(customer, ()))
+        held, later = gate.check(zones[customer], rules[customer], sent)
         if held is None:
             out.append(combined(sorted(notices, key=lambda o: severity[o.code])))
             continue
@@ -417,26 +420,28 @@ def combined(notices: list[Outgoing]) -> Outgoing:
 
 
 class _Gate:
-    """Contact rules at one instant, with the per-zone window check computed once."""
+    """Contact rules at one instant, with the window check computed once per zone and
+    customer rules."""
 
     def __init__(self, now: datetime, config: Config) -> None:
         self.now, self.config = now, config
-        self.legal = contact_rules.profile(config.legal_profile)
-        self.windows: dict[str, tuple[datetime, Reason | None]] = {}
+        self.windows: dict[tuple[str, CustomerRules], tuple[datetime, Reason | None]] = {}
         self.next: dict[tuple, datetime | None] = {}
 
-    def check(self, zone: ZoneInfo,
+    def check(self, zone: ZoneInfo, rules: CustomerRules,
               sent: list[datetime]) -> tuple[Reason | None, datetime | None]:
-        """(reason to hold back or None, next allowed instant when held back)."""
-        if zone.key not in self.windows:
+        """(reason to hold back or None, next allowed instant when held back) for a
+        customer in `zone` under its `rules`, given its earlier contacts `sent`."""
+        where = (zone.key, rules)
+        if where not in self.windows:
             local = self.now.astimezone(zone)
-            self.windows[zone.key] = (local, contact_rules.window_block(local, self.config))
-        local, reason = self.windows[zone.key]
+            self.windows[where] = (local, contact_rules.window_block(local, self.config, rules))
+        local, reason = self.windows[where]
         dates = contact_rules.local_dates(sent, local)
-        reason = reason or contact_rules.cap_block(local.date(), self.legal, dates)
+        reason = reason or contact_rules.cap_block(local.date(), rules.legal, dates)
         if reason is None:
             return None, None
-        memo = (zone.key, tuple(sorted(dates)))
+        memo = (where, tuple(sorted(dates)))
         if memo not in self.next:
-            self.next[memo] = contact_rules.next_allowed(local, self.config, sent)
+            self.next[memo] = contact_rules.next_allowed(local, self.config, rules, sent)
         return reason, self.next[memo]

@@ -175,6 +175,8 @@ class _Builder:
         segment = _weighted(r, _SEGMENTS)
         low, high = _LIMITS[segment]
         row = {
+            "code": code,
+            "name": name,
             "email": email,
             "cc": f"compras.{slug}@cliente-demo.{tld}" if r.random() < 0.25 else None,
             "phone": self._phone(country),
@@ -184,11 +186,13 @@ class _Builder:
             "notices": None if r.random() < 0.1 else "Sí",
             "zone": _weighted(r, _MX_ZONES) if country == "MX" else _FOREIGN[country][3],
             "third": None,
+            "pais": country,
         }
         row.update(over)
-        self.data.customers.append((code, name, row["email"], row["cc"], row["phone"],
+        code = str(row["code"])
+        self.data.customers.append((code, row["name"], row["email"], row["cc"], row["phone"],
                                     row["segment"], row["limit"], row["collector"],
-                                    row["notices"], row["zone"], row["third"]))
+                                    row["notices"], row["zone"], row["third"], row["pais"]))
         self.terms[code] = r.choice((15, 30, 30, 45, 60))
         self.country[code] = country
         self.collector[code] = str(row["collector"])
@@ -324,7 +328,13 @@ def _customer_cases(b: _Builder) -> None:
               comment="Indica que revisará con su tesorería", follow_up=b.day(0))
     b.contact(b.day(-2), c, None, "Sin contacto", comment="No contestan; llamar de nuevo",
               follow_up=b.day(1))
-    c = cases["cliente_usd"] = b.case()
+    # An importer in Argentina: País AR has no legal profile of its own (`ninguno`) and
+    # Argentina's holidays are its non-business days. Drawn like an MX case and then
+    # renamed, so every later random draw of the demo stays the same.
+    c = cases["cliente_usd"] = cases["cliente_ar"] = b.case(
+        code="30-71456982-5", name="Importadora Río de la Plata S.A.",
+        email="pagos.importadora-rio-de-la-plata@cliente-demo.ar", cc=None,
+        phone="+54 11 4321 5678", zone="America/Argentina/Buenos_Aires", pais="AR")
     cases["usd"] = b.invoice(c, b.day(-45), b.day(-15), 12400.0, "USD")
     for country, due in (("CO", -1), ("CL", -15), ("PE", -30)):
         c = cases[f"cliente_{country.lower()}"] = b.case(country)
