@@ -530,7 +530,7 @@ class Ledger:
     def _taken(self, db: sqlite3.Connection, key: str, now: datetime, to: str) -> bool:
         row = db.execute("SELECT * FROM sends WHERE book = ? AND key = ?",
                          (self.book, key)).fetchone()
-        if row is None or _retry_due(row, now):
+        if row is None or _retry_due(row, now) or _reopened(row):
             return False
         return not (_refused(row) and row["to"] != to)
 
@@ -644,10 +644,13 @@ class Ledger:
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
         refused: dict[str, Refusal] = {}
+        reopened: set[str] = set()
         for row in self._each("SELECT * FROM sends WHERE book = ?", (self.book,)):
             key = stored_key(row["key"], row["kind"], row["recipient"], row["code"])
             if _refused(row):
                 refused[key] = Refusal(row["to"], row["reason"])
+            elif _reopened(row):
+                reopened.add(key)
             elif not _retry_due(row, now):
                 final.add(key)
             if row["kind"] == Kind.NOTICE and row["state"] in (
@@ -655,7 +658,8 @@ class Ledger:
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)
                 contacts.setdefault(row["recipient"], set()).add(when)
         return History(
-            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused
+            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused,
+            frozenset(reopened),
         )
 
     def rows(self) -> list[SentRow]:
@@ -689,6 +693,25 @@ def _refused(row: sqlite3.Row) -> bool:
         return False
     code = row["reason_code"]
     return code == ReasonCode.SMTP_REFUSED or (code == "" and row["attempts"] > 0)
+
+
+# Reasons the user can fix: earlier releases recorded them final, nothing was sent.
+_FIXABLE_SKIPS = (ReasonCode.TEMPLATE_MISSING, ReasonCode.TEMPLATE_NOT_APPROVED)
+_WORDED_BY_HAND = ("", ReasonCode.FROM_COPY)  # first-release rows, rows seeded from Envíos
+
+
+def _reopened(row: sqlite3.Row) -> bool:
+    """A row an earlier release recorded final for something the user can fix, never
+    sent: a notice skipped for its template (missing, not approved; a first-release or
+    seeded row says so by its text, "plantilla X no aprobada"), or a message whose
+    template failed to render (an `error` reached without a send attempt)."""
+    code = row["reason_code"]
+    if row["state"] == SendState.SKIPPED:
+        return code in _FIXABLE_SKIPS or (
+            code in _WORDED_BY_HAND and row["reason"].startswith("plantilla "))
+    if row["state"] == SendState.ERROR:
+        return code == ReasonCode.TEMPLATE_FAILED or (code == "" and row["attempts"] == 0)
+    return False
 
 
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
