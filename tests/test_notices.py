@@ -270,8 +270,8 @@ def test_promise_kept_vs_broken():
     ("customer", "reason"),
     [
         ({"customer": "C1", "auto_notices": False}, "avisos automáticos desactivados"),
-        ({"customer": "C1", "segment": "VIP"}, "segmento VIP sin avisos"),
-        ({"customer": "C1", "segment": " vip "}, "segmento vip sin avisos"),
+        ({"customer": "C1", "segment": "VIP"}, "segmento VIP"),
+        ({"customer": "C1", "segment": " vip "}, "segmento vip"),
     ],
 )
 def test_customer_exclusions(customer, reason):
@@ -291,7 +291,7 @@ def test_segments_without_notices_come_from_configuration():
     out, _ = plan(frame, at("2026-11-11"), the_book)
     assert summary(out, "VENCIDA_1") == [
         ("C1", "VENCIDA_1", "listo", "", ["F1"]),
-        ("C2", "VENCIDA_1", "omitido", "segmento Gobierno sin avisos", ["F2"]),
+        ("C2", "VENCIDA_1", "omitido", "segmento Gobierno", ["F2"]),
     ]
 
 

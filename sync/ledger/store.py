@@ -686,6 +686,43 @@ class Ledger:
         return rows[0]["state"] if rows else None
 
 
+def settled_keys(path: Path, workbook: Path, book_id: str) -> frozenset[str]:
+    """The keys the ledger file at `path` holds as outcomes for the workbook (`book_id`:
+    its declared id, or "" for a workbook that does not carry one yet: the provisional
+    id this file gave its path): sent, skipped, uncertain, being sent, a final error;
+    not what waits to be retried or what the user can still fix. Read-only, for
+    PROXIMO_AVISO: never creates, migrates nor writes a ledger (no file: nothing sent)."""
+    if not path.is_file():
+        return frozenset()
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                         timeout=BUSY_TIMEOUT_S)
+    db.row_factory = sqlite3.Row
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "sends" not in tables:
+            return frozenset()
+        columns = {r["name"] for r in db.execute("PRAGMA table_info(sends)")}
+        if "book" not in columns:  # a first-release file: one workbook's rows, no codes
+            rows = db.execute("SELECT *, '' AS reason_code FROM sends")
+        else:
+            ids = [book_id] if book_id else [r[0] for r in db.execute(
+                "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
+            rows = db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})",
+                              ids)
+        return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
+                         for row in rows if _settled(row))
+    except sqlite3.OperationalError as exc:
+        raise busy_error(path, BUSY_TIMEOUT_S, exc) from None
+    finally:
+        db.close()
+
+
+def _settled(row: sqlite3.Row) -> bool:
+    """An outcome the planner never plans again whatever the time (`Ledger.history` adds
+    the `pendiente` rows whose next try has not come)."""
+    return row["state"] != SendState.PENDING and not _refused(row) and not _reopened(row)
+
+
 def _refused(row: sqlite3.Row) -> bool:
     """A customer notice the mail server refused for good (a first-release row says so by
     an `error` reached after a send attempt)."""
