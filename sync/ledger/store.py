@@ -566,8 +566,8 @@ class Ledger:
         self, outgoing: Outgoing, message_id: str, state: SendState, why: Reason,
         now: datetime,
     ) -> bool:
-        """Record an outcome decided without sending (omitido, a render error) as final,
-        unless already recorded.
+        """Record an outcome decided without sending (omitido) as final, unless already
+        recorded.
 
         Keys still ``pendiente`` from an earlier transient failure are overwritten (the
         planner has since decided, e.g. "fuera de plazo"); any other existing row wins.
