@@ -218,14 +218,12 @@ def _selected_customer(io: BookIO, book: Book) -> str | None:
 
 @_edge
 def validar(io: BookIO, now: datetime) -> int:
-    """Write every bad input to Errores; returns how many there are."""
-    from cobranza.layout import reports
-    from sync.cycle import localize
-
-    book = io.read()
-    at = localize(now, book)
-    io.write([reports.errors_sheet(book.errors, at)], at)
-    n = len(book.errors)
+    """Write to Errores what the sync would: every bad input, and the data that holds
+    notices back (a customer without a valid email, a template to fix); returns how
+    many rows. The sync's own process(), as a dry run: nothing is sent or recorded."""
+    done, parameters = _run(io, now, dry_run=True)
+    io.write([s for s in done.sheets if s.name == "Errores"], done.computed.now, parameters)
+    n = len(done.computed.errors)
     io.show("No se encontraron errores en los datos." if n == 0 else
             f"Se encontraron {n} datos con problemas; vea la hoja Errores.")
     return n

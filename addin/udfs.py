@@ -6,7 +6,10 @@ that spills. The work is done by plain functions `core(values, book, as_of) -> v
 (`dias_vencidos`, `tramo_mora`, `saldo`, `estatus_cobro`, `proximo_aviso`,
 `uso_credito`) that know nothing about Excel; the decorated functions only parse
 `fecha_corte`, find the caller's workbook and turn any failure into a Spanish error
-text (a cell never shows a traceback).
+text (a cell never shows a traceback). `proximo_aviso` also takes `sent`, the keys the
+workbook's ledger holds as final: the edge reads them read-only (`sync.ledger.identity.
+sent_keys`, the sync's own location rule; no ledger, nothing sent), once per
+recalculation like the Book.
 
 The UDFs are volatile: they depend on today's date when `fecha_corte` is omitted, and
 the workbook-wide ones on sheets that are not arguments (Pagos, Gestiones). A whole
@@ -22,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +52,7 @@ ERR_INTERNAL = "#¡Error interno de Cobranza: avise a soporte!"
 BOOK_TTL = 2.0  # seconds a workbook read is reused by the other UDF calls of a recalculation
 
 Values = Any  # a scalar, a list (one row) or a list of rows
-Core = Callable[[Values, Book | None, date], Values]
+Core = Callable[..., Values]  # (values, book, as_of, **edge) -> values
 
 
 # --- shapes ----------------------------------------------------------------------------
@@ -157,13 +161,22 @@ def estatus_cobro(values: Values, book: Book | None, as_of: date) -> Values:
     return _lookup(values, table["status"], ids, ERR_INVOICE)
 
 
-def proximo_aviso(values: Values, book: Book | None, as_of: date) -> Values:
-    """Next notice of each Factura as "CÓDIGO dd/mm/aaaa"; "" when none is ahead."""
+_NEXT: dict[int, tuple[pd.DataFrame, frozenset[str], pd.Series]] = {}
+
+
+def proximo_aviso(values: Values, book: Book | None, as_of: date,
+                  sent: frozenset[str] = frozenset()) -> Values:
+    """Next notice of each Factura as "CÓDIGO dd/mm/aaaa", "Sin avisos: ..." when it is
+    excluded, "" when none is ahead. `sent`: the keys the workbook's ledger holds as final
+    (what was sent or skipped is not next)."""
     table, ids = _invoice_table(_need(book), as_of)
-    if "next_notice" not in table.columns:  # once per (book, as_of), like the table
-        text = next_notice_text(book, table, as_of)
-        table["next_notice"] = pd.Series(text, index=table.index, dtype="str")
-    return _lookup(values, table["next_notice"], ids, ERR_INVOICE)
+    hit = _NEXT.get(id(table))
+    if hit is None or hit[0] is not table or hit[1] is not sent:  # once per recalculation
+        text = next_notice_text(book, table, as_of, sent)
+        hit = (table, sent, pd.Series(text, index=table.index, dtype="str"))
+        _NEXT.clear()
+        _NEXT[id(table)] = hit
+    return _lookup(values, hit[2], ids, ERR_INVOICE)
 
 
 def uso_credito(values: Values, book: Book | None, as_of: date) -> Values:
@@ -196,13 +209,15 @@ def _gc_paused(core: Core) -> Core:
     (and the Book holds millions of objects the GC would walk again and again)."""
 
     @functools.wraps(core)
-    def paused(values: Values, book: Book | None, as_of: date) -> Values:
+    def paused(values: Values, book: Book | None, as_of: date, **edge: Any) -> Values:
         with gc_paused():
-            return core(values, book, as_of)
+            return core(values, book, as_of, **edge)
 
     return paused
 
 
+# Cores that also take what the workbook's ledger holds as final (`sent=`).
+LEDGER_CORES = frozenset({"PROXIMO_AVISO"})
 CORES: dict[str, Core] = {
     name: _gc_paused(core) for name, core in {
         "DIAS_VENCIDOS": dias_vencidos,
@@ -227,6 +242,7 @@ def parse_cutoff(value: object, today: date) -> date | None:
 
 
 _BOOKS: dict[str, tuple[float, Book]] = {}
+_SENT: dict[str, tuple[float, Book, frozenset[str]]] = {}
 
 
 def cached_book(key: str, read: Callable[[], Book], clock: Callable[[], float]) -> Book:
@@ -240,10 +256,25 @@ def cached_book(key: str, read: Callable[[], Book], clock: Callable[[], float]) 
     return book
 
 
+def cached_sent(key: str, book: Book, read: Callable[[], frozenset[str]],
+                clock: Callable[[], float]) -> frozenset[str]:
+    """What the ledger of workbook `key` holds as final, read again with a new Book or
+    when older than BOOK_TTL (one read per recalculation, like the Book)."""
+    hit = _SENT.get(key)
+    now = clock()
+    if hit is not None and hit[1] is book and now - hit[0] <= BOOK_TTL:
+        return hit[2]
+    sent = read()
+    _SENT[key] = (now, book, sent)
+    return sent
+
+
 def clear_cache() -> None:
     """Forget every cached workbook (the ribbon calls this after it changes the book)."""
     _BOOKS.clear()
+    _SENT.clear()
     _MEMO.clear()
+    _NEXT.clear()
 
 
 def _caller_book(caller: xw.Range) -> Book:
@@ -251,6 +282,14 @@ def _caller_book(caller: xw.Range) -> Book:
 
     xw_book = caller.sheet.book
     return cached_book(xw_book.fullname, lambda: ExcelBook(xw_book).read(), time.monotonic)
+
+
+def _caller_sent(caller: xw.Range, book: Book) -> frozenset[str]:
+    """The caller workbook's ledger, read-only (the same location rule as the sync)."""
+    from sync.ledger.identity import sent_keys
+
+    path = caller.sheet.book.fullname
+    return cached_sent(path, book, lambda: sent_keys(Path(path), book), time.monotonic)
 
 
 def run_udf(name: str, values: Values, fecha_corte: object, caller: xw.Range | None = None,
@@ -261,7 +300,9 @@ def run_udf(name: str, values: Values, fecha_corte: object, caller: xw.Range | N
         if as_of is None:
             return ERR_DATE
         book = None if caller is None else _caller_book(caller)
-        return CORES[name](values, book, as_of)
+        edge = {"sent": _caller_sent(caller, book)} if (
+            name in LEDGER_CORES and caller is not None) else {}
+        return CORES[name](values, book, as_of, **edge)
     except CobranzaError as exc:
         return "#¡" + str(exc).rstrip(".") + "!"
     except Exception:

@@ -126,6 +126,11 @@ class ReasonCode(StrEnum):
     # the customer is excluded (omitido)
     OPTED_OUT = "avisos_desactivados"
     SEGMENT = "segmento_sin_avisos"
+    # the invoice's Estatus excludes it (no record: what PROXIMO_AVISO says)
+    IN_DISPUTE = "en_disputa"
+    PAYMENT_REPORTED = "pago_informado"
+    THIRD_PARTY = "tercerizada"
+    WRITTEN_OFF = "castigada"
     # its time passed (omitido)
     LATE = "fuera_de_plazo"
     REPLACED = "otro_en_su_lugar"  # catch-up: a later stage goes instead

@@ -27,6 +27,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from cobranza.layout.sends import codes_text, invoices_text
 from cobranza.layout.wording import reason_text
 from sync.ledger.store import ABANDONED, ledger_path
 from tests.smtp_server import Received, SmtpTestServer, _Handler
@@ -94,15 +95,20 @@ def clave(message: Received) -> str:
 
 
 def ledger(book: Path) -> dict[str, dict]:
-    """message id -> {state, reason, code, recipient, invoices} (one row per message)."""
+    """message id -> {state, reason, code, recipient, invoices} (one row per message; its
+    code and invoices as Envíos shows a message carrying several notices)."""
     with sqlite3.connect(ledger_path(book)) as db:
         db.row_factory = sqlite3.Row
         rows = db.execute("SELECT message_id, state, reason, code, recipient, invoices "
-                          "FROM sends").fetchall()
+                          "FROM sends ORDER BY rowid").fetchall()
     out: dict[str, dict] = {}
+    parts: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
         seen = out.setdefault(r["message_id"], dict(r))
         assert seen["state"] == r["state"], r["message_id"]  # a message moves as a whole
+        parts.setdefault(r["message_id"], []).append((r["code"], r["invoices"]))
+    for message, each in parts.items():
+        out[message].update(code=codes_text(each), invoices=invoices_text(each))
     return out
 
 

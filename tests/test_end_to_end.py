@@ -455,11 +455,11 @@ def test_excluded_customers_get_nothing(flow):
     for name in ("sin_avisos", "vip", "cliente_tercero", "cliente_castigo"):
         for address in customers[c[name]][2].split(";"):
             assert everyone[address.strip()] == 0, name
-    # No valid email: not a silent skip, an Errores row and an Envíos error.
+    # No valid email: not a silent skip, an Errores row and an Envíos pendiente.
     rows = envios(flow.snaps["day1"])
     assert {(r["Código"], r["Estado"], r["Motivo"]) for r in rows
             if r["Destinatario"] == c["sin_email"] and r["Estado"] != "omitido"} == {
-        (code, "error", "el cliente no tiene un email válido en la hoja Clientes")
+        (code, "pendiente", "el cliente no tiene un email válido en la hoja Clientes")
         for code in ("VENCIDA_1", "ESTADO_MENSUAL")}
     assert not [r for r in rows if r["Destinatario"] == c["sin_avisos"]
                 and r["Estado"] == "enviado"]
@@ -499,9 +499,10 @@ def test_envios_rows_match_the_ledger_and_the_server(flow):
         expected[(recipient_of[clave(m)], ", ".join(parts), shown)] += 1
     assert rows == expected
     assert Counter(r["Estado"] for r in sheet)["enviado"] == len(flow.sent["day1"])
-    errors = {(r["Código"], r["Destinatario"], r["Facturas"]) for r in sheet
-              if r["Estado"] == "error"}
-    assert errors == {("VENCIDA_1", flow.data.cases["sin_email"],
+    # The customer without a valid email: its notices wait (the user can fix it).
+    waiting = {(r["Código"], r["Destinatario"], r["Facturas"]) for r in sheet
+               if r["Estado"] == "pendiente"}
+    assert waiting == {("VENCIDA_1", flow.data.cases["sin_email"],
                        flow.data.cases["factura_sin_email"]),
                       ("ESTADO_MENSUAL", flow.data.cases["sin_email"],
                        flow.data.cases["factura_sin_email"])}
@@ -511,7 +512,7 @@ def test_second_sync_at_the_same_instant_sends_nothing_and_keeps_envios(flow):
     assert flow.sent["day1_again"] == []
     assert flow.ledger["day1_again"] == flow.ledger["day1"]
     assert envios(flow.snaps["day1_again"]) == envios(flow.snaps["day1"])
-    assert "Envíos: error 2" in flow.stdout["day1_again"]
+    assert "Envíos: pendiente 2" in flow.stdout["day1_again"]
 
 
 def test_next_day_sends_only_what_became_due(flow):

@@ -131,8 +131,9 @@ def test_a_moved_copy_on_a_machine_without_ledger_sends_nothing_again(tmp_path):
         new_rules = received(server)
         assert [k for k, _ in new_rules] == ["estado_mensual-7e96aaad559f954f7478"]
         server.clear()
-        cobranza("sync", moved, "--as-of", SYNCED_AT, cwd=moved.parent, server=server)
+        out = cobranza("sync", moved, "--as-of", SYNCED_AT, cwd=moved.parent, server=server)
         assert received(server) == new_rules
+        assert "pendiente 2\n" in out  # the two customers without a valid email only
         server.clear()
         [(label, value)] = id_cells(moved)
         assert label == WORKBOOK_ID and workbook_id(moved) == value

@@ -27,8 +27,9 @@ CUSTOMERS = {  # Clientes rows 2..6
 NOT_VALID = ("Clientes", 5, "Email", "a[1]@x.mx", "no es una dirección de correo válida "
              '(use nombre@dominio.com; separe varias con ";").')
 NO_EMAIL = ("Clientes", 5, "Email", "",
-            "el cliente no tiene un email válido y sus avisos no se pueden enviar "
-            "(use nombre@dominio.com; varios separados por ;)")
+            "el cliente no tiene un email válido: sus avisos quedan pendientes y se enviarán "
+            "cuando lo corrija, mientras sigan vigentes (use nombre@dominio.com; varios "
+            "separados por ;)")
 NO_SMTPUTF8 = ("Clientes", 4, "Email", UTF8_LOCAL,
                f"la dirección {UTF8_LOCAL} lleva acentos u otros caracteres no ASCII antes de "
                "la @ y el servidor de correo no acepta esas direcciones (SMTPUTF8); el aviso "
@@ -57,7 +58,7 @@ def test_idn_goes_in_punycode_and_a_utf8_local_part_waits_without_smtputf8(tmp_p
         assert states == {
             "C1": ("pagos@lopez.mx", "enviado", ""), "C2": (IDN, "enviado", ""),
             "C3": (UTF8_LOCAL, "pendiente", WAITING),
-            "C4": ("", "error", "el cliente no tiene un email válido en la hoja Clientes"),
+            "C4": ("", "pendiente", "el cliente no tiene un email válido en la hoja Clientes"),
             "C5": ("ruiz@ruiz.mx", "enviado", ""),
         }
         assert errores(book) == [NOT_VALID, NO_EMAIL, NO_SMTPUTF8]

@@ -159,10 +159,41 @@ def test_a_refused_notice_is_claimed_again_only_for_another_address(ledger: Ledg
     assert not ledger.claim(notice("C1", ("F1",), to=("otra@x.mx",)), "a", later)
 
 
-def test_a_render_error_stays_final_whatever_the_address(ledger: Ledger) -> None:
+NOT_APPROVED = reason(ReasonCode.TEMPLATE_NOT_APPROVED, template="VENCIDA_1")
+MISSING = reason(ReasonCode.TEMPLATE_MISSING, template="VENCIDA_1")
+
+
+def _first_release_row(ledger: Ledger, key: str, state: str, text: str, attempts: int) -> None:
+    """A row as the first release wrote it: no reason code."""
+    with sqlite3.connect(ledger.path) as db:
+        db.execute(
+            'INSERT INTO sends (book, key, message_id, kind, code, recipient, "to", invoices, '
+            "state, reason, attempts, created_at, updated_at) VALUES "
+            "(?, ?, ?, 'aviso', 'VENCIDA_1', 'C1', 'c1@x.mx', 'F', ?, ?, ?, ?, ?)",
+            (BOOK, key, key, state, text, attempts, NOW.isoformat(), NOW.isoformat()))
+
+
+def test_rows_made_final_for_a_template_are_reopened(ledger: Ledger) -> None:
+    """Earlier releases recorded a template problem as final (omitido, or a render
+    `error`); nothing was sent, so the notice is planned again and may be claimed."""
+    keys = [notice_key("C1", f"F{i}", "VENCIDA_1") for i in range(1, 8)]
     ledger.note(notice("C1", ("F1",)), "a", SendState.ERROR, FAILED, NOW)
-    assert not ledger.claim(notice("C1", ("F1",), to=("nueva@x.mx",)), "a", NOW)
-    assert ledger.history(NOW).refused == {}
+    ledger.note(notice("C1", ("F2",)), "b", SendState.SKIPPED, NOT_APPROVED, NOW)
+    ledger.note(notice("C1", ("F3",)), "c", SendState.SKIPPED, MISSING, NOW)
+    _first_release_row(ledger, keys[3], "omitido", "plantilla VENCIDA_1 no aprobada", 0)
+    _first_release_row(ledger, keys[4], "error", 'Plantilla "VENCIDA_1", Cuerpo: ...', 0)
+    # still final: late (a first-release row and a coded one)
+    _first_release_row(ledger, keys[5], "omitido", "fuera de plazo", 0)
+    ledger.note(notice("C1", ("F7",)), "g", SendState.SKIPPED, LATE, NOW)
+    history = ledger.history(NOW)
+    assert sorted(history.reopened) == keys[:5]
+    assert sorted(history.final_keys) == keys[5:]
+    assert ledger.claim(notice("C1", ("F1", "F2", "F3", "F4", "F5"), to=("nueva@x.mx",)),
+                        "m", NOW)
+    assert not ledger.claim(notice("C1", ("F6",)), "m6", NOW)
+    ledger.record("m", SendState.SENT, None, NOW)
+    assert ledger.history(NOW).reopened == frozenset()
+    assert [ledger.state_of(k) for k in keys] == ["enviado"] * 5 + ["omitido"] * 2
 
 
 def _insert_enviando(path: Path, pid: int, host: str, updated: datetime) -> None:

@@ -204,15 +204,18 @@ def test_catch_up_sends_only_the_latest_reminder():
     ]
 
 
-def test_catch_up_names_nothing_when_the_latest_stage_cannot_go():
+def test_catch_up_names_the_stage_its_template_holds_back():
+    """The latest stage waits for its template (it goes once approved), so the earlier
+    ones are replaced by it, not merely late."""
     the_book = book(templates=[(c, "s", "b", c != "VENCIDA_30") for c in CODES])
     frame = invoices("2026-10-31", {"invoice": "F1", "due": "2026-10-01"})
-    out, _ = plan(frame, at("2026-10-31"), the_book)
+    out, errors = plan(frame, at("2026-10-31"), the_book)
     assert summary(out)[2:] == [
-        ("C1", "VENCIDA_1", "omitido", LATE, ["F1"]),
-        ("C1", "VENCIDA_15", "omitido", LATE, ["F1"]),
-        ("C1", "VENCIDA_30", "omitido", "plantilla VENCIDA_30 no aprobada", ["F1"]),
+        ("C1", "VENCIDA_1", "omitido", "se envía VENCIDA_30 en su lugar", ["F1"]),
+        ("C1", "VENCIDA_15", "omitido", "se envía VENCIDA_30 en su lugar", ["F1"]),
+        ("C1", "VENCIDA_30", "pendiente", "plantilla VENCIDA_30 no aprobada", ["F1"]),
     ]
+    assert [(e.sheet, e.row, e.column) for e in errors] == [("Plantillas", 6, "Aprobada")]
 
 
 def test_final_keys_are_never_planned_again():
@@ -277,8 +280,8 @@ def test_promise_kept_vs_broken():
     ("customer", "reason"),
     [
         ({"customer": "C1", "auto_notices": False}, "avisos automáticos desactivados"),
-        ({"customer": "C1", "segment": "VIP"}, "segmento VIP sin avisos"),
-        ({"customer": "C1", "segment": " vip "}, "segmento vip sin avisos"),
+        ({"customer": "C1", "segment": "VIP"}, "segmento VIP"),
+        ({"customer": "C1", "segment": " vip "}, "segmento vip"),
     ],
 )
 def test_customer_exclusions(customer, reason):
@@ -298,24 +301,72 @@ def test_segments_without_notices_come_from_configuration():
     out, _ = plan(frame, at("2026-11-11"), the_book)
     assert summary(out, "VENCIDA_1") == [
         ("C1", "VENCIDA_1", "listo", "", ["F1"]),
-        ("C2", "VENCIDA_1", "omitido", "segmento Gobierno sin avisos", ["F2"]),
+        ("C2", "VENCIDA_1", "omitido", "segmento Gobierno", ["F2"]),
     ]
 
 
+NOT_APPROVED = InputError(
+    "Plantillas", 3, "Aprobada", "",
+    "la plantilla AVISO_1 no está aprobada y la usan los avisos VENCIDA_1 (Configuración, "
+    "tabla Avisos, fila 2) y VENCIDA_15 (Configuración, tabla Avisos, fila 3): sus avisos "
+    "quedan pendientes; revise el texto y escriba Sí en Aprobada: se enviarán una vez "
+    "corregida, mientras sigan vigentes.")
+MISSING = InputError(
+    "Plantillas", None, "Código", "AVISO_1",
+    "no hay una plantilla con este Código y la usan los avisos VENCIDA_1 (Configuración, "
+    "tabla Avisos, fila 2) y VENCIDA_15 (Configuración, tabla Avisos, fila 3): sus avisos "
+    "quedan pendientes; agregue la fila (Código, Asunto, Cuerpo, Aprobada Sí) o corrija la "
+    "Plantilla del aviso: se enviarán una vez corregida, mientras sigan vigentes.")
+
+
 @pytest.mark.parametrize(
-    ("templates", "reason"),
+    ("templates", "reason", "error"),
     [
-        ([("VENCIDA_1", "s", "b", False)], "plantilla VENCIDA_1 no aprobada"),
-        ([], "plantilla VENCIDA_1 no existe en Plantillas"),
+        ([("OTRA", "s", "b", True), ("AVISO_1", "s", "b", False)],
+         "plantilla AVISO_1 no aprobada", NOT_APPROVED),
+        ([("OTRA", "s", "b", True)], "plantilla AVISO_1 no existe en Plantillas", MISSING),
     ],
 )
-def test_template_not_approved_or_missing(templates, reason):
-    the_book = book(notices=[("VENCIDA_1", "vencimiento", 1)], templates=templates)
-    out, _ = plan(invoices("2026-11-11", INV), at("2026-11-11"), the_book)
-    assert summary(out) == [("C1", "VENCIDA_1", "omitido", reason, ["F1"])]
+def test_a_template_to_fix_holds_its_notices_pendiente_with_one_errores_row(
+        templates, reason, error):
+    the_book = book(notices=[("VENCIDA_1", "vencimiento", 1, "AVISO_1"),
+                             ("VENCIDA_15", "vencimiento", 15, "AVISO_1")],
+                    templates=templates)
+    frame = invoices("2026-11-26", {**INV, "due": "2026-11-25"},
+                     {**INV, "invoice": "F2", "customer": "C2", "due": "2026-11-10"})
+    out, errors = plan(frame, at("2026-11-26"), the_book)
+    assert summary(out) == [("C1", "VENCIDA_1", "pendiente", reason, ["F1"]),
+                            ("C2", "VENCIDA_1", "omitido", "se envía VENCIDA_15 en su lugar",
+                             ["F2"]),
+                            ("C2", "VENCIDA_15", "pendiente", reason, ["F2"])]
+    assert errors == [error]
 
 
-def test_no_valid_email_is_an_error_and_one_input_error_per_customer():
+def test_a_template_to_fix_gives_no_errores_row_once_its_notices_are_late():
+    """Nothing waits for it any more: the notice is final "fuera de plazo"."""
+    the_book = book(notices=[("VENCIDA_1", "vencimiento", 1), ("VENCIDA_15", "vencimiento", 15)],
+                    templates=[("VENCIDA_1", "s", "b", False), ("VENCIDA_15", "s", "b", True)])
+    out, errors = plan(invoices("2026-11-12", INV), at("2026-11-12"), the_book)
+    assert summary(out, "VENCIDA_1") == [("C1", "VENCIDA_1", "pendiente",
+                                          "plantilla VENCIDA_1 no aprobada", ["F1"])]
+    out, errors = plan(invoices("2026-11-25", INV), at("2026-11-25"), the_book)
+    assert (summary(out), errors) == (
+        [("C1", "VENCIDA_1", "omitido", "se envía VENCIDA_15 en su lugar", ["F1"]),
+         ("C1", "VENCIDA_15", "listo", "", ["F1"])], [])
+
+
+def test_reopened_keys_come_back_unless_the_planner_would_skip_them():
+    """Keys an earlier release recorded final for a template: planned again while they
+    can still go; a late one is left out (its old ledger row stays the record)."""
+    frame = invoices("2026-11-11", INV, {**INV, "invoice": "F2", "due": "2026-10-01"})
+    keys = {notice_key("C1", f, "VENCIDA_1") for f in ("F1", "F2")}
+    history = History(reopened=frozenset(keys))
+    out, _ = plan(frame, at("2026-11-11"), book(notices=[("VENCIDA_1", "vencimiento", 1)]),
+                  history)
+    assert summary(out) == [("C1", "VENCIDA_1", "listo", "", ["F1"])]
+
+
+def test_no_valid_email_waits_pendiente_with_one_input_error_per_customer():
     the_book = book([{"customer": "C1", "emails": "cobranza-cliente", "row": 7}],
                     notices=[("VENCIDA_1", "vencimiento", 1), ("VENCIDA_15", "vencimiento", 15)])
     frame = invoices("2026-11-26", {**INV, "due": "2026-11-25"},
@@ -324,20 +375,20 @@ def test_no_valid_email_is_an_error_and_one_input_error_per_customer():
     out, errors = plan(frame, at("2026-11-26"), the_book)
     reason = "el cliente no tiene un email válido en la hoja Clientes"
     assert summary(out) == [
-        ("C1", "VENCIDA_1", "error", reason, ["F1", "F2"]),
         ("C1", "VENCIDA_1", "omitido", "se envía VENCIDA_15 en su lugar", ["F3"]),
-        ("C1", "VENCIDA_15", "error", reason, ["F3"]),
+        ("C1", "VENCIDA_1", "pendiente", reason, ["F1", "F2"]),
+        ("C1", "VENCIDA_15", "pendiente", reason, ["F3"]),
     ]
     assert [o.to for o in out] == [(), (), ()]
     assert errors == [InputError("Clientes", 7, "Email", "cobranza-cliente", PROBLEM_NO_EMAIL)]
 
 
-def test_customer_missing_from_clientes_is_an_error():
+def test_customer_missing_from_clientes_waits_pendiente():
     the_book = book(notices=[("VENCIDA_1", "vencimiento", 1)])
     frame = invoices("2026-11-11", {**INV, "customer": "C9"})
     out, errors = plan(frame, at("2026-11-11"), the_book)
-    assert summary(out) == [("C9", "VENCIDA_1", "error", "el cliente no está en la hoja Clientes",
-                             ["F1"])]
+    assert summary(out) == [("C9", "VENCIDA_1", "pendiente",
+                             "el cliente no está en la hoja Clientes", ["F1"])]
     assert [(e.sheet, e.row, e.column, e.value) for e in errors] == [
         ("Clientes", None, "Cliente", "C9")
     ]

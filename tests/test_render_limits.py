@@ -370,10 +370,11 @@ def to_of(message: Received) -> frozenset[str]:
     return frozenset(a.addr_spec for a in message.message["To"].addresses)
 
 
-def test_a_runaway_template_fails_its_notices_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_a_runaway_template_holds_its_notices_and_the_run_goes_on(tmp_path: Path) -> None:
     """A real workbook whose VENCIDA_1 Cuerpo is the doubling loop: every VENCIDA_1 notice
-    is `error` in Envíos with the Spanish reason, every other notice due (what a dry run
-    of the untouched workbook lists) reaches the SMTP server, none above 1 MB."""
+    is `pendiente` in Envíos with the Spanish reason (the user can fix the template), every
+    other notice due (what a dry run of the untouched workbook lists) reaches the SMTP
+    server, none above 1 MB."""
     book_path, clean = tmp_path / "libro.xlsm", tmp_path / "limpio" / "libro.xlsm"
     clean.parent.mkdir()
     with SmtpTestServer() as server:
@@ -398,7 +399,7 @@ def test_a_runaway_template_fails_its_notices_and_the_run_goes_on(tmp_path: Path
               if r["Código"] == "VENCIDA_1" and r["Estado"] != "omitido"
               and r["Destinatario"] in runaway}
     assert len(runaway) > 10
-    assert failed == dict.fromkeys(runaway, ("error", SIZE))
+    assert failed == dict.fromkeys(runaway, ("pendiente", SIZE))
     sent = Counter(to_of(r) for r in received)
     assert sent == Counter(frozenset(str(r["Para"]).split("; ")) for r in others)
     assert all("VENCIDA_1" not in str(r.message["X-Cobranza-Avisos"] or "") for r in received)

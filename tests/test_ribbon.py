@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,9 +16,13 @@ import python_calamine
 from addin import ribbon
 from addin.book import FileBook
 from cobranza.layout.sends import PREVIEW_STATES
+from cobranza.notices.customers import PROBLEM_NO_EMAIL
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book, read_raw
 from tests.smtp_server import SmtpTestServer
+from tests.workbook_edit import set_cells
+
+REPO = Path(__file__).resolve().parents[1]
 
 AS_OF = date(2026, 12, 1)
 NOW = datetime(2026, 12, 1, 10, 0)  # company local time; a business day inside the window
@@ -144,8 +152,25 @@ def test_estado_de_cuenta_writes_the_statement_beside_the_workbook(workbook):
     assert ws.title == "Estado de cuenta"
 
 
-def test_validar_writes_errores(workbook):
-    io = FileBook(workbook)
-    n = ribbon.validar(io, NOW)
-    assert n == len(read_book(workbook).errors)
-    assert len(table_rows(workbook, "Errores", "Hoja")) == n
+def test_validar_lists_the_errores_the_sync_writes(workbook, smtp, tmp_path):
+    """Validar and the sync list the same Errores: the bad cells, and what holds notices
+    back (before, Validar dropped the customer without a valid email): here also an
+    unapproved template and a Cuerpo that does not render. Validar sends nothing."""
+    set_cells(workbook, "Plantillas", ("Código", "VENCIDA_1"), {"Aprobada": "No"})
+    set_cells(workbook, "Plantillas", ("Código", "PREVIO"), {"Cuerpo": "{{ cliente.nombre }"})
+    synced = tmp_path / "copia" / workbook.name
+    synced.parent.mkdir()
+    shutil.copyfile(workbook, synced)
+    n = ribbon.validar(FileBook(workbook), NOW)
+    assert smtp.received() == []
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
+    done = subprocess.run([sys.executable, "-m", "sync.cli", "sync", str(synced), "--as-of",
+                           f"{NOW:%Y-%m-%dT%H:%M}"], cwd=synced.parent, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(workbook, "Errores", "Hoja")
+    assert rows == table_rows(synced, "Errores", "Hoja")
+    assert len(rows) == n > len(read_book(workbook).errors)
+    held = {(r[0], r[2]) for r in rows if "pendientes" in r[4]}
+    assert held == {("Clientes", "Email"), ("Plantillas", "Aprobada"), ("Plantillas", "Código")}
+    assert PROBLEM_NO_EMAIL in {r[4] for r in rows}

@@ -360,18 +360,25 @@ def test_injected_address_is_never_a_recipient_and_the_notice_waits(server, setu
     assert [r.rcpt_tos for r in server.received()] == [("ruiz@ruiz.mx",)]
 
 
-def test_sandbox_violation_is_an_error_reason(server, tmp_path) -> None:
+def test_sandbox_violation_waits_pendiente_with_an_errores_row(server, tmp_path) -> None:
+    """A template the user can fix is never final: nothing recorded, one Errores row on
+    its Plantillas row (not one per message), the day as the Envíos time."""
     templates = [("VENCIDA_1", "{{ cycler.__init__.__globals__ }}", "x", True)]
     book = make_test_book(templates=templates)
     invoices = compute_invoices(book, NOW.date())
     with Ledger.open(tmp_path / "l.sqlite", NOW, BOOK) as ledger:
-        rows = deliver(batch(invoices)[:1], book, invoices, ledger, smtp(server), NOW)
-        assert rows[0].state == "error"
-        assert rows[0].reason_text == (
-            'Plantilla "VENCIDA_1", Asunto: la plantilla intenta una operación no permitida '
-            '(el acceso a "__init__"); use solo las variables del aviso.'
-        )
-        assert ledger.rows()[0].state == "error"
+        rows = deliver(batch(invoices), book, invoices, ledger, smtp(server), NOW)
+        explained = ('Plantilla "VENCIDA_1", Asunto: la plantilla intenta una operación no '
+                     'permitida (el acceso a "__init__"); use solo las variables del aviso.')
+        assert [(r.state, r.reason_text, r.logged) for r in rows[:2]] == [
+            ("pendiente", explained, False)] * 2
+        assert [r.when for r in rows[:2]] == [NOW.replace(hour=0)] * 2
+        assert [r.input_error for r in rows[:2]] == [InputError(
+            "Plantillas", 2, "Código", "VENCIDA_1",
+            explained + " Los mensajes que usan esta plantilla quedan pendientes; se enviarán "
+            "una vez corregida, mientras sigan vigentes."), None]
+        assert ledger.rows() == []
+        assert ledger.history(NOW).final_keys == frozenset()
     assert server.received() == []
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from addin import udfs
 from cobranza.book.money import to_major
+from cobranza.notices.messages import notice_key
 from cobranza.rules.invoices import compute_invoices
 from tests.book_factory import make_book
 
@@ -82,9 +83,13 @@ def test_workbook_udfs_on_scalars():
     assert udfs.estatus_cobro("F1", book, AS_OF) == "Vencida"
     assert udfs.estatus_cobro("F3", book, AS_OF) == "Disputa"
     assert udfs.estatus_cobro("F4", book, AS_OF) == "Pagada"
-    assert udfs.proximo_aviso("F1", book, AS_OF) == "SUSPENSION_60 30/11/2026"
+    # 55 days late, nothing sent yet: the next sync sends MORA_45 (meaningful until 29/11)
+    assert udfs.proximo_aviso("F1", book, AS_OF) == "MORA_45 25/11/2026"
+    sent = frozenset({notice_key("C1", "F1", "MORA_45")})
+    assert udfs.proximo_aviso("F1", book, AS_OF, sent) == "SUSPENSION_60 30/11/2026"
     assert udfs.proximo_aviso("F2", book, AS_OF) == "PREVIO 25/11/2026"
-    assert udfs.proximo_aviso("F3", book, AS_OF) == ""  # in dispute: no notices
+    assert udfs.proximo_aviso("F3", book, AS_OF) == "Sin avisos: en disputa"
+    assert udfs.proximo_aviso("F4", book, AS_OF) == ""  # paid
     assert udfs.uso_credito("C1", book, AS_OF) == pytest.approx(0.8505)
     assert udfs.uso_credito("C3", book, AS_OF) == 0.0
     assert udfs.uso_credito("C2", book, AS_OF) == udfs.ERR_NO_LIMIT

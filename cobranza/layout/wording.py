@@ -9,7 +9,11 @@ _R = ReasonCode
 _LOCAL = "(hora del cliente)"
 _TEXTS: dict[ReasonCode, str] = {
     _R.OPTED_OUT: "avisos automáticos desactivados",
-    _R.SEGMENT: "segmento {segment} sin avisos",
+    _R.SEGMENT: "segmento {segment}",
+    _R.IN_DISPUTE: "en disputa",
+    _R.PAYMENT_REPORTED: "pago informado",
+    _R.THIRD_PARTY: "asignada a un tercero",
+    _R.WRITTEN_OFF: "castigada",
     _R.LATE: "fuera de plazo",
     _R.REPLACED: "se envía {code} en su lugar",
     _R.TEMPLATE_MISSING: "plantilla {template} no existe en Plantillas",
@@ -54,6 +58,12 @@ def reason_text(reason: Reason | None) -> str:
         return ""
     params = {k: _word(v) for k, v in reason.params}
     return _TEXTS[reason.code].format(**params)
+
+
+def no_notices_text(reason: Reason) -> str:
+    """Why an invoice gets no automatic notices, as PROXIMO_AVISO shows it ("Sin avisos:
+    segmento VIP"): the exclusion in the words of Envíos."""
+    return f"Sin avisos: {reason_text(reason)}"
 
 
 def _word(value: object) -> str:

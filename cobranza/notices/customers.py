@@ -24,8 +24,9 @@ OPTED_OUT = reason(ReasonCode.OPTED_OUT)
 NO_EMAIL = reason(ReasonCode.NO_EMAIL)
 UNKNOWN = reason(ReasonCode.UNKNOWN_CUSTOMER)
 PROBLEM_NO_EMAIL = (
-    "el cliente no tiene un email válido y sus avisos no se pueden enviar "
-    "(use nombre@dominio.com; varios separados por ;)"
+    "el cliente no tiene un email válido: sus avisos quedan pendientes y se enviarán "
+    "cuando lo corrija, mientras sigan vigentes (use nombre@dominio.com; varios separados "
+    "por ;)"
 )
 PROBLEM_UNKNOWN = (
     "tiene facturas con avisos por enviar pero no está en la hoja Clientes; "
@@ -119,7 +120,7 @@ def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) 
 
 
 def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list[InputError]:
-    """One Errores row per customer whose notices could not be addressed."""
+    """One Errores row per customer whose notices wait for an address."""
     out = []
     for customer in sorted(set(customers_in_error)):
         c = table.loc[customer]

@@ -5,8 +5,8 @@ The planner (`cobranza.notices.planner`, `cobranza.notices.digests`) is pure: it
 ledger keys, sends and records the outcome. The ledger key is the identity that makes
 "exactly once" hold.
 
-Notices the planner skips (`omitido`: their time passed, the customer is excluded, the
-template cannot be used) are never rendered, only recorded and counted; a first sync of a
+Notices the planner skips (`omitido`: their time passed, a later stage goes instead, the
+customer is excluded) are never rendered, only recorded and counted; a first sync of a
 full history skips tens of thousands, so they travel as one columnar `Skipped` batch
 instead of one `Outgoing` each.
 """

@@ -9,8 +9,11 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 2. States, vectorized, first match wins: customer excluded (Avisos automáticos = No,
    Segmento sin avisos) -> omitido; window passed -> omitido ("fuera de plazo", or
    "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
-   catch-up); template missing or not approved -> omitido; no valid email -> error;
-   otherwise listo.
+   catch-up); template missing or not approved -> pendiente; no valid email ->
+   pendiente; otherwise listo. What the user can fix is never final: those `pendiente`
+   are not recorded, each sync lists them in Errores, and they go once fixed while
+   still meaningful (ledger rows of the first releases saying otherwise are reopened:
+   `History.reopened`).
 3. Grouping: one message per customer, code, state and reason, lines ordered by due date
    and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
    one `Skipped` batch that delivery records and counts without rendering; the others
@@ -42,6 +45,7 @@ from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
 from cobranza.notices.contact_rules import CustomerRules
 from cobranza.notices.customers import customer_table, email_errors, refused_problem
+from cobranza.notices.fixable import template_errors
 from cobranza.notices.messages import (
     Line,
     Outgoing,
@@ -63,6 +67,8 @@ from cobranza.notices.stages import (
 from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, reason
 
 LATE = reason(ReasonCode.LATE)
+TEMPLATE_REASONS = (ReasonCode.TEMPLATE_MISSING, ReasonCode.TEMPLATE_NOT_APPROVED)
+ADDRESS_REASONS = (ReasonCode.NO_EMAIL, ReasonCode.UNKNOWN_CUSTOMER)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,10 @@ class History:
     # ledger key -> the server's permanent refusal of that customer notice: final while
     # the customer's To is the one refused; sent to a new address once the Email changes
     refused: Mapping[str, Refusal] = field(default_factory=dict)
+    # ledger keys recorded final by an earlier release for a reason the user can fix (a
+    # template): nothing was sent, so they are planned again; while the planner would
+    # skip them now their old row stays the record (not recorded nor counted again)
+    reopened: frozenset[str] = frozenset()
 
 
 def plan_notices(
@@ -103,16 +113,16 @@ def plan_notices(
     customers = customer_table(book.customers, names[np.unique(cand["cust"])], config)
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
+    cand = cand[~(_skipped(cand) & is_final(cand["key"].to_numpy(), history.reopened))]
     cand, refusals = hold_refused(cand, stages, customers, history.refused)
     cand = in_plan_order(cand, inv, stages)
-    skip = (cand["state"] == SendState.SKIPPED).to_numpy()
+    skip = _skipped(cand)
     drafts = group(cand[~skip], inv, stages, customers)
     planned = apply_contact_rules(drafts, customers, now, book, history,
                                   severity_ranks(stages))
     planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason is not None, o.reason))
-    in_error = [o.recipient for o in planned if o.state == SendState.ERROR]
-    return planned, skipped_batch(cand[skip], inv, stages, customers), email_errors(
-        customers, in_error) + refusals
+    return planned, skipped_batch(cand[skip], inv, stages, customers), fixable_errors(
+        book, cand, stages, customers) + refusals
 
 
 def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -183,6 +193,26 @@ def _promise_iso(inv: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _skipped(cand: pd.DataFrame) -> np.ndarray:
+    return (cand["state"] == SendState.SKIPPED).to_numpy()
+
+
+def fixable_errors(
+    book: Book, cand: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame
+) -> list[InputError]:
+    """Errores rows for the notices held back by data the user can fix: the customer's
+    email (Clientes) and the templates (Plantillas)."""
+    reasons = cand["reason"].to_numpy(dtype=object)
+    held = (cand["state"] == SendState.PENDING).to_numpy()
+    code = np.array([r.code if r is not None else "" for r in reasons], dtype=object)
+    address = held & np.isin(code, ADDRESS_REASONS)
+    template = held & np.isin(code, TEMPLATE_REASONS)
+    lacking = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()[address]]
+    used = zip(stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()[template]],
+               reasons[template], strict=True)
+    return email_errors(customers, lacking.tolist()) + template_errors(book, used)
+
+
 def template_reasons(stages: pd.DataFrame, templates: pd.DataFrame) -> np.ndarray:
     """Per stage: why its Plantilla cannot be used (None when it is approved)."""
     approved = {normalize(t.code): bool(t.approved) for t in templates.itertuples(index=False)}
@@ -209,12 +239,12 @@ def assign_states(
     is_excluded, lacks_email = _given(excluded)[cust], _given(no_email)[cust]
     bad_template = _given(template_reason)[stage]
     passed = cand["end"].to_numpy() < np.datetime64(today, "D")
-    going = ~passed & ~is_excluded & ~bad_template
+    going = ~passed & ~is_excluded  # held back by a template or address: going once fixed
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
     rules = [is_excluded, passed, bad_template, lacks_email]
     why = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], None)
-    states = np.array([SendState.SKIPPED, SendState.ERROR, SendState.READY], dtype=object)
-    state = states[np.select(rules, [0, 0, 0, 1], 2)]
+    states = np.array([SendState.SKIPPED, SendState.PENDING, SendState.READY], dtype=object)
+    state = states[np.select(rules, [0, 0, 1, 1], 2)]
     return cand.assign(state=state, reason=why)
 
 

@@ -1,9 +1,14 @@
 """The next automatic notice of each invoice (the PROXIMO_AVISO UDF), over whole columns.
 
-Invoice chains only (the monthly statement is per customer): for each active Avisos
-stage whose chain applies to the invoice's status, its date is anchor + Días; the next
-notice is the earliest such date on or after as_of, ties going to the smaller code. The
-planner (`cobranza.notices.planner`) decides what actually goes out; this only looks ahead.
+What the planner (`cobranza.notices.planner`) would do next for the invoice, by day:
+
+* nothing, and why, when the invoice's Estatus or its customer is excluded: "Sin avisos:
+  en disputa", "Sin avisos: segmento VIP" (the exclusion as Envíos words it);
+* else the earliest stage of its chains (invoice chains only: the monthly statement is
+  per customer) that the ledger does not hold as final (`sent`: sent, omitted, uncertain)
+  and that is still meaningful on as_of. A stage whose date passed but whose window is
+  still open goes at the next sync: it is shown with as_of. Ties go to the smaller code.
+* "" when nothing is ahead (paid, or the end of its chains).
 
 One pass per stage over integer arrays (a running minimum of (date, code rank)) instead
 of a frame per stage that is concatenated, sorted and deduplicated.
@@ -17,15 +22,31 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import Book
+from cobranza.layout.wording import no_notices_text
+from cobranza.notices.customers import exclusion
+from cobranza.notices.messages import notice_key_heads, notice_key_tail
+from cobranza.notices.planner import is_final
 from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
+from cobranza.vocabulary import Reason, ReasonCode, Status, reason
 
 _NONE = np.iinfo(np.int64).max  # "no notice ahead" as a date, later than any real one
+_DAY = 86_400 * 10**9  # one day in nanoseconds
+# Estatus that get no automatic notice at all (Pagada: nothing is left to ask for).
+EXCLUDED_STATUSES: dict[str, Reason] = {
+    Status.DISPUTED: reason(ReasonCode.IN_DISPUTE),
+    Status.PAYMENT_REPORTED: reason(ReasonCode.PAYMENT_REPORTED),
+    Status.THIRD_PARTY: reason(ReasonCode.THIRD_PARTY),
+    Status.WRITTEN_OFF: reason(ReasonCode.WRITTEN_OFF),
+}
 
 
-def next_stages(book: Book, invoices: pd.DataFrame, as_of: date
+def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
+                sent: frozenset[str] = frozenset()
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per invoice row: the next notice's date (datetime64[ns], NaT when none) and the
-    position of its code in `codes` (-1 when none); and `codes`, the stage codes sorted."""
+    """Per invoice row (`invoices`: compute_invoices' frame indexed by Factura): the next
+    notice's date (datetime64[ns], NaT when none) and the position of its code in
+    `codes` (-1 when none); and `codes`, the stage codes sorted. `sent`: ledger keys in a
+    final state."""
     stages = stage_table(book.notices)
     stages = stages[[bool(CHAIN_BY_NAME[c].anchor) for c in stages["chain"]]]
     codes = sorted(set(stages["code"]))
@@ -35,6 +56,7 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date
     best_rank = np.full(n, -1, dtype=np.int64)
     status, statuses = pd.factorize(invoices["status"].to_numpy(dtype=object))
     start = pd.Timestamp(as_of).as_unit("ns").value
+    heads = _key_heads(invoices) if sent else None
     anchors: dict[str, np.ndarray] = {}
     for st in stages.itertuples(index=False):
         rule = CHAIN_BY_NAME[st.chain]
@@ -42,23 +64,70 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date
             anchors[rule.anchor] = invoices[rule.anchor].to_numpy(dtype="datetime64[ns]")
         anchor = anchors[rule.anchor]
         when = (anchor + np.timedelta64(int(st.days), "D")).view("int64")
+        end = when + (int(st.end_offset) - int(st.days)) * _DAY  # last meaningful day
         applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
-        ok = applies & ~np.isnat(anchor) & (when >= start)
+        ok = applies & ~np.isnat(anchor) & (end >= start)
+        if heads is not None:
+            ok[ok] = ~_in_ledger(heads, anchor, ok, st.code, rule.per_promise, sent)
+        shown = np.maximum(when, start)  # due already and still meaningful: the next sync
         r = rank[st.code]
-        better = ok & ((when < best) | ((when == best) & (r < best_rank)))
-        best[better] = when[better]
+        better = ok & ((shown < best) | ((shown == best) & (r < best_rank)))
+        best[better] = shown[better]
         best_rank[better] = r
     found = best_rank >= 0
     dates = np.where(found, best, np.datetime64("NaT", "ns").view("int64")).view("datetime64[ns]")
     return dates, np.where(found, best_rank, -1), np.array(codes, dtype=object)
 
 
-def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date) -> np.ndarray:
-    """Per invoice row: "CÓDIGO dd/mm/aaaa" of its next notice, "" when none is ahead.
+def _key_heads(invoices: pd.DataFrame) -> np.ndarray:
+    """Ledger key heads ("aviso|C1|F1|") of every invoice row."""
+    return notice_key_heads(invoices["customer"].to_numpy(dtype=object),
+                            invoices.index.to_numpy(dtype=object))
 
-    Each distinct (code, date) is formatted once: a few hundred, not one per invoice.
+
+def _in_ledger(heads: np.ndarray, anchor: np.ndarray, rows: np.ndarray, code: str,
+               per_promise: bool, sent: frozenset[str]) -> np.ndarray:
+    """For the invoice rows `rows` (mask): is this stage's ledger key final?"""
+    promise = ""
+    if per_promise:  # the promise date is the chain's anchor
+        promise = np.datetime_as_string(anchor[rows], unit="D").astype(object)
+    return is_final(heads[rows] + notice_key_tail(code, promise), sent)
+
+
+def exclusions(book: Book, invoices: pd.DataFrame) -> np.ndarray:
+    """Per invoice row: why it gets no automatic notice (a Reason), or None. The
+    invoice's Estatus first, then its customer (Avisos automáticos, Segmento)."""
+    out = _per_value(invoices["status"], EXCLUDED_STATUSES.get)
+    customers = book.customers.drop_duplicates("customer").set_index("customer")
+    by_customer = {
+        customer: exclusion(auto, str(segment), book.config)
+        for customer, auto, segment in zip(customers.index, customers["auto_notices"],
+                                           customers["segment"], strict=True)
+    }
+    of_customer = _per_value(invoices["customer"], by_customer.get)
+    open_ = (invoices["balance"] > 0).to_numpy()
+    unexcluded = np.fromiter((r is None for r in out), dtype=bool, count=len(out))
+    out[open_ & unexcluded] = of_customer[open_ & unexcluded]
+    return out
+
+
+def _per_value(column: pd.Series, reason_of) -> np.ndarray:
+    """`reason_of(value)` for each row, computed once per distinct value."""
+    codes, values = pd.factorize(column.to_numpy(dtype=object))
+    reasons = np.array([reason_of(v) for v in values.tolist()] + [None], dtype=object)
+    return reasons[codes]  # code -1 (a blank cell) picks the trailing None
+
+
+def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
+                     sent: frozenset[str] = frozenset()) -> np.ndarray:
+    """Per invoice row: "CÓDIGO dd/mm/aaaa" of its next notice, "Sin avisos: ..." when
+    it is excluded, "" when none is ahead (`invoices` indexed by Factura, `sent` as in
+    `next_stages`).
+
+    Each distinct (code, date) and reason is worded once: a few hundred, not one per
+    invoice.
     """
-    dates, ranks, codes = next_stages(book, invoices, as_of)
+    dates, ranks, codes = next_stages(book, invoices, as_of, sent)
     days = dates.astype("datetime64[D]").view("int64")  # record dates are midnights
     key = np.where(ranks >= 0, days * (len(codes) + 1) + ranks, -1)
     distinct, inverse = np.unique(key, return_inverse=True)
@@ -69,4 +138,10 @@ def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date) -> np.ndar
             continue
         day, r = divmod(k, len(codes) + 1)
         texts[i] = f"{codes[r]} {np.datetime64(day, 'D').item():%d/%m/%Y}"
-    return texts[inverse.reshape(-1)]
+    out = texts[inverse.reshape(-1)]
+    why = exclusions(book, invoices).tolist()
+    worded = {r: no_notices_text(r) for r in set(why) if r is not None}
+    for i, r in enumerate(why):
+        if r is not None:
+            out[i] = worded[r]
+    return out

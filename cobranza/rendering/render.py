@@ -303,11 +303,13 @@ def _unusable(code: str, found: Template | None) -> str:
 @dataclass(frozen=True)
 class RenderedMessage:
     """A customer email: what goes (`rendered`, an error when nothing can), the notices it
-    carries, and those left out with the Spanish reason (they wait for a fix)."""
+    carries, and those left out with the Spanish reason (they wait for a fix); `frame`
+    names ENCABEZADO or PIE when the error is theirs (then nothing goes)."""
 
     rendered: Rendered
     parts: tuple[Part, ...] = ()
     failed: tuple[tuple[Part, str], ...] = ()
+    frame: str = ""
 
 
 def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessage:
@@ -322,7 +324,7 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
     for frame in (HEADER, FOOTER):
         found = find_template(book, frame)
         if found is not None and (problem := _unusable(frame, found)):
-            return RenderedMessage(Rendered(error=problem))
+            return RenderedMessage(Rendered(error=problem), frame=frame)
         frames[frame] = found
     done: list[tuple[Part, str, str]] = []  # part, subject, body
     failed: list[tuple[Part, str]] = []
@@ -355,7 +357,8 @@ def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | N
             try:
                 text = _render(budget, found[1], whole)
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
-                return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")))
+                return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")),
+                                       frame=frame)
             pieces.insert(min(at, len(pieces)), text.replace("\r\n", "\n").replace("\r", "\n"))
     rendered = Rendered(subject=done[0][1], body=joined(pieces))
     return RenderedMessage(rendered, tuple(part for part, _, _ in done), failed)

@@ -24,7 +24,13 @@ import pandas as pd
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book
 from cobranza.notices.seeding import seeds_from_envios
-from sync.ledger.store import Ledger, choose_ledger, legacy_ledger_paths, provisional_id
+from sync.ledger.store import (
+    Ledger,
+    choose_ledger,
+    legacy_ledger_paths,
+    provisional_id,
+    settled_keys,
+)
 from sync.xlsx.sent_reader import read_sent
 
 
@@ -58,3 +64,11 @@ def book_ledger(
 def missing_id(book: Book, ledger: Ledger) -> dict[str, str]:
     """The Configuración parameter to write when the workbook does not carry its id yet."""
     return {} if book.config.workbook_id else {WORKBOOK_ID: ledger.book}
+
+
+def sent_keys(workbook: Path, book: Book) -> frozenset[str]:
+    """Read-only: the ledger keys the workbook's ledger (found by the one location rule)
+    holds as final outcomes (sent, skipped, uncertain). For PROXIMO_AVISO, which must
+    never create or migrate a ledger: when there is none, nothing was sent."""
+    location = choose_ledger(Path(workbook), None)
+    return settled_keys(location.ledger, Path(workbook), book.config.workbook_id)

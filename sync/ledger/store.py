@@ -536,7 +536,7 @@ class Ledger:
     def _taken(self, db: sqlite3.Connection, key: str, now: datetime, to: str) -> bool:
         row = db.execute("SELECT * FROM sends WHERE book = ? AND key = ?",
                          (self.book, key)).fetchone()
-        if row is None or _retry_due(row, now):
+        if row is None or _retry_due(row, now) or _reopened(row):
             return False
         return not (_refused(row) and row["to"] != to)
 
@@ -572,8 +572,8 @@ class Ledger:
         self, outgoing: Outgoing, message_id: str, state: SendState, why: Reason,
         now: datetime,
     ) -> bool:
-        """Record an outcome decided without sending (omitido, a render error) as final,
-        unless already recorded.
+        """Record an outcome decided without sending (omitido) as final, unless already
+        recorded.
 
         Keys still ``pendiente`` from an earlier transient failure are overwritten (the
         planner has since decided, e.g. "fuera de plazo"); any other existing row wins.
@@ -653,10 +653,13 @@ class Ledger:
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
         refused: dict[str, Refusal] = {}
+        reopened: set[str] = set()
         for row in self._each("SELECT * FROM sends WHERE book = ?", (self.book,)):
             key = stored_key(row["key"], row["kind"], row["recipient"], row["code"])
             if _refused(row):
                 refused[key] = Refusal(row["to"], row["reason"])
+            elif _reopened(row):
+                reopened.add(key)
             elif not _retry_due(row, now):
                 final.add(key)
             if row["kind"] == Kind.NOTICE and row["state"] in (
@@ -664,7 +667,8 @@ class Ledger:
                 when = _dt(row["updated_at"]).astimezone(now.tzinfo)
                 contacts.setdefault(row["recipient"], set()).add(when)
         return History(
-            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused
+            frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused,
+            frozenset(reopened),
         )
 
     def rows(self) -> list[SentRow]:
@@ -685,6 +689,43 @@ class Ledger:
         return rows[0]["state"] if rows else None
 
 
+def settled_keys(path: Path, workbook: Path, book_id: str) -> frozenset[str]:
+    """The keys the ledger file at `path` holds as outcomes for the workbook (`book_id`:
+    its declared id, or "" for a workbook that does not carry one yet: the provisional
+    id this file gave its path): sent, skipped, uncertain, being sent, a final error;
+    not what waits to be retried or what the user can still fix. Read-only, for
+    PROXIMO_AVISO: never creates, migrates nor writes a ledger (no file: nothing sent)."""
+    if not path.is_file():
+        return frozenset()
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                         timeout=BUSY_TIMEOUT_S)
+    db.row_factory = sqlite3.Row
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "sends" not in tables:
+            return frozenset()
+        columns = {r["name"] for r in db.execute("PRAGMA table_info(sends)")}
+        if "book" not in columns:  # a first-release file: one workbook's rows, no codes
+            rows = db.execute("SELECT *, '' AS reason_code FROM sends")
+        else:
+            ids = [book_id] if book_id else [r[0] for r in db.execute(
+                "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
+            rows = db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})",
+                              ids)
+        return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
+                         for row in rows if _settled(row))
+    except sqlite3.OperationalError as exc:
+        raise busy_error(path, BUSY_TIMEOUT_S, exc) from None
+    finally:
+        db.close()
+
+
+def _settled(row: sqlite3.Row) -> bool:
+    """An outcome the planner never plans again whatever the time (`Ledger.history` adds
+    the `pendiente` rows whose next try has not come)."""
+    return row["state"] != SendState.PENDING and not _refused(row) and not _reopened(row)
+
+
 def _refused(row: sqlite3.Row) -> bool:
     """A customer notice the mail server refused for good (a first-release row says so by
     an `error` reached after a send attempt)."""
@@ -692,6 +733,25 @@ def _refused(row: sqlite3.Row) -> bool:
         return False
     code = row["reason_code"]
     return code == ReasonCode.SMTP_REFUSED or (code == "" and row["attempts"] > 0)
+
+
+# Reasons the user can fix: earlier releases recorded them final, nothing was sent.
+_FIXABLE_SKIPS = (ReasonCode.TEMPLATE_MISSING, ReasonCode.TEMPLATE_NOT_APPROVED)
+_WORDED_BY_HAND = ("", ReasonCode.FROM_COPY)  # first-release rows, rows seeded from Envíos
+
+
+def _reopened(row: sqlite3.Row) -> bool:
+    """A row an earlier release recorded final for something the user can fix, never
+    sent: a notice skipped for its template (missing, not approved; a first-release or
+    seeded row says so by its text, "plantilla X no aprobada"), or a message whose
+    template failed to render (an `error` reached without a send attempt)."""
+    code = row["reason_code"]
+    if row["state"] == SendState.SKIPPED:
+        return code in _FIXABLE_SKIPS or (
+            code in _WORDED_BY_HAND and row["reason"].startswith("plantilla "))
+    if row["state"] == SendState.ERROR:
+        return code == ReasonCode.TEMPLATE_FAILED or (code == "" and row["attempts"] == 0)
+    return False
 
 
 def _retry_due(row: sqlite3.Row, now: datetime) -> bool:

@@ -2,9 +2,10 @@
 
 The planner's ``omitido`` notices (its `Skipped` batch) are recorded as final first, in
 bulk, unless the ledger already has them; the batch gets no DeliveryRow (callers count
-it). Then for each message, in order: a planner ``error`` (no valid email) and
-``pendiente`` are only reported; ``listo`` is rendered, built, claimed in the ledger,
-sent and its outcome recorded. `stop()` is
+it). Then for each message, in order: a planner ``error`` and ``pendiente`` (no valid
+email, a template to fix, a contact rule) are only reported; ``listo`` is rendered
+(a template that fails waits ``pendiente``, unrecorded, with an Errores row), built,
+claimed in the ledger, sent and its outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
 
@@ -28,6 +29,7 @@ from cobranza.book.records import Book, InputError
 from cobranza.layout.sends import PreviewRow, SentRow, codes_text, invoices_text
 from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
+from cobranza.notices.fixable import render_error
 from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
 from cobranza.rendering.render import (
     Rendered,
@@ -101,6 +103,7 @@ class _Run:
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
+    reported: set[InputError] = field(default_factory=set)  # Errores rows already given
 
 
 def deliver(
@@ -143,33 +146,37 @@ def _one(run: _Run, item: Outgoing) -> list[DeliveryRow]:
     if run.down:
         return [_row(run, item, SendState.PENDING, run.down)]
     rows: list[DeliveryRow] = []
+    template = item.template  # the template a whole-message failure is reported on
     if item.parts:
         message = render_message(item, run.book, run.now.date())
-        rows = [_final(run, with_parts(item, (part,)), SendState.ERROR, _failed(error), None)
+        rows = [_unrendered(run, with_parts(item, (part,)), error)
                 for part, error in message.failed]
-        rendered = message.rendered
+        rendered, template = message.rendered, message.frame or template
         if message.parts:
             item = with_parts(item, message.parts)  # what renders goes; the rest waits
     else:
         rendered = render_outgoing(item, run.book, run.now.date())
     if not rendered.ok:
-        return rows or [_final(run, item, SendState.ERROR, _failed(rendered.error), rendered)]
+        return rows or [_unrendered(run, item, rendered.error, rendered, template)]
     if run.dry_run:
         return [*rows, _row(run, item, SendState.READY, None, rendered)]
     return [*rows, _send(run, item, rendered)]
 
 
-def _failed(error: str) -> Reason:
-    return reason(ReasonCode.TEMPLATE_FAILED, detail=error)
-
-
-def _final(
-    run: _Run, item: Outgoing, state: SendState, why: Reason, rendered: Rendered | None
+def _unrendered(
+    run: _Run, item: Outgoing, problem: str, rendered: Rendered | None = None,
+    template: str = "",
 ) -> DeliveryRow:
-    """A planner outcome or a failure found before sending: recorded once, final."""
-    logged = not run.dry_run and run.ledger.note(item, message_id_for(item), state, why,
-                                                 run.now)
-    return _row(run, item, state, why, rendered, logged=logged)
+    """A template that fails to render is the user's to fix, never final: the notice
+    waits `pendiente` (not claimed, not recorded; planned again next cycle, so it goes
+    once fixed while still meaningful), with one Errores row per template and failure.
+    A combined email leaves such a part out and goes with the rest."""
+    failed = reason(ReasonCode.TEMPLATE_FAILED, detail=problem)
+    error = render_error(run.book, template or item.template, problem)
+    first = error not in run.reported
+    run.reported.add(error)
+    return _row(run, item, SendState.PENDING, failed, rendered,
+                input_error=error if first else None, standing=True)
 
 
 def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
@@ -295,12 +302,13 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
 def _row(
     run: _Run, item: Outgoing, state: SendState, why: Reason | None,
     rendered: Rendered | None = None, logged: bool = False,
-    input_error: InputError | None = None,
+    input_error: InputError | None = None, standing: bool = False,
 ) -> DeliveryRow:
     parts = [(code, invoices) for _, code, invoices in key_parts(item)]
     name = outgoing_name(run.book, item)
+    standing = standing or (input_error is not None and not logged)
     return DeliveryRow(
-        when=_shown_time(run, item, state, standing=input_error is not None and not logged),
+        when=_shown_time(run, item, state, standing=standing),
         kind=item.kind, code=codes_text(parts),
         recipient=item.recipient,
         to="; ".join(item.to), invoices=invoices_text(parts),
@@ -312,8 +320,9 @@ def _row(
 
 def _shown_time(run: _Run, item: Outgoing, state: SendState,
                 standing: bool = False) -> datetime:
-    """A held-back notice shows when the rules next allow it, and a planner error (or an
-    address the server cannot take: `standing`) the day, not the cycle's clock: Envíos
+    """A held-back notice shows when the rules next allow it, and a planner error (or
+    something else the user must fix: an address the server cannot take, a template that
+    fails: `standing`) the day, not the cycle's clock: Envíos
     (and the workbook) stay unchanged from one cycle to the next while nothing happens."""
     later = item.context.get("next_allowed") if state == SendState.PENDING else None
     if isinstance(later, datetime):
