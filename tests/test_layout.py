@@ -69,10 +69,13 @@ def test_agenda_sheet():
     sheet = agenda_sheet(compute_agenda(BOOK, INVOICES, AS_OF), AS_OF)
     (table,) = sheet.tables
     assert (sheet.name, table.name, table.row, sheet.freeze_row) == ("Agenda", "tblAgenda", 4, 5)
+    assert table.columns == ("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre",
+                             "Teléfono", "Facturas", "Saldo MXN", "Vencimiento", "Detalle")
     assert table.rows == [
-        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", "", "", 1000.5, "MXN", None,
+        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", "", "", 1000.5, None,
          "Sin gestiones registradas; tiene saldo vencido.")]
-    assert table.formats["Vencimiento"] == "date" and table.formats["Saldo"] == "money"
+    assert table.formats["Vencimiento"] == "date" and table.formats["Saldo MXN"] == "money"
+    assert _cells(sheet)[(2, 4)] == "1 llamada"
 
 
 def test_errors_sheet():
