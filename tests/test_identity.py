@@ -127,7 +127,7 @@ def test_a_moved_copy_on_a_machine_without_ledger_sends_nothing_again(tmp_path):
     with SmtpTestServer() as server:
         out = cobranza("sync", moved, "--as-of", SYNCED_AT, cwd=moved.parent, server=server)
         assert server.received() == []
-        assert "Envíos: error 2\n" in out  # the two planner errors (no valid email) only
+        assert "Envíos: 2 fallidos\n" in out  # the two planner errors (no valid email) only
         [(label, value)] = id_cells(moved)
         assert label == WORKBOOK_ID and workbook_id(moved) == value
         assert {k for k, s in ledger_keys(moved)} >= {k for k, s in legacy_rows()}
