@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from cobranza.book.records import STATUSES
+from cobranza.layout.sends import state_counts
+from cobranza.plural import count
 
 
 def summary_lines(result) -> list[str]:
@@ -16,11 +18,9 @@ def summary_lines(result) -> list[str]:
     alerts = Counter(computed.alerts["type"]) if len(computed.alerts) else Counter()
     lines.append(f"Alertas: {sum(alerts.values())}")
     lines += [f"  {t}: {n}" for t, n in sorted(alerts.items())]
-    lines.append(f"Agenda: {len(computed.agenda)} llamadas")
-    sends = result.counts()
-    shown = ", ".join(f"{k} {v}" for k, v in sorted(sends.items()))
-    lines.append("Envíos: " + (shown or "ninguno"))
-    lines.append(f"Errores en los datos: {len(computed.errors)} (vea la hoja Errores)")
+    lines.append(f"Agenda: {count(len(computed.agenda), 'llamada')}")
+    lines.append("Envíos: " + (state_counts(result.counts()) or "ninguno"))
+    lines.append(f"{count(len(computed.errors), 'error')} en los datos (vea la hoja Errores)")
     if result.write_error:
         lines.append(f"Aviso: {result.write_error}")
     elif result.deferred:

@@ -43,22 +43,77 @@ def test_calls_in_priority_order_per_collector():
         ],
     )
     got = agenda_of(book)
-    assert list(got.columns) == AGENDA_COLUMNS
+    assert list(got.columns) == [*AGENDA_COLUMNS, "balance MXN"]
     expected = [
-        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", "555-0001", "F1", 100000, "MXN",
+        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", "555-0001", "F1",
          pd.Timestamp("2026-11-01"), "Seguimiento del 24/11/2026; última gestión el 20/11/2026:"
-         " Sin compromiso. Llamar a tesorería."),
-        ("Ana", 2, "Promesa incumplida", "C2", "Dos", "", "F2", 200000, "MXN",
-         pd.Timestamp("2026-11-01"), "Prometió pagar el 22/11/2026; el pago no se ha acreditado."),
-        ("Ana", 4, "Sin gestión reciente", "C4", "Cuatro", "", "", 30000, "MXN", None,
-         "Sin gestiones registradas; tiene saldo vencido."),
-        ("Beto", 1, "Seguimiento pendiente", "C5", "Cinco", "", "", None, "", None,
-         "Seguimiento del 05/10/2026; última gestión el 01/10/2026: Sin contacto."),
-        ("Beto", 3, "Factura grande por vencer", "C3", "Tres", "", "F3", 15000000, "MXN",
-         pd.Timestamp("2026-11-27"), "Vence en 2 días (27/11/2026); factura de importe alto."),
+         " Sin compromiso. Llamar a tesorería.", 100000),
+        ("Ana", 2, "Promesa incumplida", "C2", "Dos", "", "F2", pd.Timestamp("2026-11-01"),
+         "Prometió pagar el 22/11/2026; el pago no se ha acreditado.", 200000),
+        ("Ana", 4, "Sin gestión reciente", "C4", "Cuatro", "", "", None,
+         "Sin gestiones registradas; tiene saldo vencido.", 30000),
+        ("Beto", 1, "Seguimiento pendiente", "C5", "Cinco", "", "", None,
+         "Seguimiento del 05/10/2026; última gestión el 01/10/2026: Sin contacto.", 40000),
+        ("Beto", 3, "Factura grande por vencer", "C3", "Tres", "", "F3",
+         pd.Timestamp("2026-11-27"), "Vence en 2 días (27/11/2026); factura de importe alto.",
+         44999999),
     ]
     values = got.astype(object).where(got.notna(), None)
     assert [tuple(r) for r in values.itertuples(index=False)] == expected
+
+
+def test_one_call_per_customer_with_every_reason_invoice_and_currency():
+    """C1 has two broken promises (MXN and USD), a large invoice about to fall due and a
+    follow-up on another invoice: one call, the follow-up first, the rest in the detail."""
+    book = make_book(
+        customers=[("C1", "Uno", "Ana"), ("C2", "Dos", "Ana"), ("C3", "Tres", "Beto")],
+        invoices=[
+            ("F1", "C1", "2026-11-01", 1000),
+            ("F2", "C1", "2026-11-03", 500, None, "USD"),
+            ("F3", "C1", "2026-11-27", 150000),
+            ("F4", "C1", "2026-10-01", 700),
+            ("F5", "C2", "2026-10-01", 10, None, "USD"),
+            ("F6", "C3", "2026-11-10", 20),
+        ],
+        contacts=[
+            ("2026-11-10", "C1", "F1", "Promesa de pago", "2026-11-20"),
+            ("2026-11-12", "C1", "F2", "Promesa de pago", "2026-11-15"),
+            {"date": "2026-11-20", "customer": "C1", "invoice": "F4", "result": "Sin compromiso",
+             "follow_up": "2026-11-25"},
+            ("2026-11-20", "C3", "F6", "Promesa de pago", "2026-11-21"),
+        ],
+    )
+    got = agenda_of(book)
+    assert list(got.columns) == [*AGENDA_COLUMNS, "balance MXN", "balance USD"]
+    values = got.astype(object).where(got.notna(), None)
+    assert [tuple(r) for r in values.itertuples(index=False)] == [
+        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", "", "F4, F2, F1, F3",
+         pd.Timestamp("2026-10-01"),
+         "Seguimiento del 25/11/2026; última gestión el 20/11/2026: Sin compromiso."
+         " | Promesa incumplida (F2): Prometió pagar el 15/11/2026; el pago no se ha acreditado."
+         " | Promesa incumplida (F1): Prometió pagar el 20/11/2026; el pago no se ha acreditado."
+         " | Factura grande por vencer (F3): Vence en 2 días (27/11/2026); factura de importe"
+         " alto.", 15170000, 50000),
+        ("Ana", 4, "Sin gestión reciente", "C2", "Dos", "", "", None,
+         "Sin gestiones registradas; tiene saldo vencido.", None, 1000),
+        ("Beto", 2, "Promesa incumplida", "C3", "Tres", "", "F6", pd.Timestamp("2026-11-10"),
+         "Prometió pagar el 21/11/2026; el pago no se ha acreditado.", 2000, None),
+    ]
+
+
+def test_calls_keep_priority_then_oldest_order():
+    """Two broken promises of different customers: the older promise is called first; a
+    customer's place is that of its most urgent reason."""
+    book = make_book(
+        customers=[("C1", "Uno", "Ana"), ("C2", "Dos", "Ana")],
+        invoices=[("F1", "C1", "2026-11-01", 100), ("F2", "C2", "2026-11-01", 100),
+                  ("F3", "C2", "2026-11-01", 100)],
+        contacts=[("2026-11-10", "C1", "F1", "Promesa de pago", "2026-11-20"),
+                  ("2026-11-10", "C2", "F2", "Promesa de pago", "2026-11-22"),
+                  ("2026-11-10", "C2", "F3", "Promesa de pago", "2026-11-18")],
+    )
+    got = agenda_of(book)
+    assert got[["customer", "invoices"]].values.tolist() == [["C2", "F3, F2"], ["C1", "F1"]]
 
 
 def test_follow_up_superseded_by_later_gestion():
@@ -74,6 +129,6 @@ def test_follow_up_superseded_by_later_gestion():
 def test_large_invoice_due_today_and_empty_book():
     book = make_book(invoices=[("F1", "C1", "2026-11-25", 100000)])
     got = agenda_of(book)
-    assert got[["priority", "invoice", "detail"]].values.tolist() == [
+    assert got[["priority", "invoices", "detail"]].values.tolist() == [
         [3, "F1", "Vence hoy (25/11/2026); factura de importe alto."]]
     assert agenda_of(make_book()).empty

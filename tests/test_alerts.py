@@ -37,11 +37,18 @@ BOOK = dict(
 
 EXPECTED = [
     ("Acción", "C1", "Acme", "Ana", "F1", "MXN", 90000, 85,
-     "Vencida hace 85 días; corresponde iniciar acciones de cobro.", ""),
+     "Vencida hace 85 días: línea de crédito y servicio suspendidos "
+     "hasta que la cuenta se regularice.", ""),
     ("Acción", "C1", "Acme", "Ana", "F8", "MXN", 5000, 97,
-     "Vencida hace 97 días; corresponde iniciar acciones de cobro.", ""),
+     "Vencida hace 97 días: línea de crédito y servicio suspendidos "
+     "hasta que la cuenta se regularice.", ""),
     ("Acción", "C3", "Gama", "Ana", "F6", "MXN", 70000, 116,
-     "Vencida hace 116 días; corresponde iniciar acciones de cobro.", ""),
+     "Vencida hace 116 días: línea de crédito y servicio suspendidos "
+     "hasta que la cuenta se regularice.", ""),
+    # a broken promise does not hide an invoice past Días acción
+    ("Acción", "C3", "Gama", "Ana", "F7", "USD", 10000, 107,
+     "Vencida hace 107 días; promesa de pago del 10/10/2026 incumplida: "
+     "línea de crédito y servicio suspendidos hasta que la cuenta se regularice.", ""),
     ("Promesa incumplida", "C2", "Beta", "Beto", "F2", "MXN", 50000, 5,
      "Prometió pagar el 20/11/2026; el pago no se ha acreditado.", ""),
     ("Promesa incumplida", "C3", "Gama", "Ana", "F7", "USD", 10000, 46,
@@ -89,7 +96,11 @@ def alerts_of(book, as_of=AS_OF):
     return compute_alerts(book, compute_invoices(book, as_of), as_of)
 
 
-def rows(frame: pd.DataFrame) -> list[tuple]:
+SHOWN = ALERT_COLUMNS[:10]  # the Alertas sheet's columns; the rest are for the digests
+
+
+def rows(frame: pd.DataFrame, columns: list[str] = SHOWN) -> list[tuple]:
+    frame = frame[columns]
     values = frame.astype(object).where(frame.notna(), None)
     return [tuple(int(v) if hasattr(v, "item") else v for v in r)
             for r in values.itertuples(index=False)]
@@ -165,3 +176,43 @@ def test_thresholds_come_from_config():
                      contacts=[("2026-11-24", "C1", "F1", "Sin contacto")])
     assert _types(book) == [("Acción", "C1", "F1", 100000), ("Mora > 30", "C1", "", 100000),
                             ("Candidata a terceros", "C1", "F1", 100000)]
+
+
+# Acciones (SPEC "Acciones"): every unpaid invoice with Días vencidos >= Días acción that is
+# not Disputa, Pago informado, active Promesa de pago, Tercerizada or Castigada.
+@pytest.mark.parametrize(("due", "contacts", "payments", "listed"), [
+    ("2026-09-26", [], [], True),  # 60 days = Días acción: En acción
+    ("2026-09-27", [], [], False),  # 59 days: Vencida
+    ("2026-09-26", [("2026-11-01", "Promesa de pago", "2026-11-20")], [], True),  # broken
+    ("2026-09-26", [("2026-11-01", "Promesa de pago", "2026-11-25")], [], False),  # active
+    ("2026-09-26", [("2026-11-01", "Sin compromiso", None)], [], True),  # no status change
+    ("2026-09-26", [("2026-11-01", "Disputa", None)], [], False),
+    ("2026-09-26", [("2026-11-01", "Disputa", None), ("2026-11-05", "Disputa resuelta", None)],
+     [], True),
+    ("2026-09-26", [("2026-11-01", "Pago informado", None)], [], False),
+    ("2026-09-26", [("2026-11-01", "Asignar a tercero", None)], [], False),
+    ("2026-09-26", [("2026-11-01", "Castigo", None)], [], False),
+    ("2026-09-26", [], [("2026-11-01", 1000)], False),  # paid
+    ("2026-09-26", [("2026-11-01", "Promesa de pago", "2026-11-20")], [("2026-11-02", 400)],
+     True),  # partly paid, promise broken
+])
+def test_action_lists_open_invoices_past_dias_accion_a_broken_promise_included(
+        due, contacts, payments, listed):
+    book = make_book(
+        invoices=[("F1", "C1", due, 1000)],
+        contacts=[(d, "C1", "F1", result, promise) for d, result, promise in contacts],
+        payments=[(d, "F1", amount) for d, amount in payments],
+    )
+    got = alerts_of(book)
+    assert list(got.loc[got["type"] == "Acción", "invoice"]) == (["F1"] if listed else [])
+
+
+def test_action_and_promise_rows_carry_the_dates_the_digests_print():
+    got = alerts_of(make_book(**BOOK))
+    dates = got[got["invoice"].isin(["F7", "F2"]) & got["type"].isin(["Acción",
+                                                                        "Promesa incumplida"])]
+    assert rows(dates, ["type", "invoice", "due", "days_overdue", "promise_date"]) == [
+        ("Acción", "F7", pd.Timestamp("2026-08-10"), 107, pd.Timestamp("2026-10-10")),
+        ("Promesa incumplida", "F2", pd.Timestamp("2026-11-10"), 15, pd.Timestamp("2026-11-20")),
+        ("Promesa incumplida", "F7", pd.Timestamp("2026-08-10"), 107, pd.Timestamp("2026-10-10")),
+    ]

@@ -15,6 +15,7 @@ from cobranza.layout.wording import reason_text
 from cobranza.notices.digests import digest_period, plan_digests
 from cobranza.notices.messages import digest_key
 from cobranza.notices.planner import History
+from cobranza.rules.alerts import ALERT_COLUMNS
 
 MX = ZoneInfo("America/Mexico_City")
 ACTION, BROKEN = "Acción", "Promesa incumplida"
@@ -27,18 +28,21 @@ def at(text: str, zone: ZoneInfo = MX) -> datetime:
 
 
 def alerts(*rows: tuple) -> pd.DataFrame:
-    """(type, customer, collector, invoice, area) -> an alerts frame."""
+    """(type, customer, collector, invoice, area) -> an alerts frame (ALERT_COLUMNS): due
+    on 23/09/2026, 61 days overdue, and a promise for 20/11/2026 on promise rows."""
     frame = pd.DataFrame(
         [
             {"type": t, "customer": c, "name": f"Cliente {c}", "collector": col,
              "invoice": inv, "currency": "MXN", "balance": 50000, "days": 61,
-             "detail": f"detalle {inv}", "area": area}
+             "detail": f"detalle {inv}", "area": area, "due": pd.Timestamp("2026-09-23"),
+             "days_overdue": 61,
+             "promise_date": pd.Timestamp("2026-11-20") if t == BROKEN else pd.NaT}
             for t, c, col, inv, area in rows
         ],
-        columns=["type", "customer", "name", "collector", "invoice", "currency", "balance",
-                 "days", "detail", "area"],
+        columns=ALERT_COLUMNS,
     )
-    return frame.astype({"balance": "int64", "days": "Int64"})
+    return frame.astype({"balance": "int64", "days": "Int64", "days_overdue": "Int64",
+                         "due": "datetime64[ns]", "promise_date": "datetime64[ns]"})
 
 
 BOOK = make_book(

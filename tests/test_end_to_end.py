@@ -231,7 +231,7 @@ def test_errores_lists_every_bad_demo_row_and_the_customer_without_email(flow):
         ("Gestiones", contact_row, "Resultado", "Llamar la próxima semana"),
     ])
     assert all(isinstance(r["Problema"], str) and len(r["Problema"]) > 20 for r in got)
-    assert "Errores en los datos: 10 (vea la hoja Errores)" in flow.stdout["day1"]
+    assert "10 errores en los datos (vea la hoja Errores)" in flow.stdout["day1"]
 
 
 # ============================================================== statuses and alerts
@@ -351,15 +351,17 @@ def test_agenda_lists_each_collectors_calls_in_priority_order(flow):
     for name in blocks:
         priorities = [r["Prioridad"] for r in rows if r["Cobrador"] == name]
         assert priorities == sorted(priorities), name
-    reasons = {(r["Cobrador"], r["Prioridad"], r["Motivo"], r["Cliente"], r["Factura"])
-               for r in rows}
-    assert ("Ana López", 2, "Promesa incumplida", c["cliente_promesas"],
-            c["promesa_ayer"]) in reasons
-    assert ("Ana López", 3, "Factura grande por vencer", c["cliente_llamada_previa"],
-            c["llamada_previa"]) in reasons
-    assert ("Carlos Méndez", 4, "Sin gestión reciente", c["sin_gestion"], None) in reasons
+    calls = Counter((r["Cobrador"], r["Cliente"]) for r in rows)
+    assert max(calls.values()) == 1  # one call per customer and collector
+    reasons = {(r["Cobrador"], r["Prioridad"], r["Motivo"], r["Cliente"]): r for r in rows}
+    promises = reasons[("Ana López", 2, "Promesa incumplida", c["cliente_promesas"])]
+    assert c["promesa_ayer"] in promises["Facturas"].split(", ")
+    large = reasons[("Ana López", 3, "Factura grande por vencer", c["cliente_llamada_previa"])]
+    assert large["Facturas"] == c["llamada_previa"]
+    assert reasons[("Carlos Méndez", 4, "Sin gestión reciente", c["sin_gestion"])][
+        "Facturas"] is None
     # A promise due today is not a call yet; a written-off customer is not called.
-    assert not [r for r in rows if r["Factura"] == c["promesa_hoy"]]
+    assert not [r for r in rows if c["promesa_hoy"] in (r["Facturas"] or "").split(", ")]
     assert not [r for r in rows if r["Cliente"] == c["cliente_castigo"]]
 
 
@@ -466,6 +468,49 @@ def test_excluded_customers_get_nothing(flow):
     assert EVIL_ID in {r["Destinatario"] for r in rows if r["Estado"] == "enviado"}
 
 
+def test_digests_print_the_due_and_promise_dates(flow):
+    """The digests of the demo's first day: no blank date ("vencida el  (94 días)",
+    "fecha de pago acordada: "); each date is the invoice's Vencimiento or promise."""
+    digests = [m for m in flow.sent["day1"] if code_of(m).startswith("RESUMEN_")]
+    book = read_book(flow.snaps["day1"])
+    invoices = compute_invoices(book, DAY1).set_index("invoice")
+    (actions,) = [m for m in digests if code_of(m) == "RESUMEN_ACCIONES"]
+    lines = body_lines(actions)
+    assert len(lines) == len(alertas_of_type(flow, "Acción")) > 100
+    for line in lines:
+        found = re.match(r"- Factura (\S+) \(\S+\), vencida el (\d\d/\d\d/\d{4}) \((\d+) días\)",
+                         line)
+        assert found, line
+        due = invoices.loc[found[1], "due"]
+        assert (found[2], int(found[3])) == (f"{due:%d/%m/%Y}", (DAY1 - due.date()).days)
+    promised = [ln for m in digests if code_of(m) == "RESUMEN_COBRADOR_DIARIO"
+                for ln in body_lines(m)]
+    assert len(promised) == len(alertas_of_type(flow, "Promesa incumplida")) > 0
+    for line in promised:
+        found = re.match(r"- Factura (\S+) .*, fecha de pago acordada: (\d\d/\d\d/\d{4})$", line)
+        assert found, line
+        assert found[2] == f"{invoices.loc[found[1], 'promise_date']:%d/%m/%Y}"
+
+
+def test_every_invoice_at_the_suspension_stage_is_in_the_actions_digest(flow):
+    """What customers are told is suspended (60 days or more, not disputed, ...), the
+    Responsable de acciones is told too: broken promises included."""
+    sent = flow.sent["day1"]
+    (actions,) = [m for m in sent if code_of(m) == "RESUMEN_ACCIONES"]
+    listed = {line.split()[2] for line in body_lines(actions)}
+    customers = [m for m in sent if not code_of(m).startswith("RESUMEN_")]
+    told = {f[1] for m in customers for line in body_lines(m)
+            if (f := re.match(r"- Factura (\S+), vencida el \S+ \((\d+) días\)", line))
+            and int(f[2]) >= 60}
+    assert len(told) > 10 and told <= listed
+    broken = {r["Factura"] for r in alertas_of_type(flow, "Promesa incumplida")}
+    assert broken & told and broken & told <= listed
+
+
+def alertas_of_type(flow: Flow, kind: str) -> list[dict]:
+    return [r for r in alertas(flow.snaps["day1"]) if r["Tipo"] == kind]
+
+
 def plantilla(flow: Flow, code: str) -> str:
     rows = rows_of(flow.snaps["before"], "Plantillas", ("Código", "Asunto"))
     return next(r["Asunto"] for r in rows if r["Código"] == code)
@@ -512,7 +557,7 @@ def test_second_sync_at_the_same_instant_sends_nothing_and_keeps_envios(flow):
     assert flow.sent["day1_again"] == []
     assert flow.ledger["day1_again"] == flow.ledger["day1"]
     assert envios(flow.snaps["day1_again"]) == envios(flow.snaps["day1"])
-    assert "Envíos: pendiente 2" in flow.stdout["day1_again"]
+    assert "Envíos: 2 pendientes" in flow.stdout["day1_again"]
 
 
 def test_next_day_sends_only_what_became_due(flow):

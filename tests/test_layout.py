@@ -50,7 +50,8 @@ def test_alerts_sheet_summary_and_table_at_fixed_row():
     assert table.columns == ("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda",
                              "Saldo", "Días", "Detalle", "Área")
     assert table.rows[0] == ("Acción", "C1", "Uno", "Ana", "F1", "MXN", 1000.5, 116,
-                             "Vencida hace 116 días; corresponde iniciar acciones de cobro.", "")
+                             "Vencida hace 116 días: línea de crédito y servicio suspendidos "
+                             "hasta que la cuenta se regularice.", "")
     assert table.rows[1][:8] == ("Disputa abierta", "C2", "Dos", "", "F2", "USD", 100.0, 1)
     assert table.rows[5][6:8] == (1000.5, None)  # Crédito: no day count
     assert table.formats == {"Saldo": "money", "Días": "int"}
@@ -68,10 +69,13 @@ def test_agenda_sheet():
     sheet = agenda_sheet(compute_agenda(BOOK, INVOICES, AS_OF), AS_OF)
     (table,) = sheet.tables
     assert (sheet.name, table.name, table.row, sheet.freeze_row) == ("Agenda", "tblAgenda", 4, 5)
+    assert table.columns == ("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre",
+                             "Teléfono", "Facturas", "Saldo MXN", "Vencimiento", "Detalle")
     assert table.rows == [
-        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", "", "", 1000.5, "MXN", None,
+        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", "", "", 1000.5, None,
          "Sin gestiones registradas; tiene saldo vencido.")]
-    assert table.formats["Vencimiento"] == "date" and table.formats["Saldo"] == "money"
+    assert table.formats["Vencimiento"] == "date" and table.formats["Saldo MXN"] == "money"
+    assert _cells(sheet)[(2, 4)] == "1 llamada"
 
 
 def test_errors_sheet():

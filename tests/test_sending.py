@@ -482,7 +482,7 @@ def test_envios_sheet_newest_first_with_local_times(server, setup) -> None:
         (datetime(2026, 11, 25, 10, 0), "Aviso", "VENCIDA_1", "C1", "pagos@lopez.mx",
          "F-1, F-2", "enviado", ""),
     ]
-    assert sheet.cells[-1].value == "2 enviado"
+    assert sheet.cells[-1].value == "2 enviados"
 
 
 class _Failing:

@@ -84,14 +84,38 @@ def _result(path: Path, states: list[str], *, written=True, deferred="", deferre
                        deferred_code=deferred_code)
 
 
+def repeated_words(line: str) -> list[str]:
+    """Words of four letters or more that a log line says more than once."""
+    words = Counter(re.findall(r"[a-záéíóúñü]{4,}", line.lower()))
+    return sorted(w for w, n in words.items() if n > 1)
+
+
+@pytest.mark.parametrize(("states", "expected"), [
+    ([], "0 enviados, 0 pendientes, 0 omitidos, 0 fallidos, 0 inciertos; 0 errores en los "
+         "datos; hojas de salida escritas"),
+    (["enviado", "pendiente", "omitido", "error", "incierto"],
+     "1 enviado, 1 pendiente, 1 omitido, 1 fallido, 1 incierto; 1 error en los datos; "
+     "hojas de salida escritas"),
+    (["enviado", "pendiente", "omitido", "error", "incierto"] * 2,
+     "2 enviados, 2 pendientes, 2 omitidos, 2 fallidos, 2 inciertos; 2 errores en los datos; "
+     "hojas de salida escritas"),
+])
+def test_cycle_line_agrees_in_number_and_says_each_thing_once(tmp_path, states, expected):
+    result = _result(tmp_path / "libro.xlsm", states)
+    result.computed.errors = result.computed.errors[: len(states) // 5]
+    line = cycle_line(result)
+    assert line == expected
+    assert repeated_words(line) == []
+
+
 def test_cycle_line_names_every_count_and_the_write_outcome(tmp_path):
     book = tmp_path / "libro.xlsm"
     line = cycle_line(_result(book, ["enviado", "enviado", "omitido", "pendiente"]))
-    assert line == ("enviado 2, pendiente 1, omitido 1, error 0, incierto 0; "
-                    "2 errores en los datos; hojas escritas")
+    assert line == ("2 enviados, 1 pendiente, 1 omitido, 0 fallidos, 0 inciertos; "
+                    "2 errores en los datos; hojas de salida escritas")
     deferred = cycle_line(_result(book, [], written=False, deferred="El libro está abierto."))
-    assert deferred == ("enviado 0, pendiente 0, omitido 0, error 0, incierto 0; "
-                        "2 errores en los datos; hojas no escritas: El libro está abierto")
+    assert deferred == ("0 enviados, 0 pendientes, 0 omitidos, 0 fallidos, 0 inciertos; "
+                        "2 errores en los datos; El libro está abierto")
 
 
 def test_cycle_line_gives_the_true_reason_the_sheets_wait(tmp_path, monkeypatch):
@@ -104,9 +128,9 @@ def test_cycle_line_gives_the_true_reason_the_sheets_wait(tmp_path, monkeypatch)
     book = make_book(tmp_path)
     owner = fileops.owner_file(book)
     owner.write_bytes(b"\x0bUsuario de Excel" + b"\x00" * 40)
-    assert cycle_line(run_cycle(book, AS_OF)).endswith(
-        "; hojas no escritas: El libro está abierto en Excel (libro.xlsm); las hojas de "
-        "salida se escribirán cuando se cierre")
+    line = cycle_line(run_cycle(book, AS_OF))
+    assert line.endswith("; hojas de salida en espera hasta que se cierre el libro")
+    assert repeated_words(line) == []
 
     owner.unlink()
     real_fsync = os.fsync
@@ -121,10 +145,9 @@ def test_cycle_line_gives_the_true_reason_the_sheets_wait(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "fsync", save_meanwhile)
     result = run_cycle(book, AS_OF)
     line = cycle_line(result)
-    assert line.endswith(
-        "; hojas no escritas: libro.xlsm cambió mientras se escribían las hojas de salida; "
-        "se escribirán en el próximo ciclo")
-    assert "cuando se cierre" not in line
+    assert line.endswith("; hojas de salida en espera hasta el próximo ciclo (el libro se "
+                         "guardó durante la escritura)")
+    assert "cuando se cierre" not in line and repeated_words(line) == []
     state = status.record_cycle(book, result, at=datetime(2026, 12, 1, 10, 0, 5).astimezone(),
                                 source=status.SERVICE)
     assert [p["group"] for p in state["pending"] if p["state"] == "hojas"] == [
@@ -219,15 +242,15 @@ def test_guarded_loop_logs_failures_moves_the_digest_and_stops_on_sigterm(tmp_pa
 
     assert calls == [AS_OF + timedelta(minutes=i) for i in range(4)]
     lines = [r.getMessage() for r in caplog.records]
-    assert lines[1] == ("libro.xlsm (inicio): enviado 1, pendiente 1, omitido 0, error 0, "
-                        "incierto 0; 2 errores en los datos; hojas escritas")
+    assert lines[1] == ("libro.xlsm (inicio): 1 enviado, 1 pendiente, 0 omitidos, 0 "
+                        "fallidos, 0 inciertos; 2 errores en los datos; hojas de salida escritas")
     assert lines[2] == ("libro.xlsm (ciclo): El libro se está guardando; se reintentará en "
                         "el próximo ciclo.")
     assert lines[4] == "libro.xlsm: resumen diario reprogramado a las 09:30 America/Mexico_City."
     assert lines[5] == ("Señal SIGTERM recibida: se termina el envío en curso y el servicio "
                          "se detiene.")
-    assert lines[6] == ("libro.xlsm (ciclo): enviado 1, pendiente 1, omitido 0, error 0, "
-                        "incierto 0; 2 errores en los datos; hojas escritas")
+    assert lines[6] == ("libro.xlsm (ciclo): 1 enviado, 1 pendiente, 0 omitidos, 0 "
+                        "fallidos, 0 inciertos; 2 errores en los datos; hojas de salida escritas")
     assert lines[7:] == ["Servicio detenido por SIGTERM; el ciclo en curso terminó."]
     state = status.load(book)
     assert state["cycles"] == 4
@@ -281,8 +304,8 @@ def test_a_panic_in_native_code_is_one_line_and_the_other_workbook_is_served(
     lines = [r.getMessage() for r in caplog.records]
     assert lines[1:3] == [
         f"norte.xlsm (inicio): {failure}",
-        "sur.xlsm (inicio): enviado 1, pendiente 0, omitido 0, error 0, incierto 0; "
-        "2 errores en los datos; hojas escritas"]
+        "sur.xlsm (inicio): 1 enviado, 0 pendientes, 0 omitidos, 0 fallidos, 0 inciertos; "
+        "2 errores en los datos; hojas de salida escritas"]
     assert lines.count(f"norte.xlsm (ciclo): {failure}") == 1
     assert status.load(norte)["last_error"]["message"] == failure
     assert status.load(norte)["cycles"] == 2
@@ -331,7 +354,7 @@ def test_status_groups_pending_reasons_for_people(tmp_path):
     status.record_cycle(book, result, at=at, source=status.SERVICE,
                         next_jobs=[{"job": "ciclo cada 10 min", "at": "2026-12-01T10:10:05"}])
     text = status.render(status.load(book), book)
-    assert "Envíos: enviado 1, pendiente 3, omitido 0, error 0, incierto 0" in text
+    assert "Envíos: 1 enviado, 3 pendientes, 0 omitidos, 0 fallidos, 0 inciertos" in text
     pending = text[text.index("Pendiente:"):text.index("Próximas tareas:")]
     assert pending == (
         "Pendiente:\n"
@@ -662,8 +685,8 @@ def test_service_acts_on_changes_and_waits_for_a_closed_workbook(tmp_path, servi
         rows = assert_ledger_matches_server([book, other], server)
         assert len([r for r in rows if r["recipient"] == "C-SVC-1"]) == 1
     log = run.text()
-    assert "norte/libro.xlsm (inicio): enviado " in log
-    assert "sur/libro.xlsm (inicio): enviado 2, " in log
+    assert re.search(r"norte/libro.xlsm \(inicio\): \d+ enviados?, ", log)
+    assert "sur/libro.xlsm (inicio): 2 enviados, " in log
     assert log.rstrip().endswith("Servicio detenido por SIGTERM; el ciclo en curso terminó.")
     assert status.load(book)["service"]["running"] is False
     assert status.load(other)["service"]["running"] is False
@@ -841,5 +864,5 @@ def test_a_cell_that_crashes_the_reader_costs_neither_workbook(tmp_path, service
             "no es una fecha válida (use dd/mm/aaaa).") in errores
     log = run.text()
     assert "Traceback" not in log
-    assert "norte/libro.xlsm (inicio): enviado " in log
-    assert "sur/libro.xlsm (inicio): enviado 2, " in log
+    assert re.search(r"norte/libro.xlsm \(inicio\): \d+ enviados?, ", log)
+    assert "sur/libro.xlsm (inicio): 2 enviados, " in log

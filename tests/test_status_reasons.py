@@ -47,7 +47,7 @@ def test_notices_waiting_for_a_down_server_stay_counted_and_grouped(tmp_path):
     assert second["counts"]["pendiente"] == 2
     assert [p["group"] for p in second["pending"]] == ["SMTP caído"] * 2
     text = cobranza("status", book).stdout
-    assert "Envíos: enviado 0, pendiente 2, omitido 0, error 0, incierto 0" in text
+    assert "Envíos: 0 enviados, 2 pendientes, 0 omitidos, 0 fallidos, 0 inciertos" in text
     assert "  SMTP caído: 2\n" in text
 
     # Back up after both retry times (C02 was tried again at +2 min: due at +7): both go.

@@ -30,7 +30,7 @@ def test_status_after_a_plain_sync_names_it_and_gives_the_counts(tmp_path, smtp_
     book = small_book(tmp_path)
     before = datetime.now().astimezone().replace(microsecond=0)
     out = cobranza("sync", book, "--as-of", AT, server=smtp_env).stdout
-    assert "Envíos: enviado 2, omitido 2\n" in out  # two statements; NUEVA too late
+    assert "Envíos: 2 enviados, 2 omitidos\n" in out  # two statements; NUEVA too late
     code, text, state = report(book)
     assert code == 0
     lines = text.splitlines()
@@ -39,8 +39,8 @@ def test_status_after_a_plain_sync_names_it_and_gives_the_counts(tmp_path, smtp_
     assert re.fullmatch(rf"Último ciclo: {WHEN}, por cobranza sync \(correcto; ciclos "
                         r"registrados: 1\)", lines[2])
     assert lines[3:] == [
-        "Envíos: enviado 2, pendiente 0, omitido 2, error 0, incierto 0",
-        "Errores en los datos: 0 (vea la hoja Errores)",
+        "Envíos: 2 enviados, 0 pendientes, 2 omitidos, 0 fallidos, 0 inciertos",
+        "0 errores en los datos (vea la hoja Errores)",
         "Hojas de salida: escritas",
         "Pendiente: nada",
     ]
@@ -63,8 +63,8 @@ def test_status_after_the_ribbon_names_it_and_gives_the_counts(tmp_path, smtp_en
     deferred = ("El libro está abierto en Excel (libro.xlsm); las hojas de salida se "
                 "escribirán cuando se cierre.")
     assert lines[3:] == [
-        "Envíos: enviado 2, pendiente 0, omitido 2, error 0, incierto 0",
-        "Errores en los datos: 0 (vea la hoja Errores)",
+        "Envíos: 2 enviados, 0 pendientes, 2 omitidos, 0 fallidos, 0 inciertos",
+        "0 errores en los datos (vea la hoja Errores)",
         f"Hojas de salida: pendientes — {deferred}",
         "Pendiente:",
         "  libro abierto: 1",

@@ -39,7 +39,7 @@ def good_sheets() -> dict[str, list[list]]:
             ["F1", "C1", date(2026, 1, 5), "05/02/2026", None, "1.234,56", "nota", 999, 5,
              "Vencida", "x"],
             ["F2", "C2", 46050, "2026-03-01", "usd", 100, None, None, None, None, None],
-            [1003, "C1", None, datetime(2026, 3, 10, 15, 0), "CLP", 1500.4, None, None, None,
+            [1003, "C1", None, datetime(2026, 3, 10, 15, 0), "CLP", 1500, None, None, None,
              None, None],
             [None, None, None, None, None, None, None, 0, 0, "Por vencer", None],  # formulas only
         ],

@@ -43,8 +43,44 @@ def decimals_of(currencies: pd.Series) -> np.ndarray:
     return places[codes]  # code -1 (a missing code) picks the trailing 2, as before
 
 
+# Excel keeps 15 significant digits of a number (what it shows and what a user can type);
+# the double it stores may differ beyond them (10.05 is 10.0499999999999998...).
+EXCEL_DIGITS = 15
+
+
+def excess_decimals(amounts: pd.Series, currencies: pd.Series) -> np.ndarray:
+    """True where an amount (float major units) has more decimals than its currency
+    allows (`100.5` CLP, `10.005` MXN), the amount read as Excel shows it, to
+    EXCEL_DIGITS significant digits: the double of a typed 10.05 or of =0.1+0.2 passes,
+    a real third decimal does not. Blank (NaN) is never in excess."""
+    x = np.abs(amounts.to_numpy(dtype="float64"))
+    x = np.where(np.isfinite(x), x, np.nan)
+    scale = 10.0 ** decimals_of(currencies)
+    scaled = x * scale
+    off_by = np.abs(scaled - np.rint(scaled))  # in minor units
+    positive = np.where(x > 0, x, 1.0)
+    magnitude = np.floor(np.log10(positive))
+    magnitude -= 10.0 ** magnitude > positive  # log10(999999999999.998) rounds up to 12
+    # half a unit of the last significant digit Excel keeps, in minor units
+    tolerance = 0.5 * 10.0 ** (magnitude - (EXCEL_DIGITS - 1)) * scale
+    excess = off_by > tolerance  # NaN compares False
+    # A double half-way between two 15-digit numbers: the product's rounding cannot
+    # tell which one Excel shows, the decimal text can (rare: never a typed amount).
+    for i in np.flatnonzero(np.abs(off_by - tolerance) <= 4 * np.spacing(scaled)):
+        excess[i] = _shown_decimals(x[i]) > np.log10(scale[i])
+    return excess
+
+
+def _shown_decimals(amount: float) -> int:
+    """Decimals of `amount` as Excel shows it (EXCEL_DIGITS significant digits)."""
+    exponent = Decimal(f"{amount:.{EXCEL_DIGITS}g}").normalize().as_tuple().exponent
+    return max(-int(exponent), 0)
+
+
 def to_minor(amounts: pd.Series, currencies: pd.Series) -> pd.Series:
-    """Float major units -> int64 minor units, rounded once at the edge."""
+    """Float major units -> int64 minor units. Validation has refused the amounts with
+    more decimals than their currency's (`excess_decimals`), so rounding here only drops
+    the binary noise of the double (10.049999999999999 -> 1005)."""
     scale = 10.0 ** decimals_of(currencies)
     minor = np.rint(amounts.to_numpy(dtype="float64") * scale)
     return pd.Series(minor, index=amounts.index).astype("int64")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -26,7 +27,14 @@ from cobranza.book import records as rec
 from cobranza.book.addresses import split_addresses
 from cobranza.book.config import DEFAULTS, Config, parse_config
 from cobranza.book.countries import COUNTRY_HINT, country_code
-from cobranza.book.money import CURRENCY_HINT, currency_code, to_minor
+from cobranza.book.money import (
+    CURRENCY_HINT,
+    EXCEL_DIGITS,
+    currency_code,
+    decimals,
+    excess_decimals,
+    to_minor,
+)
 from cobranza.book.parse import (
     AMOUNT_MAX,
     BLANK,
@@ -43,6 +51,7 @@ from cobranza.book.parse import (
 )
 from cobranza.book.positions import first_occurrence
 from cobranza.book.text import normalize
+from cobranza.plural import count
 from cobranza.vocabulary import Result
 
 CONFIG_SHEET = "Configuración"
@@ -219,9 +228,36 @@ def _money(raw: pd.Series, config: Config) -> Parsed:
 
 
 def _credit_limit(raw: pd.Series, config: Config) -> Parsed:
-    """Like money, but a bad limit only blanks the limit: the customer stays."""
+    """Like money in the default currency, but a bad limit only blanks the limit: the
+    customer stays."""
     parsed = _money(raw, config)
-    return replace(parsed, values=parsed.values.where(~parsed.bad), keep=True)
+    currency = pd.Series(config.default_currency, index=raw.index)
+    amounts = parsed.values.where(~parsed.bad)  # NaN is never in excess
+    excess = pd.Series(excess_decimals(amounts, currency), index=raw.index)
+    problem = pd.concat([pd.Series(parsed.problem, index=parsed.bad[parsed.bad].index),
+                         _excess_problem(parsed.values[excess], currency[excess], config)])
+    bad = parsed.bad | excess
+    return replace(parsed, values=parsed.values.where(~bad), bad=bad, problem=problem,
+                   keep=True)
+
+
+def _excess_problem(amounts: pd.Series, currencies: pd.Series, config: Config,
+                    whose: pd.Series | None = None) -> pd.Series:
+    """The Errores text of amounts with more decimals than their currency allows, with
+    the two exact amounts around the one written ("por ejemplo 10.00 o 10.01"); `whose`
+    names the invoice whose currency a payment takes."""
+    texts = []
+    for i, (amount, currency) in enumerate(zip(amounts, currencies, strict=True)):
+        places = decimals(currency)
+        unit = Decimal(1).scaleb(-places)
+        below = Decimal(f"{amount:.{EXCEL_DIGITS}g}").quantize(unit, rounding=ROUND_FLOOR)
+        around = [f"{d:.{places}f}".replace(".", config.decimal_separator)
+                  for d in (below, below + unit)]
+        allowed = count(places, "decimal") if places else "sin decimales"
+        source = "" if whose is None else f", la moneda de la factura {whose.iloc[i]}"
+        texts.append(f"tiene más decimales de los que admite {currency}{source} ({allowed}); "
+                     f"escriba el importe exacto, por ejemplo {around[0]} o {around[1]}.")
+    return pd.Series(texts, index=amounts.index, dtype=object)
 
 
 def _currency(raw: pd.Series, config: Config) -> Parsed:
@@ -472,6 +508,28 @@ def _due_after_issue(tables: dict[str, Table], config: Config) -> list[Issue]:
     return [Issue("invoices", early[early].index, "due", problem)]
 
 
+def _exact_invoice_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """An Importe with more decimals than the invoice's Moneda allows is refused, never
+    rounded (checked before duplicates: a refused row is not the one kept)."""
+    valid = tables["invoices"].valid
+    excess = excess_decimals(valid["amount"], valid["currency"])
+    rows = valid[excess]
+    problem = _excess_problem(rows["amount"], rows["currency"], config)
+    return [Issue("invoices", rows.index, "amount", problem)]
+
+
+def _exact_payment_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """The same for a payment, in the currency of the invoice it pays."""
+    valid, invoices = tables["payments"].valid, tables["invoices"]
+    pos = invoices.find("invoice", valid["invoice"])  # every payment left names one
+    currency = pd.Series(np.append(invoices.valid["currency"].to_numpy(dtype=object), "")[pos],
+                         index=valid.index)
+    excess = excess_decimals(valid["amount"], currency) & (pos >= 0)
+    rows = valid[excess]
+    problem = _excess_problem(rows["amount"], currency[excess], config, rows["invoice"])
+    return [Issue("payments", rows.index, "amount", problem)]
+
+
 def _promise_has_date(tables: dict[str, Table], config: Config) -> list[Issue]:
     valid = tables["contacts"].valid
     missing = (valid["result"] == Result.PROMISE) & valid["promise_date"].isna()
@@ -493,6 +551,7 @@ def _subject_unless_frame(tables: dict[str, Table], config: Config) -> list[Issu
 
 
 ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
+    _exact_invoice_amounts,
     _duplicates("customers", "customer", "o"),
     _duplicates("invoices", "invoice", "a"),
     _duplicates("notices", "code", "o"),
@@ -502,6 +561,7 @@ ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
     _known("payments", "customer", "customers", "Clientes", "o"),
     _known("contacts", "customer", "customers", "Clientes", "o"),
     _known("payments", "invoice", "invoices", "Facturas", "a"),
+    _exact_payment_amounts,
     _known("contacts", "invoice", "invoices", "Facturas", "a"),
     _same_customer("payments"),
     _same_customer("contacts"),

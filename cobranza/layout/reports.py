@@ -16,6 +16,8 @@ import pandas as pd
 from cobranza.book.money import to_major
 from cobranza.book.records import BUCKETS, InputError
 from cobranza.layout.sheets import BarChart, Cell, Sheet, Table
+from cobranza.plural import count
+from cobranza.rules.agenda import BALANCE, balance_currencies
 from cobranza.rules.alerts import ALERT_TYPES
 from cobranza.rules.kpis import Kpis
 
@@ -88,21 +90,26 @@ def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
 
 
 def agenda_sheet(agenda: pd.DataFrame, as_of: date | datetime) -> Sheet:
-    """Agenda: tblAgenda, one row per call, already in priority order."""
+    """Agenda: tblAgenda, one row per call (customer and collector), already in priority
+    order; the customer's open balance in one "Saldo <moneda>" column per currency."""
     a = agenda
     collector = a["collector"].where(a["collector"] != "", NO_COLLECTOR)
+    currencies = balance_currencies(a)
+    balances = tuple(f"Saldo {c}" for c in currencies)
     table = Table(
         name="tblAgenda",
-        columns=("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre", "Teléfono", "Factura",
-                 "Saldo", "Moneda", "Vencimiento", "Detalle"),
+        columns=("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre", "Teléfono", "Facturas",
+                 *balances, "Vencimiento", "Detalle"),
         rows=_rows([collector, a["priority"], a["reason"], a["customer"], a["name"], a["phone"],
-                    a["invoice"], _money(a["balance"], a["currency"]), a["currency"], a["due"],
-                    a["detail"]]),
+                    a["invoices"],
+                    *(_money(a[BALANCE + c], pd.Series(c, index=a.index)) for c in currencies),
+                    a["due"], a["detail"]]),
         row=TABLE_ROW,
-        formats={"Prioridad": "int", "Saldo": "money", "Vencimiento": "date"},
-        widths={"Motivo": 26, "Nombre": 30, "Detalle": 70},
+        formats={"Prioridad": "int", **dict.fromkeys(balances, "money"), "Vencimiento": "date"},
+        widths={"Motivo": 26, "Nombre": 30, "Facturas": 20, "Detalle": 90},
     )
     cells = sheet_header("Agenda de llamadas", as_of)
+    cells.append(Cell(2, 4, count(len(a), "llamada"), style="note"))
     return Sheet("Agenda", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
 
 

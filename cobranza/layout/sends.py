@@ -8,12 +8,14 @@ look as `cobranza.layout.reports`: title and Fecha de corte on top, the table at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from cobranza.layout.reports import sheet_header
 from cobranza.layout.sheets import Cell, Sheet, Table
+from cobranza.plural import count
 from cobranza.vocabulary import SHOWN_STATES, Kind, SendState
 
 TABLE_ROW = 4
@@ -84,10 +86,28 @@ def local_time(when: datetime | None, as_of: date | datetime) -> datetime | None
     return when.replace(tzinfo=None, microsecond=0)
 
 
+# How a count of messages in each state reads: "1 enviado", "441 enviados", "2 fallidos".
+STATE_WORDS: dict[SendState, tuple[str, str]] = {
+    SendState.SENT: ("enviado", "enviados"),
+    SendState.PENDING: ("pendiente", "pendientes"),
+    SendState.SKIPPED: ("omitido", "omitidos"),
+    SendState.ERROR: ("fallido", "fallidos"),
+    SendState.UNCERTAIN: ("incierto", "inciertos"),
+}
+
+
+def state_counts(counts: Mapping[str, int], separator: str = ", ", zeros: bool = False) -> str:
+    """ "441 enviados, 1087 omitidos, 2 fallidos": the messages per state, in SHOWN_STATES
+    order; states without messages only with `zeros` ("" when nothing is shown)."""
+    return separator.join(
+        count(counts.get(state, 0), *STATE_WORDS[state]) for state in SHOWN_STATES
+        if zeros or counts.get(state, 0)
+    )
+
+
 def state_summary(states: Sequence[str]) -> str:
-    """ "3 enviado · 1 pendiente" over the states present, in SHOWN_STATES order."""
-    counts = {s: sum(1 for state in states if state == s) for s in SHOWN_STATES}
-    return " · ".join(f"{n} {s}" for s, n in counts.items() if n)
+    """ "3 enviados · 1 pendiente" over the states present."""
+    return state_counts(Counter(states), " · ")
 
 
 def envios_sheet(rows: list[SentRow], as_of: date | datetime) -> Sheet:
@@ -134,5 +154,5 @@ def preview_sheet(rows: list[PreviewRow], as_of: date | datetime) -> Sheet:
         widths={"Cliente": 30, "Para": 30, "Asunto": 45, "Cuerpo": 80, "Motivo": 50},
     )
     cells = sheet_header("Vista previa de avisos", as_of)
-    cells.append(Cell(2, 4, f"{len(rows)} mensajes", style="note"))
+    cells.append(Cell(2, 4, count(len(rows), "mensaje"), style="note"))
     return Sheet("Vista previa", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
@@ -190,14 +191,24 @@ def _message(rule: DigestRule, audience: Audience, period: str) -> Outgoing:
 
 
 def _lines(rows: pd.DataFrame) -> list[Line]:
-    days = rows["days"].astype("Int64").fillna(0).astype("int64")
+    """One Line per alert row, with every date the templates print: the invoice's
+    Vencimiento and Días vencidos, and the promise date of a promise row. Rows of a Tipo
+    with no invoice-level days (none is mailed today) fall back to the alert's days."""
+    days = rows["days_overdue"].fillna(rows["days"]).astype("Int64").fillna(0).astype("int64")
     columns = (
-        rows["invoice"].tolist(), rows["customer"].tolist(), days.tolist(),
+        rows["invoice"].tolist(), rows["customer"].tolist(), _days(rows["due"]), days.tolist(),
         rows["balance"].astype("int64").tolist(), rows["currency"].tolist(),
-        rows["type"].tolist(), rows["detail"].tolist(),
+        _days(rows["promise_date"]), rows["type"].tolist(), rows["detail"].tolist(),
     )
     # positional Line(...) calls: keyword passing costs more than the object itself
     return [
-        Line(inv, cust, None, d, bal, cur, None, None, kind, detail)
-        for inv, cust, d, bal, cur, kind, detail in zip(*columns, strict=True)
+        Line(inv, cust, due, d, bal, cur, None, promise, kind, detail)
+        for inv, cust, due, d, bal, cur, promise, kind, detail in zip(*columns, strict=True)
     ]
+
+
+def _days(dates: pd.Series) -> list[date | None]:
+    """A datetime column as `date` values (None for NaT), converted once per distinct day."""
+    codes, uniques = pd.factorize(pd.to_datetime(dates))
+    days = np.array([d.date() for d in uniques] + [None], dtype=object)
+    return days[codes].tolist()  # code -1 (NaT) picks the trailing None

@@ -1,8 +1,10 @@
-"""Agenda: each collector's calls for the as-of day, in priority order.
+"""Agenda: each collector's calls for the as-of day, one per customer, in priority order.
 
-1 follow-ups due, 2 broken promises, 3 large invoices about to fall due, 4 overdue
-customers with no recent gestión. A customer already called for 1 or 2 is not listed
-again under 4. The collector is the customer's Cobrador.
+Reasons to call, by priority: 1 follow-ups due, 2 broken promises, 3 large invoices about
+to fall due, 4 overdue customers with no recent gestión. A customer is one call, however
+many reasons, invoices and currencies it has: its most urgent reason (priority, then
+oldest date) is the call's Motivo and decides its place; the other reasons follow in the
+detail. The collector is the customer's Cobrador.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import pandas as pd
 from cobranza.book.money import decimals_of
 from cobranza.book.records import Book
 from cobranza.rules.alerts import AlertContext
-from cobranza.rules.rollups import per_distinct, text_codes
+from cobranza.rules.rollups import distinct_rows, per_distinct, text_codes
 from cobranza.vocabulary import Status
 
 AGENDA_COLUMNS = [
-    "collector", "priority", "reason", "customer", "name", "phone", "invoice", "balance",
-    "currency", "due", "detail",
+    "collector", "priority", "reason", "customer", "name", "phone", "invoices", "due", "detail",
 ]
+# Then one column per currency the called customers owe in (the default currency always
+# first): BALANCE + code, the customer's open balance in it (Int64 minor units, <NA> none).
+BALANCE = "balance "
+SEPARATOR = " | "  # between the reasons in a call's detail
 REASONS = {
     1: "Seguimiento pendiente",
     2: "Promesa incumplida",
@@ -144,11 +149,10 @@ def _order(out: pd.DataFrame) -> np.ndarray:
     return np.lexsort(keys[::-1])  # lexsort: the last key is the primary one
 
 
-def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date,
-                   ctx: AlertContext | None = None) -> pd.DataFrame:
-    """Calls per collector, ordered by priority, then oldest date first. `ctx` as in
-    `compute_alerts`."""
-    ctx = ctx or AlertContext(book, invoices, as_of)
+def reasons_to_call(book: Book, ctx: AlertContext) -> pd.DataFrame:
+    """Every reason to call, one row each, ordered by collector, priority, oldest date.
+    A customer with a follow-up or a broken promise is not "sin gestión reciente" too:
+    those say when it was last worked."""
     out = pd.concat([part(ctx) for part in AGENDA_PARTS], ignore_index=True)
     urgent = out.loc[out["priority"] <= 2, "customer"]
     out = out[(out["priority"] < 4) | ~out["customer"].isin(urgent)]
@@ -159,10 +163,62 @@ def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date,
         name=info["name"].fillna("").to_numpy(),
         phone=info["phone"].fillna("").to_numpy(),
         _key=out["_key"].astype("datetime64[ns]").fillna(pd.Timestamp.min),
+        invoice=out["invoice"].fillna("").astype("str"),
     )
-    out = out.take(_order(out))[AGENDA_COLUMNS].reset_index(drop=True)
-    return out.astype({
+    return out.take(_order(out)).reset_index(drop=True)
+
+
+def _joined(texts: pd.Series, calls: np.ndarray, count: int, separator: str) -> np.ndarray:
+    """Per call 0..count-1, its distinct non-blank `texts` in row order, joined."""
+    keep = (texts != "").to_numpy() & ~pd.DataFrame({"c": calls, "t": texts}).duplicated()
+    out = np.full(count, "", dtype=object)
+    for call, group in texts[keep.to_numpy()].groupby(calls[keep.to_numpy()], sort=False):
+        out[call] = separator.join(group)
+    return out
+
+
+def one_call_per_customer(reasons: pd.DataFrame) -> pd.DataFrame:
+    """The reasons merged into one row per (collector, customer), in the order of each
+    one's first (most urgent) reason: that reason's priority, Motivo, due date and detail,
+    then the other reasons in the detail; every invoice the reasons name."""
+    calls, first = distinct_rows(reasons["collector"], reasons["customer"])  # in row order
+    out = reasons.take(first).reset_index(drop=True)
+    named = np.where(reasons["invoice"] != "", " (" + reasons["invoice"] + ")", "")
+    also = (reasons["reason"] + named + ": " + reasons["detail"]).where(
+        ~np.isin(np.arange(len(reasons)), first), "")
+    more = _joined(also, calls, len(first), SEPARATOR)
+    out["detail"] = out["detail"] + np.where(more != "", SEPARATOR + more, "")
+    out["invoices"] = _joined(reasons["invoice"], calls, len(first), ", ")
+    return out
+
+
+def _open_balances(ctx: AlertContext, customers: pd.Series) -> pd.DataFrame:
+    """BALANCE + currency columns: each customer's open balance in each currency it owes
+    in (the default currency's column always, first)."""
+    owed = ctx.per_customer(ctx.is_open)
+    owed = owed[owed["customer"].isin(customers)]
+    default = ctx.book.config.default_currency
+    currencies = [default, *sorted(set(owed["currency"]) - {default})]
+    wide = owed.pivot(index="customer", columns="currency", values="balance")
+    wide = wide.reindex(index=customers, columns=currencies)
+    return pd.DataFrame({BALANCE + c: wide[c].to_numpy() for c in currencies},
+                        index=customers.index).astype("Int64")
+
+
+def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date,
+                   ctx: AlertContext | None = None) -> pd.DataFrame:
+    """One call per customer and collector, ordered by collector, then priority, then
+    oldest date first. `ctx` as in `compute_alerts`."""
+    ctx = ctx or AlertContext(book, invoices, as_of)
+    calls = one_call_per_customer(reasons_to_call(book, ctx))[AGENDA_COLUMNS]
+    calls = calls.astype({
         "collector": "str", "priority": "int64", "reason": "str", "customer": "str",
-        "name": "str", "phone": "str", "invoice": "str", "balance": "Int64",
-        "currency": "str", "due": "datetime64[ns]", "detail": "str",
+        "name": "str", "phone": "str", "invoices": "str", "due": "datetime64[ns]",
+        "detail": "str",
     })
+    return pd.concat([calls, _open_balances(ctx, calls["customer"])], axis=1)
+
+
+def balance_currencies(agenda: pd.DataFrame) -> list[str]:
+    """The currencies of the agenda's balance columns, in column order."""
+    return [c.removeprefix(BALANCE) for c in agenda.columns if c.startswith(BALANCE)]

@@ -19,19 +19,26 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import Book
+from cobranza.plural import counts
 from cobranza.rules.invoices import as_day
 from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
 from cobranza.vocabulary import AlertType, Status
 
 ALERT_COLUMNS = [
     "type", "customer", "name", "collector", "invoice", "currency", "balance", "days",
-    "detail", "area",
+    "detail", "area", "due", "days_overdue", "promise_date",
 ]
 
 # Overdue statuses the team still works itself (Sin gestión, Candidata a terceros).
 WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE)
-# Invoice columns every per-invoice alert row carries.
-ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area"]
+# Statuses that keep an invoice out of Acciones however old it is (SPEC "Acciones"): a
+# broken promise does not, it is worked like any invoice past Días acción.
+NOT_FOR_ACTION = (Status.DISPUTED, Status.PAYMENT_REPORTED, Status.PROMISED,
+                  Status.THIRD_PARTY, Status.WRITTEN_OFF)
+# Invoice columns every per-invoice alert row carries (due, days_overdue and promise_date
+# are for the digests, which print them; the Alertas sheet shows the others).
+ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area",
+               "due", "days_overdue", "promise_date"]
 
 
 class AlertContext(InvoiceRollups):
@@ -62,19 +69,17 @@ def _dmy(dates: pd.Series) -> pd.Series:
     return dates.dt.strftime("%d/%m/%Y")
 
 
-def _plural(n: pd.Series, one: str, many: str) -> pd.Series:
-    return n.astype(str) + np.where(n == 1, one, many)
-
-
 def _elapsed(since: pd.Series, as_of: date) -> pd.Series:
     return (as_day(as_of) - since).dt.days.astype("Int64")
 
 
 def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
            invoice: pd.Series | str = "") -> pd.DataFrame:
-    """Alert rows from a frame with customer, name, collector, currency, balance (+area),
-    already in customer, invoice, currency order."""
+    """Alert rows from a frame with customer, name, collector, currency, balance (+area, and
+    the invoice's due, days_overdue and promise_date), already in customer, invoice,
+    currency order."""
     index = rows.index
+    no_date = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     return pd.DataFrame({
         "type": constant_text(kind, index),
         "customer": rows["customer"],
@@ -87,6 +92,9 @@ def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
         "days": pd.Series(days, index=index).astype("Int64"),
         "detail": detail.astype("str"),
         "area": rows["area"].astype("str") if "area" in rows else constant_text("", index),
+        "due": rows.get("due", no_date),
+        "days_overdue": rows.get("days_overdue", pd.Series(pd.NA, index=index)).astype("Int64"),
+        "promise_date": rows.get("promise_date", no_date),
     }, index=index)
 
 
@@ -95,14 +103,24 @@ def _by_invoice(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Serie
     return _frame(rows, kind, days, detail, invoice=rows["invoice"])
 
 
-def _action_detail(days: pd.Series) -> pd.Series:
-    return "Vencida hace " + days.astype(str) + " días; corresponde iniciar acciones de cobro."
+# The suspension stage in the words of the customer's SUSPENSION_60 notice (Plantillas).
+SUSPENDED = "línea de crédito y servicio suspendidos hasta que la cuenta se regularice"
+
+
+def _action_detail(days: pd.Series, promise: pd.Series) -> pd.Series:
+    broken = ("; promesa de pago del " + _dmy(promise) + " incumplida").where(
+        promise.notna(), "")
+    return "Vencida hace " + counts(days, "día") + broken + ": " + SUSPENDED + "."
 
 
 def action(ctx: AlertContext) -> pd.DataFrame:
-    rows = ctx.rows(ctx.has_status(Status.IN_ACTION), "days_overdue")
-    days = rows["days_overdue"]
-    return _by_invoice(rows, AlertType.ACTION, days, per_distinct(_action_detail, days))
+    """Open, Días vencidos >= Días acción, and in no status that takes the invoice out of
+    the team's hands or gives it time (NOT_FOR_ACTION). The one promise date such an
+    invoice can carry is a broken one (an active promise is excluded)."""
+    due = (ctx.days_overdue >= ctx.book.config.action_days).to_numpy()
+    rows = ctx.rows(ctx.is_open & due & ~ctx.has_status(*NOT_FOR_ACTION))
+    detail = per_distinct(_action_detail, rows["days_overdue"], rows["promise_date"])
+    return _by_invoice(rows, AlertType.ACTION, rows["days_overdue"], detail)
 
 
 def _promise_detail(promise: pd.Series) -> pd.Series:
@@ -110,7 +128,7 @@ def _promise_detail(promise: pd.Series) -> pd.Series:
 
 
 def broken_promise(ctx: AlertContext) -> pd.DataFrame:
-    rows = ctx.rows(ctx.has_status(Status.BROKEN_PROMISE), "promise_date")
+    rows = ctx.rows(ctx.has_status(Status.BROKEN_PROMISE))
     detail = per_distinct(_promise_detail, rows["promise_date"])
     elapsed = _elapsed(rows["promise_date"], ctx.day)
     return _by_invoice(rows, AlertType.BROKEN_PROMISE, elapsed, detail)
@@ -118,7 +136,7 @@ def broken_promise(ctx: AlertContext) -> pd.DataFrame:
 
 def _reported_detail(since: pd.Series, days: pd.Series) -> pd.Series:
     return ("Pago informado el " + _dmy(since) + "; sin acreditar después de "
-            + days.astype(str) + " días.")
+            + counts(days, "día") + ".")
 
 
 def reported_payment(ctx: AlertContext) -> pd.DataFrame:
@@ -147,8 +165,8 @@ def _overdue_beyond(limit: int, kind: str) -> AlertFn:
     beyond included, so a 95-day invoice shows under > 30, > 60 and > 90)."""
 
     def detail(count: pd.Series, days: pd.Series) -> pd.Series:
-        return (_plural(count, " factura", " facturas") + f" con más de {limit} días"
-                " de atraso; la más antigua tiene " + days.astype(str) + " días.")
+        return (counts(count, "factura") + f" con más de {limit} días"
+                " de atraso; la más antigua tiene " + counts(days, "día") + ".")
 
     def alert(ctx: AlertContext) -> pd.DataFrame:
         cust = ctx.per_customer(ctx.is_open & (ctx.days_overdue > limit).to_numpy())
@@ -219,8 +237,8 @@ def customers_without_contact(ctx: AlertContext) -> pd.DataFrame:
 
 
 def _no_contact_detail(last: pd.Series, since: pd.Series) -> pd.Series:
-    seen = ("Última gestión el " + _dmy(last) + " (hace " + since.astype(str)
-            + " días); tiene saldo vencido.")
+    seen = ("Última gestión el " + _dmy(last) + " (hace " + counts(since.fillna(0), "día")
+            + "); tiene saldo vencido.")
     return seen.where(since.notna(), "Sin gestiones registradas; tiene saldo vencido.")
 
 
@@ -235,7 +253,7 @@ def _third_party_detail(days: pd.Series, disputed: pd.Series, promises: pd.Serie
     reason = np.select(
         [disputed, promises >= 2], ["disputa rechazada", "promesas incumplidas"], "vencimiento",
     )
-    return "Vencida hace " + days.astype(str) + " días; motivo: " + reason + "."
+    return "Vencida hace " + counts(days, "día") + "; motivo: " + reason + "."
 
 
 def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
@@ -244,7 +262,7 @@ def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
     promesas incumplidas (2 or more promises came due unpaid), vencimiento."""
     due = (ctx.days_overdue >= ctx.book.config.third_party_days).to_numpy()
     rows = ctx.rows(ctx.is_open & due & ctx.has_status(*WORKABLE),
-                    "days_overdue", "dispute_resolved", "broken_promises")
+                    "dispute_resolved", "broken_promises")
     days = rows["days_overdue"]
     # Only ">= 2" matters to the text: clipping keeps the distinct rows few.
     detail = per_distinct(_third_party_detail, days, rows["dispute_resolved"],

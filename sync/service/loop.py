@@ -31,6 +31,9 @@ from zoneinfo import ZoneInfo
 
 import schedule
 
+from cobranza.layout.sends import state_counts
+from cobranza.plural import count
+from cobranza.vocabulary import ReasonCode
 from sync.cli import clock, command, parse_as_of
 from sync.errors import (
     NEVER_SWALLOWED,
@@ -225,19 +228,27 @@ class Service:
 # ---------------------------------------------------------------------- messages
 
 
+# Why the output sheets wait, for the log line: the deferral's full sentence names the
+# file, which the line's label already does.
+_SHEETS_WAIT = {
+    ReasonCode.WORKBOOK_OPEN: "hojas de salida en espera hasta que se cierre el libro",
+    ReasonCode.WORKBOOK_CHANGED: "hojas de salida en espera hasta el próximo ciclo (el libro "
+                                 "se guardó durante la escritura)",
+}
+
+
 def cycle_line(result: CycleResult) -> str:
-    """The one log line of a completed cycle."""
-    counts = result.counts()
-    parts = [", ".join(f"{k} {counts.get(k, 0)}" for k in status.STATES)]
-    parts.append(f"{len(result.computed.errors)} errores en los datos")
+    """The one log line of a completed cycle: every count once, each phrase once."""
+    parts = [state_counts(result.counts(), zeros=True),
+             f"{count(len(result.computed.errors), 'error')} en los datos"]
     if result.write_error:
         parts.append(result.write_error)
     elif result.written:
-        parts.append("hojas escritas")
-    elif result.deferred:  # the reason says when they will be: closed, or next cycle
-        parts.append(f"hojas no escritas: {result.deferred.rstrip('.')}")
+        parts.append("hojas de salida escritas")
+    elif result.deferred:  # when they will be written: once closed, or next cycle
+        parts.append(_SHEETS_WAIT.get(result.deferred_code) or result.deferred.rstrip("."))
     else:
-        parts.append("hojas no escritas")
+        parts.append("hojas de salida sin escribir")
     return "; ".join(parts)
 
 

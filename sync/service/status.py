@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cobranza.layout.sends import SentRow
+from cobranza.layout.sends import SentRow, state_counts
+from cobranza.plural import count
 from cobranza.vocabulary import SHOWN_STATES, ReasonCode, SendState
 
 if TYPE_CHECKING:  # sync.cycle imports this module's callers; annotations only
@@ -226,8 +227,9 @@ def render(state: dict[str, Any] | None, workbook: Path, *, now: datetime | None
                      f"ciclos registrados: {state.get('cycles', 0)})")
     counts = state.get("counts")
     if counts:
-        lines.append("Envíos: " + ", ".join(f"{k} {counts.get(k, 0)}" for k in STATES))
-        lines.append(f"Errores en los datos: {state.get('data_errors', 0)} (vea la hoja Errores)")
+        lines.append("Envíos: " + state_counts(counts, zeros=True))
+        errors = count(state.get("data_errors", 0), "error")
+        lines.append(f"{errors} en los datos (vea la hoja Errores)")
         if state.get("written"):
             lines.append("Hojas de salida: escritas")
         elif state.get("deferred"):
