@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from addin.book import BookIO, ExcelBook
+from cobranza.plural import agree, count
 from cobranza.vocabulary import Kind, SendState
 from sync.errors import CobranzaError, WorkbookBusy, WorkbookOpen, write_failure
 
@@ -102,13 +103,21 @@ def _ask(io: BookIO) -> Callable[[list[Outgoing]], bool]:
         if not ready:
             io.show("No hay recordatorios por enviar en este momento.")
             return False
-        customers = sum(1 for o in ready if o.kind == Kind.NOTICE)
-        return io.confirm(
-            f"Se enviarán {len(ready)} correos ({customers} avisos a clientes y "
-            f"{len(ready) - customers} resúmenes internos). ¿Desea enviarlos ahora?"
-        )
+        return io.confirm(confirm_text(ready))
 
     return confirm
+
+
+def confirm_text(ready: list[Outgoing]) -> str:
+    """ "Se enviarán 3 correos a clientes y 1 resumen interno. ¿Desea enviarlos ahora?"
+    (one email per customer: it may carry several notices)."""
+    customers = sum(1 for o in ready if o.kind == Kind.NOTICE)
+    digests = len(ready) - customers
+    parts = [count(customers, "correo a un cliente", "correos a clientes")] if customers else []
+    parts += [count(digests, "resumen interno", "resúmenes internos")] if digests else []
+    one = len(ready) == 1
+    return (f"{agree(len(ready), 'Se enviará', 'Se enviarán')} {' y '.join(parts)}. "
+            f"¿Desea {'enviarlo' if one else 'enviarlos'} ahora?")
 
 
 @_edge
@@ -225,7 +234,8 @@ def validar(io: BookIO, now: datetime) -> int:
     io.write([s for s in done.sheets if s.name == "Errores"], done.computed.now, parameters)
     n = len(done.computed.errors)
     io.show("No se encontraron errores en los datos." if n == 0 else
-            f"Se encontraron {n} datos con problemas; vea la hoja Errores.")
+            f"{agree(n, 'Se encontró', 'Se encontraron')} "
+            f"{count(n, 'dato con problemas', 'datos con problemas')}; vea la hoja Errores.")
     return n
 
 

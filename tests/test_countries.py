@@ -128,12 +128,17 @@ def test_a_colombian_and_a_chilean_customer_of_a_mexican_company_follow_their_ow
             "CL1": [["F-CL1-08", "F-CL1-09"]], "AR1": [["F-AR1-08", "F-AR1-09"]]}
 
         # Thursday 10: CL1 was contacted yesterday (two days apart). CO1 has two notices
-        # due (PREVIO and NUEVA) and gets one email: one contact a day.
+        # due (PREVIO and NUEVA) and gets one email: one contact a day, and the preview
+        # does not hold the second one back as if a contact had already happened.
+        cobranza("sync", book, "--as-of", "2026-12-10T10:00", "--dry-run", server=server)
+        assert [(r[0], r[7], r[8]) for r in sheet_rows(book, "Vista previa", "Código")
+                if str(r[1]).startswith("CO1")] == [("PREVIO, NUEVA", "listo", "")]
         got = inbox.sync("2026-12-10T10:00")
-        assert (got["MX1"], got["AR1"], len(got["CO1"])) == ([["F-MX1-10"]], [["F-AR1-10"]], 1)
+        assert (got["MX1"], got["AR1"], got["CO1"]) == (
+            [["F-MX1-10"]], [["F-AR1-10"]], [["F-CO1-10", "F-CO1-P"]])
         assert "CL1" not in got
-        assert waiting(book)["CL1"] == {
-            "Perfil legal CL: debe haber al menos dos días entre mensajes"}
+        assert waiting(book) == {
+            "CL1": {"Perfil legal CL: debe haber al menos dos días entre mensajes"}}
 
         # Friday 11: CL1 again (the 9th and the 11th are two days apart).
         got = inbox.sync("2026-12-11T10:00")

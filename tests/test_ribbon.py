@@ -20,7 +20,7 @@ from cobranza.notices.customers import PROBLEM_NO_EMAIL
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book, read_raw
 from tests.smtp_server import SmtpTestServer
-from tests.workbook_edit import set_cells
+from tests.workbook_edit import append_rows, set_cells
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,12 +71,26 @@ def test_enviar_recordatorios_asks_first_and_declining_sends_nothing(workbook, s
 
 
 def test_enviar_recordatorios_sends_once_then_nothing_twice(workbook, smtp):
+    """One email per customer (its notices together), as many as the question said, the
+    ones the preview showed; a second press sends nothing."""
+    ribbon.vista_previa(FileBook(workbook), NOW)
+    previewed = sorted((str(r[2]).replace("; ", ", "), str(r[0])) for r in table_rows(
+        workbook, "Vista previa", "Código") if r[7] == "listo")
     io = FileBook(workbook)
     counts = ribbon.enviar_recordatorios(io, NOW)
     sent = counts["enviado"]
     assert sent > 0
     assert len(smtp.messages) == sent
-    assert io.messages[0].startswith(f"Se enviarán {sent} correos")
+    keys = [str(m.message["X-Cobranza-Clave"]) for m in smtp.received()]
+    digests = sum(k.startswith("resumen") for k in keys)
+    assert io.messages[0] == (f"Se enviarán {sent - digests} correos a clientes y {digests} "
+                              "resúmenes internos. ¿Desea enviarlos ahora?")
+    customers = [m for m, k in zip(smtp.received(), keys, strict=True)
+                 if not k.startswith("resumen")]
+    to = [str(m.message["To"]) for m in customers]
+    assert len(to) == len(set(to))  # one email per customer
+    assert sorted((str(m.message["To"]), str(m.message["X-Cobranza-Avisos"]))
+                  for m in customers) == [p for p in previewed if "RESUMEN" not in p[1]]
     again = FileBook(workbook)
     assert ribbon.enviar_recordatorios(again, NOW) == {}
     assert again.messages == ["No hay recordatorios por enviar en este momento."]
@@ -174,3 +188,22 @@ def test_validar_lists_the_errores_the_sync_writes(workbook, smtp, tmp_path):
     held = {(r[0], r[2]) for r in rows if "pendientes" in r[4]}
     assert held == {("Clientes", "Email"), ("Plantillas", "Aprobada"), ("Plantillas", "Código")}
     assert PROBLEM_NO_EMAIL in {r[4] for r in rows}
+
+
+def test_one_email_one_error_are_said_in_the_singular(tmp_path, smtp):
+    """One customer with one invoice issued today: its NUEVA and its monthly statement go
+    as one email, and the question says so in the singular; one bad cell, one error."""
+    path = create_workbook(tmp_path / "uno.xlsm", as_of=AS_OF)
+    append_rows(path, {
+        "Clientes": [{"Cliente": "C1", "Nombre": "Cliente Uno", "Email": "pagos@uno.mx",
+                      "Avisos automáticos": "Sí", "Zona horaria": "America/Mexico_City"}],
+        "Facturas": [{"Factura": "F-1", "Cliente": "C1", "Emisión": datetime(2026, 12, 1),
+                      "Vencimiento": datetime(2026, 12, 31), "Moneda": "MXN",
+                      "Importe": 100}]})
+    io = FileBook(path, confirm=lambda text: False)
+    ribbon.enviar_recordatorios(io, NOW)
+    assert io.messages == ["Se enviará 1 correo a un cliente. ¿Desea enviarlo ahora?"]
+    set_cells(path, "Facturas", ("Factura", "F-1"), {"Importe": "cien"})
+    io = FileBook(path)
+    assert ribbon.validar(io, NOW) == 1
+    assert io.messages == ["Se encontró 1 dato con problemas; vea la hoja Errores."]
