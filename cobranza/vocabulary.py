@@ -107,6 +107,7 @@ class NoticeCode(StrEnum):
     SUSPENSION_60 = "SUSPENSION_60"
     PROMISE_BEFORE = "PROMESA_PREVIA"
     PROMISE_BROKEN = "PROMESA_INCUMPLIDA"
+    NO_CONTACT = "SIN_CONTACTO"  # after a gestión "Sin contacto" (once per gestión date)
     STATEMENT = "ESTADO_MENSUAL"
 
 

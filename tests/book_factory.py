@@ -35,7 +35,7 @@ CONTACT_FIELDS = (
     "date", "customer", "invoice", "result", "promise_date", "area", "follow_up",
     "collector", "comment",
 )
-COLLECTOR_FIELDS = ("collector", "email")
+COLLECTOR_FIELDS = ("collector", "email", "phone")
 AREA_FIELDS = ("area", "owner", "email")
 NOTICE_FIELDS = ("code", "reference", "days", "template", "active")
 TEMPLATE_FIELDS = ("code", "subject", "body", "approved")
@@ -59,7 +59,7 @@ _CONTACT = {
     "result": "text", "promise_date": "date", "area": "text", "comment": "text",
     "follow_up": "date",
 }
-_COLLECTOR = {"collector": "text", "email": "text"}
+_COLLECTOR = {"collector": "text", "email": "text", "phone": "text"}
 _AREA = {"area": "text", "owner": "text", "email": "text"}
 _NOTICE = {"code": "text", "reference": "text", "days": "int", "template": "text",
            "active": "bool"}
@@ -71,7 +71,7 @@ DEFAULT_NOTICES = [
     ("VENCIDA_15", "vencimiento", 15), ("VENCIDA_30", "vencimiento", 30),
     ("MORA_45", "vencimiento", 45), ("SUSPENSION_60", "vencimiento", 60),
     ("PROMESA_PREVIA", "compromiso", -1), ("PROMESA_INCUMPLIDA", "compromiso", 1),
-    ("ESTADO_MENSUAL", "mes", 1),
+    ("ESTADO_MENSUAL", "mes", 1), ("SIN_CONTACTO", "gestion", 0),
 ]
 
 Row = Mapping[str, Any] | Sequence[Any]

@@ -44,7 +44,7 @@ def test_same_seed_same_rows_other_seed_other_rows(data):
 
 def test_sizes(data):
     assert (len(data.customers), len(data.invoices), len(data.payments),
-            len(data.contacts)) == (150, 2000, 1430, 199)
+            len(data.contacts)) == (150, 2000, 1430, 200)
     assert (len(data.collectors), len(data.areas)) == (5, 4)
     small = generate(AS_OF, invoices=300, customers=40)
     assert (len(small.invoices), len(small.customers)) == (300, 40)
@@ -81,6 +81,9 @@ def test_every_result_and_the_status_cases(data):
         == ["Sin contacto"]
     reported = [r[0] for r in data.contacts if r[3] == c["pago_informado_viejo"]]
     assert reported == [day(-10)]
+    # the PREVIO customer could not be reached today: SIN_CONTACTO and PREVIO in one email
+    assert [r[:5] for r in data.contacts if r[2] == c["cliente_previo"]] == [
+        (AS_OF, "Ana López", c["cliente_previo"], c["previo"], "Sin contacto")]
 
 
 def test_payment_cases(data):
@@ -173,8 +176,8 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
     assert refs == {
         "tblClientes": "A1:L151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
-        "tblGestiones": "A1:I200", "tblParametros": "A1:B22", "tblCobradores": "D1:E6",
-        "tblAreas": "G1:I5", "tblAvisos": "K1:O11", "tblPlantillas": "A1:D17",
+        "tblGestiones": "A1:I201", "tblParametros": "A1:B22", "tblCobradores": "D1:F6",
+        "tblAreas": "H1:J5", "tblAvisos": "L1:P12", "tblPlantillas": "A1:D18",
     }
     facturas = wb["Facturas"]
     row35 = [c.value for c in facturas[35]][:7]
@@ -187,8 +190,8 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     assert facturas["F37"].value == "mil pesos"
     assert facturas["L2001"].value == "=PROXIMO_AVISO(tblFacturas[[#This Row],[Factura]])"
     config = wb["Configuración"]
-    assert [tuple(c.value for c in r) for r in config["D2:E6"]] == list(COLLECTORS)
-    assert [tuple(c.value for c in r) for r in config["G2:I5"]] == list(AREAS)
+    assert [tuple(c.value for c in r) for r in config["D2:F6"]] == list(COLLECTORS)
+    assert [tuple(c.value for c in r) for r in config["H2:J5"]] == list(AREAS)
     assert wb["Gestiones"]["E2"].value == "Promesa de pago"
 
 

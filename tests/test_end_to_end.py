@@ -347,7 +347,7 @@ def test_agenda_lists_each_collectors_calls_in_priority_order(flow):
     collectors = [r["Cobrador"] for r in rows]
     blocks = list(dict.fromkeys(collectors))
     assert collectors == sorted(collectors, key=blocks.index)  # one block per collector
-    assert set(blocks) <= {name for name, _ in flow.data.collectors}
+    assert set(blocks) <= {name for name, *_ in flow.data.collectors}
     for name in blocks:
         priorities = [r["Prioridad"] for r in rows if r["Cobrador"] == name]
         assert priorities == sorted(priorities), name

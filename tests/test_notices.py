@@ -43,9 +43,11 @@ def invoices(today: str, *rows: dict) -> pd.DataFrame:
             "bucket": "", "status": r.get("status", by_date), "status_date": pd.NaT,
             "promise_date": pd.Timestamp(r["promise"]) if r.get("promise") else pd.NaT,
             "last_contact": pd.NaT, "collector": "Ana", "area": "", "name": "",
+            "no_contact_date": pd.Timestamp(r["no_contact"]) if r.get("no_contact") else pd.NaT,
         })
     frame = pd.DataFrame(records)
-    for column in ("issued", "due", "status_date", "promise_date", "last_contact"):
+    for column in ("issued", "due", "status_date", "promise_date", "last_contact",
+                   "no_contact_date"):
         frame[column] = frame[column].astype("datetime64[ns]")
     return frame
 

@@ -21,13 +21,20 @@ from addin.build_template import (
 from addin.paths import template_path
 from cobranza.book.config import DEFAULTS
 from cobranza.book.records import RESULTS
-from cobranza.rendering.render import CustomerView, InvoiceView, joined, render_text
+from cobranza.rendering.render import (
+    CollectorView,
+    CustomerView,
+    InvoiceView,
+    joined,
+    render_text,
+)
 from cobranza.vocabulary import DigestCode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "template"
 FRAMES = ("ENCABEZADO", "PIE")
 NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45",
-                "SUSPENSION_60", "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL"]
+                "SUSPENSION_60", "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL",
+                "SIN_CONTACTO"]
 SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plantillas",
           "Alertas", "Tablero", "Agenda", "Envíos", "Errores", "Vista previa", "xlwings.conf"]
 TABLES = {
@@ -42,7 +49,7 @@ TABLES = {
                                    "Fecha compromiso", "Área", "Comentario", "Seguimiento"]},
     "Configuración": {
         "tblParametros": ["Parámetro", "Valor"],
-        "tblCobradores": ["Cobrador", "Email"],
+        "tblCobradores": ["Cobrador", "Email", "Teléfono"],
         "tblAreas": ["Área", "Responsable", "Email"],
         "tblAvisos": ["Código", "Referencia", "Días", "Plantilla", "Activo"],
     },
@@ -105,8 +112,8 @@ def test_sheets_tables_and_headers(book):
 
 def test_configuracion_blocks_are_separated_by_one_empty_column(book):
     refs = dict(book["Configuración"].tables.items())  # name -> ref
-    assert refs == {"tblParametros": "A1:B21", "tblCobradores": "D1:E2",
-                    "tblAreas": "G1:I2", "tblAvisos": "K1:O11"}
+    assert refs == {"tblParametros": "A1:B21", "tblCobradores": "D1:F2",
+                    "tblAreas": "H1:J2", "tblAvisos": "L1:P12"}
 
 
 def test_facturas_formula_columns_in_stored_form(book, template):
@@ -148,8 +155,8 @@ def test_validation_lists(book):
     assert _lists(book["Configuración"]) == {
         "B6": '"MX,CO,CL,PE,ninguno"',
         "B8": '"Sí,No"',
-        "L2:L20001": '"emisión,vencimiento,compromiso,mes"',
-        "O2:O20001": '"Sí,No"',
+        "M2:M20001": '"emisión,vencimiento,compromiso,gestión,mes"',
+        "P2:P20001": '"Sí,No"',
     }
     assert book["Configuración"]["A6"].value == "Perfil legal"
 
@@ -162,7 +169,7 @@ def test_configuracion_defaults_and_notices(book):
     ws = book["Configuración"]
     assert _rows(ws, "A1:B21") == list(DEFAULTS.items())
     assert ws["B11"].value == "85%" and ws["B18"].value == "08:00"
-    assert _rows(ws, "K1:O11") == [
+    assert _rows(ws, "L1:P12") == [
         ("NUEVA", "emisión", 0, "NUEVA", "Sí"),
         ("PREVIO", "vencimiento", -5, "PREVIO", "Sí"),
         ("VENCIDA_1", "vencimiento", 1, "VENCIDA_1", "Sí"),
@@ -173,12 +180,13 @@ def test_configuracion_defaults_and_notices(book):
         ("PROMESA_PREVIA", "compromiso", -1, "PROMESA_PREVIA", "Sí"),
         ("PROMESA_INCUMPLIDA", "compromiso", 1, "PROMESA_INCUMPLIDA", "Sí"),
         ("ESTADO_MENSUAL", "mes", 1, "ESTADO_MENSUAL", "Sí"),
+        ("SIN_CONTACTO", "gestión", 0, "SIN_CONTACTO", "Sí"),
     ]
-    assert _rows(ws, "D1:E2") == [(None, None)]
+    assert _rows(ws, "D1:F2") == [(None, None, None)]
 
 
 def test_plantillas_rows(book):
-    rows = _rows(book["Plantillas"], "A1:D17")
+    rows = _rows(book["Plantillas"], "A1:D18")
     assert [r[0] for r in rows] == ["ENCABEZADO", "PIE", *NOTICE_CODES, *DigestCode]
     assert {r[3] for r in rows} == {"Sí"}
     assert rows[4][1] == "Recordatorio de pago: factura vencida"
@@ -216,6 +224,8 @@ CONTEXT = {
                 {"moneda": "USD", "saldo": "$1,200.50 USD"}],
     "fecha_corte": "25/11/2026",
     "destinatario": "Ana López",
+    "fecha_gestion": "24/11/2026",
+    "cobrador": CollectorView("Ana López", "ana.lopez@aceros-demo.mx", "+52 55 5201 4410"),
 }
 
 
@@ -280,3 +290,36 @@ def test_libreoffice_converts_the_template_to_pdf(template, tmp_path):
 
     pdf = convert_to_pdf(template, tmp_path)
     assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_sin_contacto_says_when_we_tried_and_how_to_reach_the_collector():
+    texts = {code: (subject, body) for code, subject, body, _ in load_templates()}
+    subject, body = texts["SIN_CONTACTO"]
+    assert render_text(subject, CONTEXT) == "Intentamos comunicarnos con usted"
+    not_due = InvoiceView("F-000003", "GAZ010101AB1", "20/11/2026", "05/12/2026", -10,
+                          "$3,000.00 MXN", "MXN", "", "Por vencer", "")
+    one = {**CONTEXT, "facturas": [not_due]}
+    ending = (", o bien responder a este mensaje, para confirmar la fecha de pago o aclarar "
+              "cualquier duda.")
+    assert render_text(body, one) == (
+        "El 24/11/2026 intentamos comunicarnos con usted, sin lograrlo, para dar seguimiento "
+        "a la siguiente factura:\n\n"
+        "- Factura F-000003, vence el 05/12/2026: $3,000.00 MXN\n\n"
+        "Le agradeceremos comunicarse con Ana López, responsable de su cuenta, al teléfono "
+        f"+52 55 5201 4410 o al correo ana.lopez@aceros-demo.mx{ending}")
+    last = {  # what the collector's contact says, by what Cobradores holds
+        ("Ana López", "ana@x.mx", ""): f"con Ana López, responsable de su cuenta, al correo "
+                                       f"ana@x.mx{ending}",
+        ("Ana López", "", "55 1234"): f"con Ana López, responsable de su cuenta, al teléfono "
+                                      f"55 1234{ending}",
+        ("Ana López", "", ""): f"con Ana López, responsable de su cuenta{ending}",
+        ("", "", ""): "Le agradeceremos responder a este mensaje para confirmar la fecha de "
+                      "pago o aclarar cualquier duda.",
+    }
+    for contact, said in last.items():
+        text = render_text(body, {**CONTEXT, "cobrador": CollectorView(*contact)})
+        assert text.startswith("El 24/11/2026 intentamos comunicarnos con usted, sin lograrlo, "
+                               "para dar seguimiento a las siguientes facturas:\n\n"
+                               "- Factura F-000001, vencida el 24/11/2026: $15,230.00 MXN\n"
+                               "- Factura F-000002, vencida el 24/11/2026: $1,200.50 USD\n\n")
+        assert text.endswith(said), contact

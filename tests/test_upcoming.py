@@ -130,7 +130,7 @@ def _stage_rows(book: Book, invoices: pd.DataFrame):
             if pd.isna(anchor):
                 continue
             day = anchor.date()
-            key = notice_key(customer, invoice, st.code, day if rule.per_promise else None)
+            key = notice_key(customer, invoice, st.code, day if rule.per_anchor else None)
             yield (invoice, st.code, day + timedelta(days=int(st.days)),
                    day + timedelta(days=int(st.end_offset)), key)
 

@@ -120,8 +120,8 @@ def test_good_workbook_gives_exact_typed_frames(tmp_path: Path) -> None:
          "follow_up": ts("2026-03-01"), "row": 3},
     ]
     assert records(book.collectors) == [
-        {"collector": "Ana", "email": "ana@miempresa.com", "row": 2},
-        {"collector": "Beto", "email": "beto@miempresa.com", "row": 3},
+        {"collector": "Ana", "email": "ana@miempresa.com", "phone": "", "row": 2},
+        {"collector": "Beto", "email": "beto@miempresa.com", "phone": "", "row": 3},
     ]
     assert records(book.areas) == [
         {"area": "Legal", "owner": "Lic. Pérez", "email": "legal@miempresa.com", "row": 2},
@@ -257,7 +257,7 @@ EXPECTED_ERRORS = [
     'Configuración, fila 3, Valor: "tal vez" no es válido para Solo días hábiles: use Sí o No; '
     "se usa Sí.",
     'Configuración, fila 3, Referencia: "pago" no es una referencia válida '
-    "(use emisión, vencimiento, compromiso o mes).",
+    "(use emisión, vencimiento, compromiso, gestión o mes).",
     'Configuración, fila 4, Días: "1.5" no es un número entero de días (por ejemplo -5, 0 o 15).',
     'Configuración, fila 4, Activo: "Quizá" no es Sí ni No (use Sí o No); '
     "mientras tanto el aviso queda inactivo.",
@@ -284,7 +284,8 @@ def test_bad_rows_are_dropped_and_the_rest_kept(tmp_path: Path) -> None:
         {"invoice": "F6", "customer": "C1", "row": 5},
     ]
     assert book.contacts["row"].tolist() == [7]
-    assert book.collectors.to_dict("records") == [{"collector": "Ana", "email": "", "row": 2}]
+    assert book.collectors.to_dict("records") == [
+        {"collector": "Ana", "email": "", "phone": "", "row": 2}]
     assert book.notices[["code", "active", "row"]].to_dict("records") == []
     assert book.config.business_days_only is True
 
@@ -306,9 +307,9 @@ def test_missing_optional_sheets_use_defaults(tmp_path: Path) -> None:
     assert book.customers["timezone"].tolist() == ["America/Mexico_City", "America/Lima"]
     assert book.notices["code"].tolist() == [
         "NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45", "SUSPENSION_60",
-        "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL",
+        "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL", "SIN_CONTACTO",
     ]
-    assert book.notices["days"].tolist() == [0, -5, 1, 15, 30, 45, 60, -1, 1, 1]
+    assert book.notices["days"].tolist() == [0, -5, 1, 15, 30, 45, 60, -1, 1, 1, 0]
     assert book.notices["active"].all()
     assert book.templates.empty and list(book.templates.columns) == [
         "code", "subject", "body", "approved", "row"]
@@ -337,8 +338,8 @@ def test_incomplete_configuration_and_templates_are_sheet_errors(tmp_path: Path)
         "(agréguela o use la plantilla: cobranza init).",
     ]
     assert book.collectors.to_dict("records") == [
-        {"collector": "Ana", "email": "ana@x.com", "row": 2}]
-    assert len(book.notices) == 10 and book.templates.empty
+        {"collector": "Ana", "email": "ana@x.com", "phone": "", "row": 2}]
+    assert len(book.notices) == 11 and book.templates.empty
 
 
 wild_cell = st.one_of(

@@ -16,7 +16,7 @@ from cobranza.book.records import RESULTS
 Kind = Literal["text", "date", "money", "int", "phone"]
 
 YES_NO = ("Sí", "No")
-NOTICE_REFERENCES = ("emisión", "vencimiento", "compromiso", "mes")
+NOTICE_REFERENCES = ("emisión", "vencimiento", "compromiso", "gestión", "mes")
 # Clientes País: the four legal profiles first, then the rest of Latin America, US and ES
 # (any code the holiday calendar knows is valid; Excel's inline list holds 255 characters).
 COUNTRIES = ("MX", "CO", "CL", "PE", "AR", "BO", "BR", "CR", "CU", "DO", "EC", "GT", "HN",
@@ -136,6 +136,7 @@ NOTICES: tuple[tuple[str, str, int], ...] = (
     ("PROMESA_PREVIA", "compromiso", -1),
     ("PROMESA_INCUMPLIDA", "compromiso", 1),
     ("ESTADO_MENSUAL", "mes", 1),  # first business day of the month
+    ("SIN_CONTACTO", "gestión", 0),  # the day of a gestión "Sin contacto"
 )
 
 PARAMETROS = TableSpec(
@@ -144,9 +145,13 @@ PARAMETROS = TableSpec(
     first_col=0,
     rows=tuple((label, value) for label, value in DEFAULTS.items()),
 )
-COBRADORES = TableSpec("tblCobradores", (Column("Cobrador", 22), Column("Email", 34)), first_col=3)
+COBRADORES = TableSpec(
+    "tblCobradores",
+    (Column("Cobrador", 22), Column("Email", 34), Column("Teléfono", 18, "phone")),
+    first_col=3,
+)
 AREAS = TableSpec(
-    "tblAreas", (Column("Área", 16), Column("Responsable", 24), Column("Email", 34)), first_col=6
+    "tblAreas", (Column("Área", 16), Column("Responsable", 24), Column("Email", 34)), first_col=7
 )
 AVISOS = TableSpec(
     "tblAvisos",
@@ -157,7 +162,7 @@ AVISOS = TableSpec(
         Column("Plantilla", 22),
         Column("Activo", 8, choices=YES_NO),
     ),
-    first_col=10,
+    first_col=11,
     rows=tuple((code, ref, days, code, "Sí") for code, ref, days in NOTICES),
 )
 # Configuración values with a fixed list, validated on the Valor cell of their row.

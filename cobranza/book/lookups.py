@@ -1,11 +1,15 @@
 """Lookups by code that every message of a run makes: a customer's Nombre, a Plantillas
-row. Built once per Book (see `Book.customer_names`, `Book.templates_by_code`)."""
+row, the customer's collector. Built once per Book (see `Book.customer_names`,
+`Book.templates_by_code`, `Book.collector_contacts`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from cobranza.book.text import normalize
+
 Template = tuple[str, str, bool]  # (Asunto, Cuerpo, Aprobada)
+Contact = tuple[str, str, str]  # (name, email, phone); "" when unknown
 
 
 def names_by_code(customers: pd.DataFrame) -> dict[str, str]:
@@ -31,4 +35,23 @@ def templates_by_code(templates: pd.DataFrame) -> dict[str, Template]:
     for code, subject, body, ok in rows:
         if code not in out:
             out[code] = (str(subject), str(body), False if pd.isna(ok) else bool(ok))
+    return out
+
+
+def collector_contacts(customers: pd.DataFrame, collectors: pd.DataFrame) -> dict[str, Contact]:
+    """Cliente -> how to reach its collector: the name as Cobradores writes it (the
+    Clientes Cobrador when Cobradores has no such row), the first address of its Email and
+    its Teléfono. Collectors match like the digests' (ignoring case and accents); the
+    first row of a code or collector wins. Customers without Cobrador are left out."""
+    people: dict[str, Contact] = {}
+    for name, emails, phone in zip(collectors["collector"].tolist(),
+                                   collectors["email"].tolist(),
+                                   collectors["phone"].tolist(), strict=True):
+        first = str(emails).split(";")[0].strip() if isinstance(emails, str) else ""
+        people.setdefault(normalize(name), (str(name).strip(), first, str(phone).strip()))
+    out: dict[str, Contact] = {}
+    for code, name in zip(customers["customer"].tolist(), customers["collector"].tolist(),
+                          strict=True):
+        if str(name).strip() and code not in out:
+            out[code] = people.get(normalize(name), (str(name).strip(), "", ""))
     return out

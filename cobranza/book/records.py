@@ -14,7 +14,13 @@ from functools import cached_property
 import pandas as pd
 
 from cobranza.book.config import Config
-from cobranza.book.lookups import Template, names_by_code, templates_by_code
+from cobranza.book.lookups import (
+    Contact,
+    Template,
+    collector_contacts,
+    names_by_code,
+    templates_by_code,
+)
 from cobranza.vocabulary import Bucket, Result, Status
 
 # Sheet name -> {normalized header: internal column}. Required headers carry a "*".
@@ -61,11 +67,11 @@ CONTACT_COLUMNS = {  # the Gestiones sheet
     "comentario": "comment",
     "seguimiento": "follow_up",
 }
-COLLECTOR_COLUMNS = {"cobrador*": "collector", "email": "email"}
+COLLECTOR_COLUMNS = {"cobrador*": "collector", "email": "email", "telefono": "phone"}
 AREA_COLUMNS = {"area*": "area", "responsable": "owner", "email": "email"}
 NOTICE_COLUMNS = {  # the Avisos table
     "codigo*": "code",
-    "referencia*": "reference",  # emision | vencimiento | compromiso | mes
+    "referencia*": "reference",  # emision | vencimiento | compromiso | gestion | mes
     "dias*": "days",  # int
     "plantilla": "template",
     "activo": "active",  # bool
@@ -129,3 +135,8 @@ class Book:
     def templates_by_code(self) -> dict[str, Template]:
         """Plantillas Código (stripped, upper case) -> (Asunto, Cuerpo, Aprobada)."""
         return templates_by_code(self.templates)
+
+    @cached_property
+    def collector_contacts(self) -> dict[str, Contact]:
+        """Cliente -> (name, email, phone) of its collector (`collector_contacts`)."""
+        return collector_contacts(self.customers, self.collectors)

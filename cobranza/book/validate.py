@@ -83,10 +83,10 @@ DEFAULT_NOTICES = (
     ("VENCIDA_15", "vencimiento", 15), ("VENCIDA_30", "vencimiento", 30),
     ("MORA_45", "vencimiento", 45), ("SUSPENSION_60", "vencimiento", 60),
     ("PROMESA_PREVIA", "compromiso", -1), ("PROMESA_INCUMPLIDA", "compromiso", 1),
-    ("ESTADO_MENSUAL", "mes", 1),
+    ("ESTADO_MENSUAL", "mes", 1), ("SIN_CONTACTO", "gestion", 0),
 )
 REFERENCES = {"emision": "emision", "vencimiento": "vencimiento", "compromiso": "compromiso",
-              "mes": "mes"}
+              "gestion": "gestion", "mes": "mes"}
 # Headers as shown to users, for columns a message names but the sheet may lack.
 _LABELS = {
     "codigo": "Código", "dias": "Días", "area": "Área", "emision": "Emisión",
@@ -278,7 +278,8 @@ def _result(raw: pd.Series, config: Config) -> Parsed:
 
 def _reference(raw: pd.Series, config: Config) -> Parsed:
     values, bad = parse_choice(raw, REFERENCES)
-    problem = "no es una referencia válida (use emisión, vencimiento, compromiso o mes)."
+    problem = ("no es una referencia válida (use emisión, vencimiento, compromiso, gestión "
+               "o mes).")
     return Parsed(values, bad, problem)
 
 

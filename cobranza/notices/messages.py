@@ -38,7 +38,9 @@ class NoticeKey:
     customer: str  # Clientes Cliente
     invoice: str  # Facturas Factura; "" for a monthly statement (one per customer and month)
     code: str  # Avisos Código
-    promise: date | None = None  # promise notices: the promise date; monthly: the month's 1st
+    # the date the notice is about, for chains with one notice per date: the promise date
+    # (promise notices), the gestión's Fecha (SIN_CONTACTO); monthly: the month's 1st
+    day: date | None = None
 
     @property
     def recipient(self) -> str:
@@ -46,7 +48,7 @@ class NoticeKey:
         return self.customer
 
     def encode(self) -> str:
-        day = self.promise.isoformat() if self.promise else ""
+        day = self.day.isoformat() if self.day else ""
         return _joined(("aviso", self.customer, self.invoice, self.code, day))
 
 
@@ -65,9 +67,10 @@ class DigestKey:
         return _joined(("resumen", self.recipient, self.code, self.period))
 
 
-def notice_key(customer: str, invoice: str, code: str, promise: date | None = None) -> str:
-    """Ledger key of one customer notice for one invoice (promise notices: per promise date)."""
-    return NoticeKey(customer, invoice, code, promise).encode()
+def notice_key(customer: str, invoice: str, code: str, day: date | None = None) -> str:
+    """Ledger key of one customer notice for one invoice (promise notices: per promise
+    date; SIN_CONTACTO: per gestión date)."""
+    return NoticeKey(customer, invoice, code, day).encode()
 
 
 def digest_key(recipient: str, code: str, period: str) -> str:
@@ -94,10 +97,10 @@ def notice_key_heads(customers: np.ndarray, invoices: np.ndarray) -> np.ndarray:
     return np.array([f"aviso|{c}|{i}|" for c, i in pairs] or [], dtype=object)
 
 
-def notice_key_tail(code: str, promises: np.ndarray | str = "") -> np.ndarray | str:
-    """The rest of a notice key after its head: the code and the promise dates (ISO
+def notice_key_tail(code: str, days: np.ndarray | str = "") -> np.ndarray | str:
+    """The rest of a notice key after its head: the code and the dates it is about (ISO
     text, or "" for none)."""
-    return code.translate(_ESCAPED) + _SEPARATOR + promises
+    return code.translate(_ESCAPED) + _SEPARATOR + days
 
 
 def monthly_keys(customers: np.ndarray, code: str, month: date) -> np.ndarray:
@@ -182,6 +185,7 @@ class Line:
     promise_date: date | None = None
     status: str = ""
     detail: str = ""  # digests: why the invoice is listed
+    contact_date: date | None = None  # SIN_CONTACTO: the Fecha of the gestión Sin contacto
 
 
 @dataclass(frozen=True)

@@ -151,10 +151,9 @@ def candidates(
     customer = inv["customer"].to_numpy(dtype=object)
     invoice = inv["invoice"].to_numpy(dtype=object)
     heads = notice_key_heads(customer, invoice)
-    promise = _promise_iso(inv)
     statuses = inv["status"].to_numpy(dtype=object)
     today64 = np.datetime64(today, "D")
-    parts, masks = [], {}
+    parts, masks, days = [], {}, {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
         if rule.statuses not in masks:
@@ -164,8 +163,10 @@ def candidates(
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
             pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
             end = anchor[pos] + stage.end_offset
-            keys = heads[pos] + notice_key_tail(stage.code, promise[pos] if rule.per_promise
-                                                else "")
+            if rule.per_anchor and rule.anchor not in days:
+                days[rule.anchor] = _iso_days(inv[rule.anchor])
+            keys = heads[pos] + notice_key_tail(stage.code, days[rule.anchor][pos]
+                                                if rule.per_anchor else "")
         else:
             window = monthly_window(stage.days, today, country)
             if window is None or today < window[0]:
@@ -186,10 +187,11 @@ def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, arrays, strict=True)))
 
 
-def _promise_iso(inv: pd.DataFrame) -> np.ndarray:
-    out = np.full(len(inv), "", dtype=object)
-    has = inv["promise_date"].notna().to_numpy()
-    out[has] = inv["promise_date"][has].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+def _iso_days(dates: pd.Series) -> np.ndarray:
+    """A date column as ISO text ("" for a blank), the ledger key's day."""
+    out = np.full(len(dates), "", dtype=object)
+    has = dates.notna().to_numpy()
+    out[has] = dates[has].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
     return out
 
 
@@ -406,6 +408,8 @@ def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
         rows["issued"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         rows["promise_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         rows["status"].to_numpy(dtype=object).tolist(),
+        [""] * len(rows),
+        rows["no_contact_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
     )
     shared = list(itertools.starmap(Line, zip(*columns, strict=True)))
     return list(map(shared.__getitem__, inverse.tolist()))

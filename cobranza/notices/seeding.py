@@ -10,7 +10,8 @@ the ledger keys back (`cobranza.notices.messages.notice_key` / `digest_key`):
 - invoice notices: one key per listed invoice;
 - monthly statements: the month of the row's Fecha;
 - promise notices: the promise dates of the invoice's `Promesa de pago` gestiones for
-  which this stage would have been meaningful on that Fecha;
+  which this stage would have been meaningful on that Fecha; SIN_CONTACTO likewise with
+  the Fecha of its `Sin contacto` gestiones;
 - digests: the day (daily) or ISO week (weekly) of the row's Fecha.
 """
 
@@ -35,6 +36,10 @@ from cobranza.vocabulary import Kind, Result, SendState
 # a planner error, "no valid email", must go once the data is fixed).
 SEEDED_STATES = (SendState.SENT, SendState.UNCERTAIN, SendState.SKIPPED)
 COLUMNS = tuple(ENVIOS_COLUMNS.values())
+# The gestiones that give the dates of a chain with one notice per date (`per_anchor`):
+# its anchor column -> (Resultado, Gestiones column holding the date).
+ANCHOR_SOURCES = {"promise_date": (Result.PROMISE, "promise_date"),
+                  "no_contact_date": (Result.NO_CONTACT, "date")}
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ def _segment_start(invoices: str, name: str) -> int:
 
 
 class _Keys:
-    """Ledger keys of one Envíos row, with what the Book tells about codes and promises."""
+    """Ledger keys of one Envíos row, with what the Book tells about codes and the dates
+    of per-date chains (promises, gestiones Sin contacto)."""
 
     def __init__(self, book: Book) -> None:
         stages = stage_table(book.notices)
@@ -120,7 +126,8 @@ class _Keys:
                        zip(stages["code"], stages.itertuples(index=False), strict=True)}
         self.weekly = {rule.code: rule.weekly for rule in DIGESTS}
         self.joined = _joined_codes(book.invoices)
-        self.promises = _promises(book.contacts)
+        self.dates = {anchor: _gestion_dates(book.contacts, result, column)
+                      for anchor, (result, column) in ANCHOR_SOURCES.items()}
 
     def of(self, kind: str, code: str, recipient: str, invoices: str, when: datetime,
            late: bool = False) -> Iterator[str]:
@@ -136,18 +143,18 @@ class _Keys:
             yield notice_key(recipient, "", code, when.date().replace(day=1))
             return
         for invoice in split_invoices(invoices, self.joined.get(recipient, Joined())):
-            if rule is None or not rule.per_promise:
+            if rule is None or not rule.per_anchor:
                 yield notice_key(recipient, invoice, code)
                 continue
-            # sent while meaningful: from promise + Días to promise + end_offset; an
-            # omitted one at any time after promise + Días
+            # sent while meaningful: from anchor + Días to anchor + end_offset; an omitted
+            # one at any time after anchor + Días
             first = date.min if late else when.date() - timedelta(days=int(stage.end_offset))
             last = when.date() - timedelta(days=int(stage.days))
-            promises = self.promises.get((recipient, invoice), set()) | self.promises.get(
-                (recipient, ""), set())
-            for promise in sorted(promises):
-                if first <= promise <= last:
-                    yield notice_key(recipient, invoice, code, promise)
+            dates = self.dates[rule.anchor]
+            days = dates.get((recipient, invoice), set()) | dates.get((recipient, ""), set())
+            for day in sorted(days):
+                if first <= day <= last:
+                    yield notice_key(recipient, invoice, code, day)
 
 
 @dataclass(frozen=True)
@@ -194,12 +201,14 @@ def _joined_codes(invoices: pd.DataFrame) -> dict[str, Joined]:
     return {c: Joined(frozenset(v), frozenset(starts[c])) for c, v in codes.items()}
 
 
-def _promises(contacts: pd.DataFrame) -> dict[tuple[str, str], set[date]]:
-    """(customer, invoice) -> promise dates; (customer, "") holds the customer-level ones
-    (blank Factura: every open invoice of the customer)."""
-    rows = contacts[(contacts["result"] == Result.PROMISE) & contacts["promise_date"].notna()]
+def _gestion_dates(contacts: pd.DataFrame, result: Result,
+                   column: str) -> dict[tuple[str, str], set[date]]:
+    """(customer, invoice) -> the dates in `column` of the gestiones with `result`;
+    (customer, "") holds the customer-level ones (blank Factura: the customer's open
+    invoices)."""
+    rows = contacts[(contacts["result"] == result) & contacts[column].notna()]
     out: dict[tuple[str, str], set[date]] = {}
-    for customer, invoice, promise in zip(rows["customer"], rows["invoice"],
-                                          rows["promise_date"], strict=True):
-        out.setdefault((customer, invoice), set()).add(pd.Timestamp(promise).date())
+    for customer, invoice, day in zip(rows["customer"], rows["invoice"], rows[column],
+                                      strict=True):
+        out.setdefault((customer, invoice), set()).add(pd.Timestamp(day).date())
     return out

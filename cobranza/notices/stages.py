@@ -3,8 +3,9 @@
 A chain is an ordered sequence of notices about the same date of an invoice (its
 Referencia and the sign of Días). A stage is due on anchor + Días and stays meaningful
 until the day before the next stage of its chain is due; the chain's last stage stays
-meaningful up to `GRACE_DAYS` after its date, or until the anchor date for chains that
-lead up to it (PREVIO until Vencimiento, PROMESA_PREVIA until Fecha compromiso).
+meaningful up to its chain's `grace` days (`GRACE_DAYS` unless said) after its date, or
+until the anchor date for chains that lead up to it (PREVIO until Vencimiento,
+PROMESA_PREVIA until Fecha compromiso).
 
 Chains are a registry (`CHAINS`): which invoice date anchors them, which invoice statuses
 they apply to, whether the window closes at the anchor, and the priority used when a
@@ -12,6 +13,10 @@ legal frequency cap lets only some of a customer's messages out.
 
 `mes` rows are monthly statements: Días = N means the N-th business day of the month
 (0 or blank = first); the window is that day and the next four business days.
+
+`gestión` rows (SIN_CONTACTO) follow a gestión `Sin contacto`: anchored on the Fecha of the
+invoice's latest gestión when it is one (`no_contact_date`, `cobranza.rules.invoices`), one
+notice per such date, meaningful `NO_CONTACT_GRACE` days after it (seed 003).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from cobranza.notices.calendar import first_business_days
 from cobranza.vocabulary import Status
 
 GRACE_DAYS = 7  # the last stage of a chain is meaningful this many days after its date
+NO_CONTACT_GRACE = 3  # SIN_CONTACTO: meaningful for 3 days after the gestión's Fecha
 MONTHLY_WINDOW = 5  # business days a monthly statement stays meaningful
 
 # Invoice statuses that receive ordinary notices (the others are excluded by the SPEC).
@@ -56,18 +62,24 @@ class ChainRule:
     statuses: tuple[str, ...]  # invoice statuses the chain applies to
     closes_at_anchor: bool  # the last stage is meaningful until the anchor date only
     priority: int  # lower goes first when a frequency cap allows only some
-    per_promise: bool = False  # the ledger key carries the promise date
+    # the ledger key carries the anchor date: one notice per promise date (promise chains),
+    # per date of a gestión Sin contacto (SIN_CONTACTO)
+    per_anchor: bool = False
+    grace: int = GRACE_DAYS  # days the chain's last stage stays meaningful after its date
 
 
 CHAINS: tuple[ChainRule, ...] = (
     ChainRule("promesa_incumplida", "compromiso", True, "promise_date",
-              PROMISE_STATUSES, False, 0, per_promise=True),
+              PROMISE_STATUSES, False, 0, per_anchor=True),
     ChainRule("promesa_previa", "compromiso", False, "promise_date",
-              PROMISE_STATUSES, True, 1, per_promise=True),
+              PROMISE_STATUSES, True, 1, per_anchor=True),
     ChainRule("recordatorio", "vencimiento", True, "due", OPEN_STATUSES, False, 2),
-    ChainRule("previo", "vencimiento", False, "due", OPEN_STATUSES, True, 3),
-    ChainRule("emision", "emision", None, "issued", OPEN_STATUSES, False, 4),
-    ChainRule("mes", "mes", None, "", STATEMENT_STATUSES, False, 5),
+    # its own chain: catch-up never counts it as a reminder stage, nor a reminder as it
+    ChainRule("gestion", "gestion", None, "no_contact_date", OPEN_STATUSES, False, 3,
+              per_anchor=True, grace=NO_CONTACT_GRACE),
+    ChainRule("previo", "vencimiento", False, "due", OPEN_STATUSES, True, 4),
+    ChainRule("emision", "emision", None, "issued", OPEN_STATUSES, False, 5),
+    ChainRule("mes", "mes", None, "", STATEMENT_STATUSES, False, 6),
 )
 CHAIN_BY_NAME = {rule.name: rule for rule in CHAINS}
 REFERENCES = tuple(dict.fromkeys(rule.reference for rule in CHAINS))
@@ -116,7 +128,7 @@ def _end_offsets(stages: pd.DataFrame) -> pd.Series:
             if later:
                 out[idx] = later[0] - 1
             else:
-                out[idx] = 0 if rule.closes_at_anchor else days + GRACE_DAYS
+                out[idx] = 0 if rule.closes_at_anchor else days + rule.grace
     return out
 
 

@@ -68,7 +68,7 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
         applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
         ok = applies & ~np.isnat(anchor) & (end >= start)
         if heads is not None:
-            ok[ok] = ~_in_ledger(heads, anchor, ok, st.code, rule.per_promise, sent)
+            ok[ok] = ~_in_ledger(heads, anchor, ok, st.code, rule.per_anchor, sent)
         shown = np.maximum(when, start)  # due already and still meaningful: the next sync
         r = rank[st.code]
         better = ok & ((shown < best) | ((shown == best) & (r < best_rank)))
@@ -86,12 +86,12 @@ def _key_heads(invoices: pd.DataFrame) -> np.ndarray:
 
 
 def _in_ledger(heads: np.ndarray, anchor: np.ndarray, rows: np.ndarray, code: str,
-               per_promise: bool, sent: frozenset[str]) -> np.ndarray:
+               per_anchor: bool, sent: frozenset[str]) -> np.ndarray:
     """For the invoice rows `rows` (mask): is this stage's ledger key final?"""
-    promise = ""
-    if per_promise:  # the promise date is the chain's anchor
-        promise = np.datetime_as_string(anchor[rows], unit="D").astype(object)
-    return is_final(heads[rows] + notice_key_tail(code, promise), sent)
+    day = ""
+    if per_anchor:  # the key carries the chain's anchor date (promise, gestión)
+        day = np.datetime_as_string(anchor[rows], unit="D").astype(object)
+    return is_final(heads[rows] + notice_key_tail(code, day), sent)
 
 
 def exclusions(book: Book, invoices: pd.DataFrame) -> np.ndarray:

@@ -9,7 +9,9 @@ inserted as text; they are never parsed as template code.
 
 Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
 `InvoiceView`), ``totales`` (list of {moneda, saldo}), ``fecha_corte``,
-``destinatario``, plus the planner's ``Outgoing.context``.
+``destinatario``, ``fecha_gestion`` (SIN_CONTACTO: the date of the gestión Sin contacto),
+customer notices also ``cobrador`` (`CollectorView`), plus the planner's
+``Outgoing.context``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from cobranza.vocabulary import Kind
 
 HEADER, FOOTER = "ENCABEZADO", "PIE"  # Plantillas rows around every customer email
 VARIABLES = (
-    "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario"
+    "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario",
+    "fecha_gestion", "cobrador",
 )
 
 # Used only when Plantillas has no row for a digest code (digests are internal mail).
@@ -56,6 +59,15 @@ DIGEST_FALLBACK = (
 class CustomerView:
     codigo: str
     nombre: str
+
+
+@dataclass(frozen=True)
+class CollectorView:
+    """How a customer reaches its collector (Cobradores); "" for what is not known."""
+
+    nombre: str
+    email: str
+    telefono: str
 
 
 @dataclass(frozen=True)
@@ -87,8 +99,8 @@ class Rendered:
         return not self.error
 
 
-_VIEW_FIELDS = {view: frozenset(f.name for f in fields(view)) for view in (CustomerView,
-                                                                           InvoiceView)}
+_VIEW_FIELDS = {view: frozenset(f.name for f in fields(view))
+                for view in (CustomerView, InvoiceView, CollectorView)}
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
@@ -174,8 +186,23 @@ def customer_names(frame: pd.DataFrame | None) -> dict[str, str]:
     return {} if frame is None else names_by_code(frame)
 
 
-def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date) -> dict[str, Any]:
-    """Every variable a template may use for `outgoing`."""
+def outgoing_collector(book: Book, outgoing: Outgoing) -> CollectorView | None:
+    """The customer's collector for a notice (blank fields when it has none); None for a
+    digest."""
+    if outgoing.kind != Kind.NOTICE:
+        return None
+    return CollectorView(*book.collector_contacts.get(outgoing.recipient, ("", "", "")))
+
+
+def contact_day(lines: tuple[Line, ...]) -> str:
+    """The latest gestión Sin contacto date of `lines` (dd/mm/aaaa), "" when none."""
+    return dmy(max((ln.contact_date for ln in lines if ln.contact_date is not None),
+                   default=None))
+
+
+def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
+                     collector: CollectorView | None = None) -> dict[str, Any]:
+    """Every variable a template may use for `outgoing` (`cobrador`: with `collector`)."""
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
@@ -184,7 +211,10 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date)
         "totales": totals(outgoing.lines),
         "fecha_corte": dmy(as_of),
         "destinatario": name or outgoing.recipient,
+        "fecha_gestion": contact_day(outgoing.lines),
     }
+    if collector is not None:
+        context["cobrador"] = collector
     context.update(outgoing.context)
     return context
 
@@ -287,7 +317,8 @@ def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
         return Rendered(error=failed)
     subject, body, _ = found
     name = outgoing_name(book, outgoing)
-    context = template_context(outgoing, book.config, name, as_of)
+    context = template_context(outgoing, book.config, name, as_of,
+                               outgoing_collector(book, outgoing))
     return render_pair(subject, body, context, outgoing.template)
 
 
@@ -319,7 +350,8 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
     A notice whose Plantilla is missing, not approved or fails is left out (`failed`);
     the others go. Each notice renders within the limits of its own invoices."""
     name = outgoing_name(book, outgoing)
-    whole = template_context(outgoing, book.config, name, as_of)
+    collector = outgoing_collector(book, outgoing)
+    whole = template_context(outgoing, book.config, name, as_of, collector)
     frames = {}
     for frame in (HEADER, FOOTER):
         found = find_template(book, frame)
@@ -334,7 +366,8 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         found = find_template(book, part.template)
         problem = _unusable(part.template, found)
         result = Rendered(error=problem) if problem else render_pair(
-            found[0], found[1], template_context(one, book.config, name, as_of), part.template)
+            found[0], found[1], template_context(one, book.config, name, as_of, collector),
+            part.template)
         if result.ok:
             done.append((part, result.subject, result.body))
         else:

@@ -124,20 +124,49 @@ def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
     return out
 
 
+def no_contact_dates(book: Book, touches: pd.DataFrame, n: int) -> pd.Series:
+    """Per invoice position 0..n-1: the Fecha of its latest gestión (by Fecha, then row)
+    when that gestión is `Sin contacto` (NaT otherwise), the SIN_CONTACTO notice's anchor.
+
+    A later gestión of any other Resultado supersedes it (the customer was reached, or
+    the invoice changed status). A Sin contacto with blank Factura is about the invoices
+    of the customer past due on its Fecha when there are any, else about all its open
+    ones; the others are not touched by it here.
+    """
+    pos, day, row = (touches[c].to_numpy() for c in ("pos", "date", "row"))
+    tried = (touches["result"] == Result.NO_CONTACT).to_numpy()
+    near = np.isin(pos, pos[tried])  # only invoices some Sin contacto touched matter
+    pos, day, row, tried = pos[near], day[near], row[near], tried[near]
+    blank_rows = book.contacts.loc[book.contacts["invoice"] == "", "row"].to_numpy()
+    wide = tried & np.isin(row, blank_rows)  # from a Sin contacto with blank Factura
+    past_due = book.invoices["due"].to_numpy()[pos] < day
+    aside = wide & ~past_due & np.isin(row, row[wide & past_due])
+    pos, day, row, tried = pos[~aside], day[~aside], row[~aside], tried[~aside]
+    order = np.lexsort((row, day, pos))
+    last = order[np.r_[pos[order][1:] != pos[order][:-1], True]] if len(order) else order
+    last = last[tried[last]]  # the invoices whose latest gestión is Sin contacto
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[pos[last]] = day[last]
+    return pd.Series(out)
+
+
 def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     """One row per invoice: the columns of book.invoices plus the computed ones.
 
     Added: paid, balance, days_overdue, bucket, status, status_date, promise_date,
     last_contact, collector, area, name; and status_since (first gestión of the current
     run of the same Resultado), broken_promises (promises with Fecha compromiso before
-    as_of), dispute_resolved (a Disputa resuelta touched the invoice).
+    as_of), dispute_resolved (a Disputa resuelta touched the invoice), no_contact_date
+    (`no_contact_dates`).
     """
     day = as_day(as_of)
     invoices = book.invoices
     paid = paid_until(invoices["invoice"], day, book.payments)
     balance = invoices["amount"].to_numpy(dtype="int64") - paid
     days = days_overdue(invoices["due"], day)
-    dec = _deciding(contact_touches(book, day), day, len(invoices))
+    touches = contact_touches(book, day)
+    dec = _deciding(touches, day, len(invoices))
+    dec["no_contact_date"] = no_contact_dates(book, touches, len(invoices))
     g_status = dec["g_status"].fillna("").to_numpy()
     by_date = status_by_date(days, book.config.action_days).to_numpy()
     is_paid = balance <= 0
@@ -165,6 +194,7 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
         "name": of_customer("name"), "status_since": dated("status_since"),
         "broken_promises": dec["broken_promises"].fillna(0).astype("int64").to_numpy(),
         "dispute_resolved": dec["dispute_resolved"].to_numpy(dtype=bool),
+        "no_contact_date": dated("no_contact_date"),
     }
     columns = {c: invoices[c] for c in invoices.columns} | added
     return pd.DataFrame(columns, index=invoices.index, copy=False)

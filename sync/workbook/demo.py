@@ -19,11 +19,11 @@ from datetime import date, timedelta
 Row = tuple[object, ...]
 
 COLLECTORS = (
-    ("Ana López", "ana.lopez@empresa-demo.mx"),
-    ("Carlos Méndez", "carlos.mendez@empresa-demo.mx"),
-    ("Lucía Ramírez", "lucia.ramirez@empresa-demo.mx"),
-    ("Jorge Herrera", "jorge.herrera@empresa-demo.mx"),
-    ("Sofía Castillo", "sofia.castillo@empresa-demo.mx"),
+    ("Ana López", "ana.lopez@empresa-demo.mx", "+52 55 5201 4410"),
+    ("Carlos Méndez", "carlos.mendez@empresa-demo.mx", "+52 55 5201 4411"),
+    ("Lucía Ramírez", "lucia.ramirez@empresa-demo.mx", "+52 55 5201 4412"),
+    ("Jorge Herrera", "jorge.herrera@empresa-demo.mx", "+52 55 5201 4413"),
+    ("Sofía Castillo", "sofia.castillo@empresa-demo.mx", "+52 55 5201 4414"),
 )
 AREAS = (
     ("Comercial", "Roberto Sánchez", "comercial@empresa-demo.mx"),
@@ -357,6 +357,16 @@ def _bad_rows(b: _Builder) -> None:
     b.contact(b.day(-1), c, dup, "Llamar la próxima semana", comment="Resultado fuera de lista")
 
 
+def _same_day_cases(b: _Builder) -> None:
+    """A day with several notices due for one customer: the collector could not reach the
+    PREVIO customer today, so its one email carries SIN_CONTACTO and then PREVIO (the
+    `seguimiento` customer's, VENCIDA_15 and then SIN_CONTACTO for its call two days ago).
+    After the bad rows, so the rows before keep their numbers."""
+    cases = b.data.cases
+    b.contact(b.day(0), cases["cliente_previo"], cases["previo"], "Sin contacto",
+              comment="No contestan; se le envía correo", follow_up=b.day(1))
+
+
 def _bulk_customers(b: _Builder, count: int) -> list[str]:
     countries = (("MX", 90), ("CO", 4), ("CL", 3), ("PE", 3))
     codes = []
@@ -439,7 +449,7 @@ def generate(as_of: date, *, seed: int = 7, invoices: int = 2000,
     """
     b = _Builder(as_of, seed)
     for make in (_stage_cases, _promise_cases, _status_cases, _payment_cases,
-                 _customer_cases, _bad_rows):
+                 _customer_cases, _bad_rows, _same_day_cases):
         make(b)
     wanted = customers if customers is not None else round(invoices * 0.075)
     n_bulk = max(invoices - len(b.data.invoices), 0)
