@@ -17,25 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import python_calamine
 
 from cobranza.book.config import parse_config
 from cobranza.book.money import currency_code
 from cobranza.book.validate import CELL_PARSERS
 from sync.workbook.init import create_workbook
+from tests.cli import table
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows, set_cells
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 HINT = "use un código ISO 4217 de tres letras, por ejemplo MXN o USD"
-
-
-def table(book: Path, sheet: str, first: str) -> list[list]:
-    rows = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name(
-        sheet).to_python()
-    start = next(i for i, r in enumerate(rows) if r and r[0] == first)
-    return [r for r in rows[start + 1:] if any(v != "" for v in r)]
 
 
 def test_a_bad_configured_currency_is_reported_once_and_mxn_is_used(tmp_path):

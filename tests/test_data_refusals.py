@@ -10,23 +10,18 @@ workbook and the notice, still meaningful, goes to the new address exactly once.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import python_calamine
 
 from sync.ledger.store import ledger_path
 from sync.workbook.init import create_workbook
+from tests.cli import sync, table
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows, set_cells
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 SPAM = "554 5.7.1 Mensaje rechazado por el filtro de spam"
 LARGE = "552 5.3.4 Mensaje demasiado grande"
 GREY = "451 4.7.1 Lista gris: intente de nuevo en 5 minutos"
@@ -55,24 +50,6 @@ def make_workbook(folder: Path, customers: dict[str, str]) -> Path:
                      for c in customers],
     })
     return book
-
-
-def sync(book: Path, at: str, smtp: dict[str, str]) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **smtp}
-    done = subprocess.run([*CLI, "sync", str(book), "--as-of", at], cwd=book.parent, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "Hojas de salida actualizadas" in done.stdout
-    return done.stdout
-
-
-def table(book: Path, sheet: str, first: str) -> list[list]:
-    """Data rows of the sheet's table whose header starts with `first`."""
-    rows = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name(
-        sheet).to_python()
-    start = next(i for i, r in enumerate(rows) if r and r[0] == first)
-    return [r for r in rows[start + 1:] if any(v != "" for v in r)]
 
 
 def envios(book: Path) -> dict[str, tuple[str, str, str]]:
@@ -106,9 +83,8 @@ def server():
 
 def test_refused_data_is_never_sent_and_a_new_email_gets_the_notice_once(server, tmp_path):
     book = make_workbook(tmp_path, CUSTOMERS)
-    smtp = server.env()
 
-    sync(book, "2026-11-25T10:00", smtp)
+    sync(book, "2026-11-25T10:00", server)
     assert accepted(server) == [("ok@cliente.mx",)]
     assert [r.rcpt_tos for r in server.refused] == [
         ("spam@filtro.mx",), ("grande@buzon.mx",), ("gris@lista.mx",)]
@@ -125,21 +101,21 @@ def test_refused_data_is_never_sent_and_a_new_email_gets_the_notice_once(server,
     assert errores(book) == standing
 
     # Before the greylisting backoff (5 minutes) nothing is tried again; the refusals stand.
-    sync(book, "2026-11-25T10:03", smtp)
+    sync(book, "2026-11-25T10:03", server)
     assert len(server.received()) == 1 and len(server.refused) == 3
     assert errores(book) == standing
 
     # The greylisting server now takes it: retried once after the backoff.
     del server.data_replies["gris@lista.mx"]
-    sync(book, "2026-11-25T10:06", smtp)
+    sync(book, "2026-11-25T10:06", server)
     assert accepted(server) == [("ok@cliente.mx",), ("gris@lista.mx",)]
     assert envios(book)["C3"] == ("gris@lista.mx", "enviado", "")
     assert errores(book) == standing
 
     # The user types a new Email for C1: the notice, still meaningful, goes there once.
     set_cells(book, "Clientes", ("Cliente", "C1"), {"Email": "pagos@filtro.mx"})
-    sync(book, "2026-11-25T10:10", smtp)
-    sync(book, "2026-11-25T10:20", smtp)
+    sync(book, "2026-11-25T10:10", server)
+    sync(book, "2026-11-25T10:20", server)
     assert accepted(server) == [("ok@cliente.mx",), ("gris@lista.mx",), ("pagos@filtro.mx",)]
     assert "F-C1" in server.received()[-1].body()
     assert len(server.refused) == 3  # nothing was sent again to a refused address

@@ -26,15 +26,10 @@ The data is fixed after the Monday syncs; the Wednesday syncs send what is still
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
-
-import python_calamine
 
 from cobranza.notices.customers import PROBLEM_NO_EMAIL
 from cobranza.notices.messages import Line, Outgoing, notice_key
@@ -42,11 +37,10 @@ from cobranza.vocabulary import ReasonCode, SendState, reason
 from sync.ledger.store import Ledger, ledger_path
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book
+from tests.cli import sync, table
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows, set_cells
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 BROKEN = "Estimado {{ cliente.nombre }:\n\nLe enviamos su nueva factura."
 FIXED = "Estimado {{ cliente.nombre }}:\n\nLe enviamos su nueva factura."
 CASES = {  # customer -> (issued, due, Email)
@@ -118,22 +112,6 @@ def seed_earlier_release(book: Path) -> None:
             "'omitido', 'plantilla VENCIDA_1 no aprobada', ?, ?)",
             (book_id, notice_key("reabierto_tarde", "F-reabierto_tarde", "VENCIDA_1"),
              "2026-11-12T16:00:00+00:00", "2026-11-12T16:00:00+00:00"))
-
-
-def sync(book: Path, at: str, server: SmtpTestServer) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-    done = subprocess.run([*CLI, "sync", str(book), "--as-of", at], cwd=book.parent, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def table(book: Path, sheet: str, first: str) -> list[list]:
-    rows = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name(
-        sheet).to_python()
-    start = next(i for i, r in enumerate(rows) if r and r[0] == first)
-    return [r for r in rows[start + 1:] if any(v != "" for v in r)]
 
 
 def envios(book: Path) -> dict[tuple[str, str], tuple[str, str, object]]:

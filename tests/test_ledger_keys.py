@@ -9,10 +9,7 @@ against the keys the first release wrote (tests/fixtures/primera-version).
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -38,11 +35,11 @@ from sync.ledger.identity import book_ledger
 from sync.ledger.store import ledger_path, message_id_for
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book
+from tests.cli import sync
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 FIRST = REPO / "tests" / "fixtures" / "primera-version"
 CUSTOMERS = {"A|B": ("ab@uno.mx", "C"), "A": ("a@dos.mx", "B|C")}  # Email, Factura
 JOINED = "aviso|A|B|C|VENCIDA_1|"  # what the old code made of both
@@ -59,14 +56,6 @@ def make_workbook(folder: Path) -> Path:
                      for c, (_, f) in CUSTOMERS.items()],
     })
     return book
-
-
-def sync(book: Path, at: str, server: SmtpTestServer) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-    done = subprocess.run([*CLI, "sync", str(book), "--as-of", at], cwd=book.parent, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
 
 
 def delivered(server: SmtpTestServer) -> list[tuple[str, list[str]]]:

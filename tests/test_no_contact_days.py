@@ -18,25 +18,20 @@ Referencia) and nobody was told anything.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 import openpyxl
 import pytest
-import python_calamine
 
 from sync.ledger.store import ledger_path
 from sync.workbook.init import create_workbook
+from tests.cli import sync, table
 from tests.smtp_server import Received, SmtpTestServer
 from tests.workbook_edit import append_rows, save_atomically, set_cells
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 INVOICES = {  # invoice -> (customer, Vencimiento)
     "F-COMB-1": ("combina", "2026-11-22"), "F-COMB-2": ("combina", "2026-11-28"),
     "F-REP": ("repetida", "2026-12-15"), "F-DIS": ("disputa", "2026-11-01"),
@@ -76,21 +71,6 @@ def make_workbook(folder: Path) -> Path:
         wb["Configuración"][f"{column}2"] = value
     save_atomically(wb, book)
     return book
-
-
-def sync(book: Path, at: str, server: SmtpTestServer) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-    done = subprocess.run([*CLI, "sync", str(book), "--as-of", at], cwd=book.parent, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-
-
-def table(book: Path, sheet: str, first: str) -> list[list]:
-    rows = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name(
-        sheet).to_python()
-    start = next(i for i, r in enumerate(rows) if r and r[0] == first)
-    return [r for r in rows[start + 1:] if any(v != "" for v in r)]
 
 
 def envios(book: Path) -> dict[str, list[tuple[str, str, str, str]]]:

@@ -12,9 +12,6 @@ file itself). The UDF reads the ledger and never creates or changes one.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -23,11 +20,10 @@ import pytest
 from addin import udfs
 from addin.book import FileBook
 from sync.workbook.init import create_workbook
+from tests.cli import sync
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 FACTURAS = [["F-normal"], ["F-vip"], ["F-disputa"], ["F-desactivado"]]
 
 
@@ -77,14 +73,6 @@ def excel(monkeypatch):
 def proximo_aviso(book: Path) -> list[str]:
     udfs.clear_cache()  # a new recalculation
     return [r[0] for r in udfs.PROXIMO_AVISO(_Caller(book), FACTURAS, "25/11/2026")]
-
-
-def sync(book: Path, at: str, server: SmtpTestServer, *options: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-    done = subprocess.run([*CLI, "sync", str(book), "--as-of", at, *options], cwd=book.parent,
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
 
 
 def test_proximo_aviso_honours_exclusions_and_the_ledger(tmp_path: Path, excel) -> None:

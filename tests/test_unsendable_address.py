@@ -11,10 +11,7 @@ they go out, once. Real workbook, real `cobranza sync` runs, a real SMTP server.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -22,11 +19,10 @@ import python_calamine
 
 from sync.ledger.store import ledger_path
 from sync.workbook.init import create_workbook
+from tests.cli import sync
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows, set_cells
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 BAD = "Cobranza, S.A. <cobranza@miempresa.mx>"
 FIXED = '"Cobranza, S.A." <cobranza@miempresa.mx>'
 REASON = ('"Cobranza, S.A. <cobranza@miempresa.mx>" no es una dirección de correo válida '
@@ -48,14 +44,6 @@ def make_workbook(folder: Path) -> Path:
     })
     set_cells(book, "Configuración", ("Parámetro", "Remitente"), {"Valor": BAD})
     return book
-
-
-def sync(book: Path, at: str, server: SmtpTestServer) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-    done = subprocess.run([*CLI, "sync", str(book), "--as-of", at], cwd=book.parent, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
 
 
 def table(book: Path, sheet: str, first: str) -> list[list]:

@@ -1,0 +1,47 @@
+"""Run the real `cobranza` command as a subprocess, as a user would, and read its tables."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import python_calamine
+
+from tests.smtp_server import SmtpTestServer
+
+REPO = Path(__file__).resolve().parents[1]
+# Exactly what the installed `cobranza` console script runs (sync.cli:main).
+CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
+
+
+def cli_env(server: SmtpTestServer | None = None, **extra: str) -> dict[str, str]:
+    """This environment without any COBRANZA_* setting, plus the server's and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
+    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
+    return env | (server.env() if server else {}) | extra
+
+
+def cobranza(*args: object, cwd: Path = REPO, server: SmtpTestServer | None = None,
+             check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`cobranza ARGS`; with `check`, a non-zero exit fails the test with its stderr."""
+    done = subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=cli_env(server),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def sync(book: Path, at: str, server: SmtpTestServer | None, *options: str) -> str:
+    """`cobranza sync BOOK --as-of AT` from the book's folder; its standard output."""
+    return cobranza("sync", book, "--as-of", at, *options, cwd=book.parent,
+                    server=server).stdout
+
+
+def table(book: Path, sheet: str, first: str) -> list[list]:
+    """Data rows of the sheet's table whose header row starts with `first`."""
+    rows = python_calamine.CalamineWorkbook.from_path(str(book)).get_sheet_by_name(
+        sheet).to_python()
+    start = next(i for i, r in enumerate(rows) if r and r[0] == first)
+    return [r for r in rows[start + 1:] if any(v != "" for v in r)]
