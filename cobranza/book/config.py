@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import time
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cobranza.book.countries import COUNTRY_HINT, country_code
@@ -44,7 +45,25 @@ DEFAULTS: dict[str, str] = {
     "Día resumen semanal": "lunes",
     "Separador decimal": ".",
     "Moneda": "MXN",
+    # Company identification and payment details for customer emails and the statement:
+    # blank = the line is left out (Referencia de pago blank = the customer code).
+    "Razón social": "",
+    "RFC": "",
+    "Domicilio": "",
+    "Teléfono de cobranza": "",
+    "Horario de atención": "",
+    "Banco": "",
+    "Cuenta": "",
+    "Beneficiario": "",
+    "Referencia de pago": "{{ cliente.codigo }}",
+    "Enlace de pago": "",
+    "Aviso de privacidad": "",
+    "Descuento pronto pago": "",
+    "Días pronto pago": "10",
+    "Meses de archivo": "24",
 }
+# Placeholders of Enlace de pago, replaced by URL-encoded values.
+LINK_PLACEHOLDERS = ("cliente", "factura", "importe", "moneda")
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,20 @@ class Config:
     weekly_digest_day: int = 0  # Monday = 0
     decimal_separator: str = "."
     default_currency: str = "MXN"
+    legal_name: str = ""  # Razón social
+    tax_id: str = ""  # RFC
+    address: str = ""  # Domicilio
+    collections_phone: str = ""  # Teléfono de cobranza
+    office_hours: str = ""  # Horario de atención
+    bank: str = ""
+    account: str = ""  # Cuenta: CLABE or account number
+    beneficiary: str = ""
+    payment_reference: str = DEFAULTS["Referencia de pago"]  # a template text
+    payment_link: str = ""  # URL with {cliente} {factura} {importe} {moneda}
+    privacy_notice: str = ""
+    early_discount: Decimal = Decimal(0)  # Descuento pronto pago, percent (2 = 2 %)
+    early_days: int = 10  # Días pronto pago, after Emisión
+    archive_months: int = 24  # Meses de archivo
     workbook_id: str = ""  # Id del libro: the ledger's key for this workbook ("" = none yet)
 
     @property
@@ -190,6 +223,43 @@ def _workbook_id(text: str) -> str:
     return value
 
 
+def _discount(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().rstrip("%").strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValueError("use un porcentaje, por ejemplo 2%") from None
+    if not value.is_finite() or not 0 <= value < 100:
+        raise ValueError("debe ser un porcentaje entre 0% y 100%, por ejemplo 2%")
+    return value
+
+
+def _months(text: str) -> int:
+    value = _int(text.replace("días", ""))
+    if value < 1:
+        raise ValueError("debe ser al menos 1 mes")
+    return value
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _link(text: str) -> str:
+    url = text.strip()
+    if not re.match(r"^https?://[^\s/]+", url, re.I) or any(c.isspace() for c in url):
+        raise ValueError("debe ser una dirección web que empiece con https://, por ejemplo "
+                         "https://pagos.miempresa.com/?cliente={cliente}")
+    unknown = sorted({m for m in _PLACEHOLDER.findall(url) if m not in LINK_PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + p + "}" for p in LINK_PLACEHOLDERS)
+        raise ValueError(f"{{{unknown[0]}}} no es un dato que se pueda poner en el enlace "
+                         f"(use {known})")
+    return url
+
+
+def _text(name: str):
+    return lambda t: {name: t.strip()}
+
+
 # normalized label -> (field, parser returning a dict of field values)
 _PARSERS = {
     "empresa": lambda t: {"company": t.strip()},
@@ -219,6 +289,20 @@ _PARSERS = {
     "separador decimal": lambda t: {"decimal_separator": _separator(t.strip())},
     "moneda": lambda t: {"default_currency": _currency(t)},
     "id del libro": lambda t: {"workbook_id": _workbook_id(t)},
+    "razon social": _text("legal_name"),
+    "rfc": _text("tax_id"),
+    "domicilio": _text("address"),
+    "telefono de cobranza": _text("collections_phone"),
+    "horario de atencion": _text("office_hours"),
+    "banco": _text("bank"),
+    "cuenta": _text("account"),
+    "beneficiario": _text("beneficiary"),
+    "referencia de pago": _text("payment_reference"),
+    "enlace de pago": lambda t: {"payment_link": _link(t)},
+    "aviso de privacidad": _text("privacy_notice"),
+    "descuento pronto pago": lambda t: {"early_discount": _discount(t)},
+    "dias pronto pago": lambda t: {"early_days": _int(t)},
+    "meses de archivo": lambda t: {"archive_months": _months(t)},
 }
 
 
