@@ -49,7 +49,7 @@ def test_idn_goes_in_punycode_and_a_utf8_local_part_waits_without_smtputf8(tmp_p
     server = SmtpTestServer()
     server.smtputf8 = False
     with server:
-        sync(book, "2026-11-25T10:00", server.env())
+        sync(book, "2026-11-25T10:00", server)
         got = by_rcpt(server)
         assert sorted(got) == ["pagos@lopez.mx", IDN_WIRE, "ruiz@ruiz.mx"]
         assert got[IDN_WIRE][0] == IDN_WIRE  # the header too
@@ -65,7 +65,7 @@ def test_idn_goes_in_punycode_and_a_utf8_local_part_waits_without_smtputf8(tmp_p
         assert "C3" not in ledger(book)  # never claimed: nothing was sent
 
         # The next sync: still waiting, still reported, nothing sent twice.
-        sync(book, "2026-11-25T10:30", server.env())
+        sync(book, "2026-11-25T10:30", server)
         assert len(server.received()) == 3
         assert envios(book)["C3"] == (UTF8_LOCAL, "pendiente", WAITING)
         assert errores(book) == [NOT_VALID, NO_EMAIL, NO_SMTPUTF8]
@@ -73,8 +73,8 @@ def test_idn_goes_in_punycode_and_a_utf8_local_part_waits_without_smtputf8(tmp_p
         # The user fixes both addresses: each notice goes once.
         set_cells(book, "Clientes", ("Cliente", "C3"), {"Email": "jose.perez@cliente.mx"})
         set_cells(book, "Clientes", ("Cliente", "C4"), {"Email": "a1@x.mx"})
-        sync(book, "2026-11-25T11:00", server.env())
-        sync(book, "2026-11-25T11:30", server.env())
+        sync(book, "2026-11-25T11:00", server)
+        sync(book, "2026-11-25T11:30", server)
         assert sorted(by_rcpt(server)) == [
             "a1@x.mx", "jose.perez@cliente.mx", "pagos@lopez.mx", IDN_WIRE, "ruiz@ruiz.mx"]
         assert len(server.received()) == 5
@@ -86,7 +86,7 @@ def test_idn_goes_in_punycode_and_a_utf8_local_part_waits_without_smtputf8(tmp_p
 def test_a_utf8_local_part_goes_when_the_server_offers_smtputf8(tmp_path):
     book = make_workbook(tmp_path, {"C2": IDN, "C3": UTF8_LOCAL, "C5": "ruiz@ruiz.mx"})
     with SmtpTestServer() as server:  # aiosmtpd offers SMTPUTF8 by default
-        sync(book, "2026-11-25T10:00", server.env())
+        sync(book, "2026-11-25T10:00", server)
         [utf8] = [r for r in server.received() if r.rcpt_tos == (UTF8_LOCAL,)]
         assert "SMTPUTF8" in utf8.mail_options
         assert str(utf8.message["To"]) == UTF8_LOCAL
