@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import python_calamine
@@ -24,19 +25,22 @@ def cli_env(server: SmtpTestServer | None = None, **extra: str) -> dict[str, str
 
 
 def cobranza(*args: object, cwd: Path = REPO, server: SmtpTestServer | None = None,
-             check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+             check: bool = True, timeout: int = 300,
+             extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
     """`cobranza ARGS`; with `check`, a non-zero exit fails the test with its stderr."""
-    done = subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=cli_env(server),
+    env = cli_env(server, **(extra_env or {}))
+    done = subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
     if check:
         assert done.returncode == 0, done.stderr
     return done
 
 
-def sync(book: Path, at: str, server: SmtpTestServer | None, *options: str) -> str:
+def sync(book: Path, at: str, server: SmtpTestServer | None, *options: str,
+         extra_env: Mapping[str, str] | None = None) -> str:
     """`cobranza sync BOOK --as-of AT` from the book's folder; its standard output."""
     return cobranza("sync", book, "--as-of", at, *options, cwd=book.parent,
-                    server=server).stdout
+                    server=server, extra_env=extra_env).stdout
 
 
 def table(book: Path, sheet: str, first: str) -> list[list]:

@@ -112,7 +112,7 @@ def test_the_ca_file_setting(authority, tmp_path):
 def test_sync_waits_for_a_trusted_certificate_then_sends(tmp_path, authority):
     book = make_workbook(tmp_path, {"C1": "pagos@lopez.mx", "C2": "ruiz@ruiz.mx"})
     with tls_server("starttls", authority.certificate(LOCAL)) as server:
-        sync(book, "2026-11-25T10:00", server.env())
+        sync(book, "2026-11-25T10:00", server)
         assert server.auth_attempts == [] and server.received() == []
         reason = (f"servidor SMTP no disponible: no se pudo verificar el certificado del "
                   f"servidor SMTP {LOCAL}:{server.port} (el certificado lo firma una autoridad "
@@ -121,7 +121,8 @@ def test_sync_waits_for_a_trusted_certificate_then_sends(tmp_path, authority):
                                 "C2": ("ruiz@ruiz.mx", "pendiente", reason)}
         assert PASSWORD not in book.read_bytes().decode("latin-1")
 
-        sync(book, "2026-11-25T10:10", server.env(ca_file=authority.ca_file))
+        sync(book, "2026-11-25T10:10", server,
+             extra_env=server.env(ca_file=authority.ca_file))
         assert server.auth_attempts == [USER]
         assert sorted(r.rcpt_tos for r in server.received()) == [
             ("pagos@lopez.mx",), ("ruiz@ruiz.mx",)]
