@@ -29,17 +29,18 @@ PAY = "Pagar en línea"
 
 _FONT = ("font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,"
          "sans-serif;")
-_PAGE = (f"max-width:640px;margin:0 auto;padding:24px 16px;background-color:#ffffff;{_FONT}"
+_PAGE = (f"max-width:640px;margin:0 auto;padding:20px 12px;background-color:#ffffff;{_FONT}"
          "font-size:15px;line-height:1.5;color:#1f2933;")
 _COMPANY = ("margin:0 0 16px 0;padding-bottom:8px;border-bottom:2px solid #0b5cad;"
             "font-size:18px;font-weight:bold;color:#0b5cad;")
 _PARAGRAPH = "margin:0 0 12px 0;"
 _TABLE = (f"width:100%;max-width:640px;border-collapse:collapse;margin:8px 0 16px 0;{_FONT}"
-          "font-size:14px;")
-_CELL = "padding:6px 8px;border-bottom:1px solid #d9dee4;"
+          "font-size:12px;")  # five columns fit a 360 px phone
+_CELL = "padding:6px 4px;border-bottom:1px solid #d9dee4;vertical-align:top;"
 _HEAD = "background-color:#eef2f7;font-weight:bold;"
 _TOTAL = "font-weight:bold;border-top:2px solid #1f2933;"
-_LEFT, _RIGHT = "text-align:left;", "text-align:right;white-space:nowrap;"
+# no nowrap: on a phone "$2,000.20 MXN" may break before its code, the amount never does
+_LEFT, _RIGHT = "text-align:left;", "text-align:right;"
 _BUTTON = ("display:inline-block;padding:12px 24px;background-color:#0b5cad;color:#ffffff;"
            "text-decoration:none;font-weight:bold;border-radius:4px;")
 _LINK = "color:#0b5cad;"
