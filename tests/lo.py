@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 
 # Comma, double quotes, UTF-8, raw values, every sheet to its own file (LibreOffice >= 7.2).
+# LibreOffice's HTML import that every install has (Writer's is missing from -nogui ones).
+HTML_IMPORT = "HTML (StarCalc)"
 CSV_ALL_SHEETS = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
 
 
@@ -18,8 +20,10 @@ def soffice() -> str:
     return found
 
 
-def convert(path: Path, target: str, outdir: Path, timeout: float = 120) -> str:
-    """Run `soffice --convert-to target`; return its output. Raises when it fails.
+def convert(path: Path, target: str, outdir: Path, timeout: float = 120,
+            infilter: str = "") -> str:
+    """Run `soffice --convert-to target` (reading with `infilter` if given); return its
+    output. Raises when it fails.
 
     Each call uses a private profile (`-env:UserInstallation`) so concurrent test runs
     never share LibreOffice state or lock files.
@@ -28,7 +32,8 @@ def convert(path: Path, target: str, outdir: Path, timeout: float = 120) -> str:
     try:
         done = subprocess.run(
             [soffice(), f"-env:UserInstallation={profile.as_uri()}", "--headless",
-             "--norestore", "--convert-to", target, "--outdir", str(outdir), str(path)],
+             "--norestore", *([f"--infilter={infilter}"] if infilter else []),
+             "--convert-to", target, "--outdir", str(outdir), str(path)],
             capture_output=True, text=True, timeout=timeout, check=False,
         )
     finally:
@@ -38,9 +43,9 @@ def convert(path: Path, target: str, outdir: Path, timeout: float = 120) -> str:
     return done.stdout
 
 
-def convert_to_pdf(path: Path, outdir: Path | None = None) -> Path:
+def convert_to_pdf(path: Path, outdir: Path | None = None, infilter: str = "") -> Path:
     outdir = outdir or path.parent
-    convert(path, "pdf", outdir)
+    convert(path, "pdf", outdir, infilter=infilter)
     pdf = outdir / f"{path.stem}.pdf"
     if not pdf.exists():
         raise RuntimeError(f"LibreOffice no produjo {pdf.name}")

@@ -93,6 +93,7 @@ class Rendered:
     subject: str = ""
     body: str = ""
     error: str = ""
+    footer_at: int | None = None  # where the PIE starts in `body` (None: no PIE)
 
     @property
     def ok(self) -> bool:
@@ -382,6 +383,7 @@ def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | N
     """The rendered notices between ENCABEZADO and PIE (rendered for the whole email)."""
     pieces = [body for _, _, body in done]
     lines = sum(len(part.lines) for part, _, _ in done)
+    footer = ""
     with limited(Limits.for_invoices(lines)) as budget:
         for frame, at in ((HEADER, 0), (FOOTER, len(pieces) + 1)):
             found = frames[frame]
@@ -392,8 +394,13 @@ def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | N
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")),
                                        frame=frame)
-            pieces.insert(min(at, len(pieces)), text.replace("\r\n", "\n").replace("\r", "\n"))
-    rendered = Rendered(subject=done[0][1], body=joined(pieces))
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            pieces.insert(min(at, len(pieces)), text)
+            footer = text.strip("\n") if frame == FOOTER else footer
+    body = joined(pieces)
+    # the PIE is the last piece: the HTML part puts the invoice table before it
+    footer_at = body.rfind(footer) if footer.strip() else None
+    rendered = Rendered(subject=done[0][1], body=body, footer_at=footer_at)
     return RenderedMessage(rendered, tuple(part for part, _, _ in done), failed)
 
 

@@ -31,6 +31,8 @@ from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.notices.fixable import render_error
 from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
+from cobranza.notices.payment import payment_link
+from cobranza.rendering.html import email_html
 from cobranza.rendering.render import (
     Rendered,
     customer_names,
@@ -185,7 +187,7 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         msg = build_message(
             run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
             message_id, run.now, _attachments(run, item),
-            notices=tuple(part.code for part in item.parts),
+            notices=tuple(part.code for part in item.parts), html=_html(run, item, rendered),
         )
     except PermanentSendError as exc:  # an address the mailer refuses: never a final error
         return _unbuildable(run, item, reason(ReasonCode.BAD_ADDRESS, detail=str(exc)),
@@ -286,6 +288,16 @@ def _transmit(run: _Run, msg) -> tuple[SendState, Reason | None]:
     except UncertainSendError as exc:
         return SendState.UNCERTAIN, reason(ReasonCode.INTERRUPTED, detail=str(exc))
     return SendState.SENT, reason(ReasonCode.PARTLY_REFUSED, detail=note) if note else None
+
+
+def _html(run: _Run, item: Outgoing, rendered: Rendered) -> str:
+    """The HTML part of a customer email: its text, its invoices as a table and the
+    payment link. Digests are internal mail: plain text only."""
+    if item.kind != Kind.NOTICE:
+        return ""
+    config = run.book.config
+    link = payment_link(config.payment_link, item.recipient, item.lines)
+    return email_html(rendered, item.lines, link, config.company)
 
 
 def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:

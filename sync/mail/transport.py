@@ -1,7 +1,7 @@
 """Mail transports and message building.
 
-`build_message` makes the exact RFC 5322 message (headers, plain-text body,
-attachments); a `Transport` delivers it. Two transports:
+`build_message` makes the exact RFC 5322 message (headers, plain-text body and its
+HTML alternative, attachments); a `Transport` delivers it. Two transports:
 
 * `OutboxTransport` writes ``<timestamp>-<message_id>.eml`` files into
   ``<workbook dir>/salida/`` (the default when no SMTP is configured; ``cobranza demo``).
@@ -169,9 +169,12 @@ def build_message(
     attachments: Sequence[tuple[str, bytes]] = (),
     *,
     notices: Sequence[str] = (),
+    html: str = "",
 ) -> EmailMessage:
     """The complete email; no data text can create or alter a header. `notices`: the
-    notice codes a customer email carries (header X-Cobranza-Avisos, for support)."""
+    notice codes a customer email carries (header X-Cobranza-Avisos, for support);
+    `html`: an HTML version of `body` (then multipart/alternative, attachments around it
+    in multipart/mixed)."""
     if not to:
         raise PermanentSendError("No hay destinatario (Para) para este mensaje.")
     msg = EmailMessage(policy=MESSAGE)  # serialized with CRLF when sent
@@ -186,6 +189,8 @@ def build_message(
     if notices:
         msg["X-Cobranza-Avisos"] = clean_header(", ".join(notices))
     msg.set_content(body, cte="quoted-printable")
+    if html:
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
     for filename, data in attachments:
         msg.add_attachment(data, *XLSX_TYPE, filename=clean_header(filename))
     return msg
