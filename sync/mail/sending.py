@@ -34,6 +34,7 @@ from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
 from cobranza.rendering.render import (
     Rendered,
     customer_names,
+    outgoing_collector,
     outgoing_name,
     render_message,
     render_outgoing,
@@ -186,6 +187,7 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
             run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
             message_id, run.now, _attachments(run, item),
             notices=tuple(part.code for part in item.parts),
+            reply_to=collector.email if (collector := outgoing_collector(run.book, item)) else "",
         )
     except PermanentSendError as exc:  # an address the mailer refuses: never a final error
         return _unbuildable(run, item, reason(ReasonCode.BAD_ADDRESS, detail=str(exc)),
