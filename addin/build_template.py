@@ -45,6 +45,8 @@ UI_REL_TYPE = "http://schemas.microsoft.com/office/2007/relationships/ui/extensi
 XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 TABLE_STYLE = "Table Style Medium 2"
+# A header note: shown on hover (red corner mark), wide enough to read without scrolling
+NOTE_OPTIONS = {"author": "Cobranza XL", "width": 560, "height": 300, "font_size": 9}
 
 Rows = Sequence[tuple[object, ...]]
 
@@ -127,6 +129,8 @@ def _write_table(
         ws.set_column(col, col, column.width, fmt.of(column))
         if column.choices:
             _add_list(ws, 1, col, max(layout.VALIDATION_ROWS, last_row), col, column.choices)
+        if column.note:
+            ws.write_comment(0, col, column.note, NOTE_OPTIONS)
     return last_row
 
 

@@ -5,6 +5,8 @@ log line and detail text (zero takes the plural in Spanish, as in "0 errores").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +37,21 @@ def agree(n: int, one: str, many: str | None = None) -> str:
 def count(n: int, one: str, many: str | None = None) -> str:
     """ "1 llamada", "2 llamadas", "0 llamadas"."""
     return f"{n} {agree(n, one, many)}"
+
+
+def enumeration(items: Sequence[str]) -> str:
+    """ "F-1", "F-1 y F-2", "F-1, F-2 y F-3": a Spanish list ("" for none)."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " y " + items[-1]
+
+
+def named(items: Sequence[str], one: str, most: int = 3) -> str:
+    """Up to `most` items by name, more by how many: "factura F-1", "facturas F-1 y F-2",
+    "5 facturas" (a subject that names the invoices but stays short)."""
+    if not items or len(items) > most:
+        return count(len(items), one)
+    return f"{agree(len(items), one)} {enumeration(items)}"
 
 
 def counts(n: pd.Series, one: str, many: str | None = None) -> pd.Series:

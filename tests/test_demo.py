@@ -6,6 +6,7 @@ import re
 import zipfile
 from collections import Counter
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -193,6 +194,21 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     assert [tuple(c.value for c in r) for r in config["D2:F6"]] == list(COLLECTORS)
     assert [tuple(c.value for c in r) for r in config["H2:J5"]] == list(AREAS)
     assert wb["Gestiones"]["E2"].value == "Promesa de pago"
+
+
+def test_demo_company_fills_every_payment_parameter(demo_book):
+    config = read_book(demo_book).config
+    assert config.payment_link == (
+        "https://pagos.miempresa.com/pagar?cliente={cliente}&factura={factura}"
+        "&importe={importe}&moneda={moneda}")
+    assert (config.early_discount, config.early_days) == (Decimal(2), 10)
+    assert all((config.legal_name, config.tax_id, config.address, config.collections_phone,
+                config.office_hours, config.bank, config.beneficiary, config.privacy_notice))
+    assert config.privacy_notice.startswith("https://")
+    clabe = config.account  # 18 digits, the last one the check digit (weights 3, 7, 1)
+    weighted = sum(int(d) * (3, 7, 1)[i % 3] % 10 for i, d in enumerate(clabe[:17]))
+    assert re.fullmatch(r"\d{18}", clabe) and int(clabe[17]) == (10 - weighted % 10) % 10
+    assert all(phone for _, _, phone in COLLECTORS)
 
 
 def test_demo_workbook_keeps_ribbon_and_vba(demo_book):

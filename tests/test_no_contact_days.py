@@ -138,7 +138,7 @@ SIN_CONTACTO_ON_23 = (
 def test_the_day_of_the_gestion_one_email_with_sin_contacto_in_severity_order(days):
     monday = days["2026-11-23"]
     [email] = monday["sent"]["combina"]
-    assert email.subject == "Recordatorio de pago: factura vencida"  # VENCIDA_1, most severe
+    assert email.subject == "Recordatorio de pago vencido: factura F-COMB-1"  # VENCIDA_1
     body = email.body()
     reminder = body.index("Le escribimos para recordarle")  # VENCIDA_1 (F-COMB-1)
     tried = body.index(SIN_CONTACTO_ON_23)  # blank Factura: the invoice past due only
@@ -152,7 +152,7 @@ def test_the_day_of_the_gestion_one_email_with_sin_contacto_in_severity_order(da
 def test_once_per_gestion_date_never_again(days):
     monday, tuesday = days["2026-11-23"], days["2026-11-24"]
     [first] = monday["sent"]["repetida"]  # two rows dated 23/11: one notice
-    assert first.subject == "Intentamos comunicarnos con usted"
+    assert first.subject == "Intentamos comunicarnos con usted: factura F-REP"
     assert first.body().count("Factura F-REP, vence el 15/12/2026") == 1
     assert "combina" not in tuesday["sent"]  # the next day: not again
     [second] = tuesday["sent"]["repetida"]  # a gestión on another date: a new notice

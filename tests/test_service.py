@@ -852,11 +852,11 @@ def test_a_cell_that_crashes_the_reader_costs_neither_workbook(tmp_path, service
         got = server.by_recipient()
         for customer in ("c01", "c02"):  # sur's two monthly statements
             assert [m.subject for m in got[f"pagos.{customer}@cliente.mx"]] == [
-                "Estado de cuenta al 01/12/2026"]
+                f"Estado de cuenta al 01/12/2026: factura F-{customer.upper()}"]
         # norte: its other customers got their notices; F-000004 (row 5) was the only
         # invoice of Muebles de Occidente, so nothing went to it.
         assert [m.subject for m in got["pagos.textiles-huasteca@cliente-demo.mx"]] == [
-            "Aviso de suspensión de crédito y servicio"]  # with its statement, one email
+            "Aviso de suspensión de crédito y servicio: factura F-000007"]  # + statement
         assert "pagos.muebles-de-occidente@cliente-demo.mx" not in got
     wb = openpyxl.load_workbook(norte, read_only=True)
     errores = [r[:5] for r in wb["Errores"].iter_rows(min_row=5, values_only=True)]

@@ -189,9 +189,18 @@ def test_plantillas_rows(book):
     rows = _rows(book["Plantillas"], "A1:D18")
     assert [r[0] for r in rows] == ["ENCABEZADO", "PIE", *NOTICE_CODES, *DigestCode]
     assert {r[3] for r in rows} == {"Sí"}
-    assert rows[4][1] == "Recordatorio de pago: factura vencida"
+    assert rows[4][1] == "Recordatorio de pago vencido: {{ facturas_asunto }}"
     assert [tuple("" if v is None else v for v in r) for r in rows] == [
         tuple(r) for r in load_templates()]
+
+
+def test_plantillas_cuerpo_header_has_a_note_listing_the_variables(book):
+    from addin.template.layout import TEMPLATE_VARIABLES_NOTE
+
+    ws = book["Plantillas"]
+    assert ws["C1"].value == "Cuerpo"
+    assert ws["C1"].comment.text == TEMPLATE_VARIABLES_NOTE
+    assert [c.comment for c in ws[1] if c.column != 3] == [None, None, None]
 
 
 def test_output_sheets_hold_only_a_title(book):
@@ -226,6 +235,12 @@ CONTEXT = {
     "destinatario": "Ana López",
     "fecha_gestion": "24/11/2026",
     "cobrador": CollectorView("Ana López", "ana.lopez@aceros-demo.mx", "+52 55 5201 4410"),
+    "facturas_asunto": "facturas F-000001 y F-000002",
+    # a blank Configuración: no company or payment details, no discount, no link
+    "razon_social": "", "rfc": "", "domicilio": "", "telefono_cobranza": "",
+    "horario_atencion": "", "banco": "", "cuenta": "", "beneficiario": "",
+    "aviso_privacidad": "", "descuento_pronto_pago": "", "enlace_pago": "",
+    "referencia_pago": "GAZ010101AB1",
 }
 
 
@@ -243,7 +258,8 @@ def test_every_template_renders_in_the_strict_sandbox():
 def test_vencida_1_email_is_header_body_and_footer():
     texts = {code: (subject, body) for code, subject, body, _ in load_templates()}
     subject, body = texts["VENCIDA_1"]
-    assert render_text(subject, CONTEXT) == "Recordatorio de pago: factura vencida"
+    assert render_text(subject, CONTEXT) == ("Recordatorio de pago vencido: facturas F-000001 "
+                                             "y F-000002")
     pieces = [render_text(texts[code][1], CONTEXT) for code in ("ENCABEZADO", "VENCIDA_1", "PIE")]
     assert joined(pieces) == (
         "Atención: Grupo Azteca S.A. de C.V.\n\n"
@@ -256,8 +272,10 @@ def test_vencida_1_email_is_header_body_and_footer():
         "enviarnos el comprobante para aplicarlo a su cuenta. Quedamos a sus órdenes "
         "para cualquier aclaración.\n\n"
         "Atentamente,\n\n"
-        "Cobranza Aceros\n"
-        "Aceros Demo S.A. de C.V."
+        "Ana López\n"
+        "Aceros Demo S.A. de C.V.\n"
+        "Tel.: +52 55 5201 4410\n"
+        "Correo: ana.lopez@aceros-demo.mx"
     )
 
 
@@ -295,7 +313,8 @@ def test_libreoffice_converts_the_template_to_pdf(template, tmp_path):
 def test_sin_contacto_says_when_we_tried_and_how_to_reach_the_collector():
     texts = {code: (subject, body) for code, subject, body, _ in load_templates()}
     subject, body = texts["SIN_CONTACTO"]
-    assert render_text(subject, CONTEXT) == "Intentamos comunicarnos con usted"
+    assert render_text(subject, CONTEXT) == ("Intentamos comunicarnos con usted: facturas "
+                                             "F-000001 y F-000002")
     not_due = InvoiceView("F-000003", "GAZ010101AB1", "20/11/2026", "05/12/2026", -10,
                           "$3,000.00 MXN", "MXN", "", "Por vencer", "")
     one = {**CONTEXT, "facturas": [not_due]}

@@ -32,6 +32,7 @@ class Column:
     kind: Kind = "text"
     formula: str = ""  # stored form, e.g. "SALDO(tblFacturas[[#This Row],[Factura]])"
     choices: tuple[str, ...] = ()  # data validation list
+    note: str = ""  # an Excel note (comment) on the header cell, for the user
 
 
 @dataclass(frozen=True)
@@ -171,12 +172,30 @@ PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
     "Solo días hábiles": YES_NO,
 }
 
+# The variables of `cobranza.rendering.render` (VARIABLES, InvoiceView), as the user reads
+# them on the Plantillas sheet (README "Variables de las plantillas" says the same).
+TEMPLATE_VARIABLES_NOTE = """Variables de las plantillas (escríbalas entre {{ }}):
+empresa, remitente, fecha_corte, destinatario
+cliente.codigo, cliente.nombre
+facturas: en {% for f in facturas %} cada factura f tiene f.factura, f.emision, \
+f.vencimiento, f.dias_vencidos, f.saldo, f.moneda, f.fecha_compromiso, f.estatus, \
+f.detalle, f.enlace_pago (su enlace de pago), f.pronto_pago (importe con descuento por \
+pronto pago, vacío fuera de plazo) y f.fecha_pronto_pago (último día para pagarlo)
+totales: por moneda, t.moneda y t.saldo
+facturas_asunto: "factura F-1", "facturas F-1 y F-2" o "5 facturas"
+cobrador.nombre, cobrador.email, cobrador.telefono (el cobrador del cliente)
+fecha_gestion (SIN_CONTACTO: fecha de la gestión Sin contacto)
+De Configuración: razon_social, rfc, domicilio, telefono_cobranza, horario_atencion, \
+banco, cuenta, beneficiario, referencia_pago, enlace_pago (para pagar las facturas del \
+texto), aviso_privacidad, descuento_pronto_pago ("2%")
+Un dato en blanco queda vacío; para omitir su renglón use {% if banco %}...{% endif %}."""
+
 PLANTILLAS = TableSpec(
     "tblPlantillas",
     (
         Column("Código", 26),
         Column("Asunto", 50),
-        Column("Cuerpo", 100),
+        Column("Cuerpo", 100, note=TEMPLATE_VARIABLES_NOTE),
         Column("Aprobada", 10, choices=YES_NO),
     ),
 )

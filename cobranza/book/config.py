@@ -62,6 +62,8 @@ DEFAULTS: dict[str, str] = {
     "Días pronto pago": "10",
     "Meses de archivo": "24",
 }
+# The parameter that is itself a template (rendered with each customer email's context).
+REFERENCE = "Referencia de pago"
 # Placeholders of Enlace de pago, replaced by URL-encoded values.
 LINK_PLACEHOLDERS = ("cliente", "factura", "importe", "moneda")
 

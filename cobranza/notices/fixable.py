@@ -12,8 +12,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from cobranza.book.config import REFERENCE
 from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
+from cobranza.book.validate import CONFIG_SHEET
 from cobranza.vocabulary import Reason, ReasonCode
 
 SHEET = "Plantillas"
@@ -47,7 +49,13 @@ def template_errors(book: Book, held: Iterable[tuple[str, Reason]]) -> list[Inpu
 
 def render_error(book: Book, template: str, explanation: str) -> InputError:
     """The Errores row of a template that failed to render (`explanation`: the Spanish
-    sentence of `cobranza.rendering.render.explain`)."""
+    sentence of `cobranza.rendering.render.explain`); `template` REFERENCE is
+    Configuración's Referencia de pago, a template that every customer email uses."""
+    if template == REFERENCE:
+        return InputError(
+            CONFIG_SHEET, None, "Valor", book.config.payment_reference,
+            f"{explanation.rstrip('.')}. Los avisos a clientes quedan pendientes; se "
+            "enviarán una vez corregida la Referencia de pago, mientras sigan vigentes.")
     return InputError(
         SHEET, _template_row(book.templates, template), "Código", template,
         f"{explanation.rstrip('.')}. Los mensajes que usan esta plantilla quedan pendientes; "

@@ -7,11 +7,18 @@ reach Python internals (``{{ ''.__class__ }}``) or a runaway loop becomes a Span
 reason on the message, never a crash and never data. Values taken from the workbook are only ever
 inserted as text; they are never parsed as template code.
 
-Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
+Variables (`VARIABLES`; the README and the Plantillas sheet's note list them for users):
+``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
 `InvoiceView`), ``totales`` (list of {moneda, saldo}), ``fecha_corte``,
 ``destinatario``, ``fecha_gestion`` (SIN_CONTACTO: the date of the gestión Sin contacto),
-customer notices also ``cobrador`` (`CollectorView`), plus the planner's
-``Outgoing.context``.
+``facturas_asunto`` ("factura F-1", "facturas F-1 y F-2", "5 facturas": the `facturas`
+of the text, named up to three), the Configuración company and payment details
+(``razon_social``, ``rfc``, ``domicilio``, ``telefono_cobranza``, ``horario_atencion``,
+``banco``, ``cuenta``, ``beneficiario``, ``aviso_privacidad``: "" when blank) and
+``descuento_pronto_pago`` ("2%", "" when none). Customer notices also ``cobrador``
+(`CollectorView`), ``enlace_pago`` (Enlace de pago for the `facturas` of the text) and
+``referencia_pago`` (Referencia de pago, itself a template, rendered once per email with
+the email's context), plus the planner's ``Outgoing.context``.
 """
 
 from __future__ import annotations
@@ -29,11 +36,14 @@ import pandas as pd
 from jinja2.runtime import new_context
 from jinja2.sandbox import SecurityError
 
-from cobranza.book.config import Config
+from cobranza.book.config import REFERENCE, Config
 from cobranza.book.lookups import Template, names_by_code
 from cobranza.book.money import format_amount
 from cobranza.book.records import Book
+from cobranza.notices.discount import early_payment, percent_text
 from cobranza.notices.messages import Line, Outgoing, Part
+from cobranza.notices.payment import payment_link
+from cobranza.plural import named
 from cobranza.rendering.budget import Budget, Limits, TemplateLimitError, active, limited
 from cobranza.rendering.limits import LimitedSandbox, render_pieces
 from cobranza.vocabulary import Kind
@@ -41,7 +51,9 @@ from cobranza.vocabulary import Kind
 HEADER, FOOTER = "ENCABEZADO", "PIE"  # Plantillas rows around every customer email
 VARIABLES = (
     "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario",
-    "fecha_gestion", "cobrador",
+    "fecha_gestion", "cobrador", "facturas_asunto", "razon_social", "rfc", "domicilio",
+    "telefono_cobranza", "horario_atencion", "banco", "cuenta", "beneficiario",
+    "referencia_pago", "enlace_pago", "aviso_privacidad", "descuento_pronto_pago",
 )
 
 # Used only when Plantillas has no row for a digest code (digests are internal mail).
@@ -72,7 +84,9 @@ class CollectorView:
 
 @dataclass(frozen=True)
 class InvoiceView:
-    """One invoice as a template sees it; dates are dd/mm/aaaa text, saldo is formatted."""
+    """One invoice as a template sees it; dates are dd/mm/aaaa text, saldo is formatted.
+    Customer notices also: its own payment link and, while inside its early-payment
+    window, the discounted amount (formatted) and the last day to pay it ("" otherwise)."""
 
     factura: str
     cliente: str
@@ -84,6 +98,9 @@ class InvoiceView:
     fecha_compromiso: str
     estatus: str
     detalle: str
+    enlace_pago: str = ""
+    pronto_pago: str = ""
+    fecha_pronto_pago: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,17 @@ def dmy(value: date | None) -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def invoice_view(line: Line) -> InvoiceView:
+def invoice_view(line: Line, config: Config | None = None,
+                 as_of: date | None = None) -> InvoiceView:
+    """The view of `line`; with `config` (customer notices) also its payment link and
+    its early-payment discount on `as_of`."""
+    link = pay = until = ""
+    if config is not None:
+        link = payment_link(config.payment_link, line.customer, (line,))
+        early = early_payment(int(line.balance), line.issued, as_of, config.early_discount,
+                              config.early_days)
+        if early is not None:
+            pay, until = format_amount(early.amount, line.currency), dmy(early.deadline)
     return InvoiceView(
         factura=line.invoice,
         cliente=line.customer,
@@ -152,7 +179,27 @@ def invoice_view(line: Line) -> InvoiceView:
         fecha_compromiso=dmy(line.promise_date),
         estatus=line.status,
         detalle=line.detail,
+        enlace_pago=link,
+        pronto_pago=pay,
+        fecha_pronto_pago=until,
     )
+
+
+def company_variables(config: Config) -> dict[str, str]:
+    """The Configuración company identification and payment details ("" when blank)."""
+    return {
+        "razon_social": config.legal_name, "rfc": config.tax_id, "domicilio": config.address,
+        "telefono_cobranza": config.collections_phone, "horario_atencion": config.office_hours,
+        "banco": config.bank, "cuenta": config.account, "beneficiario": config.beneficiary,
+        "aviso_privacidad": config.privacy_notice,
+        "descuento_pronto_pago": percent_text(config.early_discount),
+    }
+
+
+def subject_invoices(lines: tuple[Line, ...]) -> str:
+    """The invoices of `lines` as a subject names them: "factura F-1", "facturas F-1 y
+    F-2", "facturas F-1, F-2 y F-3", "5 facturas"."""
+    return named(list(dict.fromkeys(ln.invoice for ln in lines if ln.invoice)), "factura")
 
 
 def totals(lines: tuple[Line, ...]) -> list[dict[str, str]]:
@@ -203,17 +250,25 @@ def contact_day(lines: tuple[Line, ...]) -> str:
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None) -> dict[str, Any]:
-    """Every variable a template may use for `outgoing` (`cobrador`: with `collector`)."""
+    """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
+    but `referencia_pago` (see `with_reference`)."""
+    notice = outgoing.kind == Kind.NOTICE
+    terms = config if notice else None  # payment links and discounts: customer emails
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
         "cliente": CustomerView(outgoing.recipient, name),
-        "facturas": [invoice_view(line) for line in outgoing.lines],
+        "facturas": [invoice_view(line, terms, as_of) for line in outgoing.lines],
         "totales": totals(outgoing.lines),
         "fecha_corte": dmy(as_of),
         "destinatario": name or outgoing.recipient,
         "fecha_gestion": contact_day(outgoing.lines),
+        "facturas_asunto": subject_invoices(outgoing.lines),
+        **company_variables(config),
     }
+    if notice:
+        context["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient,
+                                              outgoing.lines)
     if collector is not None:
         context["cobrador"] = collector
     context.update(outgoing.context)
@@ -262,7 +317,11 @@ def one_line(text: str) -> str:
 
 def explain(exc: Exception, template: str, part: str) -> str:
     """A rendering failure as one Spanish sentence naming the template and the part."""
-    where = f'Plantilla "{template}", {part}'
+    return explain_at(exc, f'Plantilla "{template}", {part}')
+
+
+def explain_at(exc: Exception, where: str) -> str:
+    """A rendering failure as one Spanish sentence that starts with `where`."""
     if isinstance(exc, TemplateLimitError):
         return f"{where}: {exc.describe()}"
     if isinstance(exc, RecursionError):
@@ -307,6 +366,18 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
     return Rendered(subject=one_line(out["subject"]), body=body_text)
 
 
+def with_reference(context: dict[str, Any], config: Config) -> dict[str, Any]:
+    """`context` plus ``referencia_pago``: Configuración Referencia de pago rendered with
+    it, on one line. Raises what rendering raises (see `reference_error`)."""
+    context["referencia_pago"] = one_line(render_text(config.payment_reference, context))
+    return context
+
+
+def reference_error(exc: Exception) -> str:
+    """Why Referencia de pago failed to render, in Spanish (it names the parameter)."""
+    return explain_at(exc, f"Configuración, {REFERENCE}")
+
+
 def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
     """Look up `outgoing.template` in Plantillas and render it (a digest, or one notice
     on its own; a customer email is `render_message`)."""
@@ -320,6 +391,11 @@ def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
     name = outgoing_name(book, outgoing)
     context = template_context(outgoing, book.config, name, as_of,
                                outgoing_collector(book, outgoing))
+    if outgoing.kind == Kind.NOTICE:
+        try:
+            with_reference(context, book.config)
+        except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
+            return Rendered(error=reference_error(exc))
     return render_pair(subject, body, context, outgoing.template)
 
 
@@ -336,7 +412,8 @@ def _unusable(code: str, found: Template | None) -> str:
 class RenderedMessage:
     """A customer email: what goes (`rendered`, an error when nothing can), the notices it
     carries, and those left out with the Spanish reason (they wait for a fix); `frame`
-    names ENCABEZADO or PIE when the error is theirs (then nothing goes)."""
+    names ENCABEZADO, PIE or Configuración's Referencia de pago (`REFERENCE`) when the
+    error is theirs (then nothing goes)."""
 
     rendered: Rendered
     parts: tuple[Part, ...] = ()
@@ -349,7 +426,9 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
     ENCABEZADO + each notice's Cuerpo (with its own invoices) + PIE, joined by a blank
     line. Without ENCABEZADO/PIE rows (first-release Plantillas) the bodies stand alone.
     A notice whose Plantilla is missing, not approved or fails is left out (`failed`);
-    the others go. Each notice renders within the limits of its own invoices."""
+    the others go. Each notice renders within the limits of its own invoices.
+    Referencia de pago renders once, with the whole email's context; its failure holds
+    the email like a failing PIE."""
     name = outgoing_name(book, outgoing)
     collector = outgoing_collector(book, outgoing)
     whole = template_context(outgoing, book.config, name, as_of, collector)
@@ -359,6 +438,11 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         if found is not None and (problem := _unusable(frame, found)):
             return RenderedMessage(Rendered(error=problem), frame=frame)
         frames[frame] = found
+    try:
+        with limited(Limits.for_invoices(len(outgoing.lines))):
+            reference = with_reference(whole, book.config)["referencia_pago"]
+    except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
+        return RenderedMessage(Rendered(error=reference_error(exc)), frame=REFERENCE)
     done: list[tuple[Part, str, str]] = []  # part, subject, body
     failed: list[tuple[Part, str]] = []
     for part in outgoing.parts:
@@ -367,7 +451,9 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         found = find_template(book, part.template)
         problem = _unusable(part.template, found)
         result = Rendered(error=problem) if problem else render_pair(
-            found[0], found[1], template_context(one, book.config, name, as_of, collector),
+            found[0], found[1],
+            {**template_context(one, book.config, name, as_of, collector),
+             "referencia_pago": reference},
             part.template)
         if result.ok:
             done.append((part, result.subject, result.body))

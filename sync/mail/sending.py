@@ -36,6 +36,7 @@ from cobranza.rendering.html import email_html
 from cobranza.rendering.render import (
     Rendered,
     customer_names,
+    outgoing_collector,
     outgoing_name,
     render_message,
     render_outgoing,
@@ -188,6 +189,7 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
             run.book.config.sender, item.to, item.cc, rendered.subject, rendered.body,
             message_id, run.now, _attachments(run, item),
             notices=tuple(part.code for part in item.parts), html=_html(run, item, rendered),
+            reply_to=collector.email if (collector := outgoing_collector(run.book, item)) else "",
         )
     except PermanentSendError as exc:  # an address the mailer refuses: never a final error
         return _unbuildable(run, item, reason(ReasonCode.BAD_ADDRESS, detail=str(exc)),

@@ -136,6 +136,16 @@ def header_address(text: str) -> str:
     return f'"{quoted}" <{wire}>' if name else wire
 
 
+def reply_address(text: str) -> str:
+    """A Reply-To header value for `text`, or "" when there is none to give: only one
+    bare valid address (`cobranza.book.addresses.is_valid`: no name, no line break, no
+    second address) whose local part is ASCII, so the message needs no SMTPUTF8 for it."""
+    address = text.strip()
+    if not is_valid(address) or needs_smtputf8(address):
+        return ""
+    return wire_form(address)
+
+
 def requires_smtputf8(msg: EmailMessage) -> bool:
     """The message names an address with a non-ASCII local part."""
     return any(needs_smtputf8(a) for h in ("From", "To", "Cc") for a in addresses(msg, h))
@@ -170,11 +180,13 @@ def build_message(
     *,
     notices: Sequence[str] = (),
     html: str = "",
+    reply_to: str = "",
 ) -> EmailMessage:
     """The complete email; no data text can create or alter a header. `notices`: the
     notice codes a customer email carries (header X-Cobranza-Avisos, for support);
     `html`: an HTML version of `body` (then multipart/alternative, attachments around it
-    in multipart/mixed)."""
+    in multipart/mixed); `reply_to`: the customer's collector, so replies reach a person
+    (`reply_address`)."""
     if not to:
         raise PermanentSendError("No hay destinatario (Para) para este mensaje.")
     msg = EmailMessage(policy=MESSAGE)  # serialized with CRLF when sent
@@ -182,6 +194,8 @@ def build_message(
     msg["To"] = ", ".join(header_address(a) for a in to)
     if cc:
         msg["Cc"] = ", ".join(header_address(a) for a in cc)
+    if reply := reply_address(reply_to):
+        msg["Reply-To"] = reply
     msg["Subject"] = short_subject(subject)
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = message_id_header(message_id, parse_address(sender)[1])

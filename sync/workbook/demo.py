@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from cobranza.book.config import DEFAULTS
+
 Row = tuple[object, ...]
 
 COLLECTORS = (
@@ -32,6 +34,25 @@ AREAS = (
     ("Facturación", "Patricia Navarro", "facturacion@empresa-demo.mx"),
 )
 THIRD_PARTY = "Despacho Jurídico Ortega y Asociados, S.C."
+# Configuración values of the demo company (the rest keep the template defaults): its
+# identification and payment details, so a demo email shows everything a customer needs
+# to pay. The CLABE's 18th digit is its check digit (BBVA 012, plaza 180).
+PARAMETERS = {
+    "Razón social": "Mi Empresa S.A. de C.V.",
+    "RFC": "MEM150312KT4",
+    "Domicilio": "Av. Insurgentes Sur 1602, piso 8, Col. Crédito Constructor, Benito Juárez, "
+                 "03940 Ciudad de México, CDMX",
+    "Teléfono de cobranza": "+52 55 5201 4400",
+    "Horario de atención": "lunes a viernes de 9:00 a 18:00 h",
+    "Banco": "BBVA México",
+    "Cuenta": "012180001234567899",
+    "Beneficiario": "Mi Empresa S.A. de C.V.",
+    "Enlace de pago": "https://pagos.miempresa.com/pagar?cliente={cliente}&factura={factura}"
+                      "&importe={importe}&moneda={moneda}",
+    "Aviso de privacidad": "https://www.miempresa.com/aviso-de-privacidad",
+    "Descuento pronto pago": "2%",
+    "Días pronto pago": "10",
+}
 
 _MX_KINDS = (
     "Abarrotes", "Distribuidora", "Comercializadora", "Grupo", "Industrias", "Transportes",
@@ -88,6 +109,9 @@ class DemoData:
     contacts: list[Row] = field(default_factory=list)
     collectors: list[Row] = field(default_factory=lambda: list(COLLECTORS))
     areas: list[Row] = field(default_factory=lambda: list(AREAS))
+    # Configuración Parámetro/Valor rows: the template's, with the demo company's values
+    parameters: list[Row] = field(
+        default_factory=lambda: list({**DEFAULTS, **PARAMETERS}.items()))
     cases: dict[str, str] = field(default_factory=dict)  # case name -> invoice/customer id
 
     def tables(self) -> dict[str, list[Row]]:
@@ -96,6 +120,7 @@ class DemoData:
             "tblClientes": self.customers, "tblFacturas": self.invoices,
             "tblPagos": self.payments, "tblGestiones": self.contacts,
             "tblCobradores": self.collectors, "tblAreas": self.areas,
+            "tblParametros": self.parameters,
         }
 
 
