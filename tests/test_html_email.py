@@ -252,7 +252,8 @@ def test_libreoffice_renders_the_html_part_with_its_table(sent, tmp_path):
 
 def test_only_whole_http_addresses_become_links():
     assert linked('Vea javascript:alert(1) o https://x.mx/a?b=1&c="2". Gracias') == (
-        'Vea javascript:alert(1) o <a href="https://x.mx/a?b=1&amp;c=" style="color:#0b5cad;">'
+        'Vea javascript:alert(1) o <a href="https://x.mx/a?b=1&amp;c=" '
+        'style="color:#0b5cad;word-break:break-all;">'
         'https://x.mx/a?b=1&amp;c=</a>&quot;2&quot;. Gracias')
     assert pay_button("javascript:alert(1)") == pay_button('https://x.mx/?a="b"') == ""
     assert pay_button("") == ""

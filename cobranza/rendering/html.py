@@ -43,7 +43,7 @@ _TOTAL = "font-weight:bold;border-top:2px solid #1f2933;"
 _LEFT, _RIGHT = "text-align:left;", "text-align:right;"
 _BUTTON = ("display:inline-block;padding:12px 24px;background-color:#0b5cad;color:#ffffff;"
            "text-decoration:none;font-weight:bold;border-radius:4px;")
-_LINK = "color:#0b5cad;"
+_LINK = "color:#0b5cad;word-break:break-all;"  # a long payment link wraps on a phone
 
 # An http(s) address in the text; punctuation right after it ends the sentence, not it.
 _WEB = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
