@@ -181,6 +181,33 @@ def test_a_hostile_customer_code_stays_inside_its_month_folder(tmp_path):
     assert archives == [kept.relative_to(tmp_path).as_posix()]
 
 
+@pytest.mark.parametrize(("refusal", "state"), [
+    ("reject", "error"),  # 550 to the only To: refused for good
+    ("transient", "pendiente"),  # 451: retried later, with a new copy then
+    ("data", "error"),  # 554 to the end of DATA: the server did not take it
+])
+def test_a_message_that_did_not_go_keeps_no_copy(tmp_path, refusal, state):
+    book = make_book(customers=[{"customer": "C1", "name": "Uno", "emails": "c1@uno.mx"}],
+                     invoices=[("F-1", "C1", "2026-11-24", "100.00")],
+                     templates=[("VENCIDA_1", "Factura vencida", "Su factura vence.", True)])
+    invoices = compute_invoices(book, NOW.date())
+    item = as_message(Outgoing(Kind.NOTICE, "VENCIDA_1", "C1", ("c1@uno.mx",), (), "VENCIDA_1",
+                               statement_lines(invoices, "C1"),
+                               (notice_key("C1", "F-1", "VENCIDA_1"),)))
+    with (SmtpTestServer() as server,
+          Ledger.open(tmp_path / "ledger.sqlite", NOW, "libro") as ledger):
+        server.reject = {"c1@uno.mx"} if refusal == "reject" else set()
+        server.transient = refusal == "transient"
+        server.data_replies = {"c1@uno.mx": "554 5.7.1 rechazado"} if refusal == "data" else {}
+        transport = SmtpTransport(SmtpSettings("127.0.0.1", server.port, "none", timeout=5))
+        (row,) = deliver([item], book, invoices, ledger, transport, NOW,
+                         archive=Archive(tmp_path))
+        assert server.received() == []
+        assert [(r.state, r.archive) for r in ledger.rows()] == [(state, "")]
+    assert row.state == state
+    assert [p for p in (tmp_path / ".cobranza").rglob("*") if p.is_file()] == []
+
+
 # ---------------------------------------------------------------- a refused archive
 def test_a_message_the_archive_cannot_keep_is_sent_and_reported(tmp_path):
     """The archive folder cannot be made (a file has its name): every message still goes,
