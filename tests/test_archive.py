@@ -31,6 +31,7 @@ from sync.mail.sending import deliver
 from sync.mail.transport import SmtpSettings, SmtpTransport
 from tests.cli import cobranza, sync, table
 from tests.smtp_server import SmtpTestServer
+from tests.test_leftovers import kill, stalled
 from tests.test_sending import as_message
 from tests.test_service import Running
 from tests.workbook_edit import set_cells
@@ -206,6 +207,26 @@ def test_a_message_that_did_not_go_keeps_no_copy(tmp_path, refusal, state):
         assert [(r.state, r.archive) for r in ledger.rows()] == [(state, "")]
     assert row.state == state
     assert [p for p in (tmp_path / ".cobranza").rglob("*") if p.is_file()] == []
+
+
+def test_a_sync_killed_while_writing_a_copy_sent_nothing_and_the_next_one_cleans_up(
+        tmp_path):
+    """The disk hangs on the first copy (before its message is claimed or sent) and the
+    sync is killed: nothing went; the next sync removes the half-made temp file and sends
+    every message once, each with its copy."""
+    book = demo_book(tmp_path)
+    killed, temp = stalled(["sync", str(book), "--as-of", AT], tmp_path,
+                           tmp_path / "marca", suffix=".eml")
+    kill(killed)
+    assert temp.parent == tmp_path / ".cobranza" / "archivo" / "2026-12" and temp.exists()
+    assert not (tmp_path / "salida").exists()  # nothing was sent
+    done = cobranza("sync", book, "--as-of", AT, cwd=tmp_path)
+    assert f"Se eliminó {temp.name}, archivo temporal de una escritura interrumpida." \
+        in done.stderr
+    outbox = sorted(p.read_bytes() for p in (tmp_path / "salida").glob("*.eml"))
+    assert sorted(archived(book).values()) == outbox and len(outbox) == 29
+    assert not any(p.name.startswith(".") for p in temp.parent.iterdir())
+    assert {r[7] for r in table(book, "Envíos", "Fecha")} == {"enviado", "pendiente", "omitido"}
 
 
 # ---------------------------------------------------------------- a refused archive

@@ -15,8 +15,9 @@ keys of one message share its `message_id`. The protocol, per message:
 3. `record(message_id, state, reason, now)` writes the outcome: the state, the reason's
    code (what `cobranza status` groups by) and its sentence (the Envíos Motivo).
 
-A claim names the message's archive file (`sync.mail.archive`, written between 1 and 2),
-and the outcome keeps it for a message that went (or may have): Envíos column Archivo.
+A claim names the message's archive file (`sync.mail.archive`: written aside before 1,
+named between 1 and 2), and the outcome keeps it for a message that went (or may have):
+Envíos column Archivo.
 
 A process that dies between 1 and 3 leaves ``enviando`` rows; the next `Ledger.open`
 turns them into ``incierto`` (shown in Envíos, never resent automatically) once their pid

@@ -7,7 +7,8 @@ was told. Envíos names the file (column Archivo); the ledger keeps that name.
 
 Names are built only from safe characters (`archive_name`): whatever a customer code
 holds ("/", "..", ":", hundreds of characters), the file stays inside its month folder.
-Files are written atomically (temp file + `os.replace`, fsynced). `prune` keeps
+Files are written atomically (`stage`: a fsynced temp file, before the ledger claim;
+`place`: `os.replace` to its name, right after it). `prune` keeps
 `Meses de archivo` whole months and deletes only what it wrote: `.eml` files inside
 folders named AAAA-MM.
 """
@@ -94,12 +95,17 @@ class Archive:
     def path(self, name: str) -> Path:
         return self.base / name
 
-    def keep(self, name: str, data: bytes) -> None:
-        """Write `data` as the file `name` (an `archive_name`), atomically; OSError when
-        the disk refuses (full, no permission)."""
+    def stage(self, name: str, data: bytes) -> Path:
+        """Write `data` whole (fsynced) to a temp file beside the file `name` (an
+        `archive_name`); `place` then gives it that name. OSError when the disk refuses
+        (full, no permission)."""
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(write_temp(target, lambda f: f.write(data)), target)
+        return write_temp(target, lambda f: f.write(data))
+
+    def place(self, staged: Path, name: str) -> None:
+        """Give a `stage`d file its name, atomically (OSError: the temp is removed)."""
+        replace_file(staged, self.path(name))
 
     def discard(self, name: str) -> None:
         """Remove a message that was archived before sending and did not go."""

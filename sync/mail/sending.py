@@ -6,7 +6,8 @@ it). Then for each message, in order: a planner ``error`` and ``pendiente`` (no 
 email, a template to fix, a contact rule) are only reported; ``listo`` is rendered
 (a template that fails waits ``pendiente``, unrecorded, with an Errores row), built,
 claimed in the ledger, archived (`sync.mail.archive`: the bytes about to be handed to
-the transport, before they go), sent and its outcome recorded. `stop()` is
+the transport, written aside before the claim and named right after it), sent and its
+outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
 
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 import pandas as pd
 
@@ -210,11 +212,9 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         return _row(run, item, SendState.PENDING, failed, rendered)
     if requires_smtputf8(msg) and (held := _hold_smtputf8(run, item, rendered)):
         return held
-    name = archive_name(run.now, item.recipient, message_id) if run.archive else ""
-    if not run.ledger.claim(item, message_id, run.now, rendered.subject, archive=name):
+    claimed, kept, unkept = _claim(run, item, message_id, rendered.subject, data)
+    if not claimed:
         return _row(run, item, SendState.SKIPPED, TAKEN, rendered)
-    # Archived before it goes: a crash from here on leaves it `incierto` with its copy.
-    kept, unkept = _keep(run, name, data) if name else ("", None)
     try:
         state, why = _transmit(run, msg, data)
     except BaseException:
@@ -233,19 +233,59 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
     return _row(run, item, state, why, rendered, logged=True, input_error=refused)
 
 
-def _keep(run: _Run, name: str, data: bytes) -> tuple[str, InputError | None]:
-    """Archive a claimed message: (the archive name, or "" when the disk refused; the
+def _claim(
+    run: _Run, item: Outgoing, message_id: str, subject: str, data: bytes,
+) -> tuple[bool, str, InputError | None]:
+    """Claim the message in the ledger with its copy (`data`): the copy is written whole
+    aside before the claim and named right after it, before the message goes, so a crash
+    from the claim on leaves it `incierto` with its copy. Returns (claimed, the copy's
+    archive name or "", the disk's refusal as an Errores row)."""
+    name = archive_name(run.now, item.recipient, message_id) if run.archive else ""
+    staged, unkept = _stage(run, name, data) if name else (None, None)
+    try:
+        claimed = run.ledger.claim(item, message_id, run.now, subject,
+                                   archive=name if staged else "")
+    except BaseException:
+        _drop(staged)
+        raise
+    if not claimed:  # another process sends it, with its own copy
+        _drop(staged)
+        return False, "", None
+    if staged is None:
+        return True, "", unkept
+    return (True, *_place(run, staged, name))
+
+
+def _stage(run: _Run, name: str, data: bytes) -> tuple[Path | None, InputError | None]:
+    """Write a message's copy aside: (the temp file, or None when the disk refused; the
     refusal as an Errores row). A message the archive refused still goes."""
     try:
-        run.archive.keep(name, data)
+        return run.archive.stage(name, data), None
     except OSError as exc:
-        folder = name.rpartition("/")[0]
-        return "", InputError(
-            "Envíos", None, "Archivo", folder,
-            f"no se pudo guardar ahí la copia de los mensajes enviados ({write_problem(exc)}); "
-            "se enviaron igual y Envíos los muestra sin Archivo. Libere espacio en el disco o "
-            "dé permiso de escritura en esa carpeta para que los próximos se archiven.")
+        return None, _archive_error(name, exc)
+
+
+def _place(run: _Run, staged: Path, name: str) -> tuple[str, InputError | None]:
+    """Name a claimed message's copy: (its archive name, or "" when the disk refused)."""
+    try:
+        run.archive.place(staged, name)
+    except OSError as exc:
+        return "", _archive_error(name, exc)
     return name, None
+
+
+def _drop(staged: Path | None) -> None:
+    """Remove the copy of a message this run does not send."""
+    if staged is not None:
+        staged.unlink(missing_ok=True)
+
+
+def _archive_error(name: str, exc: OSError) -> InputError:
+    return InputError(
+        "Envíos", None, "Archivo", name.rpartition("/")[0],
+        f"no se pudo guardar ahí la copia de los mensajes enviados ({write_problem(exc)}); "
+        "se enviaron igual y Envíos los muestra sin Archivo. Libere espacio en el disco o "
+        "dé permiso de escritura en esa carpeta para que los próximos se archiven.")
 
 
 def _unkept(run: _Run, error: InputError) -> InputError | None:
