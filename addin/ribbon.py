@@ -70,14 +70,17 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport: Transport | Non
     workbook id, when the book does not carry it yet)."""
     from sync.cycle import localize, process
     from sync.ledger.identity import book_ledger, missing_id
+    from sync.mail.archive import Archive
     from sync.mail.transport import transport_from_env
 
     book = io.read()
     at = localize(now, book)
     if not dry_run and transport is None:
         transport = transport_from_env(io.path)
+    archive = None if dry_run else Archive.of(io.path)
     with book_ledger(io.path, book, at, sent=io.read_sent) as ledger:
-        done = process(book, at, ledger, transport, dry_run=dry_run, confirm=confirm)
+        done = process(book, at, ledger, transport, dry_run=dry_run, confirm=confirm,
+                       archive=archive)
         parameters = missing_id(book, ledger)
     if done is None and transport is not None:
         transport.close()

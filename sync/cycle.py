@@ -29,6 +29,7 @@ from cobranza.vocabulary import ReasonCode, SendState
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
+from sync.mail.archive import Archive, prune
 from sync.mail.sending import DeliveryRow, deliver, envios_rows
 from sync.mail.transport import Transport, transport_from_env
 from sync.memory import gc_paused
@@ -151,12 +152,14 @@ def process(
     dry_run: bool = False,
     stop: Callable[[], bool] = lambda: False,
     confirm: Callable[[list[Outgoing]], bool] | None = None,
+    archive: Archive | None = None,
 ) -> Processed | None:
     """Compute, plan, deliver and lay out every output sheet for one Book.
 
     Shared by the sync and the ribbon handlers, so both use the same planner, ledger and
     transport. The caller owns reading and writing the book. `confirm` sees the messages
     before anything is sent; when it says no, nothing is sent and None is returned.
+    `archive`: where every message sent is kept (the workbook's `Archive.of`).
     """
     with gc_paused():  # bulk frames and objects with no cycles: see sync.memory
         computed = compute(book, now)
@@ -167,7 +170,7 @@ def process(
     with gc_paused():
         deliveries = deliver(
             planned.messages, book, computed.invoices, ledger, transport, now,
-            dry_run=dry_run, stop=stop, skipped=planned.skipped,
+            dry_run=dry_run, stop=stop, skipped=planned.skipped, archive=archive,
         )
         # Errores found while sending (a refused or untransmittable address) belong to
         # this cycle's Errores sheet
@@ -188,7 +191,9 @@ def run_cycle(
     stop: Callable[[], bool] = lambda: False,
     write: bool = True,
 ) -> CycleResult:
-    """Run one cycle on `path` at instant `at` (aware, or naive = company local time)."""
+    """Run one cycle on `path` at instant `at` (aware, or naive = company local time).
+    A real run archives every message it sends and prunes the archive to the workbook's
+    Meses de archivo."""
     path = Path(path)
     with progress(3, f"Sincronizando {path.name}") as bar:
         book = read_book(path)
@@ -198,8 +203,10 @@ def run_cycle(
         now = localize(at, book)
         if transport is None and not dry_run:
             transport = transport_from_env(path)
+        archive = None if dry_run else Archive.of(path)
         with book_ledger(path, book, now, ledger_path) as ledger:
-            done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop)
+            done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop,
+                           archive=archive)
             parameters = missing_id(book, ledger)
         assert done is not None  # no confirm step here
         bar.advance()
@@ -207,6 +214,8 @@ def run_cycle(
                              skipped=done.skipped, waiting=done.waiting)
         if write:
             _write(result, done.sheets, parameters)
+        if archive is not None:  # after the write: upkeep never holds back the sheets
+            prune(archive, now.date(), book.config.archive_months)
         bar.advance()
     return result
 

@@ -33,10 +33,15 @@ _WRITE_ERRNO = {
     errno.EROFS: "el disco es de solo lectura",
     errno.EACCES: "sin permiso de escritura en la carpeta",
     errno.EPERM: "sin permiso de escritura en la carpeta",
+    errno.ENOTDIR: "en la ruta hay un archivo donde debería haber una carpeta",
 }
+
+
+def write_problem(exc: OSError) -> str:
+    """Why the disk refused a write, in Spanish ("disco lleno")."""
+    return _WRITE_ERRNO.get(exc.errno or 0, exc.strerror or str(exc))
 
 
 def write_failure(path: Path, exc: OSError) -> str:
     """The Spanish sentence for an OSError while writing the workbook back."""
-    why = _WRITE_ERRNO.get(exc.errno or 0, exc.strerror or str(exc))
-    return f"no se pudo escribir {path}: {why}; el libro no se modificó"
+    return f"no se pudo escribir {path}: {write_problem(exc)}; el libro no se modificó"

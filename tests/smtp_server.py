@@ -50,6 +50,7 @@ class Received:
     rcpt_tos: tuple[str, ...]
     message: EmailMessage
     mail_options: tuple[str, ...] = ()  # MAIL FROM parameters, e.g. ("SMTPUTF8", ...)
+    raw: bytes = b""  # the message data exactly as received (dots unstuffed)
 
     @property
     def subject(self) -> str:
@@ -90,7 +91,7 @@ class _Handler:
         else:
             message = email.message_from_bytes(envelope.content, policy=default_policy)
         received = Received(envelope.mail_from, tuple(envelope.rcpt_tos), message,
-                            tuple(envelope.mail_options))
+                            tuple(envelope.mail_options), envelope.original_content)
         if any(r.lower() in self.server.hang_up for r in envelope.rcpt_tos):
             server.transport.close()
             return "250 never heard"

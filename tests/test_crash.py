@@ -203,6 +203,16 @@ def test_sigkill_mid_batch_then_restart_loses_nothing_and_sends_nothing_twice(
     assert Counter(r[7] for r in envios(book))["enviado"] == len(due) - 1
     assert "Hojas de salida actualizadas" in out
 
+    # The archive holds every message that went or may have, each whole: its copy is
+    # written before it goes, so the one in flight has its file too.
+    files = sorted((book.parent / ".cobranza" / "archivo").glob("*/*"))
+    assert all(not f.name.startswith(".") for f in files)  # no half-written temp file
+    kept = {str(email.message_from_bytes(f.read_bytes())["X-Cobranza-Clave"]): f
+            for f in files}
+    assert set(kept) == set(received) | {in_flight} and len(files) == len(kept)
+    assert all(kept[clave(m)].read_bytes() == m.raw for m in server.received())
+    assert shown[0][9] == kept[in_flight].relative_to(book.parent).as_posix()
+
 
 def test_two_syncs_started_together_send_each_message_once(pristine, due, tmp_path):
     book = copy_of(pristine, tmp_path / "libro")

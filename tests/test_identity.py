@@ -167,7 +167,12 @@ def test_a_first_release_ledger_is_migrated_under_the_new_id(tmp_path):
     [(_, value)] = id_cells(book)
     assert value == workbook_id(book)
     with sqlite3.connect(ledger_path(book)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        archives = dict(db.execute("SELECT key, archive FROM sends"))
+    # the first release archived nothing; this sync's messages name their .eml files
+    assert {archives[k] for k, _ in legacy_rows()} == {""}
+    assert {archives[k][:27] for k in keys} == {".cobranza/archivo/2026-12/2"}
+    assert all((tmp_path / archives[k]).is_file() for k in keys)
 
 
 def test_save_as_rename_and_move_of_a_synced_workbook_never_resend(tmp_path):

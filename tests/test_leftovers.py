@@ -30,14 +30,16 @@ REPO = Path(__file__).resolve().parents[1]
 AS_OF = "2026-12-01T10:00"
 # A slow disk: fsync of the sync's new file (or init's final rename) hangs, after saying
 # so in the file named by $STALL_MARKER; the process is then killed or left hanging.
+# $STALL_SUFFIX: the temp files that hang (".xlsm": the workbook's; ".eml": the archive's).
 SLOW_DISK = """
 import os, sys, time
-marker = os.environ["STALL_MARKER"]
+marker, suffix = os.environ["STALL_MARKER"], os.environ["STALL_SUFFIX"]
 
 real_fsync, real_replace = os.fsync, os.replace
 
 def stall(name):
-    if os.path.basename(name).startswith((".cobranza-tmp-", ".~tmp-")):
+    if (os.path.basename(name).startswith((".cobranza-tmp-", ".~tmp-"))
+            and name.endswith(suffix)):
         with open(marker + ".part", "w") as f:
             f.write(name)
         real_replace(marker + ".part", marker)
@@ -56,10 +58,12 @@ def environment(**extra: str) -> dict[str, str]:
     return env | {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **extra}
 
 
-def stalled(args: list[str], folder: Path, marker: Path) -> tuple[subprocess.Popen, Path]:
-    """Start `cobranza <args>` on the slow disk; wait until it hangs writing a temp file."""
+def stalled(args: list[str], folder: Path, marker: Path,
+            suffix: str = ".xlsm") -> tuple[subprocess.Popen, Path]:
+    """Start `cobranza <args>` on the slow disk; wait until it hangs writing a temp file
+    ending in `suffix`."""
     proc = subprocess.Popen([sys.executable, "-c", SLOW_DISK, *args], cwd=folder,
-                            env=environment(STALL_MARKER=str(marker)),
+                            env=environment(STALL_MARKER=str(marker), STALL_SUFFIX=suffix),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not marker.exists():

@@ -81,6 +81,9 @@ def test_enviar_recordatorios_sends_once_then_nothing_twice(workbook, smtp):
     sent = counts["enviado"]
     assert sent > 0
     assert len(smtp.messages) == sent
+    archive = workbook.parent / ".cobranza" / "archivo"  # the ribbon archives like the sync
+    assert sorted(p.read_bytes() for p in archive.glob("*/*.eml")) == sorted(
+        m.raw for m in smtp.received())
     keys = [str(m.message["X-Cobranza-Clave"]) for m in smtp.received()]
     digests = sum(k.startswith("resumen") for k in keys)
     assert io.messages[0] == (f"Se enviarán {sent - digests} correos a clientes y {digests} "

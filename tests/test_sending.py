@@ -475,12 +475,12 @@ def test_envios_sheet_newest_first_with_local_times(server, setup) -> None:
     table = sheet.tables[0]
     assert table.name == "tblEnvios"
     assert table.columns == ("Fecha", "Tipo", "Código", "Destinatario", "Para", "Facturas",
-                             "Asunto", "Estado", "Motivo")
-    assert [r[:6] + r[7:] for r in table.rows] == [
+                             "Asunto", "Estado", "Motivo", "Archivo")
+    assert [r[:6] + r[7:] for r in table.rows] == [  # delivered with no archive: Archivo ""
         (datetime(2026, 11, 25, 12, 0), "Aviso", "VENCIDA_1", "C2", "ruiz@ruiz.mx", "F-3",
-         "enviado", ""),
+         "enviado", "", ""),
         (datetime(2026, 11, 25, 10, 0), "Aviso", "VENCIDA_1", "C1", "pagos@lopez.mx",
-         "F-1, F-2", "enviado", ""),
+         "F-1, F-2", "enviado", "", ""),
     ]
     assert sheet.cells[-1].value == "2 enviados"
 
@@ -492,7 +492,10 @@ class _Failing:
     def __init__(self, exc: Exception) -> None:
         self.exc = exc
 
-    def send(self, msg) -> str:
+    def serialize(self, msg) -> bytes:
+        return msg.as_bytes()
+
+    def send(self, msg, data: bytes | None = None) -> str:
         raise self.exc
 
     def supports_smtputf8(self) -> bool:

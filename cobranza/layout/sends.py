@@ -25,6 +25,8 @@ ENVIOS_COLUMNS = {
     "Para": "to", "Facturas": "invoices", "Asunto": "subject", "Estado": "state",
     "Motivo": "reason",
 }
+# Shown after them, never read back: the archived message (`sync.mail.archive`).
+ARCHIVE_COLUMN = "Archivo"
 KIND_LABELS = {Kind.NOTICE: "Aviso", Kind.DIGEST: "Resumen"}
 _OLDEST = datetime.min
 
@@ -43,6 +45,7 @@ class SentRow:
     state: SendState
     reason: str  # the Motivo as worded when it was recorded
     reason_code: str = ""  # its ReasonCode ("" for none): what `cobranza status` groups by
+    archive: str = ""  # the archived .eml, relative to the workbook's folder ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +118,16 @@ def envios_sheet(rows: list[SentRow], as_of: date | datetime) -> Sheet:
     ordered = sorted(rows, key=lambda r: local_time(r.when, as_of) or _OLDEST, reverse=True)
     table = Table(
         name="tblEnvios",
-        columns=tuple(ENVIOS_COLUMNS),
+        columns=(*ENVIOS_COLUMNS, ARCHIVE_COLUMN),
         rows=[
             (local_time(r.when, as_of), KIND_LABELS.get(r.kind, r.kind), r.code, r.recipient,
-             r.to, r.invoices, r.subject, r.state, r.reason)
+             r.to, r.invoices, r.subject, r.state, r.reason, r.archive)
             for r in ordered
         ],
         row=TABLE_ROW,
         formats={"Fecha": "datetime"},
-        widths={"Fecha": 17, "Para": 30, "Facturas": 30, "Asunto": 45, "Motivo": 60},
+        widths={"Fecha": 17, "Para": 30, "Facturas": 30, "Asunto": 45, "Motivo": 60,
+                ARCHIVE_COLUMN: 70},
     )
     cells = sheet_header("Envíos de avisos y resúmenes", as_of)
     cells.append(Cell(2, 4, state_summary([r.state for r in ordered]), style="note"))

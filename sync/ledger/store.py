@@ -15,6 +15,10 @@ keys of one message share its `message_id`. The protocol, per message:
 3. `record(message_id, state, reason, now)` writes the outcome: the state, the reason's
    code (what `cobranza status` groups by) and its sentence (the Envíos Motivo).
 
+A claim names the message's archive file (`sync.mail.archive`: written aside before 1,
+named between 1 and 2), and the outcome keeps it for a message that went (or may have):
+Envíos column Archivo.
+
 A process that dies between 1 and 3 leaves ``enviando`` rows; the next `Ledger.open`
 turns them into ``incierto`` (shown in Envíos, never resent automatically) once their pid
 is dead or their lease has expired. Transient failures become ``pendiente`` with an
@@ -57,7 +61,9 @@ BUSY_TIMEOUT_S = 5.0
 FIRST_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
 
-SCHEMA_VERSION = 2  # kept in SQLite's user_version; a first-release file has 0
+SCHEMA_VERSION = 3  # kept in SQLite's user_version; a first-release file has 0
+# Shared files of these versions are read (adopted) as they are; 2 lacks `archive`.
+SHARED_VERSIONS = (2, 3)
 # Ids given to workbooks that do not carry one yet, by file path (until it is written).
 _PATHS = ("CREATE TABLE IF NOT EXISTS paths (path TEXT PRIMARY KEY, book TEXT NOT NULL) "
           "WITHOUT ROWID")
@@ -83,6 +89,7 @@ CREATE TABLE IF NOT EXISTS sends (
     updated_at TEXT NOT NULL,
     pid INTEGER,
     host TEXT,
+    archive TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (book, key)
 );
 CREATE INDEX IF NOT EXISTS sends_message ON sends(book, message_id);
@@ -93,6 +100,8 @@ _V1_COLUMNS = (
     'key, message_id, kind, code, recipient, "to", invoices, subject, state, reason, '
     "attempts, next_try, created_at, updated_at, pid, host"
 )
+# The archive file of a message (version 3), relative to its workbook's folder.
+_ARCHIVE = "ALTER TABLE sends ADD COLUMN archive TEXT NOT NULL DEFAULT ''"
 
 
 # Insert one key's row; with guard=_IF_PENDING an existing row is replaced only while it
@@ -328,14 +337,17 @@ class Ledger:
             raise
 
     def _create_schema(self) -> None:
-        """Create the tables, or migrate a first-release file (one workbook per file, no
-        workbook id): its rows become this workbook's."""
+        """Create the tables, or migrate an older file: a first-release file (one workbook
+        per file, no workbook id), whose rows become this workbook's, or a version 2 file
+        (no `archive` column: its messages name no archive file)."""
         if self._version() == SCHEMA_VERSION:
             return
         with self._write() as db:
             version = self._version()
             if version == SCHEMA_VERSION:
                 return
+            if version >= 2 and not _has_column(db, "main", "archive"):
+                db.execute(_ARCHIVE)
             if version == 1:
                 db.execute("ALTER TABLE sends RENAME TO sends_v1")
                 db.execute("DROP INDEX IF EXISTS sends_message")
@@ -470,7 +482,7 @@ class Ledger:
             tables = {r[0] for r in self._db.execute(
                 f"SELECT name FROM {alias}.sqlite_master WHERE type = 'table'")}
             version = self._db.execute(f"PRAGMA {alias}.user_version").fetchone()[0]
-            if "sends" in tables and version in (0, SCHEMA_VERSION):
+            if "sends" in tables and version in (0, *SHARED_VERSIONS):
                 out[alias] = (path, version)
             else:
                 self._db.execute(f"DETACH DATABASE {alias}")
@@ -491,8 +503,9 @@ class Ledger:
     def _take_shared(self, db: sqlite3.Connection, alias: str, ids: tuple[str, ...]) -> int:
         """Move the rows of `ids` from an attached shared file into this workbook's."""
         marks = ", ".join("?" * len(ids))
-        written = db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
-                             f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends "
+        columns = _V1_COLUMNS + (", archive" if _has_column(db, alias, "archive") else "")
+        written = db.execute(f"INSERT OR IGNORE INTO sends (book, {columns}) "
+                             f"SELECT ?, {columns} FROM {alias}.sends "
                              f"WHERE book IN ({marks})", (self.book, *ids)).rowcount
         for table in ("sends", "books", "paths"):
             db.execute(f"DELETE FROM {alias}.{table} WHERE book IN ({marks})", ids)
@@ -513,9 +526,11 @@ class Ledger:
 
     # the protocol ----------------------------------------------------------------
     def claim(
-        self, outgoing: Outgoing, message_id: str, now: datetime, subject: str = ""
+        self, outgoing: Outgoing, message_id: str, now: datetime, subject: str = "",
+        archive: str = "",
     ) -> bool:
-        """Take all keys of `outgoing` for sending, or none (False) if any is taken.
+        """Take all keys of `outgoing` for sending, or none (False) if any is taken;
+        `archive`: the file the message is archived in before it is sent.
 
         A key is free when it has no row, or its row is ``pendiente`` and its next try
         has come, or the server refused it (`_refused`) for other To addresses than this
@@ -529,8 +544,8 @@ class Ledger:
             for key, code, invoices in key_parts(outgoing):
                 self._upsert(db, (key, code, invoices), outgoing, message_id,
                              SendState.SENDING, None, now, pending=False)
-                db.execute("UPDATE sends SET subject = ? WHERE book = ? AND key = ?",
-                           (subject, self.book, key))
+                db.execute("UPDATE sends SET subject = ?, archive = ? "
+                           "WHERE book = ? AND key = ?", (subject, archive, self.book, key))
         return True
 
     def _taken(self, db: sqlite3.Connection, key: str, now: datetime, to: str) -> bool:
@@ -541,12 +556,16 @@ class Ledger:
         return not (_refused(row) and row["to"] != to)
 
     def record(self, message_id: str, state: SendState, why: Reason | None,
-               now: datetime) -> None:
-        """Write the outcome of a claimed message (``pendiente`` schedules a retry)."""
+               now: datetime, archive: str | None = None) -> None:
+        """Write the outcome of a claimed message (``pendiente`` schedules a retry);
+        `archive`, when given, replaces the archive file its claim named ("" = none)."""
         if state not in (*FINAL_STATES, SendState.PENDING):
             raise ValueError(f"unknown ledger state {state!r}")
         text, code = reason_text(why), why.code if why else ""
         with self._write() as db:
+            if archive is not None:
+                db.execute("UPDATE sends SET archive = ? WHERE book = ? AND message_id = ?",
+                           (archive, self.book, message_id))
             if state == SendState.PENDING:
                 rows = db.execute(
                     "SELECT key, attempts FROM sends WHERE book = ? AND message_id = ?",
@@ -726,6 +745,11 @@ def _settled(row: sqlite3.Row) -> bool:
     return row["state"] != SendState.PENDING and not _refused(row) and not _reopened(row)
 
 
+def _has_column(db: sqlite3.Connection, schema: str, column: str) -> bool:
+    """The `sends` table of the attached `schema` ("main" = this file) has `column`."""
+    return any(r[1] == column for r in db.execute(f"PRAGMA {schema}.table_info(sends)"))
+
+
 def _refused(row: sqlite3.Row) -> bool:
     """A customer notice the mail server refused for good (a first-release row says so by
     an `error` reached after a send attempt)."""
@@ -782,5 +806,5 @@ def _sent_row(row: sqlite3.Row, parts: list[tuple[str, str]]) -> SentRow:
         when=_dt(row["updated_at"]), kind=Kind(row["kind"]), code=codes_text(parts),
         recipient=row["recipient"], to=row["to"], invoices=invoices_text(parts),
         subject=row["subject"], state=SendState(row["state"]), reason=row["reason"],
-        reason_code=row["reason_code"],
+        reason_code=row["reason_code"], archive=row["archive"],
     )

@@ -5,7 +5,9 @@ bulk, unless the ledger already has them; the batch gets no DeliveryRow (callers
 it). Then for each message, in order: a planner ``error`` and ``pendiente`` (no valid
 email, a template to fix, a contact rule) are only reported; ``listo`` is rendered
 (a template that fails waits ``pendiente``, unrecorded, with an Errores row), built,
-claimed in the ledger, sent and its outcome recorded. `stop()` is
+claimed in the ledger, archived (`sync.mail.archive`: the bytes about to be handed to
+the transport, written aside before the claim and named right after it), sent and its
+outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
 
@@ -14,13 +16,20 @@ that the server cannot carry (no SMTPUTF8: ``pendiente``, never claimed), carrie
 Errores row for the customer's Email cell (`DeliveryRow.input_error`); so does a message
 with an address the mailer refuses although validation let it through (``pendiente``,
 never claimed; a refused Remitente is an Errores row for Configuración).
+
+A message whose archive file cannot be written (disk full, no permission) still goes:
+the send matters more than its copy. It is recorded with no Archivo, and the run's
+Errores sheet and the log say so once per cause.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from email.message import EmailMessage
+from pathlib import Path
 
 import pandas as pd
 
@@ -42,7 +51,9 @@ from cobranza.rendering.render import (
     render_outgoing,
 )
 from cobranza.vocabulary import Kind, NoticeCode, Reason, ReasonCode, SendState, reason
+from sync.errors import write_problem
 from sync.ledger.store import Ledger, message_id_for
+from sync.mail.archive import Archive, archive_name
 from sync.mail.transport import (
     PermanentSendError,
     TransientSendError,
@@ -58,6 +69,8 @@ from sync.xlsx.statement_file import statement_filename, statement_xlsx
 
 SERVER_DOWN = "servidor SMTP no disponible"
 TAKEN = reason(ReasonCode.TAKEN)
+WENT = (SendState.SENT, SendState.UNCERTAIN)  # outcomes whose message keeps its archive
+log = logging.getLogger("cobranza")
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,7 @@ class _Run:
     transport: Transport | None
     now: datetime
     dry_run: bool
+    archive: Archive | None = None  # where sent messages are kept (None: not kept)
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
     names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
@@ -120,12 +134,14 @@ def deliver(
     dry_run: bool = False,
     stop: Callable[[], bool] = lambda: False,
     skipped: Skipped | None = None,
+    archive: Archive | None = None,
 ) -> list[DeliveryRow]:
     """Deliver the planned messages; one DeliveryRow per message handled (none for the
-    `skipped` batch, which a real run records in the ledger)."""
+    `skipped` batch, which a real run records in the ledger). With `archive`, every
+    message sent is kept there."""
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
-    run = _Run(book, invoices, ledger, transport, now, dry_run,
+    run = _Run(book, invoices, ledger, transport, now, dry_run, archive,
                names=customer_names(book.customers))
     if not dry_run and skipped is not None:  # final: recorded before anything is sent
         ledger.note_skipped(skipped, now)
@@ -191,6 +207,7 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
             notices=tuple(part.code for part in item.parts), html=_html(run, item, rendered),
             reply_to=collector.email if (collector := outgoing_collector(run.book, item)) else "",
         )
+        data = run.transport.serialize(msg)  # the one serialization: sent and archived
     except PermanentSendError as exc:  # an address the mailer refuses: never a final error
         return _unbuildable(run, item, reason(ReasonCode.BAD_ADDRESS, detail=str(exc)),
                             rendered)
@@ -199,20 +216,90 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         return _row(run, item, SendState.PENDING, failed, rendered)
     if requires_smtputf8(msg) and (held := _hold_smtputf8(run, item, rendered)):
         return held
-    if not run.ledger.claim(item, message_id, run.now, rendered.subject):
+    claimed, kept, unkept = _claim(run, item, message_id, rendered.subject, data)
+    if not claimed:
         return _row(run, item, SendState.SKIPPED, TAKEN, rendered)
     try:
-        state, why = _transmit(run, msg)
+        state, why = _transmit(run, msg, data)
     except BaseException:
-        run.ledger.record(message_id, SendState.UNCERTAIN, reason(ReasonCode.CRASHED), run.now)
+        run.ledger.record(message_id, SendState.UNCERTAIN, reason(ReasonCode.CRASHED), run.now,
+                          archive=kept)
         raise
-    run.ledger.record(message_id, state, why, run.now)
-    refused = None
+    went = state in WENT
+    run.ledger.record(message_id, state, why, run.now, archive=kept if went else "")
+    if kept and not went:  # it did not go: no copy of a message never sent
+        run.archive.discard(kept)
+    refused = _unkept(run, unkept) if went and unkept else None
     if state == SendState.ERROR and item.kind == Kind.NOTICE:
         to = "; ".join(item.to)
         problem = refused_problem(item.code, to, reason_text(why))
         refused = _email_error(run, item, "Email", problem)
     return _row(run, item, state, why, rendered, logged=True, input_error=refused)
+
+
+def _claim(
+    run: _Run, item: Outgoing, message_id: str, subject: str, data: bytes,
+) -> tuple[bool, str, InputError | None]:
+    """Claim the message in the ledger with its copy (`data`): the copy is written whole
+    aside before the claim and named right after it, before the message goes, so a crash
+    from the claim on leaves it `incierto` with its copy. Returns (claimed, the copy's
+    archive name or "", the disk's refusal as an Errores row)."""
+    name = archive_name(run.now, item.recipient, message_id) if run.archive else ""
+    staged, unkept = _stage(run, name, data) if name else (None, None)
+    try:
+        claimed = run.ledger.claim(item, message_id, run.now, subject,
+                                   archive=name if staged else "")
+    except BaseException:
+        _drop(staged)
+        raise
+    if not claimed:  # another process sends it, with its own copy
+        _drop(staged)
+        return False, "", None
+    if staged is None:
+        return True, "", unkept
+    return (True, *_place(run, staged, name))
+
+
+def _stage(run: _Run, name: str, data: bytes) -> tuple[Path | None, InputError | None]:
+    """Write a message's copy aside: (the temp file, or None when the disk refused; the
+    refusal as an Errores row). A message the archive refused still goes."""
+    try:
+        return run.archive.stage(name, data), None
+    except OSError as exc:
+        return None, _archive_error(name, exc)
+
+
+def _place(run: _Run, staged: Path, name: str) -> tuple[str, InputError | None]:
+    """Name a claimed message's copy: (its archive name, or "" when the disk refused)."""
+    try:
+        run.archive.place(staged, name)
+    except OSError as exc:
+        return "", _archive_error(name, exc)
+    return name, None
+
+
+def _drop(staged: Path | None) -> None:
+    """Remove the copy of a message this run does not send."""
+    if staged is not None:
+        staged.unlink(missing_ok=True)
+
+
+def _archive_error(name: str, exc: OSError) -> InputError:
+    return InputError(
+        "Envíos", None, "Archivo", name.rpartition("/")[0],
+        f"no se pudo guardar ahí la copia de los mensajes enviados ({write_problem(exc)}); "
+        "se enviaron igual y Envíos los muestra sin Archivo. Libere espacio en el disco o "
+        "dé permiso de escritura en esa carpeta para que los próximos se archiven.")
+
+
+def _unkept(run: _Run, error: InputError) -> InputError | None:
+    """A sent message went without its copy: one Errores row and one log line per run
+    and cause (a full disk refuses every message of the batch)."""
+    if error in run.reported:
+        return None
+    run.reported.add(error)
+    log.warning("%s", error.message())
+    return error
 
 
 def _unbuildable(run: _Run, item: Outgoing, why: Reason, rendered: Rendered) -> DeliveryRow:
@@ -277,10 +364,10 @@ def _down(run: _Run, exc: TransportDown) -> Reason:
     return run.down
 
 
-def _transmit(run: _Run, msg) -> tuple[SendState, Reason | None]:
-    """Send one claimed message; (ledger state, reason)."""
+def _transmit(run: _Run, msg: EmailMessage, data: bytes) -> tuple[SendState, Reason | None]:
+    """Send one claimed message as `data`; (ledger state, reason)."""
     try:
-        note = run.transport.send(msg)
+        note = run.transport.send(msg, data)
     except TransportDown as exc:
         return SendState.PENDING, _down(run, exc)
     except TransientSendError as exc:

@@ -88,7 +88,13 @@ class SmtpConfigError(CobranzaError):
 class Transport(Protocol):
     """Delivers built messages. `send` returns a note ("" or refused Cc/extra To)."""
 
-    def send(self, msg: EmailMessage) -> str: ...
+    def serialize(self, msg: EmailMessage) -> bytes:
+        """The exact bytes `send` hands on for `msg` (what the archive keeps)."""
+        ...
+
+    def send(self, msg: EmailMessage, data: bytes | None = None) -> str:
+        """Deliver `msg` as `data` (its `serialize` bytes, made now when None)."""
+        ...
 
     def supports_smtputf8(self) -> bool:
         """Whether a message with a non-ASCII local part can go (may connect: raises
@@ -225,14 +231,17 @@ class OutboxTransport:
     def __repr__(self) -> str:
         return f"OutboxTransport({str(self.folder)!r})"
 
-    def send(self, msg: EmailMessage) -> str:
+    def serialize(self, msg: EmailMessage) -> bytes:
+        return serialized(msg, FILE)
+
+    def send(self, msg: EmailMessage, data: bytes | None = None) -> str:
         stamp = parsedate_to_datetime(msg["Date"]).strftime("%Y%m%d-%H%M%S")
         key = re.sub(r"[^A-Za-z0-9._-]", "_", str(msg["X-Cobranza-Clave"] or "mensaje"))
         target = self.folder / f"{stamp}-{key}.eml"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(serialized(msg, FILE))
+            tmp.write_bytes(self.serialize(msg) if data is None else data)
             os.replace(tmp, target)
         except OSError as exc:
             raise TransportDown(f"No se pudo escribir en la carpeta {self.folder}: {exc}") from None
@@ -347,8 +356,12 @@ class SmtpTransport:
             return UncertainSendError(text + "; el mensaje pudo haberse entregado.")
         return TransportDown(text)
 
-    def send(self, msg: EmailMessage) -> str:
-        """Deliver one message; returns a note naming refused Cc / extra To addresses.
+    def serialize(self, msg: EmailMessage) -> bytes:
+        return serialized(msg, WIRE)
+
+    def send(self, msg: EmailMessage, data: bytes | None = None) -> str:
+        """Deliver one message as `data` (its `serialize` bytes, made now when None);
+        returns a note naming refused Cc / extra To addresses.
 
         Only a failure while the data may be on its way is `UncertainSendError`; anything
         raised before the DATA command is a `SendError` that can be retried or is final.
@@ -356,7 +369,7 @@ class SmtpTransport:
         smtp = self._connection()
         to, cc = addresses(msg, "To"), addresses(msg, "Cc")
         try:
-            data = serialized(msg, WIRE)
+            data = self.serialize(msg) if data is None else data
             utf8 = requires_smtputf8(msg)
             refused = self._envelope(smtp, addresses(msg, "From")[0], to + cc, utf8)
         except SendError:

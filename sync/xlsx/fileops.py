@@ -185,6 +185,17 @@ def commit(
     return backup
 
 
+def replace_file(temp: Path, target: Path) -> None:
+    """Move a written temp (`write_temp`) onto `target`, atomically and durably; for
+    files with no backup and no owner (the archive's messages)."""
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
 def keep_backup(path: Path, keep: int, now: datetime) -> Path | None:
     """Save `path` as `.cobranza/backups/<stem>-YYYYmmdd-HHMMSS<suffix>`; keep the newest."""
     if keep <= 0:
