@@ -111,8 +111,8 @@ def test_unknown_variable_names_it_and_the_valid_ones() -> None:
     result = render("Hola", "Hola {{ cliente_nombre }}")
     assert result.error == (
         'Plantilla "VENCIDA_1", Cuerpo: la variable "cliente_nombre" no existe (use empresa, '
-        "remitente, cliente, facturas, totales, fecha_corte, destinatario, fecha_gestion, "
-        "cobrador)."
+        "remitente, cliente, facturas, facturas_mas, totales, fecha_corte, destinatario, "
+        "fecha_gestion, cobrador)."
     )
 
 

@@ -8,7 +8,8 @@ reason on the message, never a crash and never data. Values taken from the workb
 inserted as text; they are never parsed as template code.
 
 Variables: ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
-`InvoiceView`), ``totales`` (list of {moneda, saldo}), ``fecha_corte``,
+`InvoiceView`; a customer email lists at most 50, ``facturas_mas`` counts the rest:
+`with_more`), ``totales`` (list of {moneda, saldo}, over every invoice), ``fecha_corte``,
 ``destinatario``, ``fecha_gestion`` (SIN_CONTACTO: the date of the gestión Sin contacto),
 customer notices also ``cobrador`` (`CollectorView`), plus the planner's
 ``Outgoing.context``.
@@ -26,6 +27,7 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+from jinja2 import meta
 from jinja2.runtime import new_context
 from jinja2.sandbox import SecurityError
 
@@ -34,14 +36,16 @@ from cobranza.book.lookups import Template, names_by_code
 from cobranza.book.money import format_amount
 from cobranza.book.records import Book
 from cobranza.notices.messages import Line, Outgoing, Part
+from cobranza.notices.statement import listed
+from cobranza.plural import count
 from cobranza.rendering.budget import Budget, Limits, TemplateLimitError, active, limited
 from cobranza.rendering.limits import LimitedSandbox, render_pieces
-from cobranza.vocabulary import Kind
+from cobranza.vocabulary import Kind, NoticeCode
 
 HEADER, FOOTER = "ENCABEZADO", "PIE"  # Plantillas rows around every customer email
 VARIABLES = (
-    "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario",
-    "fecha_gestion", "cobrador",
+    "empresa", "remitente", "cliente", "facturas", "facturas_mas", "totales", "fecha_corte",
+    "destinatario", "fecha_gestion", "cobrador",
 )
 
 # Used only when Plantillas has no row for a digest code (digests are internal mail).
@@ -202,12 +206,17 @@ def contact_day(lines: tuple[Line, ...]) -> str:
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None) -> dict[str, Any]:
-    """Every variable a template may use for `outgoing` (`cobrador`: with `collector`)."""
+    """Every variable a template may use for `outgoing` (`cobrador`: with `collector`).
+    A customer email lists at most `BODY_INVOICES` invoices (`facturas`, in the
+    notice's order) and counts the rest (`facturas_mas`); totals are over all of them.
+    Digests are internal: they list everything."""
+    shown, more = listed(outgoing.lines) if outgoing.kind == Kind.NOTICE else (outgoing.lines, 0)
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
         "cliente": CustomerView(outgoing.recipient, name),
-        "facturas": [invoice_view(line) for line in outgoing.lines],
+        "facturas": [invoice_view(line) for line in shown],
+        "facturas_mas": more,
         "totales": totals(outgoing.lines),
         "fecha_corte": dmy(as_of),
         "destinatario": name or outgoing.recipient,
@@ -303,7 +312,7 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return Rendered(error=explain(exc, template, label))
     body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
-    return Rendered(subject=one_line(out["subject"]), body=body_text)
+    return Rendered(subject=one_line(out["subject"]), body=with_more(body_text, body, context))
 
 
 def render_outgoing(outgoing: Outgoing, book: Book, as_of: date) -> Rendered:
@@ -392,7 +401,8 @@ def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | N
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")),
                                        frame=frame)
-            pieces.insert(min(at, len(pieces)), text.replace("\r\n", "\n").replace("\r", "\n"))
+            text = with_more(text.replace("\r\n", "\n").replace("\r", "\n"), found[1], whole)
+            pieces.insert(min(at, len(pieces)), text)
     rendered = Rendered(subject=done[0][1], body=joined(pieces))
     return RenderedMessage(rendered, tuple(part for part, _, _ in done), failed)
 
@@ -404,3 +414,51 @@ def joined(pieces: list[str]) -> str:
         return pieces[0] if pieces else ""
     end = "\n" if pieces[-1].endswith("\n") else ""
     return "\n\n".join(p.strip("\n") for p in pieces) + end
+
+
+def with_more(text: str, source: str, context: Mapping[str, Any]) -> str:
+    """A body whose template listed the first `BODY_INVOICES` invoices of more says how
+    many it left out: "y 3 facturas más: vea el estado de cuenta adjunto." on the line
+    after the last invoice listed (where a list ends; at the end when that invoice is not
+    found). Done here, not in each Plantillas text, so it also holds for a team's own
+    templates and those of older workbooks; a template that uses `facturas_mas` itself
+    places the sentence where it wants, and one that never uses `facturas` gets none."""
+    more = int(context.get("facturas_mas") or 0)
+    shown = context.get("facturas") or ()
+    if not more or not shown or not _lists_invoices(source):
+        return text
+    sentence = f"y {count(more, 'factura más', 'facturas más')}: vea el estado de cuenta adjunto."
+    last = re.compile(rf"(?<![\w-]){re.escape(shown[-1].factura)}(?![\w-])")
+    rows = text.split("\n")
+    at = next((i for i in range(len(rows) - 1, -1, -1) if last.search(rows[i])), None)
+    if at is None:
+        return text.rstrip("\n") + "\n\n" + sentence[0].upper() + sentence[1:] + "\n"
+    rows.insert(at + 1, sentence)
+    return "\n".join(rows)
+
+
+@lru_cache(maxsize=256)
+def _lists_invoices(source: str) -> bool:
+    """The template uses `facturas` and leaves `facturas_mas` to us."""
+    try:
+        names = meta.find_undeclared_variables(_ENV.parse(source))
+    except jinja2.TemplateError:
+        return False
+    return "facturas" in names and "facturas_mas" not in names
+
+
+def statement_reference(book: Book, customer: str, lines: tuple[Line, ...], as_of: date) -> str:
+    """Configuración Referencia de pago for `customer`'s statement, rendered like a
+    template with the variables of its ESTADO_MENSUAL notice; "" (the line left out of
+    the statement) when it is blank or does not render."""
+    source = book.config.payment_reference
+    if not source.strip():
+        return ""
+    statement = Outgoing(kind=Kind.NOTICE, code=NoticeCode.STATEMENT, recipient=customer,
+                         to=(), cc=(), template=NoticeCode.STATEMENT, lines=lines, keys=())
+    context = template_context(statement, book.config, customer_name(book, customer), as_of,
+                               outgoing_collector(book, statement))
+    try:
+        return one_line(render_text(source, context))
+    except Exception:  # noqa: BLE001 - user text: a broken reference is left out
+        return ""

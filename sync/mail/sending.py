@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 
@@ -31,9 +31,9 @@ from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.notices.fixable import render_error
 from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
+from cobranza.notices.statement import BODY_INVOICES
 from cobranza.rendering.render import (
     Rendered,
-    customer_names,
     outgoing_name,
     render_message,
     render_outgoing,
@@ -51,7 +51,7 @@ from sync.mail.transport import (
     requires_smtputf8,
 )
 from sync.progress import track
-from sync.xlsx.statement_file import statement_filename, statement_xlsx
+from sync.statement import customer_statement, statement_files
 
 SERVER_DOWN = "servidor SMTP no disponible"
 TAKEN = reason(ReasonCode.TAKEN)
@@ -102,7 +102,6 @@ class _Run:
     dry_run: bool
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
-    names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
     reported: set[InputError] = field(default_factory=set)  # Errores rows already given
 
 
@@ -122,8 +121,7 @@ def deliver(
     `skipped` batch, which a real run records in the ledger)."""
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
-    run = _Run(book, invoices, ledger, transport, now, dry_run,
-               names=customer_names(book.customers))
+    run = _Run(book, invoices, ledger, transport, now, dry_run)
     if not dry_run and skipped is not None:  # final: recorded before anything is sent
         ledger.note_skipped(skipped, now)
     rows = []
@@ -289,14 +287,17 @@ def _transmit(run: _Run, msg) -> tuple[SendState, Reason | None]:
 
 
 def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
-    """A message carrying the monthly statement attaches it: the invoices its body lists."""
-    statement = next((p for p in item.parts if p.code == NoticeCode.STATEMENT), None)
-    if statement is None:
+    """The statement (PDF and .xlsx) goes with a message carrying the monthly statement
+    (the invoices its body lists) and with one about more invoices than a body lists
+    (`BODY_INVOICES`: the body names the rest by count; the statement has every invoice
+    the customer still owes)."""
+    monthly = next((p for p in item.parts if p.code == NoticeCode.STATEMENT), None)
+    if monthly is None and len(item.lines) <= BODY_INVOICES:
         return []
-    today: date = run.now.date()
-    name = run.names.get(item.recipient, "")
-    data = statement_xlsx(item.recipient, name, statement.lines, run.book.config.company, today)
-    return [(statement_filename(item.recipient, today), data)]
+    lines = monthly.lines if monthly is not None else None
+    statement = customer_statement(run.book, run.invoices, item.recipient, run.now.date(),
+                                   lines)
+    return statement_files(statement)
 
 
 def _row(
