@@ -22,6 +22,7 @@ from fpdf import FPDF
 from cobranza.book.money import format_amount
 from cobranza.book.records import BUCKETS
 from cobranza.notices.statement import Statement
+from sync.memory import gc_paused
 from sync.pdf.fonts import Fonts, choose_fonts
 
 FONT_SIZE = 8.5
@@ -106,22 +107,28 @@ class _Document(FPDF):
 
 
 def statement_pdf(statement: Statement, fonts: Fonts | None = None) -> bytes:
-    """The statement as PDF bytes (`fonts`: by default the computer's, `choose_fonts`)."""
-    pdf = _Document(statement, fonts or choose_fonts())
+    """The statement as PDF bytes (`fonts`: by default the computer's, `choose_fonts`).
+
+    fontTools keeps each document's fonts (parsed, then subset) in reference cycles:
+    ~3.7 MB per statement that only the cyclic collector frees, and the sync pauses it
+    while sending (`sync.memory`). So the document is drawn with the collector paused
+    (nothing of it grows old) and the youngest generation is collected right after: all
+    of this document, and only what was allocated since the last collection."""
+    with gc_paused():
+        data = _draw(statement, fonts or choose_fonts())
+        gc.collect(0)
+    return data
+
+
+def _draw(statement: Statement, fonts: Fonts) -> bytes:
+    pdf = _Document(statement, fonts)
     pdf.add_page()
     _letterhead(pdf, statement)
     _summary(pdf, statement)
     _paying(pdf, statement)
     _invoices(pdf, statement)
     _payments(pdf, statement)
-    data = bytes(pdf.output())
-    del pdf
-    # fontTools' font objects (parsed, then subset, for each document) are held in
-    # reference cycles: ~3.7 MB per statement that only the cyclic collector frees, and
-    # the sync pauses it while sending (`sync.memory`). Collect the youngest generation
-    # now: only what was allocated since the last collection, this document included.
-    gc.collect(0)
-    return data
+    return bytes(pdf.output())
 
 
 def _letterhead(pdf: _Document, s: Statement) -> None:
