@@ -13,6 +13,7 @@ statement.
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -24,6 +25,10 @@ from cobranza.book.records import BUCKETS
 from cobranza.notices.statement import Statement
 from sync.memory import gc_paused
 from sync.pdf.fonts import Fonts, choose_fonts
+
+# fontTools logs every step of subsetting a font at INFO (~80 lines per statement): not
+# for the service's log nor the command line's stderr.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONT_SIZE = 8.5
 MIN_SIZE = 6.0  # a value too wide for its cell is printed smaller, down to this size
