@@ -102,6 +102,14 @@ def test_the_sentence_follows_the_last_invoice_listed_and_totals_count_them_all(
                     + "\n\nGracias.\nTotal: $5,300.00 MXN")
 
 
+def test_the_sentence_ends_the_first_list_when_a_second_one_repeats_invoices() -> None:
+    """Like NUEVA's list of early-payment discounts after the list of invoices."""
+    second = "{% for f in facturas %}- {{ f.factura }} con descuento\n{% endfor %}"
+    body = rendered(LIST + second).splitlines()
+    assert body[body.index("- F-50") + 1] == MORE
+    assert body[-1] == "- F-50 con descuento" and body.count(MORE) == 1
+
+
 def test_a_template_that_places_facturas_mas_itself_gets_no_second_sentence() -> None:
     own = ("{% for f in facturas %}{{ f.factura }} {% endfor %}"
            "{% if facturas_mas %}(+{{ facturas_mas }} en el adjunto){% endif %}")

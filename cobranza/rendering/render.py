@@ -419,10 +419,12 @@ def joined(pieces: list[str]) -> str:
 def with_more(text: str, source: str, context: Mapping[str, Any]) -> str:
     """A body whose template listed the first `BODY_INVOICES` invoices of more says how
     many it left out: "y 3 facturas más: vea el estado de cuenta adjunto." on the line
-    after the last invoice listed (where a list ends; at the end when that invoice is not
-    found). Done here, not in each Plantillas text, so it also holds for a team's own
-    templates and those of older workbooks; a template that uses `facturas_mas` itself
-    places the sentence where it wants, and one that never uses `facturas` gets none."""
+    after the first one naming the last invoice listed (where the list ends; a second
+    list, such as the early-payment discounts, comes after it), or at the end when no
+    line names it. Done here, not in each Plantillas text, so it also holds for a team's
+    own templates and those of older workbooks; a template that uses `facturas_mas`
+    itself places the sentence where it wants, and one that never uses `facturas` gets
+    none."""
     more = int(context.get("facturas_mas") or 0)
     shown = context.get("facturas") or ()
     if not more or not shown or not _lists_invoices(source):
@@ -430,7 +432,7 @@ def with_more(text: str, source: str, context: Mapping[str, Any]) -> str:
     sentence = f"y {count(more, 'factura más', 'facturas más')}: vea el estado de cuenta adjunto."
     last = re.compile(rf"(?<![\w-]){re.escape(shown[-1].factura)}(?![\w-])")
     rows = text.split("\n")
-    at = next((i for i in range(len(rows) - 1, -1, -1) if last.search(rows[i])), None)
+    at = next((i for i, row in enumerate(rows) if last.search(row)), None)
     if at is None:
         return text.rstrip("\n") + "\n\n" + sentence[0].upper() + sentence[1:] + "\n"
     rows.insert(at + 1, sentence)
