@@ -197,11 +197,10 @@ def actualizar_alertas(io: BookIO, now: datetime) -> int:
 
 
 @_edge
-def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
-    """The selected customer's statement as an .xlsx beside the workbook; opens it."""
-    from cobranza.notices.statement import statement_lines
-    from cobranza.rendering.render import customer_name
-    from sync.xlsx.statement_file import statement_filename, statement_xlsx
+def estado_de_cuenta(io: BookIO, now: datetime) -> list[Path] | None:
+    """The selected customer's statement beside the workbook, as a PDF and an .xlsx (what
+    the email attaches); opens the .xlsx in Excel; returns both paths."""
+    from sync.statement import customer_statement, statement_files
 
     computed = _computed(io, now)
     book = computed.book
@@ -209,14 +208,13 @@ def estado_de_cuenta(io: BookIO, now: datetime) -> Path | None:
     if customer is None:
         io.show("Seleccione un cliente en la hoja Clientes (o una de sus facturas en Facturas).")
         return None
-    as_of = computed.now.date()
-    lines = statement_lines(computed.invoices, customer)
-    data = statement_xlsx(customer, customer_name(book, customer), lines,
-                          book.config.company, as_of)
-    path = io.path.parent / statement_filename(customer, as_of)
-    path.write_bytes(data)
-    io.open_file(path)
-    return path
+    statement = customer_statement(book, computed.invoices, customer, computed.now.date())
+    paths = []
+    for name, data in statement_files(statement):
+        paths.append(io.path.parent / name)
+        paths[-1].write_bytes(data)
+    io.open_file(paths[-1])
+    return paths
 
 
 def _selected_customer(io: BookIO, book: Book) -> str | None:

@@ -397,22 +397,33 @@ def test_monthly_statement_attaches_the_open_invoices(flow):
     (msg,) = to_customer(sent, customer[2], "ESTADO_MENSUAL")
     assert codes_of(msg) == ["VENCIDA_15", "ESTADO_MENSUAL"]
     assert msg.subject == f"Segundo recordatorio de pago: factura {c['parcial']}"
-    (name, data), = msg.attachments().items()
-    assert name == f"estado-de-cuenta-{customer[0]}-2026-12.xlsx"
-    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    files = msg.attachments()
+    name = f"estado-de-cuenta-{customer[0]}-2026-12"
+    assert list(files) == [f"{name}.pdf", f"{name}.xlsx"]
+    ws = openpyxl.load_workbook(io.BytesIO(files[f"{name}.xlsx"])).active
     values = [r for r in ws.iter_rows(values_only=True)]
     header = values.index(("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda",
                            "Saldo", "Estatus"))
     partial = invoice_rows(flow.data)[c["parcial"]]
     paid = sum(p[3] for p in flow.data.payments if p[2] == c["parcial"])
     balance = partial[5] - paid
-    assert values[header + 1:] == [
+    assert values[header + 1:header + 4] == [
         (partial[0], datetime.combine(partial[2], datetime.min.time()),
          datetime.combine(partial[3], datetime.min.time()), (DAY1 - partial[3]).days,
          "MXN", balance, "Vencida"),
         (None,) * 7,
         ("Total", None, None, None, "MXN", balance, None),
     ]
+    # The payments of the last 30 days, also the one typed without Cliente (its invoice
+    # says whose it is), by date.
+    mine = {r[0] for r in flow.data.invoices if r[1] == customer[0]}
+    paid_in = sorted((p for p in flow.data.payments if p[2] in mine
+                      and DAY1 - timedelta(days=30) <= p[0] <= DAY1), key=lambda p: p[0])
+    assert len(paid_in) == 4 and any(p[1] is None for p in paid_in)
+    start = values.index(("Fecha", "Factura", "Importe", "Moneda", "Referencia", None, None))
+    assert values[start + 1:start + 5] == [
+        (datetime.combine(p[0], datetime.min.time()), p[2], p[3], "MXN", p[4], None, None)
+        for p in paid_in]
     assert statement_lines_of(msg) == [(partial[0], "Vencida")]
     assert f"{money(balance, 'MXN')} (Vencida)" in msg.body()
 
@@ -717,10 +728,11 @@ def test_monthly_statement_body_lists_what_its_attachment_lists(flow):
     c, sent = flow.data.cases, flow.sent["day1"]
     email = next(r for r in flow.data.customers if r[0] == c["cliente_promesas"])[2]
     (msg,) = to_customer(sent, email, "ESTADO_MENSUAL")
-    (data,) = msg.attachments().values()
+    data = next(d for n, d in msg.attachments().items() if n.endswith(".xlsx"))
     rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     start = next(i for i, r in enumerate(rows) if r[0] == "Factura") + 1
-    attached = [(r[0], r[6]) for r in rows[start:] if r[0] and r[0] != "Total"]
+    end = rows.index((None,) * 7, start)  # the invoices end at the blank row before Total
+    attached = [(r[0], r[6]) for r in rows[start:end]]
     assert attached == [(c["promesa_ayer"], "Promesa incumplida"),
                         (c["promesa_hoy"], "Promesa de pago"),
                         (c["promesa_manana"], "Promesa de pago")]

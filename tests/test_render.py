@@ -111,10 +111,10 @@ def test_unknown_variable_names_it_and_the_valid_ones() -> None:
     result = render("Hola", "Hola {{ cliente_nombre }}")
     assert result.error == (
         'Plantilla "VENCIDA_1", Cuerpo: la variable "cliente_nombre" no existe (use empresa, '
-        "remitente, cliente, facturas, totales, fecha_corte, destinatario, fecha_gestion, "
-        "cobrador, facturas_asunto, razon_social, rfc, domicilio, telefono_cobranza, "
-        "horario_atencion, banco, cuenta, beneficiario, referencia_pago, enlace_pago, "
-        "aviso_privacidad, descuento_pronto_pago)."
+        "remitente, cliente, facturas, facturas_mas, totales, fecha_corte, destinatario, "
+        "fecha_gestion, cobrador, facturas_asunto, razon_social, rfc, domicilio, "
+        "telefono_cobranza, horario_atencion, banco, cuenta, beneficiario, referencia_pago, "
+        "enlace_pago, aviso_privacidad, descuento_pronto_pago)."
     )
 
 

@@ -162,8 +162,9 @@ def test_estado_de_cuenta_writes_the_statement_beside_the_workbook(workbook):
     book = read_book(workbook)
     customer = book.customers.iloc[0]
     io = FileBook(workbook, selection={"Clientes": [int(customer["row"])]})
-    path = ribbon.estado_de_cuenta(io, NOW)
+    pdf, path = ribbon.estado_de_cuenta(io, NOW)
     assert path == workbook.parent / f"estado-de-cuenta-{customer['customer']}-2026-12.xlsx"
+    assert pdf == path.with_suffix(".pdf") and pdf.read_bytes().startswith(b"%PDF")
     assert io.opened == [path]
     ws = openpyxl.load_workbook(path).active
     assert ws.title == "Estado de cuenta"

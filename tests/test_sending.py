@@ -151,7 +151,9 @@ def test_monthly_statement_attachment_lists_open_invoices(server, setup) -> None
     [received] = server.received()
     assert received.subject == "Estado de cuenta C3"
     files = received.attachments()
-    assert list(files) == ["estado-de-cuenta-C3-2026-11.xlsx"]
+    assert list(files) == ["estado-de-cuenta-C3-2026-11.pdf", "estado-de-cuenta-C3-2026-11.xlsx"]
+    assert [a.get_content_type() for a in received.message.iter_attachments()] == [
+        "application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
     sheet = openpyxl.load_workbook(io.BytesIO(files["estado-de-cuenta-C3-2026-11.xlsx"])).active
     values = [tuple(c.value for c in row) for row in sheet.iter_rows()]
     assert values[0][0] == "Mi Empresa S.A. de C.V."

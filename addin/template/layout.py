@@ -180,8 +180,11 @@ cliente.codigo, cliente.nombre
 facturas: en {% for f in facturas %} cada factura f tiene f.factura, f.emision, \
 f.vencimiento, f.dias_vencidos, f.saldo, f.moneda, f.fecha_compromiso, f.estatus, \
 f.detalle, f.enlace_pago (su enlace de pago), f.pronto_pago (importe con descuento por \
-pronto pago, vacío fuera de plazo) y f.fecha_pronto_pago (último día para pagarlo)
-totales: por moneda, t.moneda y t.saldo
+pronto pago, vacío fuera de plazo) y f.fecha_pronto_pago (último día para pagarlo); \
+a lo más 50 por aviso
+facturas_mas: cuántas más no se listan (el texto añade "y N facturas más: vea el estado \
+de cuenta adjunto" si la plantilla no usa facturas_mas)
+totales: por moneda, t.moneda y t.saldo (de todas las facturas)
 facturas_asunto: "factura F-1", "facturas F-1 y F-2" o "5 facturas"
 cobrador.nombre, cobrador.email, cobrador.telefono (el cobrador del cliente)
 fecha_gestion (SIN_CONTACTO: fecha de la gestión Sin contacto)

@@ -21,6 +21,8 @@ from html import escape
 
 from cobranza.book.money import format_amount
 from cobranza.notices.messages import Line
+from cobranza.notices.statement import listed
+from cobranza.plural import count
 from cobranza.rendering.render import Rendered, dmy, totals
 
 COLUMNS = ("Factura", "Vencimiento", "Días vencidos", "Saldo", "Moneda")
@@ -101,16 +103,21 @@ def linked(text: str) -> str:
 def invoice_table(lines: Sequence[Line]) -> str:
     """The invoices, one row each, oldest due date first (as a statement reads), then the
     total balance of each currency (exact: a sum of minor units, as the templates'
-    `totales`). Not yet due shows 0 Días vencidos."""
+    `totales`). Not yet due shows 0 Días vencidos. Like the text, at most the invoices a
+    body lists, then a row counting the rest; the totals are over all of them."""
     if not lines:
         return ""
+    shown, more = listed(lines)
     head = "".join(_cell("th", name, _HEAD, name) for name in COLUMNS)
     rows = [f"<tr>{head}</tr>"]
-    for line in sorted(lines, key=_by_due):
+    for line in sorted(shown, key=_by_due):
         values = (line.invoice, dmy(line.due), str(max(int(line.days_overdue), 0)),
                   format_amount(line.balance, line.currency), line.currency)
         rows.append("<tr>" + "".join(_cell("td", v, "", name)
                                       for name, v in zip(COLUMNS, values, strict=True)) + "</tr>")
+    if more:
+        rest = f"y {count(more, 'factura más', 'facturas más')}: vea el estado de cuenta adjunto."
+        rows.append(f'<tr><td colspan="5" style="{_CELL}{_LEFT}">{escape(rest)}</td></tr>')
     for total in totals(tuple(lines)):
         label = f'<td colspan="3" style="{_CELL}{_TOTAL}{_LEFT}">Total</td>'
         rows.append(f"<tr>{label}{_cell('td', total['saldo'], _TOTAL, 'Saldo')}"

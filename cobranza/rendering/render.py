@@ -9,7 +9,8 @@ inserted as text; they are never parsed as template code.
 
 Variables (`VARIABLES`; the README and the Plantillas sheet's note list them for users):
 ``empresa``, ``remitente``, ``cliente`` (.codigo .nombre), ``facturas`` (see
-`InvoiceView`), ``totales`` (list of {moneda, saldo}), ``fecha_corte``,
+`InvoiceView`; a customer email lists at most 50, ``facturas_mas`` counts the rest:
+`with_more`), ``totales`` (list of {moneda, saldo}, over every invoice), ``fecha_corte``,
 ``destinatario``, ``fecha_gestion`` (SIN_CONTACTO: the date of the gestión Sin contacto),
 ``facturas_asunto`` ("factura F-1", "facturas F-1 y F-2", "5 facturas": the `facturas`
 of the text, named up to three), the Configuración company and payment details
@@ -33,6 +34,7 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+from jinja2 import meta
 from jinja2.runtime import new_context
 from jinja2.sandbox import SecurityError
 
@@ -43,16 +45,17 @@ from cobranza.book.records import Book
 from cobranza.notices.discount import early_payment, percent_text
 from cobranza.notices.messages import Line, Outgoing, Part
 from cobranza.notices.payment import payment_link
-from cobranza.plural import named
+from cobranza.notices.statement import listed
+from cobranza.plural import count, named
 from cobranza.rendering.budget import Budget, Limits, TemplateLimitError, active, limited
 from cobranza.rendering.limits import LimitedSandbox, render_pieces
-from cobranza.vocabulary import Kind
+from cobranza.vocabulary import Kind, NoticeCode
 
 HEADER, FOOTER = "ENCABEZADO", "PIE"  # Plantillas rows around every customer email
 VARIABLES = (
-    "empresa", "remitente", "cliente", "facturas", "totales", "fecha_corte", "destinatario",
-    "fecha_gestion", "cobrador", "facturas_asunto", "razon_social", "rfc", "domicilio",
-    "telefono_cobranza", "horario_atencion", "banco", "cuenta", "beneficiario",
+    "empresa", "remitente", "cliente", "facturas", "facturas_mas", "totales", "fecha_corte",
+    "destinatario", "fecha_gestion", "cobrador", "facturas_asunto", "razon_social", "rfc",
+    "domicilio", "telefono_cobranza", "horario_atencion", "banco", "cuenta", "beneficiario",
     "referencia_pago", "enlace_pago", "aviso_privacidad", "descuento_pronto_pago",
 )
 
@@ -251,14 +254,19 @@ def contact_day(lines: tuple[Line, ...]) -> str:
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None) -> dict[str, Any]:
     """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
-    but `referencia_pago` (see `with_reference`)."""
+    but `referencia_pago` (see `with_reference`). A customer email lists at most
+    `BODY_INVOICES` invoices (`facturas`, in the notice's order) and counts the rest
+    (`facturas_mas`); totals, subject and payment link are over all of them. Digests are
+    internal: they list everything."""
     notice = outgoing.kind == Kind.NOTICE
     terms = config if notice else None  # payment links and discounts: customer emails
+    shown, more = listed(outgoing.lines) if notice else (outgoing.lines, 0)
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
         "cliente": CustomerView(outgoing.recipient, name),
-        "facturas": [invoice_view(line, terms, as_of) for line in outgoing.lines],
+        "facturas": [invoice_view(line, terms, as_of) for line in shown],
+        "facturas_mas": more,
         "totales": totals(outgoing.lines),
         "fecha_corte": dmy(as_of),
         "destinatario": name or outgoing.recipient,
@@ -363,7 +371,7 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return Rendered(error=explain(exc, template, label))
     body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
-    return Rendered(subject=one_line(out["subject"]), body=body_text)
+    return Rendered(subject=one_line(out["subject"]), body=with_more(body_text, body, context))
 
 
 def with_reference(context: dict[str, Any], config: Config) -> dict[str, Any]:
@@ -480,7 +488,7 @@ def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | N
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")),
                                        frame=frame)
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            text = with_more(text.replace("\r\n", "\n").replace("\r", "\n"), found[1], whole)
             pieces.insert(min(at, len(pieces)), text)
             footer = text.strip("\n") if frame == FOOTER else footer
     body = joined(pieces)
@@ -497,3 +505,53 @@ def joined(pieces: list[str]) -> str:
         return pieces[0] if pieces else ""
     end = "\n" if pieces[-1].endswith("\n") else ""
     return "\n\n".join(p.strip("\n") for p in pieces) + end
+
+
+def with_more(text: str, source: str, context: Mapping[str, Any]) -> str:
+    """A body whose template listed the first `BODY_INVOICES` invoices of more says how
+    many it left out: "y 3 facturas más: vea el estado de cuenta adjunto." on the line
+    after the first one naming the last invoice listed (where the list ends; a second
+    list, such as the early-payment discounts, comes after it), or at the end when no
+    line names it. Done here, not in each Plantillas text, so it also holds for a team's
+    own templates and those of older workbooks; a template that uses `facturas_mas`
+    itself places the sentence where it wants, and one that never uses `facturas` gets
+    none."""
+    more = int(context.get("facturas_mas") or 0)
+    shown = context.get("facturas") or ()
+    if not more or not shown or not _lists_invoices(source):
+        return text
+    sentence = f"y {count(more, 'factura más', 'facturas más')}: vea el estado de cuenta adjunto."
+    last = re.compile(rf"(?<![\w-]){re.escape(shown[-1].factura)}(?![\w-])")
+    rows = text.split("\n")
+    at = next((i for i, row in enumerate(rows) if last.search(row)), None)
+    if at is None:
+        return text.rstrip("\n") + "\n\n" + sentence[0].upper() + sentence[1:] + "\n"
+    rows.insert(at + 1, sentence)
+    return "\n".join(rows)
+
+
+@lru_cache(maxsize=256)
+def _lists_invoices(source: str) -> bool:
+    """The template uses `facturas` and leaves `facturas_mas` to us."""
+    try:
+        names = meta.find_undeclared_variables(_ENV.parse(source))
+    except jinja2.TemplateError:
+        return False
+    return "facturas" in names and "facturas_mas" not in names
+
+
+def statement_reference(book: Book, customer: str, lines: tuple[Line, ...], as_of: date) -> str:
+    """Configuración Referencia de pago for `customer`'s statement, rendered like a
+    template with the variables of its ESTADO_MENSUAL notice; "" (the line left out of
+    the statement) when it is blank or does not render."""
+    source = book.config.payment_reference
+    if not source.strip():
+        return ""
+    statement = Outgoing(kind=Kind.NOTICE, code=NoticeCode.STATEMENT, recipient=customer,
+                         to=(), cc=(), template=NoticeCode.STATEMENT, lines=lines, keys=())
+    context = template_context(statement, book.config, customer_name(book, customer), as_of,
+                               outgoing_collector(book, statement))
+    try:
+        return with_reference(context, book.config)["referencia_pago"]
+    except Exception:  # noqa: BLE001 - user text: a broken reference is left out
+        return ""

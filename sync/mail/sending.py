@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -41,10 +41,10 @@ from cobranza.notices.customers import email_cell_error, refused_problem, smtput
 from cobranza.notices.fixable import render_error
 from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
 from cobranza.notices.payment import payment_link
+from cobranza.notices.statement import BODY_INVOICES
 from cobranza.rendering.html import email_html
 from cobranza.rendering.render import (
     Rendered,
-    customer_names,
     outgoing_collector,
     outgoing_name,
     render_message,
@@ -65,7 +65,7 @@ from sync.mail.transport import (
     requires_smtputf8,
 )
 from sync.progress import track
-from sync.xlsx.statement_file import statement_filename, statement_xlsx
+from sync.statement import customer_statement, statement_files
 
 SERVER_DOWN = "servidor SMTP no disponible"
 TAKEN = reason(ReasonCode.TAKEN)
@@ -119,7 +119,6 @@ class _Run:
     archive: Archive | None = None  # where sent messages are kept (None: not kept)
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
-    names: dict[str, str] = field(default_factory=dict)  # customer -> name, built once per run
     reported: set[InputError] = field(default_factory=set)  # Errores rows already given
 
 
@@ -141,8 +140,7 @@ def deliver(
     message sent is kept there."""
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
-    run = _Run(book, invoices, ledger, transport, now, dry_run, archive,
-               names=customer_names(book.customers))
+    run = _Run(book, invoices, ledger, transport, now, dry_run, archive)
     if not dry_run and skipped is not None:  # final: recorded before anything is sent
         ledger.note_skipped(skipped, now)
     rows = []
@@ -390,14 +388,17 @@ def _html(run: _Run, item: Outgoing, rendered: Rendered) -> str:
 
 
 def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
-    """A message carrying the monthly statement attaches it: the invoices its body lists."""
-    statement = next((p for p in item.parts if p.code == NoticeCode.STATEMENT), None)
-    if statement is None:
+    """The statement (PDF and .xlsx) goes with a message carrying the monthly statement
+    (the invoices its body lists) and with one about more invoices than a body lists
+    (`BODY_INVOICES`: the body names the rest by count; the statement has every invoice
+    the customer still owes)."""
+    monthly = next((p for p in item.parts if p.code == NoticeCode.STATEMENT), None)
+    if monthly is None and len(item.lines) <= BODY_INVOICES:
         return []
-    today: date = run.now.date()
-    name = run.names.get(item.recipient, "")
-    data = statement_xlsx(item.recipient, name, statement.lines, run.book.config.company, today)
-    return [(statement_filename(item.recipient, today), data)]
+    lines = monthly.lines if monthly is not None else None
+    statement = customer_statement(run.book, run.invoices, item.recipient, run.now.date(),
+                                   lines)
+    return statement_files(statement)
 
 
 def _row(

@@ -49,6 +49,7 @@ from sync.errors import CobranzaError
 from sync.mail.policy import MESSAGE
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+PDF_TYPE = ("application", "pdf")
 SECURITY = ("none", "starttls", "ssl")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 KEYRING_SERVICE = "cobranza-xl"
@@ -212,7 +213,8 @@ def build_message(
     if html:
         msg.add_alternative(html, subtype="html", cte="quoted-printable")
     for filename, data in attachments:
-        msg.add_attachment(data, *XLSX_TYPE, filename=clean_header(filename))
+        kind = PDF_TYPE if filename.lower().endswith(".pdf") else XLSX_TYPE
+        msg.add_attachment(data, *kind, filename=clean_header(filename))
     return msg
 
 

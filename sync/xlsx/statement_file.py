@@ -1,9 +1,12 @@
 """A customer's statement of account (estado de cuenta) as an .xlsx file, in memory.
 
-The ESTADO_MENSUAL attachment and the ribbon's "Estado de cuenta" button. The content
-(open invoices, totals per currency) is the domain's (`cobranza.notices.statement`);
-this module only lays it out with xlsxwriter: no disk, no clock (the cut-off date is an
-argument). Text from the data is written with `write_string`, never as a formula.
+Attached with its PDF (`sync.pdf.statement`) to the ESTADO_MENSUAL notice and to an email
+listing more invoices than a body may; written by the ribbon's "Estado de cuenta"
+button. The content is the domain's `Statement` (`cobranza.notices.statement`): company,
+customer and cut-off, the open invoices and their total per currency, the aging per
+currency, the payments received in the last 30 days and the payment details. This module
+only lays it out with xlsxwriter: no disk, no clock. Text from the data is written with
+`write_string`, never as a formula.
 """
 
 from __future__ import annotations
@@ -17,86 +20,171 @@ import pandas as pd
 import xlsxwriter
 
 from cobranza.book.money import decimals, to_decimal
+from cobranza.book.records import BUCKETS
 from cobranza.notices.messages import Line
-from cobranza.notices.statement import statement_totals
+from cobranza.notices.statement import Statement
 
 HEADERS = ("Factura", "Emisión", "Vencimiento", "Días vencidos", "Moneda", "Saldo", "Estatus")
-HEADER_ROW = 5  # 0-based row of the column headers (Excel row 6)
+PAYMENT_HEADERS = ("Fecha", "Factura", "Importe", "Moneda", "Referencia")
 
 
-def statement_filename(customer: str, as_of: date) -> str:
-    """estado-de-cuenta-<cliente>-<yyyy-mm>.xlsx, with the code made file-name safe."""
+def statement_filename(customer: str, as_of: date, suffix: str = ".xlsx") -> str:
+    """estado-de-cuenta-<cliente>-<yyyy-mm><suffix>, with the code made file-name safe."""
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", customer).strip("_") or "cliente"
-    return f"estado-de-cuenta-{safe}-{as_of:%Y-%m}.xlsx"
+    return f"estado-de-cuenta-{safe}-{as_of:%Y-%m}{suffix}"
 
 
-def _money(wb, fmt: dict, currency: str, bold: bool = False):
-    """The cached number format for amounts in `currency`."""
-    key = ("money", currency, bold)
-    if key not in fmt:
-        d = decimals(currency)
-        pattern = "#,##0" + ("." + "0" * d if d else "")
-        fmt[key] = wb.add_format({"num_format": pattern, "bold": bold})
-    return fmt[key]
+class _Sheet:
+    """The worksheet and its cached formats, written top to bottom."""
 
+    def __init__(self, wb: xlsxwriter.Workbook) -> None:
+        self.wb, self.ws, self.row = wb, wb.add_worksheet("Estado de cuenta"), 0
+        self.fmt = {
+            "title": wb.add_format({"bold": True, "font_size": 14}),
+            "bold": wb.add_format({"bold": True}),
+            "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7"}),
+            "date": wb.add_format({"num_format": "dd/mm/yyyy"}),
+        }
 
-def _write_header(ws, fmt: dict, company: str, customer: str, name: str, as_of: date) -> None:
-    ws.write_string(0, 0, company, fmt["title"])
-    ws.write_string(1, 0, "Estado de cuenta", fmt["bold"])
-    ws.write_string(2, 0, f"Cliente: {customer}" + (f" - {name}" if name else ""))
-    ws.write_string(3, 0, "Fecha de corte:")
-    ws.write_datetime(3, 1, pd.Timestamp(as_of).to_pydatetime(), fmt["date"])
-    for col, title in enumerate(HEADERS):
-        ws.write_string(HEADER_ROW, col, title, fmt["head"])
+    def money(self, currency: str, bold: bool = False):
+        """The cached number format for amounts in `currency`."""
+        key = f"money {currency} {bold}"
+        if key not in self.fmt:
+            d = decimals(currency)
+            pattern = "#,##0" + ("." + "0" * d if d else "")
+            self.fmt[key] = self.wb.add_format({"num_format": pattern, "bold": bold})
+        return self.fmt[key]
 
+    def text(self, col: int, value: str, style: str | None = None) -> None:
+        self.ws.write_string(self.row, col, value, self.fmt[style] if style else None)
 
-def _write_line(ws, wb, fmt: dict, row: int, line: Line) -> None:
-    ws.write_string(row, 0, line.invoice)
-    for col, value in ((1, line.issued), (2, line.due)):
+    def day(self, col: int, value: date | None) -> None:
         if value is not None:
-            ws.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmt["date"])
-    ws.write_number(row, 3, line.days_overdue)
-    ws.write_string(row, 4, line.currency)
-    money = _money(wb, fmt, line.currency)
-    ws.write_number(row, 5, float(to_decimal(line.balance, line.currency)), money)
-    ws.write_string(row, 6, line.status)  # disputed or promised ones are listed too
+            self.ws.write_datetime(self.row, col, pd.Timestamp(value).to_pydatetime(),
+                                   self.fmt["date"])
+
+    def amount(self, col: int, minor: int, currency: str, bold: bool = False) -> None:
+        self.ws.write_number(self.row, col, float(to_decimal(minor, currency)),
+                             self.money(currency, bold))
+
+    def heading(self, titles: Sequence[str]) -> None:
+        for col, title in enumerate(titles):
+            self.text(col, title, "head")
+        self.row += 1
 
 
-def _write_totals(ws, wb, fmt: dict, row: int, lines: Sequence[Line]) -> None:
-    for currency, minor in statement_totals(lines).items():
-        money = _money(wb, fmt, currency, bold=True)
-        ws.write_string(row, 0, "Total", fmt["bold"])
-        ws.write_string(row, 4, currency, fmt["bold"])
-        ws.write_number(row, 5, float(to_decimal(minor, currency)), money)
-        row += 1
-
-
-def statement_xlsx(
-    customer: str, name: str, lines: Sequence[Line], company: str, as_of: date
-) -> bytes:
-    """The statement workbook: header, one row per open invoice, a Total per currency."""
+def statement_xlsx(statement: Statement) -> bytes:
+    """The statement workbook: header, open invoices with a Total per currency, aging,
+    payments received and payment details."""
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
-    ws = wb.add_worksheet("Estado de cuenta")
-    fmt = {
-        "title": wb.add_format({"bold": True, "font_size": 14}),
-        "bold": wb.add_format({"bold": True}),
-        "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7"}),
-        "date": wb.add_format({"num_format": "dd/mm/yyyy"}),
-    }
-    _write_header(ws, fmt, company, customer, name, as_of)
-    for i, line in enumerate(lines):
-        _write_line(ws, wb, fmt, HEADER_ROW + 1 + i, line)
-    _write_totals(ws, wb, fmt, HEADER_ROW + 2 + len(lines), lines)
-    ws.set_column(0, 0, 18)
+    sheet = _Sheet(wb)
+    _write_header(sheet, statement)
+    header_row = sheet.row
+    sheet.heading(HEADERS)
+    for line in statement.lines:
+        _write_line(sheet, line)
+    sheet.row += 1
+    _write_totals(sheet, statement)
+    _write_aging(sheet, statement)
+    _write_payments(sheet, statement)
+    _write_paying(sheet, statement)
+    ws = sheet.ws
+    ws.set_column(0, 0, 22)
     ws.set_column(1, 2, 13)
     ws.set_column(3, 4, 12)
     ws.set_column(5, 5, 16)
     ws.set_column(6, 6, 20)
-    ws.freeze_panes(HEADER_ROW + 1, 0)
+    ws.freeze_panes(header_row + 1, 0)
     wb.close()
     _unlink(wb)
     return buffer.getvalue()
+
+
+def _write_header(sheet: _Sheet, s: Statement) -> None:
+    """Company (its name, then each identification line), document, customer, cut-off."""
+    for label, value in s.company:
+        if label == "Empresa":
+            sheet.text(0, value, "title")
+        else:
+            sheet.text(0, f"{label}:")
+            sheet.text(1, value)
+        sheet.row += 1
+    sheet.text(0, "Estado de cuenta", "bold")
+    sheet.row += 1
+    sheet.text(0, f"Cliente: {s.customer}" + (f" - {s.name}" if s.name else ""))
+    sheet.row += 1
+    sheet.text(0, "Fecha de corte:")
+    sheet.day(1, s.as_of)
+    sheet.row += 2
+
+
+def _write_line(sheet: _Sheet, line: Line) -> None:
+    sheet.text(0, line.invoice)
+    sheet.day(1, line.issued)
+    sheet.day(2, line.due)
+    sheet.ws.write_number(sheet.row, 3, line.days_overdue)
+    sheet.text(4, line.currency)
+    sheet.amount(5, line.balance, line.currency)
+    sheet.text(6, line.status)  # disputed or promised ones are listed too
+    sheet.row += 1
+
+
+def _write_totals(sheet: _Sheet, s: Statement) -> None:
+    for currency, minor in s.totals.items():
+        sheet.text(0, "Total", "bold")
+        sheet.text(4, currency, "bold")
+        sheet.amount(5, minor, currency, bold=True)
+        sheet.row += 1
+
+
+def _write_aging(sheet: _Sheet, s: Statement) -> None:
+    """One row per Tramo, one column per currency, then the Total row."""
+    if not s.aging:
+        return
+    sheet.row += 1
+    sheet.text(0, "Antigüedad de saldos", "bold")
+    sheet.row += 1
+    sheet.heading(("Tramo", *(a.currency for a in s.aging)))
+    for bucket in BUCKETS:
+        sheet.text(0, bucket)
+        for col, item in enumerate(s.aging, start=1):
+            sheet.amount(col, dict(item.buckets)[bucket], item.currency)
+        sheet.row += 1
+    sheet.text(0, "Total", "bold")
+    for col, item in enumerate(s.aging, start=1):
+        sheet.amount(col, item.total, item.currency, bold=True)
+    sheet.row += 1
+
+
+def _write_payments(sheet: _Sheet, s: Statement) -> None:
+    sheet.row += 1
+    sheet.text(0, f"Pagos recibidos del {s.since:%d/%m/%Y} al {s.as_of:%d/%m/%Y}", "bold")
+    sheet.row += 1
+    if not s.payments:
+        sheet.text(0, "No se recibieron pagos en este periodo.")
+        sheet.row += 1
+        return
+    sheet.heading(PAYMENT_HEADERS)
+    for payment in s.payments:
+        sheet.day(0, payment.day)
+        sheet.text(1, payment.invoice)
+        sheet.amount(2, payment.amount, payment.currency)
+        sheet.text(3, payment.currency)
+        sheet.text(4, payment.reference)
+        sheet.row += 1
+
+
+def _write_paying(sheet: _Sheet, s: Statement) -> None:
+    if not s.paying:
+        return
+    sheet.row += 1
+    sheet.text(0, "Datos para el pago", "bold")
+    sheet.row += 1
+    for label, value in s.paying:
+        sheet.text(0, f"{label}:")
+        sheet.text(1, value)
+        sheet.row += 1
 
 
 def _unlink(wb: xlsxwriter.Workbook) -> None:

@@ -1,0 +1,1 @@
+"""PDF documents the sync attaches: the statement of account (`statement`)."""
