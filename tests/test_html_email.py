@@ -219,7 +219,7 @@ def test_outbox_email_with_the_statement_is_mixed_alternative_plus_attachment(tm
                                        policy=default_policy)
     assert [(p.get_content_type(), p.get_filename()) for p in message.walk()] == [
         ("multipart/mixed", None), ("multipart/alternative", None), ("text/plain", None),
-        ("text/html", None),
+        ("text/html", None), ("application/pdf", "estado-de-cuenta-C1-2026-12.pdf"),
         ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "estado-de-cuenta-C1-2026-12.xlsx")]
     tables = [rows for kind, rows in Page(html_part(message)).blocks if kind == "table"]
