@@ -48,6 +48,12 @@ def test_53_invoices_list_50_and_attach_the_statement_with_all(tmp_path: Path) -
     body = big.body().splitlines()
     assert body[body.index(listed[-1]) + 1] == MORE
     assert "GRANDE-051" not in big.body()
+    html = big.message.get_body(preferencelist=("html",)).get_content()
+    cells = [c.split("</td>")[0] for c in html.split("<td ")[1:]]
+    cells = [c.split(">", 1)[1] for c in cells]
+    assert [c for c in cells if c.startswith("GRANDE-")] == [f"GRANDE-{i:03d}"
+                                                             for i in range(1, 51)]
+    assert MORE in cells and f"${sum(1000 + i for i in range(1, 54)):,}.00 MXN" in cells
     attached = {a.get_filename(): a for a in big.message.iter_attachments()}
     assert {n: a.get_content_type() for n, a in attached.items()} == {
         "estado-de-cuenta-GRANDE-2026-12.pdf": "application/pdf",
