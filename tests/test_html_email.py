@@ -163,7 +163,7 @@ def test_the_html_part_says_the_text_and_tables_the_invoices_before_the_pie(sent
         ("F-2", "10/11/2026", "15", "$2,000.20 MXN", "MXN"),
         ("F-3", "10/11/2026", "15", "$10.01 USD", "USD"),
         ("F-<b>1</b>", "10/11/2026", "15", "$1,500.10 MXN", "MXN"),
-        ("F-4", "28/11/2026", "0", "$20.02 USD", "USD"),  # not yet due
+        ("F-4", "28/11/2026", "-3", "$20.02 USD", "USD"),  # not yet due
         ("Total", "$3,500.30 MXN", "MXN"),
         ("Total", "$30.03 USD", "USD"),
     ]
@@ -264,7 +264,7 @@ def test_without_a_pie_the_table_follows_the_whole_text():
     page = Page(email_html(Rendered("Aviso", "Hola:\n\nPague.\n"), [line], "", ""))
     assert page.blocks == [("p", "Hola:"), ("p", "Pague."), ("table", [
         ("Factura", "Vencimiento", "Días vencidos", "Saldo", "Moneda"),
-        ("F-1", "10/11/2026", "0", "$150 CLP", "CLP"),
+        ("F-1", "10/11/2026", "-2", "$150 CLP", "CLP"),
         ("Total", "$150 CLP", "CLP"),
     ])]
     assert page.links == []

@@ -103,15 +103,16 @@ def linked(text: str) -> str:
 def invoice_table(lines: Sequence[Line]) -> str:
     """The invoices, one row each, oldest due date first (as a statement reads), then the
     total balance of each currency (exact: a sum of minor units, as the templates'
-    `totales`). Not yet due shows 0 Días vencidos. Like the text, at most the invoices a
-    body lists, then a row counting the rest; the totals are over all of them."""
+    `totales`). Días vencidos as the workbook has it (negative: days left). Like the
+    text, at most the invoices a body lists, then a row counting the rest; the totals are
+    over all of them."""
     if not lines:
         return ""
     shown, more = listed(lines)
     head = "".join(_cell("th", name, _HEAD, name) for name in COLUMNS)
     rows = [f"<tr>{head}</tr>"]
     for line in sorted(shown, key=_by_due):
-        values = (line.invoice, dmy(line.due), str(max(int(line.days_overdue), 0)),
+        values = (line.invoice, dmy(line.due), str(int(line.days_overdue)),
                   format_amount(line.balance, line.currency), line.currency)
         rows.append("<tr>" + "".join(_cell("td", v, "", name)
                                       for name, v in zip(COLUMNS, values, strict=True)) + "</tr>")
