@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -255,3 +256,16 @@ def test_a_statement_of_2000_invoices_has_pages_and_a_header_row_on_each() -> No
     invoices = [ln.split()[0] for ln in lines if ln.startswith("F-")]
     assert invoices == [f"F-{i:05d}" for i in range(2000)]
     assert f"Total MXN {money(sum(100_00 + i for i in range(2000)), 'MXN')} MXN" in lines
+
+
+def test_a_long_payment_link_wraps_whole_within_the_page() -> None:
+    """The link of a customer with many invoices is longer than the page is wide: it
+    wraps (at any character: it has no spaces) instead of running off the page."""
+    link = "https://pagos.miempresa.com/pagar?cliente=C1&factura=" + "%2C".join(
+        f"F-{i:06d}" for i in range(20))
+    data = statement_pdf(replace(statement(3), paying=(("Enlace de pago", link),)))
+    lines = pdf_lines(data)
+    start = next(i for i, ln in enumerate(lines) if "https://pagos" in ln)
+    assert "".join(ln.replace("Enlace de pago:", "").strip()
+                   for ln in lines[start:start + 4]).startswith(link)
+    assert len([ln for ln in lines[start:start + 4] if "F-0" in ln]) > 1

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from fpdf import FPDF
+from fpdf.enums import WrapMode, XPos, YPos
 
 from cobranza.book.money import format_amount
 from cobranza.book.records import BUCKETS
@@ -209,13 +210,14 @@ def _paying(pdf: _Document, s: Statement) -> None:
         pdf.use_font(bold=True)
         pdf.put(38, f"{label}:")
         pdf.use_font()
-        if label == "Enlace de pago":
+        if label == "Enlace de pago":  # a long link wraps (no spaces: at any character)
             pdf.set_text_color(0, 70, 160)
-            pdf.cell(pdf.epw - 38, ROW, pdf.typeface.printable(value), link=value)
+            pdf.multi_cell(pdf.epw - 38, ROW, pdf.typeface.printable(value), link=value,
+                           wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.set_text_color(0)
         else:
             pdf.put(pdf.epw - 38, value)
-        pdf.ln(ROW)
+            pdf.ln(ROW)
 
 
 def _invoices(pdf: _Document, s: Statement) -> None:
