@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pyopenvba
 import xlsxwriter
+from pyopenvba.cfb import CFB
 from pyopenvba.vba import VBAModuleKind
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
@@ -41,6 +42,9 @@ DEFAULT_OUT = ROOT / "workbook_template.xlsm"
 FIXED_TIME = datetime(2026, 1, 1)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 UI_PART = "customUI/customUI14.xml"
+VBA_PART = "xl/vbaProject.bin"
+# [MS-OVBA] 2.3.4.1 and its example 3.1.1: the _VBA_PROJECT stream without a cache
+VBA_PROJECT_STREAM = b"\xcc\x61\xff\xff\x00\x00\x00"
 UI_REL_TYPE = "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
 XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
@@ -253,11 +257,21 @@ def _vba_sources(vba_dir: Path) -> list[Path]:
 
 
 def add_vba(path: Path, sources: Sequence[Path]) -> None:
-    """Write each .bas/.cls file as a VBA module (creating the project if needed)."""
+    """Write each .bas/.cls file as a VBA module (creating the project if needed).
+
+    Office is to compile every module from its source ([MS-OVBA] 1.6): no module stream
+    keeps a compiled cache and `_VBA_PROJECT` is the 7-byte form without one.
+    """
     with pyopenvba.ExcelFile(path) as wb:
         if not wb.has_vba_project():
             wb.add_vba_project()
         project = wb.vba_project()
+        ours = {src.stem.casefold() for src in sources}
+        for module in project.modules:
+            # pyOpenVBA's blank project keeps the compiled cache of ThisWorkbook and Sheet1
+            # in front of their source; rewriting a module stores its source alone.
+            if module.name.casefold() not in ours:
+                wb.set_module(module.name, module.source)
         present = {m.name.casefold() for m in project.modules}
         for src in sources:
             text = src.read_text(encoding="utf-8").replace("\r\n", "\n").replace("\n", "\r\n")
@@ -268,6 +282,21 @@ def add_vba(path: Path, sources: Sequence[Path]) -> None:
                 kind = VBAModuleKind.standard if is_bas else VBAModuleKind.other
                 project.add_module(src.stem, text, kind=kind)
         wb.save()
+    _without_project_cache(path)
+
+
+def _without_project_cache(path: Path) -> None:
+    """Store `_VBA_PROJECT` as [MS-OVBA] 2.3.4.1 says to write it: Reserved1 0x61CC,
+    Version 0xFFFF (so no cache of any version is used), Reserved2 0, Reserved3, no cache.
+
+    pyOpenVBA keeps its blank project's header (Version 0x00B5, an Office build) and
+    zeroes the cache body in place, which still claims a cache for that build.
+    """
+    package = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        cfb = CFB.from_bytes(zf.read(VBA_PART))
+    cfb.write_stream_in_storage("VBA", "_VBA_PROJECT", VBA_PROJECT_STREAM)
+    path.write_bytes(repack(package, {VBA_PART: cfb.to_bytes()}))
 
 
 def finalize(path: Path, *, vba_dir: Path = VBA_DIR, custom_ui: Path = CUSTOM_UI) -> None:

@@ -212,11 +212,23 @@ def test_output_sheets_hold_only_a_title(book):
         assert book[name].max_row == 1 and book[name].max_column == 1
 
 
-def test_xlwings_conf_sheet(book):
+def test_xlwings_conf_sheet_holds_only_keys_with_a_value(book):
+    """xlwings' GetConfig stops at a key present on the sheet even when its value is blank,
+    which would hide the user's %USERPROFILE%\\.xlwings\\xlwings.conf (the interpreter)."""
     ws = book["xlwings.conf"]
-    rows = [(r[0].value, r[1].value or "") for r in ws.iter_rows(max_col=2)]
+    rows = [(r[0].value, r[1].value) for r in ws.iter_rows(max_col=2)]
+    blank = [key for key, value in rows if value is None or not str(value).strip()]
+    assert blank == [], f"keys with a blank value on the xlwings.conf sheet: {blank}"
     assert rows == xlwings_conf.settings()
-    assert ("UDF Modules", "addin.udfs") in rows
+    # What the add-in needs: our UDF module, one Python process for UDFs and the ribbon,
+    # and never the workbook's folder on sys.path.
+    assert {k.upper(): v for k, v in rows} == {
+        "ADD_WORKBOOK_TO_PYTHONPATH": "False",
+        "UDF MODULES": "addin.udfs",
+        "DEBUG UDFS": "False",
+        "USE UDF SERVER": "True",
+        "SHOW CONSOLE": "False",
+    }
 
 
 CONTEXT = {

@@ -222,16 +222,6 @@ def test_xlwings_module_is_the_installed_versions_standalone_module():
 # --- the built template: read back with olevba, compile with pyOpenVBA ------------------
 
 
-def _normalized(code: str) -> list[str]:
-    """Lines without Attribute/VERSION-header lines and trailing blanks, for comparison."""
-    code = re.sub(r"\AVERSION 1\.0 CLASS\nBEGIN\n.*?\nEND\n", "", code.replace("\r\n", "\n"),
-                  flags=re.S)
-    lines = [ln.rstrip() for ln in code.split("\n") if not ln.startswith("Attribute ")]
-    while lines and lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 @pytest.fixture(scope="module")
 def built_template(tmp_path_factory) -> Path:
     from addin.build_template import build
@@ -239,20 +229,75 @@ def built_template(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("tpl") / "workbook_template.xlsm")
 
 
+# The VB_Base the VBE stores in a class module's stream in place of the export preamble
+CLASS_BASE = 'Attribute VB_Base = "0{FCFB3D2A-A0FA-1068-A738-08002B3371B5}"\n'
+EXPORT_PREAMBLE = r"\AVERSION 1\.0 CLASS\nBEGIN\n.*?\nEND\n"
+
+
+def stream_form(name: str, source: str) -> str:
+    """A .cls file as a module stream holds it: no export preamble, the class VB_Base."""
+    if not re.match(EXPORT_PREAMBLE, source):
+        return source
+    body = re.sub(EXPORT_PREAMBLE, "", source, flags=re.S)
+    first, rest = body.split("\n", 1)
+    assert first == f'Attribute VB_Name = "{name}"', first
+    return first + "\n" + CLASS_BASE + rest
+
+
+def olevba_project(path: Path):
+    """oletools' own parse of the project: its modules with MODULEOFFSET and source."""
+    import zipfile
+
+    import olefile
+    from oletools.olevba import VBA_Project
+
+    with zipfile.ZipFile(path) as zf:
+        ole = olefile.OleFileIO(zf.read("xl/vbaProject.bin"))
+    project = VBA_Project(ole, "", "PROJECT", "VBA/dir", relaxed=False)
+    project.parse_project_stream()
+    list(project.parse_modules())
+    return ole, project
+
+
 def test_modules_read_back_with_olevba_equal_the_sources(built_template):
+    """Every module olevba finds is one of ours, equal to its file but for line endings, or
+    a document module (workbook, sheet) holding nothing but its attribute header."""
     parser = VBA_Parser(str(built_template))
     try:
-        found = {Path(name).stem: code for _, _, name, code in parser.extract_macros()}
+        found = {Path(name).stem: code.replace("\r\n", "\n")
+                 for _, _, name, code in parser.extract_macros()}
     finally:
         parser.close()
-    for name, source in sources().items():
-        assert name in found, name
-        if name == "Dictionary":
-            # The VBE stores identifiers with the project's casing ("err" -> "Err").
-            assert [ln.lower() for ln in _normalized(found[name])] == [
-                ln.lower() for ln in _normalized(source)]
-        else:
-            assert _normalized(found[name]) == _normalized(source), name
+    ours = {name: stream_form(name, source) for name, source in sources().items()}
+    assert {name: found.get(name) for name in ours} == ours
+    documents = set(found) - set(ours)
+    assert documents == {"ThisWorkbook"} | {f"Sheet{n}" for n in range(1, 14)}
+    for name in documents:
+        lines = found[name].splitlines()
+        assert lines[0] == f'Attribute VB_Name = "{name}"', name
+        assert all(ln.startswith("Attribute VB_") for ln in lines), name
+
+
+def test_vba_project_stream_is_the_standard_form_without_a_cache(built_template):
+    """[MS-OVBA] 2.3.4.1: Reserved1 0x61CC, Version 0xFFFF on write (no cache of any
+    Office build applies), Reserved2 0x00, Reserved3, and no PerformanceCache."""
+    ole, _ = olevba_project(built_template)
+    assert ole.openstream("VBA/_VBA_PROJECT").read() == b"\xcc\x61\xff\xff\x00\x00\x00"
+
+
+def test_every_module_stream_is_its_compressed_source_alone(built_template):
+    """[MS-OVBA] 2.3.4.3: a module stream's PerformanceCache (compiled code) MUST NOT be
+    present on write, so MODULEOFFSET is 0 and the whole stream is the CompressedSourceCode:
+    nothing compiled can disagree with the source."""
+    from oletools.olevba import decompress_stream
+
+    ole, project = olevba_project(built_template)
+    offsets = {m.name: m.textoffset for m in project.modules}
+    assert len(offsets) == 18 and set(offsets.values()) == {0}, offsets
+    for module in project.modules:
+        stream = ole.openstream(f"VBA/{module.streamname}").read()
+        assert stream[0] == 0x01, module.name  # CompressedContainer SignatureByte
+        assert decompress_stream(bytearray(stream)) == module.code_raw, module.name
 
 
 def without_directive_comments(source: str) -> str:
