@@ -3,8 +3,8 @@
 `BookIO` is everything a handler needs from the workbook and the person at the screen.
 `FileBook(path)` reads through `sync.xlsx.reader` and writes through `sync.xlsx.writer`, so every
 handler runs in tests on a real file; `ExcelBook(xw_book)` does the same on a workbook
-open in Excel through xlwings. `ExcelBook` is the only layer that cannot run here: keep
-it a straight translation (used range -> the reader's raw frames; Sheet -> cells).
+open in Excel through xlwings (output sheets laid out by `addin.live`). Excel cannot run
+here: tests drive `ExcelBook` through a recording fake of xlwings (tests/excel_fake.py).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _cell(value: Any) -> Any:
 
 
 class ExcelBook:
-    """A workbook open in Excel. Not runnable without Excel: a direct translation only."""
+    """A workbook open in Excel, through xlwings' object model (Windows COM members)."""
 
     def __init__(self, xw_book: xw.Book) -> None:
         self.book = xw_book
