@@ -3,21 +3,22 @@
 `BookIO` is everything a handler needs from the workbook and the person at the screen.
 `FileBook(path)` reads through `sync.xlsx.reader` and writes through `sync.xlsx.writer`, so every
 handler runs in tests on a real file; `ExcelBook(xw_book)` does the same on a workbook
-open in Excel through xlwings. `ExcelBook` is the only layer that cannot run here: keep
-it a straight translation (used range -> the reader's raw frames; Sheet -> cells).
+open in Excel through xlwings (output sheets laid out by `addin.live`). Excel cannot run
+here: tests drive `ExcelBook` through a recording fake of xlwings (tests/excel_fake.py).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from lxml import etree
 
+from addin import live
 from cobranza.book.records import Book
 from cobranza.book.text import normalize
 from cobranza.book.validate import CONFIG_SHEET, SHEETS, structure_problems, validate
@@ -189,7 +190,7 @@ def _cell(value: Any) -> Any:
 
 
 class ExcelBook:
-    """A workbook open in Excel. Not runnable without Excel: a direct translation only."""
+    """A workbook open in Excel, through xlwings' object model (Windows COM members)."""
 
     def __init__(self, xw_book: xw.Book) -> None:
         self.book = xw_book
@@ -235,23 +236,21 @@ class ExcelBook:
 
     def write(self, sheets: list[Sheet], now: datetime,
               parameters: Mapping[str, str] | None = None) -> None:
-        for label, value in (parameters or {}).items():
-            self._set_parameter(label, value)
-        for sheet in sheets:
+        """Like the sync's writer, from the same `Sheet` data: values, formats, widths,
+        frozen header and charts; calculation manual and screen updating off meanwhile."""
+        active = self.book.sheets.active
+        with live.quiet(self.book.app):
             try:
-                sht = self._sheet(sheet.name)
-            except WorkbookError:
-                sht = self.book.sheets.add(sheet.name, after=self.book.sheets[-1])
-            for lo in list(sht.tables):
-                lo.api.Unlist()
-            sht.clear_contents()
-            for c in sheet.cells:
-                sht.range(c.row, c.col).value = _as_text(c.value)
-            for t in sheet.tables:
-                grid = [list(t.columns)] + [[_as_text(v) for v in r] for r in t.rows]
-                sht.range(t.row, t.col).value = grid
-                end = sht.range(t.row + max(len(t.rows), 1), t.col + len(t.columns) - 1)
-                sht.tables.add(source=sht.range(sht.range(t.row, t.col), end), name=t.name)
+                for label, value in (parameters or {}).items():
+                    self._set_parameter(label, value)
+                for sheet in sheets:
+                    try:
+                        sht = self._sheet(sheet.name)
+                    except WorkbookError:
+                        sht = self.book.sheets.add(sheet.name, after=self.book.sheets[-1])
+                    live.write_sheet(sht, sheet, self.book.app.api)
+            finally:
+                active.activate()  # panes are set through the active window
 
     def _set_parameter(self, label: str, value: str) -> None:
         """Parámetro/Valor row in Configuración's parameters table (a new row at its end)."""
@@ -259,16 +258,16 @@ class ExcelBook:
         for lo in sht.api.ListObjects:
             if normalize(lo.ListColumns(1).Name) == "parametro":
                 row = lo.ListRows.Add().Range
-                row.Cells(1, 1).Value = _as_text(label)
-                row.Cells(1, 2).Value = _as_text(value)
+                for i, text in enumerate((label, value), start=1):
+                    _put(row.Cells(1, i), text)
                 return
 
     def selected_rows(self, sheet: str) -> list[int]:
         sel = self.book.app.selection
         if sel is None or normalize(sel.sheet.name) != normalize(sheet):
             return []
-        rows = {r for area in sel.api.Areas for r in range(area.Row, area.Row + area.Rows.Count)}
-        return sorted(r for r in rows if r > 1)
+        last = sel.sheet.used_range.last_cell.row  # a whole-column selection ends there
+        return [r for r in live.visible_rows(sel.api) if 1 < r <= last]
 
     def append_rows(self, sheet: str, rows: Sequence[Row]) -> list[int]:
         sht = self._sheet(sheet)
@@ -280,7 +279,7 @@ class ExcelBook:
             row = lo.ListRows.Add().Range
             for i, h in enumerate(headers, start=1):
                 if h in by_header and not is_missing(by_header[h]):
-                    row.Cells(1, i).Value = _as_text(by_header[h])
+                    _put(row.Cells(1, i), by_header[h])
             added.append(row.Row)
         return added
 
@@ -301,12 +300,6 @@ class ExcelBook:
         self.book.app.books.open(str(path))
 
 
-def _as_text(value: Any) -> Any:
-    """Text from the data stays text in Excel: a leading =, +, - or @ is not a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, date) or not is_missing(value):
-        return value
-    return None
+def _put(cell: Any, value: Any) -> None:
+    """One cell of an input table: text stays text whatever the column's format."""
+    cell.Value = live.cell_value(value, text_format=cell.NumberFormat == "@")
