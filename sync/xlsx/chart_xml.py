@@ -14,7 +14,6 @@ from sync.xlsx.sheet_xml import is_missing, ref, text
 _NS_C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _NS_XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
-_CHART_SIZE = (15, 8)  # rows, columns covered by a chart
 
 
 def drawing_xml(anchors: list[tuple[BarChart, str]]) -> bytes:
@@ -24,7 +23,7 @@ def drawing_xml(anchors: list[tuple[BarChart, str]]) -> bytes:
         row, col = chart.anchor[0] - 1, chart.anchor[1] - 1  # drawingML is 0-based
         frames.append(
             f"<xdr:twoCellAnchor>{_marker('from', row, col)}"
-            f"{_marker('to', row + _CHART_SIZE[0], col + _CHART_SIZE[1])}"
+            f"{_marker('to', row + chart.size[0], col + chart.size[1])}"
             f'<xdr:graphicFrame macro=""><xdr:nvGraphicFramePr>'
             f'<xdr:cNvPr id="{n + 1}" name={quoteattr("Gráfico " + str(n))}/>'
             "<xdr:cNvGraphicFramePr/></xdr:nvGraphicFramePr>"
