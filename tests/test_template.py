@@ -36,7 +36,8 @@ NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MOR
                 "SUSPENSION_60", "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL",
                 "SIN_CONTACTO"]
 SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plantillas",
-          "Alertas", "Tablero", "Agenda", "Cartera", "Envíos", "Errores", "Vista previa", "xlwings.conf"]
+          "Alertas", "Tablero", "Agenda", "Cartera", "Envíos", "Errores", "Vista previa",
+          "xlwings.conf"]
 TABLES = {
     "Clientes": {"tblClientes": ["Cliente", "Nombre", "Email", "Email CC", "Teléfono",
                                  "Segmento", "Límite de crédito", "Cobrador",

@@ -1,0 +1,130 @@
+"""Cartera: the Facturas columns as values, written by the sync and by the ribbon alike."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+import python_calamine
+
+from addin import ribbon, udfs
+from addin.book import FileBook
+from cobranza.layout.portfolio import CARTERA_COLUMNS
+from cobranza.rules.invoices import compute_invoices
+from sync.cycle import run_cycle
+from sync.ledger.identity import sent_keys
+from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book
+from tests.workbook_edit import append_rows
+
+AS_OF = date(2026, 12, 1)
+NOW = datetime(2026, 12, 1, 10, 0)
+TRICKY_NAME = '=HYPERLINK("http://x.example","clic")'
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """The demo plus invoices that test the listing rule: paid long ago and untouched
+    (not listed), paid 5 days ago, paid long ago but named by a gestión 3 days ago (both
+    listed: activity), and an open one of a customer whose name looks like a formula."""
+    path = create_workbook(tmp_path_factory.mktemp("cartera") / "cobranza.xlsm", demo=True,
+                           as_of=AS_OF, invoices=120)
+    invoice = {"Emisión": "2026-08-01", "Vencimiento": "2026-09-01", "Moneda": "MXN",
+               "Importe": 1000}
+    append_rows(path, {
+        "Clientes": [{"Cliente": "CX-1", "Nombre": TRICKY_NAME, "Email": "cx@example.com"}],
+        "Facturas": [{"Factura": f, "Cliente": "CX-1", **invoice}
+                     for f in ("X-OLD", "X-RECENT", "X-GESTION", "00123")],
+        "Pagos": [{"Fecha": "2026-09-15", "Cliente": "CX-1", "Factura": "X-OLD", "Importe": 1000},
+                  {"Fecha": "2026-11-26", "Cliente": "CX-1", "Factura": "X-RECENT",
+                   "Importe": 1000},
+                  {"Fecha": "2026-09-15", "Cliente": "CX-1", "Factura": "X-GESTION",
+                   "Importe": 1000}],
+        "Gestiones": [{"Fecha": "2026-11-28", "Cliente": "CX-1", "Factura": "X-GESTION",
+                       "Resultado": "Sin compromiso"}],
+    })
+    return path
+
+
+@pytest.fixture
+def workbook(base, tmp_path) -> Path:
+    return Path(shutil.copy(base, tmp_path / "cobranza.xlsm"))
+
+
+def cartera(path: Path) -> list[dict]:
+    rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(
+        "Cartera").to_python()
+    start = next(i for i, r in enumerate(rows) if tuple(r[:3]) == CARTERA_COLUMNS[:3])
+    assert tuple(rows[start][:len(CARTERA_COLUMNS)]) == CARTERA_COLUMNS
+    return [dict(zip(CARTERA_COLUMNS, r, strict=False)) for r in rows[start + 1:] if r[0] != ""]
+
+
+def cartera_xml(path: Path) -> str:
+    """The Cartera worksheet part (the one holding its title)."""
+    with zipfile.ZipFile(path) as z:
+        parts = [z.read(p).decode() for p in z.namelist() if p.startswith("xl/worksheets/sheet")]
+    (xml,) = [x for x in parts if "Cartera de facturas" in x]
+    return xml
+
+
+def expected(path: Path) -> tuple[list[str], dict[str, float], dict[str, str]]:
+    """What Cartera must hold, from the UDF cores (what Facturas' formula columns show)."""
+    book = read_book(path)
+    inv = compute_invoices(book, AS_OF)
+    factura = inv["invoice"].tolist()
+    saldo = dict(zip(factura, udfs.CORES["SALDO"]([[f] for f in factura], book, AS_OF),
+                     strict=True))
+    aviso = udfs.CORES["PROXIMO_AVISO"]([[f] for f in factura], book, AS_OF,
+                                        sent=sent_keys(path, book))
+    # activity: a payment or a gestión naming the invoice in the 30 days up to the cut-off
+    active = {r.invoice for frame in (book.payments, book.contacts)
+              for r in frame.itertuples() if 0 <= (AS_OF - r.date.date()).days < 30}
+    assert {"X-RECENT", "X-GESTION"} <= active and "X-OLD" not in active
+    listed = [f for f, b in zip(factura, inv["balance"], strict=True) if b != 0 or f in active]
+    return (listed, {f: v[0] for f, v in saldo.items()},
+            dict(zip(factura, (a[0] for a in aviso), strict=True)))
+
+
+def check(path: Path) -> list[dict]:
+    rows = cartera(path)
+    listed, saldo, aviso = expected(path)
+    assert [r["Factura"] for r in rows] == listed  # Facturas order; X-OLD left out
+    assert len(listed) > 50
+    assert {r["Factura"]: r["Saldo"] for r in rows} == {f: saldo[f] for f in listed}
+    assert {r["Factura"]: r["Próximo aviso"] for r in rows} == {f: aviso[f] for f in listed}
+    assert any(r["Próximo aviso"] for r in rows)
+    mine = {r["Factura"]: r for r in rows if r["Cliente"] == "CX-1"}
+    assert mine["00123"]["Nombre"] == TRICKY_NAME  # text stays text
+    assert (mine["00123"]["Importe"], mine["00123"]["Saldo"]) == (1000.0, 1000.0)
+    assert (mine["00123"]["Días vencidos"], mine["00123"]["Tramo"]) == (91, "91+")
+    assert mine["00123"]["Emisión"] == date(2026, 8, 1)
+    assert (mine["X-RECENT"]["Saldo"], mine["X-RECENT"]["Estatus"]) == (0.0, "Pagada")
+    xml = cartera_xml(path)
+    assert "<f>" not in xml and "<f " not in xml  # values only
+    assert '<pane ySplit="4"' in xml  # frozen header
+    ws = openpyxl.load_workbook(path)["Cartera"]
+    assert [ws.cell(5, c).number_format for c in (5, 6, 8, 9, 10)] == [
+        "dd/mm/yyyy", "dd/mm/yyyy", "#,##0.00", "#,##0.00", "#,##0"]
+    assert ws.column_dimensions["M"].width > 30  # Próximo aviso readable
+    return rows
+
+
+def test_the_sync_writes_cartera_as_values(workbook):
+    result = run_cycle(workbook, NOW, dry_run=True)
+    assert "Cartera" in result.changed
+    check(workbook)
+    with zipfile.ZipFile(workbook) as z:
+        tables = [z.read(p).decode() for p in z.namelist() if p.startswith("xl/tables/")]
+    (table,) = [t for t in tables if 'name="tblCartera"' in t]
+    assert "autoFilter" in table
+
+
+def test_the_ribbon_writes_the_same_cartera_as_the_sync(workbook, tmp_path):
+    copy = Path(shutil.copy(workbook, tmp_path / "copia.xlsm"))
+    run_cycle(copy, NOW, dry_run=True)
+    ribbon.actualizar_alertas(FileBook(workbook), NOW)
+    assert check(workbook) == cartera(copy)
