@@ -13,7 +13,6 @@ import python_calamine
 
 from addin import ribbon, udfs
 from addin.book import FileBook
-from cobranza.layout.portfolio import CARTERA_COLUMNS
 from cobranza.rules.invoices import compute_invoices
 from sync.cycle import run_cycle
 from sync.ledger.identity import sent_keys
@@ -23,6 +22,9 @@ from tests.workbook_edit import append_rows
 
 AS_OF = date(2026, 12, 1)
 NOW = datetime(2026, 12, 1, 10, 0)
+CARTERA_COLUMNS = ("Factura", "Cliente", "Nombre", "Cobrador", "Emisión", "Vencimiento",
+                   "Moneda", "Importe", "Saldo", "Días vencidos", "Tramo", "Estatus",
+                   "Próximo aviso")
 TRICKY_NAME = '=HYPERLINK("http://x.example","clic")'
 
 
@@ -128,3 +130,35 @@ def test_the_ribbon_writes_the_same_cartera_as_the_sync(workbook, tmp_path):
     run_cycle(copy, NOW, dry_run=True)
     ribbon.actualizar_alertas(FileBook(workbook), NOW)
     assert check(workbook) == cartera(copy)
+
+
+def test_tablero_draws_one_chart_per_currency_within_the_first_screen(workbook):
+    """The written Tablero: each chart holds one currency's series (its own scale) and is
+    anchored beside the tables within the first 12 columns and 30 rows."""
+    from lxml import etree
+
+    run_cycle(workbook, NOW, dry_run=True)
+    ns = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
+          "xdr": "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"}
+    with zipfile.ZipFile(workbook) as z:
+        charts = [etree.fromstring(z.read(p)) for p in sorted(z.namelist())
+                  if p.startswith("xl/charts/chart")]
+        drawings = [etree.fromstring(z.read(p)) for p in z.namelist()
+                    if p.startswith("xl/drawings/drawing") and p.endswith(".xml")]
+    series = sorted(tuple(c.xpath(".//c:ser/c:tx//c:v/text()", namespaces=ns)) for c in charts)
+    assert series == [("Saldo MXN",), ("Saldo USD",)]
+    titles = sorted("".join(c.xpath(".//c:title//text()", namespaces=ns)) for c in charts)
+    assert titles == ["Antigüedad de saldos MXN", "Antigüedad de saldos USD"]
+    (drawing,) = [d for d in drawings if d.xpath(".//xdr:twoCellAnchor", namespaces=ns)]
+    anchors = [(int(a.xpath("xdr:from/xdr:col/text()", namespaces=ns)[0]),
+                int(a.xpath("xdr:from/xdr:row/text()", namespaces=ns)[0]),
+                int(a.xpath("xdr:to/xdr:col/text()", namespaces=ns)[0]),
+                int(a.xpath("xdr:to/xdr:row/text()", namespaces=ns)[0]))
+               for a in drawing.xpath(".//xdr:twoCellAnchor", namespaces=ns)]
+    assert len(anchors) == 2
+    assert all(c0 >= 5 and c1 <= 13 and r0 <= 20 and r1 <= 30 for c0, r0, c1, r1 in anchors)
+    # no chart covers a table: the per-collector table starts below the last one
+    ws = openpyxl.load_workbook(workbook)["Tablero"]
+    collectors = ws.tables["tblTableroCobradores"].ref
+    assert int("".join(ch for ch in collectors.split(":")[0] if ch.isdigit())) > max(
+        r1 for *_, r1 in anchors)
