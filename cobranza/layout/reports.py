@@ -202,7 +202,7 @@ _SECTIONS = (
 )
 
 
-CHART_SIZE = (12, 7)  # rows, columns: one currency's aging chart
+CHART_SIZE = (12, 6)  # rows, columns: one currency's aging chart
 
 
 def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
@@ -221,7 +221,7 @@ def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
         tables.append(table)
         row += 2 + max(len(table.rows), 1) + 1
     aging = tables[1]
-    col = max(len(t.columns) for t in tables) + 2
+    col = max(len(t.columns) for t in tables) + 1  # right beside the widest of them
     charts = [
         BarChart(title=f"Antigüedad de saldos {column.removeprefix('Saldo ')}",
                  table=aging.name, category="Tramo", series=(column,),

@@ -90,6 +90,13 @@ def _series(sheet_name: str, table: Table, chart: BarChart) -> str:
     return "".join(out)
 
 
+def _legend(chart: BarChart) -> str:
+    """A legend only to tell several series apart (one series: the title names it)."""
+    if len(chart.series) < 2:
+        return ""
+    return '<c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
+
+
 def chart_xml(chart: BarChart, table: Table, sheet_name: str) -> bytes:
     """A native clustered column chart over the table's cells, with cached values."""
     title = (f"<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r><a:t>{text(chart.title)}</a:t>"
@@ -113,6 +120,6 @@ def chart_xml(chart: BarChart, table: Table, sheet_name: str) -> bytes:
         '<c:grouping val="clustered"/><c:varyColors val="0"/>'
         f'{_series(sheet_name, table, chart)}<c:gapWidth val="150"/>'
         f'<c:axId val="1"/><c:axId val="2"/></c:barChart>{axes}</c:plotArea>'
-        '<c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
+        f"{_legend(chart)}"
         '<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart></c:chartSpace>'
     ).encode()
