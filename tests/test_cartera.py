@@ -111,7 +111,7 @@ def check(path: Path) -> list[dict]:
     ws = openpyxl.load_workbook(path)["Cartera"]
     assert [ws.cell(5, c).number_format for c in (5, 6, 8, 9, 10)] == [
         "dd/mm/yyyy", "dd/mm/yyyy", "#,##0.00", "#,##0.00", "#,##0"]
-    assert ws.column_dimensions["M"].width > 30  # Próximo aviso readable
+    assert ws.column_dimensions["M"].width >= 44  # Próximo aviso readable
     return rows
 
 

@@ -35,9 +35,9 @@ def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
         formats={"Factura": "text", "Cliente": "text", "Emisión": "date",
                  "Vencimiento": "date", "Importe": "money", "Saldo": "money",
                  "Días vencidos": "int"},
-        widths={"Factura": 12, "Cliente": 16, "Nombre": 42, "Cobrador": 16, "Emisión": 11,
+        widths={"Factura": 15, "Cliente": 16, "Nombre": 42, "Cobrador": 16, "Emisión": 11,
                 "Vencimiento": 12, "Importe": 14, "Saldo": 14, "Estatus": 18,
-                "Próximo aviso": 34},
+                "Próximo aviso": 44},
     )
     cells = sheet_header("Cartera de facturas", as_of)
     cells.append(Cell(2, 4, count(len(inv), "factura"), style="note"))
