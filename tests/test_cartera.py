@@ -162,3 +162,28 @@ def test_tablero_draws_one_chart_per_currency_within_the_first_screen(workbook):
     collectors = ws.tables["tblTableroCobradores"].ref
     assert int("".join(ch for ch in collectors.split(":")[0] if ch.isdigit())) > max(
         r1 for *_, r1 in anchors)
+
+
+def test_listing_rule_balance_or_activity_in_the_last_30_days():
+    """Open and credit balances are listed; a settled invoice only with a payment or a
+    gestión naming it dated in the 30 days ending on the cut-off (not a customer-wide
+    gestión)."""
+    from cobranza.rules.portfolio import portfolio_mask
+    from tests.book_factory import make_book
+
+    settled = ("OLD", "DAY-29", "DAY-30", "FUTURE", "GESTION", "CUSTOMER")
+    book = make_book(
+        invoices=[("OPEN", "C1", "2026-10-01", 100), ("CREDIT", "C1", "2026-10-01", 100),
+                  *((f, "C1", "2026-10-01", 100) for f in settled)],
+        payments=[("2026-10-02", "CREDIT", 150), ("2026-10-02", "OLD", 100),
+                  ("2026-11-02", "DAY-29", 100), ("2026-11-01", "DAY-30", 100),
+                  ("2026-12-02", "FUTURE", 100), ("2026-10-02", "GESTION", 100),
+                  ("2026-10-02", "CUSTOMER", 100)],
+        contacts=[("2026-11-30", "C1", "GESTION", "Sin compromiso"),
+                  ("2026-11-30", "C1", None, "Sin compromiso")],
+    )
+    inv = compute_invoices(book, AS_OF)
+    listed = inv["invoice"][portfolio_mask(book, inv, AS_OF)].tolist()
+    # FUTURE: paid after the cut-off, so still open on it
+    assert listed == ["OPEN", "CREDIT", "DAY-29", "FUTURE", "GESTION"]
+    assert inv.set_index("invoice").loc["CREDIT", "balance"] < 0
