@@ -187,11 +187,13 @@ def registrar_gestion(io: BookIO, now: datetime) -> list[int]:
 
 @_edge
 def actualizar_alertas(io: BookIO, now: datetime) -> int:
-    """Rewrite Alertas, Tablero, Agenda and Errores; returns the number of alerts."""
+    """Rewrite Alertas, Tablero, Agenda, Cartera and Errores; returns the number of
+    alerts. Cartera's Próximo aviso reads the ledger as PROXIMO_AVISO does (read-only)."""
     from sync.cycle import report_sheets
+    from sync.ledger.identity import sent_keys
 
     computed = _computed(io, now)
-    io.write(report_sheets(computed), computed.now)
+    io.write(report_sheets(computed, sent_keys(io.path, computed.book)), computed.now)
     _forget_udf_cache()
     return len(computed.alerts)
 

@@ -16,15 +16,18 @@ import pandas as pd
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
 from cobranza.layout import reports, sends
+from cobranza.layout.portfolio import cartera_sheet
 from cobranza.layout.sends import SentRow
 from cobranza.layout.sheets import Sheet
 from cobranza.notices.digests import plan_digests
 from cobranza.notices.messages import Outgoing, Skipped
 from cobranza.notices.planner import History, plan_notices
+from cobranza.notices.upcoming import next_notice_text
 from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import AlertContext, compute_alerts
 from cobranza.rules.invoices import compute_invoices
 from cobranza.rules.kpis import Kpis, compute_kpis
+from cobranza.rules.portfolio import portfolio_mask
 from cobranza.vocabulary import ReasonCode, SendState
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
@@ -90,18 +93,30 @@ def plan(computed: Computed, history: History) -> Plan:
 
 
 # The sheets `process` lays out, in its order: the write-back is checked for them first.
-OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Errores", "Envíos", "Vista previa")
+OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Cartera", "Errores", "Envíos",
+                 "Vista previa")
 
 
-def report_sheets(computed: Computed) -> list[Sheet]:
-    """Alertas, Tablero, Agenda and Errores for one computation."""
+def report_sheets(computed: Computed, sent: frozenset[str] = frozenset()) -> list[Sheet]:
+    """Alertas, Tablero, Agenda, Cartera and Errores for one computation (`sent`: the
+    ledger keys held as final, for Cartera's Próximo aviso)."""
     as_of = computed.now
     return [
         reports.alerts_sheet(computed.alerts, as_of),
         reports.dashboard_sheet(computed.kpis, as_of),
         reports.agenda_sheet(computed.agenda, as_of),
+        portfolio_sheet(computed, sent),
         reports.errors_sheet(computed.errors, as_of),
     ]
+
+
+def portfolio_sheet(computed: Computed, sent: frozenset[str] = frozenset()) -> Sheet:
+    """Cartera: PROXIMO_AVISO's own core over the computed invoices (one implementation)."""
+    book, invoices, day = computed.book, computed.invoices, computed.now.date()
+    listed = portfolio_mask(book, invoices, day)
+    shown = invoices[listed].set_index("invoice", drop=False)
+    notice = next_notice_text(book, shown, day, sent)
+    return cartera_sheet(shown, notice, computed.now)
 
 
 @dataclass
@@ -175,7 +190,8 @@ def process(
         # Errores found while sending (a refused or untransmittable address) belong to
         # this cycle's Errores sheet
         computed.errors.extend(d.input_error for d in deliveries if d.input_error)
-        sheets = report_sheets(computed)
+        # Próximo aviso as PROXIMO_AVISO shows it after this cycle's sends
+        sheets = report_sheets(computed, ledger.settled())
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
         sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now))
     return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))

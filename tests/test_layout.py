@@ -111,11 +111,15 @@ def test_dashboard_sheet():
     assert tables["tblTableroCobradores"].rows == [
         ("(sin cobrador)", "USD", 1, 100.0, 100.0, 90.0, 0.0, None),
         ("Ana", "MXN", 1, 1000.5, 1000.5, None, 0.0, None)]
-    (chart,) = sheet.charts
-    assert (chart.table, chart.category, chart.series) == ("tblTramos", "Tramo",
-                                                           ("Saldo MXN", "Saldo USD"))
+    # One chart per currency, each with only its own series, stacked beside the first
+    # tables (column F: within a laptop's first screen); the collectors start below them.
+    assert [(c.title, c.table, c.category, c.series) for c in sheet.charts] == [
+        ("Antigüedad de saldos MXN", "tblTramos", "Tramo", ("Saldo MXN",)),
+        ("Antigüedad de saldos USD", "tblTramos", "Tramo", ("Saldo USD",))]
+    assert [c.anchor for c in sheet.charts] == [(4, 6), (16, 6)]
+    assert tables["tblTableroCobradores"].row > 16 + sheet.charts[1].size[0]
     header_rows = [t.row for t in sheet.tables]
-    assert header_rows == sorted(header_rows) and chart.anchor[1] > 8
+    assert header_rows == sorted(header_rows)
 
 
 def test_table_names_unique_and_not_input_names():

@@ -207,6 +207,7 @@ OUTPUT_TITLES = {
     "Alertas": "Alertas de cobranza",
     "Tablero": "Tablero de cobranza",
     "Agenda": "Agenda de llamadas",
+    "Cartera": "Cartera de facturas",
     "Envíos": "Envíos de avisos y resúmenes",
     "Errores": "Errores en los datos",
     "Vista previa": "Vista previa de avisos",

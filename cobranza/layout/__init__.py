@@ -1,1 +1,2 @@
-"""Output sheets as data (Alertas, Tablero, Agenda, Errores, Envíos, Vista previa)."""
+"""Output sheets as data (Alertas, Tablero, Agenda, Cartera, Errores, Envíos,
+Vista previa)."""

@@ -202,24 +202,34 @@ _SECTIONS = (
 )
 
 
+CHART_SIZE = (12, 6)  # rows, columns: one currency's aging chart
+
+
 def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
-    """Tablero: totals, aging (tblTramos + bar chart), indicators, per collector.
+    """Tablero: totals, aging (tblTramos), indicators, per collector; one aging chart per
+    currency (its own scale: MXN millions would flatten USD thousands).
 
     Sections are stacked: label row, table header, its rows (at least one), a blank row.
+    The charts stack beside the first three sections (within the first screen); the
+    per-collector section, as wide as them, starts below the last chart.
     """
     cells, tables, row = sheet_header("Tablero de cobranza", as_of), [], 4
-    for label, build in _SECTIONS:
+    *beside, last = _SECTIONS
+    for label, build in beside:
         cells.append(Cell(row, 1, label, style="label"))
         table = build(kpis, row + 1)
         tables.append(table)
         row += 2 + max(len(table.rows), 1) + 1
     aging = tables[1]
-    width = max(len(t.columns) for t in tables)
-    chart = BarChart(
-        title="Antigüedad de saldos",
-        table=aging.name,
-        category="Tramo",
-        series=aging.columns[2:],
-        anchor=(aging.row - 1, width + 2),
-    )
-    return Sheet("Tablero", cells=cells, tables=tables, charts=[chart])
+    col = max(len(t.columns) for t in tables) + 1  # right beside the widest of them
+    charts = [
+        BarChart(title=f"Antigüedad de saldos {column.removeprefix('Saldo ')}",
+                 table=aging.name, category="Tramo", series=(column,),
+                 anchor=(4 + i * CHART_SIZE[0], col), size=CHART_SIZE)
+        for i, column in enumerate(aging.columns[2:])
+    ]
+    row = max(row, 4 + len(charts) * CHART_SIZE[0] + 1)
+    label, build = last
+    cells.append(Cell(row, 1, label, style="label"))
+    tables.append(build(kpis, row + 1))
+    return Sheet("Tablero", cells=cells, tables=tables, charts=charts)

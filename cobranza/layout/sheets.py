@@ -47,6 +47,7 @@ class BarChart:
     category: str  # column with the category labels
     series: tuple[str, ...]  # columns plotted, one series each
     anchor: tuple[int, int] = (1, 8)  # top-left cell (row, col), 1-based
+    size: tuple[int, int] = (15, 8)  # rows, columns covered
 
 
 @dataclass(frozen=True)

@@ -703,6 +703,13 @@ class Ledger:
             "SELECT * FROM sends WHERE book = ? AND state = 'pendiente' AND updated_at < ? "
             "ORDER BY updated_at, message_id, rowid", (self.book, _iso(now))))
 
+    def settled(self) -> frozenset[str]:
+        """The keys `settled_keys` gives PROXIMO_AVISO for this workbook (Cartera shows
+        the same Próximo aviso)."""
+        return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
+                         for row in self._each("SELECT * FROM sends WHERE book = ?",
+                                               (self.book,)) if _settled(row))
+
     def state_of(self, key: str) -> str | None:
         rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
         return rows[0]["state"] if rows else None

@@ -14,7 +14,6 @@ from sync.xlsx.sheet_xml import is_missing, ref, text
 _NS_C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 _NS_XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
-_CHART_SIZE = (15, 8)  # rows, columns covered by a chart
 
 
 def drawing_xml(anchors: list[tuple[BarChart, str]]) -> bytes:
@@ -24,7 +23,7 @@ def drawing_xml(anchors: list[tuple[BarChart, str]]) -> bytes:
         row, col = chart.anchor[0] - 1, chart.anchor[1] - 1  # drawingML is 0-based
         frames.append(
             f"<xdr:twoCellAnchor>{_marker('from', row, col)}"
-            f"{_marker('to', row + _CHART_SIZE[0], col + _CHART_SIZE[1])}"
+            f"{_marker('to', row + chart.size[0], col + chart.size[1])}"
             f'<xdr:graphicFrame macro=""><xdr:nvGraphicFramePr>'
             f'<xdr:cNvPr id="{n + 1}" name={quoteattr("Gráfico " + str(n))}/>'
             "<xdr:cNvGraphicFramePr/></xdr:nvGraphicFramePr>"
@@ -91,6 +90,13 @@ def _series(sheet_name: str, table: Table, chart: BarChart) -> str:
     return "".join(out)
 
 
+def _legend(chart: BarChart) -> str:
+    """A legend only to tell several series apart (one series: the title names it)."""
+    if len(chart.series) < 2:
+        return ""
+    return '<c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
+
+
 def chart_xml(chart: BarChart, table: Table, sheet_name: str) -> bytes:
     """A native clustered column chart over the table's cells, with cached values."""
     title = (f"<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r><a:t>{text(chart.title)}</a:t>"
@@ -114,6 +120,6 @@ def chart_xml(chart: BarChart, table: Table, sheet_name: str) -> bytes:
         '<c:grouping val="clustered"/><c:varyColors val="0"/>'
         f'{_series(sheet_name, table, chart)}<c:gapWidth val="150"/>'
         f'<c:axId val="1"/><c:axId val="2"/></c:barChart>{axes}</c:plotArea>'
-        '<c:legend><c:legendPos val="b"/><c:overlay val="0"/></c:legend>'
+        f"{_legend(chart)}"
         '<c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart></c:chartSpace>'
     ).encode()

@@ -1,0 +1,44 @@
+"""Cartera: the invoices with a balance or recent activity, as values (what finance reads
+without Python: the Facturas formula columns, computed by the sync)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from cobranza.layout.reports import TABLE_ROW, _money, _rows, sheet_header
+from cobranza.layout.sheets import Cell, Sheet, Table
+from cobranza.plural import count
+
+CARTERA_COLUMNS = ("Factura", "Cliente", "Nombre", "Cobrador", "Emisión", "Vencimiento",
+                   "Moneda", "Importe", "Saldo", "Días vencidos", "Tramo", "Estatus",
+                   "Próximo aviso")
+
+
+def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
+                  as_of: date | datetime) -> Sheet:
+    """tblCartera, one row per row of `invoices` (compute_invoices' rows to list, in
+    Facturas order); `next_notice`: PROXIMO_AVISO's text of each row."""
+    inv = invoices
+    notice = pd.Series(np.asarray(next_notice, dtype=object), index=inv.index)
+    table = Table(
+        name="tblCartera",
+        columns=CARTERA_COLUMNS,
+        rows=_rows([inv["invoice"], inv["customer"], inv["name"], inv["collector"],
+                    inv["issued"], inv["due"], inv["currency"],
+                    _money(inv["amount"], inv["currency"]),
+                    _money(inv["balance"], inv["currency"]), inv["days_overdue"],
+                    inv["bucket"], inv["status"], notice]),
+        row=TABLE_ROW,
+        formats={"Factura": "text", "Cliente": "text", "Emisión": "date",
+                 "Vencimiento": "date", "Importe": "money", "Saldo": "money",
+                 "Días vencidos": "int"},
+        widths={"Factura": 15, "Cliente": 16, "Nombre": 42, "Cobrador": 16, "Emisión": 11,
+                "Vencimiento": 12, "Importe": 14, "Saldo": 14, "Estatus": 18,
+                "Próximo aviso": 44},
+    )
+    cells = sheet_header("Cartera de facturas", as_of)
+    cells.append(Cell(2, 4, count(len(inv), "factura"), style="note"))
+    return Sheet("Cartera", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
