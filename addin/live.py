@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from cobranza.layout.sheets import BarChart, Cell, Sheet, Table
-from sync.xlsx.chart_xml import _CHART_SIZE
 from sync.xlsx.sheet_xml import column_names, column_widths, is_missing, ref, value_format
 from sync.xlsx.style_xml import _BUILTIN_FORMATS
 
@@ -162,7 +161,7 @@ def _add_chart(sht: xw.Sheet, chart: BarChart, table: Table) -> None:
     """A clustered column chart over the table's cells, where the sync anchors it, one
     series per column with its header as name (a reference, never text as a formula)."""
     row, col = chart.anchor
-    area = sht.range((row, col), (row + _CHART_SIZE[0] - 1, col + _CHART_SIZE[1] - 1))
+    area = sht.range((row, col), (row + chart.size[0] - 1, col + chart.size[1] - 1))
     obj = sht.charts.add(area.left, area.top, area.width, area.height)
     obj.chart_type = "column_clustered"
     xl_chart = obj.api[1]
@@ -177,8 +176,9 @@ def _add_chart(sht: xw.Sheet, chart: BarChart, table: Table) -> None:
         series.XValues = categories.api
     xl_chart.HasTitle = True
     xl_chart.ChartTitle.Text = chart.title
-    xl_chart.HasLegend = True
-    xl_chart.Legend.Position = XL_LEGEND_BOTTOM
+    xl_chart.HasLegend = len(chart.series) > 1  # as the sync: one series, the title names it
+    if len(chart.series) > 1:
+        xl_chart.Legend.Position = XL_LEGEND_BOTTOM
 
 
 def _address(sheet: str, row: int, col: int) -> str:

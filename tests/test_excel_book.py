@@ -169,23 +169,26 @@ def test_formats_widths_frozen_header_and_the_tablero_chart_as_the_sync(excel):
     panes = [e[1:] for e in entries(excel, "window")]
     assert ("SplitRow", agenda.row, "Agenda") in panes and ("FreezePanes", True, "Agenda") in panes
     assert ("FreezePanes", True, "Alertas") not in panes  # the sync freezes no Alertas pane
-    (chart,) = book["Tablero"].charts
-    spec = sheets["Tablero"].charts[0]
-    tramos = next(t for t in sheets["Tablero"].tables if t.name == spec.table)
-    row, col = spec.anchor
-    anchor = FakeRange(book["Tablero"], row, col, row + 14, col + 7)  # the sync's 15 x 8
-    assert [e[3] for e in entries(excel, "chart", "Tablero") if e[2] == "add"] == [
-        (anchor.left, anchor.top, anchor.width, anchor.height)]
-    assert chart.props == {"chart_type": "column_clustered", "HasTitle": True,
-                           "ChartTitle.Text": spec.title, "HasLegend": True,
-                           "Legend.Position": -4107}
-    first, last_row = tramos.row + 1, tramos.row + len(tramos.rows)
-    cat = tramos.col + tramos.columns.index(spec.category)
-    assert chart.series == [
-        {"Series.Name": f"='Tablero'!{ref(tramos.row, c, True)}",
-         "Series.Values": f"{ref(first, c, True)}:{ref(last_row, c, True)}",
-         "Series.XValues": f"{ref(first, cat, True)}:{ref(last_row, cat, True)}"}
-        for c in (tramos.col + tramos.columns.index(s) for s in spec.series)]
+    specs = sheets["Tablero"].charts
+    assert len(book["Tablero"].charts) == len(specs) > 1  # one chart per currency
+    added = [e[3] for e in entries(excel, "chart", "Tablero") if e[2] == "add"]
+    for chart, spec, box in zip(book["Tablero"].charts, specs, added, strict=True):
+        tramos = next(t for t in sheets["Tablero"].tables if t.name == spec.table)
+        row, col = spec.anchor
+        anchor = FakeRange(book["Tablero"], row, col, row + spec.size[0] - 1,
+                           col + spec.size[1] - 1)  # the sync's anchor and size
+        assert box == (anchor.left, anchor.top, anchor.width, anchor.height)
+        legend = {"HasLegend": True, "Legend.Position": -4107} if len(spec.series) > 1 else {
+            "HasLegend": False}
+        assert chart.props == {"chart_type": "column_clustered", "HasTitle": True,
+                               "ChartTitle.Text": spec.title, **legend}
+        first, last_row = tramos.row + 1, tramos.row + len(tramos.rows)
+        cat = tramos.col + tramos.columns.index(spec.category)
+        assert chart.series == [
+            {"Series.Name": f"='Tablero'!{ref(tramos.row, c, True)}",
+             "Series.Values": f"{ref(first, c, True)}:{ref(last_row, c, True)}",
+             "Series.XValues": f"{ref(first, cat, True)}:{ref(last_row, cat, True)}"}
+            for c in (tramos.col + tramos.columns.index(s) for s in spec.series)]
 
 
 def _facturas(excel: FakeBook):
