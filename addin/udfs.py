@@ -49,7 +49,9 @@ ERR_CUSTOMER = "#¡Cliente no encontrado!"
 ERR_NO_LIMIT = "#¡El cliente no tiene Límite de crédito!"
 ERR_INTERNAL = "#¡Error interno de Cobranza: avise a soporte!"
 
-BOOK_TTL = 2.0  # seconds a workbook read is reused by the other UDF calls of a recalculation
+# Seconds a workbook read is reused by the other UDF calls of a recalculation, counted
+# from when the read finished: a read slower than this must still serve the calls after it.
+BOOK_TTL = 2.0
 
 Values = Any  # a scalar, a list (one row) or a list of rows
 Core = Callable[..., Values]  # (values, book, as_of, **edge) -> values
@@ -246,13 +248,13 @@ _SENT: dict[str, tuple[float, Book, frozenset[str]]] = {}
 
 
 def cached_book(key: str, read: Callable[[], Book], clock: Callable[[], float]) -> Book:
-    """The Book of workbook `key`, read again when the cached one is older than BOOK_TTL."""
+    """The Book of workbook `key`, read again when the cached one is older than BOOK_TTL
+    (its age counts from the end of the read, however long the read took)."""
     hit = _BOOKS.get(key)
-    now = clock()
-    if hit is not None and now - hit[0] <= BOOK_TTL:
+    if hit is not None and clock() - hit[0] <= BOOK_TTL:
         return hit[1]
     book = read()
-    _BOOKS[key] = (now, book)
+    _BOOKS[key] = (clock(), book)
     return book
 
 
@@ -261,11 +263,10 @@ def cached_sent(key: str, book: Book, read: Callable[[], frozenset[str]],
     """What the ledger of workbook `key` holds as final, read again with a new Book or
     when older than BOOK_TTL (one read per recalculation, like the Book)."""
     hit = _SENT.get(key)
-    now = clock()
-    if hit is not None and hit[1] is book and now - hit[0] <= BOOK_TTL:
+    if hit is not None and hit[1] is book and clock() - hit[0] <= BOOK_TTL:
         return hit[2]
     sent = read()
-    _SENT[key] = (now, book, sent)
+    _SENT[key] = (clock(), book, sent)
     return sent
 
 
