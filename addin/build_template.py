@@ -45,6 +45,10 @@ UI_REL_TYPE = "http://schemas.microsoft.com/office/2007/relationships/ui/extensi
 XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 TABLE_STYLE = "Table Style Medium 2"
+# Excel 365's calculation engine id: a file saved by an older engine (xlsxwriter's default
+# 124519) is recalculated in full when Excel opens it, like fullCalcOnLoad, which is off.
+CALC_ID = 191029
+CUTOFF_KEY = "FechaCorte"  # `data` key of the cut-off date (blank = today, in the UDF)
 # A header note: shown on hover (red corner mark), wide enough to read without scrolling
 NOTE_OPTIONS = {"author": "Cobranza XL", "width": 560, "height": 300, "font_size": 9}
 
@@ -157,7 +161,33 @@ def _input_sheet(ws: Worksheet, sheet: layout.SheetSpec, data: Mapping[str, Rows
             _write_table(ws, spec, rows, fmt)
         if spec.name == "tblParametros":
             _parameter_lists(ws, spec, rows)
+    if sheet.name == "Configuración":
+        _cutoff_cell(ws, data.get(CUTOFF_KEY), fmt)
     ws.freeze_panes(1, 0)
+
+
+def _cutoff_cell(ws: Worksheet, value: object, fmt: _Formats) -> None:
+    """The named cell FechaCorte (the UDFs' cut-off date) under its label."""
+    row, col = layout.CUTOFF_CELL
+    ws.write_string(row, col, "Fecha de corte", fmt.header)
+    date_fmt = fmt.by_kind["date"]
+    if value is None:
+        ws.write_blank(row + 1, col, None, date_fmt)
+    else:
+        _write_value(ws, row + 1, col, value, date_fmt)
+    ws.set_column(col, col, 14)
+    ws.write_comment(row, col, "La fecha a la que se calculan Saldo, Días vencidos, Estatus,"
+                     " Tramo y Próximo aviso de Facturas. El complemento pone la fecha de hoy"
+                     " al abrir el libro y al actualizar.", NOTE_OPTIONS)
+
+
+def _calc_sheet(ws: Worksheet, invoices: int, fmt: _Formats) -> None:
+    """The one CALCULO_FACTURAS call, spilling beside tblFacturas' rows (hidden sheet)."""
+    for c, header in enumerate(layout.CALC_HEADERS):
+        ws.write_string(0, c, header, fmt.header)
+    last = max(invoices, 1)
+    ws.write_dynamic_array_formula(1, 0, last, len(layout.CALC_HEADERS) - 1,
+                                   "=" + layout.CALC_FORMULA)
 
 
 def _parameter_lists(ws: Worksheet, spec: layout.TableSpec, rows: Rows) -> None:
@@ -178,11 +208,17 @@ def render(data: Mapping[str, Rows] | None = None) -> bytes:
         "strings_to_numbers": False, "strings_to_urls": False,
     })
     wb.set_properties({"title": "Cobranza XL", "author": "Cobranza XL", "created": FIXED_TIME})
+    wb.set_calc_mode("auto", CALC_ID)
+    wb.calc_on_load = False  # no forced full recalculation: Excel keeps the cached values
+    row, col = layout.CUTOFF_CELL
+    wb.define_name(layout.CUTOFF_NAME, f"='Configuración'!${_letter(col)}${row + 2}")
     fmt = _Formats(wb)
     for sheet in layout.SHEETS:
         ws = wb.add_worksheet(sheet.name)
         if sheet.tables:
             _input_sheet(ws, sheet, data, fmt)
+        elif sheet.name == layout.CALC_SHEET:
+            _calc_sheet(ws, len(data.get("tblFacturas", ())), fmt)
         elif sheet.name == layout.XLWINGS_SHEET:
             for r, (key, value) in enumerate(xlwings_conf.settings()):
                 _write_value(ws, r, 0, key, None)
@@ -194,6 +230,12 @@ def render(data: Mapping[str, Rows] | None = None) -> bytes:
             ws.hide()
     wb.close()
     return repack(buf.getvalue())
+
+
+def _letter(col: int) -> str:
+    from xlsxwriter.utility import xl_col_to_name
+
+    return xl_col_to_name(col)
 
 
 # --- the zip package -----------------------------------------------------------------

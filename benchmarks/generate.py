@@ -342,6 +342,7 @@ def build_workbook(n: int, out: Path, *, seed: int = 7, as_of: date = AS_OF) -> 
     out = Path(out)
     tables = make_rows(n, seed=seed, as_of=as_of)
     small = {k: v for k, v in tables.items() if k not in BIG_TABLES}
+    small[build_template.CUTOFF_KEY] = as_of
     with tempfile.TemporaryDirectory() as tmp:
         built = build_template.build(Path(tmp) / "small.xlsm", small)
         write_big_tables(built, out, tables)

@@ -167,6 +167,33 @@ def test_cache_age_counts_from_the_end_of_the_read():
     assert len(reads) == 2
 
 
+def test_calculo_facturas_spills_the_five_columns_in_one_call(monkeypatch):
+    """The Facturas formula columns' one call: a row per invoice, the sync's numbers."""
+    reads = []
+
+    class FakeExcelBook:
+        def __init__(self, xw_book):
+            pass
+
+        def read(self):
+            reads.append(1)
+            return small_book()
+
+    monkeypatch.setattr("addin.book.ExcelBook", FakeExcelBook)
+    facturas = [["F1"], ["F2"], ["F3"], ["F4"], [None]]
+    due = [[datetime(2026, 10, 1)], [datetime(2026, 11, 30)], ["01/08/2026"],
+           [datetime(2026, 11, 25)], [None]]
+    out = udfs.CALCULO_FACTURAS(_FakeCaller(), facturas, due, datetime(2026, 11, 25))
+    assert out == [
+        [600.0, 55, "Vencida", "31-60", "MORA_45 25/11/2026"],
+        [250.5, -5, "Por vencer", "Por vencer", "PREVIO 25/11/2026"],
+        [99.0, 116, "Disputa", "91+", "Sin avisos: en disputa"],
+        [0.0, 0, "Pagada", "Por vencer", ""],
+        ["", "", "", "", ""],
+    ]
+    assert reads == [1]
+
+
 def test_a_failure_is_a_spanish_text_never_a_traceback(monkeypatch):
     class Broken:
         def __init__(self, xw_book):
