@@ -83,3 +83,17 @@ def test_libreoffice_shows_the_numbers(demo, expected, tmp_path):
                 rows.setdefault(r[0], r[7:11])
     shown = {f: (float(v[0]), int(v[1]), v[2], v[3]) for f, v in rows.items() if f in expected}
     assert shown == expected
+
+
+def test_libreoffice_recalculating_shows_no_error_outside_the_python_call(demo, tmp_path):
+    """LibreOffice recalculating every formula on load (no Python there): only the one
+    CALCULO_FACTURAS cell on the hidden _calc sheet fails; the Facturas columns that read
+    it by position are blank, never #VALUE!/#NAME? in every row."""
+    sheets = convert_to_csv(demo, tmp_path, recalc=True)
+    with sheets["Facturas"].open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[1:]
+    assert len(rows) >= N
+    errors = [(i, v) for i, r in enumerate(rows, start=2) for v in r
+              if v.startswith(("#", "Err:")) and not v.startswith("#¡")]
+    assert errors == []
+    assert {tuple(r[7:12]) for r in rows} == {("",) * 5}  # recalculated without Python

@@ -57,7 +57,7 @@ TABLES = {
     "Plantillas": {"tblPlantillas": ["Código", "Asunto", "Cuerpo", "Aprobada"]},
 }
 FORMULAS = {  # each column reads its column of the one CALCULO_FACTURAS spill on _calc
-    header: f'IF(INDEX(_calc!${c}:${c},ROW())="","",INDEX(_calc!${c}:${c},ROW()))'
+    header: f'IFERROR(IF(INDEX(_calc!${c}:${c},ROW())="","",INDEX(_calc!${c}:${c},ROW())),"")'
     for header, c in (("Saldo", "A"), ("Días vencidos", "B"), ("Estatus", "C"),
                       ("Tramo", "D"), ("Próximo aviso", "E"))
 }

@@ -68,11 +68,12 @@ CALC_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
 
 
 def _calc_read(header: str) -> str:
-    """A formula column's read of its column of the spill, at the row of the cell
-    (an empty spill cell reads as "" rather than Excel's 0)."""
+    """A formula column's read of its column of the spill, at the row of the cell (an
+    empty spill cell reads as "" rather than Excel's 0; without Python, as in LibreOffice
+    after a recalculation, the cell is blank instead of an error in every row)."""
     letter = "ABCDE"[CALC_HEADERS.index(header)]
     cell = f"INDEX({CALC_SHEET}!${letter}:${letter},ROW())"
-    return f'IF({cell}="","",{cell})'
+    return f'IFERROR(IF({cell}="","",{cell}),"")'
 
 
 CLIENTES = TableSpec(
