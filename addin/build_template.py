@@ -49,6 +49,11 @@ UI_REL_TYPE = "http://schemas.microsoft.com/office/2007/relationships/ui/extensi
 XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 TABLE_STYLE = "Table Style Medium 2"
+# Excel 365's calculation engine id: a file saved by an older engine (xlsxwriter's default
+# 124519) is recalculated in full when Excel opens it, like fullCalcOnLoad, which is off.
+CALC_ID = 191029
+CUTOFF_KEY = "FechaCorte"  # `data` key of the cut-off date (blank = today, in the UDF)
+CACHED_KEY = "_cached"  # `data` key of the Facturas formula columns' values, row by row
 # A header note: shown on hover (red corner mark), wide enough to read without scrolling
 NOTE_OPTIONS = {"author": "Cobranza XL", "width": 560, "height": 300, "font_size": 9}
 
@@ -105,7 +110,8 @@ def _as_written(formula: str, expand_future_functions: bool = False) -> str:
 
 
 def _write_table(
-    ws: Worksheet, spec: layout.TableSpec, rows: Rows, fmt: _Formats, cell_fmt: Format | None = None
+    ws: Worksheet, spec: layout.TableSpec, rows: Rows, fmt: _Formats,
+    cell_fmt: Format | None = None, cached: Rows = (),
 ) -> int:
     """Rows plus the Excel table around them; returns the last data row (0-based)."""
     formats = [cell_fmt or fmt.of(c) for c in spec.columns]
@@ -126,6 +132,9 @@ def _write_table(
     ws._prepare_formula = _as_written  # type: ignore[method-assign]
     try:
         ws.add_table(0, spec.first_col, last_row, last_col, options)
+        if spec.name == "tblFacturas":
+            blank = ("",) * sum(1 for c in spec.columns if c.formula)  # no 0 in an empty row
+            _cached_formula_cells(ws, spec, formats, cached or [blank] * last_row)
     finally:
         del ws._prepare_formula
     for c, column in enumerate(spec.columns):
@@ -136,6 +145,16 @@ def _write_table(
         if column.note:
             ws.write_comment(0, col, column.note, NOTE_OPTIONS)
     return last_row
+
+
+def _cached_formula_cells(ws: Worksheet, spec: layout.TableSpec,
+                          formats: Sequence[Format | None], cached: Rows) -> None:
+    """The formula cells again, each with its value as of the cut-off date as the cached
+    result: what a program without Python (or before any recalculation) shows."""
+    columns = [c for c, column in enumerate(spec.columns) if column.formula]
+    for r, values in enumerate(cached, start=1):
+        for c, value in zip(columns, values, strict=True):
+            ws.write_formula(r, spec.first_col + c, spec.columns[c].formula, formats[c], value)
 
 
 def _add_list(
@@ -158,10 +177,49 @@ def _input_sheet(ws: Worksheet, sheet: layout.SheetSpec, data: Mapping[str, Rows
             for r, values in enumerate(rows, start=1):  # show the whole body
                 ws.set_row(r, min(15 * (str(values[2]).count("\n") + 1), 300))
         else:
-            _write_table(ws, spec, rows, fmt)
+            _write_table(ws, spec, rows, fmt, cached=data.get(CACHED_KEY, ()))
         if spec.name == "tblParametros":
             _parameter_lists(ws, spec, rows)
+    if sheet.name == "Configuración":
+        _cutoff_cell(ws, data.get(CUTOFF_KEY), fmt)
     ws.freeze_panes(1, 0)
+
+
+def _cutoff_cell(ws: Worksheet, value: object, fmt: _Formats) -> None:
+    """The named cell FechaCorte (the UDFs' cut-off date) under its label."""
+    row, col = layout.CUTOFF_CELL
+    ws.write_string(row, col, "Fecha de corte", fmt.header)
+    date_fmt = fmt.by_kind["date"]
+    if value is None:
+        ws.write_blank(row + 1, col, None, date_fmt)
+    else:
+        _write_value(ws, row + 1, col, value, date_fmt)
+    ws.set_column(col, col, 14)
+    ws.write_comment(row, col, "La fecha a la que se calculan Saldo, Días vencidos, Estatus,"
+                     " Tramo y Próximo aviso de Facturas. El complemento pone la fecha de hoy"
+                     " al abrir el libro y al actualizar.", NOTE_OPTIONS)
+
+
+def _calc_sheet(ws: Worksheet, invoices: int, cached: Rows, fmt: _Formats) -> None:
+    """The one CALCULO_FACTURAS call, spilling beside tblFacturas' rows (hidden sheet),
+    with the spill's cached values as of the cut-off date."""
+    for c, header in enumerate(layout.CALC_HEADERS):
+        ws.write_string(0, c, header, fmt.header)
+    last = max(invoices, 1)
+    cached = list(cached) or [("",) * len(layout.CALC_HEADERS)] * last
+    ws.write_dynamic_array_formula(1, 0, last, len(layout.CALC_HEADERS) - 1,
+                                   "=" + layout.CALC_FORMULA, None, cached[0][0])
+    for r, values in enumerate(cached, start=1):
+        for c, value in enumerate(values):
+            if r > 1 or c > 0:
+                _write_cached(ws, r, c, value)
+
+
+def _write_cached(ws: Worksheet, row: int, col: int, value: object) -> None:
+    if isinstance(value, str):
+        ws.write_string(row, col, value)
+    else:
+        ws.write_number(row, col, value)
 
 
 def _parameter_lists(ws: Worksheet, spec: layout.TableSpec, rows: Rows) -> None:
@@ -182,11 +240,17 @@ def render(data: Mapping[str, Rows] | None = None) -> bytes:
         "strings_to_numbers": False, "strings_to_urls": False,
     })
     wb.set_properties({"title": "Cobranza XL", "author": "Cobranza XL", "created": FIXED_TIME})
+    wb.set_calc_mode("auto", CALC_ID)
+    wb.calc_on_load = False  # no forced full recalculation: Excel keeps the cached values
+    row, col = layout.CUTOFF_CELL
+    wb.define_name(layout.CUTOFF_NAME, f"='Configuración'!${_letter(col)}${row + 2}")
     fmt = _Formats(wb)
     for sheet in layout.SHEETS:
         ws = wb.add_worksheet(sheet.name)
         if sheet.tables:
             _input_sheet(ws, sheet, data, fmt)
+        elif sheet.name == layout.CALC_SHEET:
+            _calc_sheet(ws, len(data.get("tblFacturas", ())), data.get(CACHED_KEY, ()), fmt)
         elif sheet.name == layout.XLWINGS_SHEET:
             for r, (key, value) in enumerate(xlwings_conf.settings()):
                 _write_value(ws, r, 0, key, None)
@@ -198,6 +262,12 @@ def render(data: Mapping[str, Rows] | None = None) -> bytes:
             ws.hide()
     wb.close()
     return repack(buf.getvalue())
+
+
+def _letter(col: int) -> str:
+    from xlsxwriter.utility import xl_col_to_name
+
+    return xl_col_to_name(col)
 
 
 # --- the zip package -----------------------------------------------------------------
@@ -318,8 +388,38 @@ def build(
     """Write the workbook to `out` (template when `data` is None, else with data rows)."""
     out = Path(out)
     out.write_bytes(render(data))
+    if data and data.get("tblFacturas") and data.get(CUTOFF_KEY):
+        cached = formula_values(out, data["tblFacturas"], data[CUTOFF_KEY])
+        out.write_bytes(render({**data, CACHED_KEY: cached}))
     finalize(out, vba_dir=vba_dir, custom_ui=custom_ui)
     return out
+
+
+def formula_values(path: Path, invoices: Rows, as_of: date) -> list[list]:
+    """The Facturas formula columns of each row of `invoices` as of `as_of`: what the one
+    CALCULO_FACTURAS call returns for the workbook at `path` (read by the sync's reader;
+    a new workbook has no ledger, so nothing was sent)."""
+    from addin import udfs
+    from sync.xlsx.reader import read_book
+
+    factura, vencimiento = (FACTURAS_COLUMNS.index(h) for h in ("Factura", "Vencimiento"))
+    column = lambda i: [[_as_cell(row[i])] for row in invoices]  # noqa: E731
+    udfs.clear_cache()
+    try:
+        return udfs.CORES["CALCULO_FACTURAS"](
+            (column(factura), column(vencimiento)), read_book(path), as_of)
+    finally:
+        udfs.clear_cache()
+
+
+FACTURAS_COLUMNS = [c.header for c in layout.FACTURAS.columns]
+
+
+def _as_cell(value: object) -> object:
+    """A data value as Excel passes the cell to a UDF (a date is a datetime)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,12 @@ workbook's ledger holds as final: the edge reads them read-only (`sync.ledger.id
 sent_keys`, the sync's own location rule; no ledger, nothing sent), once per
 recalculation like the Book.
 
-The UDFs are volatile: they depend on today's date when `fecha_corte` is omitted, and
-the workbook-wide ones on sheets that are not arguments (Pagos, Gestiones). A whole
+No UDF is volatile (a volatile UDF runs on every edit of any cell). The template's
+Facturas formula columns read ONE call per recalculation, `CALCULO_FACTURAS` on the
+hidden sheet `_calc`, which spills the five columns of every invoice; its arguments name
+every table it depends on (passed as ranges, never copied), so Excel recalculates it when
+an invoice, payment, gestión, customer or setting changes, and the cut-off date is the
+named cell `FechaCorte` (set to today by the add-in when the workbook opens). A whole
 recalculation reads the workbook once: the `Book` is cached per workbook for
 `BOOK_TTL` seconds and the computed invoices per (Book, fecha_corte).
 On Linux/macOS the xlwings decorators only return the function, so this imports anywhere.
@@ -49,7 +53,9 @@ ERR_CUSTOMER = "#¡Cliente no encontrado!"
 ERR_NO_LIMIT = "#¡El cliente no tiene Límite de crédito!"
 ERR_INTERNAL = "#¡Error interno de Cobranza: avise a soporte!"
 
-BOOK_TTL = 2.0  # seconds a workbook read is reused by the other UDF calls of a recalculation
+# Seconds a workbook read is reused by the other UDF calls of a recalculation, counted
+# from when the read finished: a read slower than this must still serve the calls after it.
+BOOK_TTL = 2.0
 
 Values = Any  # a scalar, a list (one row) or a list of rows
 Core = Callable[..., Values]  # (values, book, as_of, **edge) -> values
@@ -216,8 +222,29 @@ def _gc_paused(core: Core) -> Core:
     return paused
 
 
+# The columns CALCULO_FACTURAS spills, in the order of the Facturas formula columns
+# (addin.template.layout.CALC_COLUMNS reads them by this position).
+CALC_COLUMNS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
+
+
+def calculo_facturas(values: Values, book: Book | None, as_of: date,
+                     sent: frozenset[str] = frozenset()) -> list[list]:
+    """The five Facturas formula columns of every invoice, one row each: `values` is the
+    pair (Factura column, Vencimiento column) as Excel passes them (2-D lists)."""
+    facturas, vencimientos = values
+    columns = (
+        saldo(facturas, book, as_of),
+        dias_vencidos(vencimientos, book, as_of),
+        estatus_cobro(facturas, book, as_of),
+        tramo_mora(vencimientos, book, as_of),
+        proximo_aviso(facturas, book, as_of, sent),
+    )
+    with gc_paused():
+        return [[c[i][0] for c in columns] for i in range(len(columns[0]))]
+
+
 # Cores that also take what the workbook's ledger holds as final (`sent=`).
-LEDGER_CORES = frozenset({"PROXIMO_AVISO"})
+LEDGER_CORES = frozenset({"PROXIMO_AVISO", "CALCULO_FACTURAS"})
 CORES: dict[str, Core] = {
     name: _gc_paused(core) for name, core in {
         "DIAS_VENCIDOS": dias_vencidos,
@@ -226,6 +253,7 @@ CORES: dict[str, Core] = {
         "ESTATUS_COBRO": estatus_cobro,
         "PROXIMO_AVISO": proximo_aviso,
         "USO_CREDITO": uso_credito,
+        "CALCULO_FACTURAS": calculo_facturas,
     }.items()
 }
 
@@ -246,13 +274,13 @@ _SENT: dict[str, tuple[float, Book, frozenset[str]]] = {}
 
 
 def cached_book(key: str, read: Callable[[], Book], clock: Callable[[], float]) -> Book:
-    """The Book of workbook `key`, read again when the cached one is older than BOOK_TTL."""
+    """The Book of workbook `key`, read again when the cached one is older than BOOK_TTL
+    (its age counts from the end of the read, however long the read took)."""
     hit = _BOOKS.get(key)
-    now = clock()
-    if hit is not None and now - hit[0] <= BOOK_TTL:
+    if hit is not None and clock() - hit[0] <= BOOK_TTL:
         return hit[1]
     book = read()
-    _BOOKS[key] = (now, book)
+    _BOOKS[key] = (clock(), book)
     return book
 
 
@@ -261,11 +289,10 @@ def cached_sent(key: str, book: Book, read: Callable[[], frozenset[str]],
     """What the ledger of workbook `key` holds as final, read again with a new Book or
     when older than BOOK_TTL (one read per recalculation, like the Book)."""
     hit = _SENT.get(key)
-    now = clock()
-    if hit is not None and hit[1] is book and now - hit[0] <= BOOK_TTL:
+    if hit is not None and hit[1] is book and clock() - hit[0] <= BOOK_TTL:
         return hit[2]
     sent = read()
-    _SENT[key] = (now, book, sent)
+    _SENT[key] = (clock(), book, sent)
     return sent
 
 
@@ -310,7 +337,7 @@ def run_udf(name: str, values: Values, fecha_corte: object, caller: xw.Range | N
         return ERR_INTERNAL
 
 
-@xw.func(volatile=True)
+@xw.func(volatile=False)
 @xw.arg("vencimiento", ndim=2, doc="Fecha de vencimiento, o toda la columna Vencimiento.")
 @xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
 def DIAS_VENCIDOS(vencimiento, fecha_corte=None):
@@ -318,7 +345,7 @@ def DIAS_VENCIDOS(vencimiento, fecha_corte=None):
     return run_udf("DIAS_VENCIDOS", vencimiento, fecha_corte)
 
 
-@xw.func(volatile=True)
+@xw.func(volatile=False)
 @xw.arg("vencimiento", ndim=2, doc="Fecha de vencimiento, o toda la columna Vencimiento.")
 @xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
 def TRAMO_MORA(vencimiento, fecha_corte=None):
@@ -326,7 +353,7 @@ def TRAMO_MORA(vencimiento, fecha_corte=None):
     return run_udf("TRAMO_MORA", vencimiento, fecha_corte)
 
 
-@xw.func(volatile=True)
+@xw.func(volatile=False)
 @xw.arg("factura", ndim=2, doc="Número de factura, o toda la columna Factura.")
 @xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
 def SALDO(caller, factura, fecha_corte=None):
@@ -334,7 +361,7 @@ def SALDO(caller, factura, fecha_corte=None):
     return run_udf("SALDO", factura, fecha_corte, caller)
 
 
-@xw.func(volatile=True)
+@xw.func(volatile=False)
 @xw.arg("factura", ndim=2, doc="Número de factura, o toda la columna Factura.")
 @xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
 def ESTATUS_COBRO(caller, factura, fecha_corte=None):
@@ -342,7 +369,7 @@ def ESTATUS_COBRO(caller, factura, fecha_corte=None):
     return run_udf("ESTATUS_COBRO", factura, fecha_corte, caller)
 
 
-@xw.func(volatile=True)
+@xw.func(volatile=False)
 @xw.arg("factura", ndim=2, doc="Número de factura, o toda la columna Factura.")
 @xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
 def PROXIMO_AVISO(caller, factura, fecha_corte=None):
@@ -350,9 +377,25 @@ def PROXIMO_AVISO(caller, factura, fecha_corte=None):
     return run_udf("PROXIMO_AVISO", factura, fecha_corte, caller)
 
 
-@xw.func(volatile=True)
+@xw.func(volatile=False)
 @xw.arg("cliente", ndim=2, doc="Clave del cliente, o toda la columna Cliente.")
 @xw.arg("fecha_corte", doc="Fecha de corte (opcional; hoy si se omite).")
 def USO_CREDITO(caller, cliente, fecha_corte=None):
     """Saldo abierto del cliente dividido entre su Límite de crédito (0.85 = 85 %)."""
     return run_udf("USO_CREDITO", cliente, fecha_corte, caller)
+
+
+@xw.func(volatile=False)
+@xw.arg("factura", ndim=2, doc="La columna Factura: tblFacturas[Factura].")
+@xw.arg("vencimiento", ndim=2, doc="La columna Vencimiento: tblFacturas[Vencimiento].")
+@xw.arg("fecha_corte", doc="Fecha de corte: FechaCorte (hoy si está en blanco).")
+@xw.arg("clientes", xw.Range, doc="tblClientes (para recalcular cuando cambia).")
+@xw.arg("pagos", xw.Range, doc="tblPagos (para recalcular cuando cambia).")
+@xw.arg("gestiones", xw.Range, doc="tblGestiones (para recalcular cuando cambia).")
+@xw.arg("parametros", xw.Range, doc="tblParametros (para recalcular cuando cambia).")
+@xw.arg("avisos", xw.Range, doc="tblAvisos (para recalcular cuando cambia).")
+def CALCULO_FACTURAS(caller, factura, vencimiento, fecha_corte=None, clientes=None,
+                     pagos=None, gestiones=None, parametros=None, avisos=None):
+    """Saldo, Días vencidos, Estatus, Tramo y Próximo aviso de todas las facturas."""
+    del clientes, pagos, gestiones, parametros, avisos  # dependencies only: the Book has them
+    return run_udf("CALCULO_FACTURAS", (factura, vencimiento), fecha_corte, caller)

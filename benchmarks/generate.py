@@ -255,15 +255,35 @@ def _cell(ref: str, style: str, value: object, sst: SharedStrings) -> str:
     return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
 
 
-def _row_chunks(shape: SheetShape, rows: Sequence[Row], sst: SharedStrings) -> Iterator[str]:
+def _formula_cells(formulas: list[str], values: Sequence[object] | None) -> str:
+    """The row's formula cells, each with its cached value (as the template builder
+    writes them), or as the template's row 2 has them when `values` is None."""
+    if values is None:
+        return "".join(formulas)
+    cells = []
+    for cell, value in zip(formulas, values, strict=True):
+        found = re.match(r'(<c [^>]*?)(?: t="\w+")?>(<f>.*?</f>)', cell)
+        assert found, cell
+        start, formula = found.groups()
+        if isinstance(value, str):
+            escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            cells.append(f'{start} t="str">{formula}<v>{escaped}</v></c>')
+        else:
+            cells.append(f"{start}>{formula}<v>{value!r}</v></c>")
+    return "".join(cells)
+
+
+def _row_chunks(shape: SheetShape, rows: Sequence[Row], sst: SharedStrings,
+                cached: Sequence[Sequence[object]] = ()) -> Iterator[str]:
     cols = list(zip(shape.letters, shape.styles, strict=True))
-    formulas = "".join(shape.formulas)
     spans = f' spans="1:{len(cols) + len(shape.formulas)}"'
     chunk: list[str] = []
     for r, values in enumerate(rows, start=2):
         cells = "".join(_cell(f"{letter}{r}", style, v, sst)
                         for (letter, style), v in zip(cols, values, strict=True))
-        chunk.append(f'<row r="{r}"{spans}>{cells}{formulas.replace("{r}", str(r))}</row>')
+        row_values = cached[r - 2] if r - 2 < len(cached) else None
+        formulas = _formula_cells(shape.formulas, row_values).replace("{r}", str(r))
+        chunk.append(f'<row r="{r}"{spans}>{cells}{formulas}</row>')
         if len(chunk) == ROWS_PER_CHUNK:
             yield "".join(chunk)
             chunk = []
@@ -271,14 +291,14 @@ def _row_chunks(shape: SheetShape, rows: Sequence[Row], sst: SharedStrings) -> I
 
 
 def _stream_sheet(out: IO[bytes], xml: str, rows: Sequence[Row], width: int,
-                  sst: SharedStrings) -> None:
+                  sst: SharedStrings, cached: Sequence[Sequence[object]] = ()) -> None:
     shape = SheetShape.parse(xml, width)
     last = max(len(rows), 1) + 1
     last_col = _letter(width + len(shape.formulas) - 1)
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last_col}{last}"/>',
                   shape.head, count=1)
     out.write(head.encode())
-    for chunk in _row_chunks(shape, rows, sst):
+    for chunk in _row_chunks(shape, rows, sst, cached):
         out.write(chunk.encode())
     end = max(layout.VALIDATION_ROWS, len(rows)) + 1
     out.write(re.sub(r'sqref="([A-Z]+)2:([A-Z]+)\d+"', rf'sqref="\g<1>2:\g<2>{end}"',
@@ -313,8 +333,10 @@ def _info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def write_big_tables(built: Path, out: Path, tables: Tables) -> None:
-    """Copy `built` to `out`, streaming the rows of BIG_TABLES into their sheets."""
+def write_big_tables(built: Path, out: Path, tables: Tables,
+                     cached: Sequence[Sequence[object]] = ()) -> None:
+    """Copy `built` to `out`, streaming the rows of BIG_TABLES into their sheets (and
+    `cached` as the Facturas formula cells' values)."""
     widths = {spec.name: len([c for c in spec.columns if not c.formula])
               for sheet in layout.INPUT_SHEETS for spec in sheet.tables}
     with zipfile.ZipFile(built) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -328,7 +350,8 @@ def write_big_tables(built: Path, out: Path, tables: Tables) -> None:
             if name in sheets:
                 table = sheets[name]
                 with dst.open(_info(name), "w") as fh:
-                    _stream_sheet(fh, src.read(name).decode(), tables[table], widths[table], sst)
+                    _stream_sheet(fh, src.read(name).decode(), tables[table], widths[table], sst,
+                                  cached if table == "tblFacturas" else ())
             elif name in table_parts:
                 rows = len(tables[table_parts[name]])
                 dst.writestr(_info(name), _extend_table(src.read(name), rows))
@@ -342,9 +365,13 @@ def build_workbook(n: int, out: Path, *, seed: int = 7, as_of: date = AS_OF) -> 
     out = Path(out)
     tables = make_rows(n, seed=seed, as_of=as_of)
     small = {k: v for k, v in tables.items() if k not in BIG_TABLES}
+    small[build_template.CUTOFF_KEY] = as_of
     with tempfile.TemporaryDirectory() as tmp:
         built = build_template.build(Path(tmp) / "small.xlsm", small)
         write_big_tables(built, out, tables)
+        # Then again with the formula cells' values, as the template builder stores them.
+        cached = build_template.formula_values(out, tables["tblFacturas"], as_of)
+        write_big_tables(built, out, tables, cached)
     give_id(out, n, seed)
     return out
 

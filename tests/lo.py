@@ -20,8 +20,18 @@ def soffice() -> str:
     return found
 
 
+# A profile setting that makes LibreOffice recalculate every formula of an .xlsx/.xlsm on
+# load (OOXMLRecalcMode 0 = always), as a user who presses Ctrl+Shift+F9 would.
+_RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load">\
+<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
 def convert(path: Path, target: str, outdir: Path, timeout: float = 120,
-            infilter: str = "") -> str:
+            infilter: str = "", recalc: bool = False) -> str:
     """Run `soffice --convert-to target` (reading with `infilter` if given); return its
     output. Raises when it fails.
 
@@ -29,6 +39,9 @@ def convert(path: Path, target: str, outdir: Path, timeout: float = 120,
     never share LibreOffice state or lock files.
     """
     profile = Path(tempfile.mkdtemp(prefix="lo-profile-"))
+    if recalc:
+        (profile / "user").mkdir()
+        (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_ALWAYS, "utf-8")
     try:
         done = subprocess.run(
             [soffice(), f"-env:UserInstallation={profile.as_uri()}", "--headless",
@@ -52,8 +65,9 @@ def convert_to_pdf(path: Path, outdir: Path | None = None, infilter: str = "") -
     return pdf
 
 
-def convert_to_csv(path: Path, outdir: Path) -> dict[str, Path]:
-    """Every sheet as `<stem>-<sheet>.csv`; returns sheet name -> file."""
-    convert(path, CSV_ALL_SHEETS, outdir)
+def convert_to_csv(path: Path, outdir: Path, recalc: bool = False) -> dict[str, Path]:
+    """Every sheet as `<stem>-<sheet>.csv` (recalculated on load if `recalc`); returns
+    sheet name -> file."""
+    convert(path, CSV_ALL_SHEETS, outdir, recalc=recalc)
     prefix = f"{path.stem}-"
     return {p.stem.removeprefix(prefix): p for p in outdir.glob(f"{prefix}*.csv")}

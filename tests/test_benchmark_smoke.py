@@ -38,7 +38,8 @@ def test_generated_sizes_and_every_resultado(book: Path) -> None:
 
 def test_fast_writer_equals_the_template_builder(book: Path, tmp_path: Path) -> None:
     """The streamed sheets read back exactly as the template builder would write them."""
-    slow = build_template.build(tmp_path / "slow.xlsm", generate.make_rows(N))
+    tables = {**generate.make_rows(N), build_template.CUTOFF_KEY: generate.AS_OF}
+    slow = build_template.build(tmp_path / "slow.xlsm", tables)
     generate.give_id(slow, N)
     fast, ref = read_raw(book), read_raw(slow)
     assert fast.keys() == ref.keys()

@@ -189,7 +189,8 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     assert facturas["C2"].number_format == "dd/mm/yyyy"
     assert facturas["F2"].number_format == "#,##0.00"
     assert facturas["F37"].value == "mil pesos"
-    assert facturas["L2001"].value == "=PROXIMO_AVISO(tblFacturas[[#This Row],[Factura]])"
+    assert facturas["L2001"].value == (
+        '=IFERROR(IF(INDEX(_calc!$E:$E,ROW())="","",INDEX(_calc!$E:$E,ROW())),"")')
     config = wb["Configuración"]
     assert [tuple(c.value for c in r) for r in config["D2:F6"]] == list(COLLECTORS)
     assert [tuple(c.value for c in r) for r in config["H2:J5"]] == list(AREAS)

@@ -37,7 +37,7 @@ NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MOR
                 "SIN_CONTACTO"]
 SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plantillas",
           "Alertas", "Tablero", "Agenda", "Cartera", "Envíos", "Errores", "Vista previa",
-          "xlwings.conf"]
+          "xlwings.conf", "_calc"]
 TABLES = {
     "Clientes": {"tblClientes": ["Cliente", "Nombre", "Email", "Email CC", "Teléfono",
                                  "Segmento", "Límite de crédito", "Cobrador",
@@ -56,12 +56,10 @@ TABLES = {
     },
     "Plantillas": {"tblPlantillas": ["Código", "Asunto", "Cuerpo", "Aprobada"]},
 }
-FORMULAS = {
-    "Saldo": "SALDO(tblFacturas[[#This Row],[Factura]])",
-    "Días vencidos": "DIAS_VENCIDOS(tblFacturas[[#This Row],[Vencimiento]])",
-    "Estatus": "ESTATUS_COBRO(tblFacturas[[#This Row],[Factura]])",
-    "Tramo": "TRAMO_MORA(tblFacturas[[#This Row],[Vencimiento]])",
-    "Próximo aviso": "PROXIMO_AVISO(tblFacturas[[#This Row],[Factura]])",
+FORMULAS = {  # each column reads its column of the one CALCULO_FACTURAS spill on _calc
+    header: f'IFERROR(IF(INDEX(_calc!${c}:${c},ROW())="","",INDEX(_calc!${c}:${c},ROW())),"")'
+    for header, c in (("Saldo", "A"), ("Días vencidos", "B"), ("Estatus", "C"),
+                      ("Tramo", "D"), ("Próximo aviso", "E"))
 }
 
 
@@ -109,6 +107,7 @@ def test_sheets_tables_and_headers(book):
             assert all(c.font.b for c in ws[table.ref][0])
         assert ws.freeze_panes == "A2"
     assert book["xlwings.conf"].sheet_state == "hidden"
+    assert book["_calc"].sheet_state == "hidden"
 
 
 def test_configuracion_blocks_are_separated_by_one_empty_column(book):
@@ -126,7 +125,7 @@ def test_facturas_formula_columns_in_stored_form(book, template):
     assert [ws.cell(2, col).value for col in range(8, 13)] == [f"={f}" for f in FORMULAS.values()]
     with zipfile.ZipFile(template) as zf:
         sheet = zf.read("xl/worksheets/sheet2.xml").decode()
-    assert "<f>SALDO(tblFacturas[[#This Row],[Factura]])</f>" in sheet
+    assert f"<f>{FORMULAS['Saldo']}</f>" in sheet
     assert "[@" not in sheet
 
 

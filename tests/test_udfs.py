@@ -125,6 +125,75 @@ def test_caller_book_is_read_once_per_recalculation(monkeypatch):
     assert udfs.SALDO(caller, [["F1"]], "99/99/2026") == udfs.ERR_DATE
 
 
+def test_a_read_slower_than_the_ttl_still_serves_the_calls_after_it(monkeypatch):
+    """The cache's age counts from the end of the read: a read of BOOK_TTL + 0.1 s (a big
+    book on a slow PC) followed by four per-row calls is ONE read, not four."""
+    reads = []
+
+    class SlowExcelBook:  # desktop Excel, the one allowed fake: its read takes a while
+        def __init__(self, xw_book):
+            self.xw_book = xw_book
+
+        def read(self):
+            reads.append(self.xw_book.fullname)
+            time.sleep(udfs.BOOK_TTL + 0.1)
+            return small_book()
+
+    monkeypatch.setattr("addin.book.ExcelBook", SlowExcelBook)
+    caller = _FakeCaller()
+    for factura, expected in (("F1", 600.0), ("F2", 250.5), ("F3", 99.0), ("F4", 0.0)):
+        assert udfs.SALDO(caller, [[factura]], "25/11/2026") == [[expected]]
+    assert len(reads) == 1
+
+
+def test_cache_age_counts_from_the_end_of_the_read():
+    """The same rule on a clock the test controls: a read that takes 5 s, then calls
+    1.9 s after it finished reuse it; 2.1 s after, the book is read again."""
+    now = [100.0]
+    reads = []
+
+    def read():
+        reads.append(now[0])
+        now[0] += 5.0  # the read takes 5 s
+        return small_book()
+
+    clock = lambda: now[0]  # noqa: E731
+    first = udfs.cached_book("libro", read, clock)
+    now[0] += 1.9
+    assert udfs.cached_book("libro", read, clock) is first
+    assert reads == [100.0]
+    now[0] += 0.2
+    assert udfs.cached_book("libro", read, clock) is not first
+    assert len(reads) == 2
+
+
+def test_calculo_facturas_spills_the_five_columns_in_one_call(monkeypatch):
+    """The Facturas formula columns' one call: a row per invoice, the sync's numbers."""
+    reads = []
+
+    class FakeExcelBook:
+        def __init__(self, xw_book):
+            pass
+
+        def read(self):
+            reads.append(1)
+            return small_book()
+
+    monkeypatch.setattr("addin.book.ExcelBook", FakeExcelBook)
+    facturas = [["F1"], ["F2"], ["F3"], ["F4"], [None]]
+    due = [[datetime(2026, 10, 1)], [datetime(2026, 11, 30)], ["01/08/2026"],
+           [datetime(2026, 11, 25)], [None]]
+    out = udfs.CALCULO_FACTURAS(_FakeCaller(), facturas, due, datetime(2026, 11, 25))
+    assert out == [
+        [600.0, 55, "Vencida", "31-60", "MORA_45 25/11/2026"],
+        [250.5, -5, "Por vencer", "Por vencer", "PREVIO 25/11/2026"],
+        [99.0, 116, "Disputa", "91+", "Sin avisos: en disputa"],
+        [0.0, 0, "Pagada", "Por vencer", ""],
+        ["", "", "", "", ""],
+    ]
+    assert reads == [1]
+
+
 def test_a_failure_is_a_spanish_text_never_a_traceback(monkeypatch):
     class Broken:
         def __init__(self, xw_book):

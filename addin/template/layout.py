@@ -54,13 +54,26 @@ class SheetSpec:
     hidden: bool = False
 
 
-def _row_formula(function: str, column: str, table: str = "tblFacturas") -> str:
-    """A per-row UDF call in the stored structured-reference form Excel writes to XML.
+# One Python call per recalculation: CALCULO_FACTURAS at CALC_SHEET!A2 spills the five
+# formula columns of every invoice, row r of the spill beside row r of tblFacturas (both
+# start on sheet row 2), and each formula column reads its column by row position.
+CALC_SHEET = "_calc"
+CUTOFF_NAME = "FechaCorte"  # the defined name of the cut-off date cell on Configuración
+CUTOFF_CELL = (0, 17)  # R1: "Fecha de corte" label, the date below it in R2
+CALC_FORMULA = (
+    "CALCULO_FACTURAS(tblFacturas[Factura],tblFacturas[Vencimiento],FechaCorte,"
+    "tblClientes,tblPagos,tblGestiones,tblParametros,tblAvisos)"
+)
+CALC_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
 
-    `[@Factura]` is only how Excel's UI shows it; tables cannot hold spilling formulas,
-    so each row calls the UDF with one value.
-    """
-    return f"{function}({table}[[#This Row],[{column}]])"
+
+def _calc_read(header: str) -> str:
+    """A formula column's read of its column of the spill, at the row of the cell (an
+    empty spill cell reads as "" rather than Excel's 0; without Python, as in LibreOffice
+    after a recalculation, the cell is blank instead of an error in every row)."""
+    letter = "ABCDE"[CALC_HEADERS.index(header)]
+    cell = f"INDEX({CALC_SHEET}!${letter}:${letter},ROW())"
+    return f'IFERROR(IF({cell}="","",{cell}),"")'
 
 
 CLIENTES = TableSpec(
@@ -91,11 +104,11 @@ FACTURAS = TableSpec(
         Column("Moneda", 9),
         Column("Importe", 16, "money"),
         Column("Notas", 28),
-        Column("Saldo", 16, "money", _row_formula("SALDO", "Factura")),
-        Column("Días vencidos", 10, "int", _row_formula("DIAS_VENCIDOS", "Vencimiento")),
-        Column("Estatus", 18, formula=_row_formula("ESTATUS_COBRO", "Factura")),
-        Column("Tramo", 11, formula=_row_formula("TRAMO_MORA", "Vencimiento")),
-        Column("Próximo aviso", 24, formula=_row_formula("PROXIMO_AVISO", "Factura")),
+        Column("Saldo", 16, "money", _calc_read("Saldo")),
+        Column("Días vencidos", 10, "int", _calc_read("Días vencidos")),
+        Column("Estatus", 18, formula=_calc_read("Estatus")),
+        Column("Tramo", 11, formula=_calc_read("Tramo")),
+        Column("Próximo aviso", 24, formula=_calc_read("Próximo aviso")),
     ),
 )
 
@@ -223,4 +236,5 @@ INPUT_SHEETS = (
     SheetSpec("Plantillas", (PLANTILLAS,)),
 )
 OUTPUT_SHEETS = tuple(SheetSpec(name, title=title) for name, title in OUTPUT_TITLES.items())
-SHEETS = (*INPUT_SHEETS, *OUTPUT_SHEETS, SheetSpec(XLWINGS_SHEET, hidden=True))
+SHEETS = (*INPUT_SHEETS, *OUTPUT_SHEETS, SheetSpec(XLWINGS_SHEET, hidden=True),
+          SheetSpec(CALC_SHEET, hidden=True))

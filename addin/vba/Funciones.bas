@@ -4,8 +4,20 @@ Attribute VB_Name = "Funciones"
 '     python tests/test_vba.py --write
 ' (the comment is not on the #Const line: pyOpenVBA's preprocessor rejects that).
 #Const App = "Microsoft Excel"
+Function CALCULO_FACTURAS(factura, vencimiento, Optional fecha_corte, Optional clientes, Optional pagos, Optional gestiones, Optional parametros, Optional avisos)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        CALCULO_FACTURAS = XLPy.CallUDF("addin.udfs", "CALCULO_FACTURAS", Array(Nothing, factura, vencimiento, fecha_corte, clientes, pagos, gestiones, parametros, avisos), ThisWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        CALCULO_FACTURAS = XLPy.CallUDF("addin.udfs", "CALCULO_FACTURAS", Array(Nothing, factura, vencimiento, fecha_corte, clientes, pagos, gestiones, parametros, avisos))
+        Exit Function
+    #End If
+failed:
+    CALCULO_FACTURAS = Err.Description
+End Function
+
 Function DIAS_VENCIDOS(vencimiento, Optional fecha_corte)
-    Application.Volatile
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
         DIAS_VENCIDOS = XLPy.CallUDF("addin.udfs", "DIAS_VENCIDOS", Array(vencimiento, fecha_corte), ThisWorkbook, Application.Caller)
@@ -19,7 +31,6 @@ failed:
 End Function
 
 Function ESTATUS_COBRO(factura, Optional fecha_corte)
-    Application.Volatile
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
         ESTATUS_COBRO = XLPy.CallUDF("addin.udfs", "ESTATUS_COBRO", Array(Nothing, factura, fecha_corte), ThisWorkbook, Application.Caller)
@@ -33,7 +44,6 @@ failed:
 End Function
 
 Function PROXIMO_AVISO(factura, Optional fecha_corte)
-    Application.Volatile
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
         PROXIMO_AVISO = XLPy.CallUDF("addin.udfs", "PROXIMO_AVISO", Array(Nothing, factura, fecha_corte), ThisWorkbook, Application.Caller)
@@ -47,7 +57,6 @@ failed:
 End Function
 
 Function SALDO(factura, Optional fecha_corte)
-    Application.Volatile
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
         SALDO = XLPy.CallUDF("addin.udfs", "SALDO", Array(Nothing, factura, fecha_corte), ThisWorkbook, Application.Caller)
@@ -61,7 +70,6 @@ failed:
 End Function
 
 Function TRAMO_MORA(vencimiento, Optional fecha_corte)
-    Application.Volatile
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
         TRAMO_MORA = XLPy.CallUDF("addin.udfs", "TRAMO_MORA", Array(vencimiento, fecha_corte), ThisWorkbook, Application.Caller)
@@ -75,7 +83,6 @@ failed:
 End Function
 
 Function USO_CREDITO(cliente, Optional fecha_corte)
-    Application.Volatile
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
         USO_CREDITO = XLPy.CallUDF("addin.udfs", "USO_CREDITO", Array(Nothing, cliente, fecha_corte), ThisWorkbook, Application.Caller)

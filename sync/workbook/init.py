@@ -50,9 +50,11 @@ def create_workbook(
         if demo:
             label = f"Creando {path.name} con {invoices:,} facturas de demostración"
             with progress(2, label) as bar:
-                data = _demo_rows(as_of or date.today(), seed, invoices)
+                as_of = as_of or date.today()
+                data = _demo_rows(as_of, seed, invoices)
                 bar.advance()
-                source = build_template.build(Path(work) / path.name, data.tables())
+                tables = {**data.tables(), build_template.CUTOFF_KEY: as_of}
+                source = build_template.build(Path(work) / path.name, tables)
                 bar.advance()
         else:
             source = _template(Path(work) / path.name)
