@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +19,7 @@ import pandas as pd
 from lxml import etree
 
 from addin import live
+from addin.template.layout import CUTOFF_NAME
 from cobranza.book.records import Book
 from cobranza.book.text import normalize
 from cobranza.book.validate import CONFIG_SHEET, SHEETS, structure_problems, validate
@@ -237,10 +238,12 @@ class ExcelBook:
     def write(self, sheets: list[Sheet], now: datetime,
               parameters: Mapping[str, str] | None = None) -> None:
         """Like the sync's writer, from the same `Sheet` data: values, formats, widths,
-        frozen header and charts; calculation manual and screen updating off meanwhile."""
+        frozen header and charts; calculation manual and screen updating off meanwhile.
+        FechaCorte becomes `now`'s date: the ribbon's refresh is as of today."""
         active = self.book.sheets.active
         with live.quiet(self.book.app):
             try:
+                self._set_cutoff(now.date())
                 for label, value in (parameters or {}).items():
                     self._set_parameter(label, value)
                 for sheet in sheets:
@@ -251,6 +254,14 @@ class ExcelBook:
                     live.write_sheet(sht, sheet, self.book.app.api)
             finally:
                 active.activate()  # panes are set through the active window
+
+    def _set_cutoff(self, day: date) -> None:
+        """FechaCorte = `day`: the Facturas formula columns recalculate at it (one Python
+        call, once calculation is back). A workbook without the name (an earlier release)
+        is left as it is."""
+        name = next((n for n in self.book.names if n.name == CUTOFF_NAME), None)
+        if name is not None:
+            name.refers_to_range.value = datetime(day.year, day.month, day.day)
 
     def _set_parameter(self, label: str, value: str) -> None:
         """Parámetro/Valor row in Configuración's parameters table (a new row at its end)."""

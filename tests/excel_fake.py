@@ -19,7 +19,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import python_calamine
+from openpyxl.utils.cell import coordinate_to_tuple
 
 from sync.xlsx.sheet_xml import ref
 
@@ -113,10 +115,12 @@ class FakeBook:
         self.app = app or FakeApp()
         self.app.book = self
         self.sheets = _Sheets(self)
+        self.names: list[FakeName] = []
 
     @classmethod
     def from_file(cls, path: Path) -> FakeBook:
-        """The workbook's sheets as Excel would show them (values only)."""
+        """The workbook's sheets as Excel would show them (values only), and its names of
+        single cells."""
         book = cls(path)
         source = python_calamine.CalamineWorkbook.from_path(str(path))
         for name in source.sheet_names:
@@ -125,8 +129,21 @@ class FakeBook:
                 for c, value in enumerate(row, start=1):
                     if value != "":
                         sht.cells[(r, c)] = _as_excel(value)
+        defined = openpyxl.load_workbook(path, read_only=True, keep_vba=True).defined_names
+        for name, item in defined.items():
+            for sheet, cell in item.destinations:
+                row, col = coordinate_to_tuple(cell.replace("$", ""))
+                sht = next(s for s in book.sheets if s.name == sheet)
+                book.names.append(FakeName(name, FakeRange(sht, row, col, row, col)))
         book.app.log.clear()
         return book
+
+
+class FakeName:
+    """A workbook name (xlwings `Name`): the range it refers to."""
+
+    def __init__(self, name: str, refers_to_range: FakeRange) -> None:
+        self.name, self.refers_to_range = name, refers_to_range
 
 
 def _as_excel(value: Any) -> Any:

@@ -5,7 +5,7 @@ only the visible rows of a filtered selection."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -99,7 +99,8 @@ def test_one_value_assignment_per_block_with_the_values_the_sync_computes(excel)
             assert table_cells(excel, sheet.name, t) == [list(row) for row in t.rows], t.name
     alerts = sheets[0].tables[0]
     assert len(alerts.rows) > 20  # hundreds of cells went in one assignment
-    assert len(entries(excel, "value")) == sum(1 + len(s.tables) for s in sheets)
+    # plus one for FechaCorte (Configuración R2: the refresh's date)
+    assert len(entries(excel, "value")) == sum(1 + len(s.tables) for s in sheets) + 1
 
 
 def test_text_stays_text_never_a_number_a_date_or_a_formula(tmp_path):
@@ -228,3 +229,16 @@ def test_a_single_hidden_selected_cell_selects_nothing(excel):
     assert ribbon.registrar_gestion(ExcelBook(excel), NOW) == []
     assert excel.app.alerts == [
         "Seleccione en la hoja Facturas las filas de las facturas gestionadas."]
+
+
+def test_the_refresh_sets_fechacorte_to_its_date(excel):
+    """The Facturas columns read CALCULO_FACTURAS at FechaCorte: Actualizar alertas sets
+    it to the refresh's date (Auto_Open sets it on opening)."""
+    config = next(s for s in excel.sheets if s.name == "Configuración")
+    (name,) = [n for n in excel.names if n.name == "FechaCorte"]
+    cell = name.refers_to_range
+    assert (cell.row, cell.column) == (2, 18)  # R2, under its label
+    before = config.cells.get((2, 18))
+    later = NOW + timedelta(days=3)
+    ribbon.actualizar_alertas(ExcelBook(excel), later)
+    assert config.cells[(2, 18)] == datetime(later.year, later.month, later.day) != before
