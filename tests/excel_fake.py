@@ -23,6 +23,7 @@ import openpyxl
 import python_calamine
 from openpyxl.utils.cell import coordinate_to_tuple
 
+from addin import udfs
 from sync.xlsx.sheet_xml import ref
 
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -59,6 +60,9 @@ class ExcelFailure(Exception):
     """What a COM call that fails raises (pywintypes.com_error on Windows)."""
 
 
+_UDF_CALL = re.compile(r"\b(" + "|".join(sorted(udfs.CORES)) + r")\(")
+
+
 class FakeApp:
     def __init__(self) -> None:
         self.log: list[tuple] = []
@@ -76,6 +80,13 @@ class FakeApp:
         if name in ("calculation", "screen_updating", "enable_events") and hasattr(self, "log"):
             self.log.append(("app", name, value))
         object.__setattr__(self, name, value)
+
+    def calculate(self) -> None:
+        """A full recalculation: Excel evaluates each formula cell once, and each cell that
+        calls one of our UDFs is one call into Python (logged as ("python", UDF))."""
+        for sht in self.book.sheets:
+            for formula in sht.formulas.values():
+                self.log.extend(("python", name) for name in _UDF_CALL.findall(str(formula)))
 
     def alert(self, text: str, **kwargs: Any) -> str:
         self.alerts.append(text)
@@ -129,7 +140,12 @@ class FakeBook:
                 for c, value in enumerate(row, start=1):
                     if value != "":
                         sht.cells[(r, c)] = _as_excel(value)
-        defined = openpyxl.load_workbook(path, read_only=True, keep_vba=True).defined_names
+        stored = openpyxl.load_workbook(path, read_only=True, keep_vba=True)
+        for sht in book.sheets:
+            for row in stored[sht.name].iter_rows():
+                sht.formulas |= {(c.row, c.column): getattr(c.value, "text", c.value)
+                                 for c in row if getattr(c, "data_type", "") == "f"}
+        defined = stored.defined_names
         for name, item in defined.items():
             for sheet, cell in item.destinations:
                 row, col = coordinate_to_tuple(cell.replace("$", ""))
@@ -175,6 +191,7 @@ class FakeSheet:
         self.book, self.name = book, name
         self.cells: dict[tuple[int, int], Any] = {}
         self.formats: dict[tuple[int, int], str] = {}
+        self.formulas: dict[tuple[int, int], str] = {}  # as the file stores them
         self.widths: dict[int, float] = {}
         self.hidden_rows: set[int] = set()
         self.tables = _Tables(self)

@@ -242,3 +242,15 @@ def test_the_refresh_sets_fechacorte_to_its_date(excel):
     later = NOW + timedelta(days=3)
     ribbon.actualizar_alertas(ExcelBook(excel), later)
     assert config.cells[(2, 18)] == datetime(later.year, later.month, later.day) != before
+
+
+def test_one_recalculation_of_the_demo_is_one_python_call(excel):
+    """Every invoice row has five formula cells; Excel's full recalculation still calls
+    Python once (CALCULO_FACTURAS on _calc): the columns read it by row position."""
+    facturas = _facturas(excel)
+    invoices = sum(1 for r, c in facturas.cells if c == 1 and r > 1)
+    assert invoices > 100
+    assert len([f for f in facturas.formulas.values() if "_calc" in str(f)]) == 5 * invoices
+    excel.app.log.clear()
+    excel.app.calculate()
+    assert [e for e in excel.app.log if e[0] == "python"] == [("python", "CALCULO_FACTURAS")]
