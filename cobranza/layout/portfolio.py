@@ -36,6 +36,7 @@ def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
                  "Vencimiento": "date", "Importe": "money", "Saldo": "money",
                  "Días vencidos": "int"},
         widths={"Factura": 15, "Cliente": 16, "Nombre": 42, "Cobrador": 16, "Emisión": 11,
+                "Días vencidos": 14, "Tramo": 12,
                 "Vencimiento": 12, "Importe": 14, "Saldo": 14, "Estatus": 18,
                 "Próximo aviso": 44},
     )

@@ -84,7 +84,7 @@ def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
                     a["area"]]),
         row=ALERTS_TABLE_ROW,
         formats={"Saldo": "money", "Días": "int"},
-        widths={"Tipo": 26, "Nombre": 30, "Detalle": 70},
+        widths={"Tipo": 26, "Nombre": 42, "Días": 8, "Detalle": 70},
     )
     return Sheet("Alertas", cells=cells, tables=[table])
 
