@@ -13,9 +13,7 @@ against a real aiosmtpd server, then the digests' bodies and the Alertas sheet r
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 import python_calamine
 
 from sync.workbook.init import create_workbook
+from tests.cli import sync
 from tests.smtp_server import Received, SmtpTestServer
 from tests.workbook_edit import append_rows, save_atomically
 
@@ -87,11 +86,7 @@ def make_workbook(folder: Path) -> Path:
 def synced(tmp_path_factory) -> tuple[Path, list[Received]]:
     book = make_workbook(tmp_path_factory.mktemp("acciones"))
     with SmtpTestServer() as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-        env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-        done = subprocess.run([*CLI, "sync", str(book), "--as-of", AT], cwd=book.parent,
-                              env=env, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
+        sync(book, AT, server)
         return book, server.received()
 
 

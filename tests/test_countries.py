@@ -22,8 +22,8 @@ import python_calamine
 from addin import build_template
 from addin.template import layout
 from cobranza.book.config import DEFAULTS
+from tests.cli import cobranza
 from tests.smtp_server import SmtpTestServer
-from tests.test_ledger_location import cobranza
 
 ZONES = {"MX": "America/Mexico_City", "CO": "America/Bogota", "CL": "America/Santiago",
          "AR": "America/Argentina/Buenos_Aires", "": "America/Mexico_City"}

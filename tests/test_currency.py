@@ -9,8 +9,6 @@ real `cobranza sync` and a real SMTP server.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +20,7 @@ from cobranza.book.config import parse_config
 from cobranza.book.money import currency_code
 from cobranza.book.validate import CELL_PARSERS
 from sync.workbook.init import create_workbook
-from tests.cli import table
+from tests.cli import sync, table
 from tests.smtp_server import SmtpTestServer
 from tests.workbook_edit import append_rows, set_cells
 
@@ -42,13 +40,8 @@ def test_a_bad_configured_currency_is_reported_once_and_mxn_is_used(tmp_path):
                      {**invoice, "Factura": "F3", "Moneda": "MNX", "Importe": 20.0}],
     })
     set_cells(book, "Configuración", ("Parámetro", "Moneda"), {"Valor": "pesos"})
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
     with SmtpTestServer() as server:
-        env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-        done = subprocess.run([*CLI, "sync", str(book), "--as-of", "2026-11-25T10:00"],
-                              cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
+        sync(book, "2026-11-25T10:00", server)
         received = server.received()
 
     moneda_row = next(i for i, r in enumerate(table(book, "Configuración", "Parámetro"), 2)

@@ -15,9 +15,9 @@ from datetime import datetime
 from addin import build_template
 from addin.template import layout
 from cobranza.book.config import DEFAULTS
+from tests.cli import cobranza
 from tests.smtp_server import SmtpTestServer
 from tests.test_countries import row
-from tests.test_ledger_location import cobranza
 
 TEAM = ("ana@miempresa.com", "calidad@miempresa.com")
 

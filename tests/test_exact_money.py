@@ -10,8 +10,6 @@ decimal text of the number to 15 digits), compared by hypothesis.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +24,7 @@ from hypothesis import strategies as st
 from cobranza.book.money import decimals, excess_decimals
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book
+from tests.cli import sync
 from tests.smtp_server import SmtpTestServer
 from tests.test_reader import write_book
 from tests.workbook_edit import append_rows
@@ -164,12 +163,7 @@ def test_a_sync_lists_the_refused_amounts_and_sends_only_the_exact_invoices(tmp_
         ],
     })
     with SmtpTestServer() as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-        env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0", **server.env()}
-        done = subprocess.run([*CLI, "sync", str(book), "--as-of", "2026-12-01T10:00"],
-                              cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
-        assert done.returncode == 0, done.stderr
+        out = sync(book, "2026-12-01T10:00", server)
         received = server.received()
     # NUEVA and ESTADO_MENSUAL are due: whether in one message or two, only C3 gets them
     assert {to for m in received for to in m.rcpt_tos} == {"c3@c.mx"}
@@ -181,4 +175,4 @@ def test_a_sync_lists_the_refused_amounts_and_sends_only_the_exact_invoices(tmp_
     start = next(i for i, r in enumerate(rows) if r[:2] == ["Hoja", "Fila"])
     assert [tuple(r[:4]) for r in rows[start + 1:] if r[0]] == [
         ("Facturas", 2.0, "Importe", "100.5"), ("Facturas", 3.0, "Importe", "10.005")]
-    assert "2 errores en los datos (vea la hoja Errores)" in done.stdout.splitlines()
+    assert "2 errores en los datos (vea la hoja Errores)" in out.splitlines()

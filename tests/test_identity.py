@@ -12,10 +12,8 @@ aiosmtpd server, and a workbook plus ledger made by the first release
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from cobranza.notices.seeding import Joined, seeds_from_envios, split_invoices
 from sync.ledger.store import ledger_path
 from sync.xlsx.reader import read_book
 from sync.xlsx.sent_reader import read_sent
+from tests.cli import cobranza as run
 from tests.lo import convert
 from tests.smtp_server import SmtpTestServer
 
@@ -39,14 +38,8 @@ UUID = r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
 
 
 def cobranza(*args: object, cwd: Path, server: SmtpTestServer | None = None) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
-    if server is not None:
-        env |= server.env()
-    done = subprocess.run([*CLI, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    """`cobranza ARGS` (must succeed); its standard output."""
+    return run(*args, cwd=cwd, server=server).stdout
 
 
 def first_release_copy(folder: Path, with_ledger: bool) -> Path:

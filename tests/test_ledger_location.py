@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from addin import ribbon
 from addin.book import FileBook
 from sync.xlsx.fileops import owner_file
 from sync.xlsx.reader import read_book
+from tests.cli import cobranza
 from tests.smtp_server import SmtpTestServer
 from tests.test_identity import LATER, first_release_copy
 from tests.test_service import (  # noqa: F401 (service_runs: a fixture)
@@ -37,18 +37,6 @@ from tests.test_service import (  # noqa: F401 (service_runs: a fixture)
 
 AT = AS_OF.strftime("%Y-%m-%dT%H:%M")
 
-
-def cobranza(*args: object, server: SmtpTestServer | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COBRANZA_")}
-    env |= {"PYTHONPATH": str(REPO), "COBRANZA_PROGRESS": "0"}
-    if server is not None:
-        env |= server.env()
-    done = subprocess.run([*CLI, *map(str, args)], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
 
 
 def keys_received(server: SmtpTestServer) -> Counter:

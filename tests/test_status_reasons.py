@@ -17,8 +17,8 @@ from cobranza.vocabulary import Kind, ReasonCode, SendState, reason
 from sync.cycle import CycleResult
 from sync.mail.sending import DeliveryRow
 from sync.service import status
+from tests.cli import cobranza
 from tests.smtp_server import SmtpTestServer
-from tests.test_ledger_location import cobranza
 from tests.test_service import AS_OF, _result, small_book
 
 AT = AS_OF.strftime("%Y-%m-%dT%H:%M")

@@ -13,7 +13,8 @@ from datetime import datetime
 
 from addin import ribbon
 from addin.book import FileBook
-from tests.test_ledger_location import AT, cobranza, open_in_excel, smtp_env  # noqa: F401
+from tests.cli import cobranza
+from tests.test_ledger_location import AT, open_in_excel, smtp_env  # noqa: F401
 from tests.test_service import AS_OF, small_book
 
 WHEN = r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d"
