@@ -8,28 +8,34 @@ laid out twice (`sync.pdf.statement`, `sync.xlsx.statement_file`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import pandas as pd
 
 from cobranza.book.records import Book
 from cobranza.notices.messages import Line
-from cobranza.notices.statement import Statement, build_statement, statement_lines
+from cobranza.notices.statement import (
+    Received,
+    Statement,
+    build_statement,
+    statement_lines,
+)
 from cobranza.rendering.render import customer_name, statement_reference
 from sync.pdf.statement import statement_pdf
 from sync.xlsx.statement_file import statement_filename, statement_xlsx
 
 
 def customer_statement(book: Book, invoices: pd.DataFrame, customer: str, as_of: date,
-                       lines: Sequence[Line] | None = None) -> Statement:
+                       lines: Sequence[Line] | None = None,
+                       paid: Mapping[str, tuple[Received, ...]] | None = None) -> Statement:
     """The statement of `customer` at `as_of`: `lines` (an ESTADO_MENSUAL notice's
     invoices) or else every invoice it still owes (`statement_lines` of `invoices`, the
-    computed frame)."""
+    computed frame); `paid`: the run's `recent_payments`, shared by its statements."""
     lines = tuple(statement_lines(invoices, customer) if lines is None else lines)
     reference = statement_reference(book, customer, lines, as_of)
     return build_statement(customer, customer_name(book, customer), lines, book, as_of,
-                           reference)
+                           reference, paid)
 
 
 def statement_files(statement: Statement) -> list[tuple[str, bytes]]:

@@ -10,7 +10,7 @@ the edge (`sync.xlsx.statement_file`, `sync.pdf.statement`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -145,25 +145,33 @@ def _filled(pairs: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
                  if str(value).strip())
 
 
-def received(payments: pd.DataFrame, invoices: pd.DataFrame, customer: str,
-             since: date, as_of: date) -> tuple[Received, ...]:
-    """The payments to `customer`'s invoices dated `since` .. `as_of` (Pagos, each in its
-    invoice's currency; the invoice says whose it is, as for Saldo: a payment always
-    names its Factura), by date and row. A payment dated after the cut-off is not
-    listed, as it does not count for Saldo yet (`cobranza.rules.paid`)."""
+def payments_since(as_of: date) -> date:
+    """The first day whose payments a statement at `as_of` lists."""
+    return as_of - timedelta(days=PAYMENT_DAYS)
+
+
+def recent_payments(payments: pd.DataFrame, invoices: pd.DataFrame,
+                    as_of: date) -> dict[str, tuple[Received, ...]]:
+    """Customer -> its payments dated `payments_since` .. `as_of` (Pagos, each in its invoice's
+    currency; the invoice says whose it is, as for Saldo: a payment always names its
+    Factura), by date and row. A payment dated after the cut-off is not listed, as it
+    does not count for Saldo yet (`cobranza.rules.paid`). One pass over Pagos and
+    Facturas: a run's statements share it."""
     if payments is None or payments.empty:
-        return ()
+        return {}
     owner = invoices.drop_duplicates("invoice").set_index("invoice")[["customer", "currency"]]
+    owner = owner.rename(columns={"customer": "owner"})
     day = pd.to_datetime(payments["date"])
-    mine = payments[(day >= pd.Timestamp(since)) & (day <= pd.Timestamp(as_of))]
+    mine = payments[(day >= pd.Timestamp(payments_since(as_of))) & (day <= pd.Timestamp(as_of))]
     mine = mine.join(owner, on="invoice", rsuffix="_of_invoice")
-    mine = mine[mine["customer_of_invoice"] == customer]
     mine = mine.sort_values(["date", "row"], kind="stable")
-    return tuple(
-        Received(day=_date(r["date"]), invoice=str(r["invoice"]), amount=int(r["amount"]),
-                 currency=str(r["currency"]), reference=str(r.get("reference", "") or ""))
-        for r in mine.to_dict("records")
-    )
+    out: dict[str, list[Received]] = {}
+    for r in mine.to_dict("records"):
+        if isinstance(r["owner"], str):  # NaN: no such invoice
+            out.setdefault(r["owner"], []).append(Received(
+                day=_date(r["date"]), invoice=str(r["invoice"]), amount=int(r["amount"]),
+                currency=str(r["currency"]), reference=str(r.get("reference", "") or "")))
+    return {customer: tuple(found) for customer, found in out.items()}
 
 
 def aging(lines: Sequence[Line]) -> tuple[Aging, ...]:
@@ -179,18 +187,22 @@ def aging(lines: Sequence[Line]) -> tuple[Aging, ...]:
 
 
 def build_statement(customer: str, name: str, lines: Sequence[Line], book: Book, as_of: date,
-                    reference: str) -> Statement:
+                    reference: str,
+                    paid: Mapping[str, tuple[Received, ...]] | None = None) -> Statement:
     """The statement of `customer` at `as_of`: `lines` (its open invoices,
     `statement_lines`), the payments of the last PAYMENT_DAYS days, aging and totals per
     currency, the company's identification and the payment details (`reference`: the
-    rendered Referencia de pago; the payment link is for all the open invoices)."""
+    rendered Referencia de pago; the payment link is for all the open invoices; `paid`:
+    `recent_payments` of the run, when several statements are built)."""
     lines = tuple(lines)
-    since = as_of - timedelta(days=PAYMENT_DAYS)
+    since = payments_since(as_of)
+    if paid is None:
+        paid = recent_payments(book.payments, book.invoices, as_of)
     config = book.config
     return Statement(
         customer=customer, name=name, as_of=as_of, company=company_lines(config),
         lines=lines, since=since,
-        payments=received(book.payments, book.invoices, customer, since, as_of),
+        payments=paid.get(customer, ()),
         aging=aging(lines),
         paying=payment_lines(config, reference,
                              payment_link(config.payment_link, customer, lines)),

@@ -41,7 +41,7 @@ from cobranza.notices.customers import email_cell_error, refused_problem, smtput
 from cobranza.notices.fixable import render_error
 from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
 from cobranza.notices.payment import payment_link
-from cobranza.notices.statement import BODY_INVOICES
+from cobranza.notices.statement import BODY_INVOICES, Received, recent_payments
 from cobranza.rendering.html import email_html
 from cobranza.rendering.render import (
     Rendered,
@@ -120,6 +120,7 @@ class _Run:
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
     reported: set[InputError] = field(default_factory=set)  # Errores rows already given
+    paid: dict[str, tuple[Received, ...]] | None = None  # recent payments, for statements
 
 
 def deliver(
@@ -396,8 +397,11 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
     if monthly is None and len(item.lines) <= BODY_INVOICES:
         return []
     lines = monthly.lines if monthly is not None else None
-    statement = customer_statement(run.book, run.invoices, item.recipient, run.now.date(),
-                                   lines)
+    today = run.now.date()
+    if run.paid is None:  # once per run: a statement day builds one per customer
+        run.paid = recent_payments(run.book.payments, run.book.invoices, today)
+    statement = customer_statement(run.book, run.invoices, item.recipient, today, lines,
+                                   run.paid)
     return statement_files(statement)
 
 
