@@ -132,16 +132,16 @@ def test_a_failing_token_command_shows_no_output(tmp_path, authority):
 
 def run_sync(book: Path, at: str, env: dict[str, str]) -> str:
     """`cobranza sync -v` (the log at DEBUG on stderr) and `cobranza status --json`:
-    everything they print, with every cell of the workbook and the ledger's bytes."""
+    everything they print (status first), with every cell of the workbook and the
+    ledger's bytes."""
     done = cobranza("-v", "sync", book, "--as-of", at, cwd=book.parent, extra_env=env)
     status = cobranza("status", book, "--json", cwd=book.parent, extra_env=env).stdout
-    json.loads(status)
     workbook = python_calamine.CalamineWorkbook.from_path(str(book))
     cells = "\n".join(str(v) for name in workbook.sheet_names
                       for row in workbook.get_sheet_by_name(name).to_python() for v in row)
     ledger_bytes = b"".join(p.read_bytes() for p in (book.parent / ".cobranza").rglob("*")
                             if p.is_file())
-    return "\n".join([done.stdout, done.stderr, status, cells,
+    return "\n".join([status, done.stdout, done.stderr, cells,
                       ledger_bytes.decode("latin-1")])
 
 
@@ -156,13 +156,13 @@ def test_sync_waits_while_the_token_is_refused_then_sends_once(tmp_path, authori
         why = f"{REFUSED} ({CHALLENGE}"
         assert envios(book) == {"C1": ("pagos@lopez.mx", "pendiente", why),
                                 "C2": ("ruiz@ruiz.mx", "pendiente", why)}
-        status = json.loads(cobranza("status", book, "--json", cwd=tmp_path).stdout)
+        status = json.loads(seen[:seen.index("\nCorte: ")])
         assert "autenticación OAuth2 rechazada" in json.dumps(status, ensure_ascii=False)
         assert "tok-1" not in seen and "tok-2" not in seen
 
         server.tokens.add("tok-3")
         seen = run_sync(book, "2026-11-25T10:10", env)
-        run_sync(book, "2026-11-25T10:20", env)
+        cobranza("sync", book, "--as-of", "2026-11-25T10:20", cwd=tmp_path, extra_env=env)
         assert sorted(r.rcpt_tos for r in server.received()) == [
             ("pagos@lopez.mx",), ("ruiz@ruiz.mx",)]
         assert {c: s for c, (_, s, _) in ledger(book).items()} == {
