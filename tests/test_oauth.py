@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import python_calamine
 
-from sync.mail.oauth import OAuthConfigError, xoauth2
+from sync.mail.oauth import GoogleTokenSource, OAuthConfigError, token_source, xoauth2
 from sync.mail.transport import (
     OAuthFailed,
     SmtpConfigError,
@@ -97,6 +97,13 @@ def test_the_sasl_string_and_the_settings(tmp_path):
                                       "COBRANZA_OAUTH_CLIENT_SECRET": "Q~secreto-ms"})
     assert (settings.auth, settings.user, settings.password) == ("oauth2", USER, "")
     assert "Q~secreto-ms" not in repr(settings) + repr(settings.oauth)
+    # the keyring (service cobranza-xl) holds what the environment does not
+    stored = {"oauth-client-id": "id-9", "oauth-client-secret": "GOCSPX-llavero",
+              "oauth-refresh-token": "1//llavero"}
+    google = token_source({"COBRANZA_OAUTH_PROVIDER": "google"}, stored.get)
+    assert isinstance(google, GoogleTokenSource) and google.client_id == "id-9"
+    assert google.scrub("invalid_grant 1//llavero GOCSPX-llavero") == (
+        "invalid_grant ******** ********")
     # a bad value stops `cobranza sync` before anything is read or sent (exit 2)
     book = make_workbook(tmp_path, {"C1": "pagos@lopez.mx"})
     done = cobranza("sync", book, cwd=tmp_path, check=False,

@@ -203,7 +203,7 @@ def token_source(env: Mapping[str, str],
     Each value may instead be in the keyring (service "cobranza-xl", name "oauth-tenant",
     "oauth-client-id", "oauth-client-secret", "oauth-refresh-token"); `keyring_get(name)`
     replaces the keyring lookup."""
-    get = keyring_get or _keyring_secret
+    get = keyring_get or keyring_secret
 
     def value(name: str) -> str:
         return (env.get(f"COBRANZA_OAUTH_{name}", "") or get(_key_name(name))).strip()
@@ -236,7 +236,9 @@ def _key_name(name: str) -> str:
     return f"oauth-{name.lower().replace('_', '-')}"
 
 
-def _keyring_secret(name: str) -> str:
+def keyring_secret(name: str) -> str:
+    """The secret stored as `name` under service "cobranza-xl" ("" if none, or no keyring):
+    the SMTP password under the user's name, OAuth2 values under "oauth-..."."""
     try:
         import keyring
 

@@ -49,7 +49,14 @@ from typing import Protocol
 
 from cobranza.book.addresses import ascii_domain, is_valid, needs_smtputf8, wire_form
 from sync.errors import CobranzaError
-from sync.mail.oauth import OAuthError, TokenSource, token_source, xoauth2
+from sync.mail.oauth import (
+    KEYRING_SERVICE,
+    OAuthError,
+    TokenSource,
+    keyring_secret,
+    token_source,
+    xoauth2,
+)
 from sync.mail.policy import MESSAGE
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -57,7 +64,6 @@ PDF_TYPE = ("application", "pdf")
 SECURITY = ("none", "starttls", "ssl")
 AUTH = ("password", "oauth2")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
-KEYRING_SERVICE = "cobranza-xl"
 OUTBOX = "salida"
 MAX_SUBJECT = 150  # characters; longer subjects are cut with "…"
 # Headers are not folded before 998 characters: CPython 3.11's folder drops the space
@@ -561,15 +567,6 @@ def outbox_folder(workbook: Path) -> Path:
     return workbook.parent / OUTBOX
 
 
-def _keyring_password(user: str) -> str:
-    try:
-        import keyring
-
-        return keyring.get_password(KEYRING_SERVICE, user) or ""
-    except Exception:  # noqa: BLE001 - no keyring backend is the same as no password
-        return ""
-
-
 def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
     """COBRANZA_SMTP_* -> settings; None when no host is set (use the outbox)."""
     host = env.get("COBRANZA_SMTP_HOST", "").strip()
@@ -595,7 +592,7 @@ def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
                                   "indique el buzón que envía (nombre@dominio.com).")
         return SmtpSettings(host, int(port_text), security, user, ca_file=ca_file,
                             auth=auth, oauth=token_source(env))
-    password = env.get("COBRANZA_SMTP_PASSWORD") or (_keyring_password(user) if user else "")
+    password = env.get("COBRANZA_SMTP_PASSWORD") or (keyring_secret(user) if user else "")
     if user and not password:
         raise SmtpConfigError(
             f"Falta la contraseña SMTP del usuario {user}: defina COBRANZA_SMTP_PASSWORD o "
