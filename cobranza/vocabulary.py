@@ -158,6 +158,7 @@ class ReasonCode(StrEnum):
     # the mail server and the ledger
     BAD_ADDRESS = "direccion_invalida"  # the mailer refused an address
     SMTP_DOWN = "smtp_no_disponible"
+    OAUTH_FAILED = "oauth2_rechazado"  # no OAuth2 token, or the server refused a fresh one
     SMTP_TEMPORARY = "rechazo_temporal"
     SMTP_REFUSED = "rechazo_definitivo"
     NO_SMTPUTF8 = "sin_smtputf8"

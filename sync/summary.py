@@ -7,6 +7,7 @@ from collections import Counter
 from cobranza.book.records import STATUSES
 from cobranza.layout.sends import state_counts
 from cobranza.plural import count
+from cobranza.vocabulary import ReasonCode
 
 
 def summary_lines(result) -> list[str]:
@@ -21,6 +22,7 @@ def summary_lines(result) -> list[str]:
     lines.append(f"Agenda: {count(len(computed.agenda), 'llamada')}")
     lines.append("Envíos: " + (state_counts(result.counts()) or "ninguno"))
     lines.append(f"{count(len(computed.errors), 'error')} en los datos (vea la hoja Errores)")
+    lines += [f"Aviso: el envío se detuvo: {text}" for text in _stopped(result)]
     if result.write_error:
         lines.append(f"Aviso: {result.write_error}")
     elif result.deferred:
@@ -30,6 +32,14 @@ def summary_lines(result) -> list[str]:
     elif result.written:
         lines.append("Hojas de salida sin cambios desde la última sincronización.")
     return lines
+
+
+def _stopped(result) -> list[str]:
+    """Why sending stopped this cycle (server down, TLS, login, OAuth2), once each: the
+    person running `cobranza sync` sees it without opening Envíos."""
+    codes = (ReasonCode.SMTP_DOWN, ReasonCode.OAUTH_FAILED)
+    texts = (r.reason_text for r in result.deliveries if r.reason and r.reason.code in codes)
+    return list(dict.fromkeys(texts))
 
 
 def print_summary(result) -> None:

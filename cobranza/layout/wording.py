@@ -35,6 +35,7 @@ _TEXTS: dict[ReasonCode, str] = {
     _R.DAYS_APART: "Perfil legal {profile}: debe haber al menos {count} días entre mensajes",
     _R.ALREADY_TODAY: "ya se envió un aviso hoy",
     _R.SMTP_DOWN: "{detail}",
+    _R.OAUTH_FAILED: "{detail}",
     _R.SMTP_TEMPORARY: "{detail}",
     _R.SMTP_REFUSED: "{detail}",
     _R.NO_SMTPUTF8: "{address}: el servidor de correo no acepta direcciones con caracteres no "

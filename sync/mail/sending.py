@@ -55,6 +55,7 @@ from sync.errors import write_problem
 from sync.ledger.store import Ledger, message_id_for
 from sync.mail.archive import Archive, archive_name
 from sync.mail.transport import (
+    OAuthFailed,
     PermanentSendError,
     TransientSendError,
     Transport,
@@ -358,6 +359,9 @@ def _email_error(run: _Run, item: Outgoing, column: str, problem: str) -> InputE
 
 def _down(run: _Run, exc: TransportDown) -> Reason:
     """The transport cannot be used: the rest of the batch waits with this reason."""
+    if isinstance(exc, OAuthFailed):
+        run.down = reason(ReasonCode.OAUTH_FAILED, detail=str(exc))
+        return run.down
     text = str(exc) if SERVER_DOWN in str(exc) else f"{SERVER_DOWN}: {exc}"
     run.down = reason(ReasonCode.SMTP_DOWN, detail=text)
     return run.down

@@ -17,7 +17,10 @@ as delivered only when the server's reply to the end of DATA is 2xx.
 Addresses follow `cobranza.book.addresses`: domains travel in IDNA form in the envelope and
 the headers; a non-ASCII local part needs a server that offers SMTPUTF8
 (`Transport.supports_smtputf8`), and such a message is serialized as UTF-8.
-No exception text, repr or log line ever contains the SMTP password.
+With ``COBRANZA_SMTP_AUTH=oauth2`` the login is SASL XOAUTH2 with a token from
+`sync.mail.oauth` (refreshed once when the server refuses it).
+No exception text, repr or log line ever contains the SMTP password, an OAuth2 client
+secret, refresh token or access token (`SmtpTransport.scrub`).
 """
 
 from __future__ import annotations
@@ -46,13 +49,21 @@ from typing import Protocol
 
 from cobranza.book.addresses import ascii_domain, is_valid, needs_smtputf8, wire_form
 from sync.errors import CobranzaError
+from sync.mail.oauth import (
+    KEYRING_SERVICE,
+    OAuthError,
+    TokenSource,
+    keyring_secret,
+    token_source,
+    xoauth2,
+)
 from sync.mail.policy import MESSAGE
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 PDF_TYPE = ("application", "pdf")
 SECURITY = ("none", "starttls", "ssl")
+AUTH = ("password", "oauth2")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
-KEYRING_SERVICE = "cobranza-xl"
 OUTBOX = "salida"
 MAX_SUBJECT = 150  # characters; longer subjects are cut with "…"
 # Headers are not folded before 998 characters: CPython 3.11's folder drops the space
@@ -72,6 +83,10 @@ class TransientSendError(SendError):
 
 class TransportDown(TransientSendError):
     """The server cannot be reached or refuses the session: stop the batch."""
+
+
+class OAuthFailed(TransportDown):
+    """No OAuth2 login: no token could be obtained, or the server refused a fresh one."""
 
 
 class PermanentSendError(SendError):
@@ -266,6 +281,8 @@ class SmtpSettings:
     password: str = field(default="", repr=False)
     timeout: float = 30.0
     ca_file: str = ""  # extra trusted certificate authorities (PEM), besides the system's
+    auth: str = "password"  # password | oauth2 (SASL XOAUTH2 with `oauth`'s token)
+    oauth: TokenSource | None = field(default=None, repr=False, compare=False)
 
 
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
@@ -305,9 +322,12 @@ class SmtpTransport:
         return f"SmtpTransport({s.host}:{s.port}, {s.security}, user={s.user!r})"
 
     def scrub(self, text: str) -> str:
-        """Remove the password (if any) from a text that may end up in Envíos or a log."""
-        secret = self.settings.password
-        return text.replace(secret, "********") if secret else text
+        """Remove every secret of the run (the password, the OAuth2 client secret, refresh
+        token and each access token) from a text that may end up in Envíos or a log."""
+        s = self.settings
+        if s.oauth is not None:
+            text = s.oauth.scrub(text)
+        return text.replace(s.password, "********") if s.password else text
 
     def _connection(self) -> smtplib.SMTP:
         if self._yag is None:
@@ -337,11 +357,34 @@ class SmtpTransport:
         s = self.settings
         try:
             yag.smtp.ehlo_or_helo_if_needed()
-            if s.user:
+            if s.auth == "oauth2":
+                self._oauth_login(yag.smtp)
+            elif s.user:
                 yag.smtp.login(s.user, s.password)
+        except OAuthError as exc:
+            self.close()
+            raise OAuthFailed(self.scrub(str(exc))) from None
         except OSError as exc:
             self.close()
             raise TransportDown(self.scrub(describe_connect_error(exc, s))) from None
+
+    def _oauth_login(self, smtp: smtplib.SMTP) -> None:
+        """AUTH XOAUTH2 with the run's token; once more with a fresh token if refused.
+        smtplib base64-encodes the initial response; a refusal may come as a 334
+        challenge (a JSON error), answered with an empty line, then 535."""
+        s = self.settings
+        for fresh in (False, True):
+            token = s.oauth.token(fresh=fresh)
+            try:
+                smtp.auth("XOAUTH2", lambda challenge=None, t=token: (
+                    xoauth2(s.user, t) if challenge is None else ""))
+                return
+            except smtplib.SMTPAuthenticationError as exc:
+                refusal = exc
+        raise OAuthFailed(self.scrub(
+            f"autenticación OAuth2 rechazada por el servidor SMTP para {s.user} "
+            f"({server_reply(refusal.smtp_code, refusal.smtp_error)}); revise el permiso "
+            "de la aplicación sobre el buzón y que SMTP AUTH esté habilitado en él"))
 
     def supports_smtputf8(self) -> bool:
         return self._connection().has_extn("smtputf8")
@@ -441,6 +484,14 @@ class SmtpTransport:
         return PermanentSendError(text)
 
 
+def basic_auth_disabled(code: int, resp: bytes | str) -> bool:
+    """Microsoft 365's refusal of SMTP passwords: "550 5.7.30 Basic authentication is not
+    supported for Client Submission", or a 535 saying basic authentication is disabled."""
+    text = (resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)).lower()
+    return "5.7.30" in text or ("basic authentication" in text and (
+        "disabled" in text or "not supported" in text))
+
+
 def server_reply(code: int, resp: bytes | str) -> str:
     text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
     return f"el servidor respondió {code} {clean_header(text)}"[:400]
@@ -478,6 +529,12 @@ def describe_connect_error(exc: BaseException, s: SmtpSettings) -> str:
     where = f"{s.host}:{s.port}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         reply = server_reply(exc.smtp_code, exc.smtp_error)
+        if basic_auth_disabled(exc.smtp_code, exc.smtp_error):
+            return (
+                f"el servidor SMTP no acepta usuario y contraseña (autenticación básica "
+                f"desactivada: {reply}); configure OAuth2 con COBRANZA_SMTP_AUTH=oauth2 "
+                "(vea en el README «Microsoft 365 y Google Workspace: OAuth2»)"
+            )
         return f"el servidor SMTP rechazó el usuario o la contraseña ({reply})"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
@@ -510,15 +567,6 @@ def outbox_folder(workbook: Path) -> Path:
     return workbook.parent / OUTBOX
 
 
-def _keyring_password(user: str) -> str:
-    try:
-        import keyring
-
-        return keyring.get_password(KEYRING_SERVICE, user) or ""
-    except Exception:  # noqa: BLE001 - no keyring backend is the same as no password
-        return ""
-
-
 def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
     """COBRANZA_SMTP_* -> settings; None when no host is set (use the outbox)."""
     host = env.get("COBRANZA_SMTP_HOST", "").strip()
@@ -533,13 +581,23 @@ def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise SmtpConfigError(f'COBRANZA_SMTP_PORT "{port_text}" no es un puerto (use 587).')
     user = env.get("COBRANZA_SMTP_USER", "").strip()
-    password = env.get("COBRANZA_SMTP_PASSWORD") or (_keyring_password(user) if user else "")
+    auth = (env.get("COBRANZA_SMTP_AUTH") or "password").strip().lower()
+    if auth not in AUTH:
+        raise SmtpConfigError(
+            f'COBRANZA_SMTP_AUTH "{auth}" no es válido (use password u oauth2).')
+    ca_file = _ca_file(env.get("COBRANZA_SMTP_CA_FILE", "").strip())
+    if auth == "oauth2":
+        if not user:
+            raise SmtpConfigError("Falta COBRANZA_SMTP_USER: con COBRANZA_SMTP_AUTH=oauth2 "
+                                  "indique el buzón que envía (nombre@dominio.com).")
+        return SmtpSettings(host, int(port_text), security, user, ca_file=ca_file,
+                            auth=auth, oauth=token_source(env))
+    password = env.get("COBRANZA_SMTP_PASSWORD") or (keyring_secret(user) if user else "")
     if user and not password:
         raise SmtpConfigError(
             f"Falta la contraseña SMTP del usuario {user}: defina COBRANZA_SMTP_PASSWORD o "
             f'guárdela en el llavero del sistema (servicio "{KEYRING_SERVICE}").'
         )
-    ca_file = _ca_file(env.get("COBRANZA_SMTP_CA_FILE", "").strip())
     return SmtpSettings(host, int(port_text), security, user, password, ca_file=ca_file)
 
 

@@ -40,6 +40,7 @@ _R = ReasonCode
 # Why a message waits, grouped for people, by reason code (never by reading the text).
 PENDING_GROUPS: dict[str, tuple[ReasonCode, ...]] = {
     "SMTP caído": (_R.SMTP_DOWN,),
+    "autenticación OAuth2 rechazada": (_R.OAUTH_FAILED,),
     "rechazo temporal del servidor": (_R.SMTP_TEMPORARY,),
     "dirección con acentos sin SMTPUTF8": (_R.NO_SMTPUTF8,),
     "feriado o fin de semana": (_R.NOT_BUSINESS_DAY, _R.HOLIDAY, _R.LEGAL_DAY,
