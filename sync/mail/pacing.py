@@ -125,7 +125,8 @@ class Pacer:
     def throttled(self, reply: str) -> Reason:
         """The provider asked to slow down: pause, longer after each such reply in a row."""
         self.throttles += 1
-        self.resume = self.clock() + pause_after(self.throttles)
+        # whole seconds, like the ledger's next try of the refused message
+        self.resume = (self.clock() + pause_after(self.throttles)).replace(microsecond=0)
         self.log.set_pause(self.throttles, self.resume)
         self.reply = reply
         return self._paused()
