@@ -10,6 +10,7 @@ COBRANZA_PACING_WAIT_SECONDS=0 lets no cycle wait for the minute budget.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sync.mail.transport import throttling
 from sync.workbook.init import create_workbook
 from tests.cli import cobranza, sync, table
 from tests.smtp_server import SmtpTestServer, _Handler
+from tests.test_service import Running
 from tests.workbook_edit import append_rows, set_cells
 
 OWNER = "tesoreria@miempresa.com"  # the template's Responsable de acciones
@@ -196,3 +198,27 @@ def test_destinatarios_por_dia_counts_cc_and_digests(tmp_path):
         later = [m.rcpt_tos for m in server.received()[3:]]
     assert (address("C-V1"),) in later
     assert [r[3] for r in envios(book, "enviado")].count("C-V1") == 1
+
+
+# ------------------------------------------------------------------ SIGTERM while pacing
+def test_sigterm_stops_the_service_while_it_waits_for_the_minute_limit(tmp_path):
+    """`cobranza run` sends two messages, then waits for the minute's budget (the cycle
+    may wait up to 10 minutes): SIGTERM ends that wait, the service stops at once and
+    nothing else goes."""
+    book = workbook(tmp_path, STAGES, {"Correos por minuto": "2",
+                                       "Hora resumen diario": "19:00"})
+    with SmtpTestServer() as server:
+        run = Running([book], server, tmp_path / "servicio.log", every=30, step=0)
+        try:
+            deadline = time.monotonic() + 60
+            while len(server.received()) < 2:
+                assert run.alive() and time.monotonic() < deadline, run.text()
+                time.sleep(0.05)
+            time.sleep(1)  # the third message now waits for the window (about 60 s)
+            assert run.stop(timeout=20) == 0
+        finally:
+            if run.alive():
+                run.proc.kill()
+        assert len(server.received()) == 2
+    assert run.text().rstrip().endswith(
+        "Servicio detenido por SIGTERM; el ciclo en curso terminó.")
