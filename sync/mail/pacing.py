@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -57,7 +57,8 @@ def pause_after(throttles: int) -> timedelta:
     return min(FIRST_PAUSE * 2 ** max(throttles - 1, 0), MAX_PAUSE)
 
 
-def cycle_wait(env: dict[str, str] | os._Environ = os.environ) -> float:
+def cycle_wait(env: Mapping[str, str] = os.environ) -> float:
+    """Seconds a cycle may wait for the minute budget (WAIT_ENV, else CYCLE_WAIT)."""
     text = env.get(WAIT_ENV, "").strip()
     try:
         return max(float(text), 0.0) if text else CYCLE_WAIT
