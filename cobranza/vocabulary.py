@@ -168,6 +168,8 @@ class ReasonCode(StrEnum):
     ABANDONED = "proceso_interrumpido"  # the process died while sending
     CRASHED = "error_interno"
     TAKEN = "ya_registrado"
+    PROVIDER_LIMIT = "limite_proveedor"  # Correos por minuto / Destinatarios por día
+    PROVIDER_THROTTLED = "proveedor_pide_esperar"  # a 421/451/4.7.x reply: backoff
     FROM_COPY = "segun_envios_del_libro"  # seeded from a copy's Envíos: its Motivo as it was
     # the output sheets wait (not a message's reason: the cycle's)
     WORKBOOK_OPEN = "libro_abierto"

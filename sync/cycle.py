@@ -75,7 +75,8 @@ def compute(book: Book, now: datetime) -> Computed:
 
 @dataclass
 class Plan:
-    """What is due at one instant: the messages to deliver (customer notices, then digests),
+    """What is due at one instant: the messages to deliver (the internal digests, a handful
+    the team works from, then the customer notices most severe first),
     the skipped (`omitido`) customer notices as one batch, and Errores rows."""
 
     messages: list[Outgoing]
@@ -89,7 +90,7 @@ def plan(computed: Computed, history: History) -> Plan:
         computed.book, computed.invoices, computed.now, history
     )
     digests = plan_digests(computed.book, computed.alerts, computed.now, history)
-    return Plan(notices + digests, skipped, errors)
+    return Plan(digests + notices, skipped, errors)
 
 
 # The sheets `process` lays out, in its order: the write-back is checked for them first.

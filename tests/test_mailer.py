@@ -17,6 +17,7 @@ from sync.mail.transport import (
     SmtpConfigError,
     SmtpSettings,
     SmtpTransport,
+    ThrottledError,
     TransientSendError,
     TransportDown,
     UncertainSendError,
@@ -133,7 +134,9 @@ def test_4xx_is_transient(server: SmtpTestServer) -> None:
 @pytest.mark.parametrize(("reply", "error"), [
     ("554 5.7.1 Mensaje rechazado por el filtro de spam", PermanentSendError),
     ("552 5.3.4 Mensaje demasiado grande", PermanentSendError),
-    ("451 4.7.1 Lista gris: intente de nuevo en 5 minutos", TransientSendError),
+    ("450 4.2.0 Buzón ocupado, intente más tarde", TransientSendError),
+    # 451 and 4.7.x ask the client to slow down: the batch pauses (sync.mail.pacing)
+    ("451 4.7.1 Lista gris: intente de nuevo en 5 minutos", ThrottledError),
 ])
 def test_the_reply_to_the_end_of_data_decides(server: SmtpTestServer, reply, error) -> None:
     server.data_replies = {"pagos@lopez.mx": reply}

@@ -29,7 +29,7 @@ from cobranza.notices.messages import Line, Outgoing
 from cobranza.rendering.budget import Limits
 from cobranza.rendering.render import render_outgoing, render_pair, render_text, template_context
 from tests.smtp_server import Received, SmtpTestServer
-from tests.workbook_edit import save_atomically
+from tests.workbook_edit import save_atomically, set_cells
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -388,6 +388,9 @@ def test_a_runaway_template_holds_its_notices_and_the_run_goes_on(tmp_path: Path
         # NUEVA, PREVIO, VENCIDA_1, the promises and the digests stay active.
         edit(book_path, "Configuración", "Activo", dict.fromkeys(
             ("ESTADO_MENSUAL", "VENCIDA_15", "VENCIDA_30", "MORA_45", "SUSPENSION_60"), "No"))
+        # The local server is no mail provider: every due message goes in this one cycle.
+        set_cells(book_path, "Configuración", ("Parámetro", "Correos por minuto"),
+                  {"Valor": "1000"})
         shutil.copyfile(book_path, clean)
         cobranza("sync", clean, "--as-of", AT, "--dry-run", cwd=clean.parent, env=env)
         edit(book_path, "Plantillas", "Cuerpo", {"VENCIDA_1": DOUBLING})

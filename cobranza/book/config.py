@@ -61,6 +61,10 @@ DEFAULTS: dict[str, str] = {
     "Descuento pronto pago": "",
     "Días pronto pago": "10",
     "Meses de archivo": "24",
+    # The mail provider's sending limits (Exchange Online's: 30 a minute, 10 000
+    # recipients a rolling day; Gmail users set 2 000 or 500).
+    "Correos por minuto": "30",
+    "Destinatarios por día": "10000",
 }
 # The parameter that is itself a template (rendered with each customer email's context).
 REFERENCE = "Referencia de pago"
@@ -116,6 +120,8 @@ class Config:
     early_discount: Decimal = Decimal(0)  # Descuento pronto pago, percent (2 = 2 %)
     early_days: int = 10  # Días pronto pago, after Emisión
     archive_months: int = 24  # Meses de archivo
+    per_minute: int = 30  # Correos por minuto: messages in any rolling 60 s
+    per_day: int = 10000  # Destinatarios por día: To + Cc in any rolling 24 h
     workbook_id: str = ""  # Id del libro: the ledger's key for this workbook ("" = none yet)
 
     @property
@@ -242,6 +248,22 @@ def _months(text: str) -> int:
     return value
 
 
+def _limit(example: str):
+    """A provider limit: a whole number of at least 1."""
+    def parse(text: str) -> int:
+        digits = re.sub(r"[\s\u00a0]", "", text)
+        if re.fullmatch(r"\d{1,3}([.,]\d{3})+", digits):  # 10.000 or 10,000
+            digits = re.sub(r"[.,]", "", digits)
+        try:
+            value = float(digits)
+        except ValueError:
+            raise ValueError(f"debe ser un número entero, por ejemplo {example}") from None
+        if value != int(value) or value < 1:
+            raise ValueError(f"debe ser un número entero mayor que cero, por ejemplo {example}")
+        return int(value)
+    return parse
+
+
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -305,6 +327,8 @@ _PARSERS = {
     "descuento pronto pago": lambda t: {"early_discount": _discount(t)},
     "dias pronto pago": lambda t: {"early_days": _int(t)},
     "meses de archivo": lambda t: {"archive_months": _months(t)},
+    "correos por minuto": lambda t: {"per_minute": _limit("30")(t)},
+    "destinatarios por dia": lambda t: {"per_day": _limit("10000")(t)},
 }
 
 

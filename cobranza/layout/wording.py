@@ -49,6 +49,9 @@ _TEXTS: dict[ReasonCode, str] = {
     _R.CRASHED: "error interno durante el envío",
     _R.TAKEN: "ya está en el registro de envíos (enviado, en curso o en espera de reintento)",
     _R.FROM_COPY: "{detail}",
+    _R.PROVIDER_LIMIT: "límite del proveedor: {detail}; sale en un próximo ciclo",
+    _R.PROVIDER_THROTTLED: "el proveedor pidió esperar ({detail}); se reintenta desde las "
+                           "{until}",
 }
 _NUMBERS = {1: "un", 2: "dos", 3: "tres", 4: "cuatro", 5: "cinco"}
 

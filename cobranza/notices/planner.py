@@ -23,6 +23,8 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
    count the ledger's earlier contacts plus what this run already let out, in priority
    order (broken promise, promise reminder, overdue stages latest first, PREVIO, NUEVA,
    ESTADO_MENSUAL).
+5. Order (`sending_order`): most severe first, then the oldest due; the provider's limits
+   (`sync.mail.pacing`) hold back the tail of this order for later cycles.
 
 Monthly statements (Referencia `mes`) have one ledger key per customer and month:
 `notice_key(customer, "", code, first calendar day of the month)`.
@@ -118,11 +120,22 @@ def plan_notices(
     cand = in_plan_order(cand, inv, stages)
     skip = _skipped(cand)
     drafts = group(cand[~skip], inv, stages, customers)
-    planned = apply_contact_rules(drafts, customers, now, book, history,
-                                  severity_ranks(stages))
-    planned.sort(key=lambda o: (o.recipient, o.code, o.state, o.reason is not None, o.reason))
+    severity = severity_ranks(stages)
+    planned = sending_order(apply_contact_rules(drafts, customers, now, book, history,
+                                                severity), severity)
     return planned, skipped_batch(cand[skip], inv, stages, customers), fixable_errors(
         book, cand, stages, customers) + refusals
+
+
+def sending_order(messages: list[Outgoing], severity: Mapping[str, float]) -> list[Outgoing]:
+    """The batch in the order it goes, which is the order it waits in when the provider's
+    limits hold part of it for later cycles: most severe notice first (an email's first
+    part is its most severe), then the oldest due invoice, then by customer and code."""
+    def key(o: Outgoing) -> tuple:
+        due = min((line.due for line in o.lines if line.due is not None), default=date.max)
+        return (severity.get(o.code, float("inf")), due, o.recipient, o.code, o.state,
+                o.reason is not None, o.reason)
+    return sorted(messages, key=key)
 
 
 def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

@@ -604,6 +604,16 @@ class Ledger:
                 written += self._upsert(db, row, outgoing, message_id, state, why, now)
         return written > 0
 
+    def hold(self, waits: list[tuple[Outgoing, Reason]], now: datetime) -> None:
+        """Record messages that wait ``pendiente`` without being sent (the provider's
+        limits), in one transaction: due again at the next cycle; an outcome already
+        recorded (other than pendiente) wins."""
+        with self._write() as db:
+            for outgoing, why in waits:
+                message_id = message_id_for(outgoing)
+                for row in key_parts(outgoing):
+                    self._upsert(db, row, outgoing, message_id, SendState.PENDING, why, now)
+
     def note_skipped(self, skipped: Skipped, now: datetime) -> int:
         """`note` every message of the planner's `omitido` batch, in one transaction (a first
         sync of a full history records tens of thousands); returns the keys written."""

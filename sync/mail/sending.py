@@ -10,6 +10,9 @@ the transport, written aside before the claim and named right after it), sent an
 outcome recorded. `stop()` is
 checked between messages, so a SIGTERM finishes the current message and stops. When the
 transport is down, the rest of the batch waits as ``pendiente`` for the next cycle.
+Through SMTP, the provider's limits pace the batch (`sync.mail.pacing`): what they hold
+back, and the rest after a "slow down" reply, waits ``pendiente``, recorded so in the
+ledger, for the next cycles.
 
 A customer notice the server refuses for good, or one addressed to a non-ASCII local part
 that the server cannot carry (no SMTPUTF8: ``pendiente``, never claimed), carries an
@@ -52,11 +55,15 @@ from cobranza.rendering.render import (
 )
 from cobranza.vocabulary import Kind, NoticeCode, Reason, ReasonCode, SendState, reason
 from sync.errors import write_problem
+from sync.ledger.provider import ProviderLog
 from sync.ledger.store import Ledger, message_id_for
 from sync.mail.archive import Archive, archive_name
+from sync.mail.pacing import STOPPED, Pacer
 from sync.mail.transport import (
     OAuthFailed,
     PermanentSendError,
+    SmtpTransport,
+    ThrottledError,
     TransientSendError,
     Transport,
     TransportDown,
@@ -121,6 +128,9 @@ class _Run:
     down: Reason | None = None  # why the rest of the batch waits: transport down, or
     # Remitente refused
     reported: set[InputError] = field(default_factory=set)  # Errores rows already given
+    pacer: Pacer | None = None  # the provider's limits (SMTP only: not the outbox folder)
+    held: Reason | None = None  # why the rest of the batch waits for the provider
+    waits: list[tuple[Outgoing, Reason]] = field(default_factory=list)  # recorded at the end
     paid: dict[str, tuple[Received, ...]] | None = None  # recent payments, for statements
 
 
@@ -143,6 +153,9 @@ def deliver(
     if transport is None and not dry_run:
         raise ValueError("a transport is required unless dry_run")
     run = _Run(book, invoices, ledger, transport, now, dry_run, archive)
+    if not dry_run and isinstance(transport, SmtpTransport):
+        config = book.config
+        run.pacer = Pacer.of(ProviderLog(ledger), config.per_minute, config.per_day, now, stop)
     if not dry_run and skipped is not None:  # final: recorded before anything is sent
         ledger.note_skipped(skipped, now)
     rows = []
@@ -151,6 +164,8 @@ def deliver(
             if stop():
                 break
             rows += _one(run, item)
+        if run.waits:  # one transaction for what the provider's limits hold back
+            ledger.hold(run.waits, now)
     finally:
         if transport is not None:
             transport.close()
@@ -164,6 +179,14 @@ def _one(run: _Run, item: Outgoing) -> list[DeliveryRow]:
         return [_row(run, item, item.state, item.reason)]
     if run.down:
         return [_row(run, item, SendState.PENDING, run.down)]
+    if run.pacer is not None:
+        held = run.held or run.pacer.admit(len(item.to) + len(item.cc))
+        if held == STOPPED:
+            return []  # stopped while waiting for the minute limit: planned again
+        if held is not None:
+            run.held = held  # the rest waits too: the batch goes in its order
+            run.waits.append((item, held))
+            return [_row(run, item, SendState.PENDING, held, logged=True)]
     rows: list[DeliveryRow] = []
     template = item.template  # the template a whole-message failure is reported on
     if item.parts:
@@ -227,6 +250,8 @@ def _send(run: _Run, item: Outgoing, rendered: Rendered) -> DeliveryRow:
         raise
     went = state in WENT
     run.ledger.record(message_id, state, why, run.now, archive=kept if went else "")
+    if went and run.pacer is not None:
+        run.pacer.went(len(item.to) + len(item.cc), message_id)
     if kept and not went:  # it did not go: no copy of a message never sent
         run.archive.discard(kept)
     refused = _unkept(run, unkept) if went and unkept else None
@@ -373,6 +398,11 @@ def _transmit(run: _Run, msg: EmailMessage, data: bytes) -> tuple[SendState, Rea
         note = run.transport.send(msg, data)
     except TransportDown as exc:
         return SendState.PENDING, _down(run, exc)
+    except ThrottledError as exc:
+        if run.pacer is None:
+            return SendState.PENDING, reason(ReasonCode.SMTP_TEMPORARY, detail=str(exc))
+        run.held = run.pacer.throttled(str(exc))  # the rest of the batch waits
+        return SendState.PENDING, run.held
     except TransientSendError as exc:
         return SendState.PENDING, reason(ReasonCode.SMTP_TEMPORARY, detail=str(exc))
     except PermanentSendError as exc:

@@ -81,6 +81,11 @@ class TransientSendError(SendError):
     """Temporary (SMTP 4xx, timeout): retried later as ``pendiente``."""
 
 
+class ThrottledError(TransientSendError):
+    """The provider asks to slow down (421, 451, an enhanced status 4.7.x or 4.5.3): the
+    batch pauses and the next attempt comes after a backoff."""
+
+
 class TransportDown(TransientSendError):
     """The server cannot be reached or refuses the session: stop the batch."""
 
@@ -442,6 +447,8 @@ class SmtpTransport:
         code, resp = smtp.mail(sender, options)
         if code != 250:
             _rset(smtp)
+            if throttling(code, resp):
+                raise ThrottledError(self.scrub(server_reply(code, resp)))
             raise TransportDown(self.scrub(f"el servidor no acepta el remitente {sender}: "
                                            + server_reply(code, resp)))
         refused = {}
@@ -479,6 +486,8 @@ class SmtpTransport:
         text = self.scrub("; ".join(
             (f"{a}: " if a else "") + server_reply(*r) for a, r in refused.items()
         ))
+        if any(throttling(code, reply) for code, reply in refused.values()):
+            return ThrottledError(text)
         if all(400 <= code < 500 for code, _ in refused.values()):
             return TransientSendError(text)
         return PermanentSendError(text)
@@ -490,6 +499,17 @@ def basic_auth_disabled(code: int, resp: bytes | str) -> bool:
     text = (resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)).lower()
     return "5.7.30" in text or ("basic authentication" in text and (
         "disabled" in text or "not supported" in text))
+
+
+_THROTTLE_STATUS = re.compile(r"^\s*4\.(7\.\d{1,3}|5\.3)\b")
+
+
+def throttling(code: int, resp: bytes | str) -> bool:
+    """A reply that asks the client to slow down: 421 (service closing: Exchange's
+    "421 4.7.0 ... Try again later"), 451, or a 4xx with the enhanced status 4.7.x
+    (rate and policy limits) or 4.5.3 (too many recipients for now)."""
+    text = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
+    return code in (421, 451) or (400 <= code < 500 and bool(_THROTTLE_STATUS.match(text)))
 
 
 def server_reply(code: int, resp: bytes | str) -> str:

@@ -49,6 +49,8 @@ PENDING_GROUPS: dict[str, tuple[ReasonCode, ...]] = {
     "límite legal de frecuencia": (_R.DAILY_LIMIT, _R.WEEKLY_LIMIT, _R.DAYS_APART),
     "un aviso por día (ya se envió hoy)": (_R.ALREADY_TODAY,),
     "mensaje sin preparar": (_R.NOT_BUILT,),
+    "límite del proveedor": (_R.PROVIDER_LIMIT,),
+    "el proveedor pidió esperar": (_R.PROVIDER_THROTTLED,),
     "libro abierto": (_R.WORKBOOK_OPEN,),
     "libro guardado durante la escritura": (_R.WORKBOOK_CHANGED,),
 }
