@@ -4,7 +4,8 @@ Postfix (SMTP in, bounces out), each started in a temporary directory of its own
 Both come from Debian's packages (`scripts/test` installs `dovecot-imapd`,
 `dovecot-lmtpd` and `postfix`); without them the fixtures skip, saying so.
 
-* `Dovecot`: one mailbox user, `cobranza@cobranza.test` (password `clave-imap`), maildir
+* `Dovecot`: the mailbox `cobranza@cobranza.test` (password `clave-imap`; a customer's,
+  `cliente@cobranza.test`, exists too), maildir
   in the temp dir, IMAPS on a free port of 127.0.0.1 with a trustme certificate
   (`ca_file` trusts it), and an LMTP socket (`lmtp`) that delivers into that mailbox.
 * `Postfix`: SMTP on a free port of 127.0.0.1 for the domain `cobranza.test`; every
@@ -33,6 +34,7 @@ import trustme
 DOMAIN = "cobranza.test"
 USER = f"cobranza@{DOMAIN}"
 PASSWORD = "clave-imap"
+CUSTOMER = f"cliente@{DOMAIN}"  # a second mailbox: a customer whose address exists
 MAIL_USER = "nobody"  # the system user the mailbox files belong to (running as root)
 
 
@@ -82,8 +84,9 @@ class Dovecot:
         for sub in ("run", "mail"):
             (root / sub).mkdir()
         os.chown(root / "mail", uid, gid)
-        (root / "passwd").write_text(
-            f"{USER}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{root}/mail/%u\n")
+        (root / "passwd").write_text("".join(
+            f"{user}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{root}/mail/%u\n"
+            for user in (USER, CUSTOMER)))
         conf = root / "dovecot.conf"
         conf.write_text(f"""
 base_dir = {root}/run
@@ -186,17 +189,19 @@ protocol lmtp {{
             client.logout()
 
     def clear(self) -> None:
-        """Empty every folder (between tests sharing the session's server)."""
+        """Empty the inbox and delete every other folder (between tests sharing the
+        session's server)."""
         client = self.imap()
         try:
             _, folders = client.list()
-            for line in folders or []:
-                name = line.decode().rsplit(' "/" ', 1)[-1]
-                if client.select(name)[0] == "OK":
-                    client.store("1:*", "+FLAGS", "(\\Deleted)")
-                    client.expunge()
-                if name.strip('"') != "INBOX":
-                    client.delete(name)
+            names = [line.decode().rsplit(' "/" ', 1)[-1] for line in folders or []]
+            typ, count = client.select("INBOX")
+            if typ == "OK" and int(count[0]) > 0:
+                client.store("1:*", "+FLAGS", "(\\Deleted)")
+                client.expunge()
+            for name in sorted((n for n in names if n.strip('"') != "INBOX"), key=len,
+                               reverse=True):
+                client.delete(name)
         finally:
             client.logout()
 
