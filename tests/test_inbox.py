@@ -93,6 +93,18 @@ def test_a_real_bounce_marks_the_reminder_rebotado_once_and_is_moved(
     assert mailbox.messages(PROCESSED) == [dsn]
     assert len(mailbox.messages()) == 0  # nothing else bounced: nothing was sent again
 
+    # VENCIDA_15 is due: not to the address that bounced; to the new Email once typed
+    sync(book, "2026-12-09T10:00", None, extra_env=env)
+    assert [r[7] for r in table(book, "Envíos", "Fecha") if r[2] == "VENCIDA_15"] == ["enviado"]
+    assert ("Clientes", "Email", UNKNOWN, f"el aviso VENCIDA_15 espera: un correo a {UNKNOWN} "
+            f"{REASON}; corrija el Email y los avisos vigentes se enviarán a la nueva "
+            "dirección") in errores(book)
+    set_cells(book, "Clientes", ("Cliente", "C1"), {"Email": CUSTOMER})
+    sync(book, "2026-12-09T10:10", None, extra_env=env)
+    vencida_15 = {r[3]: (r[4], r[7]) for r in table(book, "Envíos", "Fecha")
+                  if r[2] == "VENCIDA_15"}
+    assert vencida_15 == {"C1": (CUSTOMER, "enviado"), "C2": (CUSTOMER, "enviado")}
+
 
 def test_messages_are_handled_once_by_message_id_or_by_their_bytes(mailbox, tmp_path):
     """A message that is no bounce is ignored but moved; one without Message-ID gets a
