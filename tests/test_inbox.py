@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sync.ledger.store import ledger_path
+from cobranza.inbound.records import Bounce, Inbound, Reply
+from sync.ledger.store import Ledger, ledger_path
+from sync.mail.inbox import check_inbox
 from sync.workbook.init import create_workbook
 from tests.cli import sync, table
 from tests.mail_servers import CUSTOMER, DOMAIN, free_port
@@ -151,3 +153,28 @@ def test_an_untrusted_imap_certificate_is_refused_before_the_login(mailbox, tmp_
     assert (f"Aviso: no se leyó el buzón IMAP: no se pudo verificar el certificado del "
             f"servidor IMAP 127.0.0.1:{mailbox.port} (el certificado lo firma una autoridad "
             "que no es de confianza); no se envió el usuario ni la contraseña.") in out
+
+
+def test_a_refused_login_is_a_spanish_message_without_the_password(mailbox, tmp_path):
+    env = mailbox.env(COBRANZA_IMAP_PASSWORD="clave-equivocada-987")
+    with Ledger.open(tmp_path / "ledger.sqlite", datetime(2026, 11, 25, tzinfo=UTC),
+                     "libro") as ledger:
+        read, problem = check_inbox(ledger, datetime(2026, 11, 25, tzinfo=UTC), env)
+    assert read is None
+    assert problem.startswith(f"el servidor IMAP 127.0.0.1:{mailbox.port} rechazó el usuario "
+                              "o la contraseña de cobranza@cobranza.test (")
+    assert "clave-equivocada-987" not in problem
+
+
+def test_the_ledger_keeps_each_inbound_record_once_and_gives_them_back(tmp_path):
+
+    now = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    bounce = Bounce("<b@x>", now, "<cobranza.k@x>", "a@b.mx", "550 5.1.1 no existe")
+    reply = Reply("<r@x>", now, "C1", "pagos@cliente.mx", "RE: factura", "Pagamos el viernes",
+                  "VENCIDA_1", automatic=False)
+    with Ledger.open(tmp_path / "ledger.sqlite", now, "libro") as ledger:
+        assert [ledger.keep_inbound(m, r, now) for m, r in (
+            ("<b@x>", bounce), ("<r@x>", reply), ("<n@x>", None), ("<b@x>", bounce))] == [
+            True, True, True, False]
+        assert ledger.inbound_seen("<n@x>") and not ledger.inbound_seen("<otro@x>")
+        assert ledger.inbound() == Inbound((bounce,), (reply,))
