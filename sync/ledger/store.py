@@ -104,7 +104,8 @@ _V1_COLUMNS = (
     "attempts, next_try, created_at, updated_at, pid, host"
 )
 # What IMAP read back (sync/mail/inbox.py): each inbound message once, by its Message-ID;
-# `kind` = INBOUND_KINDS, `payload` = the record as JSON ("{}" for an ignored message).
+# `kind` = BOUNCE/REPLY/IGNORED, `payload` = the record as JSON ("{}" for an ignored
+# message). Created with the first inbound message: a ledger without IMAP has none.
 _INBOUND = (
     "CREATE TABLE IF NOT EXISTS inbound (book TEXT NOT NULL, message_id TEXT NOT NULL, "
     "kind TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL, "
@@ -343,7 +344,6 @@ class Ledger:
         self.pid, self.host = os.getpid(), socket.gethostname()
         try:
             self._create_schema()
-            self._db.execute(_INBOUND)
         except BaseException:
             self._db.close()
             raise
@@ -654,8 +654,8 @@ class Ledger:
     # inbound messages (IMAP) -------------------------------------------------------
     def inbound_seen(self, message_id: str) -> bool:
         """Whether the inbound message `message_id` was already handled."""
-        return bool(self._read("SELECT 1 FROM inbound WHERE book = ? AND message_id = ?",
-                               (self.book, message_id)))
+        return self._has_inbound() and bool(self._read(
+            "SELECT 1 FROM inbound WHERE book = ? AND message_id = ?", (self.book, message_id)))
 
     def keep_inbound(self, message_id: str, record: Bounce | Reply | None,
                      now: datetime) -> bool:
@@ -664,6 +664,7 @@ class Ledger:
         kind = BOUNCE if isinstance(record, Bounce) else REPLY if record else IGNORED
         payload = json.dumps(_payload(record), ensure_ascii=False)
         with self._write() as db:
+            db.execute(_INBOUND)
             kept = db.execute("INSERT OR IGNORE INTO inbound VALUES (?, ?, ?, ?, ?)",
                               (self.book, message_id, kind, _iso(now), payload)).rowcount
             if kept and isinstance(record, Bounce):
@@ -683,6 +684,8 @@ class Ledger:
     def inbound(self) -> Inbound:
         """Every bounce and reply read back for this workbook, oldest first."""
         bounces, replies = [], []
+        if not self._has_inbound():
+            return Inbound()
         for row in self._each("SELECT kind, payload FROM inbound WHERE book = ? AND kind "
                               "!= ? ORDER BY received_at, message_id", (self.book, IGNORED)):
             data = json.loads(row["payload"])
@@ -692,6 +695,10 @@ class Ledger:
             else:
                 replies.append(Reply(**data))
         return Inbound(tuple(bounces), tuple(replies))
+
+    def _has_inbound(self) -> bool:
+        return bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'inbound'"))
 
     # recovery --------------------------------------------------------------------
     def recover(self, now: datetime) -> int:
