@@ -86,6 +86,7 @@ class SendState(StrEnum):
     SKIPPED = "omitido"
     ERROR = "error"
     UNCERTAIN = "incierto"
+    BOUNCED = "rebotado"  # delivered to the server, then a non-delivery report came back
 
 
 # States shown in Envíos and counted in summaries, in this order.
@@ -161,6 +162,7 @@ class ReasonCode(StrEnum):
     OAUTH_FAILED = "oauth2_rechazado"  # no OAuth2 token, or the server refused a fresh one
     SMTP_TEMPORARY = "rechazo_temporal"
     SMTP_REFUSED = "rechazo_definitivo"
+    BOUNCED = "correo_rebotado"  # a non-delivery report (IMAP) named this message
     NO_SMTPUTF8 = "sin_smtputf8"
     NOT_BUILT = "mensaje_no_armado"
     PARTLY_REFUSED = "destinatarios_rechazados"  # sent; some Cc or extra To refused

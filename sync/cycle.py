@@ -15,6 +15,7 @@ import pandas as pd
 
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
+from cobranza.inbound.records import Inbound
 from cobranza.layout import reports, sends
 from cobranza.layout.portfolio import cartera_sheet
 from cobranza.layout.sends import SentRow
@@ -33,6 +34,7 @@ from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
 from sync.mail.archive import Archive, prune
+from sync.mail.inbox import InboxRead, check_inbox
 from sync.mail.sending import DeliveryRow, deliver, envios_rows
 from sync.mail.transport import Transport, transport_from_env
 from sync.memory import gc_paused
@@ -133,6 +135,8 @@ class CycleResult:
     changed: tuple[str, ...] = ()  # output sheets whose content changed (written = current)
     skipped: int = 0  # omitido notices recorded in bulk (not in deliveries)
     waiting: list[SentRow] = field(default_factory=list)  # ledger pendientes, not due yet
+    inbox: InboxRead | None = None  # what the IMAP inbox gave this cycle (None: not read)
+    inbox_error: str = ""  # Spanish; the inbox could not be read (sending went on)
 
     def counts(self) -> dict[str, int]:
         return count_states(self.deliveries, self.skipped)
@@ -169,6 +173,8 @@ def process(
     stop: Callable[[], bool] = lambda: False,
     confirm: Callable[[list[Outgoing]], bool] | None = None,
     archive: Archive | None = None,
+    inbound: Inbound = Inbound(),  # noqa: B008 - frozen, empty: what IMAP read back so far
+    notes: tuple[InputError, ...] = (),
 ) -> Processed | None:
     """Compute, plan, deliver and lay out every output sheet for one Book.
 
@@ -176,11 +182,14 @@ def process(
     transport. The caller owns reading and writing the book. `confirm` sees the messages
     before anything is sent; when it says no, nothing is sent and None is returned.
     `archive`: where every message sent is kept (the workbook's `Archive.of`).
+    `inbound`: the bounces and replies read back by IMAP (`Ledger.inbound`); `notes`:
+    Errores rows found before planning (an inbox that could not be read).
     """
     with gc_paused():  # bulk frames and objects with no cycles: see sync.memory
         computed = compute(book, now)
         planned = plan(computed, ledger.history(now))
     computed.errors.extend(planned.errors)
+    computed.errors.extend(notes)
     if confirm is not None and not confirm(planned.messages):
         return None
     with gc_paused():
@@ -222,19 +231,30 @@ def run_cycle(
             transport = transport_from_env(path)
         archive = None if dry_run else Archive.of(path)
         with book_ledger(path, book, now, ledger_path) as ledger:
+            # before planning: this cycle's Envíos and alerts already see what bounced
+            inbox, inbox_error = check_inbox(ledger, now) if not dry_run else (None, "")
+            notes = (inbox_note(inbox_error),) if inbox_error else ()
             done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop,
-                           archive=archive)
+                           archive=archive, inbound=ledger.inbound(), notes=notes)
             parameters = missing_id(book, ledger)
         assert done is not None  # no confirm step here
         bar.advance()
         result = CycleResult(path, now, done.computed, done.deliveries, written=False,
-                             skipped=done.skipped, waiting=done.waiting)
+                             skipped=done.skipped, waiting=done.waiting, inbox=inbox,
+                             inbox_error=inbox_error)
         if write:
             _write(result, done.sheets, parameters)
         if archive is not None:  # after the write: upkeep never holds back the sheets
             prune(archive, now.date(), book.config.archive_months)
         bar.advance()
     return result
+
+
+def inbox_note(problem: str) -> InputError:
+    """The Errores row of an inbox that could not be read this cycle."""
+    return InputError("Correo entrante", None, "", "",
+                      f"No se leyeron los rebotes ni las respuestas: {problem}. Los envíos "
+                      "siguieron; se reintenta en el próximo ciclo.")
 
 
 def _write(result: CycleResult, sheets: list[Sheet], parameters: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ def summary_lines(result) -> list[str]:
     lines.append("Envíos: " + (state_counts(result.counts()) or "ninguno"))
     lines.append(f"{count(len(computed.errors), 'error')} en los datos (vea la hoja Errores)")
     lines += [f"Aviso: el envío se detuvo: {text}" for text in _stopped(result)]
+    lines += inbox_lines(result)
     if result.write_error:
         lines.append(f"Aviso: {result.write_error}")
     elif result.deferred:
@@ -40,6 +41,21 @@ def _stopped(result) -> list[str]:
     codes = (ReasonCode.SMTP_DOWN, ReasonCode.OAUTH_FAILED)
     texts = (r.reason_text for r in result.deliveries if r.reason and r.reason.code in codes)
     return list(dict.fromkeys(texts))
+
+
+def inbox_lines(result) -> list[str]:
+    """What the IMAP inbox gave this cycle, or why it was not read."""
+    if getattr(result, "inbox_error", ""):
+        return [f"Aviso: no se leyó el buzón IMAP: {result.inbox_error}"]
+    read = getattr(result, "inbox", None)
+    if read is None:
+        return []
+    line = (f"Correo entrante: {count(read.handled, 'mensaje nuevo', 'mensajes nuevos')} "
+            f"({count(read.bounces, 'rebote')}, {count(read.replies, 'respuesta')})")
+    if read.unmoved:
+        line += (f"; {count(read.unmoved, 'mensaje')} no se pudo mover a Cobranza/Procesados "
+                 "(se reintenta)")
+    return [line]
 
 
 def print_summary(result) -> None:

@@ -96,15 +96,18 @@ STATE_WORDS: dict[SendState, tuple[str, str]] = {
     SendState.SKIPPED: ("omitido", "omitidos"),
     SendState.ERROR: ("fallido", "fallidos"),
     SendState.UNCERTAIN: ("incierto", "inciertos"),
+    SendState.BOUNCED: ("rebotado", "rebotados"),
 }
+# Counted too when present (a bounce comes back after the cycle that sent it).
+_COUNTED = (*SHOWN_STATES, SendState.BOUNCED)
 
 
 def state_counts(counts: Mapping[str, int], separator: str = ", ", zeros: bool = False) -> str:
     """ "441 enviados, 1087 omitidos, 2 fallidos": the messages per state, in SHOWN_STATES
     order; states without messages only with `zeros` ("" when nothing is shown)."""
     return separator.join(
-        count(counts.get(state, 0), *STATE_WORDS[state]) for state in SHOWN_STATES
-        if zeros or counts.get(state, 0)
+        count(counts.get(state, 0), *STATE_WORDS[state]) for state in _COUNTED
+        if (zeros and state in SHOWN_STATES) or counts.get(state, 0)
     )
 
 

@@ -38,6 +38,7 @@ _TEXTS: dict[ReasonCode, str] = {
     _R.OAUTH_FAILED: "{detail}",
     _R.SMTP_TEMPORARY: "{detail}",
     _R.SMTP_REFUSED: "{detail}",
+    _R.BOUNCED: "rebotó en {address}: {detail}",
     _R.NO_SMTPUTF8: "{address}: el servidor de correo no acepta direcciones con caracteres no "
                     "ASCII antes de la @ (SMTPUTF8)",
     _R.BAD_ADDRESS: "{detail}",

@@ -43,6 +43,14 @@ def refused_problem(code: str, to: str, reply: str) -> str:
     )
 
 
+def bounced_problem(code: str, to: str, reply: str) -> str:
+    """Errores text while a bounce of the customer's address stands (IMAP)."""
+    return (
+        f"el aviso {code} espera: un correo a {to} {reply}; corrija el Email y los avisos "
+        "vigentes se enviarán a la nueva dirección"
+    )
+
+
 def smtputf8_problem(code: str, address: str) -> str:
     """Errores text for an address our SMTP server cannot carry (RFC 6531 SMTPUTF8)."""
     return (

@@ -46,7 +46,12 @@ from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
 from cobranza.notices.contact_rules import CustomerRules
-from cobranza.notices.customers import customer_table, email_errors, refused_problem
+from cobranza.notices.customers import (
+    bounced_problem,
+    customer_table,
+    email_errors,
+    refused_problem,
+)
 from cobranza.notices.fixable import template_errors
 from cobranza.notices.messages import (
     Line,
@@ -79,6 +84,7 @@ class Refusal:
 
     to: str  # the "; "-joined To addresses it was refused for
     reply: str  # the server's answer, as recorded in Envíos
+    bounced: bool = False  # a non-delivery report came back (IMAP), after the server took it
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,9 @@ class History:
     # template): nothing was sent, so they are planned again; while the planner would
     # skip them now their old row stays the record (not recorded nor counted again)
     reopened: frozenset[str] = frozenset()
+    # customer id -> the latest bounce of a notice to it (a non-delivery report read by
+    # IMAP): its later notices wait while its To is the one that bounced
+    bounced: Mapping[str, Refusal] = field(default_factory=dict)
 
 
 def plan_notices(
@@ -116,7 +125,7 @@ def plan_notices(
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
     cand = cand[~(_skipped(cand) & is_final(cand["key"].to_numpy(), history.reopened))]
-    cand, refusals = hold_refused(cand, stages, customers, history.refused)
+    cand, refusals = hold_refused(cand, stages, customers, history.refused, history.bounced)
     cand = in_plan_order(cand, inv, stages)
     skip = _skipped(cand)
     drafts = group(cand[~skip], inv, stages, customers)
@@ -270,28 +279,45 @@ def _given(reasons: np.ndarray) -> np.ndarray:
 
 def hold_refused(
     cand: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame,
-    refused: Mapping[str, Refusal],
+    refused: Mapping[str, Refusal], bounced: Mapping[str, Refusal] | None = None,
 ) -> tuple[pd.DataFrame, list[InputError]]:
     """Drop the candidates the server refused for the customer's current To (final for
-    that address), with one Errores row per refused notice that would still go; a
-    refusal for another address leaves the candidate as it is (sent to the new one)."""
-    if not refused or cand.empty:
+    that address), and every notice of a customer whose current To bounced, with one
+    Errores row per held notice that would still go; a refusal or bounce for another
+    address leaves the candidate as it is (sent to the new one)."""
+    bounced = bounced or {}
+    if (not refused and not bounced) or cand.empty:
         return cand, []
     keys = cand["key"].to_numpy(dtype=object)
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
     current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
-    held = np.fromiter((k in refused and refused[k].to == t for k, t in zip(keys, current,
-                        strict=True)), dtype=bool, count=len(keys))
+    names = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()]
+    why = [_standing(t, refused.get(k), bounced.get(c))
+           for k, c, t in zip(keys, names, current, strict=True)]
+    held = np.fromiter((r is not None for r in why), dtype=bool, count=len(keys))
     going = held & (cand["state"] != SendState.SKIPPED).to_numpy()
     errors: dict[tuple[str, str, str], InputError] = {}
     for key, cust, stage in zip(keys[going], cand["cust"].to_numpy()[going],
                                 cand["stage"].to_numpy()[going], strict=True):
-        customer, code, refusal = customers.index[cust], stages["code"].iat[stage], refused[key]
+        customer, code = customers.index[cust], stages["code"].iat[stage]
+        refusal = _standing(current_to(customers, customer), refused.get(key),
+                            bounced.get(customer))
         row = customers.at[customer, "row"]
-        problem = refused_problem(code, refusal.to, refusal.reply)
+        problem = (bounced_problem if refusal.bounced else refused_problem)(
+            code, refusal.to, refusal.reply)
         errors.setdefault((customer, code, refusal.reply), InputError(
             "Clientes", int(row), "Email", str(customers.at[customer, "emails"]), problem))
     return cand[~held].reset_index(drop=True), list(errors.values())
+
+
+def _standing(to: str, *refusals: Refusal | None) -> Refusal | None:
+    """The first refusal (or bounce) that was for the customer's current To `to`."""
+    return next((r for r in refusals if r is not None and r.to == to), None)
+
+
+def current_to(customers: pd.DataFrame, customer: str) -> str:
+    to = customers.at[customer, "to"]
+    return "; ".join(to) if isinstance(to, tuple) else ""
 
 
 def _late_reasons(

@@ -28,6 +28,7 @@ exponential backoff; every other state is final.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -41,6 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cobranza.inbound.bounces import sent_id
+from cobranza.inbound.records import Bounce, Inbound, Reply
 from cobranza.layout.sends import SentRow, codes_text, invoices_text
 from cobranza.layout.wording import reason_text
 from cobranza.notices.messages import (
@@ -100,6 +103,15 @@ _V1_COLUMNS = (
     'key, message_id, kind, code, recipient, "to", invoices, subject, state, reason, '
     "attempts, next_try, created_at, updated_at, pid, host"
 )
+# What IMAP read back (sync/mail/inbox.py): each inbound message once, by its Message-ID;
+# `kind` = BOUNCE/REPLY/IGNORED, `payload` = the record as JSON ("{}" for an ignored
+# message). Created with the first inbound message: a ledger without IMAP has none.
+_INBOUND = (
+    "CREATE TABLE IF NOT EXISTS inbound (book TEXT NOT NULL, message_id TEXT NOT NULL, "
+    "kind TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL, "
+    "PRIMARY KEY (book, message_id)) WITHOUT ROWID"
+)
+BOUNCE, REPLY, IGNORED = "rebote", "respuesta", "ignorado"
 # The archive file of a message (version 3), relative to its workbook's folder.
 _ARCHIVE = "ALTER TABLE sends ADD COLUMN archive TEXT NOT NULL DEFAULT ''"
 
@@ -649,6 +661,55 @@ class Ledger:
         )
         return cursor.rowcount
 
+    # inbound messages (IMAP) -------------------------------------------------------
+    def inbound_seen(self, message_id: str) -> bool:
+        """Whether the inbound message `message_id` was already handled."""
+        return self._has_inbound() and bool(self._read(
+            "SELECT 1 FROM inbound WHERE book = ? AND message_id = ?", (self.book, message_id)))
+
+    def keep_inbound(self, message_id: str, record: Bounce | Reply | None,
+                     now: datetime) -> bool:
+        """Record an inbound message as handled (False when it already was); a bounce
+        marks the message it reports `rebotado` (`_bounce`), in the same transaction."""
+        kind = BOUNCE if isinstance(record, Bounce) else REPLY if record else IGNORED
+        payload = json.dumps(_payload(record), ensure_ascii=False)
+        with self._write() as db:
+            db.execute(_INBOUND)
+            kept = db.execute("INSERT OR IGNORE INTO inbound VALUES (?, ?, ?, ?, ?)",
+                              (self.book, message_id, kind, _iso(now), payload)).rowcount
+            if kept and isinstance(record, Bounce):
+                self._bounce(db, record, now)
+        return kept > 0
+
+    def _bounce(self, db: sqlite3.Connection, bounce: Bounce, now: datetime) -> None:
+        """The reported message, if it went (enviado, incierto), becomes `rebotado` with
+        the failed address and the remote reason (Envíos Motivo)."""
+        why = reason(ReasonCode.BOUNCED, address=bounce.address, detail=bounce.reason)
+        db.execute(
+            "UPDATE sends SET state = ?, reason = ?, reason_code = ?, updated_at = ? "
+            "WHERE book = ? AND message_id = ? AND state IN ('enviado', 'incierto')",
+            (SendState.BOUNCED, reason_text(why), why.code, _iso(now), self.book,
+             sent_id(bounce.original_id)))
+
+    def inbound(self) -> Inbound:
+        """Every bounce and reply read back for this workbook, oldest first."""
+        bounces, replies = [], []
+        if not self._has_inbound():
+            return Inbound()
+        for row in self._each("SELECT kind, payload FROM inbound WHERE book = ? AND kind "
+                              "!= ? ORDER BY received_at, message_id", (self.book, IGNORED)):
+            data = json.loads(row["payload"])
+            data["received"] = datetime.fromisoformat(data["received"])
+            if row["kind"] == BOUNCE:
+                bounces.append(Bounce(**data))
+            else:
+                replies.append(Reply(**data))
+        return Inbound(tuple(bounces), tuple(replies))
+
+    def _has_inbound(self) -> bool:
+        return bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'inbound'"))
+
     # recovery --------------------------------------------------------------------
     def recover(self, now: datetime) -> int:
         """Rows left ``enviando`` by a dead process (or past the lease) -> ``incierto``."""
@@ -682,11 +743,16 @@ class Ledger:
         final: set[str] = set()
         contacts: dict[str, set[datetime]] = {}
         refused: dict[str, Refusal] = {}
+        bounced: dict[str, tuple[str, Refusal]] = {}  # customer -> its latest bounce
         reopened: set[str] = set()
         for row in self._each("SELECT * FROM sends WHERE book = ?", (self.book,)):
             key = stored_key(row["key"], row["kind"], row["recipient"], row["code"])
             if _refused(row):
-                refused[key] = Refusal(row["to"], row["reason"])
+                refused[key] = Refusal(row["to"], row["reason"],
+                                       row["state"] == SendState.BOUNCED)
+                latest = bounced.get(row["recipient"], ("",))[0]
+                if row["state"] == SendState.BOUNCED and row["updated_at"] >= latest:
+                    bounced[row["recipient"]] = (row["updated_at"], refused[key])
             elif _reopened(row):
                 reopened.add(key)
             elif not _retry_due(row, now):
@@ -697,7 +763,7 @@ class Ledger:
                 contacts.setdefault(row["recipient"], set()).add(when)
         return History(
             frozenset(final), {c: tuple(sorted(t)) for c, t in contacts.items()}, refused,
-            frozenset(reopened),
+            frozenset(reopened), {c: r for c, (_, r) in bounced.items()},
         )
 
     def rows(self) -> list[SentRow]:
@@ -762,6 +828,14 @@ def _settled(row: sqlite3.Row) -> bool:
     return row["state"] != SendState.PENDING and not _refused(row) and not _reopened(row)
 
 
+def _payload(record: Bounce | Reply | None) -> dict:
+    if record is None:
+        return {}
+    data = dataclasses.asdict(record)
+    data["received"] = record.received.isoformat()
+    return data
+
+
 def _has_column(db: sqlite3.Connection, schema: str, column: str) -> bool:
     """The `sends` table of the attached `schema` ("main" = this file) has `column`."""
     return any(r[1] == column for r in db.execute(f"PRAGMA {schema}.table_info(sends)"))
@@ -769,8 +843,12 @@ def _has_column(db: sqlite3.Connection, schema: str, column: str) -> bool:
 
 def _refused(row: sqlite3.Row) -> bool:
     """A customer notice the mail server refused for good (a first-release row says so by
-    an `error` reached after a send attempt)."""
-    if row["state"] != SendState.ERROR or row["kind"] != Kind.NOTICE:
+    an `error` reached after a send attempt), or that bounced: nothing was delivered."""
+    if row["kind"] != Kind.NOTICE:
+        return False
+    if row["state"] == SendState.BOUNCED:
+        return True
+    if row["state"] != SendState.ERROR:
         return False
     code = row["reason_code"]
     return code == ReasonCode.SMTP_REFUSED or (code == "" and row["attempts"] > 0)

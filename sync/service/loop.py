@@ -241,6 +241,8 @@ def cycle_line(result: CycleResult) -> str:
     """The one log line of a completed cycle: every count once, each phrase once."""
     parts = [state_counts(result.counts(), zeros=True),
              f"{count(len(result.computed.errors), 'error')} en los datos"]
+    if result.inbox_error:  # sending went on; the inbox is read again next cycle
+        parts.append(f"buzón IMAP sin leer: {result.inbox_error}")
     if result.write_error:
         parts.append(result.write_error)
     elif result.written:
