@@ -10,9 +10,9 @@ from email.message import EmailMessage
 
 import pandas as pd
 
+from cobranza.book.addresses import mailbox_key
 from cobranza.inbound.records import Reply
 from cobranza.inbound.replies import (
-    address_key,
     customers_by_address,
     excerpt,
     message_key,
@@ -24,7 +24,7 @@ OUR_ID = "<cobranza.mora_45-3f2a9c0d1e2b3c4d5e6f@acme.mx>"
 SENT = {"mora_45-3f2a9c0d1e2b3c4d5e6f": ("C001", "MORA_45")}
 KNOWN = {"pagos@cliente.mx": "C001", "tesoreria@compañía.mx": "C002",
          "ap@northwind.com": "C003"}
-KNOWN = {address_key(k): v for k, v in KNOWN.items()}
+KNOWN = {mailbox_key(k): v for k, v in KNOWN.items()}
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -337,7 +337,7 @@ def test_formula_like_text_is_kept_as_text():
 
 def test_message_keys_and_addresses():
     assert message_key(OUR_ID) == message_key("mora_45-3f2a9c0d1e2b3c4d5e6f")
-    assert address_key("Tesoreria@Compañía.MX") == "tesoreria@xn--compaa-7va5a.mx"
+    assert mailbox_key("Tesoreria@Compañía.MX") == "tesoreria@xn--compaa-7va5a.mx"
     customers = pd.DataFrame({"customer": ["C1", "C2"],
                               "emails": ["a@x.mx;B@y.mx", "c@compañía.mx"],
                               "cc": ["", "a@x.mx"]})

@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 
 import pandas as pd
 
-from cobranza.book.addresses import ascii_domain, split_addresses
+from cobranza.book.addresses import mailbox_key, split_addresses
 from cobranza.inbound.records import Reply
 
 MAX_EXCERPT = 500
@@ -61,11 +61,11 @@ def reply_from(
 ) -> Reply | None:
     """The Reply a message is, or None when it answers nothing of ours and its sender is
     not in Clientes. `sent`: our message id (the ledger's, or the Message-ID header) ->
-    (customer, notice codes); `customers_by_address`: `address_key` -> Cliente."""
+    (customer, notice codes); `customers_by_address`: `mailbox_key` -> Cliente."""
     sender = sender_address(msg)
     customer, notice = _answered(msg, sent)
     if not customer:
-        customer = customers_by_address.get(address_key(sender), "")
+        customer = customers_by_address.get(mailbox_key(sender), "")
     if not customer:
         return None
     return Reply(
@@ -100,23 +100,14 @@ def message_key(message_id: str) -> str:
     return _UNSAFE.sub("-", local.removeprefix("cobranza.")).lower()
 
 
-def address_key(address: str) -> str:
-    """An address as compared with Clientes: trimmed, lowercase, its domain in IDNA form
-    (`pagos@compañía.mx` and `pagos@xn--compaa-zwa.mx` are the same mailbox)."""
-    local, at, domain = address.strip().lower().rpartition("@")
-    if not at:
-        return address.strip().lower()
-    return f"{local}@{ascii_domain(domain) or domain}"
-
-
 def customers_by_address(customers: pd.DataFrame) -> dict[str, str]:
-    """`address_key` -> Cliente for every address in the Email and Email CC columns (the
+    """`mailbox_key` -> Cliente for every address in the Email and Email CC columns (the
     first customer listing an address wins)."""
     out: dict[str, str] = {}
     for customer, emails, cc in zip(customers["customer"], customers["emails"],
                                     customers["cc"], strict=True):
         for address in (*split_addresses(str(emails))[0], *split_addresses(str(cc))[0]):
-            out.setdefault(address_key(address), str(customer))
+            out.setdefault(mailbox_key(address), str(customer))
     return out
 
 
