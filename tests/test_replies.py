@@ -1,16 +1,19 @@
 """Customer replies read back by IMAP -> Reply records (cobranza.inbound.replies), from raw
-messages as Gmail, Outlook/Exchange and Apple Mail write them."""
+messages as Gmail, Outlook/Exchange and Apple Mail write them; the ledger's index of what
+was sent that they are matched to; the daily digest each reply is listed in."""
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pandas as pd
+import pytest
 
 from cobranza.book.addresses import mailbox_key
+from cobranza.book.config import Config
 from cobranza.inbound.records import Reply
 from cobranza.inbound.replies import (
     customers_by_address,
@@ -18,6 +21,11 @@ from cobranza.inbound.replies import (
     message_key,
     reply_from,
 )
+from cobranza.notices.digests import reply_period
+from cobranza.notices.messages import Line, Outgoing, notice_key
+from cobranza.vocabulary import ReasonCode, SendState, reason
+from sync.ledger.store import Ledger, message_id_for
+from sync.mail.transport import message_id_header
 
 AT = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
 OUR_ID = "<cobranza.mora_45-3f2a9c0d1e2b3c4d5e6f@acme.mx>"
@@ -343,3 +351,41 @@ def test_message_keys_and_addresses():
                               "cc": ["", "a@x.mx"]})
     assert customers_by_address(customers) == {
         "a@x.mx": "C1", "b@y.mx": "C1", "c@xn--compaa-7va5a.mx": "C2"}
+
+
+def test_a_reply_to_a_message_the_ledger_sent_names_its_customer_and_notices(tmp_path):
+    """The ledger's message ids and the Message-ID header the transport built from them
+    meet: a reply's In-Reply-To finds the customer and the notice codes it answers."""
+    lines = (Line("F1", "C9", date(2026, 11, 24), 1, 1000, "MXN"),)
+    notice = Outgoing(kind="aviso", code="MORA_45", recipient="C9", to=("x@y.mx",), cc=(),
+                      template="MORA_45", lines=lines, keys=(notice_key("C9", "F1", "MORA_45"),))
+    waiting = Outgoing(kind="aviso", code="VENCIDA_1", recipient="C8", to=("z@y.mx",), cc=(),
+                       template="VENCIDA_1", lines=lines,
+                       keys=(notice_key("C8", "F1", "VENCIDA_1"),))
+    with Ledger.open(tmp_path / "ledger.sqlite", AT, "libro") as ledger:
+        sent_id, waiting_id = message_id_for(notice), message_id_for(waiting)
+        assert ledger.claim(notice, sent_id, AT) and ledger.claim(waiting, waiting_id, AT)
+        ledger.record(sent_id, SendState.SENT, None, AT)
+        ledger.record(waiting_id, SendState.PENDING, reason(ReasonCode.SMTP_DOWN, detail="x"), AT)
+        index = ledger.sent_index()
+    assert index == {sent_id: ("C9", "MORA_45")}  # what never went answers nothing
+    header = message_id_header(sent_id, "Cobranza ACME <cobranza@acme.mx>")
+    raw = f"From: otro@nuevo.mx\nIn-Reply-To: {header}\nSubject: Re: x\n\nRecibido.\n"
+    got = reply_from(parse(raw.encode()), index, {}, AT)
+    assert got is not None and (got.customer, got.notice, got.excerpt) == (
+        "C9", "MORA_45", "Recibido.")
+
+
+@pytest.mark.parametrize(("received", "period"), [
+    ("2026-11-30T07:59", "2026-11-30"),  # Monday before Hora resumen diario (08:00)
+    ("2026-11-30T08:00", "2026-12-01"),  # that digest is due: the next business day's
+    ("2026-11-27T18:00", "2026-11-30"),  # Friday evening: Monday's
+    ("2026-11-28T10:00", "2026-11-30"),  # Saturday: Monday's
+    ("2026-12-24T09:00", "2026-12-28"),  # 25/12 is a holiday in MX, then the weekend
+    ("2026-12-01T06:59Z", "2026-12-01"),  # 00:59 in Mexico City
+])
+def test_a_reply_is_listed_in_the_first_daily_digest_due_after_it(received, period):
+    moment = datetime.fromisoformat(received.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=Config().zone)
+    assert reply_period(moment, Config()) == period

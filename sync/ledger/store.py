@@ -710,6 +710,20 @@ class Ledger:
                          for row in self._each("SELECT * FROM sends WHERE book = ?",
                                                (self.book,)) if _settled(row))
 
+    def sent_index(self) -> dict[str, tuple[str, str]]:
+        """Our message id -> (customer, notice codes "MORA_45, ESTADO_MENSUAL") of every
+        customer notice that went out or may have (enviado, incierto, enviando): what a
+        customer's reply is matched to (`cobranza.inbound.replies.reply_from`)."""
+        parts: dict[str, tuple[str, list[str]]] = {}
+        for row in self._each(
+            "SELECT message_id, recipient, code FROM sends WHERE book = ? AND kind = ? "
+            "AND state IN (?, ?, ?) ORDER BY message_id, rowid",
+            (self.book, Kind.NOTICE.value, SendState.SENT.value, SendState.UNCERTAIN.value,
+             SendState.SENDING.value)):
+            parts.setdefault(row["message_id"], (row["recipient"], []))[1].append(row["code"])
+        return {mid: (customer, codes_text([(code, "") for code in codes]))
+                for mid, (customer, codes) in parts.items()}
+
     def state_of(self, key: str) -> str | None:
         rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
         return rows[0]["state"] if rows else None
