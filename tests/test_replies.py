@@ -271,9 +271,23 @@ Content-Transfer-Encoding: quoted-printable
 """
 
 
+OUTLOOK_DESKTOP_HTML = b"""\
+From: ap@northwind.com
+Subject: RE: Reminder
+Content-Type: text/html; charset="windows-1252"
+
+<html><body><div class="WordSection1"><p class="MsoNormal">Paid today.<o:p></o:p></p>
+<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">
+<p class="MsoNormal"><b>From:</b> Cobranza ACME &lt;cobranza@acme.mx&gt;<br>
+<b>Sent:</b> Tuesday, December 1, 2026 10:00 AM<br><b>To:</b> AP</p></div>
+<p>Dear customer, invoice F-3003 is overdue.</p></div></body></html>
+"""
+
+
 def test_html_only_reply_becomes_text_without_scripts_or_quote():
     assert reply(HTML_ONLY).excerpt == (
         "Confirmamos el pago de $12,500.00 & adjuntamos el comprobante. Gracias")
+    assert reply(OUTLOOK_DESKTOP_HTML).excerpt == "Paid today."
 
 
 EXCHANGE_AUTO = b"""\

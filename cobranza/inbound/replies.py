@@ -217,7 +217,7 @@ class _TextOf(HTMLParser):
         if tag in self._VOID:
             return
         classes = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
-        hides = tag in self._HIDDEN or "gmail_quote" in classes or "divRplyFwdMsg" in classes
+        hides = tag in self._HIDDEN or "gmail_quote" in classes
         self.stack.append((tag, hides))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
