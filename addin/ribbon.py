@@ -57,9 +57,10 @@ def _edge(handler: Callable[..., T]) -> Callable[..., T | None]:
 
 def _computed(io: BookIO, now: datetime) -> Computed:
     from sync.cycle import compute, localize
+    from sync.ledger.identity import read_inbound
 
     book = io.read()
-    return compute(book, localize(now, book))
+    return compute(book, localize(now, book), read_inbound(io.path, book))
 
 
 def _run(io: BookIO, now: datetime, *, dry_run: bool, transport: Transport | None = None,
@@ -80,7 +81,7 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport: Transport | Non
     archive = None if dry_run else Archive.of(io.path)
     with book_ledger(io.path, book, at, sent=io.read_sent) as ledger:
         done = process(book, at, ledger, transport, dry_run=dry_run, confirm=confirm,
-                       archive=archive)
+                       archive=archive, inbound=ledger.inbound())
         parameters = missing_id(book, ledger)
     if done is None and transport is not None:
         transport.close()

@@ -41,7 +41,7 @@ from benchmarks.generate import AS_OF, cached_workbook
 AT = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 10, 0)
 INPUT_SHEETS = ["Facturas", "Pagos", "Gestiones"]
 OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Cartera", "Envíos", "Errores",
-                 "Vista previa")
+                 "Vista previa", "Respuestas")  # sync.cycle.OUTPUT_SHEETS
 # Shared parts the writer edits additively: compared entry by entry, not byte for byte.
 SEMANTIC = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
             "xl/styles.xml", "xl/calcChain.xml"}

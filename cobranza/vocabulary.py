@@ -67,6 +67,15 @@ class AlertType(StrEnum):
     CREDIT = "Crédito"
     NO_CONTACT = "Sin gestión"
     THIRD_PARTY = "Candidata a terceros"
+    BOUNCED = "Correo rebotado"  # an address in the customer's Email or Cc bounced
+
+
+class ReplyType(StrEnum):
+    """Tipo of a Respuestas row (a customer's message read back by IMAP); a reply is also
+    a line of its collector's daily digest, an automatic one is not."""
+
+    REPLY = "respuesta"
+    AUTOMATIC = "respuesta automática"
 
 
 class Kind(StrEnum):

@@ -18,6 +18,7 @@ from cobranza.book.records import Book, InputError
 from cobranza.inbound.records import Inbound
 from cobranza.layout import reports, sends
 from cobranza.layout.portfolio import cartera_sheet
+from cobranza.layout.replies import respuestas_sheet
 from cobranza.layout.sends import SentRow
 from cobranza.layout.sheets import Sheet
 from cobranza.notices.digests import plan_digests
@@ -54,6 +55,7 @@ class Computed:
     agenda: pd.DataFrame
     kpis: Kpis
     errors: list[InputError] = field(default_factory=list)
+    inbound: Inbound = field(default_factory=Inbound)  # bounces and replies read back
 
 
 def localize(at: datetime | None, book: Book) -> datetime:
@@ -64,15 +66,18 @@ def localize(at: datetime | None, book: Book) -> datetime:
     return at.astimezone(zone) if at.tzinfo else at.replace(tzinfo=zone)
 
 
-def compute(book: Book, now: datetime) -> Computed:
-    """Pure: the rules for every invoice, the alerts, the agenda and the KPIs."""
+def compute(book: Book, now: datetime, inbound: Inbound | None = None) -> Computed:
+    """Pure: the rules for every invoice, the alerts (Correo rebotado from `inbound`'s
+    bounces), the agenda and the KPIs."""
     as_of = now.date()
+    inbound = inbound or Inbound()
     invoices = compute_invoices(book, as_of)
-    rollups = AlertContext(book, invoices, as_of)  # shared by the alerts and the agenda
+    # shared by the alerts and the agenda
+    rollups = AlertContext(book, invoices, as_of, inbound)
     alerts = compute_alerts(book, invoices, as_of, rollups)
     agenda = compute_agenda(book, invoices, as_of, rollups)
     kpis = compute_kpis(book, invoices, as_of)
-    return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors))
+    return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors), inbound)
 
 
 @dataclass
@@ -91,13 +96,14 @@ def plan(computed: Computed, history: History) -> Plan:
     notices, skipped, errors = plan_notices(
         computed.book, computed.invoices, computed.now, history
     )
-    digests = plan_digests(computed.book, computed.alerts, computed.now, history)
+    digests = plan_digests(computed.book, computed.alerts, computed.now, history,
+                           computed.inbound.replies)
     return Plan(digests + notices, skipped, errors)
 
 
 # The sheets `process` lays out, in its order: the write-back is checked for them first.
 OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Cartera", "Errores", "Envíos",
-                 "Vista previa")
+                 "Vista previa", "Respuestas")
 
 
 def report_sheets(computed: Computed, sent: frozenset[str] = frozenset()) -> list[Sheet]:
@@ -173,7 +179,7 @@ def process(
     stop: Callable[[], bool] = lambda: False,
     confirm: Callable[[list[Outgoing]], bool] | None = None,
     archive: Archive | None = None,
-    inbound: Inbound = Inbound(),  # noqa: B008 - frozen, empty: what IMAP read back so far
+    inbound: Inbound | None = None,
     notes: tuple[InputError, ...] = (),
 ) -> Processed | None:
     """Compute, plan, deliver and lay out every output sheet for one Book.
@@ -182,11 +188,12 @@ def process(
     transport. The caller owns reading and writing the book. `confirm` sees the messages
     before anything is sent; when it says no, nothing is sent and None is returned.
     `archive`: where every message sent is kept (the workbook's `Archive.of`).
-    `inbound`: the bounces and replies read back by IMAP (`Ledger.inbound`); `notes`:
-    Errores rows found before planning (an inbox that could not be read).
+    `inbound`: the bounces and replies read back by IMAP so far (`Ledger.inbound`):
+    Alertas' Correo rebotado rows, the Respuestas sheet and the collectors' digest lines;
+    `notes`: Errores rows found before planning (an inbox that could not be read).
     """
     with gc_paused():  # bulk frames and objects with no cycles: see sync.memory
-        computed = compute(book, now)
+        computed = compute(book, now, inbound)
         planned = plan(computed, ledger.history(now))
     computed.errors.extend(planned.errors)
     computed.errors.extend(notes)
@@ -204,6 +211,7 @@ def process(
         sheets = report_sheets(computed, ledger.settled())
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
         sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now))
+        sheets.append(respuestas_sheet(book, computed.inbound.replies, now))
     return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))
 
 

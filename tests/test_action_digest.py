@@ -119,7 +119,7 @@ def test_the_actions_digest_lists_broken_promises_past_dias_accion_with_their_da
 def test_the_collectors_digest_prints_the_promise_date(synced):
     _, messages = synced
     (digest,) = [m for m in to(messages, "ana@miempresa.com")
-                 if m.subject.startswith("Promesas de pago incumplidas")]
+                 if m.subject.startswith("Resumen diario de cobranza")]
     assert invoice_lines(digest) == [
         "- Factura F-ROTA (C2): $1,000.00 MXN, fecha de pago acordada: 20/11/2026"]
 

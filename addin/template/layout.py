@@ -224,6 +224,7 @@ OUTPUT_TITLES = {
     "Envíos": "Envíos de avisos y resúmenes",
     "Errores": "Errores en los datos",
     "Vista previa": "Vista previa de avisos",
+    "Respuestas": "Respuestas de clientes",
 }
 XLWINGS_SHEET = "xlwings.conf"
 

@@ -82,6 +82,16 @@ def split_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(dict.fromkeys(good)), tuple(p for p in parts if not is_valid(normalized(p)))
 
 
+def mailbox_key(address: str) -> str:
+    """An address as two texts naming the same mailbox compare: trimmed, lowercase, the
+    domain in IDNA form (`pagos@compañía.mx` = `pagos@xn--compaa-7va5a.mx`). Any text is
+    accepted (a bounce or a From header may carry an address we would not send to)."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return address.strip().lower()
+    return f"{local}@{ascii_domain(domain) or domain}"
+
+
 def needs_smtputf8(address: str) -> bool:
     """A non-ASCII local part can only travel with the SMTPUTF8 extension (RFC 6531)."""
     return not address.rpartition("@")[0].isascii()

@@ -22,7 +22,7 @@ from cobranza.rules.alerts import ALERT_TYPES
 from cobranza.rules.kpis import Kpis
 
 ALERTS_SUMMARY_ROW = 4  # "Tipo | Cantidad" header; one row per Tipo below, then Total
-ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 17
+ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 18
 TABLE_ROW = 4  # header row of the single table on Agenda and Errores
 NO_COLLECTOR = "(sin cobrador)"
 

@@ -20,7 +20,7 @@ the same period the digest still goes. Rows with a blank Cobrador or Área are n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,11 +30,21 @@ import pandas as pd
 from cobranza.book.config import Config
 from cobranza.book.records import Book
 from cobranza.book.text import normalize
+from cobranza.inbound.records import Reply
 from cobranza.notices.contact_rules import business_day_block, customer_rules
 from cobranza.notices.customers import valid_emails
 from cobranza.notices.messages import Line, Outgoing, digest_key
 from cobranza.notices.planner import History
-from cobranza.vocabulary import AlertType, DigestCode, Kind, Reason, ReasonCode, SendState, reason
+from cobranza.vocabulary import (
+    AlertType,
+    DigestCode,
+    Kind,
+    Reason,
+    ReasonCode,
+    ReplyType,
+    SendState,
+    reason,
+)
 
 
 @dataclass(frozen=True)
@@ -91,14 +101,15 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
 class DigestRule:
     code: DigestCode  # also the Plantillas code
     weekly: bool
-    types: tuple[AlertType, ...]  # listed, in this order
+    types: tuple[AlertType | ReplyType, ...]  # listed, in this order
     table: str  # Book attribute addressing the audience ("" = Configuración parameter)
     audience: AudienceFn
 
 
 DIGESTS: tuple[DigestRule, ...] = (
     DigestRule(DigestCode.ACTIONS, False, (AlertType.ACTION,), "", to_actions_owner),
-    DigestRule(DigestCode.COLLECTOR_DAILY, False, (AlertType.BROKEN_PROMISE,), "collectors",
+    DigestRule(DigestCode.COLLECTOR_DAILY, False,
+               (AlertType.BROKEN_PROMISE, ReplyType.REPLY, AlertType.BOUNCED), "collectors",
                _by_column("collector", "el cobrador", "Cobradores")),
     DigestRule(DigestCode.COLLECTOR_WEEKLY, True,
                (AlertType.REPORTED_PAYMENT, AlertType.OPEN_DISPUTE), "collectors",
@@ -149,16 +160,22 @@ def period_of(weekly: bool, day: date) -> str:
 
 
 def plan_digests(
-    book: Book, alerts: pd.DataFrame, now: datetime, history: History
+    book: Book, alerts: pd.DataFrame, now: datetime, history: History,
+    replies: Sequence[Reply] = (),
 ) -> list[Outgoing]:
-    """The digests due at `now` (aware), one per rule and recipient, not yet final."""
+    """The digests due at `now` (aware), one per rule and recipient, not yet final;
+    `replies`: the customers' replies read back, listed in the daily digest of their
+    period (`reply_period`)."""
     local = now.astimezone(book.config.zone)
     out = []
     for rule in DIGESTS:
         period = digest_period(rule.weekly, local, book.config)
         if period is None:
             continue
-        rows = _rows_of(alerts, rule.types)
+        listed = alerts
+        if ReplyType.REPLY in rule.types and replies:
+            listed = pd.concat([alerts, reply_rows(book, replies, period)], ignore_index=True)
+        rows = _rows_of(listed, rule.types)
         if rows.empty:
             continue
         table = getattr(book, rule.table) if rule.table else pd.DataFrame()
@@ -166,6 +183,53 @@ def plan_digests(
         messages.sort(key=lambda m: m.recipient.casefold())
         out += [m for m in messages if m.keys[0] not in history.final_keys]
     return out
+
+
+def reply_period(received: datetime, config: Config) -> str:
+    """The daily digest a reply is listed in: the first one due after it was received
+    (the same company business day before Hora resumen diario, else the next business
+    day), so each reply is listed once, in the digest that follows it."""
+    local = received.astimezone(config.zone)
+    day = local.date()
+    if is_company_business_day(day, config) and local.time() < config.daily_digest_time:
+        return period_of(False, day)
+    return period_of(False, next_company_business_day(day + timedelta(days=1), config))
+
+
+def reply_rows(book: Book, replies: Sequence[Reply], period: str) -> pd.DataFrame:
+    """Alert-shaped digest rows (Tipo `respuesta`) of the replies of `period`, written by
+    a person (an auto-reply is no line), oldest first, for the customer's Cobrador."""
+    config = book.config
+    chosen = [r for r in replies if not r.automatic and r.customer
+              and reply_period(r.received, config) == period]
+    chosen.sort(key=lambda r: r.received)
+    collectors = dict(zip(book.customers["customer"], book.customers["collector"],
+                          strict=True))
+    names = book.customer_names
+    return pd.DataFrame({
+        "type": [ReplyType.REPLY.value] * len(chosen),
+        "customer": [r.customer for r in chosen],
+        "name": [names.get(r.customer, "") for r in chosen],
+        "collector": [str(collectors.get(r.customer, "")) for r in chosen],
+        "invoice": [""] * len(chosen),
+        "currency": [config.default_currency] * len(chosen),
+        "balance": pd.Series([0] * len(chosen), dtype="int64"),
+        "days": pd.Series([pd.NA] * len(chosen), dtype="Int64"),
+        "detail": [_reply_detail(r, names.get(r.customer, ""), config) for r in chosen],
+        "area": [""] * len(chosen),
+        "due": pd.Series([pd.NaT] * len(chosen), dtype="datetime64[ns]"),
+        "days_overdue": pd.Series([pd.NA] * len(chosen), dtype="Int64"),
+        "promise_date": pd.Series([pd.NaT] * len(chosen), dtype="datetime64[ns]"),
+    })
+
+
+def _reply_detail(reply: Reply, name: str, config: Config) -> str:
+    """ "Comercial del Norte (pagos@cliente.mx) respondió el 04/12/2026 09:30 al aviso
+    MORA_45: «Pagamos el viernes.»" """
+    when = reply.received.astimezone(config.zone).strftime("%d/%m/%Y %H:%M")
+    about = f" al aviso {reply.notice}" if reply.notice else ""
+    who = f"{name} ({reply.sender})" if name else reply.sender
+    return f"{who} respondió el {when}{about}: «{reply.excerpt}»"
 
 
 def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:

@@ -12,13 +12,15 @@ currency order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, tzinfo
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from cobranza.book.addresses import mailbox_key, split_addresses
 from cobranza.book.records import Book
+from cobranza.inbound.records import Bounce, Inbound
 from cobranza.plural import counts
 from cobranza.rules.invoices import as_day
 from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
@@ -44,9 +46,11 @@ ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance"
 class AlertContext(InvoiceRollups):
     """The inputs of every alert plus the rollups they share, computed once per call."""
 
-    def __init__(self, book: Book, invoices: pd.DataFrame, as_of: date) -> None:
+    def __init__(self, book: Book, invoices: pd.DataFrame, as_of: date,
+                 inbound: Inbound | None = None) -> None:
         super().__init__(book, invoices)
         self.day = as_day(as_of)
+        self.inbound = inbound or Inbound()  # bounces and replies read back by IMAP
 
     @cached_property
     def without_contact(self) -> pd.DataFrame:
@@ -270,6 +274,50 @@ def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
     return _by_invoice(rows, AlertType.THIRD_PARTY, days, detail)
 
 
+def _latest_bounces(bounces: tuple[Bounce, ...]) -> dict[str, Bounce]:
+    """`mailbox_key` -> the latest bounce of that address."""
+    latest: dict[str, Bounce] = {}
+    for bounce in sorted(bounces, key=lambda b: b.received):
+        latest[mailbox_key(bounce.address)] = bounce
+    return latest
+
+
+def _bounce_text(bounce: Bounce, zone: tzinfo) -> str:
+    day = bounce.received.astimezone(zone).strftime("%d/%m/%Y")
+    reason = f": {bounce.reason}" if bounce.reason else ""
+    return f"{bounce.address} rebotó el {day}{reason}"
+
+
+def bounced(ctx: AlertContext) -> pd.DataFrame:
+    """Correo rebotado: a customer whose Email or Email CC still lists an address that
+    bounced (its latest bounce is named); the row goes when the address leaves the
+    customer's Email and Email CC. Saldo: its open balance in the default currency."""
+    latest = _latest_bounces(ctx.inbound.bounces)
+    customers = ctx.book.customers.drop_duplicates("customer")
+    if not latest:  # the usual cycle: no address scan
+        customers = customers.iloc[:0]
+    zone, hits, found = ctx.book.config.zone, [], []
+    for code, emails, cc in zip(customers["customer"], customers["emails"], customers["cc"],
+                                strict=True):
+        listed = (*split_addresses(str(emails))[0], *split_addresses(str(cc))[0])
+        bounces = [latest[k] for k in dict.fromkeys(map(mailbox_key, listed)) if k in latest]
+        if bounces:
+            hits.append(code)
+            found.append(bounces)
+    rows = customers.set_index("customer").loc[hits, ["name", "collector"]].reset_index()
+    currency = ctx.book.config.default_currency
+    balances = credit_position(ctx).set_index("customer")["balance"]
+    rows["currency"] = currency
+    rows["balance"] = balances.reindex(hits).fillna(0).astype("int64").to_numpy()
+    last = [max(b.received for b in bs).astimezone(zone).date() for bs in found]
+    days = pd.Series([(ctx.day.date() - d).days for d in last], index=rows.index, dtype="Int64")
+    detail = pd.Series(
+        ["; ".join(_bounce_text(b, zone) for b in bs)
+         + ". Confirme la dirección con el cliente y corríjala en Clientes." for bs in found],
+        index=rows.index, dtype="object")
+    return _frame(rows, AlertType.BOUNCED, days, detail)
+
+
 ALERTS: list[tuple[AlertType, AlertFn]] = [
     (AlertType.ACTION, action),
     (AlertType.BROKEN_PROMISE, broken_promise),
@@ -281,15 +329,18 @@ ALERTS: list[tuple[AlertType, AlertFn]] = [
     (AlertType.CREDIT, credit),
     (AlertType.NO_CONTACT, no_contact),
     (AlertType.THIRD_PARTY, third_party_candidate),
+    (AlertType.BOUNCED, bounced),
 ]
 ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 
 
 def compute_alerts(book: Book, invoices: pd.DataFrame, as_of: date,
-                   ctx: AlertContext | None = None) -> pd.DataFrame:
+                   ctx: AlertContext | None = None, inbound: Inbound | None = None
+                   ) -> pd.DataFrame:
     """Every alert, in registry order (then customer, invoice). `ctx`: the context of
-    these same arguments, when the caller shares it with the agenda."""
-    ctx = ctx or AlertContext(book, invoices, as_of)
+    these same arguments, when the caller shares it with the agenda; `inbound`: the
+    bounces read back (without a ctx)."""
+    ctx = ctx or AlertContext(book, invoices, as_of, inbound)
     parts = [fn(ctx) for _, fn in ALERTS]
     out = pd.concat(parts, ignore_index=True)[ALERT_COLUMNS]
     return out.astype({"balance": "int64", "days": "Int64"})

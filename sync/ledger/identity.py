@@ -23,6 +23,7 @@ import pandas as pd
 
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book
+from cobranza.inbound.records import Inbound
 from cobranza.notices.seeding import seeds_from_envios
 from sync.ledger.store import (
     Ledger,
@@ -30,6 +31,7 @@ from sync.ledger.store import (
     legacy_ledger_paths,
     provisional_id,
     settled_keys,
+    stored_inbound,
 )
 from sync.xlsx.sent_reader import read_sent
 
@@ -72,3 +74,9 @@ def sent_keys(workbook: Path, book: Book) -> frozenset[str]:
     never create or migrate a ledger: when there is none, nothing was sent."""
     location = choose_ledger(Path(workbook), None)
     return settled_keys(location.ledger, Path(workbook), book.config.workbook_id)
+
+
+def read_inbound(workbook: Path, book: Book) -> Inbound:
+    """Read-only, like `sent_keys`: the bounces and replies read back for the workbook."""
+    location = choose_ledger(Path(workbook), None)
+    return stored_inbound(location.ledger, Path(workbook), book.config.workbook_id)

@@ -693,18 +693,9 @@ class Ledger:
 
     def inbound(self) -> Inbound:
         """Every bounce and reply read back for this workbook, oldest first."""
-        bounces, replies = [], []
         if not self._has_inbound():
             return Inbound()
-        for row in self._each("SELECT kind, payload FROM inbound WHERE book = ? AND kind "
-                              "!= ? ORDER BY received_at, message_id", (self.book, IGNORED)):
-            data = json.loads(row["payload"])
-            data["received"] = datetime.fromisoformat(data["received"])
-            if row["kind"] == BOUNCE:
-                bounces.append(Bounce(**data))
-            else:
-                replies.append(Reply(**data))
-        return Inbound(tuple(bounces), tuple(replies))
+        return inbound_of(self._each(_INBOUND_ROWS.format(books="?"), (self.book, IGNORED)))
 
     def _has_inbound(self) -> bool:
         return bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' "
@@ -786,6 +777,20 @@ class Ledger:
                          for row in self._each("SELECT * FROM sends WHERE book = ?",
                                                (self.book,)) if _settled(row))
 
+    def sent_index(self) -> dict[str, tuple[str, str]]:
+        """Our message id -> (customer, notice codes "MORA_45, ESTADO_MENSUAL") of every
+        customer notice that went out or may have (enviado, incierto, enviando): what a
+        customer's reply is matched to (`cobranza.inbound.replies.reply_from`)."""
+        parts: dict[str, tuple[str, list[str]]] = {}
+        for row in self._each(
+            "SELECT message_id, recipient, code FROM sends WHERE book = ? AND kind = ? "
+            "AND state IN (?, ?, ?) ORDER BY message_id, rowid",
+            (self.book, Kind.NOTICE.value, SendState.SENT.value, SendState.UNCERTAIN.value,
+             SendState.SENDING.value)):
+            parts.setdefault(row["message_id"], (row["recipient"], []))[1].append(row["code"])
+        return {mid: (customer, codes_text([(code, "") for code in codes]))
+                for mid, (customer, codes) in parts.items()}
+
     def state_of(self, key: str) -> str | None:
         rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
         return rows[0]["state"] if rows else None
@@ -797,29 +802,69 @@ def settled_keys(path: Path, workbook: Path, book_id: str) -> frozenset[str]:
     id this file gave its path): sent, skipped, uncertain, being sent, a final error;
     not what waits to be retried or what the user can still fix. Read-only, for
     PROXIMO_AVISO: never creates, migrates nor writes a ledger (no file: nothing sent)."""
-    if not path.is_file():
-        return frozenset()
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                         timeout=BUSY_TIMEOUT_S)
-    db.row_factory = sqlite3.Row
-    try:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    with _read_only(path) as db:
+        tables = _tables(db)
         if "sends" not in tables:
             return frozenset()
         columns = {r["name"] for r in db.execute("PRAGMA table_info(sends)")}
         if "book" not in columns:  # a first-release file: one workbook's rows, no codes
             rows = db.execute("SELECT *, '' AS reason_code FROM sends")
         else:
-            ids = [book_id] if book_id else [r[0] for r in db.execute(
-                "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
+            ids = _book_ids(db, workbook, book_id)
             rows = db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})",
                               ids)
         return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
                          for row in rows if _settled(row))
+
+
+def stored_inbound(path: Path, workbook: Path, book_id: str) -> Inbound:
+    """Read-only, like `settled_keys`: the bounces and replies the ledger file at `path`
+    holds for the workbook (for the ribbon's Actualizar alertas, which never writes one)."""
+    with _read_only(path) as db:
+        if "inbound" not in _tables(db):
+            return Inbound()
+        ids = _book_ids(db, workbook, book_id)
+        return inbound_of(db.execute(_INBOUND_ROWS.format(books=", ".join("?" * len(ids))),
+                                     (*ids, IGNORED)))
+
+
+_INBOUND_ROWS = ("SELECT kind, payload FROM inbound WHERE book IN ({books}) AND kind != ? "
+                 "ORDER BY received_at, message_id")
+
+
+def inbound_of(rows: Iterable[sqlite3.Row]) -> Inbound:
+    bounces, replies = [], []
+    for row in rows:
+        data = json.loads(row["payload"])
+        data["received"] = datetime.fromisoformat(data["received"])
+        if row["kind"] == BOUNCE:
+            bounces.append(Bounce(**data))
+        else:
+            replies.append(Reply(**data))
+    return Inbound(tuple(bounces), tuple(replies))
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """The ledger file opened read-only; an absent file reads as an empty database."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                         timeout=BUSY_TIMEOUT_S) if path.is_file() else sqlite3.connect(":memory:")
+    db.row_factory = sqlite3.Row
+    try:
+        yield db
     except sqlite3.OperationalError as exc:
         raise busy_error(path, BUSY_TIMEOUT_S, exc) from None
     finally:
         db.close()
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _book_ids(db: sqlite3.Connection, workbook: Path, book_id: str) -> list[str]:
+    return [book_id] if book_id else [r[0] for r in db.execute(
+        "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
 
 
 def _settled(row: sqlite3.Row) -> bool:
