@@ -16,6 +16,7 @@ import pandas as pd
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
 from cobranza.inbound.records import Inbound
+from cobranza.inbound.replies import reply_matcher
 from cobranza.layout import reports, sends
 from cobranza.layout.portfolio import cartera_sheet
 from cobranza.layout.replies import respuestas_sheet
@@ -240,7 +241,9 @@ def run_cycle(
         archive = None if dry_run else Archive.of(path)
         with book_ledger(path, book, now, ledger_path) as ledger:
             # before planning: this cycle's Envíos and alerts already see what bounced
-            inbox, inbox_error = check_inbox(ledger, now) if not dry_run else (None, "")
+            inbox, inbox_error = check_inbox(
+                ledger, now, reply_from=reply_matcher(ledger.sent_index, book.customers)
+            ) if not dry_run else (None, "")
             notes = (inbox_note(inbox_error),) if inbox_error else ()
             done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop,
                            archive=archive, inbound=ledger.inbound(), notes=notes)

@@ -156,18 +156,18 @@ protocol lmtp {{
             "COBRANZA_IMAP_SECURITY": "ssl", "COBRANZA_IMAP_CA_FILE": str(self.ca_file),
         } | extra
 
-    def imap(self) -> imaplib.IMAP4_SSL:
-        """A logged-in client (the test's own look into the mailbox)."""
+    def imap(self, user: str = USER) -> imaplib.IMAP4_SSL:
+        """A logged-in client (the test's own look into the mailbox of `user`)."""
         import ssl
 
         context = ssl.create_default_context(cafile=str(self.ca_file))
         client = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=context)
-        client.login(USER, PASSWORD)
+        client.login(user, PASSWORD)
         return client
 
-    def messages(self, folder: str = "INBOX") -> list[bytes]:
-        """The raw messages in `folder` ([] when it does not exist)."""
-        client = self.imap()
+    def messages(self, folder: str = "INBOX", user: str = USER) -> list[bytes]:
+        """The raw messages in `folder` of `user`'s mailbox ([] when it does not exist)."""
+        client = self.imap(user)
         try:
             typ, _ = client.select(f'"{folder}"', readonly=True)
             if typ != "OK":
@@ -188,10 +188,10 @@ protocol lmtp {{
         finally:
             client.logout()
 
-    def clear(self) -> None:
-        """Empty the inbox and delete every other folder (between tests sharing the
+    def clear(self, user: str = USER) -> None:
+        """Empty `user`'s inbox and delete every other folder (between tests sharing the
         session's server)."""
-        client = self.imap()
+        client = self.imap(user)
         try:
             _, folders = client.list()
             names = [line.decode().rsplit(' "/" ', 1)[-1] for line in folders or []]

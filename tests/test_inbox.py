@@ -7,9 +7,13 @@ An IMAP server that cannot be reached never stops the sending."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import smtplib
 import sqlite3
 import time
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 from cobranza.inbound.records import Bounce, Inbound, Reply
@@ -82,6 +86,10 @@ def test_a_real_bounce_marks_the_reminder_rebotado_once_and_is_moved(
     assert "Correo entrante: 1 mensaje nuevo (1 rebote, 0 respuestas)" in second
     assert envios(book) == {"C1": (UNKNOWN, "rebotado", REASON), "C2": (CUSTOMER, "enviado", "")}
     assert mailbox.messages() == [] and mailbox.messages(PROCESSED) == [dsn]
+    [bounced] = [r for r in table(book, "Alertas", "Tipo")
+                 if r[0] == "Correo rebotado" and r[1] != 1]  # the row, not the count
+    assert bounced[1] == "C1"
+    assert bounced[8].startswith(f"{UNKNOWN} rebotó el 25/11/2026: 550 5.1.1")
     # the bounced reminder is not sent again to the same address: Errores says why
     assert errores(book) == [("Clientes", "Email", UNKNOWN,
                               f"el aviso VENCIDA_1 espera: un correo a {UNKNOWN} {REASON}; "
@@ -178,3 +186,44 @@ def test_the_ledger_keeps_each_inbound_record_once_and_gives_them_back(tmp_path)
             True, True, True, False]
         assert ledger.inbound_seen("<n@x>") and not ledger.inbound_seen("<otro@x>")
         assert ledger.inbound() == Inbound((bounce,), (reply,))
+
+
+def test_a_customers_reply_through_postfix_becomes_a_respuestas_row(
+        postfix_server, mailbox, tmp_path):
+    """The customer answers the reminder from their mail client (In-Reply-To, the quote
+    below) and their server answers too (an out-of-office): both reach the collections
+    mailbox through Postfix, and the next cycle lists them in Respuestas, quote removed."""
+    mailbox.clear(CUSTOMER)
+    book = make_workbook(tmp_path, {"C2": CUSTOMER})
+    env = postfix_server.env() | mailbox.env()
+    sync(book, "2026-11-25T10:00", None, extra_env=env)
+    [reminder] = wait_for(lambda: mailbox.messages(user=CUSTOMER), 1)
+    original = email.message_from_bytes(reminder, policy=email.policy.default)
+    reply = EmailMessage()
+    reply["From"], reply["To"] = f"Compras C2 <{CUSTOMER}>", original["From"]
+    reply["Subject"], reply["Message-ID"] = "RE: " + original["Subject"], "<r1@cliente.test>"
+    reply["In-Reply-To"] = reply["References"] = original["Message-ID"]
+    reply.set_content("Pagamos el viernes 27, gracias.\n\nEl mié, 25 nov 2026 a las 10:00, "
+                      f"Cobranza <cobranza@{DOMAIN}> escribió:\n> Estimado cliente:\n> saldo\n")
+    away = EmailMessage()
+    away["From"], away["To"] = CUSTOMER, f"cobranza@{DOMAIN}"
+    away["Subject"] = "Fuera de la oficina"
+    away["Auto-Submitted"], away["Message-ID"] = "auto-replied", "<r0@cliente.test>"
+    away.set_content("Estoy fuera hasta el lunes.")
+    with smtplib.SMTP("127.0.0.1", int(postfix_server.env()["COBRANZA_SMTP_PORT"])) as smtp:
+        smtp.send_message(away)
+        smtp.send_message(reply)
+    wait_for(mailbox.messages, 2)
+
+    second = sync(book, "2026-11-25T10:10", None, extra_env=env)
+    assert "Correo entrante: 2 mensajes nuevos (0 rebotes, 2 respuestas)" in second
+    rows = sorted(table(book, "Respuestas", "Fecha"), key=lambda r: r[8])
+    assert [r[1:] for r in rows] == [
+        ["C2", "Cliente C2", "", CUSTOMER, "RE: " + original["Subject"],
+         "Pagamos el viernes 27, gracias.", "VENCIDA_1", "respuesta"],
+        ["C2", "Cliente C2", "", CUSTOMER, "Fuera de la oficina",
+         "Estoy fuera hasta el lunes.", "", "respuesta automática"],
+    ]
+    assert len(mailbox.messages(PROCESSED)) == 2 and mailbox.messages() == []
+    sync(book, "2026-11-25T10:20", None, extra_env=env)
+    assert len(table(book, "Respuestas", "Fecha")) == 2  # each message handled once

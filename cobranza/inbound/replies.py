@@ -13,8 +13,10 @@ replacement characters.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -78,6 +80,23 @@ def reply_from(
         notice=notice,
         automatic=is_automatic(msg),
     )
+
+
+def reply_matcher(sent: Callable[[], Mapping[str, tuple[str, str]]], customers: pd.DataFrame
+                  ) -> Callable[[Message, str, datetime], Reply | None]:
+    """The `classify` hook for one cycle: `reply_from` against the notices that went out
+    (`sent()`, e.g. `Ledger.sent_index`, asked once, only when a message comes) and the
+    Clientes addresses. The IMAP reader parses with the compat32 policy (flufl.bounce's);
+    headers are decoded here with the modern one."""
+    known: list = []
+
+    def match(msg: Message, _message_id: str, received: datetime) -> Reply | None:
+        if not known:
+            known.extend((sent(), customers_by_address(customers)))
+        modern = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+        return reply_from(modern, known[0], known[1], received)
+
+    return match
 
 
 def _answered(msg: Message, sent: Mapping[str, tuple[str, str]]) -> tuple[str, str]:
