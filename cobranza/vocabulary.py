@@ -67,6 +67,7 @@ class AlertType(StrEnum):
     CREDIT = "Crédito"
     NO_CONTACT = "Sin gestión"
     THIRD_PARTY = "Candidata a terceros"
+    HIGH_RISK = "Riesgo alto"
 
 
 class Kind(StrEnum):
