@@ -28,6 +28,7 @@ from cobranza.book.positions import first_positions
 from cobranza.book.records import Book
 from cobranza.rules.invoices import as_day, contact_touches
 from cobranza.rules.paid import paid_until
+from cobranza.rules.rollups import group_sum
 from cobranza.vocabulary import Result, Status
 
 RISK_COLUMNS = ["customer", "name", "collector", "risk", "level", "reasons", "late_days"]
@@ -63,22 +64,69 @@ def paid_dates(book: Book, day: pd.Timestamp) -> pd.Series:
     return out
 
 
+class _Codes:
+    """Per row of the invoices frame: its customer's number 0..k-1 in text order among
+    the customers with an invoice issued by the cut-off (-1 for a row issued later).
+    Every per-customer figure is then an integer bincount, no text grouping."""
+
+    def __init__(self, inv: pd.DataFrame, exists: np.ndarray) -> None:
+        codes, uniques = pd.factorize(inv["customer"].to_numpy(dtype=object)[exists], sort=True)
+        self.row = np.full(len(inv), -1, dtype="int64")
+        self.row[exists] = codes
+        self.customers = pd.Index(uniques, dtype="str")
+        self.k = len(uniques)
+
+    def total(self, mask: np.ndarray, values: np.ndarray | float = 1.0) -> np.ndarray:
+        """Per customer: the float sum of `values` (one per row, or a constant) in `mask`."""
+        weights = values[mask] if isinstance(values, np.ndarray) else None
+        counts = np.bincount(self.row[mask], weights, minlength=self.k)
+        return counts if weights is not None else counts * values
+
+    def largest(self, mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.k, dtype="int64")
+        np.maximum.at(out, self.row[mask], values[mask].astype("int64"))
+        return out
+
+
 def _history(book: Book, day: pd.Timestamp, exists: np.ndarray) -> pd.DataFrame:
-    """Per paid invoice of the window: customer, weight, days late (>= 0), late."""
+    """Per invoice row: in the window (paid in full in the HISTORY_DAYS up to `day`),
+    weight, days late (>= 0) and late; rows outside the window weigh 0."""
     inv = book.invoices
-    paid = paid_dates(book, day)
-    window = (exists & (paid > day - pd.Timedelta(days=HISTORY_DAYS)).to_numpy()
-              & inv["due"].notna().to_numpy())
-    due = inv["due"].to_numpy()[window]
-    late = (paid.to_numpy()[window] - due).astype("timedelta64[D]").astype("int64")
+    paid = paid_dates(book, day).to_numpy()
+    due = inv["due"].to_numpy()
+    window = exists & (paid > (day - pd.Timedelta(days=HISTORY_DAYS)).to_datetime64()) & \
+        ~np.isnat(due)
+    late = np.where(window, (paid - due).astype("timedelta64[D]").astype("int64"), 0)
     age = np.maximum((day.to_datetime64() - due).astype("timedelta64[D]").astype("int64"), 0)
-    return pd.DataFrame({"customer": inv["customer"].to_numpy()[window],
-                         "weight": 0.5 ** (age / HALF_LIFE), "days": np.maximum(late, 0),
-                         "late": late > 0})
+    return pd.DataFrame({"window": window, "weight": np.where(window, 0.5 ** (age / HALF_LIFE),
+                                                                0.0),
+                         "days": np.maximum(late, 0), "late": late > 0})
 
 
-def _history_points(late_share: pd.Series, mean_days: pd.Series) -> pd.Series:
+def _history_points(late_share: np.ndarray, mean_days: np.ndarray) -> np.ndarray:
     return POINTS["late"] * late_share + POINTS["days"] * np.minimum(mean_days / 30, 1)
+
+
+class _Past:
+    """The window's per-customer figures: weighted late share and days, counts."""
+
+    def __init__(self, codes: _Codes, hist: pd.DataFrame) -> None:
+        inside, w = hist["window"].to_numpy(), hist["weight"].to_numpy()
+        late, days = hist["late"].to_numpy(), hist["days"].to_numpy().astype("float64")
+        self.weight = codes.total(inside, w)
+        self.known = self.weight > 0
+        total = w.sum()
+        base = (w * late).sum() / total if total > 0 else 0.0
+        base_days = (w * days).sum() / total if total > 0 else 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(self.known, codes.total(inside, w * late) / self.weight, base)
+            mean = np.where(self.known, codes.total(inside, w * days) / self.weight, base_days)
+            self.paid = codes.total(inside).astype("int64")
+            self.late = codes.total(inside & late).astype("int64")
+            self.late_mean = codes.total(inside & late, days) / np.maximum(self.late, 1)
+            self.mean_days = np.where(self.paid > 0, codes.total(inside, days)
+                                      / np.maximum(self.paid, 1), np.nan)
+        self.points = _history_points(share, mean)
 
 
 def _broken_promises(book: Book, day: pd.Timestamp) -> pd.Series:
@@ -95,21 +143,15 @@ def _broken_promises(book: Book, day: pd.Timestamp) -> pd.Series:
     return t[unpaid].drop_duplicates("row").groupby("customer").size()
 
 
-def _per_customer(values: np.ndarray, customers: np.ndarray, index: pd.Index,
-                  how: str = "sum") -> pd.Series:
-    out = pd.Series(values).groupby(customers).agg(how)
-    return out.reindex(index, fill_value=0)
-
-
-def _credit_use(book: Book, inv: pd.DataFrame, open_: np.ndarray, index: pd.Index
-                ) -> pd.Series:
+def _credit_use(book: Book, inv: pd.DataFrame, codes: _Codes, open_: np.ndarray
+                ) -> np.ndarray:
     """Open balance in the default currency / Límite de crédito (NaN without a limit)."""
     mine = open_ & (inv["currency"] == book.config.default_currency).to_numpy()
-    balance = _per_customer(inv["balance"].to_numpy()[mine], inv["customer"].to_numpy()[mine],
-                            index).astype("float64")
+    balance = codes.total(mine, inv["balance"].to_numpy().astype("float64"))
     limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
-    limit = limits.reindex(index).astype("float64")
-    return balance / limit.where(limit > 0)
+    limit = limits.reindex(codes.customers).astype("float64").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(limit > 0, balance / limit, np.nan)
 
 
 def _motives(parts: pd.DataFrame, texts: pd.DataFrame) -> pd.Series:
@@ -124,8 +166,40 @@ def _motives(parts: pd.DataFrame, texts: pd.DataFrame) -> pd.Series:
     return joined.fillna("")
 
 
-def _counted(n: pd.Series, one: str, many: str) -> pd.Series:
-    return n.astype("int64").astype(str) + " " + np.where(n == 1, one, many)
+def _text(n: np.ndarray) -> pd.Series:
+    return pd.Series(np.asarray(n).astype("int64")).astype(str)
+
+
+def _counted(n: np.ndarray, one: str, many: str) -> pd.Series:
+    return _text(n) + " " + np.where(n == 1, one, many)
+
+
+def _texts(past: _Past, promises: np.ndarray, disputed: np.ndarray, oldest: np.ndarray,
+           usage: np.ndarray) -> pd.DataFrame:
+    """Each component's Motivo, per customer."""
+    history = ("pagó tarde " + _text(past.late) + " de sus " + _text(past.paid)
+               + " facturas pagadas en 12 meses (promedio " + _text(np.rint(past.late_mean))
+               + " días)")
+    return pd.DataFrame({
+        "history": history.where(past.known, NO_HISTORY),
+        "promises": _counted(promises, "promesa incumplida", "promesas incumplidas")
+        + f" en {PROMISE_DAYS} días",
+        "disputes": _counted(disputed, "factura", "facturas") + " en disputa",
+        "overdue": "saldo vencido de hasta " + _counted(oldest, "día", "días"),
+        "credit": "saldo abierto " + _text(np.rint(np.nan_to_num(usage) * 100))
+        + " % del límite de crédito",
+    })
+
+
+def _reasons(past: _Past, parts: pd.DataFrame, texts: pd.DataFrame) -> pd.Series:
+    """Motivos: one without history says so first; one paying on time earns no history
+    Motivo, and "pagó a tiempo" when nothing else applies."""
+    ranked = parts.copy()
+    ranked.loc[~past.known, "history"] = 1000.0
+    ranked.loc[past.known & (past.late == 0), "history"] = 0.0
+    reasons = _motives(ranked, texts)
+    on_time = ("pagó a tiempo sus " + _text(past.paid) + " facturas pagadas en 12 meses")
+    return reasons.where(reasons != "", on_time.where(past.known, ""))
 
 
 def compute_risk(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -134,103 +208,57 @@ def compute_risk(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFram
     OVERDUE + currency column per currency owed overdue (the default currency first),
     ordered by risk (highest first), then customer. `invoices`: compute_invoices(book,
     as_of)."""
-    day = as_day(as_of)
-    inv = invoices
+    day, inv = as_day(as_of), invoices
     exists = (inv["issued"].isna() | (inv["issued"] <= day)).to_numpy()
-    customers = pd.Index(sorted(set(inv["customer"].to_numpy()[exists])), dtype="str")
-    hist = _history(book, day, exists)
-    w = hist["weight"]
-    grouped = pd.DataFrame({"w": w, "wl": w * hist["late"], "wd": w * hist["days"],
-                            "n": 1, "nl": hist["late"].astype(int),
-                            "dl": hist["days"].where(hist["late"], 0)}).groupby(
-        hist["customer"].to_numpy()).sum().reindex(customers)
-    known = grouped["w"].notna() & (grouped["w"] > 0)
-    base = hist["late"].mul(w).sum() / w.sum() if w.sum() > 0 else 0.0
-    base_days = hist["days"].mul(w).sum() / w.sum() if w.sum() > 0 else 0.0
-    share = (grouped["wl"] / grouped["w"]).where(known, base)
-    days = (grouped["wd"] / grouped["w"]).where(known, base_days)
-    history = _history_points(share, days)
-
-    open_ = (exists & (inv["balance"].to_numpy() > 0)
-             & (inv["status"] != Status.WRITTEN_OFF).to_numpy())
-    overdue_mask = open_ & (inv["days_overdue"].fillna(0).to_numpy() > 0)
-    who = inv["customer"].to_numpy()
-    oldest = _per_customer(inv["days_overdue"].to_numpy()[overdue_mask].astype("int64"),
-                           who[overdue_mask], customers, "max")
-    disputed = _per_customer(np.ones(int((open_ & (inv["status"] == Status.DISPUTED)
-                                          .to_numpy()).sum()), dtype="int64"),
-                             who[open_ & (inv["status"] == Status.DISPUTED).to_numpy()],
-                             customers)
-    promises = _broken_promises(book, day).reindex(customers, fill_value=0)
-    usage = _credit_use(book, inv, open_, customers)
-
+    codes = _Codes(inv, exists)
+    past = _Past(codes, _history(book, day, exists))
+    status = inv["status"].to_numpy(dtype=object)
+    open_ = exists & (inv["balance"].to_numpy() > 0) & (status != Status.WRITTEN_OFF)
+    days = inv["days_overdue"].fillna(0).to_numpy().astype("int64")
+    overdue = open_ & (days > 0)
+    oldest = codes.largest(overdue, days)
+    disputed = codes.total(open_ & (status == Status.DISPUTED)).astype("int64")
+    promises = _broken_promises(book, day).reindex(codes.customers, fill_value=0).to_numpy()
+    usage = _credit_use(book, inv, codes, open_)
     parts = pd.DataFrame({
-        "history": history.to_numpy(),
-        "promises": np.minimum(promises * 8.0, POINTS["promises"]).to_numpy(),
+        "history": past.points,
+        "promises": np.minimum(promises * 8.0, POINTS["promises"]),
         "disputes": np.where(disputed > 0, POINTS["disputes"], 0.0),
-        "overdue": (POINTS["overdue"] * np.minimum(oldest / 60, 1)).to_numpy(),
-        "credit": (POINTS["credit"] * ((usage.fillna(0) - 0.5) / 0.5).clip(0, 1)).to_numpy(),
+        "overdue": POINTS["overdue"] * np.minimum(oldest / 60, 1),
+        "credit": POINTS["credit"] * np.clip((np.nan_to_num(usage) - 0.5) / 0.5, 0, 1),
     })
-    risk = np.clip(np.floor(parts.sum(axis=1).to_numpy() + 0.5), 0, 100).astype("int64")
-
-    late_mean = (grouped["dl"] / grouped["nl"]).where(grouped["nl"] > 0)
-    texts = pd.DataFrame({
-        "history": ("pagó tarde " + grouped["nl"].fillna(0).astype("int64").astype(str)
-                    + " de sus " + grouped["n"].fillna(0).astype("int64").astype(str)
-                    + " facturas pagadas en 12 meses (promedio "
-                    + late_mean.round().fillna(0).astype("int64").astype(str)
-                    + " días)").where(known, NO_HISTORY).to_numpy(),
-        "promises": (_counted(promises, "promesa incumplida", "promesas incumplidas")
-                     + f" en {PROMISE_DAYS} días").to_numpy(),
-        "disputes": (_counted(disputed, "factura", "facturas") + " en disputa").to_numpy(),
-        "overdue": ("saldo vencido de hasta " + oldest.astype(str) + " "
-                    + np.where(oldest == 1, "día", "días")).to_numpy(),
-        "credit": ("saldo abierto " + (usage.fillna(0) * 100).round().astype("int64")
-                   .astype(str) + " % del límite de crédito").to_numpy(),
-    })
-    # a customer paying on time earns no history points and no such Motivo; one without
-    # history always says so, first
-    no_hist = ~known.to_numpy()
-    parts.loc[no_hist, "history"] = 1000.0
-    parts.loc[known.to_numpy() & (grouped["nl"].fillna(0) == 0).to_numpy(), "history"] = 0.0
-    on_time = ("pagó a tiempo sus " + grouped["n"].fillna(0).astype("int64").astype(str)
-               + " facturas pagadas en 12 meses")
-    reasons = _motives(parts, texts)
-    reasons = reasons.where(reasons != "", on_time.where(known, "").to_numpy())
-
-    info = inv[["customer", "name", "collector"]][exists].drop_duplicates("customer")
-    info = info.set_index("customer").reindex(customers)
+    # half up, after dropping float noise (sums over more rows must not turn 32.5 into 32)
+    total = np.round(parts.sum(axis=1).to_numpy(), 6)
+    risk = np.clip(np.floor(total + 0.5), 0, 100).astype("int64")
+    reasons = _reasons(past, parts, _texts(past, promises, disputed, oldest, usage))
+    first = np.full(codes.k, len(inv), dtype="int64")
+    np.minimum.at(first, codes.row[exists], np.flatnonzero(exists))
     out = pd.DataFrame({
-        "customer": customers.to_numpy(dtype=object),
-        "name": info["name"].fillna("").to_numpy(dtype=object),
-        "collector": info["collector"].fillna("").to_numpy(dtype=object),
+        "customer": codes.customers.to_numpy(dtype=object),
+        "name": inv["name"].to_numpy(dtype=object)[first],
+        "collector": inv["collector"].to_numpy(dtype=object)[first],
         "risk": risk,
         "level": np.array(LEVELS, dtype=object)[np.searchsorted([LOW, HIGH], risk, "right")],
         "reasons": reasons.to_numpy(dtype=object),
-        "late_days": _mean_late(hist, customers),
+        "late_days": pd.array(np.rint(past.mean_days), dtype="Int64"),
     })
-    out = pd.concat([out, _overdue_balances(book, inv, overdue_mask, customers)], axis=1)
-    order = np.lexsort((np.arange(len(out)), -risk))
-    return out.take(order).reset_index(drop=True)
+    out = pd.concat([out, _overdue_balances(book, inv, codes, overdue)], axis=1)
+    return out.take(np.lexsort((np.arange(len(out)), -risk))).reset_index(drop=True)
 
 
-def _mean_late(hist: pd.DataFrame, customers: pd.Index) -> pd.Series:
-    """Atraso promedio: mean days late (0 when on time) of the window's paid invoices."""
-    mean = hist.groupby("customer")["days"].mean().reindex(customers)
-    return pd.Series(mean.round().to_numpy(), dtype="Int64")
-
-
-def _overdue_balances(book: Book, inv: pd.DataFrame, mask: np.ndarray, customers: pd.Index
+def _overdue_balances(book: Book, inv: pd.DataFrame, codes: _Codes, mask: np.ndarray
                       ) -> pd.DataFrame:
-    """OVERDUE + currency columns (the default currency's always, first)."""
-    owed = pd.DataFrame({"customer": inv["customer"].to_numpy()[mask],
-                         "currency": inv["currency"].to_numpy()[mask],
-                         "balance": inv["balance"].to_numpy()[mask]})
-    wide = owed.groupby(["customer", "currency"])["balance"].sum().unstack()
+    """OVERDUE + currency columns (the default currency's always, first): exact int64
+    sums, <NA> for a customer owing nothing overdue in that currency."""
+    currency = inv["currency"].to_numpy(dtype=object)
     default = book.config.default_currency
-    currencies = [default, *sorted(set(owed["currency"]) - {default})]
-    wide = wide.reindex(index=customers, columns=currencies)
-    return pd.DataFrame({OVERDUE + c: wide[c].to_numpy() for c in currencies}).astype("Int64")
+    out = {}
+    for c in [default, *sorted(set(currency[mask]) - {default})]:
+        mine = mask & (currency == c)
+        owed = group_sum(codes.row[mine], codes.k, inv["balance"].to_numpy()[mine])
+        out[OVERDUE + c] = pd.array(owed, dtype="Int64")
+        out[OVERDUE + c][codes.total(mine) == 0] = pd.NA
+    return pd.DataFrame(out)
 
 
 def risk_currencies(risk: pd.DataFrame) -> list[str]:
