@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         books.append((f"generado {args.generate:,}",
                       cached_workbook(args.generate, as_of=as_of)))
     print("| Libro | Facturas | Cortes | Clientes etiquetados | Pagan tarde | AUC Riesgo |"
-          " AUC (a) % pagadas tarde | AUC (b) días vencidos hoy | Riesgo por corte |")
+          " AUC (a) % pagadas tarde | AUC (b) días vencidos hoy | Cálculo por corte |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, path in books:
         print(report(name, path, as_of, args.months), flush=True)

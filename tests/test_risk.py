@@ -145,3 +145,12 @@ def test_riesgo_sheet_written_by_sync(tmp_path: Path):
          "sin historial de pagos; saldo vencido de hasta 10 días", "", 500],
         ["B", "Beta", "Ana", 8, "Bajo", "saldo vencido de hasta 30 días", 0, 1000],
     ]
+
+
+def test_benchmark_auc_is_the_mann_whitney_statistic():
+    from benchmarks.risk_auc import auc
+
+    assert auc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert auc([4, 3, 2, 1], [False, False, True, True]) == 0.0
+    assert auc([1, 1, 1, 1], [False, True, False, True]) == 0.5  # ties count half
+    assert auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
