@@ -188,7 +188,7 @@ def registrar_gestion(io: BookIO, now: datetime) -> list[int]:
 
 @_edge
 def actualizar_alertas(io: BookIO, now: datetime) -> int:
-    """Rewrite Alertas, Tablero, Agenda, Cartera and Errores; returns the number of
+    """Rewrite Alertas, Tablero, Agenda, Cartera, Riesgo and Errores; returns the number of
     alerts. Cartera's Próximo aviso reads the ledger as PROXIMO_AVISO does (read-only)."""
     from sync.cycle import report_sheets
     from sync.ledger.identity import sent_keys

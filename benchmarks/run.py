@@ -37,11 +37,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from benchmarks.generate import AS_OF, cached_workbook
+from sync.cycle import OUTPUT_SHEETS  # the sheets the sync may rewrite, one list
 
 AT = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 10, 0)
 INPUT_SHEETS = ["Facturas", "Pagos", "Gestiones"]
-OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Cartera", "Envíos", "Errores",
-                 "Vista previa", "Respuestas")  # sync.cycle.OUTPUT_SHEETS
 # Shared parts the writer edits additively: compared entry by entry, not byte for byte.
 SEMANTIC = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
             "xl/styles.xml", "xl/calcChain.xml"}

@@ -68,6 +68,7 @@ class AlertType(StrEnum):
     NO_CONTACT = "Sin gestión"
     THIRD_PARTY = "Candidata a terceros"
     BOUNCED = "Correo rebotado"  # an address in the customer's Email or Cc bounced
+    HIGH_RISK = "Riesgo alto"
 
 
 class ReplyType(StrEnum):

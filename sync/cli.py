@@ -114,8 +114,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = run_cycle(path, DEMO_AS_OF)
     print_summary(result)
     record_status(result, status.DEMO)
-    print(f"\nAbra {path} y revise las hojas Alertas, Tablero, Agenda, Cartera, Envíos y"
-          " Errores.")
+    print(f"\nAbra {path} y revise las hojas Alertas, Tablero, Agenda, Cartera, Riesgo,"
+          " Envíos y Errores.")
     print(f"Los correos quedaron como archivos .eml en {path.parent / 'salida'}.")
     return 0
 

@@ -20,6 +20,7 @@ from cobranza.inbound.replies import reply_matcher
 from cobranza.layout import reports, sends
 from cobranza.layout.portfolio import cartera_sheet
 from cobranza.layout.replies import respuestas_sheet
+from cobranza.layout.risk import risk_sheet
 from cobranza.layout.sends import SentRow
 from cobranza.layout.sheets import Sheet
 from cobranza.notices.digests import plan_digests
@@ -57,6 +58,7 @@ class Computed:
     kpis: Kpis
     errors: list[InputError] = field(default_factory=list)
     inbound: Inbound = field(default_factory=Inbound)  # bounces and replies read back
+    risk: pd.DataFrame = field(default_factory=pd.DataFrame)  # compute_risk's frame
 
 
 def localize(at: datetime | None, book: Book) -> datetime:
@@ -78,7 +80,8 @@ def compute(book: Book, now: datetime, inbound: Inbound | None = None) -> Comput
     alerts = compute_alerts(book, invoices, as_of, rollups)
     agenda = compute_agenda(book, invoices, as_of, rollups)
     kpis = compute_kpis(book, invoices, as_of)
-    return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors), inbound)
+    return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors), inbound,
+                    rollups.risk)
 
 
 @dataclass
@@ -103,12 +106,12 @@ def plan(computed: Computed, history: History) -> Plan:
 
 
 # The sheets `process` lays out, in its order: the write-back is checked for them first.
-OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Cartera", "Errores", "Envíos",
+OUTPUT_SHEETS = ("Alertas", "Tablero", "Agenda", "Cartera", "Riesgo", "Errores", "Envíos",
                  "Vista previa", "Respuestas")
 
 
 def report_sheets(computed: Computed, sent: frozenset[str] = frozenset()) -> list[Sheet]:
-    """Alertas, Tablero, Agenda, Cartera and Errores for one computation (`sent`: the
+    """Alertas, Tablero, Agenda, Cartera, Riesgo and Errores for one computation (`sent`: the
     ledger keys held as final, for Cartera's Próximo aviso)."""
     as_of = computed.now
     return [
@@ -116,6 +119,7 @@ def report_sheets(computed: Computed, sent: frozenset[str] = frozenset()) -> lis
         reports.dashboard_sheet(computed.kpis, as_of),
         reports.agenda_sheet(computed.agenda, as_of),
         portfolio_sheet(computed, sent),
+        risk_sheet(computed.risk, as_of),
         reports.errors_sheet(computed.errors, as_of),
     ]
 

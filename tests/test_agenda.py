@@ -45,16 +45,16 @@ def test_calls_in_priority_order_per_collector():
     got = agenda_of(book)
     assert list(got.columns) == [*AGENDA_COLUMNS, "balance MXN"]
     expected = [
-        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", "555-0001", "F1",
+        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", 47, "555-0001", "F1",
          pd.Timestamp("2026-11-01"), "Seguimiento del 24/11/2026; última gestión el 20/11/2026:"
          " Sin compromiso. Llamar a tesorería.", 100000),
-        ("Ana", 2, "Promesa incumplida", "C2", "Dos", "", "F2", pd.Timestamp("2026-11-01"),
+        ("Ana", 2, "Promesa incumplida", "C2", "Dos", 55, "", "F2", pd.Timestamp("2026-11-01"),
          "Prometió pagar el 22/11/2026; el pago no se ha acreditado.", 200000),
-        ("Ana", 4, "Sin gestión reciente", "C4", "Cuatro", "", "", None,
+        ("Ana", 4, "Sin gestión reciente", "C4", "Cuatro", 47, "", "", None,
          "Sin gestiones registradas; tiene saldo vencido.", 30000),
-        ("Beto", 1, "Seguimiento pendiente", "C5", "Cinco", "", "", None,
+        ("Beto", 1, "Seguimiento pendiente", "C5", "Cinco", 54, "", "", None,
          "Seguimiento del 05/10/2026; última gestión el 01/10/2026: Sin contacto.", 40000),
-        ("Beto", 3, "Factura grande por vencer", "C3", "Tres", "", "F3",
+        ("Beto", 3, "Factura grande por vencer", "C3", "Tres", 41, "", "F3",
          pd.Timestamp("2026-11-27"), "Vence en 2 días (27/11/2026); factura de importe alto.",
          44999999),
     ]
@@ -87,16 +87,16 @@ def test_one_call_per_customer_with_every_reason_invoice_and_currency():
     assert list(got.columns) == [*AGENDA_COLUMNS, "balance MXN", "balance USD"]
     values = got.astype(object).where(got.notna(), None)
     assert [tuple(r) for r in values.itertuples(index=False)] == [
-        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", "", "F4, F2, F1, F3",
+        ("Ana", 1, "Seguimiento pendiente", "C1", "Uno", 29, "", "F4, F2, F1, F3",
          pd.Timestamp("2026-10-01"),
          "Seguimiento del 25/11/2026; última gestión el 20/11/2026: Sin compromiso."
          " | Promesa incumplida (F2): Prometió pagar el 15/11/2026; el pago no se ha acreditado."
          " | Promesa incumplida (F1): Prometió pagar el 20/11/2026; el pago no se ha acreditado."
          " | Factura grande por vencer (F3): Vence en 2 días (27/11/2026); factura de importe"
          " alto.", 15170000, 50000),
-        ("Ana", 4, "Sin gestión reciente", "C2", "Dos", "", "", None,
+        ("Ana", 4, "Sin gestión reciente", "C2", "Dos", 14, "", "", None,
          "Sin gestiones registradas; tiene saldo vencido.", None, 1000),
-        ("Beto", 2, "Promesa incumplida", "C3", "Tres", "", "F6", pd.Timestamp("2026-11-10"),
+        ("Beto", 2, "Promesa incumplida", "C3", "Tres", 12, "", "F6", pd.Timestamp("2026-11-10"),
          "Prometió pagar el 21/11/2026; el pago no se ha acreditado.", 2000, None),
     ]
 

@@ -110,8 +110,9 @@ def test_every_alert_type_exact_rows():
     got = alerts_of(make_book(**BOOK))
     assert list(got.columns) == ALERT_COLUMNS
     assert rows(got) == EXPECTED
-    # Correo rebotado needs bounces read back by IMAP: tests/test_inbound_outputs.py
-    assert set(got["type"]) == set(ALERT_TYPES) - {"Correo rebotado"}
+    # Correo rebotado needs bounces read back by IMAP (tests/test_inbound_outputs.py),
+    # Riesgo alto a payment history (tests/test_risk.py)
+    assert set(got["type"]) == set(ALERT_TYPES) - {"Correo rebotado", "Riesgo alto"}
 
 
 def test_empty_book_gives_empty_typed_frame():

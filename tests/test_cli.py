@@ -35,7 +35,7 @@ BAD_INVOICE_ROWS = 6
 
 
 # Every output sheet changes on a first sync.
-ALL_SHEETS = "Alertas, Tablero, Agenda, Cartera, Errores, Envíos, Vista previa"
+ALL_SHEETS = "Alertas, Tablero, Agenda, Cartera, Riesgo, Errores, Envíos, Vista previa"
 
 
 def cobranza(*args: object, cwd: Path, smtp: dict[str, str] | None = None):
@@ -202,7 +202,8 @@ def test_demo_creates_the_folder_syncs_and_prints_the_summary(tmp_path):
         f"{len(errores)} errores en los datos (vea la hoja Errores)",
         f"Hojas de salida actualizadas en {book}: {ALL_SHEETS}",
         "",
-        f"Abra {book} y revise las hojas Alertas, Tablero, Agenda, Cartera, Envíos y Errores.",
+        f"Abra {book} y revise las hojas Alertas, Tablero, Agenda, Cartera, Riesgo, Envíos y"
+        " Errores.",
         f"Los correos quedaron como archivos .eml en {folder / 'salida'}.",
     ]
     # every bad row the reader found is on the sheet (plus the planner's own rows)

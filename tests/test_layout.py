@@ -43,10 +43,11 @@ def test_alerts_sheet_summary_and_table_at_fixed_row():
     assert summary == [("Acción", 1), ("Promesa incumplida", 0),
                        ("Pago informado no acreditado", 0), ("Disputa abierta", 1),
                        ("Mora > 30", 1), ("Mora > 60", 1), ("Mora > 90", 1), ("Crédito", 1),
-                       ("Sin gestión", 1), ("Candidata a terceros", 1), ("Correo rebotado", 0)]
-    assert (cells[(16, 1)], cells[(16, 2)]) == ("Total", 8)
+                       ("Sin gestión", 1), ("Candidata a terceros", 1), ("Correo rebotado", 0),
+                       ("Riesgo alto", 0)]
+    assert (cells[(17, 1)], cells[(17, 2)]) == ("Total", 8)
     (table,) = sheet.tables
-    assert (table.name, table.row, ALERTS_TABLE_ROW) == ("tblAlertas", 18, 18)
+    assert (table.name, table.row, ALERTS_TABLE_ROW) == ("tblAlertas", 19, 19)
     assert table.columns == ("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda",
                              "Saldo", "Días", "Detalle", "Área")
     assert table.rows[0] == ("Acción", "C1", "Uno", "Ana", "F1", "MXN", 1000.5, 116,
@@ -61,7 +62,7 @@ def test_alerts_sheet_empty_lists_every_type():
     book = make_book()
     sheet = alerts_sheet(compute_alerts(book, compute_invoices(book, AS_OF), AS_OF), AS_OF)
     cells = _cells(sheet)
-    assert [cells[(r, 2)] for r in range(5, 16)] == [0] * 11
+    assert [cells[(r, 2)] for r in range(5, 17)] == [0] * 12
     assert (sheet.tables[0].row, sheet.tables[0].rows) == (ALERTS_TABLE_ROW, [])
 
 
@@ -70,9 +71,10 @@ def test_agenda_sheet():
     (table,) = sheet.tables
     assert (sheet.name, table.name, table.row, sheet.freeze_row) == ("Agenda", "tblAgenda", 4, 5)
     assert table.columns == ("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre",
-                             "Teléfono", "Facturas", "Saldo MXN", "Vencimiento", "Detalle")
+                             "Riesgo", "Teléfono", "Facturas", "Saldo MXN", "Vencimiento",
+                             "Detalle")
     assert table.rows == [
-        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", "", "", 1000.5, None,
+        ("Ana", 4, "Sin gestión reciente", "C1", "Uno", 20, "", "", 1000.5, None,
          "Sin gestiones registradas; tiene saldo vencido.")]
     assert table.formats["Vencimiento"] == "date" and table.formats["Saldo MXN"] == "money"
     assert _cells(sheet)[(2, 4)] == "1 llamada"

@@ -36,8 +36,8 @@ NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MOR
                 "SUSPENSION_60", "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL",
                 "SIN_CONTACTO"]
 SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plantillas",
-          "Alertas", "Tablero", "Agenda", "Cartera", "Envíos", "Errores", "Vista previa",
-          "Respuestas", "xlwings.conf", "_calc"]
+          "Alertas", "Tablero", "Agenda", "Cartera", "Riesgo", "Envíos", "Errores",
+          "Vista previa", "Respuestas", "xlwings.conf", "_calc"]
 TABLES = {
     "Clientes": {"tblClientes": ["Cliente", "Nombre", "Email", "Email CC", "Teléfono",
                                  "Segmento", "Límite de crédito", "Cobrador",
@@ -204,13 +204,14 @@ def test_plantillas_cuerpo_header_has_a_note_listing_the_variables(book):
 
 
 def test_output_sheets_hold_only_a_title(book):
-    titles = {name: book[name]["A1"].value for name in SHEETS[6:14]}
+    titles = {name: book[name]["A1"].value for name in SHEETS[6:15]}
     assert titles == {"Alertas": "Alertas de cobranza", "Tablero": "Tablero de cobranza",
                       "Agenda": "Agenda de llamadas", "Cartera": "Cartera de facturas",
+                      "Riesgo": "Riesgo de pago tardío",
                       "Envíos": "Envíos de avisos y resúmenes",
                       "Errores": "Errores en los datos", "Vista previa": "Vista previa de avisos",
                       "Respuestas": "Respuestas de clientes"}
-    for name in SHEETS[6:14]:
+    for name in SHEETS[6:15]:
         assert book[name].max_row == 1 and book[name].max_column == 1
 
 

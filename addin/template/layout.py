@@ -221,6 +221,7 @@ OUTPUT_TITLES = {
     "Tablero": "Tablero de cobranza",
     "Agenda": "Agenda de llamadas",
     "Cartera": "Cartera de facturas",
+    "Riesgo": "Riesgo de pago tardío",
     "Envíos": "Envíos de avisos y resúmenes",
     "Errores": "Errores en los datos",
     "Vista previa": "Vista previa de avisos",

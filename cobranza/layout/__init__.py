@@ -1,2 +1,2 @@
-"""Output sheets as data (Alertas, Tablero, Agenda, Cartera, Errores, Envíos,
+"""Output sheets as data (Alertas, Tablero, Agenda, Cartera, Riesgo, Errores, Envíos,
 Vista previa)."""

@@ -22,7 +22,7 @@ from cobranza.rules.alerts import ALERT_TYPES
 from cobranza.rules.kpis import Kpis
 
 ALERTS_SUMMARY_ROW = 4  # "Tipo | Cantidad" header; one row per Tipo below, then Total
-ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 18
+ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 19
 TABLE_ROW = 4  # header row of the single table on Agenda and Errores
 NO_COLLECTOR = "(sin cobrador)"
 
@@ -98,15 +98,16 @@ def agenda_sheet(agenda: pd.DataFrame, as_of: date | datetime) -> Sheet:
     balances = tuple(f"Saldo {c}" for c in currencies)
     table = Table(
         name="tblAgenda",
-        columns=("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre", "Teléfono", "Facturas",
-                 *balances, "Vencimiento", "Detalle"),
-        rows=_rows([collector, a["priority"], a["reason"], a["customer"], a["name"], a["phone"],
-                    a["invoices"],
+        columns=("Cobrador", "Prioridad", "Motivo", "Cliente", "Nombre", "Riesgo", "Teléfono",
+                 "Facturas", *balances, "Vencimiento", "Detalle"),
+        rows=_rows([collector, a["priority"], a["reason"], a["customer"], a["name"], a["risk"],
+                    a["phone"], a["invoices"],
                     *(_money(a[BALANCE + c], pd.Series(c, index=a.index)) for c in currencies),
                     a["due"], a["detail"]]),
         row=TABLE_ROW,
-        formats={"Prioridad": "int", **dict.fromkeys(balances, "money"), "Vencimiento": "date"},
-        widths={"Motivo": 26, "Nombre": 30, "Facturas": 20, "Detalle": 90},
+        formats={"Prioridad": "int", "Riesgo": "int", **dict.fromkeys(balances, "money"),
+                 "Vencimiento": "date"},
+        widths={"Motivo": 26, "Nombre": 30, "Riesgo": 8, "Facturas": 20, "Detalle": 90},
     )
     cells = sheet_header("Agenda de llamadas", as_of)
     cells.append(Cell(2, 4, count(len(a), "llamada"), style="note"))

@@ -21,7 +21,8 @@ from cobranza.rules.rollups import distinct_rows, per_distinct, text_codes
 from cobranza.vocabulary import Status
 
 AGENDA_COLUMNS = [
-    "collector", "priority", "reason", "customer", "name", "phone", "invoices", "due", "detail",
+    "collector", "priority", "reason", "customer", "name", "risk", "phone", "invoices", "due",
+    "detail",
 ]
 # Then one column per currency the called customers owe in (the default currency always
 # first): BALANCE + code, the customer's open balance in it (Int64 minor units, <NA> none).
@@ -140,17 +141,33 @@ AGENDA_PARTS = [follow_ups, broken_promises, large_invoices_due, stale_customers
 
 
 def _order(out: pd.DataFrame) -> np.ndarray:
-    """Positions in stable order by collector, priority, _key, customer, invoice."""
+    """Positions in stable order by collector, priority, money at risk (highest first),
+    _key, customer, invoice."""
     keys = [
-        text_codes(out["collector"])[0], out["priority"].to_numpy(),
+        text_codes(out["collector"])[0], out["priority"].to_numpy(), -out["_at_risk"].to_numpy(),
         out["_key"].to_numpy().view("int64"), text_codes(out["customer"])[0],
         text_codes(out["invoice"])[0],
     ]
     return np.lexsort(keys[::-1])  # lexsort: the last key is the primary one
 
 
+def at_risk(ctx: AlertContext) -> pd.DataFrame:
+    """Per customer: Riesgo, and Riesgo x (Saldo vencido in the default currency + 1
+    minor unit), so a customer with nothing overdue still orders by Riesgo. Currencies
+    are not converted: another currency's overdue balance orders by Riesgo alone
+    (README Decisions)."""
+    risk = ctx.risk
+    column = "overdue " + ctx.book.config.default_currency
+    overdue = (risk[column].fillna(0).to_numpy("float64") if column in risk
+               else np.zeros(len(risk)))
+    return pd.DataFrame({"risk": risk["risk"].to_numpy(),
+                         "at_risk": risk["risk"].to_numpy() * (overdue + 1)},
+                        index=pd.Index(risk["customer"], dtype="str"))
+
+
 def reasons_to_call(book: Book, ctx: AlertContext) -> pd.DataFrame:
-    """Every reason to call, one row each, ordered by collector, priority, oldest date.
+    """Every reason to call, one row each, ordered by collector, priority, Riesgo x Saldo
+    vencido (highest first), oldest date.
     A customer with a follow-up or a broken promise is not "sin gestión reciente" too:
     those say when it was last worked."""
     out = pd.concat([part(ctx) for part in AGENDA_PARTS], ignore_index=True)
@@ -158,7 +175,10 @@ def reasons_to_call(book: Book, ctx: AlertContext) -> pd.DataFrame:
     out = out[(out["priority"] < 4) | ~out["customer"].isin(urgent)]
     customers = book.customers.drop_duplicates("customer").set_index("customer")
     info = customers.reindex(out["customer"])
+    risk = at_risk(ctx).reindex(out["customer"])
     out = out.assign(
+        risk=risk["risk"].astype("Int64").to_numpy(),
+        _at_risk=risk["at_risk"].fillna(0).to_numpy(),
         collector=info["collector"].fillna("").to_numpy(),
         name=info["name"].fillna("").to_numpy(),
         phone=info["phone"].fillna("").to_numpy(),
@@ -213,7 +233,8 @@ def compute_agenda(book: Book, invoices: pd.DataFrame, as_of: date,
     calls = one_call_per_customer(reasons_to_call(book, ctx))[AGENDA_COLUMNS]
     calls = calls.astype({
         "collector": "str", "priority": "int64", "reason": "str", "customer": "str",
-        "name": "str", "phone": "str", "invoices": "str", "due": "datetime64[ns]",
+        "name": "str", "risk": "Int64", "phone": "str", "invoices": "str",
+        "due": "datetime64[ns]",
         "detail": "str",
     })
     return pd.concat([calls, _open_balances(ctx, calls["customer"])], axis=1)

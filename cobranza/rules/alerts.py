@@ -23,6 +23,7 @@ from cobranza.book.records import Book
 from cobranza.inbound.records import Bounce, Inbound
 from cobranza.plural import counts
 from cobranza.rules.invoices import as_day
+from cobranza.rules.risk import compute_risk
 from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
 from cobranza.vocabulary import AlertType, Status
 
@@ -56,6 +57,11 @@ class AlertContext(InvoiceRollups):
     def without_contact(self) -> pd.DataFrame:
         """customers_without_contact (Sin gestión alert and agenda priority 4)."""
         return customers_without_contact(self)
+
+    @cached_property
+    def risk(self) -> pd.DataFrame:
+        """compute_risk at the context's day (Riesgo sheet, Riesgo alto, Agenda order)."""
+        return compute_risk(self.book, self.invoices, self.day)
 
     @property
     def days_overdue(self) -> pd.Series:
@@ -316,6 +322,15 @@ def bounced(ctx: AlertContext) -> pd.DataFrame:
          + ". Confirme la dirección con el cliente y corríjala en Clientes." for bs in found],
         index=rows.index, dtype="object")
     return _frame(rows, AlertType.BOUNCED, days, detail)
+def high_risk(ctx: AlertContext) -> pd.DataFrame:
+    """Nivel Alto customers with an open balance: one row per customer and currency."""
+    risk = ctx.risk.set_index("customer")
+    cust = ctx.per_customer(ctx.is_open)
+    mine = risk.reindex(cust["customer"])
+    cust = cust[(mine["level"] == "Alto").to_numpy()]
+    mine = risk.reindex(cust["customer"]).set_index(cust.index)
+    detail = ("Riesgo " + mine["risk"].astype(str) + " (Alto): " + mine["reasons"] + ".")
+    return _frame(cust, AlertType.HIGH_RISK, pd.Series(pd.NA, index=cust.index), detail)
 
 
 ALERTS: list[tuple[AlertType, AlertFn]] = [
@@ -330,6 +345,7 @@ ALERTS: list[tuple[AlertType, AlertFn]] = [
     (AlertType.NO_CONTACT, no_contact),
     (AlertType.THIRD_PARTY, third_party_candidate),
     (AlertType.BOUNCED, bounced),
+    (AlertType.HIGH_RISK, high_risk),
 ]
 ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -421,6 +422,17 @@ def _bulk_invoices(b: _Builder, customers: list[str], count: int) -> list[Row]:
     return b.data.invoices[start:]
 
 
+# Days after Vencimiento a customer usually pays: most on time or nearly, a few late
+# payers (the Riesgo benchmark needs customers who differ, as real ones do).
+HABITS = (-8, -5, -3, 0, 2, 5, 12, 25)
+
+
+def _habit(customer: str) -> int:
+    """The customer's habit, fixed by its code (no random draw: the demo's other rows stay
+    as they were)."""
+    return HABITS[zlib.crc32(customer.encode()) % len(HABITS)]
+
+
 def _bulk_payments(b: _Builder, invoices: list[Row]) -> list[Row]:
     """Pay most old invoices (some partially, some in two parts); return the open ones."""
     r, still_open = b.rng, []
@@ -432,7 +444,9 @@ def _bulk_payments(b: _Builder, invoices: list[Row]) -> list[Row]:
             still_open.append((number, customer, due))
             continue
         lo = max((issued - b.today).days + 1, -400)
-        when = b.day(min(max((due - b.today).days + r.randint(-10, 20), lo), -1))
+        # each customer's habit (days after Vencimiento it usually pays), +-5 days
+        late_by = _habit(customer) + (r.randint(-10, 20) - 5) // 3
+        when = b.day(min(max((due - b.today).days + late_by, lo), -1))
         who = customer if r.random() < 0.9 else None
         if roll > chance:  # partial payment: the invoice stays open
             b.pay(when, who, number, round(amount * r.choice((0.3, 0.5, 0.6)), 2))
