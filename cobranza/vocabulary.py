@@ -28,6 +28,8 @@ class Status(StrEnum):
     THIRD_PARTY = "Tercerizada"
     WRITTEN_OFF = "Castigada"
     PAID = "Pagada"
+    PLAN = "Convenio"  # covered by a payment plan that is current
+    PLAN_BROKEN = "Convenio incumplido"  # its plan broke: an instalment came late
 
 
 class Result(StrEnum):
@@ -67,6 +69,7 @@ class AlertType(StrEnum):
     CREDIT = "Crédito"
     NO_CONTACT = "Sin gestión"
     THIRD_PARTY = "Candidata a terceros"
+    PLAN_BROKEN = "Convenio incumplido"
 
 
 class Kind(StrEnum):
@@ -109,6 +112,8 @@ class NoticeCode(StrEnum):
     PROMISE_BROKEN = "PROMESA_INCUMPLIDA"
     NO_CONTACT = "SIN_CONTACTO"  # after a gestión "Sin contacto" (once per gestión date)
     STATEMENT = "ESTADO_MENSUAL"
+    INSTALMENT_BEFORE = "CUOTA_PREVIA"  # before each Vencimiento cuota of a current plan
+    INSTALMENT_LATE = "CUOTA_VENCIDA"  # the day after, while the instalment is unpaid
 
 
 class DigestCode(StrEnum):

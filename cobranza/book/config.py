@@ -61,6 +61,7 @@ DEFAULTS: dict[str, str] = {
     "Descuento pronto pago": "",
     "Días pronto pago": "10",
     "Meses de archivo": "24",
+    "Días gracia convenio": "5",
 }
 # The parameter that is itself a template (rendered with each customer email's context).
 REFERENCE = "Referencia de pago"
@@ -116,6 +117,7 @@ class Config:
     early_discount: Decimal = Decimal(0)  # Descuento pronto pago, percent (2 = 2 %)
     early_days: int = 10  # Días pronto pago, after Emisión
     archive_months: int = 24  # Meses de archivo
+    plan_grace_days: int = 5  # Días gracia convenio: an instalment this late breaks its plan
     workbook_id: str = ""  # Id del libro: the ledger's key for this workbook ("" = none yet)
 
     @property
@@ -305,6 +307,7 @@ _PARSERS = {
     "descuento pronto pago": lambda t: {"early_discount": _discount(t)},
     "dias pronto pago": lambda t: {"early_days": _int(t)},
     "meses de archivo": lambda t: {"archive_months": _months(t)},
+    "dias gracia convenio": lambda t: {"plan_grace_days": _int(t)},
 }
 
 

@@ -19,7 +19,9 @@ of the text, named up to three), the Configuración company and payment details
 ``descuento_pronto_pago`` ("2%", "" when none). Customer notices also ``cobrador``
 (`CollectorView`), ``enlace_pago`` (Enlace de pago for the `facturas` of the text) and
 ``referencia_pago`` (Referencia de pago, itself a template, rendered once per email with
-the email's context), plus the planner's ``Outgoing.context``.
+the email's context), plus the planner's ``Outgoing.context``. Instalment notices
+(CUOTA_PREVIA, CUOTA_VENCIDA): ``convenio``, ``cuota``, ``vencimiento_cuota``,
+``importe_cuota`` and ``saldo_cuota`` of the notice's first instalment ("" otherwise).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ VARIABLES = (
     "destinatario", "fecha_gestion", "cobrador", "facturas_asunto", "razon_social", "rfc",
     "domicilio", "telefono_cobranza", "horario_atencion", "banco", "cuenta", "beneficiario",
     "referencia_pago", "enlace_pago", "aviso_privacidad", "descuento_pronto_pago",
+    "convenio", "cuota", "vencimiento_cuota", "importe_cuota", "saldo_cuota",
 )
 
 # Used only when Plantillas has no row for a digest code (digests are internal mail).
@@ -251,6 +254,18 @@ def contact_day(lines: tuple[Line, ...]) -> str:
                    default=None))
 
 
+def instalment_variables(lines: tuple[Line, ...]) -> dict[str, str]:
+    """The plan variables of the first instalment line of `lines` ("" when none)."""
+    line = next((ln for ln in lines if ln.instalment), None)
+    if line is None:
+        return dict.fromkeys(("convenio", "cuota", "vencimiento_cuota", "importe_cuota",
+                              "saldo_cuota"), "")
+    return {"convenio": line.invoice, "cuota": str(line.instalment),
+            "vencimiento_cuota": dmy(line.due),
+            "importe_cuota": format_amount(line.instalment_amount, line.currency),
+            "saldo_cuota": format_amount(line.balance, line.currency)}
+
+
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None) -> dict[str, Any]:
     """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
@@ -273,6 +288,7 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
         "fecha_gestion": contact_day(outgoing.lines),
         "facturas_asunto": subject_invoices(outgoing.lines),
         **company_variables(config),
+        **instalment_variables(outgoing.lines),
     }
     if notice:
         context["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient,

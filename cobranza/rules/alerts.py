@@ -18,9 +18,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from cobranza.book.money import format_amount
 from cobranza.book.records import Book
 from cobranza.plural import counts
 from cobranza.rules.invoices import as_day
+from cobranza.rules.plans import Plans, compute_plans
 from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
 from cobranza.vocabulary import AlertType, Status
 
@@ -52,6 +54,11 @@ class AlertContext(InvoiceRollups):
     def without_contact(self) -> pd.DataFrame:
         """customers_without_contact (Sin gestión alert and agenda priority 4)."""
         return customers_without_contact(self)
+
+    @cached_property
+    def plans(self) -> Plans:
+        """The payment plans at the day (`cobranza.rules.plans`)."""
+        return compute_plans(self.book, self.day)
 
     @property
     def days_overdue(self) -> pd.Series:
@@ -270,6 +277,37 @@ def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
     return _by_invoice(rows, AlertType.THIRD_PARTY, days, detail)
 
 
+def plan_broken(ctx: AlertContext) -> pd.DataFrame:
+    """One row per broken plan with a balance: Factura lists its invoices, Saldo is what
+    is left of its instalments, Días counts from the Vencimiento cuota that broke it."""
+    plans = ctx.plans.plans
+    broken = plans[(plans["status"] == Status.PLAN_BROKEN)].reset_index(drop=True)
+    inst = ctx.plans.instalments.set_index(["plan", "instalment"])
+    which = inst.loc[list(zip(broken["plan"], broken["broken_instalment"], strict=True))]
+    due = pd.Series(which["due"].to_numpy(dtype="datetime64[ns]"), index=broken.index)
+    days = _elapsed(due, ctx.day)
+    customers = ctx.book.customers.drop_duplicates("customer").set_index("customer")
+    rows = pd.DataFrame({
+        "customer": broken["customer"],
+        "name": customers["name"].reindex(broken["customer"]).fillna("").to_numpy(),
+        "collector": customers["collector"].reindex(broken["customer"]).fillna("").to_numpy(),
+        "currency": broken["currency"], "balance": broken["balance"],
+        "due": due, "days_overdue": days,
+    }, index=broken.index).astype({"name": "str", "collector": "str"})
+    detail = pd.Series([
+        f"Convenio {plan}: la cuota {n} de {format_amount(int(amount), cur)} venció el "
+        f"{d:%d/%m/%Y} y quedan {format_amount(int(left), cur)} sin pagar ({late} de "
+        f"atraso)."
+        for plan, n, amount, left, cur, d, late in zip(
+            broken["plan"], broken["broken_instalment"], which["amount"], which["balance"],
+            broken["currency"], due, counts(days, "día"), strict=True)
+    ], index=broken.index, dtype=object)
+    invoices = broken["invoices"].map(", ".join)
+    order = rows.sort_values(["customer"], kind="stable").index
+    out = _frame(rows, AlertType.PLAN_BROKEN, days, detail, invoice=invoices)
+    return out.loc[order].reset_index(drop=True)
+
+
 ALERTS: list[tuple[AlertType, AlertFn]] = [
     (AlertType.ACTION, action),
     (AlertType.BROKEN_PROMISE, broken_promise),
@@ -281,6 +319,7 @@ ALERTS: list[tuple[AlertType, AlertFn]] = [
     (AlertType.CREDIT, credit),
     (AlertType.NO_CONTACT, no_contact),
     (AlertType.THIRD_PARTY, third_party_candidate),
+    (AlertType.PLAN_BROKEN, plan_broken),
 ]
 ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 
