@@ -137,6 +137,7 @@ class ReasonCode(StrEnum):
     PAYMENT_REPORTED = "pago_informado"
     THIRD_PARTY = "tercerizada"
     WRITTEN_OFF = "castigada"
+    IN_PLAN = "en_convenio"  # a current payment plan: its instalment notices go instead
     # its time passed (omitido)
     LATE = "fuera_de_plazo"
     REPLACED = "otro_en_su_lugar"  # catch-up: a later stage goes instead

@@ -32,11 +32,12 @@ ALERT_COLUMNS = [
 ]
 
 # Overdue statuses the team still works itself (Sin gestión, Candidata a terceros).
-WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE)
+WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE, Status.PLAN_BROKEN)
 # Statuses that keep an invoice out of Acciones however old it is (SPEC "Acciones"): a
-# broken promise does not, it is worked like any invoice past Días acción.
+# broken promise does not, it is worked like any invoice past Días acción; a current
+# payment plan does (the customer is paying by instalments), a broken one does not.
 NOT_FOR_ACTION = (Status.DISPUTED, Status.PAYMENT_REPORTED, Status.PROMISED,
-                  Status.THIRD_PARTY, Status.WRITTEN_OFF)
+                  Status.THIRD_PARTY, Status.WRITTEN_OFF, Status.PLAN)
 # Invoice columns every per-invoice alert row carries (due, days_overdue and promise_date
 # are for the digests, which print them; the Alertas sheet shows the others).
 ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area",
