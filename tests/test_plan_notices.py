@@ -128,4 +128,5 @@ def test_alertas_and_estatus_on_the_day_it_breaks(days):
         "Convenio CV1: la cuota 2 de $1,000.00 MXN venció el 26/11/2026 y quedan $1,000.00 "
         "MXN sin pagar (6 días de atraso).", ""]]
     sent = [r[2] for r in table(book, "Envíos", "Fecha") if r[3] == "C1" and r[7] == "enviado"]
-    assert sent == ["SUSPENSION_60", "CUOTA_VENCIDA", "CUOTA_PREVIA", "CUOTA_PREVIA"]  # newest first
+    # Envíos lists the newest first
+    assert sent == ["SUSPENSION_60", "CUOTA_VENCIDA", "CUOTA_PREVIA", "CUOTA_PREVIA"]
