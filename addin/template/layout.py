@@ -62,7 +62,7 @@ CUTOFF_NAME = "FechaCorte"  # the defined name of the cut-off date cell on Confi
 CUTOFF_CELL = (0, 17)  # R1: "Fecha de corte" label, the date below it in R2
 CALC_FORMULA = (
     "CALCULO_FACTURAS(tblFacturas[Factura],tblFacturas[Vencimiento],FechaCorte,"
-    "tblClientes,tblPagos,tblGestiones,tblParametros,tblAvisos)"
+    "tblClientes,tblPagos,tblGestiones,tblParametros,tblAvisos,tblConvenios)"
 )
 CALC_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
 
