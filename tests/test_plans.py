@@ -3,7 +3,7 @@ reminders that resume when a plan breaks, Tablero figures and the Errores of bad
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -208,3 +208,27 @@ def test_every_bad_convenios_cell_is_one_errores_row(tmp_path: Path):
     ]
     assert read.plans[["plan", "instalment", "row"]].values.tolist() == [
         ["CV1", 1, 2], ["CV11", 2, 14]]
+
+
+def test_a_copys_envios_gives_back_the_key_of_each_instalment_notice():
+    """A copy's Envíos row "CUOTA_PREVIA, ESTADO_MENSUAL" (the demo's) seeds the keys the
+    planner uses: plan + Vencimiento cuota, so the instalment is never told twice."""
+    from cobranza.notices.messages import notice_key
+    from cobranza.notices.seeding import seeds_from_envios
+
+    b = book(notices=[*DEFAULT_NOTICES, ("CUOTA_PREVIA", "cuota", -3),
+                      ("CUOTA_VENCIDA", "cuota", 1)])
+    sent = pd.DataFrame([
+        {"when": pd.Timestamp("2026-11-22 10:00"), "kind": "Aviso",
+         "code": "CUOTA_PREVIA", "recipient": "C1", "to": "c1@example.com",
+         "invoices": "CV1", "subject": "s", "state": "enviado", "reason": ""},
+        {"when": pd.Timestamp("2026-11-26 10:00"), "kind": "Aviso",
+         "code": "CUOTA_VENCIDA, VENCIDA_1", "recipient": "C1", "to": "c1@example.com",
+         "invoices": "CUOTA_VENCIDA: CV1; VENCIDA_1: F2", "subject": "s",
+         "state": "enviado", "reason": ""},
+    ])
+    assert [m.keys for m in seeds_from_envios(sent, b)] == [
+        (notice_key("C1", "CV1", "CUOTA_PREVIA", date(2026, 11, 25)),),
+        (notice_key("C1", "CV1", "CUOTA_VENCIDA", date(2026, 11, 25)),
+         notice_key("C1", "F2", "VENCIDA_1")),
+    ]
