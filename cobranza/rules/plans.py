@@ -93,6 +93,10 @@ def compute_plans(book: Book, as_of: date | datetime | pd.Timestamp) -> Plans:
     day = _day(as_of)
     rows = book.plans[book.plans["state"] == ACTIVE].sort_values(
         ["plan", "instalment"], kind="stable")
+    if rows.empty:  # most workbooks: nothing to look up in Pagos
+        return Plans(pd.DataFrame(columns=INSTALMENT_COLUMNS),
+                     _typed(pd.DataFrame(columns=PLAN_COLUMNS)),
+                     pd.DataFrame(columns=["plan", "invoice", "date", "status"]))
     heads = rows.drop_duplicates("plan")
     covered = covered_invoices(book, heads)
     payments = book.payments[book.payments["date"] <= day]
@@ -115,12 +119,17 @@ def compute_plans(book: Book, as_of: date | datetime | pd.Timestamp) -> Plans:
     instalments = (pd.concat(parts, ignore_index=True) if parts
                    else pd.DataFrame(columns=INSTALMENT_COLUMNS))
     plans = pd.DataFrame(summaries, columns=[c for c in PLAN_COLUMNS if c != "invoices"])
-    plans = plans.astype({"date": "datetime64[ns]", "broken_on": "datetime64[ns]",
-                          "amount": "int64", "balance": "int64", "plan": str, "status": str})
+    plans = _typed(plans)
     invoices = covered.groupby("plan", sort=False)["invoice"].agg(tuple)
     plans.insert(4, "invoices", [invoices.get(p, ()) for p in plans["plan"]])
     covered = covered.merge(plans[["plan", "date", "status"]], on="plan")
     return Plans(instalments[INSTALMENT_COLUMNS], plans[PLAN_COLUMNS], covered)
+
+
+def _typed(plans: pd.DataFrame) -> pd.DataFrame:
+    return plans.astype({"date": "datetime64[ns]", "broken_on": "datetime64[ns]",
+                         "amount": "int64", "balance": "int64", "plan": str, "status": str,
+                         "currency": str})
 
 
 def _summary(part: pd.DataFrame, day: pd.Timestamp, grace: pd.Timedelta) -> tuple:
