@@ -394,8 +394,10 @@ def USO_CREDITO(caller, cliente, fecha_corte=None):
 @xw.arg("gestiones", xw.Range, doc="tblGestiones (para recalcular cuando cambia).")
 @xw.arg("parametros", xw.Range, doc="tblParametros (para recalcular cuando cambia).")
 @xw.arg("avisos", xw.Range, doc="tblAvisos (para recalcular cuando cambia).")
+@xw.arg("convenios", xw.Range, doc="tblConvenios (para recalcular cuando cambia).")
 def CALCULO_FACTURAS(caller, factura, vencimiento, fecha_corte=None, clientes=None,
-                     pagos=None, gestiones=None, parametros=None, avisos=None):
+                     pagos=None, gestiones=None, parametros=None, avisos=None, convenios=None):
     """Saldo, Días vencidos, Estatus, Tramo y Próximo aviso de todas las facturas."""
-    del clientes, pagos, gestiones, parametros, avisos  # dependencies only: the Book has them
+    # dependencies only: the Book has them (a workbook from before Convenios passes none)
+    del clientes, pagos, gestiones, parametros, avisos, convenios
     return run_udf("CALCULO_FACTURAS", (factura, vencimiento), fecha_corte, caller)

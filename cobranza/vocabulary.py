@@ -28,6 +28,8 @@ class Status(StrEnum):
     THIRD_PARTY = "Tercerizada"
     WRITTEN_OFF = "Castigada"
     PAID = "Pagada"
+    PLAN = "Convenio"  # covered by a payment plan that is current
+    PLAN_BROKEN = "Convenio incumplido"  # its plan broke: an instalment came late
 
 
 class Result(StrEnum):
@@ -69,6 +71,7 @@ class AlertType(StrEnum):
     THIRD_PARTY = "Candidata a terceros"
     BOUNCED = "Correo rebotado"  # an address in the customer's Email or Cc bounced
     HIGH_RISK = "Riesgo alto"
+    PLAN_BROKEN = "Convenio incumplido"
 
 
 class ReplyType(StrEnum):
@@ -120,6 +123,8 @@ class NoticeCode(StrEnum):
     PROMISE_BROKEN = "PROMESA_INCUMPLIDA"
     NO_CONTACT = "SIN_CONTACTO"  # after a gestión "Sin contacto" (once per gestión date)
     STATEMENT = "ESTADO_MENSUAL"
+    INSTALMENT_BEFORE = "CUOTA_PREVIA"  # before each Vencimiento cuota of a current plan
+    INSTALMENT_LATE = "CUOTA_VENCIDA"  # the day after, while the instalment is unpaid
 
 
 class DigestCode(StrEnum):
@@ -143,6 +148,7 @@ class ReasonCode(StrEnum):
     PAYMENT_REPORTED = "pago_informado"
     THIRD_PARTY = "tercerizada"
     WRITTEN_OFF = "castigada"
+    IN_PLAN = "en_convenio"  # a current payment plan: its instalment notices go instead
     # its time passed (omitido)
     LATE = "fuera_de_plazo"
     REPLACED = "otro_en_su_lugar"  # catch-up: a later stage goes instead

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cobranza.book.config import Config
 from cobranza.book.money import decimals
-from cobranza.book.records import Book, InputError
+from cobranza.book.records import Book, InputError, empty_plans
 
 CUSTOMER_FIELDS = ("customer", "name", "collector", "credit_limit", "emails", "phone", "segment")
 INVOICE_FIELDS = ("invoice", "customer", "due", "amount", "issued", "currency", "notes")
@@ -39,6 +39,7 @@ COLLECTOR_FIELDS = ("collector", "email", "phone")
 AREA_FIELDS = ("area", "owner", "email")
 NOTICE_FIELDS = ("code", "reference", "days", "template", "active")
 TEMPLATE_FIELDS = ("code", "subject", "body", "approved")
+PLAN_FIELDS = ("plan", "customer", "date", "instalment", "due", "amount", "invoices", "state")
 
 # Column -> kind; the kind picks the default and the dtype.
 _CUSTOMER = {
@@ -143,6 +144,7 @@ def make_book(
     templates: Iterable[Row] = (),
     config: Config | None = None,
     errors: Iterable[InputError] = (),
+    plans: Iterable[Row] = (),
 ) -> Book:
     """A Book as the reader would produce it, from literal rows (see module docstring)."""
     config = config or Config()
@@ -163,6 +165,7 @@ def make_book(
     pay = _frame(payments, PAYMENT_FIELDS, _PAYMENT, {},
                  lambda r: currency_of_invoice.get(r.get("invoice"), cur))
     con = _frame(contacts, CONTACT_FIELDS, _CONTACT, {})
+    plan_frame = _plans(list(plans), inv)
     if collectors is None:
         names = sorted(set(cust["collector"]) - {""})
         collectors = [(n, f"{n.lower()}@miempresa.com") for n in names]
@@ -183,7 +186,28 @@ def make_book(
         templates=_frame(templates, TEMPLATE_FIELDS, _TEMPLATE, {"approved": True}),
         config=config,
         errors=list(errors),
+        plans=plan_frame,
     )
+
+
+def _plans(plans: list[Row], inv: pd.DataFrame) -> pd.DataFrame:
+    """Convenios rows; a plan's currency is that of its first invoice (listed, or of its
+    customer)."""
+    if not plans:
+        return empty_plans()
+    by_invoice = dict(zip(inv["invoice"], inv["currency"], strict=True))
+    by_customer = dict(zip(inv["customer"], inv["currency"], strict=True))
+
+    def currency(r: dict) -> str:
+        listed = str(r.get("invoices") or "")
+        return by_invoice[listed.split(";")[0]] if listed else by_customer[r["customer"]]
+
+    spec = {"plan": "text", "customer": "text", "invoices": "text", "date": "date",
+            "instalment": "int", "due": "date", "amount": "money", "state": "text"}
+    rows = [{**r, "currency": currency(r)} for r in (_as_dict(p, PLAN_FIELDS) for p in plans)]
+    frame = _frame(rows, PLAN_FIELDS, spec, {"state": "Activo"}, currency)
+    frame["currency"] = frame["currency"].astype(str)
+    return frame[[*empty_plans().columns]]
 
 
 def synthetic_book(n: int, seed: int = 1, config: Config | None = None) -> Book:

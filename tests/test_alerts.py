@@ -6,6 +6,7 @@ import pytest
 from cobranza.book.config import Config
 from cobranza.rules.alerts import ALERT_COLUMNS, ALERT_TYPES, compute_alerts
 from cobranza.rules.invoices import compute_invoices
+from cobranza.vocabulary import AlertType
 from tests.book_factory import make_book
 
 AS_OF = date(2026, 11, 25)
@@ -111,8 +112,9 @@ def test_every_alert_type_exact_rows():
     assert list(got.columns) == ALERT_COLUMNS
     assert rows(got) == EXPECTED
     # Correo rebotado needs bounces read back by IMAP (tests/test_inbound_outputs.py),
-    # Riesgo alto a payment history (tests/test_risk.py)
-    assert set(got["type"]) == set(ALERT_TYPES) - {"Correo rebotado", "Riesgo alto"}
+    # Riesgo alto a payment history (tests/test_risk.py); there are no plans here
+    assert set(got["type"]) == set(ALERT_TYPES) - {"Correo rebotado", "Riesgo alto",
+                                                   AlertType.PLAN_BROKEN}
 
 
 def test_empty_book_gives_empty_typed_frame():

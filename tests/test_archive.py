@@ -79,7 +79,7 @@ def test_every_archived_file_is_the_bytes_the_smtp_server_received(smtp_run):
     received = smtp_run["first"]["received"]
     files = smtp_run["first"]["files"]
     by_id = {str(parsed(data)["Message-ID"]): data for data in files.values()}
-    assert len(files) == len(by_id) == len(received) == 29
+    assert len(files) == len(by_id) == len(received) == 31
     for message in received:
         data = by_id[str(message.message["Message-ID"])]
         assert data == message.raw  # the wire bytes, CRLF, Date, Message-ID, attachments
@@ -87,7 +87,7 @@ def test_every_archived_file_is_the_bytes_the_smtp_server_received(smtp_run):
     notices = [str(parsed(d)["X-Cobranza-Avisos"] or "") for d in files.values()]
     combined = [parsed(d) for d, codes in zip(files.values(), notices, strict=True)
                 if codes.endswith(", ESTADO_MENSUAL")]
-    assert len(combined) == 19
+    assert len(combined) == 21
     assert all(any(a.get_filename().endswith(".xlsx") for a in m.iter_attachments())
                for m in combined)
     assert notices.count("") == 7  # digests carry no notice codes
@@ -99,7 +99,7 @@ def test_envios_archivo_names_the_file_of_each_sent_message(smtp_run, tmp_path):
     rows = smtp_run["first"]["envios"]
     received = {str(m.message["Message-ID"]): m for m in smtp_run["first"]["received"]}
     sent = [r for r in rows if r[7] == "enviado"]
-    assert len(sent) == 29
+    assert len(sent) == 31
     for row in sent:
         assert row[ARCHIVO].startswith(MONTH) and NAME.match(row[ARCHIVO][len(MONTH):])
         message = parsed((book.parent / row[ARCHIVO]).read_bytes())

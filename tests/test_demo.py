@@ -45,12 +45,12 @@ def test_same_seed_same_rows_other_seed_other_rows(data):
 
 def test_sizes(data):
     assert (len(data.customers), len(data.invoices), len(data.payments),
-            len(data.contacts)) == (150, 2000, 1430, 200)
+            len(data.contacts), len(data.plans)) == (152, 2003, 1432, 200, 6)
     assert (len(data.collectors), len(data.areas)) == (5, 4)
-    small = generate(AS_OF, invoices=300, customers=40)
-    assert (len(small.invoices), len(small.customers)) == (300, 40)
+    small = generate(AS_OF, invoices=300, customers=40, plans=False)
+    assert (len(small.invoices), len(small.customers), small.plans) == (300, 40, [])
     currencies = Counter(r[4] for r in data.invoices)
-    assert currencies == {"MXN": 1725, "USD": 275}
+    assert currencies == {"MXN": 1728, "USD": 275}
 
 
 def by_invoice(data, number: str) -> list[tuple]:
@@ -102,7 +102,7 @@ def test_payment_cases(data):
 def test_customer_cases(data):
     c = data.cases
     customers = {r[0]: r for r in data.customers}
-    assert len(customers) == 150
+    assert len(customers) == 152
     assert customers[c["sin_avisos"]][8] == "No"
     assert "@" not in customers[c["sin_email"]][2]
     assert customers[c["cliente_tercero"]][10] == THIRD_PARTY
@@ -164,9 +164,9 @@ def test_create_workbook_without_demo_is_the_template_with_its_own_id(tmp_path):
     ids = []
     for book in (out, other):
         config = openpyxl.load_workbook(book)["Configuración"]
-        assert config.tables["tblParametros"].ref == "A1:B38"
-        assert config["A38"].value == "Id del libro"
-        ids.append(config["B38"].value)
+        assert config.tables["tblParametros"].ref == "A1:B39"
+        assert config["A39"].value == "Id del libro"
+        ids.append(config["B39"].value)
         assert read_book(book).config.workbook_id == ids[-1]
     assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", i) for i in ids)
     assert ids[0] != ids[1]
@@ -176,9 +176,10 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     wb = openpyxl.load_workbook(demo_book)
     refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
     assert refs == {
-        "tblClientes": "A1:L151", "tblFacturas": "A1:L2001", "tblPagos": "A1:E1431",
-        "tblGestiones": "A1:I201", "tblParametros": "A1:B38", "tblCobradores": "D1:F6",
-        "tblAreas": "H1:J5", "tblAvisos": "L1:P12", "tblPlantillas": "A1:D18",
+        "tblClientes": "A1:L153", "tblFacturas": "A1:L2004", "tblPagos": "A1:E1433",
+        "tblGestiones": "A1:I201", "tblParametros": "A1:B39", "tblCobradores": "D1:F6",
+        "tblAreas": "H1:J5", "tblAvisos": "L1:P14", "tblPlantillas": "A1:D20",
+        "tblConvenios": "A1:H7",
     }
     facturas = wb["Facturas"]
     row35 = [c.value for c in facturas[35]][:7]
@@ -189,7 +190,7 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     assert facturas["C2"].number_format == "dd/mm/yyyy"
     assert facturas["F2"].number_format == "#,##0.00"
     assert facturas["F37"].value == "mil pesos"
-    assert facturas["L2001"].value == (
+    assert facturas["L2004"].value == (
         '=IFERROR(IF(INDEX(_calc!$E:$E,ROW())="","",INDEX(_calc!$E:$E,ROW())),"")')
     config = wb["Configuración"]
     assert [tuple(c.value for c in r) for r in config["D2:F6"]] == list(COLLECTORS)

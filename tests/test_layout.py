@@ -44,10 +44,10 @@ def test_alerts_sheet_summary_and_table_at_fixed_row():
                        ("Pago informado no acreditado", 0), ("Disputa abierta", 1),
                        ("Mora > 30", 1), ("Mora > 60", 1), ("Mora > 90", 1), ("Crédito", 1),
                        ("Sin gestión", 1), ("Candidata a terceros", 1), ("Correo rebotado", 0),
-                       ("Riesgo alto", 0)]
-    assert (cells[(17, 1)], cells[(17, 2)]) == ("Total", 8)
+                       ("Riesgo alto", 0), ("Convenio incumplido", 0)]
+    assert (cells[(18, 1)], cells[(18, 2)]) == ("Total", 8)
     (table,) = sheet.tables
-    assert (table.name, table.row, ALERTS_TABLE_ROW) == ("tblAlertas", 19, 19)
+    assert (table.name, table.row, ALERTS_TABLE_ROW) == ("tblAlertas", 20, 20)
     assert table.columns == ("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda",
                              "Saldo", "Días", "Detalle", "Área")
     assert table.rows[0] == ("Acción", "C1", "Uno", "Ana", "F1", "MXN", 1000.5, 116,
@@ -98,7 +98,7 @@ def test_dashboard_sheet():
     sheet = dashboard_sheet(compute_kpis(BOOK, INVOICES, AS_OF), AS_OF)
     tables = {t.name: t for t in sheet.tables}
     assert list(tables) == ["tblTableroTotales", "tblTramos", "tblTableroIndicadores",
-                            "tblTableroCobradores"]
+                            "tblTableroCobradores", "tblTableroConvenios"]
     assert tables["tblTableroTotales"].rows == [("MXN", 1, 1000.5, 1000.5, 1.0),
                                                 ("USD", 1, 100.0, 100.0, 1.0)]
     assert tables["tblTramos"].columns == ("Tramo", "Facturas", "Saldo MXN", "Saldo USD")

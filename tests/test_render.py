@@ -114,7 +114,8 @@ def test_unknown_variable_names_it_and_the_valid_ones() -> None:
         "remitente, cliente, facturas, facturas_mas, totales, fecha_corte, destinatario, "
         "fecha_gestion, cobrador, facturas_asunto, razon_social, rfc, domicilio, "
         "telefono_cobranza, horario_atencion, banco, cuenta, beneficiario, referencia_pago, "
-        "enlace_pago, aviso_privacidad, descuento_pronto_pago)."
+        "enlace_pago, aviso_privacidad, descuento_pronto_pago, convenio, cuota, "
+        "vencimiento_cuota, importe_cuota, saldo_cuota)."
     )
 
 

@@ -34,9 +34,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "template"
 FRAMES = ("ENCABEZADO", "PIE")
 NOTICE_CODES = ["NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45",
                 "SUSPENSION_60", "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL",
-                "SIN_CONTACTO"]
+                "SIN_CONTACTO", "CUOTA_PREVIA", "CUOTA_VENCIDA"]
+INSTALMENT_CODES = ("CUOTA_PREVIA", "CUOTA_VENCIDA")  # about one instalment, not invoices
 SHEETS = ["Clientes", "Facturas", "Pagos", "Gestiones", "Configuración", "Plantillas",
-          "Alertas", "Tablero", "Agenda", "Cartera", "Riesgo", "Envíos", "Errores",
+          "Convenios", "Alertas", "Tablero", "Agenda", "Cartera", "Riesgo", "Envíos", "Errores",
           "Vista previa", "Respuestas", "xlwings.conf", "_calc"]
 TABLES = {
     "Clientes": {"tblClientes": ["Cliente", "Nombre", "Email", "Email CC", "Teléfono",
@@ -55,6 +56,8 @@ TABLES = {
         "tblAvisos": ["Código", "Referencia", "Días", "Plantilla", "Activo"],
     },
     "Plantillas": {"tblPlantillas": ["Código", "Asunto", "Cuerpo", "Aprobada"]},
+    "Convenios": {"tblConvenios": ["Convenio", "Cliente", "Facturas", "Fecha", "Cuota",
+                                   "Vencimiento cuota", "Importe cuota", "Estado"]},
 }
 FORMULAS = {  # each column reads its column of the one CALCULO_FACTURAS spill on _calc
     header: f'IFERROR(IF(INDEX(_calc!${c}:${c},ROW())="","",INDEX(_calc!${c}:${c},ROW())),"")'
@@ -112,8 +115,8 @@ def test_sheets_tables_and_headers(book):
 
 def test_configuracion_blocks_are_separated_by_one_empty_column(book):
     refs = dict(book["Configuración"].tables.items())  # name -> ref
-    assert refs == {"tblParametros": "A1:B37", "tblCobradores": "D1:F2",
-                    "tblAreas": "H1:J2", "tblAvisos": "L1:P12"}
+    assert refs == {"tblParametros": "A1:B38", "tblCobradores": "D1:F2",
+                    "tblAreas": "H1:J2", "tblAvisos": "L1:P14"}
 
 
 def test_facturas_formula_columns_in_stored_form(book, template):
@@ -155,7 +158,7 @@ def test_validation_lists(book):
     assert _lists(book["Configuración"]) == {
         "B6": '"MX,CO,CL,PE,ninguno"',
         "B8": '"Sí,No"',
-        "M2:M20001": '"emisión,vencimiento,compromiso,gestión,mes"',
+        "M2:M20001": '"emisión,vencimiento,compromiso,gestión,mes,cuota"',
         "P2:P20001": '"Sí,No"',
     }
     assert book["Configuración"]["A6"].value == "Perfil legal"
@@ -167,9 +170,9 @@ def _rows(ws, ref: str) -> list[tuple]:
 
 def test_configuracion_defaults_and_notices(book):
     ws = book["Configuración"]
-    assert _rows(ws, "A1:B37") == [(k, v or None) for k, v in DEFAULTS.items()]
+    assert _rows(ws, "A1:B38") == [(k, v or None) for k, v in DEFAULTS.items()]
     assert ws["B11"].value == "85%" and ws["B18"].value == "08:00"
-    assert _rows(ws, "L1:P12") == [
+    assert _rows(ws, "L1:P14") == [
         ("NUEVA", "emisión", 0, "NUEVA", "Sí"),
         ("PREVIO", "vencimiento", -5, "PREVIO", "Sí"),
         ("VENCIDA_1", "vencimiento", 1, "VENCIDA_1", "Sí"),
@@ -181,12 +184,14 @@ def test_configuracion_defaults_and_notices(book):
         ("PROMESA_INCUMPLIDA", "compromiso", 1, "PROMESA_INCUMPLIDA", "Sí"),
         ("ESTADO_MENSUAL", "mes", 1, "ESTADO_MENSUAL", "Sí"),
         ("SIN_CONTACTO", "gestión", 0, "SIN_CONTACTO", "Sí"),
+        ("CUOTA_PREVIA", "cuota", -3, "CUOTA_PREVIA", "Sí"),
+        ("CUOTA_VENCIDA", "cuota", 1, "CUOTA_VENCIDA", "Sí"),
     ]
     assert _rows(ws, "D1:F2") == [(None, None, None)]
 
 
 def test_plantillas_rows(book):
-    rows = _rows(book["Plantillas"], "A1:D18")
+    rows = _rows(book["Plantillas"], "A1:D20")
     assert [r[0] for r in rows] == ["ENCABEZADO", "PIE", *NOTICE_CODES, *DigestCode]
     assert {r[3] for r in rows} == {"Sí"}
     assert rows[4][1] == "Recordatorio de pago vencido: {{ facturas_asunto }}"
@@ -204,14 +209,14 @@ def test_plantillas_cuerpo_header_has_a_note_listing_the_variables(book):
 
 
 def test_output_sheets_hold_only_a_title(book):
-    titles = {name: book[name]["A1"].value for name in SHEETS[6:15]}
+    titles = {name: book[name]["A1"].value for name in SHEETS[7:16]}
     assert titles == {"Alertas": "Alertas de cobranza", "Tablero": "Tablero de cobranza",
                       "Agenda": "Agenda de llamadas", "Cartera": "Cartera de facturas",
                       "Riesgo": "Riesgo de pago tardío",
                       "Envíos": "Envíos de avisos y resúmenes",
                       "Errores": "Errores en los datos", "Vista previa": "Vista previa de avisos",
                       "Respuestas": "Respuestas de clientes"}
-    for name in SHEETS[6:15]:
+    for name in SHEETS[7:16]:
         assert book[name].max_row == 1 and book[name].max_column == 1
 
 
@@ -256,6 +261,9 @@ CONTEXT = {
     "horario_atencion": "", "banco": "", "cuenta": "", "beneficiario": "",
     "aviso_privacidad": "", "descuento_pronto_pago": "", "enlace_pago": "",
     "referencia_pago": "GAZ010101AB1",
+    # instalment notices: the plan's instalment
+    "convenio": "CV-0001", "cuota": "2", "vencimiento_cuota": "04/12/2026",
+    "importe_cuota": "$30,000.00 MXN", "saldo_cuota": "$30,000.00 MXN",
 }
 
 
@@ -266,7 +274,9 @@ def test_every_template_renders_in_the_strict_sandbox():
             continue
         assert render_text(subject, CONTEXT).strip(), code
         text = render_text(body, CONTEXT)
-        assert "F-000001" in text and "F-000002" in text, code
+        listed = ("CV-0001", "$30,000.00 MXN") if code in INSTALMENT_CODES else (
+            "F-000001", "F-000002")
+        assert all(value in text for value in listed), code
         assert "\n\n\n" not in text, code
 
 

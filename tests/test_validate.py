@@ -257,7 +257,7 @@ EXPECTED_ERRORS = [
     'Configuración, fila 3, Valor: "tal vez" no es válido para Solo días hábiles: use Sí o No; '
     "se usa Sí.",
     'Configuración, fila 3, Referencia: "pago" no es una referencia válida '
-    "(use emisión, vencimiento, compromiso, gestión o mes).",
+    "(use emisión, vencimiento, compromiso, gestión, mes o cuota).",
     'Configuración, fila 4, Días: "1.5" no es un número entero de días (por ejemplo -5, 0 o 15).',
     'Configuración, fila 4, Activo: "Quizá" no es Sí ni No (use Sí o No); '
     "mientras tanto el aviso queda inactivo.",
@@ -308,8 +308,9 @@ def test_missing_optional_sheets_use_defaults(tmp_path: Path) -> None:
     assert book.notices["code"].tolist() == [
         "NUEVA", "PREVIO", "VENCIDA_1", "VENCIDA_15", "VENCIDA_30", "MORA_45", "SUSPENSION_60",
         "PROMESA_PREVIA", "PROMESA_INCUMPLIDA", "ESTADO_MENSUAL", "SIN_CONTACTO",
+        "CUOTA_PREVIA", "CUOTA_VENCIDA",
     ]
-    assert book.notices["days"].tolist() == [0, -5, 1, 15, 30, 45, 60, -1, 1, 1, 0]
+    assert book.notices["days"].tolist() == [0, -5, 1, 15, 30, 45, 60, -1, 1, 1, 0, -3, 1]
     assert book.notices["active"].all()
     assert book.templates.empty and list(book.templates.columns) == [
         "code", "subject", "body", "approved", "row"]
@@ -339,7 +340,7 @@ def test_incomplete_configuration_and_templates_are_sheet_errors(tmp_path: Path)
     ]
     assert book.collectors.to_dict("records") == [
         {"collector": "Ana", "email": "ana@x.com", "phone": "", "row": 2}]
-    assert len(book.notices) == 11 and book.templates.empty
+    assert len(book.notices) == 13 and book.templates.empty
 
 
 wild_cell = st.one_of(

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cobranza.book.config import DEFAULTS, LEGAL_PROFILES
-from cobranza.book.records import RESULTS
+from cobranza.book.records import PLAN_STATES, RESULTS
 
 Kind = Literal["text", "date", "money", "int", "phone"]
 
 YES_NO = ("Sí", "No")
-NOTICE_REFERENCES = ("emisión", "vencimiento", "compromiso", "gestión", "mes")
+NOTICE_REFERENCES = ("emisión", "vencimiento", "compromiso", "gestión", "mes", "cuota")
 # Clientes País: the four legal profiles first, then the rest of Latin America, US and ES
 # (any code the holiday calendar knows is valid; Excel's inline list holds 255 characters).
 COUNTRIES = ("MX", "CO", "CL", "PE", "AR", "BO", "BR", "CR", "CU", "DO", "EC", "GT", "HN",
@@ -62,7 +62,7 @@ CUTOFF_NAME = "FechaCorte"  # the defined name of the cut-off date cell on Confi
 CUTOFF_CELL = (0, 17)  # R1: "Fecha de corte" label, the date below it in R2
 CALC_FORMULA = (
     "CALCULO_FACTURAS(tblFacturas[Factura],tblFacturas[Vencimiento],FechaCorte,"
-    "tblClientes,tblPagos,tblGestiones,tblParametros,tblAvisos)"
+    "tblClientes,tblPagos,tblGestiones,tblParametros,tblAvisos,tblConvenios)"
 )
 CALC_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
 
@@ -151,6 +151,23 @@ NOTICES: tuple[tuple[str, str, int], ...] = (
     ("PROMESA_INCUMPLIDA", "compromiso", 1),
     ("ESTADO_MENSUAL", "mes", 1),  # first business day of the month
     ("SIN_CONTACTO", "gestión", 0),  # the day of a gestión "Sin contacto"
+    ("CUOTA_PREVIA", "cuota", -3),  # before each Vencimiento cuota of a current plan
+    ("CUOTA_VENCIDA", "cuota", 1),  # the day after, while the instalment is unpaid
+)
+
+CONVENIOS = TableSpec(
+    "tblConvenios",
+    (
+        Column("Convenio", 14),
+        Column("Cliente", 16),
+        Column("Facturas", 30, note="Facturas del convenio separadas por ; (en blanco: todas "
+               "las facturas del cliente abiertas en la Fecha)."),
+        Column("Fecha", 12, "date"),
+        Column("Cuota", 8, "int"),
+        Column("Vencimiento cuota", 14, "date"),
+        Column("Importe cuota", 16, "money"),
+        Column("Estado", 12, choices=PLAN_STATES),
+    ),
 )
 
 PARAMETROS = TableSpec(
@@ -201,6 +218,8 @@ totales: por moneda, t.moneda y t.saldo (de todas las facturas)
 facturas_asunto: "factura F-1", "facturas F-1 y F-2" o "5 facturas"
 cobrador.nombre, cobrador.email, cobrador.telefono (el cobrador del cliente)
 fecha_gestion (SIN_CONTACTO: fecha de la gestión Sin contacto)
+convenio, cuota, vencimiento_cuota, importe_cuota, saldo_cuota (CUOTA_PREVIA y \
+CUOTA_VENCIDA: la cuota del convenio)
 De Configuración: razon_social, rfc, domicilio, telefono_cobranza, horario_atencion, \
 banco, cuenta, beneficiario, referencia_pago, enlace_pago (para pagar las facturas del \
 texto), aviso_privacidad, descuento_pronto_pago ("2%")
@@ -236,6 +255,7 @@ INPUT_SHEETS = (
     SheetSpec("Gestiones", (GESTIONES,)),
     SheetSpec("Configuración", (PARAMETROS, COBRADORES, AREAS, AVISOS)),
     SheetSpec("Plantillas", (PLANTILLAS,)),
+    SheetSpec("Convenios", (CONVENIOS,)),
 )
 OUTPUT_SHEETS = tuple(SheetSpec(name, title=title) for name, title in OUTPUT_TITLES.items())
 SHEETS = (*INPUT_SHEETS, *OUTPUT_SHEETS, SheetSpec(XLWINGS_SHEET, hidden=True),

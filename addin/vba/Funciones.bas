@@ -4,13 +4,13 @@ Attribute VB_Name = "Funciones"
 '     python tests/test_vba.py --write
 ' (the comment is not on the #Const line: pyOpenVBA's preprocessor rejects that).
 #Const App = "Microsoft Excel"
-Function CALCULO_FACTURAS(factura, vencimiento, Optional fecha_corte, Optional clientes, Optional pagos, Optional gestiones, Optional parametros, Optional avisos)
+Function CALCULO_FACTURAS(factura, vencimiento, Optional fecha_corte, Optional clientes, Optional pagos, Optional gestiones, Optional parametros, Optional avisos, Optional convenios)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CALCULO_FACTURAS = XLPy.CallUDF("addin.udfs", "CALCULO_FACTURAS", Array(Nothing, factura, vencimiento, fecha_corte, clientes, pagos, gestiones, parametros, avisos), ThisWorkbook, Application.Caller)
+        CALCULO_FACTURAS = XLPy.CallUDF("addin.udfs", "CALCULO_FACTURAS", Array(Nothing, factura, vencimiento, fecha_corte, clientes, pagos, gestiones, parametros, avisos, convenios), ThisWorkbook, Application.Caller)
         Exit Function
     #Else
-        CALCULO_FACTURAS = XLPy.CallUDF("addin.udfs", "CALCULO_FACTURAS", Array(Nothing, factura, vencimiento, fecha_corte, clientes, pagos, gestiones, parametros, avisos))
+        CALCULO_FACTURAS = XLPy.CallUDF("addin.udfs", "CALCULO_FACTURAS", Array(Nothing, factura, vencimiento, fecha_corte, clientes, pagos, gestiones, parametros, avisos, convenios))
         Exit Function
     #End If
 failed:

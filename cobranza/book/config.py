@@ -65,6 +65,7 @@ DEFAULTS: dict[str, str] = {
     # recipients a rolling day; Gmail users set 2 000 or 500).
     "Correos por minuto": "30",
     "Destinatarios por día": "10000",
+    "Días gracia convenio": "5",
 }
 # The parameter that is itself a template (rendered with each customer email's context).
 REFERENCE = "Referencia de pago"
@@ -122,6 +123,7 @@ class Config:
     archive_months: int = 24  # Meses de archivo
     per_minute: int = 30  # Correos por minuto: messages in any rolling 60 s
     per_day: int = 10000  # Destinatarios por día: To + Cc in any rolling 24 h
+    plan_grace_days: int = 5  # Días gracia convenio: an instalment this late breaks its plan
     workbook_id: str = ""  # Id del libro: the ledger's key for this workbook ("" = none yet)
 
     @property
@@ -329,6 +331,7 @@ _PARSERS = {
     "meses de archivo": lambda t: {"archive_months": _months(t)},
     "correos por minuto": lambda t: {"per_minute": _limit("30")(t)},
     "destinatarios por dia": lambda t: {"per_day": _limit("10000")(t)},
+    "dias gracia convenio": lambda t: {"plan_grace_days": _int(t)},
 }
 
 

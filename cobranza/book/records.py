@@ -82,10 +82,33 @@ TEMPLATE_COLUMNS = {  # the Plantillas sheet
     "cuerpo*": "body",
     "aprobada": "approved",  # bool
 }
+PLAN_COLUMNS = {  # the optional Convenios sheet: one row per instalment of a payment plan
+    "convenio*": "plan",
+    "cliente*": "customer",
+    "facturas": "invoices",  # ";"-separated, normalized to "F1;F2"; "" = every invoice of
+    # the customer open on Fecha
+    "fecha*": "date",  # the agreement's date: payments from then on pay the instalments
+    "cuota*": "instalment",  # int64: 1, 2, ...
+    "vencimiento cuota*": "due",
+    "importe cuota*": "amount",  # int64 minor units of `currency`
+    "estado": "state",  # PLAN_STATES, blank = Activo
+}
+PLAN_STATES = ("Activo", "Cancelado")
 
 RESULTS = tuple(Result)  # the Resultado choices, in this order
 STATUSES = tuple(Status)
 BUCKETS = tuple(Bucket)
+
+
+def empty_plans() -> pd.DataFrame:
+    """The plans frame of a workbook without a Convenios sheet."""
+    return pd.DataFrame({
+        "plan": pd.Series(dtype="str"), "customer": pd.Series(dtype="str"),
+        "invoices": pd.Series(dtype="str"), "date": pd.Series(dtype="datetime64[ns]"),
+        "instalment": pd.Series(dtype="int64"), "due": pd.Series(dtype="datetime64[ns]"),
+        "amount": pd.Series(dtype="int64"), "state": pd.Series(dtype="str"),
+        "currency": pd.Series(dtype="str"), "row": pd.Series(dtype="int64"),
+    })
 
 
 @dataclass(frozen=True)
@@ -123,6 +146,8 @@ class Book:
     templates: pd.DataFrame
     config: Config = field(default_factory=Config)
     errors: list[InputError] = field(default_factory=list)
+    # Convenios (optional sheet): PLAN_COLUMNS plus `currency`, that of its invoices
+    plans: pd.DataFrame = field(default_factory=lambda: empty_plans())
 
     # Computed on first use and kept with this Book (its frames are never edited in
     # place): every message of a run looks its customer and template up.

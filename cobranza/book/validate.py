@@ -56,8 +56,9 @@ from cobranza.vocabulary import Result
 
 CONFIG_SHEET = "Configuración"
 TEMPLATES_SHEET = "Plantillas"
+PLANS_SHEET = "Convenios"  # optional: a workbook without it has no payment plans
 REQUIRED_SHEETS = ("Clientes", "Facturas", "Pagos", "Gestiones")
-SHEETS = (*REQUIRED_SHEETS, CONFIG_SHEET, TEMPLATES_SHEET)
+SHEETS = (*REQUIRED_SHEETS, CONFIG_SHEET, TEMPLATES_SHEET, PLANS_SHEET)
 # Table name in Book -> (sheet, columns spec of cobranza.book.records).
 TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "customers": ("Clientes", rec.CUSTOMER_COLUMNS),
@@ -68,6 +69,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "areas": (CONFIG_SHEET, rec.AREA_COLUMNS),
     "notices": (CONFIG_SHEET, rec.NOTICE_COLUMNS),
     "templates": (TEMPLATES_SHEET, rec.TEMPLATE_COLUMNS),
+    "plans": (PLANS_SHEET, rec.PLAN_COLUMNS),
 }
 PARAMETER_COLUMNS = {"parametro*": "parameter", "valor*": "value"}
 # Configuración blocks, found by their first header: key -> (title, what happens if absent).
@@ -84,9 +86,10 @@ DEFAULT_NOTICES = (
     ("MORA_45", "vencimiento", 45), ("SUSPENSION_60", "vencimiento", 60),
     ("PROMESA_PREVIA", "compromiso", -1), ("PROMESA_INCUMPLIDA", "compromiso", 1),
     ("ESTADO_MENSUAL", "mes", 1), ("SIN_CONTACTO", "gestion", 0),
+    ("CUOTA_PREVIA", "cuota", -3), ("CUOTA_VENCIDA", "cuota", 1),
 )
 REFERENCES = {"emision": "emision", "vencimiento": "vencimiento", "compromiso": "compromiso",
-              "gestion": "gestion", "mes": "mes"}
+              "gestion": "gestion", "mes": "mes", "cuota": "cuota"}
 # Headers as shown to users, for columns a message names but the sheet may lack.
 _LABELS = {
     "codigo": "Código", "dias": "Días", "area": "Área", "emision": "Emisión",
@@ -278,14 +281,33 @@ def _result(raw: pd.Series, config: Config) -> Parsed:
 
 def _reference(raw: pd.Series, config: Config) -> Parsed:
     values, bad = parse_choice(raw, REFERENCES)
-    problem = ("no es una referencia válida (use emisión, vencimiento, compromiso, gestión "
-               "o mes).")
+    problem = ("no es una referencia válida (use emisión, vencimiento, compromiso, gestión, "
+               "mes o cuota).")
     return Parsed(values, bad, problem)
 
 
 def _days(raw: pd.Series, config: Config) -> Parsed:
     values, bad = parse_ints(raw)
     return Parsed(values, bad, "no es un número entero de días (por ejemplo -5, 0 o 15).")
+
+
+def _instalment(raw: pd.Series, config: Config) -> Parsed:
+    values, bad = parse_ints(raw)
+    bad = bad | (values < 1)
+    return Parsed(values, bad, "no es un número de cuota válido (use 1, 2, 3...).")
+
+
+def _plan_state(raw: pd.Series, config: Config) -> Parsed:
+    values, bad = parse_choice(raw, {normalize(s): s for s in rec.PLAN_STATES})
+    values = values.where(values != "", rec.PLAN_STATES[0])
+    return Parsed(values, bad, "no es un estado de convenio válido (use Activo o Cancelado).")
+
+
+def _invoice_list(raw: pd.Series, config: Config) -> Parsed:
+    """Facturas of a plan: codes separated by ";" (or ","), normalized to "F1;F2"."""
+    values = per_unique(to_text(raw), lambda t: ";".join(
+        dict.fromkeys(c.strip() for c in t.replace(",", ";").split(";") if c.strip())))
+    return Parsed(values.astype(str), pd.Series(False, index=raw.index))
 
 
 def _emails(raw: pd.Series, config: Config) -> Parsed:
@@ -358,6 +380,9 @@ CELL_PARSERS: dict[str, Callable[[pd.Series, Config], Parsed]] = {
     "emails": _emails,
     "timezone": _timezone,
     "country": _country,
+    "instalment": _instalment,
+    "plan_state": _plan_state,
+    "invoice_list": _invoice_list,
     # Blank means Sí for these two; a value that is neither Sí nor No means No until fixed.
     "auto_notices": _yes_no(True, "mientras tanto no se envían avisos automáticos al cliente"),
     "active": _yes_no(True, "mientras tanto el aviso queda inactivo"),
@@ -374,6 +399,8 @@ KINDS: dict[str, dict[str, str]] = {
     "areas": {"email": "emails"},
     "notices": {"reference": "reference", "days": "days", "active": "active"},
     "templates": {"approved": "approved"},
+    "plans": {"invoices": "invoice_list", "date": "date", "instalment": "instalment",
+              "due": "date", "amount": "money", "state": "plan_state"},
 }
 _REQUIRED_HINT = {"date": f"; {_DATE_HINT}", "money": "; escriba el importe"}
 
@@ -551,6 +578,126 @@ def _subject_unless_frame(tables: dict[str, Table], config: Config) -> list[Issu
     return [Issue("templates", missing[missing].index, "subject", "falta el dato (obligatorio).")]
 
 
+# ---- Convenios: one row per instalment; a plan's rows must agree on its terms
+
+_PLAN_TERMS = ("customer", "date", "invoices", "state")  # the same on every row of a plan
+
+
+def _plan_invoices(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """Each listed Factura exists and is the plan's customer's."""
+    valid, invoices = tables["plans"].valid, tables["invoices"]
+    listed = valid[valid["invoices"] != ""]
+    owners = dict(zip(invoices.valid["invoice"], invoices.valid["customer"], strict=True))
+    problems = {}
+    for index, customer, codes in zip(listed.index, listed["customer"], listed["invoices"],
+                                      strict=True):
+        for code in codes.split(";"):
+            owner = owners.get(code)
+            if owner is None:
+                problems[index] = (f'la factura "{code}" no existe en la hoja Facturas '
+                                   "(corrija el código o quítela del convenio).")
+            elif owner != customer:
+                problems[index] = (f'la factura "{code}" es del cliente "{owner}", no de '
+                                   f'"{customer}" (un convenio cubre facturas de un solo '
+                                   "cliente).")
+            if index in problems:
+                break
+    problem = pd.Series(problems, dtype=object)
+    return [Issue("plans", problem.index, "invoices", problem)]
+
+
+def _plan_terms(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """A row whose Cliente, Fecha, Facturas or Estado differ from its plan's first row."""
+    valid = tables["plans"].valid
+    first = valid.groupby("plan", sort=False).head(1).set_index("plan")
+    issues = []
+    for col in _PLAN_TERMS:
+        theirs = first[col].reindex(valid["plan"]).to_numpy()
+        differs = pd.Series(theirs != valid[col].to_numpy(), index=valid.index)
+        if col == "date":
+            differs &= valid["date"].notna().to_numpy()
+        rows = first["row"].reindex(valid["plan"]).to_numpy()
+        problem = pd.Series(
+            [f"no coincide con la fila {r} del mismo convenio; un convenio tiene un solo "
+             "Cliente, Fecha, Facturas y Estado (corrija una de las dos filas)." for r in rows],
+            index=valid.index, dtype=object)
+        issues.append(Issue("plans", differs[differs].index, col, problem))
+    return issues
+
+
+def _plan_instalments(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """Cuota once per plan; Vencimiento cuota on or after Fecha and later than the
+    previous Cuota's; Importe cuota greater than zero."""
+    valid = tables["plans"].valid.sort_values(["plan", "instalment", "row"], kind="stable")
+    same = valid.duplicated(["plan", "instalment"], keep="first")
+    dup_rows = valid.groupby(["plan", "instalment"])["row"].transform("first")
+    duplicate = pd.Series("está repetida en este convenio; vale la fila " + dup_rows.astype(str)
+                          + " y esta se omite.", index=valid.index)
+    valid = valid[~same]
+    early = valid["due"] < valid["date"]
+    early_problem = ("es anterior a la Fecha del convenio ("
+                     + valid["date"].dt.strftime("%d/%m/%Y") + "); revise ambas fechas.")
+    previous = valid.groupby("plan")["due"].shift()
+    before = valid.groupby("plan")["instalment"].shift()
+    unordered = (valid["due"] <= previous) & ~early
+    number = before.fillna(0).astype("int64").astype(str)
+    order_problem = ("no es posterior al de la cuota " + number + " ("
+                     + previous.dt.strftime("%d/%m/%Y") + "); las cuotas vencen en orden.")
+    zero = valid["amount"] == 0
+    return [
+        Issue("plans", same[same].index, "instalment", duplicate),
+        Issue("plans", early[early].index, "due", early_problem),
+        Issue("plans", unordered[unordered].index, "due", order_problem),
+        Issue("plans", zero[zero].index, "amount", "debe ser mayor que cero (escriba el importe "
+              "de la cuota)."),
+    ]
+
+
+def plan_currencies(tables: dict[str, Table]) -> pd.Series:
+    """Per valid plan row: the currencies of the invoices it covers (its listed ones, or
+    every invoice of its customer when Facturas is blank), as a sorted tuple."""
+    valid, invoices = tables["plans"].valid, tables["invoices"].valid
+    by_invoice = dict(zip(invoices["invoice"], invoices["currency"], strict=True))
+    by_customer = invoices.groupby("customer")["currency"].agg(lambda c: tuple(sorted(set(c))))
+    out = [
+        tuple(sorted({by_invoice[c] for c in codes.split(";") if c in by_invoice})) if codes
+        else by_customer.get(customer, ())
+        for customer, codes in zip(valid["customer"], valid["invoices"], strict=True)
+    ]
+    return pd.Series(out, index=valid.index, dtype=object)
+
+
+def _plan_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
+    """A plan is in the one currency of its invoices; Importe cuota exact in it."""
+    valid = tables["plans"].valid
+    found = plan_currencies(tables)
+    none = found.map(len) == 0
+    mixed = found.map(len) > 1
+    mixed_problem = ("cubre facturas en varias monedas (" + found[mixed].map(", ".join)
+                     + "); haga un convenio por moneda e indique sus Facturas.")
+    currency = found.map(lambda c: c[0] if len(c) == 1 else "")
+    one = ~none & ~mixed
+    excess = pd.Series(excess_decimals(valid["amount"][one], currency[one]),
+                       index=valid.index[one.to_numpy()])
+    rows = valid.loc[excess[excess].index]
+    return [
+        Issue("plans", none[none].index, "invoices", "el cliente no tiene facturas en la hoja "
+              "Facturas; el convenio no cubre nada (revise el Cliente)."),
+        Issue("plans", mixed[mixed].index, "invoices", mixed_problem),
+        Issue("plans", rows.index, "amount",
+              _excess_problem(rows["amount"], currency[rows.index], config)),
+    ]
+
+
+PLAN_CHECKS = [
+    _known("plans", "customer", "customers", "Clientes", "o"),
+    _plan_invoices,
+    _plan_terms,
+    _plan_instalments,
+    _plan_amounts,
+]
+
+
 ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
     _exact_invoice_amounts,
     _duplicates("customers", "customer", "o"),
@@ -568,7 +715,9 @@ ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
     _same_customer("contacts"),
     _promise_has_date,
     _subject_unless_frame,
+    *PLAN_CHECKS,
 ]
+
 
 
 # ---------------------------------------------------------------- Configuración
@@ -699,6 +848,18 @@ def _templates_raw(run: _Run, raw: pd.DataFrame | None) -> pd.DataFrame | None:
     return raw
 
 
+def _plans_raw(run: _Run, raw: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The Convenios sheet, or None (no plans) when it is absent or lacks a column."""
+    if raw is None:
+        return None
+    missing = missing_headers(raw, rec.PLAN_COLUMNS)
+    if missing:
+        run.sheet_error(PLANS_SHEET, f'no tiene la columna "{missing[0]}", así que no se '
+                        "usa ningún convenio (agréguela o use la plantilla: cobranza init).")
+        return None
+    return raw
+
+
 def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]:
     """Valid rows only, exact money in minor units, final dtypes, records.py column order."""
     out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
@@ -713,11 +874,17 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     limit = cust["credit_limit"]
     minor = to_minor(limit.fillna(0), pd.Series(config.default_currency, index=limit.index))
     cust["credit_limit"] = minor.astype("Int64").where(limit.notna(), pd.NA)
+    plans = out["plans"]
+    currency = plan_currencies(tables).map(lambda c: c[0]).astype(str).reset_index(drop=True)
+    plans["currency"] = currency
+    plans["amount"] = to_minor(plans["amount"], currency)
+    plans["instalment"] = plans["instalment"].astype("int64")
     notices = out["notices"]
     notices["days"] = notices["days"].astype("int64")
     notices["template"] = notices["template"].where(notices["template"] != "", notices["code"])
     for name, frame in out.items():
-        out[name] = frame[[*TABLES[name][1].values(), "row"]]
+        extra = ["currency"] if name == "plans" else []
+        out[name] = frame[[*TABLES[name][1].values(), *extra, "row"]]
     return out
 
 
@@ -747,6 +914,8 @@ class Validation:
             raise ValueError(f"sheet {sheet} was already added")
         if name == "templates":
             raw = _templates_raw(self._run, raw)
+        if name == "plans":
+            raw = _plans_raw(self._run, raw)
         self._load(name, raw)
 
     def book(self) -> rec.Book:

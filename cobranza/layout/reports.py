@@ -22,7 +22,7 @@ from cobranza.rules.alerts import ALERT_TYPES
 from cobranza.rules.kpis import Kpis
 
 ALERTS_SUMMARY_ROW = 4  # "Tipo | Cantidad" header; one row per Tipo below, then Total
-ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 19
+ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 20
 TABLE_ROW = 4  # header row of the single table on Agenda and Errores
 NO_COLLECTOR = "(sin cobrador)"
 
@@ -195,6 +195,20 @@ def _collectors_table(k: Kpis, row: int) -> Table:
     )
 
 
+def _plans_table(k: Kpis, row: int) -> Table:
+    p = k.plans
+    return Table(
+        name="tblTableroConvenios",
+        columns=("Moneda", "Convenios activos", "Saldo activos", "Convenios incumplidos",
+                 "Saldo incumplidos"),
+        rows=_rows([p["currency"], p["active"], _money(p["active_balance"], p["currency"]),
+                    p["broken"], _money(p["broken_balance"], p["currency"])]),
+        row=row,
+        formats={"Convenios activos": "int", "Saldo activos": "money",
+                 "Convenios incumplidos": "int", "Saldo incumplidos": "money"},
+    )
+
+
 _SECTIONS = (
     ("Cartera por moneda", _totals_table),
     ("Antigüedad de saldos", _aging_table),
@@ -233,4 +247,7 @@ def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
     label, build = last
     cells.append(Cell(row, 1, label, style="label"))
     tables.append(build(kpis, row + 1))
+    row += 2 + max(len(tables[-1].rows), 1) + 1
+    cells.append(Cell(row, 1, "Convenios de pago", style="label"))
+    tables.append(_plans_table(kpis, row + 1))
     return Sheet("Tablero", cells=cells, tables=tables, charts=charts)

@@ -13,6 +13,7 @@ _TEXTS: dict[ReasonCode, str] = {
     _R.IN_DISPUTE: "en disputa",
     _R.PAYMENT_REPORTED: "pago informado",
     _R.THIRD_PARTY: "asignada a un tercero",
+    _R.IN_PLAN: "en convenio de pago (se envían los avisos de sus cuotas)",
     _R.WRITTEN_OFF: "castigada",
     _R.LATE: "fuera de plazo",
     _R.REPLACED: "se envía {code} en su lugar",

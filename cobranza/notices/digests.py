@@ -109,7 +109,8 @@ class DigestRule:
 DIGESTS: tuple[DigestRule, ...] = (
     DigestRule(DigestCode.ACTIONS, False, (AlertType.ACTION,), "", to_actions_owner),
     DigestRule(DigestCode.COLLECTOR_DAILY, False,
-               (AlertType.BROKEN_PROMISE, ReplyType.REPLY, AlertType.BOUNCED), "collectors",
+               (AlertType.BROKEN_PROMISE, AlertType.PLAN_BROKEN, ReplyType.REPLY,
+                AlertType.BOUNCED), "collectors",
                _by_column("collector", "el cobrador", "Cobradores")),
     DigestRule(DigestCode.COLLECTOR_WEEKLY, True,
                (AlertType.REPORTED_PAYMENT, AlertType.OPEN_DISPUTE), "collectors",

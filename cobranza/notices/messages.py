@@ -186,6 +186,10 @@ class Line:
     status: str = ""
     detail: str = ""  # digests: why the invoice is listed
     contact_date: date | None = None  # SIN_CONTACTO: the Fecha of the gestión Sin contacto
+    # instalment notices (CUOTA_*): `invoice` is the plan's Convenio, `due` the Vencimiento
+    # cuota and `balance` what is left of the instalment
+    instalment: int = 0  # Cuota; 0 for an invoice line
+    instalment_amount: int = 0  # Importe cuota, minor units
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,14 @@ from cobranza.notices.messages import (
 from cobranza.notices.stages import (
     CHAIN_BY_NAME,
     CHAINS,
+    GRACE_DAYS,
+    INSTALMENT_DUE,
     monthly_window,
     severity_ranks,
     stage_table,
 )
-from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, reason
+from cobranza.rules.plans import compute_plans
+from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, Status, reason
 
 LATE = reason(ReasonCode.LATE)
 TEMPLATE_REASONS = (ReasonCode.TEMPLATE_MISSING, ReasonCode.TEMPLATE_NOT_APPROVED)
@@ -116,7 +119,7 @@ def plan_notices(
     config = book.config
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
-    inv, names = eligible(invoices)
+    inv, names = eligible(with_instalments(book, invoices, today))
     cand = candidates(inv, stages, today, config.holiday_country, history.final_keys)
     if cand.empty:
         return [], Skipped(), []
@@ -159,6 +162,28 @@ def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return inv.assign(cust=codes), np.asarray(names, dtype=object)
 
 
+def with_instalments(book: Book, invoices: pd.DataFrame, today: date) -> pd.DataFrame:
+    """`invoices` plus one row per unpaid instalment of each current plan (Estatus
+    INSTALMENT_DUE, which only the instalment chains apply to): Factura is the plan's
+    Convenio, Vencimiento the Vencimiento cuota, Saldo what is left of the instalment."""
+    plans = compute_plans(book, today)
+    current = plans.plans.loc[plans.plans["status"] == Status.PLAN, "plan"]
+    due = plans.instalments[plans.instalments["plan"].isin(current)
+                            & (plans.instalments["balance"] > 0)]
+    if due.empty:
+        return invoices
+    day = np.datetime64(today, "D")
+    rows = pd.DataFrame({
+        "invoice": due["plan"].astype(str), "customer": due["customer"].astype(str),
+        "due": due["due"], "currency": due["currency"].astype(str),
+        "balance": due["balance"].astype("int64"), "status": INSTALMENT_DUE,
+        "days_overdue": (day - due["due"].to_numpy(dtype="datetime64[D]")).astype("int64"),
+        "instalment": due["instalment"].astype("int64"),
+        "instalment_amount": due["amount"].astype("int64"),
+    })
+    return pd.concat([invoices, rows], ignore_index=True)
+
+
 def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
     """Boolean mask: which keys the ledger already holds in a final state."""
     return np.fromiter(map(final_keys.__contains__, keys), dtype=bool, count=len(keys))
@@ -175,6 +200,7 @@ def candidates(
     heads = notice_key_heads(customer, invoice)
     statuses = inv["status"].to_numpy(dtype=object)
     today64 = np.datetime64(today, "D")
+    resumed = _resumed(inv)
     parts, masks, days = [], {}, {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
@@ -185,6 +211,8 @@ def candidates(
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
             pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
             end = anchor[pos] + stage.end_offset
+            if rule.name == "recordatorio" and resumed is not None:
+                end = resumed.extend(pos, end)
             if rule.per_anchor and rule.anchor not in days:
                 days[rule.anchor] = _iso_days(inv[rule.anchor])
             keys = heads[pos] + notice_key_tail(stage.code, days[rule.anchor][pos]
@@ -199,6 +227,27 @@ def candidates(
         keep = ~is_final(keys, final_keys)
         parts.append((pos[keep], np.full(keep.sum(), stage.Index), end[keep], keys[keep]))
     return _candidate_frame(parts)
+
+
+class _Resumed:
+    """Reminders resume at the current stage when a plan breaks: per invoice of a broken
+    plan, the latest reminder stage already due stays meaningful GRACE_DAYS after the
+    break even when its own window has passed (stages come latest first)."""
+
+    def __init__(self, broken_on: np.ndarray) -> None:
+        self.until = broken_on + np.timedelta64(GRACE_DAYS, "D")
+        self.seen = np.isnat(broken_on)  # only invoices of a broken plan are extended
+
+    def extend(self, pos: np.ndarray, end: np.ndarray) -> np.ndarray:
+        first = ~self.seen[pos]
+        self.seen[pos] = True
+        return np.where(first, np.maximum(end, self.until[pos]), end)
+
+
+def _resumed(inv: pd.DataFrame) -> _Resumed | None:
+    if "plan_broken_on" not in inv or inv["plan_broken_on"].isna().all():
+        return None
+    return _Resumed(inv["plan_broken_on"].to_numpy(dtype="datetime64[D]"))
 
 
 def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
@@ -449,9 +498,17 @@ def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
         rows["status"].to_numpy(dtype=object).tolist(),
         [""] * len(rows),
         rows["no_contact_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
+        _whole(rows, "instalment"), _whole(rows, "instalment_amount"),
     )
     shared = list(itertools.starmap(Line, zip(*columns, strict=True)))
     return list(map(shared.__getitem__, inverse.tolist()))
+
+
+def _whole(rows: pd.DataFrame, column: str) -> list[int]:
+    """An integer column of instalment rows (0 on invoice rows, or when there are none)."""
+    if column not in rows:
+        return [0] * len(rows)
+    return rows[column].fillna(0).astype("int64").tolist()
 
 
 def apply_contact_rules(

@@ -11,7 +11,8 @@ the ledger keys back (`cobranza.notices.messages.notice_key` / `digest_key`):
 - monthly statements: the month of the row's Fecha;
 - promise notices: the promise dates of the invoice's `Promesa de pago` gestiones for
   which this stage would have been meaningful on that Fecha; SIN_CONTACTO likewise with
-  the Fecha of its `Sin contacto` gestiones;
+  the Fecha of its `Sin contacto` gestiones; instalment notices (CUOTA_*) with the
+  Vencimiento cuota of the plan Envíos lists as their Factura;
 - digests: the day (daily) or ISO week (weekly) of the row's Fecha.
 """
 
@@ -128,6 +129,7 @@ class _Keys:
         self.joined = _joined_codes(book.invoices)
         self.dates = {anchor: _gestion_dates(book.contacts, result, column)
                       for anchor, (result, column) in ANCHOR_SOURCES.items()}
+        self.dates["due"] = _instalment_dates(book.plans)  # CUOTA_*: Factura is the plan
 
     def of(self, kind: str, code: str, recipient: str, invoices: str, when: datetime,
            late: bool = False) -> Iterator[str]:
@@ -199,6 +201,16 @@ def _joined_codes(invoices: pd.DataFrame) -> dict[str, Joined]:
             starts.setdefault(customer, set()).update(
                 ", ".join(parts[:n]) for n in range(1, len(parts)))
     return {c: Joined(frozenset(v), frozenset(starts[c])) for c, v in codes.items()}
+
+
+def _instalment_dates(plans: pd.DataFrame) -> dict[tuple[str, str], set[date]]:
+    """(customer, Convenio) -> the Vencimiento cuota of its instalments (the instalment
+    notices' dates: Envíos lists the plan as their Factura)."""
+    out: dict[tuple[str, str], set[date]] = {}
+    for customer, plan, day in zip(plans["customer"], plans["plan"], plans["due"],
+                                   strict=True):
+        out.setdefault((customer, plan), set()).add(pd.Timestamp(day).date())
+    return out
 
 
 def _gestion_dates(contacts: pd.DataFrame, result: Result,

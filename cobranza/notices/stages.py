@@ -14,6 +14,9 @@ legal frequency cap lets only some of a customer's messages out.
 `mes` rows are monthly statements: Días = N means the N-th business day of the month
 (0 or blank = first); the window is that day and the next four business days.
 
+`cuota` rows (CUOTA_PREVIA, CUOTA_VENCIDA) are about the instalments of a current
+payment plan (`cobranza.rules.plans`), anchored on each Vencimiento cuota.
+
 `gestión` rows (SIN_CONTACTO) follow a gestión `Sin contacto`: anchored on the Fecha of the
 invoice's latest gestión when it is one (`no_contact_date`, `cobranza.rules.invoices`), one
 notice per such date, meaningful `NO_CONTACT_GRACE` days after it (seed 003).
@@ -34,8 +37,13 @@ GRACE_DAYS = 7  # the last stage of a chain is meaningful this many days after i
 NO_CONTACT_GRACE = 3  # SIN_CONTACTO: meaningful for 3 days after the gestión's Fecha
 MONTHLY_WINDOW = 5  # business days a monthly statement stays meaningful
 
-# Invoice statuses that receive ordinary notices (the others are excluded by the SPEC).
-OPEN_STATUSES = (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE)
+# Invoice statuses that receive ordinary notices (the others are excluded by the SPEC): a
+# broken plan's invoices get them again (a current plan's get its instalment notices).
+OPEN_STATUSES = (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE,
+                 Status.PLAN_BROKEN)
+# The status of the planner's rows for the unpaid instalments of current plans (not an
+# invoice Estatus): only the instalment chains apply to them (`cobranza.notices.planner`).
+INSTALMENT_DUE = "Cuota pendiente"
 # Promise chains: the dates decide (Promesa de pago lasts until Fecha compromiso), so a
 # PROMESA_PREVIA not sent in time is still recorded "fuera de plazo" once it is broken.
 PROMISE_STATUSES = (Status.PROMISED, Status.BROKEN_PROMISE)
@@ -43,7 +51,7 @@ PROMISE_STATUSES = (Status.PROMISED, Status.BROKEN_PROMISE)
 # and reported ones too (marked with their Estatus); not those with an agency or written
 # off.
 STATEMENT_STATUSES = (*OPEN_STATUSES, Status.PROMISED, Status.PAYMENT_REPORTED,
-                      Status.DISPUTED)
+                      Status.DISPUTED, Status.PLAN)
 # Customer notices by severity, most severe first (SPEC "Contact policy"): the order of
 # the bodies in one email, whose subject is the first one's.
 SEVERITY = ("SUSPENSION_60", "MORA_45", "PROMESA_INCUMPLIDA", "CUOTA_VENCIDA", "VENCIDA_30",
@@ -73,6 +81,12 @@ CHAINS: tuple[ChainRule, ...] = (
               PROMISE_STATUSES, False, 0, per_anchor=True),
     ChainRule("promesa_previa", "compromiso", False, "promise_date",
               PROMISE_STATUSES, True, 1, per_anchor=True),
+    # instalments of a current plan: anchored on Vencimiento cuota, one notice per
+    # instalment (the key holds the plan and the instalment's date)
+    ChainRule("cuota_vencida", "cuota", True, "due", (INSTALMENT_DUE,), False, 1,
+              per_anchor=True),
+    ChainRule("cuota_previa", "cuota", False, "due", (INSTALMENT_DUE,), True, 1,
+              per_anchor=True),
     ChainRule("recordatorio", "vencimiento", True, "due", OPEN_STATUSES, False, 2),
     # its own chain: catch-up never counts it as a reminder stage, nor a reminder as it
     ChainRule("gestion", "gestion", None, "no_contact_date", OPEN_STATUSES, False, 3,

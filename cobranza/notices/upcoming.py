@@ -37,6 +37,7 @@ EXCLUDED_STATUSES: dict[str, Reason] = {
     Status.PAYMENT_REPORTED: reason(ReasonCode.PAYMENT_REPORTED),
     Status.THIRD_PARTY: reason(ReasonCode.THIRD_PARTY),
     Status.WRITTEN_OFF: reason(ReasonCode.WRITTEN_OFF),
+    Status.PLAN: reason(ReasonCode.IN_PLAN),
 }
 
 

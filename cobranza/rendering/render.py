@@ -19,7 +19,9 @@ of the text, named up to three), the Configuración company and payment details
 ``descuento_pronto_pago`` ("2%", "" when none). Customer notices also ``cobrador``
 (`CollectorView`), ``enlace_pago`` (Enlace de pago for the `facturas` of the text) and
 ``referencia_pago`` (Referencia de pago, itself a template, rendered once per email with
-the email's context), plus the planner's ``Outgoing.context``.
+the email's context), plus the planner's ``Outgoing.context``. Instalment notices
+(CUOTA_PREVIA, CUOTA_VENCIDA): ``convenio``, ``cuota``, ``vencimiento_cuota``,
+``importe_cuota`` and ``saldo_cuota`` of the notice's first instalment ("" otherwise).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ VARIABLES = (
     "destinatario", "fecha_gestion", "cobrador", "facturas_asunto", "razon_social", "rfc",
     "domicilio", "telefono_cobranza", "horario_atencion", "banco", "cuenta", "beneficiario",
     "referencia_pago", "enlace_pago", "aviso_privacidad", "descuento_pronto_pago",
+    "convenio", "cuota", "vencimiento_cuota", "importe_cuota", "saldo_cuota",
 )
 
 # Used only when Plantillas has no row for a digest code (digests are internal mail).
@@ -251,6 +254,26 @@ def contact_day(lines: tuple[Line, ...]) -> str:
                    default=None))
 
 
+def owed_lines(lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """The invoice lines of `lines`; its instalment lines only when it has no other. An
+    instalment is part of its invoices' balance: an email carrying both lists, totals and
+    links the invoices, and names the instalment through the plan variables."""
+    invoices = tuple(ln for ln in lines if not ln.instalment)
+    return invoices or lines
+
+
+def instalment_variables(lines: tuple[Line, ...]) -> dict[str, str]:
+    """The plan variables of the first instalment line of `lines` ("" when none)."""
+    line = next((ln for ln in lines if ln.instalment), None)
+    if line is None:
+        return dict.fromkeys(("convenio", "cuota", "vencimiento_cuota", "importe_cuota",
+                              "saldo_cuota"), "")
+    return {"convenio": line.invoice, "cuota": str(line.instalment),
+            "vencimiento_cuota": dmy(line.due),
+            "importe_cuota": format_amount(line.instalment_amount, line.currency),
+            "saldo_cuota": format_amount(line.balance, line.currency)}
+
+
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None) -> dict[str, Any]:
     """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
@@ -260,23 +283,24 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
     internal: they list everything."""
     notice = outgoing.kind == Kind.NOTICE
     terms = config if notice else None  # payment links and discounts: customer emails
-    shown, more = listed(outgoing.lines) if notice else (outgoing.lines, 0)
+    owed = owed_lines(outgoing.lines)
+    shown, more = listed(owed) if notice else (outgoing.lines, 0)
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
         "cliente": CustomerView(outgoing.recipient, name),
         "facturas": [invoice_view(line, terms, as_of) for line in shown],
         "facturas_mas": more,
-        "totales": totals(outgoing.lines),
+        "totales": totals(owed),
         "fecha_corte": dmy(as_of),
         "destinatario": name or outgoing.recipient,
         "fecha_gestion": contact_day(outgoing.lines),
-        "facturas_asunto": subject_invoices(outgoing.lines),
+        "facturas_asunto": subject_invoices(owed),
         **company_variables(config),
+        **instalment_variables(outgoing.lines),
     }
     if notice:
-        context["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient,
-                                              outgoing.lines)
+        context["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient, owed)
     if collector is not None:
         context["cobrador"] = collector
     context.update(outgoing.context)

@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.addresses import mailbox_key, split_addresses
+from cobranza.book.money import format_amount
 from cobranza.book.records import Book
 from cobranza.inbound.records import Bounce, Inbound
 from cobranza.plural import counts
 from cobranza.rules.invoices import as_day
+from cobranza.rules.plans import Plans, compute_plans
 from cobranza.rules.risk import compute_risk
 from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
 from cobranza.vocabulary import AlertType, Status
@@ -33,11 +35,12 @@ ALERT_COLUMNS = [
 ]
 
 # Overdue statuses the team still works itself (Sin gestión, Candidata a terceros).
-WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE)
+WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE, Status.PLAN_BROKEN)
 # Statuses that keep an invoice out of Acciones however old it is (SPEC "Acciones"): a
-# broken promise does not, it is worked like any invoice past Días acción.
+# broken promise does not, it is worked like any invoice past Días acción; a current
+# payment plan does (the customer is paying by instalments), a broken one does not.
 NOT_FOR_ACTION = (Status.DISPUTED, Status.PAYMENT_REPORTED, Status.PROMISED,
-                  Status.THIRD_PARTY, Status.WRITTEN_OFF)
+                  Status.THIRD_PARTY, Status.WRITTEN_OFF, Status.PLAN)
 # Invoice columns every per-invoice alert row carries (due, days_overdue and promise_date
 # are for the digests, which print them; the Alertas sheet shows the others).
 ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area",
@@ -62,6 +65,11 @@ class AlertContext(InvoiceRollups):
     def risk(self) -> pd.DataFrame:
         """compute_risk at the context's day (Riesgo sheet, Riesgo alto, Agenda order)."""
         return compute_risk(self.book, self.invoices, self.day)
+
+    @cached_property
+    def plans(self) -> Plans:
+        """The payment plans at the day (`cobranza.rules.plans`)."""
+        return compute_plans(self.book, self.day)
 
     @property
     def days_overdue(self) -> pd.Series:
@@ -331,6 +339,35 @@ def high_risk(ctx: AlertContext) -> pd.DataFrame:
     mine = risk.reindex(cust["customer"]).set_index(cust.index)
     detail = ("Riesgo " + mine["risk"].astype(str) + " (Alto): " + mine["reasons"] + ".")
     return _frame(cust, AlertType.HIGH_RISK, pd.Series(pd.NA, index=cust.index), detail)
+def plan_broken(ctx: AlertContext) -> pd.DataFrame:
+    """One row per broken plan with a balance: Factura lists its invoices, Saldo is what
+    is left of its instalments, Días counts from the Vencimiento cuota that broke it."""
+    plans = ctx.plans.plans
+    broken = plans[(plans["status"] == Status.PLAN_BROKEN)].reset_index(drop=True)
+    inst = ctx.plans.instalments.set_index(["plan", "instalment"])
+    which = inst.loc[list(zip(broken["plan"], broken["broken_instalment"], strict=True))]
+    due = pd.Series(which["due"].to_numpy(dtype="datetime64[ns]"), index=broken.index)
+    days = _elapsed(due, ctx.day)
+    customers = ctx.book.customers.drop_duplicates("customer").set_index("customer")
+    rows = pd.DataFrame({
+        "customer": broken["customer"],
+        "name": customers["name"].reindex(broken["customer"]).fillna("").to_numpy(),
+        "collector": customers["collector"].reindex(broken["customer"]).fillna("").to_numpy(),
+        "currency": broken["currency"], "balance": broken["balance"],
+        "due": due, "days_overdue": days,
+    }, index=broken.index).astype({"name": "str", "collector": "str"})
+    detail = pd.Series([
+        f"Convenio {plan}: la cuota {n} de {format_amount(int(amount), cur)} venció el "
+        f"{d:%d/%m/%Y} y quedan {format_amount(int(left), cur)} sin pagar ({late} de "
+        f"atraso)."
+        for plan, n, amount, left, cur, d, late in zip(
+            broken["plan"], broken["broken_instalment"], which["amount"], which["balance"],
+            broken["currency"], due, counts(days, "día"), strict=True)
+    ], index=broken.index, dtype=object)
+    invoices = broken["invoices"].map(", ".join)
+    order = rows.sort_values(["customer"], kind="stable").index
+    out = _frame(rows, AlertType.PLAN_BROKEN, days, detail, invoice=invoices)
+    return out.loc[order].reset_index(drop=True)
 
 
 ALERTS: list[tuple[AlertType, AlertFn]] = [
@@ -346,6 +383,7 @@ ALERTS: list[tuple[AlertType, AlertFn]] = [
     (AlertType.THIRD_PARTY, third_party_candidate),
     (AlertType.BOUNCED, bounced),
     (AlertType.HIGH_RISK, high_risk),
+    (AlertType.PLAN_BROKEN, plan_broken),
 ]
 ALERT_TYPES = tuple(kind for kind, _ in ALERTS)
 

@@ -14,6 +14,7 @@ import pandas as pd
 from cobranza.book.positions import first_positions
 from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.paid import paid_until
+from cobranza.rules.plans import compute_plans, invoice_plans
 from cobranza.vocabulary import Result, Status
 
 # Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
@@ -150,6 +151,18 @@ def no_contact_dates(book: Book, touches: pd.DataFrame, n: int) -> pd.Series:
     return pd.Series(out)
 
 
+def with_plan_status(status: np.ndarray, is_paid: np.ndarray, plan: pd.DataFrame,
+                     status_date: np.ndarray) -> np.ndarray:
+    """Estatus under a payment plan: an open invoice of a plan that is not paid off is
+    `Convenio` (or `Convenio incumplido`) over the date rule and over the status of any
+    gestión dated before the plan's Fecha; a status gestión from Fecha on still decides
+    (a dispute or an agency assignment after the agreement)."""
+    plan_status = plan["plan_status"].to_numpy(dtype=object)
+    later = status_date.astype("datetime64[ns]") >= plan["plan_date"].to_numpy()
+    applies = (plan_status != "") & ~is_paid & ~later
+    return np.where(applies, plan_status, status)
+
+
 def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     """One row per invoice: the columns of book.invoices plus the computed ones.
 
@@ -157,7 +170,8 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     last_contact, collector, area, name; and status_since (first gestión of the current
     run of the same Resultado), broken_promises (promises with Fecha compromiso before
     as_of), dispute_resolved (a Disputa resuelta touched the invoice), no_contact_date
-    (`no_contact_dates`).
+    (`no_contact_dates`), plan (the Convenio covering it, "") and plan_broken_on (the day
+    that plan broke, NaT): `cobranza.rules.plans`.
     """
     day = as_day(as_of)
     invoices = book.invoices
@@ -171,6 +185,8 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     by_date = status_by_date(days, book.config.action_days).to_numpy()
     is_paid = balance <= 0
     status = np.where(is_paid, Status.PAID, np.where(g_status != "", g_status, by_date))
+    plan = invoice_plans(compute_plans(book, day), invoices)
+    status = with_plan_status(status, is_paid, plan, dec["status_date"].to_numpy())
     keep = ~is_paid  # Pagada overrides: no deciding gestión, promise or area
 
     def dated(col: str) -> np.ndarray:
@@ -195,6 +211,7 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
         "broken_promises": dec["broken_promises"].fillna(0).astype("int64").to_numpy(),
         "dispute_resolved": dec["dispute_resolved"].to_numpy(dtype=bool),
         "no_contact_date": dated("no_contact_date"),
+        "plan": plan["plan"], "plan_broken_on": plan["plan_broken_on"],
     }
     columns = {c: invoices[c] for c in invoices.columns} | added
     return pd.DataFrame(columns, index=invoices.index, copy=False)

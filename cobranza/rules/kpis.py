@@ -12,11 +12,15 @@ Receivable at day t: invoice issued on or before t (or with no Emisión), not Ca
 sales(last N days) = Importe of invoices with Emisión in (as_of − N, as_of]; current =
 not yet due (Días vencidos <= 0). A promise came due when its Fecha compromiso < as_of;
 it was kept when payments dated on or before Fecha compromiso cover the whole Importe.
+
+Payment plans per currency: Activo plans current (`Convenio`) and broken (`Convenio
+incumplido`) at as_of, each with the balance left of its instalments; plans paid off
+and Cancelado ones are not counted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -25,6 +29,7 @@ import pandas as pd
 from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.invoices import as_day, contact_touches
 from cobranza.rules.paid import paid_until
+from cobranza.rules.plans import compute_plans
 from cobranza.rules.rollups import group_sum, text_codes
 from cobranza.vocabulary import Result, Status
 
@@ -41,6 +46,26 @@ class Kpis:
     totals: pd.DataFrame
     aging: pd.DataFrame
     collectors: pd.DataFrame
+    # per currency: active, active_balance, broken, broken_balance (PLAN_SUMMARY)
+    plans: pd.DataFrame = field(default_factory=lambda: plan_summary(pd.DataFrame(
+        {"currency": [], "status": [], "balance": []})))
+
+
+PLAN_SUMMARY = ["currency", "active", "active_balance", "broken", "broken_balance"]
+
+
+def plan_summary(plans: pd.DataFrame) -> pd.DataFrame:
+    """Per currency of `plans` (rows of `cobranza.rules.plans.Plans.plans`): how many are
+    current and broken and the balance left of each kind (int64 minor units)."""
+    out = []
+    for currency, mine in plans.groupby("currency", sort=True):
+        current = mine[mine["status"] == Status.PLAN]
+        broken = mine[mine["status"] == Status.PLAN_BROKEN]
+        if len(current) or len(broken):
+            out.append((currency, len(current), int(current["balance"].sum()), len(broken),
+                        int(broken["balance"].sum())))
+    frame = pd.DataFrame(out, columns=PLAN_SUMMARY)
+    return frame.astype({c: "int64" for c in PLAN_SUMMARY[1:]})
 
 
 class _Keys:
@@ -196,4 +221,5 @@ def compute_kpis(book: Book, invoices: pd.DataFrame, as_of: date) -> Kpis:
         totals=_totals(keys, measures, promises),
         aging=_aging(invoices, keys, measures["portfolio"]),
         collectors=_by_collector(keys, measures, promises),
+        plans=plan_summary(compute_plans(book, day).plans),
     )

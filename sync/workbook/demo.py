@@ -114,6 +114,7 @@ class DemoData:
     parameters: list[Row] = field(
         default_factory=lambda: list({**DEFAULTS, **PARAMETERS}.items()))
     cases: dict[str, str] = field(default_factory=dict)  # case name -> invoice/customer id
+    plans: list[Row] = field(default_factory=list)  # Convenios rows
 
     def tables(self) -> dict[str, list[Row]]:
         """Rows keyed by Excel table name, as the template builder takes them."""
@@ -121,7 +122,7 @@ class DemoData:
             "tblClientes": self.customers, "tblFacturas": self.invoices,
             "tblPagos": self.payments, "tblGestiones": self.contacts,
             "tblCobradores": self.collectors, "tblAreas": self.areas,
-            "tblParametros": self.parameters,
+            "tblParametros": self.parameters, "tblConvenios": self.plans,
         }
 
 
@@ -393,6 +394,33 @@ def _same_day_cases(b: _Builder) -> None:
               comment="No contestan; se le envía correo", follow_up=b.day(1))
 
 
+PLAN_CUSTOMERS, PLAN_INVOICES = 2, 3  # what `_plan_cases` adds
+
+
+def _plan_cases(b: _Builder, seed: int) -> None:
+    """Two payment plans: one current, whose 2nd instalment is due in 3 days (CUOTA_PREVIA
+    today), and one that breaks today (its 2nd instalment, due 6 days ago, is still
+    unpaid after the 5 days of grace): Convenio incumplido, its alert and digest line, and
+    the invoice's regular reminder again."""
+    cases, rng = b.data.cases, b.rng
+    b.rng = random.Random(seed + 1)
+    c = cases["cliente_convenio"] = b.case()
+    first = cases["convenio_factura_1"] = b.invoice(c, b.day(-100), b.day(-70), 60000.0)
+    second = cases["convenio_factura_2"] = b.invoice(c, b.day(-80), b.day(-50), 30000.0)
+    plan = cases["convenio"] = "CV-0001"
+    for n, due in enumerate((-10, 3, 34), start=1):
+        b.data.plans.append((plan, c, f"{first};{second}", b.day(-20), n, b.day(due), 30000.0,
+                             "Activo"))
+    b.pay(b.day(-9), c, first, 30000.0, "SPEI 1000010")
+    c = cases["cliente_convenio_incumplido"] = b.case()
+    cases["convenio_incumplido_factura"] = b.invoice(c, b.day(-110), b.day(-80), 45000.0)
+    plan = cases["convenio_incumplido"] = "CV-0002"
+    for n, due in enumerate((-30, -6, 24), start=1):
+        b.data.plans.append((plan, c, None, b.day(-40), n, b.day(due), 15000.0, None))
+    b.pay(b.day(-29), c, cases["convenio_incumplido_factura"], 15000.0, "SPEI 1000011")
+    b.rng = rng
+
+
 def _bulk_customers(b: _Builder, count: int) -> list[str]:
     countries = (("MX", 90), ("CO", 4), ("CL", 3), ("PE", 3))
     codes = []
@@ -482,9 +510,11 @@ def _bulk_contacts(b: _Builder, still_open: list[Row]) -> None:
 
 
 def generate(as_of: date, *, seed: int = 7, invoices: int = 2000,
-             customers: int | None = None) -> DemoData:
+             customers: int | None = None, plans: bool = True) -> DemoData:
     """Demo rows relative to `as_of`: exactly `invoices` Facturas rows and `customers`
-    Clientes rows (default: 7.5% of `invoices`, at least the hand-made cases).
+    Clientes rows (default: 7.5% of `invoices`, at least the hand-made cases), then, with
+    `plans`, the payment-plan cases (`_plan_cases`: 2 more customers, 3 more invoices,
+    added last with draws of their own, so every row before them stays as it was).
     """
     b = _Builder(as_of, seed)
     for make in (_stage_cases, _promise_cases, _status_cases, _payment_cases,
@@ -495,4 +525,6 @@ def generate(as_of: date, *, seed: int = 7, invoices: int = 2000,
     n_customers = max(wanted - len(b.data.customers), 1 if n_bulk else 0)
     bulk = _bulk_invoices(b, _bulk_customers(b, n_customers), n_bulk)
     _bulk_contacts(b, _bulk_payments(b, bulk))
+    if plans:
+        _plan_cases(b, seed)
     return b.data
