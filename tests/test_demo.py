@@ -45,7 +45,7 @@ def test_same_seed_same_rows_other_seed_other_rows(data):
 
 def test_sizes(data):
     assert (len(data.customers), len(data.invoices), len(data.payments),
-            len(data.contacts), len(data.plans)) == (152, 2003, 1432, 200, 6)
+            len(data.contacts), len(data.plans)) == (152, 2003, 1432, 201, 6)
     assert (len(data.collectors), len(data.areas)) == (5, 4)
     small = generate(AS_OF, invoices=300, customers=40, plans=False)
     assert (len(small.invoices), len(small.customers), small.plans) == (300, 40, [])
@@ -177,7 +177,7 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
     assert refs == {
         "tblClientes": "A1:L153", "tblFacturas": "A1:L2004", "tblPagos": "A1:E1433",
-        "tblGestiones": "A1:I201", "tblParametros": "A1:B39", "tblCobradores": "D1:F6",
+        "tblGestiones": "A1:I202", "tblParametros": "A1:B39", "tblCobradores": "D1:F6",
         "tblAreas": "H1:J5", "tblAvisos": "L1:P14", "tblPlantillas": "A1:D20",
         "tblConvenios": "A1:H7",
     }
@@ -223,3 +223,24 @@ def test_demo_workbook_keeps_ribbon_and_vba(demo_book):
 
         with pyopenvba.ExcelFile(demo_book) as wb, pyopenvba.ExcelFile(template_path()) as t:
             assert wb.vba_modules() == t.vba_modules()
+
+
+def test_the_demo_keeps_a_promise(demo_book, data):
+    """Tablero's Promesas cumplidas is not 0 % only for want of data: the `pagada` case was
+    promised for the day it was paid."""
+    from cobranza.rules.invoices import compute_invoices
+    from cobranza.rules.kpis import compute_kpis
+
+    c = data.cases
+    assert [r[:6] for r in data.contacts if r[3] == c["pagada"]] == [
+        (day(-15), c_collector(data, c["cliente_pagos"]), c["cliente_pagos"], c["pagada"],
+         "Promesa de pago", day(-12))]
+    book = read_book(demo_book)
+    kpis = compute_kpis(book, compute_invoices(book, AS_OF), AS_OF)
+    mxn = kpis.totals.set_index("currency").loc["MXN"]
+    assert int(mxn["promises_kept"]) == 1 and mxn["promises_kept_pct"] > 0
+    assert kpis.productivity["promises_kept"].sum() == 1
+
+
+def c_collector(data, customer: str) -> str:
+    return next(r[7] for r in data.customers if r[0] == customer)

@@ -98,7 +98,8 @@ def test_dashboard_sheet():
     sheet = dashboard_sheet(compute_kpis(BOOK, INVOICES, AS_OF), AS_OF)
     tables = {t.name: t for t in sheet.tables}
     assert list(tables) == ["tblTableroTotales", "tblTramos", "tblTableroIndicadores",
-                            "tblTableroCobradores", "tblTableroConvenios"]
+                            "tblTableroCobradores", "tblTableroConvenios",
+                            "tblTableroProductividad"]
     assert tables["tblTableroTotales"].rows == [("MXN", 1, 1000.5, 1000.5, 1.0),
                                                 ("USD", 1, 100.0, 100.0, 1.0)]
     assert tables["tblTramos"].columns == ("Tramo", "Facturas", "Saldo MXN", "Saldo USD")
@@ -122,6 +123,16 @@ def test_dashboard_sheet():
     assert tables["tblTableroCobradores"].row > 16 + sheet.charts[1].size[0]
     header_rows = [t.row for t in sheet.tables]
     assert header_rows == sorted(header_rows)
+    # Plans below the collectors (two rows + blank), productivity below the plans (none
+    # here: one blank row + blank), in column A.
+    productivity = tables["tblTableroProductividad"]
+    assert tables["tblTableroConvenios"].row == tables["tblTableroCobradores"].row + 2 + 2 + 1
+    assert productivity.row == tables["tblTableroConvenios"].row + 2 + 1 + 1
+    assert productivity.columns == (
+        "Cobrador", "Gestiones", "Contactos", "Promesas obtenidas", "Promesas vencidas",
+        "Promesas cumplidas", "Promesas cumplidas (%)", "Días promedio de cobro")
+    assert _cells(sheet)[(productivity.row - 1, 3)] == (
+        "Últimos 30 días: del 27/10/2026 al 25/11/2026")
 
 
 def test_table_names_unique_and_not_input_names():

@@ -135,7 +135,7 @@ def test_tablero_counts_plans_and_their_balance():
                ("CV3", "C3", "2026-11-01", 1, "2026-12-20", 50, "F3")])
     kpis = compute_kpis(b, compute_invoices(b, "2026-12-01"), "2026-12-01")
     assert kpis.plans.values.tolist() == [["MXN", 1, 900_00, 1, 600_00], ["USD", 1, 50_00, 0, 0]]
-    table = next(t for t in dashboard_sheet(kpis, "2026-12-01").tables
+    table = next(t for t in dashboard_sheet(kpis, date(2026, 12, 1)).tables
                  if t.name == "tblTableroConvenios")
     assert table.rows == [("MXN", 1, 900.0, 1, 600.0), ("USD", 1, 50.0, 0, 0.0)]
 

@@ -20,6 +20,7 @@ from cobranza.plural import count
 from cobranza.rules.agenda import BALANCE, balance_currencies
 from cobranza.rules.alerts import ALERT_TYPES
 from cobranza.rules.kpis import Kpis
+from cobranza.rules.productivity import RECOVERED, WINDOW_DAYS, window_start
 
 ALERTS_SUMMARY_ROW = 4  # "Tipo | Cantidad" header; one row per Tipo below, then Total
 ALERTS_TABLE_ROW = ALERTS_SUMMARY_ROW + len(ALERT_TYPES) + 3  # fixed: 20
@@ -209,6 +210,28 @@ def _plans_table(k: Kpis, row: int) -> Table:
     )
 
 
+def _productivity_table(k: Kpis, row: int) -> Table:
+    p = k.productivity
+    collector = p["collector"].where(p["collector"] != "", NO_COLLECTOR)
+    currencies = [c.removeprefix(RECOVERED) for c in p.columns if c.startswith(RECOVERED)]
+    recovered = tuple(f"Recuperado {c}" for c in currencies)
+    return Table(
+        name="tblTableroProductividad",
+        columns=("Cobrador", "Gestiones", "Contactos", "Promesas obtenidas", "Promesas vencidas",
+                 "Promesas cumplidas", "Promesas cumplidas (%)", *recovered,
+                 "Días promedio de cobro"),
+        rows=_rows([collector, p["gestiones"], p["contacts"], p["promises"],
+                    p["promises_due"], p["promises_kept"], p["promises_kept_pct"],
+                    *(_money(p[RECOVERED + c], pd.Series(c, index=p.index)) for c in currencies),
+                    p["days_to_collect"]]),
+        row=row,
+        formats={**dict.fromkeys(("Gestiones", "Contactos", "Promesas obtenidas",
+                                  "Promesas vencidas", "Promesas cumplidas"), "int"),
+                 "Promesas cumplidas (%)": "number", **dict.fromkeys(recovered, "money"),
+                 "Días promedio de cobro": "number"},
+    )
+
+
 _SECTIONS = (
     ("Cartera por moneda", _totals_table),
     ("Antigüedad de saldos", _aging_table),
@@ -226,7 +249,8 @@ def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
 
     Sections are stacked: label row, table header, its rows (at least one), a blank row.
     The charts stack beside the first three sections (within the first screen); the
-    per-collector section, as wide as them, starts below the last chart.
+    per-collector section, as wide as them, starts below the last chart, and the
+    productivity section (last 30 days, `rules.productivity`) below it.
     """
     cells, tables, row = sheet_header("Tablero de cobranza", as_of), [], 4
     *beside, last = _SECTIONS
@@ -250,4 +274,11 @@ def dashboard_sheet(kpis: Kpis, as_of: date | datetime) -> Sheet:
     row += 2 + max(len(tables[-1].rows), 1) + 1
     cells.append(Cell(row, 1, "Convenios de pago", style="label"))
     tables.append(_plans_table(kpis, row + 1))
+    row += 2 + max(len(tables[-1].rows), 1) + 1
+    day = day_of(as_of)
+    start = window_start(pd.Timestamp(day)).date()
+    cells += [Cell(row, 1, "Productividad por cobrador", style="label"),
+              Cell(row, 3, f"Últimos {WINDOW_DAYS} días: del {start:%d/%m/%Y} al "
+                           f"{day:%d/%m/%Y}", style="note")]
+    tables.append(_productivity_table(kpis, row + 1))
     return Sheet("Tablero", cells=cells, tables=tables, charts=charts)

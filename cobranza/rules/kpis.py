@@ -30,6 +30,7 @@ from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.invoices import as_day, contact_touches
 from cobranza.rules.paid import paid_until
 from cobranza.rules.plans import compute_plans
+from cobranza.rules.productivity import compute_productivity
 from cobranza.rules.rollups import group_sum, text_codes
 from cobranza.vocabulary import Result, Status
 
@@ -46,6 +47,7 @@ class Kpis:
     totals: pd.DataFrame
     aging: pd.DataFrame
     collectors: pd.DataFrame
+    productivity: pd.DataFrame  # per collector, last 30 days (`rules.productivity`)
     # per currency: active, active_balance, broken, broken_balance (PLAN_SUMMARY)
     plans: pd.DataFrame = field(default_factory=lambda: plan_summary(pd.DataFrame(
         {"currency": [], "status": [], "balance": []})))
@@ -142,13 +144,17 @@ def _promise_touches(book: Book, day: pd.Timestamp) -> pd.DataFrame:
     return t[(t["result"] == Result.PROMISE) & (t["promise_date"] < day)]
 
 
-def _promises(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
-    """One row per (promise that came due, invoice it covered): pos (invoice row), kept."""
+def promise_outcomes(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """One row per (promise that came due, invoice it covered): pos (invoice row), kept
+    (0/1), and the gestión's promise_date, collector and customer."""
     t = _promise_touches(book, day)
     pos = t["pos"].to_numpy()
     paid = paid_until(t["invoice"], t["promise_date"], book.payments)
     kept = paid >= invoices["amount"].to_numpy()[pos]
-    return pd.DataFrame({"pos": pos, "kept": kept.astype("int64")})
+    return pd.DataFrame({"pos": pos, "kept": kept.astype("int64"),
+                         "promise_date": t["promise_date"].to_numpy(),
+                         "collector": t["collector"].to_numpy(dtype=object),
+                         "customer": t["customer"].to_numpy(dtype=object)})
 
 
 def _ratio(num: pd.Series, den: pd.Series, scale: float) -> pd.Series:
@@ -216,10 +222,11 @@ def compute_kpis(book: Book, invoices: pd.DataFrame, as_of: date) -> Kpis:
     day = as_day(as_of)
     keys = _Keys(invoices)
     measures = _measures(book, invoices, day)
-    promises = _promises(book, invoices, day)
+    promises = promise_outcomes(book, invoices, day)
     return Kpis(
         totals=_totals(keys, measures, promises),
         aging=_aging(invoices, keys, measures["portfolio"]),
         collectors=_by_collector(keys, measures, promises),
+        productivity=compute_productivity(book, invoices, promises, as_of),
         plans=plan_summary(compute_plans(book, day).plans),
     )

@@ -419,6 +419,13 @@ def _plan_cases(b: _Builder, seed: int) -> None:
         b.data.plans.append((plan, c, None, b.day(-40), n, b.day(due), 15000.0, None))
     b.pay(b.day(-29), c, cases["convenio_incumplido_factura"], 15000.0, "SPEI 1000011")
     b.rng = rng
+def _kept_promise_cases(b: _Builder) -> None:
+    """A promise kept on its date (the bulk gestiones are drawn for invoices that stay
+    open, so without it Tablero's Promesas cumplidas would be 0 %). After the bad rows,
+    so the rows before keep their numbers."""
+    cases = b.data.cases
+    b.contact(b.day(-15), cases["cliente_pagos"], cases["pagada"], "Promesa de pago",
+              b.day(-12), comment="Promete pago total por depósito")
 
 
 def _bulk_customers(b: _Builder, count: int) -> list[str]:
@@ -518,7 +525,7 @@ def generate(as_of: date, *, seed: int = 7, invoices: int = 2000,
     """
     b = _Builder(as_of, seed)
     for make in (_stage_cases, _promise_cases, _status_cases, _payment_cases,
-                 _customer_cases, _bad_rows, _same_day_cases):
+                 _customer_cases, _bad_rows, _same_day_cases, _kept_promise_cases):
         make(b)
     wanted = customers if customers is not None else round(invoices * 0.075)
     n_bulk = max(invoices - len(b.data.invoices), 0)
