@@ -23,12 +23,14 @@ import pandas as pd
 
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book
+from cobranza.layout.sends import SentRow
 from cobranza.notices.seeding import seeds_from_envios
 from sync.ledger.store import (
     Ledger,
     choose_ledger,
     legacy_ledger_paths,
     provisional_id,
+    sent_rows,
     settled_keys,
 )
 from sync.xlsx.sent_reader import read_sent
@@ -72,3 +74,10 @@ def sent_keys(workbook: Path, book: Book) -> frozenset[str]:
     never create or migrate a ledger: when there is none, nothing was sent."""
     location = choose_ledger(Path(workbook), None)
     return settled_keys(location.ledger, Path(workbook), book.config.workbook_id)
+
+
+def sent_messages(workbook: Path, book: Book) -> list[SentRow] | None:
+    """Read-only: the workbook's messages in its ledger (found by the one location rule),
+    as Envíos shows them; None when that ledger has no record of the workbook."""
+    location = choose_ledger(Path(workbook), None)
+    return sent_rows(location.ledger, Path(workbook), book.config.workbook_id)

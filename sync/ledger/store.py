@@ -721,29 +721,58 @@ def settled_keys(path: Path, workbook: Path, book_id: str) -> frozenset[str]:
     id this file gave its path): sent, skipped, uncertain, being sent, a final error;
     not what waits to be retried or what the user can still fix. Read-only, for
     PROXIMO_AVISO: never creates, migrates nor writes a ledger (no file: nothing sent)."""
+    with _read_only(path) as db:
+        if db is None:
+            return frozenset()
+        return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
+                         for row in _book_rows(db, workbook, book_id) if _settled(row))
+
+
+def sent_rows(path: Path, workbook: Path, book_id: str) -> list[SentRow] | None:
+    """Read-only, like `settled_keys`: the workbook's messages as Envíos shows them
+    (`Ledger.rows`), or None when the file holds no record of the workbook (no file, a
+    first-release file without codes, or another workbook's ledger)."""
+    with _read_only(path) as db:
+        if db is None or not _has_column(db, "main", "book"):
+            return None
+        ids = _book_ids(db, workbook, book_id)
+        if not ids or not db.execute(
+                f"SELECT 1 FROM sends WHERE book IN ({', '.join('?' * len(ids))}) LIMIT 1",
+                ids).fetchone():
+            return None
+        return _messages(db.execute(
+            f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))}) "
+            "ORDER BY updated_at DESC, message_id, rowid", ids))
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """The ledger file opened read-only (None: no file, or no `sends` table yet)."""
     if not path.is_file():
-        return frozenset()
+        yield None
+        return
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                          timeout=BUSY_TIMEOUT_S)
     db.row_factory = sqlite3.Row
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "sends" not in tables:
-            return frozenset()
-        columns = {r["name"] for r in db.execute("PRAGMA table_info(sends)")}
-        if "book" not in columns:  # a first-release file: one workbook's rows, no codes
-            rows = db.execute("SELECT *, '' AS reason_code FROM sends")
-        else:
-            ids = [book_id] if book_id else [r[0] for r in db.execute(
-                "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
-            rows = db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})",
-                              ids)
-        return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
-                         for row in rows if _settled(row))
+        yield db if "sends" in tables else None
     except sqlite3.OperationalError as exc:
         raise busy_error(path, BUSY_TIMEOUT_S, exc) from None
     finally:
         db.close()
+
+
+def _book_ids(db: sqlite3.Connection, workbook: Path, book_id: str) -> list[str]:
+    return [book_id] if book_id else [r[0] for r in db.execute(
+        "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
+
+
+def _book_rows(db: sqlite3.Connection, workbook: Path, book_id: str) -> Iterable[sqlite3.Row]:
+    if not _has_column(db, "main", "book"):  # a first-release file: one workbook, no codes
+        return db.execute("SELECT *, '' AS reason_code FROM sends")
+    ids = _book_ids(db, workbook, book_id)
+    return db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})", ids)
 
 
 def _settled(row: sqlite3.Row) -> bool:
