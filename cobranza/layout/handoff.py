@@ -45,7 +45,7 @@ class Handoff:
     agency: str  # the Tercero as written (trimmed)
     now: datetime  # the hand-off's instant, aware, in the company zone
     customers: pd.DataFrame  # rows of Book.customers
-    invoices: pd.DataFrame  # rows of compute_invoices with balance > 0
+    invoices: pd.DataFrame  # rows of compute_invoices open on as_of (`_open_invoices`)
     contacts: pd.DataFrame  # rows of Book.contacts dated on or before as_of
     notices: tuple[SentRow, ...]  # customer notices sent, oldest first
 
@@ -70,14 +70,17 @@ def build_handoffs(book: Book, invoices: pd.DataFrame, sent: Iterable[SentRow],
     for agency in agencies(book.customers):
         customers = book.customers[third_party == agency]
         codes = set(customers["customer"])
-        out.append(Handoff(agency, now, customers, _open_invoices(invoices, codes),
+        out.append(Handoff(agency, now, customers, _open_invoices(invoices, codes, as_of),
                            _contacts(book.contacts, codes, as_of),
                            _notices(sent, codes, now)))
     return out
 
 
-def _open_invoices(invoices: pd.DataFrame, codes: set[str]) -> pd.DataFrame:
-    rows = invoices[invoices["customer"].isin(codes) & (invoices["balance"] > 0)]
+def _open_invoices(invoices: pd.DataFrame, codes: set[str], as_of: date) -> pd.DataFrame:
+    """Issued on or before `as_of` (or without Emisión) with Saldo > 0, whatever the
+    Estatus: Castigada and Tercerizada ones are what the agency collects."""
+    issued = invoices["issued"].isna() | (invoices["issued"] <= pd.Timestamp(as_of))
+    rows = invoices[invoices["customer"].isin(codes) & issued & (invoices["balance"] > 0)]
     return rows.sort_values(["customer", "due", "invoice"], kind="stable")
 
 
