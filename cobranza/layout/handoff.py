@@ -180,7 +180,7 @@ def _invoices(h: Handoff) -> Sheet:
                             "Saldo": "money", "Días vencidos": "int"},
                    widths={"Factura": 14, "Cliente": 14, "Nombre": 36, "Emisión": 12,
                            "Vencimiento": 12, "Importe": 14, "Pagado": 14, "Saldo": 14,
-                           "Días vencidos": 10, "Estatus": 18, "Notas": 30})
+                           "Días vencidos": 13, "Estatus": 18, "Notas": 30})
     return _sheet("Facturas", "Facturas abiertas", h, table)
 
 

@@ -42,6 +42,8 @@ def _write_sheet(out: SheetWriter, sheet: Sheet) -> None:
         _write_table(out, table)
     if sheet.freeze_row:
         out.ws.freeze_panes(sheet.freeze_row - 1, 0)
+    out.ws.set_landscape()
+    out.ws.fit_to_pages(1, 0)  # printed one page wide
 
 
 def _write_table(out: SheetWriter, table: Table) -> None:
@@ -54,7 +56,8 @@ def _write_table(out: SheetWriter, table: Table) -> None:
     last_row = table.row - 1 + max(len(table.rows), 1)
     out.ws.add_table(table.row - 1, first_col, last_row, first_col + len(table.columns) - 1,
                      {"name": table.name, "style": "Table Style Light 9",
-                      "columns": [{"header": c} for c in table.columns]})
+                      "columns": [{"header": c, "header_format": out.fmt["head"]}
+                                  for c in table.columns]})
     for i, column in enumerate(table.columns):
         out.ws.set_column(first_col + i, first_col + i, table.widths.get(column, 12))
 
