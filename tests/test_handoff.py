@@ -265,3 +265,20 @@ def test_agencies_whose_safe_names_coincide_get_distinct_files():
     assert handoff_filenames(["A/B", "A:B", "a?b", "C"], AS_OF) == [
         "A_B-2026-12-01.xlsx", "A_B (2)-2026-12-01.xlsx", "a_b (3)-2026-12-01.xlsx",
         "C-2026-12-01.xlsx"]
+
+
+def test_the_ribbon_in_excel_reads_the_open_book(workbook, tmp_path):
+    """Through the fake of desktop Excel (the open book's cells, not the file): the same
+    files as the command line."""
+    from addin.book import ExcelBook
+    from tests.excel_fake import FakeBook
+
+    cobranza("terceros", workbook, "--fecha", "2026-12-01", "--carpeta", tmp_path / "cli")
+    excel = FakeBook.from_file(workbook)
+    paths = ribbon.entregar_a_terceros(ExcelBook(excel), NOW)
+    assert [p.name for p in paths] == [SLASH_FILE, NORTE_FILE]
+    assert excel.app.alerts[0].startswith("Se crearon 2 archivos en ")
+    for path in paths:
+        for sheet in SHEETS:
+            assert sheet_rows(path, sheet, 1) == sheet_rows(tmp_path / "cli" / path.name,
+                                                            sheet, 1)
