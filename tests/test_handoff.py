@@ -282,3 +282,14 @@ def test_the_ribbon_in_excel_reads_the_open_book(workbook, tmp_path):
         for sheet in SHEETS:
             assert sheet_rows(path, sheet, 1) == sheet_rows(tmp_path / "cli" / path.name,
                                                             sheet, 1)
+
+
+def test_the_demo_hands_its_agency_customer_off(tmp_path):
+    path = create_workbook(tmp_path / "demo.xlsm", demo=True, as_of=AS_OF, invoices=120)
+    done = cobranza("terceros", path, "--fecha", "2026-12-01")
+    name = "Despacho Jurídico Ortega y Asociados, S.C.-2026-12-01.xlsx"
+    assert done.stdout.splitlines() == [
+        f"Despacho Jurídico Ortega y Asociados, S.C.: 1 cliente, 1 factura abierta -> "
+        f"{tmp_path / 'terceros' / name}"]
+    assert [r[11] for r in sheet_rows(tmp_path / "terceros" / name, "Facturas")] == [
+        "Tercerizada"]
