@@ -220,6 +220,26 @@ def estado_de_cuenta(io: BookIO, now: datetime) -> list[Path] | None:
     return paths
 
 
+@_edge
+def entregar_a_terceros(io: BookIO, now: datetime) -> list[Path]:
+    """One .xlsx per agency in `terceros` beside the workbook, what `cobranza terceros`
+    writes (`sync.handoff`); shows one line per file; returns the paths."""
+    from sync.cycle import localize
+    from sync.handoff import NothingToHandOff, notices_sent, write_handoffs
+
+    book = io.read()
+    sent = notices_sent(io.path, book, io.read_sent)
+    try:
+        written = write_handoffs(io.path, book, localize(now, book), sent)
+    except NothingToHandOff as exc:
+        io.show(str(exc))
+        return []
+    io.show(f"{agree(len(written), 'Se creó', 'Se crearon')} "
+            f"{count(len(written), 'archivo', 'archivos')} en {written[0].path.parent}:\n"
+            + "\n".join(w.line() for w in written))
+    return [w.path for w in written]
+
+
 def _selected_customer(io: BookIO, book: Book) -> str | None:
     for sheet, frame in (("Clientes", book.customers), ("Facturas", book.invoices)):
         rows = io.selected_rows(sheet)

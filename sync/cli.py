@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,6 +117,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nAbra {path} y revise las hojas Alertas, Tablero, Agenda, Cartera, Riesgo,"
           " Envíos y Errores.")
     print(f"Los correos quedaron como archivos .eml en {path.parent / 'salida'}.")
+    return 0
+
+
+def parse_day(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'"{text}" no es una fecha válida para --fecha (use AAAA-MM-DD).') from None
+
+
+def _args_terceros(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, help="libro de cobranza (.xlsm)")
+    p.add_argument("--fecha", type=parse_day, help="fecha de corte AAAA-MM-DD (hoy)")
+    p.add_argument("--carpeta", type=Path,
+                   help="carpeta de los archivos (la carpeta terceros junto al libro)")
+
+
+@command("terceros", _args_terceros)
+def cmd_terceros(args: argparse.Namespace) -> int:
+    """One .xlsx per agency; exit 1 when no customer has a Tercero (nothing to do)."""
+    from sync.cycle import localize
+    from sync.handoff import NothingToHandOff, notices_sent, write_handoffs
+    from sync.xlsx.reader import read_book
+    from sync.xlsx.sent_reader import read_sent
+
+    book = read_book(args.path)
+    at = clock(datetime.combine(args.fecha, time(12)) if args.fecha else None)
+    now = localize(at, book)
+    sent = notices_sent(args.path, book, lambda: read_sent(args.path))
+    try:
+        written = write_handoffs(args.path, book, now, sent, args.carpeta)
+    except NothingToHandOff as exc:
+        print(exc)
+        return 1
+    for item in written:
+        print(item.line())
     return 0
 
 

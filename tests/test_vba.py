@@ -46,6 +46,7 @@ HANDLERS = {
     "EnviarRecordatorios": "enviar_recordatorios",
     "RegistrarGestion": "registrar_gestion",
     "EstadoDeCuenta": "estado_de_cuenta",
+    "EntregarATerceros": "entregar_a_terceros",
     "ActualizarAlertas": "actualizar_alertas",
     "Validar": "validar",
 }
@@ -81,7 +82,7 @@ def on_actions() -> list[str]:
 # --- customUI.xml and Cinta.bas ---------------------------------------------------------
 
 
-def test_custom_ui_declares_the_cobranza_tab_with_six_spanish_buttons():
+def test_custom_ui_declares_the_cobranza_tab_with_seven_spanish_buttons():
     root = ET.parse(CUSTOM_UI).getroot()
     assert root.tag == "{http://schemas.microsoft.com/office/2009/07/customui}customUI"
     tabs = root.findall(".//ui:tab", NS)
@@ -92,6 +93,7 @@ def test_custom_ui_declares_the_cobranza_tab_with_six_spanish_buttons():
         ("Enviar recordatorios", "EnviarRecordatorios", "FileSendAsAttachment"),
         ("Registrar gestión", "RegistrarGestion", "ReviewNewComment"),
         ("Estado de cuenta", "EstadoDeCuenta", "AccountingFormat"),
+        ("Entregar a terceros", "EntregarATerceros", "ExportExcel"),
         ("Actualizar alertas", "ActualizarAlertas", "RefreshAll"),
         ("Validar", "Validar", "DataValidation"),
     ]
@@ -112,7 +114,7 @@ def run_python_commands() -> list[str]:
 
 def test_every_run_python_command_resolves_to_a_python_function():
     commands = run_python_commands()
-    assert len(commands) == 6
+    assert len(commands) == 7
     for command in commands:
         m = re.fullmatch(r"import ([\w.]+); \1\.(\w+)\(\)", command)
         assert m, command

@@ -24,6 +24,10 @@ Sub EstadoDeCuenta(control As IRibbonControl)
     RunPython "import addin.ribbon; addin.ribbon.estado_de_cuenta()"
 End Sub
 
+Sub EntregarATerceros(control As IRibbonControl)
+    RunPython "import addin.ribbon; addin.ribbon.entregar_a_terceros()"
+End Sub
+
 Sub Validar(control As IRibbonControl)
     RunPython "import addin.ribbon; addin.ribbon.validar()"
 End Sub

@@ -24,12 +24,14 @@ import pandas as pd
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book
 from cobranza.inbound.records import Inbound
+from cobranza.layout.sends import SentRow
 from cobranza.notices.seeding import seeds_from_envios
 from sync.ledger.store import (
     Ledger,
     choose_ledger,
     legacy_ledger_paths,
     provisional_id,
+    sent_rows,
     settled_keys,
     stored_inbound,
 )
@@ -80,3 +82,10 @@ def read_inbound(workbook: Path, book: Book) -> Inbound:
     """Read-only, like `sent_keys`: the bounces and replies read back for the workbook."""
     location = choose_ledger(Path(workbook), None)
     return stored_inbound(location.ledger, Path(workbook), book.config.workbook_id)
+
+
+def sent_messages(workbook: Path, book: Book) -> list[SentRow] | None:
+    """Read-only: the workbook's messages in its ledger (found by the one location rule),
+    as Envíos shows them; None when that ledger has no record of the workbook."""
+    location = choose_ledger(Path(workbook), None)
+    return sent_rows(location.ledger, Path(workbook), book.config.workbook_id)

@@ -803,25 +803,35 @@ def settled_keys(path: Path, workbook: Path, book_id: str) -> frozenset[str]:
     not what waits to be retried or what the user can still fix. Read-only, for
     PROXIMO_AVISO: never creates, migrates nor writes a ledger (no file: nothing sent)."""
     with _read_only(path) as db:
-        tables = _tables(db)
-        if "sends" not in tables:
+        if db is None:
             return frozenset()
-        columns = {r["name"] for r in db.execute("PRAGMA table_info(sends)")}
-        if "book" not in columns:  # a first-release file: one workbook's rows, no codes
-            rows = db.execute("SELECT *, '' AS reason_code FROM sends")
-        else:
-            ids = _book_ids(db, workbook, book_id)
-            rows = db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})",
-                              ids)
         return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
-                         for row in rows if _settled(row))
+                         for row in _book_rows(db, workbook, book_id) if _settled(row))
+
+
+def sent_rows(path: Path, workbook: Path, book_id: str) -> list[SentRow] | None:
+    """Read-only, like `settled_keys`: the workbook's messages as Envíos shows them
+    (`Ledger.rows`), or None when the file holds no record of the workbook (no file, a
+    first-release file without codes, or another workbook's ledger)."""
+    with _read_only(path) as db:
+        if db is None or not _has_column(db, "main", "book"):
+            return None
+        ids = _book_ids(db, workbook, book_id)
+        if not ids or not db.execute(
+                f"SELECT 1 FROM sends WHERE book IN ({', '.join('?' * len(ids))}) LIMIT 1",
+                ids).fetchone():
+            return None
+        return _messages(db.execute(
+            f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))}) "
+            "ORDER BY updated_at DESC, message_id, rowid", ids))
 
 
 def stored_inbound(path: Path, workbook: Path, book_id: str) -> Inbound:
     """Read-only, like `settled_keys`: the bounces and replies the ledger file at `path`
     holds for the workbook (for the ribbon's Actualizar alertas, which never writes one)."""
     with _read_only(path) as db:
-        if "inbound" not in _tables(db):
+        if db is None or not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                        "AND name = 'inbound'").fetchone():
             return Inbound()
         ids = _book_ids(db, workbook, book_id)
         return inbound_of(db.execute(_INBOUND_ROWS.format(books=", ".join("?" * len(ids))),
@@ -845,26 +855,33 @@ def inbound_of(rows: Iterable[sqlite3.Row]) -> Inbound:
 
 
 @contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    """The ledger file opened read-only; an absent file reads as an empty database."""
+def _read_only(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """The ledger file opened read-only (None: no file, or no `sends` table yet)."""
+    if not path.is_file():
+        yield None
+        return
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                         timeout=BUSY_TIMEOUT_S) if path.is_file() else sqlite3.connect(":memory:")
+                         timeout=BUSY_TIMEOUT_S)
     db.row_factory = sqlite3.Row
     try:
-        yield db
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        yield db if "sends" in tables else None
     except sqlite3.OperationalError as exc:
         raise busy_error(path, BUSY_TIMEOUT_S, exc) from None
     finally:
         db.close()
 
 
-def _tables(db: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-
 def _book_ids(db: sqlite3.Connection, workbook: Path, book_id: str) -> list[str]:
     return [book_id] if book_id else [r[0] for r in db.execute(
         "SELECT book FROM paths WHERE path = ?", (workbook_key(workbook),))]
+
+
+def _book_rows(db: sqlite3.Connection, workbook: Path, book_id: str) -> Iterable[sqlite3.Row]:
+    if not _has_column(db, "main", "book"):  # a first-release file: one workbook, no codes
+        return db.execute("SELECT *, '' AS reason_code FROM sends")
+    ids = _book_ids(db, workbook, book_id)
+    return db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})", ids)
 
 
 def _settled(row: sqlite3.Row) -> bool:

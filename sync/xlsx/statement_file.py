@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 import xlsxwriter
@@ -34,11 +35,13 @@ def statement_filename(customer: str, as_of: date, suffix: str = ".xlsx") -> str
     return f"estado-de-cuenta-{safe}-{as_of:%Y-%m}{suffix}"
 
 
-class _Sheet:
-    """The worksheet and its cached formats, written top to bottom."""
+class SheetWriter:
+    """One worksheet and its cached formats, written top to bottom: text always as a
+    string, dates as dates, amounts as numbers with their currency's decimals. Also
+    used by the agency hand-off file (`sync.xlsx.handoff_file`)."""
 
-    def __init__(self, wb: xlsxwriter.Workbook) -> None:
-        self.wb, self.ws, self.row = wb, wb.add_worksheet("Estado de cuenta"), 0
+    def __init__(self, wb: xlsxwriter.Workbook, name: str = "Estado de cuenta") -> None:
+        self.wb, self.ws, self.row = wb, wb.add_worksheet(name), 0
         self.fmt = {
             "title": wb.add_format({"bold": True, "font_size": 14}),
             "bold": wb.add_format({"bold": True}),
@@ -64,8 +67,12 @@ class _Sheet:
                                    self.fmt["date"])
 
     def amount(self, col: int, minor: int, currency: str, bold: bool = False) -> None:
-        self.ws.write_number(self.row, col, float(to_decimal(minor, currency)),
-                             self.money(currency, bold))
+        self.major(col, to_decimal(minor, currency), currency, bold)
+
+    def major(self, col: int, value: Decimal | float, currency: str,
+              bold: bool = False) -> None:
+        """An amount already in major units (a `Sheet` "money" value)."""
+        self.ws.write_number(self.row, col, float(value), self.money(currency, bold))
 
     def heading(self, titles: Sequence[str]) -> None:
         for col, title in enumerate(titles):
@@ -78,7 +85,7 @@ def statement_xlsx(statement: Statement) -> bytes:
     payments received and payment details."""
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
-    sheet = _Sheet(wb)
+    sheet = SheetWriter(wb)
     _write_header(sheet, statement)
     header_row = sheet.row
     sheet.heading(HEADERS)
@@ -97,11 +104,11 @@ def statement_xlsx(statement: Statement) -> bytes:
     ws.set_column(6, 6, 20)
     ws.freeze_panes(header_row + 1, 0)
     wb.close()
-    _unlink(wb)
+    unlink(wb)
     return buffer.getvalue()
 
 
-def _write_header(sheet: _Sheet, s: Statement) -> None:
+def _write_header(sheet: SheetWriter, s: Statement) -> None:
     """Company (its name, then each identification line), document, customer, cut-off."""
     for label, value in s.company:
         if label == "Empresa":
@@ -119,7 +126,7 @@ def _write_header(sheet: _Sheet, s: Statement) -> None:
     sheet.row += 2
 
 
-def _write_line(sheet: _Sheet, line: Line) -> None:
+def _write_line(sheet: SheetWriter, line: Line) -> None:
     sheet.text(0, line.invoice)
     sheet.day(1, line.issued)
     sheet.day(2, line.due)
@@ -130,7 +137,7 @@ def _write_line(sheet: _Sheet, line: Line) -> None:
     sheet.row += 1
 
 
-def _write_totals(sheet: _Sheet, s: Statement) -> None:
+def _write_totals(sheet: SheetWriter, s: Statement) -> None:
     for currency, minor in s.totals.items():
         sheet.text(0, "Total", "bold")
         sheet.text(4, currency, "bold")
@@ -138,7 +145,7 @@ def _write_totals(sheet: _Sheet, s: Statement) -> None:
         sheet.row += 1
 
 
-def _write_aging(sheet: _Sheet, s: Statement) -> None:
+def _write_aging(sheet: SheetWriter, s: Statement) -> None:
     """One row per Tramo, one column per currency, then the Total row."""
     if not s.aging:
         return
@@ -157,7 +164,7 @@ def _write_aging(sheet: _Sheet, s: Statement) -> None:
     sheet.row += 1
 
 
-def _write_payments(sheet: _Sheet, s: Statement) -> None:
+def _write_payments(sheet: SheetWriter, s: Statement) -> None:
     sheet.row += 1
     sheet.text(0, f"Pagos recibidos del {s.since:%d/%m/%Y} al {s.as_of:%d/%m/%Y}", "bold")
     sheet.row += 1
@@ -175,7 +182,7 @@ def _write_payments(sheet: _Sheet, s: Statement) -> None:
         sheet.row += 1
 
 
-def _write_paying(sheet: _Sheet, s: Statement) -> None:
+def _write_paying(sheet: SheetWriter, s: Statement) -> None:
     if not s.paying:
         return
     sheet.row += 1
@@ -187,7 +194,7 @@ def _write_paying(sheet: _Sheet, s: Statement) -> None:
         sheet.row += 1
 
 
-def _unlink(wb: xlsxwriter.Workbook) -> None:
+def unlink(wb: xlsxwriter.Workbook) -> None:
     """Break xlsxwriter's workbook <-> worksheet cycle (each worksheet keeps the bound
     `workbook.add_format`), so a statement is freed as soon as it is built: the sync
     pauses the cyclic collector while it sends, and one statement per customer of ~40 KB
