@@ -35,7 +35,7 @@ BAD_INVOICE_ROWS = 6
 
 
 # Every output sheet changes on a first sync.
-ALL_SHEETS = "Alertas, Tablero, Agenda, Cartera, Riesgo, Errores, Envíos, Vista previa"
+ALL_SHEETS = "Alertas, Tablero, Agenda, Cartera, Riesgo, Errores, Envíos, Vista previa, Respuestas"
 
 
 def cobranza(*args: object, cwd: Path, smtp: dict[str, str] | None = None):

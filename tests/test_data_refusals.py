@@ -24,7 +24,7 @@ from tests.workbook_edit import append_rows, set_cells
 
 SPAM = "554 5.7.1 Mensaje rechazado por el filtro de spam"
 LARGE = "552 5.3.4 Mensaje demasiado grande"
-GREY = "451 4.7.1 Lista gris: intente de nuevo en 5 minutos"
+GREY = "450 4.2.0 Lista gris: intente de nuevo en 5 minutos"  # postgrey's greylisting
 CUSTOMERS = {  # customer -> Email; rows 2.. of Clientes in this order
     "C1": "spam@filtro.mx", "C2": "grande@buzon.mx", "C3": "gris@lista.mx",
     "C4": "ok@cliente.mx",

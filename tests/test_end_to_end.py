@@ -28,6 +28,7 @@ import pytest
 from lxml import etree
 
 from cobranza.rules.invoices import compute_invoices
+from sync.cycle import OUTPUT_SHEETS
 from sync.ledger.store import ledger_path
 from sync.workbook.demo import DemoData, generate
 from sync.xlsx.reader import read_book
@@ -39,8 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
 DAY1, DAY2 = date(2026, 12, 1), date(2026, 12, 2)
 AT1, AT2 = "2026-12-01T10:00", "2026-12-02T10:00"
-OUTPUTS = ("Alertas", "Tablero", "Agenda", "Cartera", "Riesgo", "Envíos", "Errores",
-           "Vista previa")
+OUTPUTS = OUTPUT_SHEETS
 # The user's own customer whose name is a formula, and its invoice 35 days overdue.
 EVIL = '=HYPERLINK("http://x","y")'
 EVIL_ID, EVIL_INVOICE, EVIL_AMOUNT = "HIP010101AB1", "F-900001", 15000.0
