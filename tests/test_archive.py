@@ -130,7 +130,7 @@ def test_the_outbox_is_archived_too(tmp_path):
     outbox = {str(parsed(p.read_bytes())["Message-ID"]): p.read_bytes()
               for p in (tmp_path / "salida").glob("*.eml")}
     files = archived(book)
-    assert len(outbox) == len(files) == 29
+    assert len(outbox) == len(files) == 31
     assert {str(parsed(d)["Message-ID"]): d for d in files.values()} == outbox
     sent = [r for r in table(book, "Envíos", "Fecha") if r[7] == "enviado"]
     assert {r[ARCHIVO] for r in sent} == set(files)
@@ -224,7 +224,7 @@ def test_a_sync_killed_while_writing_a_copy_sent_nothing_and_the_next_one_cleans
     assert f"Se eliminó {temp.name}, archivo temporal de una escritura interrumpida." \
         in done.stderr
     outbox = sorted(p.read_bytes() for p in (tmp_path / "salida").glob("*.eml"))
-    assert sorted(archived(book).values()) == outbox and len(outbox) == 29
+    assert sorted(archived(book).values()) == outbox and len(outbox) == 31
     assert not any(p.name.startswith(".") for p in temp.parent.iterdir())
     assert {r[7] for r in table(book, "Envíos", "Fecha")} == {"enviado", "pendiente", "omitido"}
 
@@ -238,9 +238,9 @@ def test_a_message_the_archive_cannot_keep_is_sent_and_reported(tmp_path):
     (tmp_path / ".cobranza" / "archivo").write_text("no es una carpeta")
     with SmtpTestServer() as server:
         done = cobranza("sync", book, "--as-of", AT, cwd=tmp_path, server=server)
-        assert len(server.received()) == 29
+        assert len(server.received()) == 31
     sent = [r for r in table(book, "Envíos", "Fecha") if r[7] == "enviado"]
-    assert len(sent) == 29 and {r[ARCHIVO] for r in sent} == {""}
+    assert len(sent) == 31 and {r[ARCHIVO] for r in sent} == {""}
     problem = ("no se pudo guardar ahí la copia de los mensajes enviados (en la ruta hay un "
                "archivo donde debería haber una carpeta); se enviaron igual y Envíos los "
                "muestra sin Archivo. Libere espacio en el disco o dé permiso de escritura en "

@@ -68,6 +68,17 @@ def test_plan_status_and_estatus_by_day():
     assert statuses(book(), "2026-12-06") == (["Pagada"], ["En acción", "En acción", "En acción"])
 
 
+def test_a_plan_agreed_after_the_cut_off_does_not_exist_yet():
+    """On 31/10 the plan of 01/11 is unknown: F1 and F2 are worked as usual (the demo
+    replayed at an earlier date showed its plan invoices as Convenio before the plan)."""
+    without = make_book(invoices=[("F1", "C1", "2026-09-01", 1000), ("F2", "C1", "2026-09-15", 500),
+                                  ("F3", "C2", "2026-09-01", 800)], payments=PAYMENTS)
+    own = compute_invoices(without, "2026-10-31")["status"].tolist()
+    assert "Convenio" not in own
+    assert statuses(book(), "2026-10-31") == ([], own)
+    assert instalments("2026-10-31") == []
+
+
 @pytest.mark.parametrize(("day", "status", "broken_on"), [
     ("2026-11-15", "Convenio", None),  # instalment 1 due 10/11 unpaid, 5 days of grace
     ("2026-11-16", "Convenio incumplido", "16/11/2026"),

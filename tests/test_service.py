@@ -472,7 +472,7 @@ class Running:
         state = status.load(book)
         return state["cycles"] if state else 0
 
-    def wait_cycles(self, book: Path, n: int, timeout: float = 40.0) -> dict:
+    def wait_cycles(self, book: Path, n: int, timeout: float = 120.0) -> dict:
         deadline = time.monotonic() + timeout
         while self.cycles(book) < n:
             assert self.proc.poll() is None, f"el servicio terminó:\n{self.text()}"

@@ -140,7 +140,8 @@ def _all_keys(book: Book, invoices: pd.DataFrame) -> set[str]:
 
 
 STATUS_WORDS = {"Disputa": "en disputa", "Pago informado": "pago informado",
-                "Tercerizada": "asignada a un tercero", "Castigada": "castigada"}
+                "Tercerizada": "asignada a un tercero", "Castigada": "castigada",
+                "Convenio": "en convenio de pago (se envían los avisos de sus cuotas)"}
 
 
 def _reference(book: Book, invoices: pd.DataFrame, as_of: date, sent: frozenset[str]) -> dict:

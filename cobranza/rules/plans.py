@@ -91,8 +91,9 @@ def allocate(amounts: np.ndarray, payments: np.ndarray, dates: np.ndarray
 def compute_plans(book: Book, as_of: date | datetime | pd.Timestamp) -> Plans:
     """The Activo plans of `book` at `as_of` (see the module docstring)."""
     day = _day(as_of)
-    rows = book.plans[book.plans["state"] == ACTIVE].sort_values(
-        ["plan", "instalment"], kind="stable")
+    # a plan agreed after the cut-off does not exist yet at it
+    rows = book.plans[(book.plans["state"] == ACTIVE) & (book.plans["date"] <= day)]
+    rows = rows.sort_values(["plan", "instalment"], kind="stable")
     if rows.empty:  # most workbooks: nothing to look up in Pagos
         return Plans(pd.DataFrame(columns=INSTALMENT_COLUMNS),
                      _typed(pd.DataFrame(columns=PLAN_COLUMNS)),
