@@ -119,7 +119,9 @@ ssl = required
 ssl_cert = <{root}/server.pem
 ssl_key = <{root}/server.pem
 auth_mechanisms = plain login xoauth2 oauthbearer
+# tests refuse on purpose: no 2 s delay per failure, no growing per-IP penalty (anvil)
 auth_failure_delay = 0
+# tokens go to introspection, passwords to the file (each passdb only for its mechanisms)
 passdb {{
   driver = oauth2
   mechanisms = xoauth2 oauthbearer
