@@ -8,6 +8,9 @@ Both come from Debian's packages (`scripts/test` installs `dovecot-imapd`,
   `cliente@cobranza.test`, exists too), maildir
   in the temp dir, IMAPS on a free port of 127.0.0.1 with a trustme certificate
   (`ca_file` trusts it), and an LMTP socket (`lmtp`) that delivers into that mailbox.
+  Passwords log in with PLAIN/LOGIN; SASL XOAUTH2 and OAUTHBEARER go to the oauth2 passdb,
+  which asks `oauth` (an `IntrospectionEndpoint` over HTTPS, same CA) about each token:
+  `oauth.tokens[token] = USER` makes a token valid, any other is refused.
 * `Postfix`: SMTP on a free port of 127.0.0.1 for the domain `cobranza.test`; every
   recipient is accepted, then delivered by LMTP to Dovecot, which refuses unknown users
   (`550 5.1.1`): Postfix then writes a real RFC 3464 bounce to the sender, delivered the
@@ -30,6 +33,8 @@ from pathlib import Path
 
 import pytest
 import trustme
+
+from tests.oauth_servers import IntrospectionEndpoint
 
 DOMAIN = "cobranza.test"
 USER = f"cobranza@{DOMAIN}"
@@ -75,6 +80,7 @@ class Dovecot:
         self.ca_file = root / "ca.pem"
         self.lmtp = root / "lmtp"
         self.process: subprocess.Popen | None = None
+        self.oauth = IntrospectionEndpoint(self.ca.issue_cert("127.0.0.1"))
 
     def start(self) -> Dovecot:
         root, (uid, gid, internal, login) = self.root, _ids()
@@ -87,6 +93,17 @@ class Dovecot:
         (root / "passwd").write_text("".join(
             f"{user}:{{PLAIN}}{PASSWORD}:{uid}:{gid}::{root}/mail/%u\n"
             for user in (USER, CUSTOMER)))
+        # RFC 7662 introspection: "active" must be true, "username" names the mailbox
+        (root / "oauth2.conf").write_text(f"""
+introspection_mode = post
+introspection_url = {self.oauth.url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = {self.ca_file}
+timeout_msecs = 10000
+""")
         conf = root / "dovecot.conf"
         conf.write_text(f"""
 base_dir = {root}/run
@@ -101,9 +118,18 @@ first_valid_uid = 1
 ssl = required
 ssl_cert = <{root}/server.pem
 ssl_key = <{root}/server.pem
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
+# tests refuse on purpose: no 2 s delay per failure, no growing per-IP penalty (anvil)
+auth_failure_delay = 0
+# tokens go to introspection, passwords to the file (each passdb only for its mechanisms)
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf
+}}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {root}/passwd
 }}
 userdb {{
@@ -124,6 +150,11 @@ service imap-login {{
     ssl = yes
   }}
 }}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service lmtp {{
   unix_listener {self.lmtp} {{
     mode = 0666
@@ -133,6 +164,7 @@ protocol lmtp {{
   postmaster_address = postmaster@{DOMAIN}
 }}
 """)
+        self.oauth.start()
         self.process = subprocess.Popen(["dovecot", "-F", "-c", str(conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         _wait_port(self.port, self.process, root / "dovecot.log")
@@ -147,6 +179,7 @@ protocol lmtp {{
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self.oauth.stop()
 
     def env(self, **extra: str) -> dict[str, str]:
         """COBRANZA_IMAP_* settings for this server's mailbox (verified TLS with its CA)."""
@@ -330,6 +363,8 @@ def postfix_server(dovecot_server):
 
 @pytest.fixture
 def mailbox(dovecot_server):
-    """The session's Dovecot, with an empty mailbox."""
+    """The session's Dovecot, with an empty mailbox and no valid OAuth2 token."""
     dovecot_server.clear()
+    dovecot_server.oauth.tokens.clear()
+    dovecot_server.oauth.asked.clear()
     return dovecot_server

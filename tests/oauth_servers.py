@@ -10,6 +10,10 @@ and an HTTPS token endpoint that plays Microsoft Entra ID and Google.
   configuration and the client-credentials grant under /<tenant>/; Google: the
   refresh-token grant at /token. Each grant that presents the right client secret (and
   refresh token) gets the next token of `issue`; `grants` counts them.
+* `IntrospectionEndpoint`: RFC 7662 token introspection over HTTPS, what Dovecot's oauth2
+  passdb asks (`introspection_mode = post`: a form `token=...`): `{"active": true,
+  "username": <user>}` for a token of `tokens` (token -> user), `{"active": false}` for
+  any other (expired, revoked, never issued); `asked` lists the tokens it was asked about.
 """
 
 from __future__ import annotations
@@ -154,5 +158,54 @@ class TokenEndpoint:
                                                "/token"):
                     return self._reply(*endpoint.grant(form))
                 return self._reply(404, {"error": "not_found"})
+
+        return Handler
+
+
+class IntrospectionEndpoint:
+    def __init__(self, certificate: trustme.LeafCert) -> None:
+        self.tokens: dict[str, str] = {}
+        self.asked: list[str] = []
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}/introspect"
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._request_handler())
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        certificate.configure_cert(context)
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def start(self) -> IntrospectionEndpoint:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():  # shutdown() waits for a loop that never started
+            self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def introspect(self, token: str) -> dict:
+        self.asked.append(token)
+        if user := self.tokens.get(token):
+            return {"active": True, "username": user, "scope": "https://mail.google.com/"}
+        return {"active": False}
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                return None
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                found = self.path.split("?")[0] == "/introspect"
+                body = endpoint.introspect(form.get("token", "")) if found else {}
+                data = json.dumps(body).encode()
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         return Handler

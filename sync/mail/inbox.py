@@ -26,7 +26,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -147,15 +147,32 @@ def login(client: imaplib.IMAP4, s: ImapSettings, env: Mapping[str, str]) -> Non
     source = oauth_source(env)
     for fresh in (False, True):  # a refused token is fetched again once, as for SMTP
         try:
-            sasl = xoauth2(s.user, source.token(fresh=fresh))
-            client.authenticate("XOAUTH2", lambda _, sasl=sasl: sasl.encode())
+            client.authenticate("XOAUTH2", sasl_once(xoauth2(s.user, source.token(fresh))))
             return
         except OAuthError as exc:
             raise InboxUnavailable(source.scrub(f"OAuth2 del buzón IMAP: {exc}")) from None
         except imaplib.IMAP4.error as exc:
             if fresh:
                 raise InboxUnavailable(source.scrub(
-                    f"El servidor IMAP rechazó el token OAuth2 de {s.user}: {exc}")) from None
+                    f"el servidor IMAP {s.host}:{s.port} rechazó el token OAuth2 de {s.user} "
+                    f"({clean_header(str(exc))}); revise el permiso de la aplicación sobre "
+                    "el buzón y que IMAP esté habilitado en él")) from None
+
+
+def sasl_once(sasl: str) -> Callable[[bytes], bytes]:
+    """imaplib's answer to each server challenge: the XOAUTH2 response to the first; to
+    the error challenge of a refused token (a JSON status), the empty response RFC 7628
+    asks for, which ends the exchange with NO; the token is never sent twice."""
+    sent = False
+
+    def answer(_challenge: bytes) -> bytes:
+        nonlocal sent
+        if sent:
+            return b""
+        sent = True
+        return sasl.encode()
+
+    return answer
 
 
 def refresh_capabilities(client: imaplib.IMAP4) -> None:
