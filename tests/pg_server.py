@@ -74,8 +74,11 @@ class PgTestServer:
         return self
 
     def start(self) -> PgTestServer:
+        # fsync off: a stopped server's data survives in the OS cache, which is all a test
+        # needs. synchronous_commit stays on: an immediate stop would lose claims the
+        # client was told were committed (never turn it off for a ledger).
         options = (f"-p {self.port} -k {self.socket_dir} -h 127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+                   "-c full_page_writes=off -c max_connections=50")
         self._check(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
                     str(self.root / "log"), "-w", "-o", options, "start")
         return self

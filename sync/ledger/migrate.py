@@ -17,8 +17,9 @@ import sqlite3
 from pathlib import Path
 
 from sync.errors import CobranzaError
-from sync.ledger.postgres import PgLedger, _Pg, _session, create_schema, redacted
+from sync.ledger.postgres import PgLedger, _Pg, _session, create_schema
 from sync.ledger.store import BUSY_TIMEOUT_S, SHARED_VERSIONS, workbook_key
+from sync.ledger.url import redacted
 
 # The `sends` columns after `book` that any file version may carry (older ones lack some).
 SEND_COLUMNS = ("key", "message_id", "kind", "code", "recipient", "to", "invoices", "subject",

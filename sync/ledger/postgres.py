@@ -26,24 +26,30 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors
 
+from cobranza.inbound.records import Inbound
+from cobranza.notices.messages import stored_key
 from sync.errors import CobranzaError
 from sync.ledger.store import (
+    _INBOUND_ROWS,
     BUSY_TIMEOUT_S,
+    IGNORED,
     Db,
     LedgerBusy,
     LedgerCore,
     Row,
     _iso,
+    _settled,
+    inbound_of,
     workbook_key,
 )
+from sync.ledger.url import redacted
 from sync.mail.oauth import keyring_secret
 
-URL_ENV = "COBRANZA_LEDGER_URL"
 KEYRING_NAME = "ledger-password"  # keyring service "cobranza-xl"
 CONNECT_TIMEOUT_S = 10
 # Serializes schema creation and migration between processes (any constant would do).
@@ -75,30 +81,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def redacted(url: str) -> str:
-    """The URL as it may be shown: any password replaced by ***."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(URL no válida)"
-    if parts.password is None:
-        return re.sub(r"(password=)[^&\s]*", r"\1***", url)
-    host = parts.netloc.rsplit("@", 1)[1]
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def ledger_url(explicit: str | None = None) -> str | None:
-    """The PostgreSQL ledger chosen by --ledger-url or COBRANZA_LEDGER_URL (None: SQLite)."""
-    url = explicit or os.environ.get(URL_ENV, "").strip() or None
-    if url is not None and not url.startswith(("postgresql://", "postgres://")):
-        raise CobranzaError(
-            f"El registro de envíos {redacted(url)} no es una URL de PostgreSQL (use "
-            "postgresql://usuario@servidor:5432/base en COBRANZA_LEDGER_URL o --ledger-url)."
-        )
-    return url
 
 
 def _translate(sql: str) -> str:
@@ -215,6 +197,33 @@ def _session(url: str) -> Iterator[psycopg.Connection]:
         raise unreachable(url, exc) from None
     finally:
         conn.close()
+
+
+def _known_ids(conn: psycopg.Connection, workbook: Path, book_id: str) -> list[str]:
+    return [book_id] if book_id else [r[0] for r in conn.execute(
+        "SELECT book FROM paths WHERE path = %s", (workbook_key(workbook),))]
+
+
+def pg_settled_keys(url: str, workbook: Path, book_id: str) -> frozenset[str]:
+    """`settled_keys` on PostgreSQL: read-only, never creates the schema."""
+    with _session(url) as conn:
+        if not conn.execute("SELECT to_regclass('sends') IS NOT NULL").fetchone()[0]:
+            return frozenset()
+        rows = conn.execute("SELECT * FROM sends WHERE book = ANY(%s)",
+                            (_known_ids(conn, workbook, book_id),))
+        return frozenset(stored_key(row["key"], row["kind"], row["recipient"], row["code"])
+                         for row in rows if _settled(row))
+
+
+def pg_stored_inbound(url: str, workbook: Path, book_id: str) -> Inbound:
+    """`stored_inbound` on PostgreSQL: read-only, never creates the schema."""
+    with _session(url) as conn:
+        if not conn.execute("SELECT to_regclass('inbound') IS NOT NULL").fetchone()[0]:
+            return Inbound()
+        ids = _known_ids(conn, workbook, book_id)
+        return inbound_of(conn.execute(
+            _translate(_INBOUND_ROWS.format(books=", ".join("?" * len(ids)))),
+            (*ids, IGNORED)))
 
 
 class PgLedger(LedgerCore):

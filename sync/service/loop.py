@@ -44,6 +44,7 @@ from sync.errors import (
     write_failure,
 )
 from sync.ledger.store import LEDGER_FILE, pid_alive
+from sync.ledger.url import LEDGER_URL_HELP, ledger_url, redacted
 from sync.service import status
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Target:
 
     path: Path
     ledger: Path | None  # --ledger-dir's file; None = the one noted for the folder, or default
+    ledger_url: str | None = None  # --ledger-url (PostgreSQL); None = COBRANZA_LEDGER_URL
     cycle_job: schedule.Job | None = None
     digest_job: schedule.Job | None = None
     digest_label: str = ""  # "08:00 America/Mexico_City" currently scheduled
@@ -155,8 +157,10 @@ class Service:
         run_cycle = self._run_cycle
         if run_cycle is None:
             from sync.cycle import run_cycle
+        chosen = {"ledger_url": target.ledger_url} if target.ledger_url else {}
         return run_cycle(
-            target.path, self.clock(), ledger_path=target.ledger, stop=self.stop_requested
+            target.path, self.clock(), ledger_path=target.ledger, stop=self.stop_requested,
+            **chosen,
         )
 
     def follow_digest_time(self, target: Target, config: Config) -> None:
@@ -340,6 +344,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
                    help="carpeta del registro de envíos; queda anotada junto a cada libro y la "
                         "siguen la cinta de Excel y cobranza sync (predeterminado: la anotada, "
                         "o .cobranza junto a cada libro)")
+    p.add_argument("--ledger-url", metavar="URL", help=LEDGER_URL_HELP)
     p.add_argument("--log-file", type=Path, metavar="ARCHIVO",
                    help="además de la salida de errores, escribir el registro en este archivo "
                         "(rotado a 5 MB, 5 copias)")
@@ -353,6 +358,12 @@ def _args_run(p: argparse.ArgumentParser) -> None:
 @command("run", _args_run)
 def cmd_run(args: argparse.Namespace) -> int:
     targets = build_targets(args.paths, args.ledger_dir)
+    if url := ledger_url(args.ledger_url):
+        if args.ledger_dir:
+            raise CobranzaError("Use --ledger-dir (SQLite) o --ledger-url (PostgreSQL), no ambos.")
+        for target in targets:
+            target.ledger_url = url
+        log.info("Registro de envíos compartido: %s", redacted(url))
     every = args.every_seconds if args.every_seconds else args.every * 60
     if every <= 0:
         raise CobranzaError("--every debe ser un número de minutos mayor que cero.")
