@@ -35,8 +35,9 @@ from sync.ledger.store import (
     provisional_id,
     settled_keys,
     stored_inbound,
+    stored_totals,
 )
-from sync.ledger.url import ledger_url
+from sync.ledger.url import ledger_url, redacted
 from sync.xlsx.sent_reader import read_sent
 
 
@@ -106,3 +107,16 @@ def read_inbound(workbook: Path, book: Book) -> Inbound:
         return pg_stored_inbound(url, Path(workbook), book.config.workbook_id)
     location = choose_ledger(Path(workbook), None)
     return stored_inbound(location.ledger, Path(workbook), book.config.workbook_id)
+
+
+def ledger_totals(
+    workbook: Path, book_id: str, url: str | None = None,
+) -> tuple[str, dict[str, int]]:
+    """Read-only: (the ledger as it may be shown, messages per state it holds for the
+    workbook), from PostgreSQL (`url`, else COBRANZA_LEDGER_URL) or the folder's SQLite."""
+    if url := ledger_url(url):
+        from sync.ledger.postgres import pg_totals
+
+        return redacted(url), pg_totals(url, Path(workbook), book_id)
+    path = ledger_location(Path(workbook)).ledger
+    return str(path), stored_totals(path, Path(workbook), book_id)

@@ -36,6 +36,7 @@ from cobranza.notices.messages import stored_key
 from sync.errors import CobranzaError
 from sync.ledger.store import (
     _INBOUND_ROWS,
+    _TOTALS,
     BUSY_TIMEOUT_S,
     IGNORED,
     Db,
@@ -224,6 +225,16 @@ def pg_stored_inbound(url: str, workbook: Path, book_id: str) -> Inbound:
         return inbound_of(conn.execute(
             _translate(_INBOUND_ROWS.format(books=", ".join("?" * len(ids)))),
             (*ids, IGNORED)))
+
+
+def pg_totals(url: str, workbook: Path, book_id: str) -> dict[str, int]:
+    """`stored_totals` on PostgreSQL: read-only, never creates the schema."""
+    with _session(url) as conn:
+        if not conn.execute("SELECT to_regclass('sends') IS NOT NULL").fetchone()[0]:
+            return {}
+        ids = _known_ids(conn, workbook, book_id)
+        return {r[0]: r[1] for r in conn.execute(
+            _translate(_TOTALS.format(books=", ".join("?" * len(ids)))), ids)}
 
 
 class PgLedger(LedgerCore):

@@ -892,6 +892,21 @@ def stored_inbound(path: Path, workbook: Path, book_id: str) -> Inbound:
                                      (*ids, IGNORED)))
 
 
+_TOTALS = ("SELECT state, COUNT(DISTINCT message_id) FROM sends WHERE book IN ({books}) "
+           "GROUP BY state")
+
+
+def stored_totals(path: Path, workbook: Path, book_id: str) -> dict[str, int]:
+    """Read-only, like `settled_keys`: messages per state the ledger file holds for the
+    workbook, all cycles and all entry points together (for `cobranza status`)."""
+    with _read_only(path) as db:
+        if "sends" not in _tables(db) or "book" not in {
+                r["name"] for r in db.execute("PRAGMA table_info(sends)")}:
+            return {}
+        ids = _book_ids(db, workbook, book_id)
+        return dict(db.execute(_TOTALS.format(books=", ".join("?" * len(ids))), ids))
+
+
 _INBOUND_ROWS = ("SELECT kind, payload FROM inbound WHERE book IN ({books}) AND kind != ? "
                  "ORDER BY received_at, message_id")
 

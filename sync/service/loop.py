@@ -401,6 +401,17 @@ def build_targets(paths: list[Path], ledger_dir: Path | None) -> list[Target]:
     return targets
 
 
+def ledger_state(workbook: Path, book_id: str, url: str | None) -> dict[str, Any]:
+    """What the workbook's ledger holds now (read-only), for `cobranza status`."""
+    from sync.ledger.identity import ledger_totals
+
+    try:
+        where, totals = ledger_totals(workbook, book_id, url)
+    except CobranzaError as exc:
+        return {"error": str(exc)}
+    return {"where": where, "messages": totals}
+
+
 def add_log_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
@@ -413,6 +424,7 @@ def add_log_file(path: Path) -> None:
 def _args_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="libro de cobranza (.xlsm)")
     p.add_argument("--json", action="store_true", help="imprimir el estado como JSON")
+    p.add_argument("--ledger-url", metavar="URL", help=LEDGER_URL_HELP)
 
 
 @command("status", _args_status)
@@ -420,6 +432,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
 
     state = status.load(args.path)
+    if state:
+        state["ledger"] = ledger_state(args.path, state.get("book_id", ""), args.ledger_url)
     if state and state.get("service", {}).get("running"):
         pid = state["service"].get("pid")
         if isinstance(pid, int) and not pid_alive(pid):
