@@ -48,8 +48,8 @@ def _run_as() -> str | None:
 class PgTestServer:
     """One PostgreSQL cluster in `root`; `stop()` / `start()` simulate an outage."""
 
-    def __init__(self, root: Path, bin_dir: Path) -> None:
-        self.root, self.bin = root, bin_dir
+    def __init__(self, root: Path, bin_dir: Path, durable: bool = False) -> None:
+        self.root, self.bin, self.durable = root, bin_dir, durable  # durable: fsync on
         self.data, self.socket_dir = root / "data", root / "sock"
         self.port = free_port()
         self.user = _run_as()
@@ -77,8 +77,8 @@ class PgTestServer:
         # fsync off: a stopped server's data survives in the OS cache, which is all a test
         # needs. synchronous_commit stays on: an immediate stop would lose claims the
         # client was told were committed (never turn it off for a ledger).
-        options = (f"-p {self.port} -k {self.socket_dir} -h 127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=50")
+        fast = "" if self.durable else " -c fsync=off -c full_page_writes=off"
+        options = f"-p {self.port} -k {self.socket_dir} -h 127.0.0.1 -c max_connections=50{fast}"
         self._check(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
                     str(self.root / "log"), "-w", "-o", options, "start")
         return self
