@@ -131,6 +131,19 @@ _UPSERT = (
     "pid = excluded.pid, host = excluded.host {guard}"
 )
 _IF_PENDING = "WHERE sends.state = 'pendiente'"
+# A claim's row for each key (checked free in the same transaction): `_UPSERT` with the
+# message's subject and archive file, replacing whatever the free row held but its
+# attempts, next try and creation time.
+_CLAIM = (
+    'INSERT INTO sends (book, key, message_id, kind, code, recipient, "to", invoices, '
+    "subject, archive, state, created_at, updated_at, pid, host) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(book, key) DO UPDATE SET message_id = excluded.message_id, "
+    'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
+    '"to" = excluded."to", invoices = excluded.invoices, subject = excluded.subject, '
+    "archive = excluded.archive, state = excluded.state, reason = '', reason_code = '', "
+    "updated_at = excluded.updated_at, pid = excluded.pid, host = excluded.host"
+)
 
 
 class Row(Protocol):
@@ -437,21 +450,28 @@ class LedgerCore:
         """
         to = "; ".join(outgoing.to)
         with self._write() as db:
-            if any(self._taken(db, key, now, to) for key in outgoing.keys):
+            found = self._key_rows(db, outgoing.keys)
+            if any(_taken(found.get(key), now, to) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
-            for key, code, invoices in key_parts(outgoing):
-                self._upsert(db, (key, code, invoices), outgoing, message_id,
-                             SendState.SENDING, None, now, pending=False)
-                db.execute("UPDATE sends SET subject = ?, archive = ? "
-                           "WHERE book = ? AND key = ?", (subject, archive, self.book, key))
+            stamp = _iso(now)
+            db.executemany(_CLAIM, [
+                (self.book, key, message_id, outgoing.kind, code, outgoing.recipient, to,
+                 invoices, subject, archive, SendState.SENDING, stamp, stamp, self.pid,
+                 self.host) for key, code, invoices in key_parts(outgoing)])
         return True
 
-    def _taken(self, db: Db, key: str, now: datetime, to: str) -> bool:
-        row = db.execute("SELECT * FROM sends WHERE book = ? AND key = ?",
-                         (self.book, key)).fetchone()
-        if row is None or _retry_due(row, now) or _reopened(row):
-            return False
-        return not (_refused(row) and row["to"] != to)
+    def _key_rows(self, db: Db, keys: Iterable[str]) -> dict[str, Row]:
+        """The rows of `keys`, by key: one statement per 500 keys, not one per key (each
+        is a round trip to a PostgreSQL server)."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, Row] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in db.execute(f"SELECT * FROM sends WHERE book = ? AND key IN ({marks})",
+                                  (self.book, *chunk)).fetchall():
+                found[row["key"]] = row
+        return found
 
     def record(self, message_id: str, state: SendState, why: Reason | None,
                now: datetime, archive: str | None = None) -> None:
@@ -995,6 +1015,13 @@ def _reopened(row: Row) -> bool:
     if row["state"] == SendState.ERROR:
         return code == ReasonCode.TEMPLATE_FAILED or (code == "" and row["attempts"] == 0)
     return False
+
+
+def _taken(row: Row | None, now: datetime, to: str) -> bool:
+    """A key's row keeps it from being claimed for a message to `to`."""
+    if row is None or _retry_due(row, now) or _reopened(row):
+        return False
+    return not (_refused(row) and row["to"] != to)
 
 
 def _retry_due(row: Row, now: datetime) -> bool:
