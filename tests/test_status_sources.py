@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from datetime import datetime
 
 from addin import ribbon
@@ -98,3 +99,27 @@ def test_status_reads_the_postgresql_ledger(tmp_path, smtp_env, pg_server):  # n
     assert "clave-secreta" not in text
     assert "Registro de envíos: No se pudo usar el registro de envíos en PostgreSQL " \
            "postgresql://postgres:***@127.0.0.1:1/nada" in text
+
+
+def test_switching_a_folder_to_postgresql_keeps_its_history(
+    tmp_path, smtp_env, pg_server, monkeypatch,  # noqa: F811
+):
+    """A workbook synced on SQLite, then the same instant with COBRANZA_LEDGER_URL (as the
+    ribbon gets it): the history moves into the database, nothing is sent again; the
+    ribbon's Enviar recordatorios then also finds everything sent."""
+    book = small_book(tmp_path)
+    cobranza("sync", book, "--as-of", AT, server=smtp_env)
+    assert len(smtp_env.received()) == 2
+    url = pg_server.new_database()
+    out = cobranza("sync", book, "--as-of", AT, server=smtp_env,
+                   extra_env={"COBRANZA_LEDGER_URL": url}).stdout
+    assert "\nEnvíos: ninguno\n" in out
+    assert len(smtp_env.received()) == 2
+    with sqlite3.connect(book.parent / ".cobranza" / "ledger.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM sends").fetchone() == (0,)  # moved out
+    monkeypatch.setenv("COBRANZA_LEDGER_URL", url)
+    assert ribbon.enviar_recordatorios(FileBook(book), AS_OF) == {}
+    assert len(smtp_env.received()) == 2
+    state = json.loads(cobranza("status", book, "--json", check=False,
+                                extra_env={"COBRANZA_LEDGER_URL": url}).stdout)
+    assert state["ledger"] == {"where": url, "messages": {"enviado": 2, "omitido": 2}}
