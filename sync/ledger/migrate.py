@@ -19,7 +19,6 @@ from pathlib import Path
 from sync.errors import CobranzaError
 from sync.ledger.postgres import PgLedger, _Pg, _session, create_schema
 from sync.ledger.store import BUSY_TIMEOUT_S, SHARED_VERSIONS, workbook_key
-from sync.ledger.url import redacted
 
 # The `sends` columns after `book` that any file version may carry (older ones lack some).
 SEND_COLUMNS = ("key", "message_id", "kind", "code", "recipient", "to", "invoices", "subject",
@@ -133,5 +132,3 @@ def _copy(db: sqlite3.Connection, url: str) -> dict[str, int]:
             written["sends"] = _insert_sends(pg, columns, rows)
     return written
 
-
-__all__ = ["copy_ledger", "redacted", "take_from_sqlite"]
