@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.errors import CobranzaError
+from sync.ledger.url import LEDGER_URL_HELP, redacted
 from sync.service import status
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def _args_sync(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ledger", type=Path,
                    help="archivo del registro de envíos (SQLite); queda anotado junto al libro "
                         "y lo siguen la cinta de Excel y cobranza run")
+    p.add_argument("--ledger-url", metavar="URL", help=LEDGER_URL_HELP)
 
 
 @command("sync", _args_sync)
@@ -81,7 +83,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sync.summary import print_summary
 
     result = run_cycle(
-        args.path, clock(args.as_of), dry_run=args.dry_run, ledger_path=args.ledger
+        args.path, clock(args.as_of), dry_run=args.dry_run, ledger_path=args.ledger,
+        ledger_url=args.ledger_url,
     )
     print_summary(result)
     if not args.dry_run:  # a dry run sends nothing: the status keeps what did happen
@@ -154,6 +157,28 @@ def cmd_terceros(args: argparse.Namespace) -> int:
         return 1
     for item in written:
         print(item.line())
+def _args_ledger(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["migrate"], help="migrate: copiar el registro SQLite "
+                   "de la carpeta del libro a PostgreSQL (repetirlo no duplica nada)")
+    p.add_argument("path", type=Path, help="libro de cobranza (.xlsm) cuyo registro se copia")
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://usuario@servidor/base")
+    p.add_argument("--ledger", type=Path, metavar="ARCHIVO",
+                   help="archivo SQLite a copiar (predeterminado: el anotado para la carpeta)")
+
+
+@command("ledger", _args_ledger)
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from sync.ledger.migrate import copy_ledger
+    from sync.ledger.store import ledger_path
+    from sync.ledger.url import ledger_url
+
+    url = ledger_url(args.to)
+    assert url is not None  # --to is required
+    source = args.ledger or ledger_path(args.path)
+    written = copy_ledger(source, url)
+    print(f"Registro {source} copiado a {redacted(url)}: "
+          + ", ".join(f"{table} {n} filas nuevas" for table, n in written.items()) + ".")
+    print("Para usarlo, defina COBRANZA_LEDGER_URL en cada equipo (o --ledger-url).")
     return 0
 
 

@@ -226,6 +226,7 @@ def run_cycle(
     *,
     dry_run: bool = False,
     ledger_path: Path | None = None,
+    ledger_url: str | None = None,
     transport: Transport | None = None,
     stop: Callable[[], bool] = lambda: False,
     write: bool = True,
@@ -243,7 +244,7 @@ def run_cycle(
         if transport is None and not dry_run:
             transport = transport_from_env(path)
         archive = None if dry_run else Archive.of(path)
-        with book_ledger(path, book, now, ledger_path) as ledger:
+        with book_ledger(path, book, now, ledger_path, url=ledger_url) as ledger:
             # before planning: this cycle's Envíos and alerts already see what bounced
             inbox, inbox_error = check_inbox(
                 ledger, now, reply_from=reply_matcher(ledger.sent_index, book.customers)

@@ -174,13 +174,13 @@ def test_a_refused_login_is_a_spanish_message_without_the_password(mailbox, tmp_
     assert "clave-equivocada-987" not in problem
 
 
-def test_the_ledger_keeps_each_inbound_record_once_and_gives_them_back(tmp_path):
+def test_the_ledger_keeps_each_inbound_record_once_and_gives_them_back(ledger_backend):
 
     now = datetime(2026, 11, 25, 10, tzinfo=UTC)
     bounce = Bounce("<b@x>", now, "<cobranza.k@x>", "a@b.mx", "550 5.1.1 no existe")
     reply = Reply("<r@x>", now, "C1", "pagos@cliente.mx", "RE: factura", "Pagamos el viernes",
                   "VENCIDA_1", automatic=False)
-    with Ledger.open(tmp_path / "ledger.sqlite", now, "libro") as ledger:
+    with ledger_backend.open(now, "libro") as ledger:
         assert [ledger.keep_inbound(m, r, now) for m, r in (
             ("<b@x>", bounce), ("<r@x>", reply), ("<n@x>", None), ("<b@x>", bounce))] == [
             True, True, True, False]

@@ -19,6 +19,7 @@ from cobranza.notices.messages import Line, Outgoing, Skipped, digest_key, notic
 from cobranza.notices.planner import History, Refusal
 from cobranza.vocabulary import Kind, ReasonCode, SendState, reason
 from sync.ledger.store import Ledger, LedgerBusy, backoff, ledger_path, message_id_for
+from tests.ledger_backends import Backend, make_backend
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/Mexico_City"))
 BOOK = "libro-de-prueba"  # the workbook id the ledger handles belong to
@@ -30,10 +31,9 @@ SPAM = reason(ReasonCode.SMTP_REFUSED, detail="el servidor respondió 554 5.7.1 
 
 
 def retry_of(ledger: Ledger, key: str) -> tuple[int, datetime | None]:
-    """(attempts, next try) of a key, read from the ledger file."""
-    with sqlite3.connect(ledger.path) as db:
-        attempts, next_try = db.execute("SELECT attempts, next_try FROM sends WHERE key = ?",
-                                        (key,)).fetchone()
+    """(attempts, next try) of a key, read from the ledger's store."""
+    attempts, next_try = ledger._read(  # noqa: SLF001
+        "SELECT attempts, next_try FROM sends WHERE key = ?", (key,))[0]
     return attempts, datetime.fromisoformat(next_try) if next_try else None
 
 
@@ -48,8 +48,8 @@ def notice(customer: str = "C1", invoices: tuple[str, ...] = ("F1", "F2"), **kw)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):
-    with Ledger.open(tmp_path / "l.sqlite", NOW, BOOK) as led:
+def ledger(ledger_backend: Backend):
+    with ledger_backend.open(NOW, BOOK) as led:
         yield led
 
 
@@ -165,7 +165,7 @@ MISSING = reason(ReasonCode.TEMPLATE_MISSING, template="VENCIDA_1")
 
 def _first_release_row(ledger: Ledger, key: str, state: str, text: str, attempts: int) -> None:
     """A row as the first release wrote it: no reason code."""
-    with sqlite3.connect(ledger.path) as db:
+    with ledger._write() as db:  # noqa: SLF001
         db.execute(
             'INSERT INTO sends (book, key, message_id, kind, code, recipient, "to", invoices, '
             "state, reason, attempts, created_at, updated_at) VALUES "
@@ -196,13 +196,10 @@ def test_rows_made_final_for_a_template_are_reopened(ledger: Ledger) -> None:
     assert [ledger.state_of(k) for k in keys] == ["enviado"] * 5 + ["omitido"] * 2
 
 
-def _insert_enviando(path: Path, pid: int, host: str, updated: datetime) -> None:
-    with Ledger(path, BOOK) as led:
+def _insert_enviando(backend: Backend, pid: int, host: str, updated: datetime) -> None:
+    with backend.handle(BOOK) as led:
         led.claim(notice(), "m1", updated)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE sends SET pid = ?, host = ?", (pid, host))
-    db.commit()
-    db.close()
+    backend.execute("UPDATE sends SET pid = ?, host = ?", (pid, host))
 
 
 def _dead_pid() -> int:
@@ -211,29 +208,29 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_row_of_a_dead_process_becomes_incierto(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
-    _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
-    with Ledger.open(path, NOW + timedelta(minutes=1), BOOK) as led:
+def test_row_of_a_dead_process_becomes_incierto(ledger_backend: Backend) -> None:
+    store = ledger_backend
+    _insert_enviando(store, _dead_pid(), socket.gethostname(), NOW)
+    with store.open(NOW + timedelta(minutes=1), BOOK) as led:
         row = led.rows()[0]
         assert row.state == "incierto"
         assert row.reason.startswith("El proceso se interrumpió durante el envío")
         assert led.claim(notice(), "m1", NOW + timedelta(days=1)) is False
 
 
-def test_row_of_a_live_process_waits_for_its_lease(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
-    _insert_enviando(path, os.getppid(), socket.gethostname(), NOW)
-    with Ledger.open(path, NOW + timedelta(minutes=9), BOOK) as led:
+def test_row_of_a_live_process_waits_for_its_lease(ledger_backend: Backend) -> None:
+    store = ledger_backend
+    _insert_enviando(store, os.getppid(), socket.gethostname(), NOW)
+    with store.open(NOW + timedelta(minutes=9), BOOK) as led:
         assert led.rows()[0].state == "enviando"
-    with Ledger.open(path, NOW + timedelta(minutes=11), BOOK) as led:
+    with store.open(NOW + timedelta(minutes=11), BOOK) as led:
         assert led.rows()[0].state == "incierto"
 
 
-def test_row_of_another_host_waits_for_its_lease(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
-    _insert_enviando(path, _dead_pid(), "otra-maquina", NOW)
-    with Ledger.open(path, NOW + timedelta(minutes=1), BOOK) as led:
+def test_row_of_another_host_waits_for_its_lease(ledger_backend: Backend) -> None:
+    store = ledger_backend
+    _insert_enviando(store, _dead_pid(), "otra-maquina", NOW)
+    with store.open(NOW + timedelta(minutes=1), BOOK) as led:
         assert led.rows()[0].state == "enviando"
 
 
@@ -254,10 +251,10 @@ def test_locked_ledger_is_a_clear_spanish_error(tmp_path: Path) -> None:
     )
 
 
-def test_history_recovers_abandoned_rows_without_open(tmp_path: Path) -> None:
-    path = tmp_path / "l.sqlite"
-    _insert_enviando(path, _dead_pid(), socket.gethostname(), NOW)
-    with Ledger(path, BOOK) as led:
+def test_history_recovers_abandoned_rows_without_open(ledger_backend: Backend) -> None:
+    store = ledger_backend
+    _insert_enviando(store, _dead_pid(), socket.gethostname(), NOW)
+    with store.handle(BOOK) as led:
         assert notice_key("C1", "F1", "VENCIDA_1") in led.history(NOW).final_keys
         assert led.rows()[0].state == "incierto"
 
@@ -276,10 +273,13 @@ def skipped_batch(*messages: tuple[str, tuple[str, ...]]) -> Skipped:
     )
 
 
-def test_note_skipped_records_the_batch_as_note_would(tmp_path: Path, ledger: Ledger) -> None:
+def test_note_skipped_records_the_batch_as_note_would(
+    request: pytest.FixtureRequest, tmp_path: Path, ledger_backend: Backend, ledger: Ledger,
+) -> None:
     batch = skipped_batch(("C1", ("F2", "F1", "F1")), ("C2", ("F5",)))
     assert ledger.note_skipped(batch, NOW) == 3  # F1 of C1 listed twice, one key
-    with Ledger.open(tmp_path / "one-by-one.sqlite", NOW, BOOK) as other:
+    second = make_backend(request, ledger_backend.name, tmp_path, "one-by-one")
+    with second.open(NOW, BOOK) as other:
         for item in (notice("C1", ("F2", "F1", "F1")), notice("C2", ("F5",))):
             other.note(item, message_id_for(item), SendState.SKIPPED, LATE, NOW)
         assert ledger.rows() == other.rows()

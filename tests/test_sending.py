@@ -105,10 +105,11 @@ def server():
 
 
 @pytest.fixture
-def setup(tmp_path: Path):
+def setup(ledger_backend):
+    """The test book, its invoices and an empty ledger (SQLite, then PostgreSQL)."""
     book = make_test_book()
     invoices = compute_invoices(book, NOW.date())
-    with Ledger.open(tmp_path / "ledger.sqlite", NOW, BOOK) as ledger:
+    with ledger_backend.open(NOW, BOOK) as ledger:
         yield book, invoices, ledger
 
 
@@ -221,9 +222,9 @@ def test_server_down_waits_then_delivers_once_after_backoff(server, setup) -> No
     ]
     c1 = next(r for r in ledger.rows() if r.recipient == "C1")
     assert c1.state == "enviado"
-    with sqlite3.connect(ledger.path) as db:  # the C1 message took two attempts
-        assert db.execute("SELECT DISTINCT attempts FROM sends WHERE recipient = 'C1'"
-                          ).fetchall() == [(2,)]
+    # the C1 message took two attempts
+    assert [tuple(r) for r in ledger._read(  # noqa: SLF001
+        "SELECT DISTINCT attempts FROM sends WHERE recipient = 'C1'")] == [(2,)]
 
 
 def test_transient_451_is_retried_later(server, setup) -> None:

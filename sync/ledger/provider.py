@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync.ledger.store import Ledger
+from sync.ledger.store import LedgerCore
 
 _COLUMNS = (("sent_at", "TEXT"), ("recipients", "INTEGER NOT NULL DEFAULT 0"))
 _PAUSE = ("CREATE TABLE IF NOT EXISTS provider_pause (id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -30,13 +30,13 @@ def _stamp(moment: datetime) -> str:
 class ProviderLog:
     """The provider's sends and pause, in `ledger`'s file."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerCore) -> None:
         self.ledger = ledger
-        present = {r["name"] for r in ledger._read("PRAGMA table_info(sends)")}  # noqa: SLF001
+        present = ledger._columns("sends")  # noqa: SLF001
         missing = [(name, kind) for name, kind in _COLUMNS if name not in present]
         if missing:
             with ledger._write() as db:  # noqa: SLF001 - same file, same transactions
-                present = {r[1] for r in db.execute("PRAGMA table_info(sends)")}
+                present = self.ledger._columns("sends")  # noqa: SLF001 - SQLite: no lock
                 for name, kind in missing:
                     if name not in present:
                         db.execute(f"ALTER TABLE sends ADD COLUMN {name} {kind}")
@@ -56,8 +56,7 @@ class ProviderLog:
 
     def pause(self) -> tuple[int, datetime | None]:
         """(throttling replies in a row, when sending may resume)."""
-        tables = self.ledger._read(  # noqa: SLF001
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'provider_pause'")
+        tables = self.ledger._has_table("provider_pause")  # noqa: SLF001
         rows = self.ledger._read(  # noqa: SLF001
             "SELECT throttles, resume_at FROM provider_pause WHERE id = 1") if tables else []
         if not rows:

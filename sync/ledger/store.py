@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from cobranza.inbound.bounces import sent_id
 from cobranza.inbound.records import Bounce, Inbound, Reply
@@ -130,6 +131,41 @@ _UPSERT = (
     "pid = excluded.pid, host = excluded.host {guard}"
 )
 _IF_PENDING = "WHERE sends.state = 'pendiente'"
+# A claim's row for each key (checked free in the same transaction): `_UPSERT` with the
+# message's subject and archive file, replacing whatever the free row held but its
+# attempts, next try and creation time.
+_CLAIM = (
+    'INSERT INTO sends (book, key, message_id, kind, code, recipient, "to", invoices, '
+    "subject, archive, state, created_at, updated_at, pid, host) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(book, key) DO UPDATE SET message_id = excluded.message_id, "
+    'kind = excluded.kind, code = excluded.code, recipient = excluded.recipient, '
+    '"to" = excluded."to", invoices = excluded.invoices, subject = excluded.subject, '
+    "archive = excluded.archive, state = excluded.state, reason = '', reason_code = '', "
+    "updated_at = excluded.updated_at, pid = excluded.pid, host = excluded.host"
+)
+
+
+class Row(Protocol):
+    """A ledger row, by column name or position (sqlite3.Row, the PostgreSQL rows)."""
+
+    def __getitem__(self, key: str | int) -> Any: ...
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Row | None: ...
+
+    def fetchall(self) -> list[Row]: ...
+
+
+class Db(Protocol):
+    """What the protocol writes through inside a transaction (SQLite's dialect)."""
+
+    def execute(self, sql: str, args: tuple = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Iterable[tuple], /) -> Cursor: ...
 
 
 class LedgerBusy(CobranzaError):
@@ -331,108 +367,47 @@ def busy_error(path: Path, busy_timeout: float, exc: sqlite3.OperationalError) -
     return CobranzaError(f"No se pudo usar el registro de envíos {path}: {exc}")
 
 
-class Ledger:
-    """The SQLite send ledger of one workbook id. Use `Ledger.open(path, now, book)`."""
+class LedgerCore:
+    """The protocol, written once for every back end (`Ledger`: SQLite beside the
+    workbooks; `sync.ledger.postgres.PgLedger`: one PostgreSQL database for every PC and
+    host). SQL is written in SQLite's dialect (`?`, INSERT OR IGNORE, rowid order); a back
+    end translates it. A back end provides `_write` (one transaction that serializes the
+    writers of this workbook, what BEGIN IMMEDIATE does), `_each`, `_has_table`,
+    `_columns`, `adopt` and `close`."""
 
-    def __init__(self, path: Path, book: str, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
-        if not book:
-            raise ValueError("a ledger handle needs the workbook id")
-        self.path, self.book, self.busy_timeout = path, book, busy_timeout
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self.pid, self.host = os.getpid(), socket.gethostname()
-        try:
-            self._create_schema()
-        except BaseException:
-            self._db.close()
-            raise
+    book: str
+    pid: int
+    host: str
 
-    def _create_schema(self) -> None:
-        """Create the tables, or migrate an older file: a first-release file (one workbook
-        per file, no workbook id), whose rows become this workbook's, or a version 2 file
-        (no `archive` column: its messages name no archive file)."""
-        if self._version() == SCHEMA_VERSION:
-            return
-        with self._write() as db:
-            version = self._version()
-            if version == SCHEMA_VERSION:
-                return
-            if version >= 2 and not _has_column(db, "main", "archive"):
-                db.execute(_ARCHIVE)
-            if version == 1:
-                db.execute("ALTER TABLE sends RENAME TO sends_v1")
-                db.execute("DROP INDEX IF EXISTS sends_message")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            if version == 1:
-                db.execute(f"INSERT INTO sends (book, {_V1_COLUMNS}) "
-                           f"SELECT ?, {_V1_COLUMNS} FROM sends_v1", (self.book,))
-                db.execute("DROP TABLE sends_v1")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    @contextmanager
+    def _write(self) -> Iterator[Db]:
+        raise NotImplementedError
+        yield
 
-    def _version(self) -> int:
-        """0 = empty file, 1 = a first-release ledger, else the stored schema version."""
-        stored = self._read("PRAGMA user_version")[0][0]
-        if stored:
-            return int(stored)
-        tables = {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")}
-        return 1 if "sends" in tables else 0
+    def _each(self, sql: str, args: tuple = ()) -> Iterator[Row]:
+        raise NotImplementedError
 
-    @classmethod
-    def open(
-        cls, path: Path, now: datetime, book: str, busy_timeout: float = BUSY_TIMEOUT_S
-    ) -> Ledger:
-        """Open (creating if needed) and turn abandoned ``enviando`` rows into incierto."""
-        ledger = cls(path, book, busy_timeout)
-        try:
-            ledger.recover(now)
-        except BaseException:
-            ledger.close()
-            raise
-        return ledger
+    def _read(self, sql: str, args: tuple = ()) -> list[Row]:
+        return list(self._each(sql, args))
+
+    def _has_table(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def _columns(self, table: str) -> set[str]:
+        raise NotImplementedError
+
+    def adopt(self, seeds: Iterable[SeedMessage], now: datetime,
+              legacy: Iterable[Path] = (), workbook: Path | None = None) -> int:
+        raise NotImplementedError
 
     def close(self) -> None:
-        self._db.close()
+        raise NotImplementedError
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> LedgerCore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # transactions ----------------------------------------------------------------
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One BEGIN IMMEDIATE transaction; a lock held too long becomes LedgerBusy."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise self._busy(exc) from None
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._db.execute("ROLLBACK")
-            raise self._busy(exc) from None
-
-    def _busy(self, exc: sqlite3.OperationalError) -> CobranzaError:
-        return busy_error(self.path, self.busy_timeout, exc)
-
-    def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        return list(self._each(sql, args))
-
-    def _each(self, sql: str, args: tuple = ()) -> Iterator[sqlite3.Row]:
-        """Rows one at a time: a first sync records hundreds of thousands of keys, and
-        holding them all at once costs hundreds of MB."""
-        try:
-            yield from self._db.execute(sql, args)
-        except sqlite3.OperationalError as exc:
-            raise self._busy(exc) from None
 
     # the workbook's history -------------------------------------------------------
     def knows_book(self) -> bool:
@@ -447,83 +422,7 @@ class Ledger:
             with self._write() as db:
                 db.execute("DELETE FROM paths WHERE book = ?", (self.book,))
 
-    def adopt(self, seeds: Iterable[SeedMessage], now: datetime,
-              legacy: Iterable[Path] = (), workbook: Path | None = None) -> int:
-        """Take in this workbook's history from the other ledger files `legacy`, and make
-        the workbook known. A first-release file (one workbook per file) is copied, then
-        renamed ``*.migrado``; from a shared file at another place (the folder's default,
-        or a file it used before) this workbook's rows are moved: copied, then deleted
-        there (the file stays: other workbooks may still have rows in it). When the ledger
-        did not know the workbook, the messages its own Envíos sheet lists (`seeds`)
-        follow. One transaction; what the ledger already holds wins. `workbook`: its file,
-        whose provisional id in a shared file names this workbook's rows too. Returns the
-        keys written."""
-        files = self._attach_legacy([p for p in legacy if p.is_file()])
-        try:
-            ids = {alias: self._ids_in(alias, workbook) for alias, v in files.items() if v[1]}
-            if self.knows_book() and not any(v == 0 or self._holds(alias, ids[alias])
-                                              for alias, (_, v) in files.items()):
-                return 0
-            with self._write() as db:
-                known = db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone()
-                written = 0
-                for alias, (_, version) in files.items():
-                    written += (self._take_shared(db, alias, ids[alias]) if version else
-                                db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
-                                           f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends",
-                                           (self.book,)).rowcount)
-                if not known:
-                    written += sum(self._seed(db, seed) for seed in seeds)
-                    db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
-        finally:
-            for alias in files:
-                self._db.execute(f"DETACH DATABASE {alias}")
-        for path, version in files.values():
-            if not version:
-                with contextlib.suppress(OSError):
-                    path.replace(path.with_name(path.name + ".migrado"))
-        return written
-
-    def _attach_legacy(self, paths: list[Path]) -> dict[str, tuple[Path, int]]:
-        """Attach the ledger files among `paths`: alias -> (path, 0 for a first-release
-        file, SCHEMA_VERSION for a shared one). Anything else is left alone."""
-        out: dict[str, tuple[Path, int]] = {}
-        for n, path in enumerate(paths):
-            alias = f"legacy{n}"
-            self._db.execute("ATTACH DATABASE ? AS " + alias, (str(path),))
-            tables = {r[0] for r in self._db.execute(
-                f"SELECT name FROM {alias}.sqlite_master WHERE type = 'table'")}
-            version = self._db.execute(f"PRAGMA {alias}.user_version").fetchone()[0]
-            if "sends" in tables and version in (0, *SHARED_VERSIONS):
-                out[alias] = (path, version)
-            else:
-                self._db.execute(f"DETACH DATABASE {alias}")
-        return out
-
-    def _ids_in(self, alias: str, workbook: Path | None) -> tuple[str, ...]:
-        """This workbook's ids in an attached shared file: its own, and the provisional id
-        that file gave the workbook's path before it carried one."""
-        found = [] if workbook is None else [r[0] for r in self._read(
-            f"SELECT book FROM {alias}.paths WHERE path = ?", (workbook_key(workbook),))]
-        return tuple(dict.fromkeys([self.book, *found]))
-
-    def _holds(self, alias: str, ids: tuple[str, ...]) -> bool:
-        marks = ", ".join("?" * len(ids))
-        return any(self._read(f"SELECT 1 FROM {alias}.{table} WHERE book IN ({marks}) LIMIT 1",
-                              ids) for table in ("sends", "books", "paths"))
-
-    def _take_shared(self, db: sqlite3.Connection, alias: str, ids: tuple[str, ...]) -> int:
-        """Move the rows of `ids` from an attached shared file into this workbook's."""
-        marks = ", ".join("?" * len(ids))
-        columns = _V1_COLUMNS + (", archive" if _has_column(db, alias, "archive") else "")
-        written = db.execute(f"INSERT OR IGNORE INTO sends (book, {columns}) "
-                             f"SELECT ?, {columns} FROM {alias}.sends "
-                             f"WHERE book IN ({marks})", (self.book, *ids)).rowcount
-        for table in ("sends", "books", "paths"):
-            db.execute(f"DELETE FROM {alias}.{table} WHERE book IN ({marks})", ids)
-        return written
-
-    def _seed(self, db: sqlite3.Connection, seed: SeedMessage) -> int:
+    def _seed(self, db: Db, seed: SeedMessage) -> int:
         message_id = message_id_for(seed)
         stamp = _iso(seed.when)
         attempts = int(seed.state != SendState.SKIPPED)
@@ -551,21 +450,28 @@ class Ledger:
         """
         to = "; ".join(outgoing.to)
         with self._write() as db:
-            if any(self._taken(db, key, now, to) for key in outgoing.keys):
+            found = self._key_rows(db, outgoing.keys)
+            if any(_taken(found.get(key), now, to) for key in outgoing.keys):
                 return False  # nothing written; the empty transaction commits
-            for key, code, invoices in key_parts(outgoing):
-                self._upsert(db, (key, code, invoices), outgoing, message_id,
-                             SendState.SENDING, None, now, pending=False)
-                db.execute("UPDATE sends SET subject = ?, archive = ? "
-                           "WHERE book = ? AND key = ?", (subject, archive, self.book, key))
+            stamp = _iso(now)
+            db.executemany(_CLAIM, [
+                (self.book, key, message_id, outgoing.kind, code, outgoing.recipient, to,
+                 invoices, subject, archive, SendState.SENDING, stamp, stamp, self.pid,
+                 self.host) for key, code, invoices in key_parts(outgoing)])
         return True
 
-    def _taken(self, db: sqlite3.Connection, key: str, now: datetime, to: str) -> bool:
-        row = db.execute("SELECT * FROM sends WHERE book = ? AND key = ?",
-                         (self.book, key)).fetchone()
-        if row is None or _retry_due(row, now) or _reopened(row):
-            return False
-        return not (_refused(row) and row["to"] != to)
+    def _key_rows(self, db: Db, keys: Iterable[str]) -> dict[str, Row]:
+        """The rows of `keys`, by key: one statement per 500 keys, not one per key (each
+        is a round trip to a PostgreSQL server)."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, Row] = {}
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in db.execute(f"SELECT * FROM sends WHERE book = ? AND key IN ({marks})",
+                                  (self.book, *chunk)).fetchall():
+                found[row["key"]] = row
+        return found
 
     def record(self, message_id: str, state: SendState, why: Reason | None,
                now: datetime, archive: str | None = None) -> None:
@@ -643,7 +549,7 @@ class Ledger:
             return db.executemany(_UPSERT.format(guard=_IF_PENDING), rows).rowcount
 
     def _upsert(
-        self, db: sqlite3.Connection, key_part: tuple[str, str, str], outgoing: Outgoing,
+        self, db: Db, key_part: tuple[str, str, str], outgoing: Outgoing,
         message_id: str, state: SendState, why: Reason | None, now: datetime,
         pending: bool = True,
     ) -> int:
@@ -681,7 +587,7 @@ class Ledger:
                 self._bounce(db, record, now)
         return kept > 0
 
-    def _bounce(self, db: sqlite3.Connection, bounce: Bounce, now: datetime) -> None:
+    def _bounce(self, db: Db, bounce: Bounce, now: datetime) -> None:
         """The reported message, if it went (enviado, incierto), becomes `rebotado` with
         the failed address and the remote reason (Envíos Motivo)."""
         why = reason(ReasonCode.BOUNCED, address=bounce.address, detail=bounce.reason)
@@ -698,8 +604,7 @@ class Ledger:
         return inbound_of(self._each(_INBOUND_ROWS.format(books="?"), (self.book, IGNORED)))
 
     def _has_inbound(self) -> bool:
-        return bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                               "AND name = 'inbound'"))
+        return self._has_table("inbound")
 
     # recovery --------------------------------------------------------------------
     def recover(self, now: datetime) -> int:
@@ -718,7 +623,7 @@ class Ledger:
                 )
         return len(stale)
 
-    def _abandoned(self, row: sqlite3.Row, now: datetime) -> bool:
+    def _abandoned(self, row: Row, now: datetime) -> bool:
         if _dt(row["updated_at"]) < now - LEASE:
             return True
         mine = row["host"] == self.host
@@ -795,6 +700,185 @@ class Ledger:
         rows = self._read("SELECT state FROM sends WHERE book = ? AND key = ?", (self.book, key))
         return rows[0]["state"] if rows else None
 
+class Ledger(LedgerCore):
+    """The SQLite send ledger of one workbook id. Use `Ledger.open(path, now, book)`."""
+
+    def __init__(self, path: Path, book: str, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+        if not book:
+            raise ValueError("a ledger handle needs the workbook id")
+        self.path, self.book, self.busy_timeout = path, book, busy_timeout
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self.pid, self.host = os.getpid(), socket.gethostname()
+        try:
+            self._create_schema()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _create_schema(self) -> None:
+        """Create the tables, or migrate an older file: a first-release file (one workbook
+        per file, no workbook id), whose rows become this workbook's, or a version 2 file
+        (no `archive` column: its messages name no archive file)."""
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self._write() as db:
+            version = self._version()
+            if version == SCHEMA_VERSION:
+                return
+            if version >= 2 and not _has_column(db, "main", "archive"):
+                db.execute(_ARCHIVE)
+            if version == 1:
+                db.execute("ALTER TABLE sends RENAME TO sends_v1")
+                db.execute("DROP INDEX IF EXISTS sends_message")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            if version == 1:
+                db.execute(f"INSERT INTO sends (book, {_V1_COLUMNS}) "
+                           f"SELECT ?, {_V1_COLUMNS} FROM sends_v1", (self.book,))
+                db.execute("DROP TABLE sends_v1")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _version(self) -> int:
+        """0 = empty file, 1 = a first-release ledger, else the stored schema version."""
+        stored = self._read("PRAGMA user_version")[0][0]
+        if stored:
+            return int(stored)
+        tables = {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")}
+        return 1 if "sends" in tables else 0
+
+    @classmethod
+    def open(
+        cls, path: Path, now: datetime, book: str, busy_timeout: float = BUSY_TIMEOUT_S
+    ) -> Ledger:
+        """Open (creating if needed) and turn abandoned ``enviando`` rows into incierto."""
+        ledger = cls(path, book, busy_timeout)
+        try:
+            ledger.recover(now)
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    # transactions ----------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE transaction; a lock held too long becomes LedgerBusy."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._busy(exc) from None
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._db.execute("ROLLBACK")
+            raise self._busy(exc) from None
+
+    def _busy(self, exc: sqlite3.OperationalError) -> CobranzaError:
+        return busy_error(self.path, self.busy_timeout, exc)
+
+    def _each(self, sql: str, args: tuple = ()) -> Iterator[sqlite3.Row]:
+        """Rows one at a time: a first sync records hundreds of thousands of keys, and
+        holding them all at once costs hundreds of MB."""
+        try:
+            yield from self._db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise self._busy(exc) from None
+
+    def _has_table(self, name: str) -> bool:
+        return bool(self._read("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                               "AND name = ?", (name,)))
+
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self._read(f"PRAGMA table_info({table})")}
+
+    def adopt(self, seeds: Iterable[SeedMessage], now: datetime,
+              legacy: Iterable[Path] = (), workbook: Path | None = None) -> int:
+        """Take in this workbook's history from the other ledger files `legacy`, and make
+        the workbook known. A first-release file (one workbook per file) is copied, then
+        renamed ``*.migrado``; from a shared file at another place (the folder's default,
+        or a file it used before) this workbook's rows are moved: copied, then deleted
+        there (the file stays: other workbooks may still have rows in it). When the ledger
+        did not know the workbook, the messages its own Envíos sheet lists (`seeds`)
+        follow. One transaction; what the ledger already holds wins. `workbook`: its file,
+        whose provisional id in a shared file names this workbook's rows too. Returns the
+        keys written."""
+        files = self._attach_legacy([p for p in legacy if p.is_file()])
+        try:
+            ids = {alias: self._ids_in(alias, workbook) for alias, v in files.items() if v[1]}
+            if self.knows_book() and not any(v == 0 or self._holds(alias, ids[alias])
+                                              for alias, (_, v) in files.items()):
+                return 0
+            with self._write() as db:
+                known = db.execute("SELECT 1 FROM books WHERE book = ?", (self.book,)).fetchone()
+                written = 0
+                for alias, (_, version) in files.items():
+                    written += (self._take_shared(db, alias, ids[alias]) if version else
+                                db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
+                                           f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends",
+                                           (self.book,)).rowcount)
+                if not known:
+                    written += sum(self._seed(db, seed) for seed in seeds)
+                    db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
+        finally:
+            for alias in files:
+                self._db.execute(f"DETACH DATABASE {alias}")
+        for path, version in files.values():
+            if not version:
+                with contextlib.suppress(OSError):
+                    path.replace(path.with_name(path.name + ".migrado"))
+        return written
+
+    def _attach_legacy(self, paths: list[Path]) -> dict[str, tuple[Path, int]]:
+        """Attach the ledger files among `paths`: alias -> (path, 0 for a first-release
+        file, SCHEMA_VERSION for a shared one). Anything else is left alone."""
+        out: dict[str, tuple[Path, int]] = {}
+        for n, path in enumerate(paths):
+            alias = f"legacy{n}"
+            self._db.execute("ATTACH DATABASE ? AS " + alias, (str(path),))
+            tables = {r[0] for r in self._db.execute(
+                f"SELECT name FROM {alias}.sqlite_master WHERE type = 'table'")}
+            version = self._db.execute(f"PRAGMA {alias}.user_version").fetchone()[0]
+            if "sends" in tables and version in (0, *SHARED_VERSIONS):
+                out[alias] = (path, version)
+            else:
+                self._db.execute(f"DETACH DATABASE {alias}")
+        return out
+
+    def _ids_in(self, alias: str, workbook: Path | None) -> tuple[str, ...]:
+        """This workbook's ids in an attached shared file: its own, and the provisional id
+        that file gave the workbook's path before it carried one."""
+        found = [] if workbook is None else [r[0] for r in self._read(
+            f"SELECT book FROM {alias}.paths WHERE path = ?", (workbook_key(workbook),))]
+        return tuple(dict.fromkeys([self.book, *found]))
+
+    def _holds(self, alias: str, ids: tuple[str, ...]) -> bool:
+        marks = ", ".join("?" * len(ids))
+        return any(self._read(f"SELECT 1 FROM {alias}.{table} WHERE book IN ({marks}) LIMIT 1",
+                              ids) for table in ("sends", "books", "paths"))
+
+    def _take_shared(self, db: sqlite3.Connection, alias: str, ids: tuple[str, ...]) -> int:
+        """Move the rows of `ids` from an attached shared file into this workbook's."""
+        marks = ", ".join("?" * len(ids))
+        columns = _V1_COLUMNS + (", archive" if _has_column(db, alias, "archive") else "")
+        written = db.execute(f"INSERT OR IGNORE INTO sends (book, {columns}) "
+                             f"SELECT ?, {columns} FROM {alias}.sends "
+                             f"WHERE book IN ({marks})", (self.book, *ids)).rowcount
+        for table in ("sends", "books", "paths"):
+            db.execute(f"DELETE FROM {alias}.{table} WHERE book IN ({marks})", ids)
+        return written
 
 def settled_keys(path: Path, workbook: Path, book_id: str) -> frozenset[str]:
     """The keys the ledger file at `path` holds as outcomes for the workbook (`book_id`:
@@ -838,11 +922,25 @@ def stored_inbound(path: Path, workbook: Path, book_id: str) -> Inbound:
                                      (*ids, IGNORED)))
 
 
+_TOTALS = ("SELECT state, COUNT(DISTINCT message_id) FROM sends WHERE book IN ({books}) "
+           "GROUP BY state")
+
+
+def stored_totals(path: Path, workbook: Path, book_id: str) -> dict[str, int]:
+    """Read-only, like `settled_keys`: messages per state the ledger file holds for the
+    workbook, all cycles and all entry points together (for `cobranza status`)."""
+    with _read_only(path) as db:
+        if db is None or not _has_column(db, "main", "book"):
+            return {}
+        ids = _book_ids(db, workbook, book_id)
+        return dict(db.execute(_TOTALS.format(books=", ".join("?" * len(ids))), ids))
+
+
 _INBOUND_ROWS = ("SELECT kind, payload FROM inbound WHERE book IN ({books}) AND kind != ? "
                  "ORDER BY received_at, message_id")
 
 
-def inbound_of(rows: Iterable[sqlite3.Row]) -> Inbound:
+def inbound_of(rows: Iterable[Row]) -> Inbound:
     bounces, replies = [], []
     for row in rows:
         data = json.loads(row["payload"])
@@ -884,7 +982,7 @@ def _book_rows(db: sqlite3.Connection, workbook: Path, book_id: str) -> Iterable
     return db.execute(f"SELECT * FROM sends WHERE book IN ({', '.join('?' * len(ids))})", ids)
 
 
-def _settled(row: sqlite3.Row) -> bool:
+def _settled(row: Row) -> bool:
     """An outcome the planner never plans again whatever the time (`Ledger.history` adds
     the `pendiente` rows whose next try has not come)."""
     return row["state"] != SendState.PENDING and not _refused(row) and not _reopened(row)
@@ -903,7 +1001,7 @@ def _has_column(db: sqlite3.Connection, schema: str, column: str) -> bool:
     return any(r[1] == column for r in db.execute(f"PRAGMA {schema}.table_info(sends)"))
 
 
-def _refused(row: sqlite3.Row) -> bool:
+def _refused(row: Row) -> bool:
     """A customer notice the mail server refused for good (a first-release row says so by
     an `error` reached after a send attempt), or that bounced: nothing was delivered."""
     if row["kind"] != Kind.NOTICE:
@@ -921,7 +1019,7 @@ _FIXABLE_SKIPS = (ReasonCode.TEMPLATE_MISSING, ReasonCode.TEMPLATE_NOT_APPROVED)
 _WORDED_BY_HAND = ("", ReasonCode.FROM_COPY)  # first-release rows, rows seeded from Envíos
 
 
-def _reopened(row: sqlite3.Row) -> bool:
+def _reopened(row: Row) -> bool:
     """A row an earlier release recorded final for something the user can fix, never
     sent: a notice skipped for its template (missing, not approved; a first-release or
     seeded row says so by its text, "plantilla X no aprobada"), or a message whose
@@ -935,16 +1033,23 @@ def _reopened(row: sqlite3.Row) -> bool:
     return False
 
 
-def _retry_due(row: sqlite3.Row, now: datetime) -> bool:
+def _taken(row: Row | None, now: datetime, to: str) -> bool:
+    """A key's row keeps it from being claimed for a message to `to`."""
+    if row is None or _retry_due(row, now) or _reopened(row):
+        return False
+    return not (_refused(row) and row["to"] != to)
+
+
+def _retry_due(row: Row, now: datetime) -> bool:
     """A pendiente row whose next try has come may be claimed again."""
     return row["state"] == SendState.PENDING and (_dt(row["next_try"]) or now) <= now
 
 
-def _messages(rows: Iterable[sqlite3.Row]) -> list[SentRow]:
+def _messages(rows: Iterable[Row]) -> list[SentRow]:
     """Key rows (in message order, each message's keys in the order they were written)
     -> one SentRow per message."""
     out: list[SentRow] = []
-    first: sqlite3.Row | None = None
+    first: Row | None = None
     parts: list[tuple[str, str]] = []
     for row in rows:
         if first is not None and row["message_id"] != first["message_id"]:
@@ -958,7 +1063,7 @@ def _messages(rows: Iterable[sqlite3.Row]) -> list[SentRow]:
     return out
 
 
-def _sent_row(row: sqlite3.Row, parts: list[tuple[str, str]]) -> SentRow:
+def _sent_row(row: Row, parts: list[tuple[str, str]]) -> SentRow:
     return SentRow(
         when=_dt(row["updated_at"]), kind=Kind(row["kind"]), code=codes_text(parts),
         recipient=row["recipient"], to=row["to"], invoices=invoices_text(parts),

@@ -44,6 +44,7 @@ from sync.errors import (
     write_failure,
 )
 from sync.ledger.store import LEDGER_FILE, pid_alive
+from sync.ledger.url import LEDGER_URL_HELP, ledger_url, redacted
 from sync.service import status
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Target:
 
     path: Path
     ledger: Path | None  # --ledger-dir's file; None = the one noted for the folder, or default
+    ledger_url: str | None = None  # --ledger-url (PostgreSQL); None = COBRANZA_LEDGER_URL
     cycle_job: schedule.Job | None = None
     digest_job: schedule.Job | None = None
     digest_label: str = ""  # "08:00 America/Mexico_City" currently scheduled
@@ -155,8 +157,10 @@ class Service:
         run_cycle = self._run_cycle
         if run_cycle is None:
             from sync.cycle import run_cycle
+        chosen = {"ledger_url": target.ledger_url} if target.ledger_url else {}
         return run_cycle(
-            target.path, self.clock(), ledger_path=target.ledger, stop=self.stop_requested
+            target.path, self.clock(), ledger_path=target.ledger, stop=self.stop_requested,
+            **chosen,
         )
 
     def follow_digest_time(self, target: Target, config: Config) -> None:
@@ -340,6 +344,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
                    help="carpeta del registro de envíos; queda anotada junto a cada libro y la "
                         "siguen la cinta de Excel y cobranza sync (predeterminado: la anotada, "
                         "o .cobranza junto a cada libro)")
+    p.add_argument("--ledger-url", metavar="URL", help=LEDGER_URL_HELP)
     p.add_argument("--log-file", type=Path, metavar="ARCHIVO",
                    help="además de la salida de errores, escribir el registro en este archivo "
                         "(rotado a 5 MB, 5 copias)")
@@ -353,6 +358,12 @@ def _args_run(p: argparse.ArgumentParser) -> None:
 @command("run", _args_run)
 def cmd_run(args: argparse.Namespace) -> int:
     targets = build_targets(args.paths, args.ledger_dir)
+    if url := ledger_url(args.ledger_url):
+        if args.ledger_dir:
+            raise CobranzaError("Use --ledger-dir (SQLite) o --ledger-url (PostgreSQL), no ambos.")
+        for target in targets:
+            target.ledger_url = url
+        log.info("Registro de envíos compartido: %s", redacted(url))
     every = args.every_seconds if args.every_seconds else args.every * 60
     if every <= 0:
         raise CobranzaError("--every debe ser un número de minutos mayor que cero.")
@@ -390,6 +401,17 @@ def build_targets(paths: list[Path], ledger_dir: Path | None) -> list[Target]:
     return targets
 
 
+def ledger_state(workbook: Path, book_id: str, url: str | None) -> dict[str, Any]:
+    """What the workbook's ledger holds now (read-only), for `cobranza status`."""
+    from sync.ledger.identity import ledger_totals
+
+    try:
+        where, totals = ledger_totals(workbook, book_id, url)
+    except CobranzaError as exc:
+        return {"error": str(exc)}
+    return {"where": where, "messages": totals}
+
+
 def add_log_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
@@ -402,6 +424,7 @@ def add_log_file(path: Path) -> None:
 def _args_status(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="libro de cobranza (.xlsm)")
     p.add_argument("--json", action="store_true", help="imprimir el estado como JSON")
+    p.add_argument("--ledger-url", metavar="URL", help=LEDGER_URL_HELP)
 
 
 @command("status", _args_status)
@@ -409,6 +432,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
 
     state = status.load(args.path)
+    if state:
+        state["ledger"] = ledger_state(args.path, state.get("book_id", ""), args.ledger_url)
     if state and state.get("service", {}).get("running"):
         pid = state["service"].get("pid")
         if isinstance(pid, int) and not pid_alive(pid):

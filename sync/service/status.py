@@ -131,6 +131,7 @@ def record_cycle(
         _pending_row(row.sent_row()) for row in result.deliveries
         if row.state in (SendState.PENDING, SendState.UNCERTAIN, SendState.ERROR)]
     state.update(
+        book_id=result.computed.book.config.workbook_id,
         cycles=state["cycles"] + 1,
         last_cycle=at.isoformat(timespec="seconds"),
         source=source,
@@ -237,6 +238,7 @@ def render(state: dict[str, Any] | None, workbook: Path, *, now: datetime | None
             lines.append("Hojas de salida: escritas")
         elif state.get("deferred"):
             lines.append(f"Hojas de salida: pendientes — {state['deferred']}")
+    lines += _ledger_lines(state.get("ledger"))
     lines += _pending_lines(state.get("pending") or [])
     errors = state.get("errors") or []
     if errors:
@@ -247,6 +249,17 @@ def render(state: dict[str, Any] | None, workbook: Path, *, now: datetime | None
         lines.append("Próximas tareas:")
         lines += [f"  {_when(j.get('at'))}  {j.get('job')}" for j in jobs]
     return "\n".join(lines)
+
+
+def _ledger_lines(ledger: dict[str, Any] | None) -> list[str]:
+    """The ledger as `cobranza status` read it just now (SQLite file or PostgreSQL)."""
+    if not ledger:
+        return []
+    if ledger.get("error"):
+        return [f"Registro de envíos: {ledger['error']}"]
+    totals = state_counts(ledger.get("messages") or {}, zeros=False) or "sin mensajes"
+    return [f"Registro de envíos: {ledger['where']}", f"  En el registro (todos los ciclos): "
+            f"{totals}"]
 
 
 def _pending_lines(pending: list[dict[str, str]]) -> list[str]:
