@@ -17,6 +17,7 @@ from cobranza.layout.handoff import handoff_filenames, safe_file_stem
 from sync.cycle import run_cycle
 from sync.ledger.store import choose_ledger
 from sync.workbook.init import create_workbook
+from sync.xlsx.reader import read_book
 from tests.cli import cobranza
 from tests.workbook_edit import append_rows
 
@@ -293,3 +294,19 @@ def test_the_demo_hands_its_agency_customer_off(tmp_path):
         f"{tmp_path / 'terceros' / name}"]
     assert [r[11] for r in sheet_rows(tmp_path / "terceros" / name, "Facturas")] == [
         "Tercerizada"]
+
+
+def test_with_a_shared_postgresql_ledger_the_notices_come_from_it(workbook, pg_server,
+                                                                  monkeypatch):
+    """A workbook whose ledger moved to PostgreSQL: the hand-off reads it there."""
+    from sync.ledger.identity import sent_messages
+    from sync.ledger.migrate import copy_ledger
+
+    book = read_book(workbook)
+    local = sent_messages(workbook, book)
+    url = pg_server.new_database()
+    copy_ledger(choose_ledger(workbook, None).ledger, url)
+    choose_ledger(workbook, None).ledger.unlink()
+    assert sent_messages(workbook, book) is None  # no SQLite ledger left
+    monkeypatch.setenv("COBRANZA_LEDGER_URL", url)
+    assert local and sent_messages(workbook, book) == local
