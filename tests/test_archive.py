@@ -34,7 +34,7 @@ from tests.smtp_server import SmtpTestServer
 from tests.test_leftovers import kill, stalled
 from tests.test_sending import as_message
 from tests.test_service import Running
-from tests.workbook_edit import set_cells
+from tests.workbook_edit import lab_pace, set_cells
 
 AT = "2026-12-01T10:00"  # first business day of December: statements and digests go
 MONTH = ".cobranza/archivo/2026-12/"
@@ -47,9 +47,7 @@ def demo_book(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     book = folder / "cartera.xlsm"
     cobranza("init", "--demo", "--facturas", "120", "--as-of", "2026-12-01", book, cwd=folder)
-    # its 31 messages to the lab server go at once (the provider's 30 a minute would wait)
-    set_cells(book, "Configuración", ("Parámetro", "Correos por minuto"), {"Valor": "1000"})
-    return book
+    return lab_pace(book)
 
 
 def parsed(data: bytes) -> EmailMessage:

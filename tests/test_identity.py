@@ -28,6 +28,7 @@ from sync.xlsx.sent_reader import read_sent
 from tests.cli import cobranza as run
 from tests.lo import convert
 from tests.smtp_server import SmtpTestServer
+from tests.workbook_edit import lab_pace
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-c", "import sys; from sync.cli import main; sys.exit(main())"]
@@ -176,6 +177,7 @@ def test_save_as_rename_and_move_of_a_synced_workbook_never_resend(tmp_path):
     office.mkdir()
     book = office / "norte.xlsm"
     cobranza("init", "--demo", "--facturas", "120", "--as-of", "2026-12-01", book, cwd=office)
+    lab_pace(book)
     book_id = workbook_id(book)
     with SmtpTestServer() as server:
         cobranza("sync", book, "--as-of", SYNCED_AT, cwd=office, server=server)

@@ -20,7 +20,7 @@ from cobranza.notices.customers import PROBLEM_NO_EMAIL
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book, read_raw
 from tests.smtp_server import SmtpTestServer
-from tests.workbook_edit import append_rows, set_cells
+from tests.workbook_edit import append_rows, lab_pace, set_cells
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,8 @@ NOW = datetime(2026, 12, 1, 10, 0)  # company local time; a business day inside 
 
 @pytest.fixture
 def workbook(tmp_path) -> Path:
-    return create_workbook(tmp_path / "cobranza.xlsm", demo=True, as_of=AS_OF, invoices=120)
+    return lab_pace(create_workbook(tmp_path / "cobranza.xlsm", demo=True, as_of=AS_OF,
+                                    invoices=120))
 
 
 @pytest.fixture

@@ -114,3 +114,11 @@ def set_cells(path: Path, sheet: str, key: tuple[str, object], values: dict[str,
     for header, value in values.items():
         ws.cell(row=row, column=headers[normalize(header)], value=value)
     save_atomically(wb, path)
+
+
+def lab_pace(book: Path) -> Path:
+    """Correos por minuto 1000: the local test server is no mail provider, so a demo
+    book's first cycle sends every due message at once (the pacing itself is
+    tests/test_provider_limits.py's subject)."""
+    set_cells(book, "Configuración", ("Parámetro", "Correos por minuto"), {"Valor": "1000"})
+    return book
