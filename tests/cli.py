@@ -49,3 +49,8 @@ def table(book: Path, sheet: str, first: str) -> list[list]:
         sheet).to_python()
     start = next(i for i, r in enumerate(rows) if r and r[0] == first)
     return [r for r in rows[start + 1:] if any(v != "" for v in r)]
+
+
+def vencida_1(book: Path) -> dict[str, tuple[str, str, str]]:
+    """VENCIDA_1 rows of Envíos: customer -> (Para, Estado, Motivo)."""
+    return {r[3]: (r[4], r[7], r[8]) for r in table(book, "Envíos", "Fecha") if r[2] == "VENCIDA_1"}

@@ -11,16 +11,14 @@ workbook and the notice, still meaningful, goes to the new address exactly once.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from sync.ledger.store import ledger_path
-from sync.workbook.init import create_workbook
-from tests.cli import sync, table
+from tests.cli import sync, table, vencida_1
 from tests.smtp_server import SmtpTestServer
-from tests.workbook_edit import append_rows, set_cells
+from tests.workbook_edit import overdue_workbook, set_cells
 
 SPAM = "554 5.7.1 Mensaje rechazado por el filtro de spam"
 LARGE = "552 5.3.4 Mensaje demasiado grande"
@@ -38,23 +36,7 @@ def refused_row(row: int, email: str, reply: str) -> tuple:
             f"(el servidor respondió {reply}); corrija el {FIX}")
 
 
-def make_workbook(folder: Path, customers: dict[str, str]) -> Path:
-    """A new workbook with one invoice per customer, due the day before the first sync
-    (VENCIDA_1 is due; every earlier notice is past its window)."""
-    book = create_workbook(folder / "cobranza.xlsm")
-    append_rows(book, {
-        "Clientes": [{"Cliente": c, "Nombre": f"Cliente {c}", "Email": e}
-                     for c, e in customers.items()],
-        "Facturas": [{"Factura": f"F-{c}", "Cliente": c, "Emisión": datetime(2026, 11, 1),
-                      "Vencimiento": datetime(2026, 11, 24), "Moneda": "MXN", "Importe": 1500.0}
-                     for c in customers],
-    })
-    return book
-
-
-def envios(book: Path) -> dict[str, tuple[str, str, str]]:
-    """VENCIDA_1 rows of Envíos: customer -> (Para, Estado, Motivo)."""
-    return {r[3]: (r[4], r[7], r[8]) for r in table(book, "Envíos", "Fecha") if r[2] == "VENCIDA_1"}
+make_workbook, envios = overdue_workbook, vencida_1
 
 
 def errores(book: Path) -> list[tuple]:

@@ -19,11 +19,10 @@ from pathlib import Path
 from cobranza.inbound.records import Bounce, Inbound, Reply
 from sync.ledger.store import Ledger, ledger_path
 from sync.mail.inbox import check_inbox
-from sync.workbook.init import create_workbook
-from tests.cli import sync, table
+from tests.cli import sync, table, vencida_1
 from tests.mail_servers import CUSTOMER, DOMAIN, free_port
 from tests.smtp_server import SmtpTestServer
-from tests.workbook_edit import append_rows, set_cells
+from tests.workbook_edit import overdue_workbook, set_cells
 
 UNKNOWN = f"nadie@{DOMAIN}"
 REASON = (f"rebotó en {UNKNOWN}: 550 5.1.1 <{UNKNOWN}> User doesn't exist: {UNKNOWN}")
@@ -31,24 +30,14 @@ PROCESSED = "Cobranza/Procesados"
 
 
 def make_workbook(folder: Path, customers: dict[str, str]) -> Path:
-    """One invoice per customer, due the day before the first sync (VENCIDA_1 is due);
-    the Remitente is the mailbox the bounces come back to."""
-    book = create_workbook(folder / "cobranza.xlsm")
+    """`overdue_workbook` whose Remitente is the mailbox the bounces come back to."""
+    book = overdue_workbook(folder, customers)
     set_cells(book, "Configuración", ("Parámetro", "Remitente"),
               {"Valor": f"Cobranza <cobranza@{DOMAIN}>"})
-    append_rows(book, {
-        "Clientes": [{"Cliente": c, "Nombre": f"Cliente {c}", "Email": e}
-                     for c, e in customers.items()],
-        "Facturas": [{"Factura": f"F-{c}", "Cliente": c, "Emisión": datetime(2026, 11, 1),
-                      "Vencimiento": datetime(2026, 11, 24), "Moneda": "MXN", "Importe": 1500.0}
-                     for c in customers],
-    })
     return book
 
 
-def envios(book: Path) -> dict[str, tuple[str, str, str]]:
-    """VENCIDA_1 rows of Envíos: customer -> (Para, Estado, Motivo)."""
-    return {r[3]: (r[4], r[7], r[8]) for r in table(book, "Envíos", "Fecha") if r[2] == "VENCIDA_1"}
+envios = vencida_1
 
 
 def errores(book: Path) -> list[tuple]:

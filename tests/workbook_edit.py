@@ -122,3 +122,22 @@ def lab_pace(book: Path) -> Path:
     tests/test_provider_limits.py's subject)."""
     set_cells(book, "Configuración", ("Parámetro", "Correos por minuto"), {"Valor": "1000"})
     return book
+
+
+def overdue_workbook(folder: Path, customers: dict[str, str]) -> Path:
+    """A new workbook with one invoice per customer (Cliente -> Email), issued 01/11/2026
+    and due 24/11/2026: on 25/11 VENCIDA_1 is due and every earlier notice is past its
+    window."""
+    from datetime import datetime
+
+    from sync.workbook.init import create_workbook
+
+    book = create_workbook(folder / "cobranza.xlsm")
+    append_rows(book, {
+        "Clientes": [{"Cliente": c, "Nombre": f"Cliente {c}", "Email": e}
+                     for c, e in customers.items()],
+        "Facturas": [{"Factura": f"F-{c}", "Cliente": c, "Emisión": datetime(2026, 11, 1),
+                      "Vencimiento": datetime(2026, 11, 24), "Moneda": "MXN", "Importe": 1500.0}
+                     for c in customers],
+    })
+    return book

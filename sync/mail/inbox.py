@@ -24,7 +24,6 @@ import hashlib
 import imaplib
 import os
 import re
-import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +44,12 @@ from sync.mail.oauth import (
     token_source,
     xoauth2,
 )
-from sync.mail.transport import _certificate_problem, clean_header, tls_context
+from sync.mail.transport import (
+    _certificate_problem,
+    clean_header,
+    network_problem,
+    tls_context,
+)
 
 SECURITY = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 993, "starttls": 143, "none": 143}
@@ -191,14 +195,8 @@ def describe_imap_error(exc: BaseException, s: ImapSettings) -> str:
                 f"({_certificate_problem(exc, s.host)}); no se envió el usuario ni la "
                 "contraseña. Si su servidor usa un certificado de una autoridad propia, "
                 "indique el archivo de esa autoridad en COBRANZA_IMAP_CA_FILE")
-    if isinstance(exc, ConnectionRefusedError):
-        return f"servidor IMAP no disponible ({where}: conexión rechazada)"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"servidor IMAP no disponible ({where}: no responde)"
-    if isinstance(exc, socket.gaierror):
-        return f"servidor IMAP no disponible (no se encuentra el servidor {s.host})"
-    if isinstance(exc, ssl.SSLError):
-        return f"no se pudo establecer la conexión segura con el servidor IMAP {where} ({exc})"
+    if unreachable := network_problem(exc, "IMAP", s.host, where):
+        return unreachable
     text = clean_header(str(exc))
     if isinstance(exc, imaplib.IMAP4.error) and "starttls" in text.lower():
         return (f"el servidor IMAP {where} no ofrece STARTTLS; no se envía nada sin cifrar "

@@ -544,6 +544,20 @@ def _certificate_problem(exc: ssl.SSLCertVerificationError, host: str) -> str:
     return _CERT_PROBLEMS.get(exc.verify_code, clean_header(exc.verify_message or str(exc)))
 
 
+def network_problem(exc: BaseException, service: str, host: str, where: str) -> str:
+    """Why a mail server (SMTP or IMAP) could not be reached, in Spanish ("" when `exc`
+    is not a network or TLS failure)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"servidor {service} no disponible ({where}: conexión rechazada)"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"servidor {service} no disponible ({where}: no responde)"
+    if isinstance(exc, socket.gaierror):
+        return f"servidor {service} no disponible (no se encuentra el servidor {host})"
+    if isinstance(exc, ssl.SSLError):
+        return f"no se pudo establecer la conexión segura con el servidor {service} {where} ({exc})"
+    return ""
+
+
 def describe_connect_error(exc: BaseException, s: SmtpSettings) -> str:
     """Why the session could not start, in Spanish (server text included, no secrets)."""
     where = f"{s.host}:{s.port}"
@@ -569,14 +583,8 @@ def describe_connect_error(exc: BaseException, s: SmtpSettings) -> str:
             f"el servidor SMTP {where} no ofrece STARTTLS; no se envía nada sin cifrar "
             "(use COBRANZA_SMTP_SECURITY=ssl si el servidor usa SSL desde el inicio)"
         )
-    if isinstance(exc, ConnectionRefusedError):
-        return f"servidor SMTP no disponible ({where}: conexión rechazada)"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"servidor SMTP no disponible ({where}: no responde)"
-    if isinstance(exc, socket.gaierror):
-        return f"servidor SMTP no disponible (no se encuentra el servidor {s.host})"
-    if isinstance(exc, ssl.SSLError):
-        return f"no se pudo establecer la conexión segura con {where} ({exc})"
+    if unreachable := network_problem(exc, "SMTP", s.host, where):
+        return unreachable
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"servidor SMTP no disponible ({server_reply(exc.smtp_code, exc.smtp_error)})"
     return f"servidor SMTP no disponible ({where}: {exc})"
