@@ -272,19 +272,10 @@ class PgLedger(LedgerCore):
     def open(cls, url: str, now: datetime, book: str,
              busy_timeout: float = BUSY_TIMEOUT_S) -> PgLedger:
         """Connect (creating the schema if needed) and recover abandoned claims."""
-        ledger = cls(url, book, busy_timeout)
-        try:
-            ledger.recover(now)
-        except BaseException:
-            ledger.close()
-            raise
-        return ledger
+        return cls(url, book, busy_timeout)._recovered(now)
 
     def close(self) -> None:
         self._conn.close()
-
-    def __enter__(self) -> PgLedger:
-        return self
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

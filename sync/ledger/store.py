@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from cobranza.inbound.bounces import sent_id
 from cobranza.inbound.records import Bounce, Inbound, Reply
@@ -403,11 +403,21 @@ class LedgerCore:
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> LedgerCore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _recovered(self, now: datetime) -> Self:
+        """This ledger once abandoned claims are `incierto` (`recover`); closed if that
+        fails, so an `open` that raises leaves no connection behind."""
+        try:
+            self.recover(now)
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     # the workbook's history -------------------------------------------------------
     def knows_book(self) -> bool:
@@ -753,19 +763,10 @@ class Ledger(LedgerCore):
         cls, path: Path, now: datetime, book: str, busy_timeout: float = BUSY_TIMEOUT_S
     ) -> Ledger:
         """Open (creating if needed) and turn abandoned ``enviando`` rows into incierto."""
-        ledger = cls(path, book, busy_timeout)
-        try:
-            ledger.recover(now)
-        except BaseException:
-            ledger.close()
-            raise
-        return ledger
+        return cls(path, book, busy_timeout)._recovered(now)
 
     def close(self) -> None:
         self._db.close()
-
-    def __enter__(self) -> Ledger:
-        return self
 
     # transactions ----------------------------------------------------------------
     @contextmanager
