@@ -172,3 +172,26 @@ def test_database_gone_mid_cycle_leaves_the_rest_due_and_the_workbook_whole(
     assert {ledger[k] for k in pg_due} <= {"enviado", "incierto"}
     assert set(received) | {k for k in pg_due if ledger[k] == "incierto"} == pg_due
     assert book.read_bytes() != pristine.read_bytes()  # the second sync wrote its sheets
+
+
+def test_the_service_and_a_sync_on_another_host_share_the_database(
+    pristine, pg_server, pg_due, tmp_path  # noqa: F811
+):
+    """`cobranza run --ledger-url` serves one folder's copy for a cycle; a `cobranza sync`
+    of the copy in another folder (another PC) then finds everything sent."""
+    from tests.test_service import Running
+
+    url = pg_server.new_database()
+    norte = copy_of(pristine, tmp_path / "servidor")
+    sur = copy_of(pristine, tmp_path / "oficina")
+    with SmtpTestServer() as server:
+        run = Running([norte], server, tmp_path / "servicio.log",
+                      options=("--ledger-url", url))
+        try:
+            run.wait_cycles(norte, 1)
+        finally:
+            assert run.stop() == 0
+        assert {clave(m) for m in server.received()} == pg_due
+        run_sync(sur, server, url)
+        assert len(server.received()) == len(pg_due)  # nothing twice from the other PC
+    assert {k for k, s in states(url).items() if s == "enviado"} == pg_due
