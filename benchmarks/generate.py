@@ -1,6 +1,6 @@
 """Realistic benchmark workbooks of N invoices, built through the project's own template.
 
-    python -m benchmarks.generate 100000 [--out PATH] [--seed 7]
+    python -m benchmarks.generate 100000 [--out PATH] [--seed 7] [--shape demo|deep]
 
 Rows come from `sync.workbook.demo.generate` (the `cobranza init --demo` data: every notice
 stage, every status, customers in four countries) sized to N invoices, N/20 customers,
@@ -43,6 +43,12 @@ from sync.xlsx.package import Relationships, Workbook, resolve
 from sync.xlsx.writer import write_outputs
 
 AS_OF = date(2026, 11, 25)  # a Wednesday; the runner syncs at 10:00 that day
+# Book shapes: "demo" is the demo data sized to N; "deep" differs from it on purpose (see
+# `make_deep_rows`). Both are synced at AS_OF.
+SHAPES = ("demo", "deep")
+DEEP_AHEAD = timedelta(days=90)  # deep: data dated up to 90 days after the cut-off
+DEEP_INSTALMENTS = 3  # deep: each payment in up to 3 instalments
+DEEP_CONTACTS_PER_INVOICE = 5  # deep: gestiones concentrated on few invoices
 BAD_SHARE = 0.02
 TEXT_DATE_SHARE = 0.01
 HAND_MADE_ROWS = 100  # demo.generate's named cases come first; they are never spoiled
@@ -58,8 +64,10 @@ _ROOT = Path(__file__).resolve().parent.parent
 # --- rows ------------------------------------------------------------------------------
 
 
-def make_rows(n: int, *, seed: int = 7, as_of: date = AS_OF) -> Tables:
-    """Input rows keyed by Excel table name, deterministic for (n, seed, as_of)."""
+def make_rows(n: int, *, seed: int = 7, as_of: date = AS_OF, shape: str = "demo") -> Tables:
+    """Input rows keyed by Excel table name, deterministic for (n, seed, as_of, shape)."""
+    if shape == "deep":
+        return make_deep_rows(n, seed=seed, as_of=as_of)
     # without the demo's payment plans: exactly n invoices, as the benchmarks state
     data = demo.generate(as_of, seed=seed, invoices=n, customers=max(n // 20, 1), plans=False)
     rng = random.Random(f"bench-{seed}-{n}")
@@ -74,6 +82,58 @@ def make_rows(n: int, *, seed: int = 7, as_of: date = AS_OF) -> Tables:
     tables = data.tables()
     tables.update(tblFacturas=invoices, tblPagos=payments, tblGestiones=contacts)
     return tables
+
+
+def make_deep_rows(n: int, *, seed: int = 7, as_of: date = AS_OF) -> Tables:
+    """A book unlike the demo's: N/10 customers over the same five collectors, the data
+    dated around the cut-off (half the invoices issued after it, so many are open or not
+    yet due), payments in instalments (~N payment rows) and N/2 gestiones on N/10 invoices
+    (five each). The same share of bad rows and text dates as the demo shape."""
+    data = demo.generate(as_of + DEEP_AHEAD, seed=seed, invoices=n,
+                         customers=max(n // 10, 1), plans=False)
+    rng = random.Random(f"bench-deep-{seed}-{n}")
+    invoices = list(data.invoices)
+    payments = _instalments(data.payments, rng)
+    contacts = _deep_contacts(data, n // 2, rng, as_of)
+    _spoil(invoices, rng, _bad_invoice)
+    _spoil(payments, rng, _bad_payment)
+    _spoil(contacts, rng, _bad_contact)
+    _text_dates(invoices, rng, column=2)
+    _text_dates(payments, rng, column=0)
+    tables = data.tables()
+    tables.update(tblFacturas=invoices, tblPagos=payments, tblGestiones=contacts)
+    return tables
+
+
+def _instalments(rows: list[Row], rng: random.Random) -> list[Row]:
+    """Each bulk payment split into 1..DEEP_INSTALMENTS instalments a week apart (same
+    total): long payment histories per invoice."""
+    out = list(rows[:HAND_MADE_ROWS])
+    for when, who, number, amount, ref in rows[HAND_MADE_ROWS:]:
+        parts = rng.randint(1, DEEP_INSTALMENTS)
+        if not isinstance(amount, float | int) or parts == 1:
+            out.append((when, who, number, amount, ref))
+            continue
+        share = round(amount / parts, 2)
+        for k in range(parts):
+            last = k == parts - 1
+            value = round(amount - share * (parts - 1), 2) if last else share
+            out.append((when - timedelta(days=7 * (parts - 1 - k)), who, number, value,
+                        f"{ref}-{k + 1}"))
+    return out
+
+
+def _deep_contacts(data: demo.DemoData, wanted: int, rng: random.Random,
+                   as_of: date) -> list[Row]:
+    """`wanted` gestiones, DEEP_CONTACTS_PER_INVOICE on each of a sample of the invoices
+    due before `as_of`, all nine Resultado values."""
+    collector = {c[0]: c[7] for c in data.customers}
+    due = [r for r in data.invoices[HAND_MADE_ROWS:] if isinstance(r[3], date) and r[3] < as_of]
+    chosen = rng.sample(due, min(len(due), wanted // DEEP_CONTACTS_PER_INVOICE))
+    rows = list(data.contacts[:HAND_MADE_ROWS])
+    rows += [_extra_contact(invoice, rng, as_of, collector, i * DEEP_CONTACTS_PER_INVOICE + k)
+             for i, invoice in enumerate(chosen) for k in range(DEEP_CONTACTS_PER_INVOICE)]
+    return rows[:HAND_MADE_ROWS] + sorted(rows[HAND_MADE_ROWS:], key=lambda r: (r[0], r[3]))
 
 
 def _resize(rows: list[Row], wanted: int, rng: random.Random) -> list[Row]:
@@ -361,10 +421,11 @@ def write_big_tables(built: Path, out: Path, tables: Tables,
         dst.writestr(_info(SharedStrings.PART), sst.to_bytes())
 
 
-def build_workbook(n: int, out: Path, *, seed: int = 7, as_of: date = AS_OF) -> Path:
-    """Write the benchmark workbook of `n` invoices to `out` and return it."""
+def build_workbook(n: int, out: Path, *, seed: int = 7, as_of: date = AS_OF,
+                   shape: str = "demo") -> Path:
+    """Write the benchmark workbook of `n` invoices (of `shape`) to `out` and return it."""
     out = Path(out)
-    tables = make_rows(n, seed=seed, as_of=as_of)
+    tables = make_rows(n, seed=seed, as_of=as_of, shape=shape)
     small = {k: v for k, v in tables.items() if k not in BIG_TABLES}
     small[build_template.CUTOFF_KEY] = as_of
     with tempfile.TemporaryDirectory() as tmp:
@@ -406,14 +467,15 @@ def source_hash() -> str:
 
 
 def cached_workbook(n: int, *, seed: int = 7, as_of: date = AS_OF,
-                    directory: Path | None = None) -> Path:
-    """The benchmark workbook for `n`, generated once per source version."""
+                    directory: Path | None = None, shape: str = "demo") -> Path:
+    """The benchmark workbook for `n` (of `shape`), generated once per source version."""
     directory = directory or cache_dir()
-    path = directory / f"bench-{n}-s{seed}-{as_of:%Y%m%d}-{source_hash()}.xlsm"
+    kind = "" if shape == "demo" else f"{shape}-"  # the demo shape keeps its old names
+    path = directory / f"bench-{kind}{n}-s{seed}-{as_of:%Y%m%d}-{source_hash()}.xlsm"
     if not path.exists():
         temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
         try:
-            build_workbook(n, temp, seed=seed, as_of=as_of)
+            build_workbook(n, temp, seed=seed, as_of=as_of, shape=shape)
             os.replace(temp, path)
         finally:
             temp.unlink(missing_ok=True)
@@ -425,11 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int, help="number of invoice rows")
     parser.add_argument("--out", type=Path, help="output path (default: the cache)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shape", choices=SHAPES, default="demo", help="book shape (demo)")
     args = parser.parse_args(argv)
     if args.out:
-        path = build_workbook(args.n, args.out, seed=args.seed)
+        path = build_workbook(args.n, args.out, seed=args.seed, shape=args.shape)
     else:
-        path = cached_workbook(args.n, seed=args.seed)
+        path = cached_workbook(args.n, seed=args.seed, shape=args.shape)
     print(path)
     return 0
 

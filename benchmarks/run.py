@@ -1,9 +1,10 @@
 """The performance benchmark of issue 6: floor, naive peer, our sync, its steps, the UDFs.
 
     python -m benchmarks.run --sizes 10000,100000,500000 [--repeat 3] [--huge] [--naive-all]
+    python -m benchmarks.run --sizes 100000 --shape deep --ratio   # issue 18's criterion
 
 Per N it times, in this process run after run (median of --repeat):
-  floor   pandas read_excel(engine="calamine") of Facturas, Pagos and Gestiones only;
+  floor   pandas read_excel(engine="calamine") of every input sheet the sync reads;
   naive   openpyxl.load_workbook(keep_vba=True) + a plain-Python compute + save;
   sync    run_cycle(copy, AT, dry_run=True, ledger_path=tmp) on a fresh copy each run;
   plan    sync.cycle.plan alone (frames already computed, empty ledger);
@@ -36,11 +37,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from benchmarks.generate import AS_OF, cached_workbook
+from benchmarks.generate import AS_OF, SHAPES, cached_workbook
 from sync.cycle import OUTPUT_SHEETS  # the sheets the sync may rewrite, one list
 
 AT = datetime(AS_OF.year, AS_OF.month, AS_OF.day, 10, 0)
-INPUT_SHEETS = ["Facturas", "Pagos", "Gestiones"]
 # Shared parts the writer edits additively: compared entry by entry, not byte for byte.
 SEMANTIC = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
             "xl/styles.xml", "xl/calcChain.xml"}
@@ -59,11 +59,22 @@ def log(message: str) -> None:
 # --- the steps (each returns its own timed seconds) ------------------------------------
 
 
+def floor_sheets(book: Path) -> list[str]:
+    """The workbook's sheets that a sync reads (`sync.xlsx.reader.input_sheets`)."""
+    import python_calamine
+
+    from sync.xlsx.reader import input_sheets
+
+    with python_calamine.CalamineWorkbook.from_path(str(book)) as wb:
+        return list(input_sheets(wb.sheet_names).values())
+
+
 def step_floor(book: Path, work: Path) -> float:
     import pandas as pd
 
+    sheets = floor_sheets(book)
     start = time.perf_counter()
-    pd.read_excel(book, sheet_name=INPUT_SHEETS, engine="calamine")
+    pd.read_excel(book, sheet_name=sheets, engine="calamine")
     return time.perf_counter() - start
 
 
@@ -369,6 +380,30 @@ def run_process(command: list[str]) -> tuple[float, float]:
     return wall, peak_kb / 1024
 
 
+def cli_ratio(book: Path, work: Path, repeat: int) -> tuple[float, float]:
+    """Median floor seconds (read time in a fresh process) and median wall seconds of the
+    command-line dry-run sync, run alternately `repeat` times each (the load of a shared
+    machine falls on both alike)."""
+    floors, syncs = [], []
+    for i in range(repeat):
+        out = subprocess.run(child_command("floor", book, work), capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+        floors.append(json.loads(out.stdout.splitlines()[-1])["seconds"])
+        syncs.append(run_process(child_command("sync", book, work))[0])
+        log(f"   run {i + 1}: floor {floors[-1]:.2f} s, sync process {syncs[-1]:.2f} s")
+    return statistics.median(floors), statistics.median(syncs)
+
+
+def ratio_table(results: list[SizeResult], shape: str) -> str:
+    head = "| shape | N | file MB | floor s | sync process s | sync/floor |"
+    lines = [head, _rule(head)]
+    for r in results:
+        floor, sync = r.process["ratio"]
+        lines.append(f"| {shape} | {r.n:,} | {r.file_mb:.1f} | {floor:.2f} | {sync:.2f} "
+                     f"| {sync / floor:.2f} |".replace(",", " "))
+    return "\n".join(lines)
+
+
 # --- orchestration -----------------------------------------------------------------------
 
 
@@ -389,8 +424,11 @@ def median_of(step: Step, book: Path, work: Path, repeat: int) -> float:
 
 def measure(n: int, args: argparse.Namespace, work: Path) -> SizeResult:
     log(f"== N = {n:,}: workbook")
-    book = cached_workbook(n, directory=args.cache)
+    book = cached_workbook(n, directory=args.cache, shape=args.shape)
     result = SizeResult(n, file_mb=book.stat().st_size / 1e6)
+    if args.ratio:
+        result.process["ratio"] = cli_ratio(book, work, args.repeat)
+        return result
     naive = n <= NAIVE_MAX or args.naive_all
     for name in ("floor", "naive", "sync"):
         if name == "naive" and not naive:
@@ -557,6 +595,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-process", action="store_true", help="skip the whole-process runs")
     p.add_argument("--udf-n", type=int, default=100_000, help="rows for the UDF timings (0 = skip)")
     p.add_argument("--cache", type=Path, help="where generated workbooks are kept")
+    p.add_argument("--shape", choices=SHAPES, default="demo",
+                   help="book shape (benchmarks.generate): demo (default) or deep")
+    p.add_argument("--ratio", action="store_true",
+                   help="only the floor and the command-line dry-run sync, alternating")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON here")
     p.add_argument("--child", choices=sorted(STEPS), help=argparse.SUPPRESS)
     p.add_argument("--book", type=Path, help=argparse.SUPPRESS)
@@ -574,13 +616,17 @@ def run(args: argparse.Namespace) -> tuple[list[SizeResult], dict]:
         results = []
         for n in sizes:
             results.append(measure(n, args, work))
-            log(main_table(results[-1:]))  # partial results survive a later failure
+            if not args.ratio:
+                log(main_table(results[-1:]))  # partial results survive a later failure
+        if args.ratio:
+            return results, {}
         estimate_naive(results)
         udf = {}
         if args.udf_n:
             log(f"== UDF cores on {args.udf_n:,} rows")
             try:
-                udf = udf_timings(cached_workbook(args.udf_n, directory=args.cache), args.repeat)
+                udf = udf_timings(cached_workbook(args.udf_n, directory=args.cache,
+                                                  shape=args.shape), args.repeat)
             except Exception as exc:  # noqa: BLE001 - keep the measured sizes
                 log(f"   UDF timings failed: {type(exc).__name__}: {exc}")
     return results, udf
@@ -593,6 +639,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"step": args.child, "seconds": seconds}))
         return 0
     results, udf = run(args)
+    if args.ratio:
+        print(ratio_table(results, args.shape))
+        return 0
     if args.json:
         args.json.write_text(json.dumps({"results": [r.__dict__ | {"estimated": sorted(
             r.estimated)} for r in results], "udf": udf}, indent=2, default=str))

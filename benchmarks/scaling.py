@@ -23,7 +23,7 @@ import pandas as pd
 import python_calamine
 
 from benchmarks.generate import cached_workbook
-from benchmarks.run import INPUT_SHEETS
+from benchmarks.run import floor_sheets
 
 
 def median_seconds(fn: Callable[[], object], repeat: int, *, collect: bool = True) -> float:
@@ -48,10 +48,10 @@ def primitives(book: Path, n: int, repeat: int) -> dict[str, float]:
     keys = np.array([f"F-{i:07d}" for i in np.random.default_rng(1).permutation(n)], object)
 
     def floor() -> object:
-        return pd.read_excel(book, sheet_name=INPUT_SHEETS, engine="calamine")
+        return pd.read_excel(book, sheet_name=floor_sheets(book), engine="calamine")
 
     return {
-        "floor: pandas calamine, 3 sheets": median_seconds(floor, repeat),
+        "floor: pandas calamine, input sheets": median_seconds(floor, repeat),
         "floor, cyclic GC off": median_seconds(floor, repeat, collect=False),
         "calamine: parse Facturas XML": median_seconds(
             lambda: wb.get_sheet_by_name("Facturas"), repeat),

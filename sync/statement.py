@@ -22,8 +22,7 @@ from cobranza.notices.statement import (
     statement_lines,
 )
 from cobranza.rendering.render import customer_name, statement_reference
-from sync.pdf.statement import statement_pdf
-from sync.xlsx.statement_file import statement_filename, statement_xlsx
+from sync.xlsx.statement_file import statement_filename
 
 
 def customer_statement(book: Book, invoices: pd.DataFrame, customer: str, as_of: date,
@@ -40,6 +39,11 @@ def customer_statement(book: Book, invoices: pd.DataFrame, customer: str, as_of:
 
 def statement_files(statement: Statement) -> list[tuple[str, bytes]]:
     """(file name, bytes) of the statement's PDF and .xlsx, in that order."""
+    # Imported here: fpdf and xlsxwriter cost ~0.3 s to import and most cycles (every dry
+    # run) attach no statement.
+    from sync.pdf.statement import statement_pdf
+    from sync.xlsx.statement_file import statement_xlsx
+
     customer, as_of = statement.customer, statement.as_of
     return [(statement_filename(customer, as_of, ".pdf"), statement_pdf(statement)),
             (statement_filename(customer, as_of), statement_xlsx(statement))]

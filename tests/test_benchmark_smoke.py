@@ -73,7 +73,7 @@ def test_scaling_prints_every_primitive_with_its_ratio(cache: Path, book: Path, 
                   "--cache", str(cache)])
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:] if line.startswith("|")}
-    assert set(rows) == {"floor: pandas calamine, 3 sheets", "floor, cyclic GC off",
+    assert set(rows) == {"floor: pandas calamine, input sheets", "floor, cyclic GC off",
                          "calamine: parse Facturas XML", "calamine: Facturas cells to Python",
                          "calamine: cells to Python, cyclic GC off",
                          "pandas.factorize of N invoice ids", "numpy argsort of N invoice ids"}

@@ -18,6 +18,7 @@ a server that offers SMTPUTF8.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -27,6 +28,7 @@ MAX_DOMAIN = 253
 MAX_ADDRESS = 254
 
 
+@lru_cache(maxsize=4096)  # a book has few domains; IDNA encoding is the slow step
 def ascii_domain(domain: str) -> str | None:
     """The domain in IDNA (punycode) form, lowercase; None when it is not a host name."""
     if not domain or domain != domain.strip() or domain.endswith("."):
@@ -54,6 +56,8 @@ def _atom_ok(atom: str) -> bool:
     """One dot-separated piece: ASCII atext, or printable non-ASCII characters."""
     if not atom:
         return False
+    if atom.isascii():  # the usual case, in one regex match
+        return _ATEXT.fullmatch(atom) is not None
     ascii_part = "".join(ch for ch in atom if ch.isascii())
     foreign = [ch for ch in atom if not ch.isascii()]
     if ascii_part and not _ATEXT.fullmatch(ascii_part):
@@ -78,8 +82,11 @@ def split_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A cell of addresses separated by ``;`` or ``,`` -> (valid ones, normalized and
     without duplicates, in order; invalid ones as typed)."""
     parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
-    good = (normalized(p) for p in parts if is_valid(normalized(p)))
-    return tuple(dict.fromkeys(good)), tuple(p for p in parts if not is_valid(normalized(p)))
+    checked = [(p, normalized(p)) for p in parts]
+    valid = [is_valid(n) for _, n in checked]
+    good = (n for (_, n), ok in zip(checked, valid, strict=True) if ok)
+    bad = (p for (p, _), ok in zip(checked, valid, strict=True) if not ok)
+    return tuple(dict.fromkeys(good)), tuple(bad)
 
 
 def mailbox_key(address: str) -> str:

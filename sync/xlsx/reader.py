@@ -85,8 +85,7 @@ def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
     path = Path(path)
     book = _open(path)
     try:
-        names = {normalize(n): n for n in reversed(book.sheet_names)}  # first match wins
-        found = {s: names[normalize(s)] for s in SHEETS if normalize(s) in names}
+        found = input_sheets(book.sheet_names)
         big = found.get(_BIG_SHEET)
         with ThreadPoolExecutor(1) as pool:
             # One CalamineWorkbook is not shared between threads ("Already borrowed").
@@ -95,6 +94,13 @@ def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
             yield early, lambda: {} if future is None else {_BIG_SHEET: future.result()}
     finally:
         book.close()
+
+
+def input_sheets(sheet_names: list[str]) -> dict[str, str]:
+    """Canonical input sheet -> the workbook's sheet of that name (matched ignoring case,
+    accents and spaces; the first match wins): the sheets a sync reads."""
+    names = {normalize(n): n for n in reversed(sheet_names)}
+    return {s: names[normalize(s)] for s in SHEETS if normalize(s) in names}
 
 
 def _read_alone(path: Path, sheet: str) -> pd.DataFrame:
