@@ -74,14 +74,7 @@ def make_rows(n: int, *, seed: int = 7, as_of: date = AS_OF, shape: str = "demo"
     invoices = list(data.invoices)
     payments = _resize(data.payments, n // 2, rng)
     contacts = _contacts(data, n // 10, rng, as_of)
-    _spoil(invoices, rng, _bad_invoice)
-    _spoil(payments, rng, _bad_payment)
-    _spoil(contacts, rng, _bad_contact)
-    _text_dates(invoices, rng, column=2)
-    _text_dates(payments, rng, column=0)
-    tables = data.tables()
-    tables.update(tblFacturas=invoices, tblPagos=payments, tblGestiones=contacts)
-    return tables
+    return _spoiled_tables(data, invoices, payments, contacts, rng)
 
 
 def make_deep_rows(n: int, *, seed: int = 7, as_of: date = AS_OF) -> Tables:
@@ -95,6 +88,13 @@ def make_deep_rows(n: int, *, seed: int = 7, as_of: date = AS_OF) -> Tables:
     invoices = list(data.invoices)
     payments = _instalments(data.payments, rng)
     contacts = _deep_contacts(data, n // 2, rng, as_of)
+    return _spoiled_tables(data, invoices, payments, contacts, rng)
+
+
+def _spoiled_tables(data: demo.DemoData, invoices: list[Row], payments: list[Row],
+                    contacts: list[Row], rng: random.Random) -> Tables:
+    """The demo's tables with these three, each with its share of bad rows and of dates
+    typed as text (both shapes alike)."""
     _spoil(invoices, rng, _bad_invoice)
     _spoil(payments, rng, _bad_payment)
     _spoil(contacts, rng, _bad_contact)
