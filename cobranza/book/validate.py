@@ -840,22 +840,24 @@ def _templates_raw(run: _Run, raw: pd.DataFrame | None) -> pd.DataFrame | None:
                         "avisos a clientes y no se envía ninguno (agréguela o use la plantilla: "
                         "cobranza init).")
         return None
-    missing = missing_headers(raw, rec.TEMPLATE_COLUMNS)
-    if missing:
-        run.sheet_error(TEMPLATES_SHEET, f'no tiene la columna "{missing[0]}", así que no se '
-                        "usa ninguna plantilla (agréguela o use la plantilla: cobranza init).")
-        return None
-    return raw
+    return _with_columns(run, raw, TEMPLATES_SHEET, rec.TEMPLATE_COLUMNS, "ninguna plantilla")
 
 
 def _plans_raw(run: _Run, raw: pd.DataFrame | None) -> pd.DataFrame | None:
     """The Convenios sheet, or None (no plans) when it is absent or lacks a column."""
     if raw is None:
         return None
-    missing = missing_headers(raw, rec.PLAN_COLUMNS)
+    return _with_columns(run, raw, PLANS_SHEET, rec.PLAN_COLUMNS, "ningún convenio")
+
+
+def _with_columns(run: _Run, raw: pd.DataFrame, sheet: str, columns: dict[str, str],
+                  unused: str) -> pd.DataFrame | None:
+    """`raw`, or None with one Errores row when it lacks one of `columns` (then
+    `unused`, e.g. "ninguna plantilla", is what the sync does without it)."""
+    missing = missing_headers(raw, columns)
     if missing:
-        run.sheet_error(PLANS_SHEET, f'no tiene la columna "{missing[0]}", así que no se '
-                        "usa ningún convenio (agréguela o use la plantilla: cobranza init).")
+        run.sheet_error(sheet, f'no tiene la columna "{missing[0]}", así que no se usa '
+                        f"{unused} (agréguela o use la plantilla: cobranza init).")
         return None
     return raw
 
