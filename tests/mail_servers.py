@@ -35,6 +35,7 @@ import pytest
 import trustme
 
 from tests.oauth_servers import IntrospectionEndpoint
+from tests.required import unavailable
 
 DOMAIN = "cobranza.test"
 USER = f"cobranza@{DOMAIN}"
@@ -337,7 +338,7 @@ def temp_root() -> Path:
 def dovecot_server():
     """A running Dovecot for the session (tests `clear()` it first)."""
     if why := missing():
-        pytest.skip(why)
+        unavailable(why)
     root = temp_root()
     server = Dovecot(root).start()
     try:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import unavailable
 from tests.smtp_server import free_port
 
 
@@ -111,7 +112,7 @@ def missing() -> str:
 def pg_server() -> Iterator[PgTestServer]:
     """A running PostgreSQL for the session (each test makes its own database)."""
     if why := missing():
-        pytest.skip(why)
+        unavailable(why)
     root = Path(tempfile.mkdtemp(prefix="cobranza-pg-"))
     root.chmod(0o755)
     server = PgTestServer(root, pg_bin()).init().start()  # type: ignore[arg-type]
