@@ -45,9 +45,9 @@ def _stopped(result) -> list[str]:
 
 def inbox_lines(result) -> list[str]:
     """What the IMAP inbox gave this cycle, or why it was not read."""
-    if getattr(result, "inbox_error", ""):
+    if result.inbox_error:
         return [f"Aviso: no se leyó el buzón IMAP: {result.inbox_error}"]
-    read = getattr(result, "inbox", None)
+    read = result.inbox
     if read is None:
         return []
     line = (f"Correo entrante: {count(read.handled, 'mensaje nuevo', 'mensajes nuevos')} "

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
+from functools import cache
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -88,13 +89,13 @@ def reply_matcher(sent: Callable[[], Mapping[str, tuple[str, str]]], customers: 
     (`sent()`, e.g. `Ledger.sent_index`, asked once, only when a message comes) and the
     Clientes addresses. The IMAP reader parses with the compat32 policy (flufl.bounce's);
     headers are decoded here with the modern one."""
-    known: list = []
+    @cache
+    def known() -> tuple[Mapping[str, tuple[str, str]], dict[str, str]]:
+        return sent(), customers_by_address(customers)
 
     def match(msg: Message, _message_id: str, received: datetime) -> Reply | None:
-        if not known:
-            known.extend((sent(), customers_by_address(customers)))
         modern = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-        return reply_from(modern, known[0], known[1], received)
+        return reply_from(modern, *known(), received)
 
     return match
 
