@@ -81,7 +81,7 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport: Transport | Non
     archive = None if dry_run else Archive.of(io.path)
     with book_ledger(io.path, book, at, sent=io.read_sent) as ledger:
         done = process(book, at, ledger, transport, dry_run=dry_run, confirm=confirm,
-                       archive=archive, inbound=ledger.inbound())
+                       archive=archive)
         parameters = missing_id(book, ledger)
     if done is None and transport is not None:
         transport.close()

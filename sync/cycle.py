@@ -193,12 +193,13 @@ def process(
     transport. The caller owns reading and writing the book. `confirm` sees the messages
     before anything is sent; when it says no, nothing is sent and None is returned.
     `archive`: where every message sent is kept (the workbook's `Archive.of`).
-    `inbound`: the bounces and replies read back by IMAP so far (`Ledger.inbound`):
-    Alertas' Correo rebotado rows, the Respuestas sheet and the collectors' digest lines;
+    `inbound`: the bounces and replies read back by IMAP so far (None: the ledger's,
+    `Ledger.inbound`, which every caller shares): Alertas' Correo rebotado rows, the
+    Respuestas sheet and the collectors' digest lines;
     `notes`: Errores rows found before planning (an inbox that could not be read).
     """
     with gc_paused():  # bulk frames and objects with no cycles: see sync.memory
-        computed = compute(book, now, inbound)
+        computed = compute(book, now, ledger.inbound() if inbound is None else inbound)
         planned = plan(computed, ledger.history(now))
     computed.errors.extend(planned.errors)
     computed.errors.extend(notes)
@@ -251,7 +252,7 @@ def run_cycle(
             ) if not dry_run else (None, "")
             notes = (inbox_note(inbox_error),) if inbox_error else ()
             done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop,
-                           archive=archive, inbound=ledger.inbound(), notes=notes)
+                           archive=archive, notes=notes)
             parameters = missing_id(book, ledger)
         assert done is not None  # no confirm step here
         bar.advance()
