@@ -90,7 +90,8 @@ def _run(io: BookIO, now: datetime, *, dry_run: bool, transport: Transport | Non
 
 @_edge
 def vista_previa(io: BookIO, now: datetime) -> int:
-    """Vista previa: what would be sent now, without sending; returns the rows shown."""
+    """Vista previa: what would be sent now, without sending; returns how many messages
+    it lists (the sheet shows the first `Filas en Vista previa` of them)."""
     from cobranza.layout.sends import PREVIEW_STATES
 
     done, parameters = _run(io, now, dry_run=True)

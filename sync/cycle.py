@@ -216,7 +216,8 @@ def process(
         # Próximo aviso as PROXIMO_AVISO shows it after this cycle's sends
         sheets = report_sheets(computed, ledger.settled())
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
-        sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now))
+        sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now,
+                                          book.config.preview_rows))
         sheets.append(respuestas_sheet(book, computed.inbound.replies, now))
     return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))
 

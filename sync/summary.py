@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from cobranza.book.records import STATUSES
-from cobranza.layout.sends import state_counts
+from cobranza.layout.sends import PREVIEW_STATES, state_counts
 from cobranza.plural import count
-from cobranza.vocabulary import ReasonCode
+from cobranza.vocabulary import ReasonCode, SendState
 
 
 def summary_lines(result) -> list[str]:
@@ -21,6 +21,7 @@ def summary_lines(result) -> list[str]:
     lines += [f"  {t}: {n}" for t, n in sorted(alerts.items())]
     lines.append(f"Agenda: {count(len(computed.agenda), 'llamada')}")
     lines.append("Envíos: " + (state_counts(result.counts()) or "ninguno"))
+    lines += _ready(result)
     lines.append(f"{count(len(computed.errors), 'error')} en los datos (vea la hoja Errores)")
     lines += [f"Aviso: el envío se detuvo: {text}" for text in _stopped(result)]
     lines += inbox_lines(result)
@@ -33,6 +34,21 @@ def summary_lines(result) -> list[str]:
     elif result.written:
         lines.append("Hojas de salida sin cambios desde la última sincronización.")
     return lines
+
+
+def _ready(result) -> list[str]:
+    """What a dry run would send now (`listo` appears in no other run), and how much of
+    it Vista previa shows."""
+    counts = result.counts()
+    ready = counts.get(SendState.READY, 0)
+    if not ready:
+        return []
+    line = f"Listos para enviar: {count(ready, 'mensaje')}"
+    listed = sum(counts.get(state, 0) for state in PREVIEW_STATES)
+    limit = result.computed.book.config.preview_rows
+    if listed > limit:
+        line += f" (Vista previa muestra {limit} de {listed}, lo más grave primero)"
+    return [line]
 
 
 def _stopped(result) -> list[str]:

@@ -115,7 +115,7 @@ def test_sheets_tables_and_headers(book):
 
 def test_configuracion_blocks_are_separated_by_one_empty_column(book):
     refs = dict(book["Configuración"].tables.items())  # name -> ref
-    assert refs == {"tblParametros": "A1:B38", "tblCobradores": "D1:F2",
+    assert refs == {"tblParametros": "A1:B39", "tblCobradores": "D1:F2",
                     "tblAreas": "H1:J2", "tblAvisos": "L1:P14"}
 
 
@@ -170,7 +170,7 @@ def _rows(ws, ref: str) -> list[tuple]:
 
 def test_configuracion_defaults_and_notices(book):
     ws = book["Configuración"]
-    assert _rows(ws, "A1:B38") == [(k, v or None) for k, v in DEFAULTS.items()]
+    assert _rows(ws, "A1:B39") == [(k, v or None) for k, v in DEFAULTS.items()]
     assert ws["B11"].value == "85%" and ws["B18"].value == "08:00"
     assert _rows(ws, "L1:P14") == [
         ("NUEVA", "emisión", 0, "NUEVA", "Sí"),

@@ -66,6 +66,8 @@ DEFAULTS: dict[str, str] = {
     "Correos por minuto": "30",
     "Destinatarios por día": "10000",
     "Días gracia convenio": "5",
+    # Vista previa shows this many messages (most severe first); the rest are counted.
+    "Filas en Vista previa": "500",
 }
 # The parameter that is itself a template (rendered with each customer email's context).
 REFERENCE = "Referencia de pago"
@@ -124,6 +126,7 @@ class Config:
     per_minute: int = 30  # Correos por minuto: messages in any rolling 60 s
     per_day: int = 10000  # Destinatarios por día: To + Cc in any rolling 24 h
     plan_grace_days: int = 5  # Días gracia convenio: an instalment this late breaks its plan
+    preview_rows: int = 500  # Filas en Vista previa: messages shown (and rendered by a dry run)
     workbook_id: str = ""  # Id del libro: the ledger's key for this workbook ("" = none yet)
 
     @property
@@ -332,6 +335,7 @@ _PARSERS = {
     "correos por minuto": lambda t: {"per_minute": _limit("30")(t)},
     "destinatarios por dia": lambda t: {"per_day": _limit("10000")(t)},
     "dias gracia convenio": lambda t: {"plan_grace_days": _int(t)},
+    "filas en vista previa": lambda t: {"preview_rows": _limit("500")(t)},
 }
 
 

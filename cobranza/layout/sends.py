@@ -146,20 +146,34 @@ PREVIEW_STATES = (SendState.READY, SendState.SENT, SendState.PENDING, SendState.
                   SendState.UNCERTAIN)
 
 
-def preview_sheet(rows: list[PreviewRow], as_of: date | datetime) -> Sheet:
-    """Vista previa (tblVistaPrevia, plan order): only PREVIEW_STATES; omitido stays in Envíos."""
+def preview_note(total: int, shown: int) -> str:
+    """ "12 mensajes", or "4543 mensajes; se muestran los primeros 500 (Configuración:
+    Filas en Vista previa)" when the rest are only counted."""
+    if shown >= total:
+        return count(total, "mensaje")
+    return (f"{count(total, 'mensaje')}; se muestran los primeros {shown} "
+            "(Configuración: Filas en Vista previa)")
+
+
+def preview_sheet(
+    rows: list[PreviewRow], as_of: date | datetime, limit: int | None = None
+) -> Sheet:
+    """Vista previa (tblVistaPrevia, plan order: most severe first): only PREVIEW_STATES,
+    omitido stays in Envíos; the first `limit` rows (Configuración `Filas en Vista
+    previa`), the rest counted in the note."""
     rows = [r for r in rows if r.state in PREVIEW_STATES]
+    shown = rows if limit is None else rows[:limit]
     table = Table(
         name="tblVistaPrevia",
         columns=("Código", "Cliente", "Para", "CC", "Facturas", "Asunto", "Cuerpo", "Estado",
                  "Motivo"),
         rows=[
             (r.code, _customer(r), r.to, r.cc, r.invoices, r.subject, r.body, r.state, r.reason)
-            for r in rows
+            for r in shown
         ],
         row=TABLE_ROW,
         widths={"Cliente": 30, "Para": 30, "Asunto": 45, "Cuerpo": 80, "Motivo": 50},
     )
     cells = sheet_header("Vista previa de avisos", as_of)
-    cells.append(Cell(2, 4, count(len(rows), "mensaje"), style="note"))
+    cells.append(Cell(2, 4, preview_note(len(rows), len(shown)), style="note"))
     return Sheet("Vista previa", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)

@@ -38,7 +38,7 @@ import pandas as pd
 
 from cobranza.book.addresses import needs_smtputf8
 from cobranza.book.records import Book, InputError
-from cobranza.layout.sends import PreviewRow, SentRow, codes_text, invoices_text
+from cobranza.layout.sends import PREVIEW_STATES, PreviewRow, SentRow, codes_text, invoices_text
 from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.notices.fixable import render_error
@@ -132,6 +132,9 @@ class _Run:
     held: Reason | None = None  # why the rest of the batch waits for the provider
     waits: list[tuple[Outgoing, Reason]] = field(default_factory=list)  # recorded at the end
     paid: dict[str, tuple[Received, ...]] | None = None  # recent payments, for statements
+    shown: int = 0  # Vista previa rows so far (a dry run renders only what it shows)
+    checked: set[str] = field(default_factory=set)  # templates rendered at least once
+    failing: set[str] = field(default_factory=set)  # templates that failed to render
 
 
 def deliver(
@@ -163,7 +166,9 @@ def deliver(
         for item in track(outgoing, "Enviando avisos"):
             if stop():
                 break
-            rows += _one(run, item)
+            done = _one(run, item)
+            run.shown += sum(row.state in PREVIEW_STATES for row in done)
+            rows += done
         if run.waits:  # one transaction for what the provider's limits hold back
             ledger.hold(run.waits, now)
     finally:
@@ -187,6 +192,8 @@ def _one(run: _Run, item: Outgoing) -> list[DeliveryRow]:
             run.held = held  # the rest waits too: the batch goes in its order
             run.waits.append((item, held))
             return [_row(run, item, SendState.PENDING, held, logged=True)]
+    if run.dry_run and _only_counted(run, item):
+        return [_row(run, item, SendState.READY, None)]
     rows: list[DeliveryRow] = []
     template = item.template  # the template a whole-message failure is reported on
     if item.parts:
@@ -205,6 +212,19 @@ def _one(run: _Run, item: Outgoing) -> list[DeliveryRow]:
     return [*rows, _send(run, item, rendered)]
 
 
+def _only_counted(run: _Run, item: Outgoing) -> bool:
+    """A dry run renders a message only while Vista previa has room for it, or when it
+    uses a template not rendered yet or one that failed (so a failing template gets its
+    Errores row and holds back the same messages as a full run); the rest are counted as
+    `listo` without a subject or body."""
+    templates = {item.template, *(part.template for part in item.parts)}
+    if (run.shown < run.book.config.preview_rows or not templates <= run.checked
+            or templates & run.failing):
+        run.checked |= templates
+        return False
+    return True
+
+
 def _unrendered(
     run: _Run, item: Outgoing, problem: str, rendered: Rendered | None = None,
     template: str = "",
@@ -214,6 +234,7 @@ def _unrendered(
     once fixed while still meaningful), with one Errores row per template and failure.
     A combined email leaves such a part out and goes with the rest."""
     failed = reason(ReasonCode.TEMPLATE_FAILED, detail=problem)
+    run.failing.add(template or item.template)
     error = render_error(run.book, template or item.template, problem)
     first = error not in run.reported
     run.reported.add(error)
