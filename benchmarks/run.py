@@ -350,7 +350,8 @@ def _once(fn: Callable[[], object]) -> float:
 def child_command(step: str, book: Path, work: Path) -> list[str]:
     if step == "sync":
         copy = _fresh_copy(book, work)
-        return [sys.executable, "-m", "sync.cli", "sync", str(copy), "--dry-run",
+        return [sys.executable, "-c", "from sync.launch import console; console()", "sync",
+                str(copy), "--dry-run",
                 "--as-of", f"{AT:%Y-%m-%dT%H:%M}", "--ledger", str(copy.parent / "l.sqlite")]
     return [sys.executable, "-m", "benchmarks.run", "--child", step, "--book", str(book),
             "--work", str(work)]

@@ -13,8 +13,8 @@ import python_calamine
 from tests.smtp_server import SmtpTestServer
 
 REPO = Path(__file__).resolve().parents[1]
-# Exactly what the installed `cobranza` console script runs (sync.cli:console).
-CLI = [sys.executable, "-c", "from sync.cli import console; console()"]
+# Exactly what the installed `cobranza` console script runs (sync.launch:console).
+CLI = [sys.executable, "-c", "from sync.launch import console; console()"]
 
 
 def cli_env(server: SmtpTestServer | None = None, **extra: str) -> dict[str, str]:

@@ -27,8 +27,8 @@ from sync.workbook.demo import generate
 from sync.xlsx.reader import read_book
 
 REPO = Path(__file__).resolve().parents[1]
-# Exactly what the installed `cobranza` console script runs (sync.cli:console).
-CLI = [sys.executable, "-c", "from sync.cli import console; console()"]
+# Exactly what the installed `cobranza` console script runs (sync.launch:console).
+CLI = [sys.executable, "-c", "from sync.launch import console; console()"]
 HINT = "Agréguela o use la plantilla (cobranza init)."
 # Bad demo rows of Facturas (sync.workbook.demo._bad_rows) that the reader leaves out.
 BAD_INVOICE_ROWS = 6

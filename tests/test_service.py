@@ -56,8 +56,8 @@ from tests.smtp_server import SmtpTestServer, _Handler
 from tests.workbook_edit import append_rows, put_number, save_atomically
 
 REPO = Path(__file__).resolve().parents[1]
-# Exactly what the installed `cobranza` console script runs (sync.cli:console).
-CLI = [sys.executable, "-c", "from sync.cli import console; console()"]
+# Exactly what the installed `cobranza` console script runs (sync.launch:console).
+CLI = [sys.executable, "-c", "from sync.launch import console; console()"]
 AS_OF = datetime(2026, 12, 1, 10, 0)  # Tuesday, first business day of the month (MX)
 
 

@@ -17,6 +17,13 @@ def normalize(text: object) -> str:
     return _SPACES.sub(" ", s).strip().lower()
 
 
+def match_names(names: list[str], wanted: tuple[str, ...]) -> dict[str, str]:
+    """Each wanted name -> the first of `names` equal to it ignoring case, accents and
+    spaces (a sheet named "facturas " is Facturas); the wanted ones not found left out."""
+    found = {normalize(n): n for n in reversed(names)}
+    return {w: found[normalize(w)] for w in wanted if normalize(w) in found}
+
+
 _YES = {"si", "s", "yes", "y", "true", "verdadero", "1", "x"}
 _NO = {"no", "n", "false", "falso", "0"}
 

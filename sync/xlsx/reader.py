@@ -23,10 +23,11 @@ import pandas as pd
 import python_calamine
 
 from cobranza.book.records import Book
-from cobranza.book.text import normalize
+from cobranza.book.text import match_names
 from cobranza.book.validate import CONFIG_SHEET, SHEETS, Validation, structure_problems
 from sync.errors import NEVER_SWALLOWED, WorkbookBusy, WorkbookError
 from sync.memory import gc_paused
+from sync.xlsx import prefetch
 from sync.xlsx.reread import reread_sheet
 
 try:  # pandas' C helper (private): 3x faster than the list-of-lists path
@@ -40,7 +41,7 @@ except ImportError:  # pragma: no cover - a pandas that moved it: same result, s
 log = logging.getLogger("cobranza")
 
 _TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
-_BIG_SHEET = "Facturas"  # the sheet worth a thread of its own
+_BIG_SHEET = prefetch.BIG_SHEET  # the sheet worth a thread of its own
 
 
 def read_book(path: Path) -> Book:
@@ -99,11 +100,13 @@ def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
 def input_sheets(sheet_names: list[str]) -> dict[str, str]:
     """Canonical input sheet -> the workbook's sheet of that name (matched ignoring case,
     accents and spaces; the first match wins): the sheets a sync reads."""
-    names = {normalize(n): n for n in reversed(sheet_names)}
-    return {s: names[normalize(s)] for s in SHEETS if normalize(s) in names}
+    return match_names(sheet_names, SHEETS)
 
 
 def _read_alone(path: Path, sheet: str) -> pd.DataFrame:
+    rows = prefetch.take(path, sheet)  # parsed while the program was starting
+    if rows is not None:
+        return frame_from_rows(rows)
     book = _open(path)
     try:
         return frame_from_rows(_rows(book, sheet, path))
