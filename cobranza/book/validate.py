@@ -583,26 +583,31 @@ def _subject_unless_frame(tables: dict[str, Table], config: Config) -> list[Issu
 _PLAN_TERMS = ("customer", "date", "invoices", "state")  # the same on every row of a plan
 
 
+def _listed_invoices(tables: dict[str, Table]) -> tuple[pd.Series, np.ndarray]:
+    """One entry per Factura listed by a valid plan row (indexed by that row, in order),
+    and its position in the valid invoices (-1 when none)."""
+    valid = tables["plans"].valid
+    codes = valid.loc[valid["invoices"] != "", "invoices"].str.split(";").explode()
+    return codes, tables["invoices"].find("invoice", codes)
+
+
 def _plan_invoices(tables: dict[str, Table], config: Config) -> list[Issue]:
-    """Each listed Factura exists and is the plan's customer's."""
-    valid, invoices = tables["plans"].valid, tables["invoices"]
-    listed = valid[valid["invoices"] != ""]
-    owners = dict(zip(invoices.valid["invoice"], invoices.valid["customer"], strict=True))
-    problems = {}
-    for index, customer, codes in zip(listed.index, listed["customer"], listed["invoices"],
-                                      strict=True):
-        for code in codes.split(";"):
-            owner = owners.get(code)
-            if owner is None:
-                problems[index] = (f'la factura "{code}" no existe en la hoja Facturas '
-                                   "(corrija el código o quítela del convenio).")
-            elif owner != customer:
-                problems[index] = (f'la factura "{code}" es del cliente "{owner}", no de '
-                                   f'"{customer}" (un convenio cubre facturas de un solo '
-                                   "cliente).")
-            if index in problems:
-                break
-    problem = pd.Series(problems, dtype=object)
+    """Each listed Factura exists and is the plan's customer's (the first one that does
+    not names the problem)."""
+    codes, at = _listed_invoices(tables)
+    owners = np.append(tables["invoices"].valid["customer"].to_numpy(dtype=object), None)[at]
+    customers = tables["plans"].valid["customer"].to_numpy(dtype=object)
+    customers = customers[tables["plans"].valid.index.get_indexer(codes.index)]
+    wrong = np.flatnonzero(owners != customers)  # a missing one has owner None
+    problems = pd.Series([
+        f'la factura "{code}" no existe en la hoja Facturas (corrija el código o quítela '
+        "del convenio)." if owner is None else
+        f'la factura "{code}" es del cliente "{owner}", no de "{customer}" (un convenio '
+        "cubre facturas de un solo cliente)."
+        for code, owner, customer in zip(codes.to_numpy(dtype=object)[wrong], owners[wrong],
+                                         customers[wrong], strict=True)
+    ], index=codes.index[wrong], dtype=object)
+    problem = problems[~problems.index.duplicated()]
     return [Issue("plans", problem.index, "invoices", problem)]
 
 
@@ -657,14 +662,19 @@ def plan_currencies(tables: dict[str, Table]) -> pd.Series:
     """Per valid plan row: the currencies of the invoices it covers (its listed ones, or
     every invoice of its customer when Facturas is blank), as a sorted tuple."""
     valid, invoices = tables["plans"].valid, tables["invoices"].valid
-    by_invoice = dict(zip(invoices["invoice"], invoices["currency"], strict=True))
-    by_customer = invoices.groupby("customer")["currency"].agg(lambda c: tuple(sorted(set(c))))
-    out = [
-        tuple(sorted({by_invoice[c] for c in codes.split(";") if c in by_invoice})) if codes
-        else by_customer.get(customer, ())
-        for customer, codes in zip(valid["customer"], valid["invoices"], strict=True)
-    ]
-    return pd.Series(out, index=valid.index, dtype=object)
+    currencies = invoices["currency"].to_numpy(dtype=object)
+    codes, at = _listed_invoices(tables)
+    pairs = [pd.DataFrame({"plan": codes.index[at >= 0], "currency": currencies[at[at >= 0]]})]
+    blank = valid.loc[valid["invoices"] == "", "customer"]
+    if len(blank):  # every invoice of the plan's customer
+        theirs = invoices.loc[invoices["customer"].isin(blank), ["customer", "currency"]]
+        pairs.append(blank.rename_axis("plan").reset_index()
+                     .merge(theirs.drop_duplicates(), on="customer")[["plan", "currency"]])
+    found = pd.concat(pairs).drop_duplicates().sort_values(["plan", "currency"])
+    out = dict.fromkeys(valid.index, ())
+    for plan, currency in zip(found["plan"].tolist(), found["currency"].tolist(), strict=True):
+        out[plan] += (currency,)
+    return pd.Series(list(out.values()), index=valid.index, dtype=object)
 
 
 def _plan_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
