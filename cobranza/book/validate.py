@@ -47,6 +47,7 @@ from cobranza.book.parse import (
     parse_dates,
     parse_ints,
     per_unique,
+    text_codes,
     to_text,
 )
 from cobranza.book.positions import first_occurrence
@@ -288,7 +289,7 @@ def _excess_problem(amounts: pd.Series, currencies: pd.Series, config: Config,
 
 def _currency(raw: pd.Series, config: Config) -> Parsed:
     """A blank Moneda is Configuración's (already checked by the same rule)."""
-    codes, uniques = pd.factorize(to_text(raw).to_numpy(dtype=object))
+    codes, uniques = text_codes(raw)
     found = [currency_code(u) if u else config.default_currency for u in uniques]
     upper = np.array([code or "" for code in found], dtype=object)
     wrong = np.array([code is None for code in found], dtype=bool)
@@ -464,7 +465,8 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         headers[col] = str(columns[pos]).strip() if pos is not None else label(key)
         data = raw.iloc[:, pos].to_numpy() if pos is not None else [None] * len(raw)
         raw_cols[col] = pd.Series(data, index=index, dtype=object)
-    table = Table(sheet, pd.DataFrame(raw_cols), headers, pd.DataFrame(index=index),
+    # copy=False: the raw columns stay views of the sheet's grid (no 2-D block copy).
+    table = Table(sheet, pd.DataFrame(raw_cols, copy=False), headers, pd.DataFrame(index=index),
                   pd.Series(False, index=index))
     run.tables[name] = table
     issues = []
@@ -476,8 +478,8 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
         if key.endswith("*"):
             # Text values are "" exactly when the cell is blank: skip a second pass.
-            if kind == "text":
-                blank = values == ""
+            if kind == "text":  # (compared as objects: faster than the str dtype's ==)
+                blank = pd.Series(values.to_numpy(dtype=object) == "", index=index)
             elif parsed.blank is not None:  # the parser already sorted the cells
                 blank = pd.Series(parsed.blank, index=index)
             else:
@@ -513,7 +515,7 @@ def _known(name: str, col: str, target: str, sheet: str, what: str) -> Callable[
 
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         values = tables[name].valid[col]
-        ok = (tables[name].refs(col, tables[target]) >= 0) | (values == "").to_numpy()
+        ok = (tables[name].refs(col, tables[target]) >= 0) | (values.to_numpy(dtype=object) == "")
         if ok.all():
             return []
         values = values[~ok]
