@@ -432,3 +432,32 @@ def test_pais_is_a_country_the_holiday_calendar_knows(tmp_path: Path) -> None:
         "(MX) y los feriados de País feriados (MX) de Configuración."]
     assert book.customers[["customer", "country"]].values.tolist() == [
         ["C1", "CO"], ["C2", ""], ["C3", ""]]
+
+
+def test_a_plan_is_in_the_one_currency_of_the_invoices_it_covers(tmp_path: Path) -> None:
+    """Listed Facturas, or every invoice of the customer when Facturas is blank: one
+    currency is the plan's, several or none are one Errores row each."""
+    sheets = good_sheets()  # C1: F1 in MXN and 1003 in CLP; C2: F2 in USD
+    sheets["Clientes"].append(["C3", "Tres SA", "tres@tres.mx", None, None, None, None, "Ana",
+                               None, None, None])
+    due = datetime(2026, 4, 1)
+    sheets["Convenios"] = [
+        ["Convenio", "Cliente", "Facturas", "Fecha", "Cuota", "Vencimiento cuota",
+         "Importe cuota", "Estado"],
+        ["CV1", "C1", None, datetime(2026, 3, 1), 1, due, 100, None],
+        ["CV2", "C1", "F1", datetime(2026, 3, 1), 1, due, 100, None],
+        ["CV3", "C2", None, datetime(2026, 3, 1), 1, due, 10.5, None],
+        ["CV4", "C3", None, datetime(2026, 3, 1), 1, due, 100, None],
+        ["CV5", "C1", "1003", datetime(2026, 3, 1), 1, due, 100.5, None],
+    ]
+    book = read_book(write_book(tmp_path / "convenios.xlsx", sheets))
+    assert [e.message() for e in book.errors if e.sheet == "Convenios"] == [
+        "Convenios, fila 2, Facturas: cubre facturas en varias monedas (CLP, MXN); haga un "
+        "convenio por moneda e indique sus Facturas.",
+        "Convenios, fila 5, Facturas: el cliente no tiene facturas en la hoja Facturas; el "
+        "convenio no cubre nada (revise el Cliente).",
+        'Convenios, fila 6, Importe cuota: "100.5" tiene más decimales de los que admite CLP '
+        "(sin decimales); escriba el importe exacto, por ejemplo 100 o 101.",
+    ]
+    assert book.plans[["plan", "currency", "amount"]].values.tolist() == [
+        ["CV2", "MXN", 10000], ["CV3", "USD", 1050]]

@@ -21,6 +21,7 @@ import re
 from functools import lru_cache
 
 _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+_DOT_ATOMS = re.compile(rf"{_ATEXT.pattern}(?:\.{_ATEXT.pattern})*")  # ASCII local part
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SEPARATORS = re.compile(r"[;,]")
 MAX_LOCAL = 64  # bytes
@@ -49,6 +50,8 @@ def ascii_domain(domain: str) -> str | None:
 def _local_ok(local: str) -> bool:
     if not local or len(local.encode("utf-8")) > MAX_LOCAL:
         return False
+    if _DOT_ATOMS.fullmatch(local):  # the usual case in one match: every atom ASCII atext
+        return True
     return all(_atom_ok(atom) for atom in local.split("."))
 
 
@@ -81,12 +84,16 @@ def normalized(address: str) -> str:
 def split_addresses(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A cell of addresses separated by ``;`` or ``,`` -> (valid ones, normalized and
     without duplicates, in order; invalid ones as typed)."""
-    parts = [p.strip() for p in _SEPARATORS.split(text) if p.strip()]
-    checked = [(p, normalized(p)) for p in parts]
-    valid = [is_valid(n) for _, n in checked]
-    good = (n for (_, n), ok in zip(checked, valid, strict=True) if ok)
-    bad = (p for (p, _), ok in zip(checked, valid, strict=True) if not ok)
-    return tuple(dict.fromkeys(good)), tuple(bad)
+    good: dict[str, None] = {}  # ordered, without duplicates
+    bad = []
+    for part in map(str.strip, _SEPARATORS.split(text)):
+        if part:
+            address = normalized(part)
+            if is_valid(address):
+                good[address] = None
+            else:
+                bad.append(part)
+    return tuple(good), tuple(bad)
 
 
 def mailbox_key(address: str) -> str:

@@ -37,8 +37,12 @@ def decimals(currency: str) -> int:
 
 
 def decimals_of(currencies: pd.Series) -> np.ndarray:
-    """Vectorized `decimals` for a column of currency codes (once per distinct code)."""
-    codes, uniques = pd.factorize(np.asarray(currencies, dtype=object))
+    """Vectorized `decimals` for a column of currency codes (once per distinct code; a
+    categorical column is not hashed again)."""
+    if isinstance(currencies.dtype, pd.CategoricalDtype):
+        codes, uniques = currencies.cat.codes.to_numpy(), currencies.cat.categories
+    else:
+        codes, uniques = pd.factorize(np.asarray(currencies, dtype=object))
     places = np.array([decimals(c) for c in uniques] + [2], dtype="int64")
     return places[codes]  # code -1 (a missing code) picks the trailing 2, as before
 
@@ -65,8 +69,11 @@ def excess_decimals(amounts: pd.Series, currencies: pd.Series) -> np.ndarray:
     tolerance = 0.5 * 10.0 ** (magnitude - (EXCEL_DIGITS - 1)) * scale
     excess = off_by > tolerance  # NaN compares False
     # A double half-way between two 15-digit numbers: the product's rounding cannot
-    # tell which one Excel shows, the decimal text can (rare: never a typed amount).
-    for i in np.flatnonzero(np.abs(off_by - tolerance) <= 4 * np.spacing(scaled)):
+    # tell which one Excel shows, the decimal text can (rare: never a typed amount). A
+    # whole number of minor units is never in excess: the product is exact to far less
+    # than a 15th digit (most large typed amounts are close enough to the line to ask).
+    near = np.abs(off_by - tolerance) <= 4 * np.spacing(scaled)
+    for i in np.flatnonzero(near & (off_by > 0)):
         excess[i] = _shown_decimals(x[i]) > np.log10(scale[i])
     return excess
 

@@ -101,6 +101,18 @@ def per_unique(text: pd.Series, func: Callable[[str], object]) -> pd.Series:
     return pd.Series(results.to_numpy()[codes], index=text.index)
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """`to_text(values)` factorized: per cell the code of its text, and the texts (two
+    codes may strip to the same text). An all-text column is hashed as it is and
+    stripped once per distinct value (a currency column: 100 000 cells, two values)."""
+    arr = values.to_numpy(dtype=object)
+    if infer_dtype(arr, skipna=False) == "string":
+        codes, uniques = pd.factorize(arr)
+        return codes, [u.strip() for u in uniques]
+    codes, uniques = pd.factorize(to_text(values).to_numpy(dtype=object))
+    return codes, list(uniques)
+
+
 def _ns(stamps: pd.Series) -> pd.Series:
     """Any datetime resolution -> datetime64[ns], NaT outside DATE_MIN..DATE_MAX."""
     return stamps.where((stamps >= DATE_MIN) & (stamps <= DATE_MAX)).astype("datetime64[ns]")

@@ -47,6 +47,7 @@ from cobranza.book.parse import (
     parse_dates,
     parse_ints,
     per_unique,
+    text_codes,
     to_text,
 )
 from cobranza.book.positions import first_occurrence
@@ -119,6 +120,7 @@ class Table:
     bad: pd.Series  # bool per row: dropped from the Book
     _valid: pd.DataFrame | None = None
     _keys: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
+    _links: dict[str, tuple[Table, np.ndarray]] = field(default_factory=dict)  # see refs
 
     @property
     def valid(self) -> pd.DataFrame:
@@ -141,10 +143,32 @@ class Table:
 
     def find(self, col: str, keys: pd.Series) -> np.ndarray:
         """Position in `valid` of each key's first valid row with that `col`; -1 when none."""
+        return self._first(col)[self.keys(col)[1].get_indexer(keys.to_numpy(dtype=object))]
+
+    def refs(self, col: str, target: Table) -> np.ndarray:
+        """Per valid row, `target.find(col, self.valid[col])`; the column is looked up in
+        the target's keys once, each later call is a gather."""
+        link = self._links.get(col)
+        if link is None or link[0] is not target:
+            codes = target.keys(col)[1].get_indexer(self.frame[col].to_numpy(dtype=object))
+            link = self._links[col] = target, codes
+        return target._first(col)[link[1][~self.bad.to_numpy()]]
+
+    def categorical(self, col: str, at: np.ndarray | None = None) -> pd.Series:
+        """`col` of the valid rows (or of those at positions `at` in `valid`, -1 for
+        none) as a categorical of its distinct values: hashed once (`keys`), so the
+        work per value (a currency's decimals) runs once per distinct value."""
         codes, uniques = self.keys(col)
-        valid = codes[~self.bad.to_numpy()]
-        first = np.append(first_occurrence(valid, len(uniques)), -1)
-        return first[uniques.get_indexer(keys.to_numpy(dtype=object))]  # -1 picks the -1
+        codes = codes[~self.bad.to_numpy()]
+        if at is not None:
+            codes = np.append(codes, -1)[at]
+        return pd.Series(pd.Categorical.from_codes(codes, categories=uniques))
+
+    def _first(self, col: str) -> np.ndarray:
+        """Per distinct `col` value, the position in `valid` of its first valid row (-1
+        when none), and a last -1 for the code -1 (a value not in the column)."""
+        codes, uniques = self.keys(col)
+        return np.append(first_occurrence(codes[~self.bad.to_numpy()], len(uniques)), -1)
 
     def has(self, col: str, keys: pd.Series) -> np.ndarray:
         """Whether each key is the `col` of some row, valid or not."""
@@ -265,7 +289,7 @@ def _excess_problem(amounts: pd.Series, currencies: pd.Series, config: Config,
 
 def _currency(raw: pd.Series, config: Config) -> Parsed:
     """A blank Moneda is Configuración's (already checked by the same rule)."""
-    codes, uniques = pd.factorize(to_text(raw).to_numpy(dtype=object))
+    codes, uniques = text_codes(raw)
     found = [currency_code(u) if u else config.default_currency for u in uniques]
     upper = np.array([code or "" for code in found], dtype=object)
     wrong = np.array([code is None for code in found], dtype=bool)
@@ -441,7 +465,8 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         headers[col] = str(columns[pos]).strip() if pos is not None else label(key)
         data = raw.iloc[:, pos].to_numpy() if pos is not None else [None] * len(raw)
         raw_cols[col] = pd.Series(data, index=index, dtype=object)
-    table = Table(sheet, pd.DataFrame(raw_cols), headers, pd.DataFrame(index=index),
+    # copy=False: the raw columns stay views of the sheet's grid (no 2-D block copy).
+    table = Table(sheet, pd.DataFrame(raw_cols, copy=False), headers, pd.DataFrame(index=index),
                   pd.Series(False, index=index))
     run.tables[name] = table
     issues = []
@@ -453,8 +478,8 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
         if key.endswith("*"):
             # Text values are "" exactly when the cell is blank: skip a second pass.
-            if kind == "text":
-                blank = values == ""
+            if kind == "text":  # (compared as objects: faster than the str dtype's ==)
+                blank = pd.Series(values.to_numpy(dtype=object) == "", index=index)
             elif parsed.blank is not None:  # the parser already sorted the cells
                 blank = pd.Series(parsed.blank, index=index)
             else:
@@ -490,7 +515,7 @@ def _known(name: str, col: str, target: str, sheet: str, what: str) -> Callable[
 
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         values = tables[name].valid[col]
-        ok = (tables[target].find(col, values) >= 0) | (values == "").to_numpy()
+        ok = (tables[name].refs(col, tables[target]) >= 0) | (values.to_numpy(dtype=object) == "")
         if ok.all():
             return []
         values = values[~ok]
@@ -511,7 +536,7 @@ def _same_customer(name: str) -> Callable[[dict[str, Table], Config], list]:
 
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         valid, invoices = tables[name].valid, tables["invoices"]
-        pos = invoices.find("invoice", valid["invoice"])
+        pos = tables[name].refs("invoice", invoices)
         owners = np.append(invoices.valid["customer"].to_numpy(dtype=object), None)
         owner = owners[pos]  # pos -1 picks the trailing None
         customer = valid["customer"].to_numpy(dtype=object)
@@ -540,7 +565,7 @@ def _exact_invoice_amounts(tables: dict[str, Table], config: Config) -> list[Iss
     """An Importe with more decimals than the invoice's Moneda allows is refused, never
     rounded (checked before duplicates: a refused row is not the one kept)."""
     valid = tables["invoices"].valid
-    excess = excess_decimals(valid["amount"], valid["currency"])
+    excess = excess_decimals(valid["amount"], tables["invoices"].categorical("currency"))
     rows = valid[excess]
     problem = _excess_problem(rows["amount"], rows["currency"], config)
     return [Issue("invoices", rows.index, "amount", problem)]
@@ -549,9 +574,8 @@ def _exact_invoice_amounts(tables: dict[str, Table], config: Config) -> list[Iss
 def _exact_payment_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
     """The same for a payment, in the currency of the invoice it pays."""
     valid, invoices = tables["payments"].valid, tables["invoices"]
-    pos = invoices.find("invoice", valid["invoice"])  # every payment left names one
-    currency = pd.Series(np.append(invoices.valid["currency"].to_numpy(dtype=object), "")[pos],
-                         index=valid.index)
+    pos = tables["payments"].refs("invoice", invoices)  # every payment left names one
+    currency = invoices.categorical("currency", at=pos)
     excess = excess_decimals(valid["amount"], currency) & (pos >= 0)
     rows = valid[excess]
     problem = _excess_problem(rows["amount"], currency[excess], config, rows["invoice"])
@@ -583,26 +607,31 @@ def _subject_unless_frame(tables: dict[str, Table], config: Config) -> list[Issu
 _PLAN_TERMS = ("customer", "date", "invoices", "state")  # the same on every row of a plan
 
 
+def _listed_invoices(tables: dict[str, Table]) -> tuple[pd.Series, np.ndarray]:
+    """One entry per Factura listed by a valid plan row (indexed by that row, in order),
+    and its position in the valid invoices (-1 when none)."""
+    valid = tables["plans"].valid
+    codes = valid.loc[valid["invoices"] != "", "invoices"].str.split(";").explode()
+    return codes, tables["invoices"].find("invoice", codes)
+
+
 def _plan_invoices(tables: dict[str, Table], config: Config) -> list[Issue]:
-    """Each listed Factura exists and is the plan's customer's."""
-    valid, invoices = tables["plans"].valid, tables["invoices"]
-    listed = valid[valid["invoices"] != ""]
-    owners = dict(zip(invoices.valid["invoice"], invoices.valid["customer"], strict=True))
-    problems = {}
-    for index, customer, codes in zip(listed.index, listed["customer"], listed["invoices"],
-                                      strict=True):
-        for code in codes.split(";"):
-            owner = owners.get(code)
-            if owner is None:
-                problems[index] = (f'la factura "{code}" no existe en la hoja Facturas '
-                                   "(corrija el código o quítela del convenio).")
-            elif owner != customer:
-                problems[index] = (f'la factura "{code}" es del cliente "{owner}", no de '
-                                   f'"{customer}" (un convenio cubre facturas de un solo '
-                                   "cliente).")
-            if index in problems:
-                break
-    problem = pd.Series(problems, dtype=object)
+    """Each listed Factura exists and is the plan's customer's (the first one that does
+    not names the problem)."""
+    codes, at = _listed_invoices(tables)
+    owners = np.append(tables["invoices"].valid["customer"].to_numpy(dtype=object), None)[at]
+    customers = tables["plans"].valid["customer"].to_numpy(dtype=object)
+    customers = customers[tables["plans"].valid.index.get_indexer(codes.index)]
+    wrong = np.flatnonzero(owners != customers)  # a missing one has owner None
+    problems = pd.Series([
+        f'la factura "{code}" no existe en la hoja Facturas (corrija el código o quítela '
+        "del convenio)." if owner is None else
+        f'la factura "{code}" es del cliente "{owner}", no de "{customer}" (un convenio '
+        "cubre facturas de un solo cliente)."
+        for code, owner, customer in zip(codes.to_numpy(dtype=object)[wrong], owners[wrong],
+                                         customers[wrong], strict=True)
+    ], index=codes.index[wrong], dtype=object)
+    problem = problems[~problems.index.duplicated()]
     return [Issue("plans", problem.index, "invoices", problem)]
 
 
@@ -657,14 +686,19 @@ def plan_currencies(tables: dict[str, Table]) -> pd.Series:
     """Per valid plan row: the currencies of the invoices it covers (its listed ones, or
     every invoice of its customer when Facturas is blank), as a sorted tuple."""
     valid, invoices = tables["plans"].valid, tables["invoices"].valid
-    by_invoice = dict(zip(invoices["invoice"], invoices["currency"], strict=True))
-    by_customer = invoices.groupby("customer")["currency"].agg(lambda c: tuple(sorted(set(c))))
-    out = [
-        tuple(sorted({by_invoice[c] for c in codes.split(";") if c in by_invoice})) if codes
-        else by_customer.get(customer, ())
-        for customer, codes in zip(valid["customer"], valid["invoices"], strict=True)
-    ]
-    return pd.Series(out, index=valid.index, dtype=object)
+    currencies = invoices["currency"].to_numpy(dtype=object)
+    codes, at = _listed_invoices(tables)
+    pairs = [pd.DataFrame({"plan": codes.index[at >= 0], "currency": currencies[at[at >= 0]]})]
+    blank = valid.loc[valid["invoices"] == "", "customer"]
+    if len(blank):  # every invoice of the plan's customer
+        theirs = invoices.loc[invoices["customer"].isin(blank), ["customer", "currency"]]
+        pairs.append(blank.rename_axis("plan").reset_index()
+                     .merge(theirs.drop_duplicates(), on="customer")[["plan", "currency"]])
+    found = pd.concat(pairs).drop_duplicates().sort_values(["plan", "currency"])
+    out = dict.fromkeys(valid.index, ())
+    for plan, currency in zip(found["plan"].tolist(), found["currency"].tolist(), strict=True):
+        out[plan] += (currency,)
+    return pd.Series(list(out.values()), index=valid.index, dtype=object)
 
 
 def _plan_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
@@ -689,35 +723,36 @@ def _plan_amounts(tables: dict[str, Table], config: Config) -> list[Issue]:
     ]
 
 
-PLAN_CHECKS = [
-    _known("plans", "customer", "customers", "Clientes", "o"),
-    _plan_invoices,
-    _plan_terms,
-    _plan_instalments,
-    _plan_amounts,
-]
-
-
-ROW_CHECKS: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
-    _exact_invoice_amounts,
+# The order matters within a table: a flagged row leaves before the next check. Checks
+# that read no Facturas come first: each reads its own table and Clientes, which no later
+# check flags, so the Book is the same as in any order that keeps each table's checks in
+# sequence, and a reader runs them while Facturas is still being parsed (Validation).
+CHECKS_WITHOUT_INVOICES: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
     _duplicates("customers", "customer", "o"),
-    _duplicates("invoices", "invoice", "a"),
     _duplicates("notices", "code", "o"),
     _duplicates("templates", "code", "o"),
-    _due_after_issue,
-    _known("invoices", "customer", "customers", "Clientes", "o"),
+    _subject_unless_frame,
     _known("payments", "customer", "customers", "Clientes", "o"),
     _known("contacts", "customer", "customers", "Clientes", "o"),
+    _known("plans", "customer", "customers", "Clientes", "o"),
+]
+CHECKS_WITH_INVOICES: list[Callable[[dict[str, Table], Config], list[Issue]]] = [
+    _exact_invoice_amounts,
+    _duplicates("invoices", "invoice", "a"),
+    _due_after_issue,
+    _known("invoices", "customer", "customers", "Clientes", "o"),
     _known("payments", "invoice", "invoices", "Facturas", "a"),
     _exact_payment_amounts,
     _known("contacts", "invoice", "invoices", "Facturas", "a"),
     _same_customer("payments"),
     _same_customer("contacts"),
     _promise_has_date,
-    _subject_unless_frame,
-    *PLAN_CHECKS,
+    _plan_invoices,
+    _plan_terms,
+    _plan_instalments,
+    _plan_amounts,
 ]
-
+ROW_CHECKS = [*CHECKS_WITHOUT_INVOICES, *CHECKS_WITH_INVOICES]
 
 
 # ---------------------------------------------------------------- Configuración
@@ -867,10 +902,10 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
-    inv["amount"] = to_minor(inv["amount"], inv["currency"].astype("category"))
-    pos = tables["invoices"].find("invoice", pay["invoice"])  # every valid payment has one
-    currency = pd.Series(inv["currency"].to_numpy(dtype=object)[pos], index=pay.index)
-    pay["amount"] = to_minor(pay["amount"], currency.astype("category"))
+    invoices = tables["invoices"]
+    inv["amount"] = to_minor(inv["amount"], invoices.categorical("currency"))
+    pos = tables["payments"].refs("invoice", invoices)  # every payment has one
+    pay["amount"] = to_minor(pay["amount"], invoices.categorical("currency", at=pos))
     pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
                                 dtype=str)
     limit = cust["credit_limit"]
@@ -895,14 +930,16 @@ class Validation:
     others (it parses the largest one meanwhile).
 
     Configuración comes first, since the cell parsers need its parameters; then `add`
-    parses each other sheet's cells, in any order, each once; `book()` runs the row
-    checks across sheets. A sheet never added is absent: missing required sheets or
+    parses each other sheet's cells, in any order, each once, and once every sheet but
+    Facturas is in runs the row checks that do not read it (CHECKS_WITHOUT_INVOICES);
+    `book()` runs the rest. A sheet never added is absent: missing required sheets or
     columns must have been refused before (see `structure_problems`), so here they are
     treated as empty. The Book does not depend on the order of `add`.
     """
 
     def __init__(self, config_sheet: pd.DataFrame | None) -> None:
         self._run = _Run()
+        self._early_checked = False  # CHECKS_WITHOUT_INVOICES, run once the rest is in
         self.config, blocks = _read_config(self._run, config_sheet)
         for name, source in (("collectors", blocks.get("cobrador")),
                              ("areas", blocks.get("area")),
@@ -919,6 +956,9 @@ class Validation:
         if name == "plans":
             raw = _plans_raw(self._run, raw)
         self._load(name, raw)
+        if not self._early_checked and set(self._run.tables) >= _ALL_BUT_INVOICES:
+            self._check(CHECKS_WITHOUT_INVOICES)
+            self._early_checked = True
 
     def book(self) -> rec.Book:
         """The checks across sheets over every sheet added, and the validated Book."""
@@ -926,13 +966,16 @@ class Validation:
             if name not in self._run.tables:
                 self.add(sheet, None)
         run = self._run
-        for check in ROW_CHECKS:
-            for issue in check(run.tables, self.config):
-                run.apply(issue)
+        self._check(CHECKS_WITH_INVOICES)
         frames = _finish(run.tables, self.config)
         order = {s: i for i, s in enumerate(SHEETS)}
         errors = sorted(run.errors, key=lambda e: (order.get(e.sheet, 99), e.row or 0))
         return rec.Book(**frames, config=self.config, errors=errors)
+
+    def _check(self, checks: list[Callable[[dict[str, Table], Config], list[Issue]]]) -> None:
+        for check in checks:
+            for issue in check(self._run.tables, self.config):
+                self._run.apply(issue)
 
     def _load(self, name: str, source: pd.DataFrame | None) -> None:
         sheet, spec = TABLES[name]
@@ -942,6 +985,7 @@ class Validation:
 
 # Sheet -> the table of Book it holds (Configuración holds three: see Validation).
 _SHEET_TABLES = {sheet: name for name, (sheet, _) in TABLES.items() if sheet != CONFIG_SHEET}
+_ALL_BUT_INVOICES = set(TABLES) - {"invoices"}
 
 
 def validate(raw: dict[str, pd.DataFrame]) -> rec.Book:
