@@ -280,20 +280,20 @@ def fixable_errors(
     email (Clientes) and the templates (Plantillas)."""
     reasons = cand["reason"].to_numpy(dtype=object)
     held = (cand["state"] == SendState.PENDING).to_numpy()
-    code = _reason_codes(reasons)
-    address = held & np.isin(code, ADDRESS_REASONS)
-    template = held & np.isin(code, TEMPLATE_REASONS)
+    code, of_row = _reason_codes(reasons)
+    address = held & np.isin(code, ADDRESS_REASONS)[of_row]
+    template = held & np.isin(code, TEMPLATE_REASONS)[of_row]
     lacking = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()[address]]
     used = zip(stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()[template]],
                reasons[template], strict=True)
     return email_errors(customers, lacking.tolist()) + template_errors(book, used)
 
 
-def _reason_codes(reasons: np.ndarray) -> np.ndarray:
-    """The ReasonCode of each Reason ("" for None)."""
+def _reason_codes(reasons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ReasonCode of each distinct Reason object ("" for None), and each row's."""
     first, inverse = _objects(reasons)
     codes = [r.code if r is not None else "" for r in reasons[first]]
-    return np.array(codes, dtype=object)[inverse]
+    return np.array(codes, dtype=object), inverse
 
 
 def _objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
