@@ -159,7 +159,8 @@ def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     statuses = {s for rule in CHAINS for s in rule.statuses}
     mask = (invoices["balance"] > 0) & invoices["status"].isin(statuses)
     inv = invoices[mask].reset_index(drop=True)
-    codes, names = pd.factorize(inv["customer"], sort=True)
+    # an object array factorizes in half the time of the "str" column
+    codes, names = pd.factorize(inv["customer"].to_numpy(dtype=object), sort=True)
     return inv.assign(cust=codes), np.asarray(names, dtype=object)
 
 
@@ -270,7 +271,7 @@ def _iso_days(dates: pd.Series) -> np.ndarray:
 
 
 def _skipped(cand: pd.DataFrame) -> np.ndarray:
-    return (cand["state"] == SendState.SKIPPED).to_numpy()
+    return cand["state"].to_numpy() == SendState.SKIPPED
 
 
 def fixable_errors(
@@ -278,30 +279,15 @@ def fixable_errors(
 ) -> list[InputError]:
     """Errores rows for the notices held back by data the user can fix: the customer's
     email (Clientes) and the templates (Plantillas)."""
-    reasons = cand["reason"].to_numpy(dtype=object)
-    held = (cand["state"] == SendState.PENDING).to_numpy()
-    code, of_row = _reason_codes(reasons)
-    address = held & np.isin(code, ADDRESS_REASONS)[of_row]
-    template = held & np.isin(code, TEMPLATE_REASONS)[of_row]
+    held = np.flatnonzero(cand["state"].to_numpy() == SendState.PENDING)
+    reasons = cand["reason"].to_numpy(dtype=object)[held]
+    code = np.array([r.code if r is not None else "" for r in reasons], dtype=object)
+    address = held[np.isin(code, ADDRESS_REASONS)]
+    template = np.isin(code, TEMPLATE_REASONS)
     lacking = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()[address]]
-    used = zip(stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()[template]],
+    used = zip(stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()[held[template]]],
                reasons[template], strict=True)
     return email_errors(customers, lacking.tolist()) + template_errors(book, used)
-
-
-def _reason_codes(reasons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ReasonCode of each distinct Reason object ("" for None), and each row's."""
-    first, inverse = _objects(reasons)
-    codes = [r.code if r is not None else "" for r in reasons[first]]
-    return np.array(codes, dtype=object), inverse
-
-
-def _objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An object column holding a few shared objects (the Reasons): the first row of each
-    distinct object and each row's object, so each object is read once, not every row."""
-    ids = np.fromiter(map(id, values), dtype="uint64", count=len(values))
-    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    return first, inverse
 
 
 def template_reasons(stages: pd.DataFrame, templates: pd.DataFrame) -> np.ndarray:
@@ -426,7 +412,8 @@ def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -
 def sorted_codes(values: np.ndarray) -> np.ndarray:
     """`pd.factorize(values, sort=True)` codes of an object column holding a few shared
     objects (the Reasons): each distinct object is hashed once, not every row."""
-    first, inverse = _objects(values)
+    ids = np.fromiter(map(id, values), dtype="uint64", count=len(values))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     return pd.factorize(values[first], sort=True)[0][inverse]
 
 
