@@ -240,9 +240,9 @@ def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
     indexed by position (an audience's rows are a subset: their index picks their lines)."""
     order = {normalize(t): i for i, t in enumerate(types)}
     # normalize each distinct Tipo once, not every alert row
-    kinds = alerts["type"]
-    ranks = {kind: order.get(normalize(kind)) for kind in kinds.unique()}
-    rank = kinds.map(ranks).astype("float64").to_numpy()
+    codes, kinds = pd.factorize(alerts["type"].to_numpy(dtype=object))
+    ranks = np.array([order.get(normalize(kind), np.nan) for kind in kinds] + [np.nan])
+    rank = ranks[codes]  # code -1 (a blank Tipo) picks the trailing NaN
     keep = np.flatnonzero(~np.isnan(rank))
     return alerts.iloc[keep[np.argsort(rank[keep], kind="stable")]].reset_index(drop=True)
 
