@@ -74,6 +74,7 @@ from cobranza.notices.stages import (
     stage_table,
 )
 from cobranza.rules.plans import compute_plans
+from cobranza.rules.rollups import run_starts
 from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, Status, reason
 
 LATE = reason(ReasonCode.LATE)
@@ -283,10 +284,11 @@ def fixable_errors(
     reasons = cand["reason"].to_numpy(dtype=object)[held]
     code = np.array([r.code if r is not None else "" for r in reasons], dtype=object)
     address = held[np.isin(code, ADDRESS_REASONS)]
-    template = np.isin(code, TEMPLATE_REASONS)
+    by_template = np.isin(code, TEMPLATE_REASONS)
+    template = held[by_template]
     lacking = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()[address]]
-    used = zip(stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()[held[template]]],
-               reasons[template], strict=True)
+    used = zip(stages["code"].to_numpy(dtype=object)[cand["stage"].to_numpy()[template]],
+               reasons[by_template], strict=True)
     return email_errors(customers, lacking.tolist()) + template_errors(book, used)
 
 
@@ -400,7 +402,7 @@ def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -
     `message` numbers the messages in that order."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
     state = pd.factorize(cand["state"], sort=True)[0]
-    reason = sorted_codes(cand["reason"].to_numpy(dtype=object))
+    reason = _object_codes(cand["reason"].to_numpy(dtype=object))
     line = _line_rank(inv)[cand["pos"].to_numpy()]
     stage, cust = cand["stage"].to_numpy(), cand["cust"].to_numpy()
     order = np.lexsort([line, reason, state, code_rank[stage], cust])
@@ -409,7 +411,7 @@ def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -
     return ordered.assign(message=message)
 
 
-def sorted_codes(values: np.ndarray) -> np.ndarray:
+def _object_codes(values: np.ndarray) -> np.ndarray:
     """`pd.factorize(values, sort=True)` codes of an object column holding a few shared
     objects (the Reasons): each distinct object is hashed once, not every row."""
     ids = np.fromiter(map(id, values), dtype="uint64", count=len(values))
@@ -448,10 +450,7 @@ def _run_ids(columns: list[np.ndarray]) -> np.ndarray:
 
 def _starts(cand: pd.DataFrame) -> np.ndarray:
     """Where each message begins in rows already in plan order (a subset of messages)."""
-    message = cand["message"].to_numpy()
-    changed = np.ones(len(message), dtype=bool)
-    changed[1:] = message[1:] != message[:-1]
-    return np.flatnonzero(changed)
+    return run_starts(cand["message"].to_numpy())
 
 
 def skipped_batch(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame,
