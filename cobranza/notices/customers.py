@@ -96,7 +96,14 @@ def exclusion(auto_notices: object, segment: str, config: Config) -> Reason | No
     """Why a customer gets no automatic notices (None when it does)."""
     if auto_notices is not None and not pd.isna(auto_notices) and not bool(auto_notices):
         return OPTED_OUT
-    if segment.strip() and normalize(segment) in config.segments_without_notices:
+    return segment_exclusion(segment, config.segments_without_notices)
+
+
+@lru_cache(maxsize=256)
+def segment_exclusion(segment: str, without: frozenset[str]) -> Reason | None:
+    """Why a customer of Segmento `segment` gets no automatic notices (None when it does);
+    cached: a book has a few segments and thousands of customers."""
+    if segment.strip() and normalize(segment) in without:
         return reason(ReasonCode.SEGMENT, segment=segment.strip())
     return None
 

@@ -180,7 +180,9 @@ def plan_digests(
         if rows.empty:
             continue
         table = getattr(book, rule.table) if rule.table else pd.DataFrame()
-        messages = [_message(rule, a, period) for a in rule.audience(book.config, table, rows)]
+        lines = _lines(rows)  # once per rule: each audience lists some of its rows
+        messages = [_message(rule, a, period, lines)
+                    for a in rule.audience(book.config, table, rows)]
         messages.sort(key=lambda m: m.recipient.casefold())
         out += [m for m in messages if m.keys[0] not in history.final_keys]
     return out
@@ -234,28 +236,30 @@ def _reply_detail(reply: Reply, name: str, config: Config) -> str:
 
 
 def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
-    """The alert rows of `types`, grouped by type in that order, alert order kept within."""
+    """The alert rows of `types`, grouped by type in that order, alert order kept within;
+    indexed by position (an audience's rows are a subset: their index picks their lines)."""
     order = {normalize(t): i for i, t in enumerate(types)}
     # normalize each distinct Tipo once, not every alert row
-    kinds = alerts["type"]
-    ranks = {kind: order.get(normalize(kind)) for kind in kinds.unique()}
-    rank = kinds.map(ranks).astype("float64")
-    keep = rank.notna()
-    return alerts[keep].assign(_rank=rank[keep]).sort_values("_rank", kind="stable")
+    codes, kinds = pd.factorize(alerts["type"].to_numpy(dtype=object))
+    ranks = np.array([order.get(normalize(kind), np.nan) for kind in kinds] + [np.nan])
+    rank = ranks[codes]  # code -1 (a blank Tipo) picks the trailing NaN
+    keep = np.flatnonzero(~np.isnan(rank))
+    return alerts.iloc[keep[np.argsort(rank[keep], kind="stable")]].reset_index(drop=True)
 
 
-def _message(rule: DigestRule, audience: Audience, period: str) -> Outgoing:
+def _message(rule: DigestRule, audience: Audience, period: str, lines: np.ndarray) -> Outgoing:
+    """`lines`: the Line of each of the rule's rows (`_rows_of`)."""
     recipient = ";".join(audience.to) if audience.to else audience.name
     return Outgoing(
         kind=Kind.DIGEST, code=rule.code, recipient=recipient, to=audience.to, cc=(),
-        template=rule.code, lines=tuple(_lines(audience.rows)),
+        template=rule.code, lines=tuple(lines[audience.rows.index.to_numpy()].tolist()),
         keys=(digest_key(recipient, rule.code, period),),
         state=SendState.READY if audience.to else SendState.ERROR, reason=audience.missing,
         context={"recipient_name": audience.name, "group": audience.group, "period": period},
     )
 
 
-def _lines(rows: pd.DataFrame) -> list[Line]:
+def _lines(rows: pd.DataFrame) -> np.ndarray:
     """One Line per alert row, with every date the templates print: the invoice's
     Vencimiento and Días vencidos, and the promise date of a promise row. Rows of a Tipo
     with no invoice-level days (none is mailed today) fall back to the alert's days."""
@@ -266,10 +270,12 @@ def _lines(rows: pd.DataFrame) -> list[Line]:
         _days(rows["promise_date"]), rows["type"].tolist(), rows["detail"].tolist(),
     )
     # positional Line(...) calls: keyword passing costs more than the object itself
-    return [
+    lines = np.empty(len(rows), dtype=object)
+    lines[:] = [
         Line(inv, cust, due, d, bal, cur, None, promise, kind, detail)
         for inv, cust, due, d, bal, cur, promise, kind, detail in zip(*columns, strict=True)
     ]
+    return lines
 
 
 def _days(dates: pd.Series) -> list[date | None]:
