@@ -21,6 +21,7 @@ from cobranza.book.lookups import (
     names_by_code,
     templates_by_code,
 )
+from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
 # Sheet name -> {normalized header: internal column}. Required headers carry a "*".
@@ -165,3 +166,9 @@ class Book:
     def collector_contacts(self) -> dict[str, Contact]:
         """Cliente -> (name, email, phone) of its collector (`collector_contacts`)."""
         return collector_contacts(self.customers, self.collectors)
+
+    @cached_property
+    def paid(self) -> Paid:
+        """Pagos indexed by the rows of `invoices` (`cobranza.rules.paid`): every rule's
+        "paid by day t" of these invoices, and each payment's invoice row."""
+        return Paid(self.invoices["invoice"], self.payments)

@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import Book
-from cobranza.rules.invoices import as_day, invoice_positions
-from cobranza.rules.paid import paid_until
+from cobranza.rules.invoices import as_day
 from cobranza.vocabulary import Result
 
 WINDOW_DAYS = 30
@@ -80,8 +79,8 @@ def _promise_counts(book: Book, promises: pd.DataFrame, start: pd.Timestamp
 def _recovered(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
                day: pd.Timestamp) -> pd.DataFrame:
     pay = book.payments
-    pay = pay[((pay["date"] >= start) & (pay["date"] <= day)).to_numpy()]
-    pos = invoice_positions(invoices, pay["invoice"])
+    window = ((pay["date"] >= start) & (pay["date"] <= day)).to_numpy()
+    pay, pos = pay[window], book.paid.rows[window]
     known = pos >= 0
     pos = pos[known]
     frame = pd.DataFrame({
@@ -98,8 +97,8 @@ def _recovered(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
 def _days_to_collect(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
                      day: pd.Timestamp) -> pd.Series:
     amount = invoices["amount"].to_numpy(dtype="int64")
-    now = paid_until(invoices["invoice"], day, book.payments)
-    before = paid_until(invoices["invoice"], start - pd.Timedelta(days=1), book.payments)
+    now = book.paid.until(day)
+    before = book.paid.until(start - pd.Timedelta(days=1))
     done = (amount > 0) & (now >= amount) & (before < amount) & invoices["issued"].notna()
     paid = invoices[done.to_numpy()]
     pay = book.payments

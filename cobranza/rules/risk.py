@@ -24,10 +24,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from cobranza.book.positions import first_positions
 from cobranza.book.records import Book
 from cobranza.rules.invoices import as_day, contact_touches
-from cobranza.rules.paid import paid_until
 from cobranza.rules.rollups import group_sum
 from cobranza.vocabulary import Result, Status
 
@@ -49,7 +47,7 @@ def paid_dates(book: Book, day: pd.Timestamp) -> pd.Series:
     """Per row of book.invoices: the Fecha of the payment that completed it, counting
     only payments dated on or before `day` (NaT = open at `day`)."""
     inv, pay = book.invoices, book.payments
-    pos = first_positions(inv["invoice"], pay["invoice"])[0]
+    pos = book.paid.rows
     keep = (pay["date"] <= day).to_numpy() & (pos >= 0)
     pos, when = pos[keep], pay["date"].to_numpy()[keep]
     amount = pay["amount"].to_numpy(dtype="int64")[keep]
@@ -138,8 +136,7 @@ def _broken_promises(book: Book, day: pd.Timestamp) -> pd.Series:
               & (due >= day - pd.Timedelta(days=PROMISE_DAYS)))
     t = touches[recent.to_numpy()]
     amount = book.invoices["amount"].to_numpy(dtype="int64")[t["pos"].to_numpy(dtype="int64")]
-    unpaid = amount > paid_until(t["invoice"].reset_index(drop=True),
-                                 t["promise_date"].reset_index(drop=True), book.payments)
+    unpaid = amount > book.paid.until(t["promise_date"], t["pos"])
     return t[unpaid].drop_duplicates("row").groupby("customer").size()
 
 
