@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
@@ -21,6 +22,7 @@ from cobranza.book.lookups import (
     names_by_code,
     templates_by_code,
 )
+from cobranza.book.positions import first_positions
 from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
@@ -172,3 +174,8 @@ class Book:
         """Pagos indexed by the rows of `invoices` (`cobranza.rules.paid`): every rule's
         "paid by day t" of these invoices, and each payment's invoice row."""
         return Paid(self.invoices["invoice"], self.payments)
+
+    @cached_property
+    def contact_rows(self) -> np.ndarray:
+        """Per Gestiones row: the row in `invoices` of its Factura (-1: blank or unknown)."""
+        return first_positions(self.invoices["invoice"], self.contacts["invoice"])[0]

@@ -65,14 +65,6 @@ def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
     return _labels(choice, (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION), days.index)
 
 
-def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """Row position in `invoices` of each Factura in `ids`; -1 when unknown.
-
-    Integer keys make every later groupby a fast numeric one (no string sorting).
-    """
-    return first_positions(invoices["invoice"], ids)[0]
-
-
 def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
     """One row per (gestión, invoice it applies to), for gestiones dated <= as_of.
 
@@ -81,7 +73,7 @@ def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
     on or before it (`Book.paid`). A Factura that names no known invoice touches
     nothing. Column `pos` is the invoice's row position in book.invoices.
     """
-    positions = invoice_positions(book.invoices, book.contacts["invoice"])
+    positions = book.contact_rows
     dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
     con = book.contacts[dated].assign(pos=positions[dated])
     direct = con[con["invoice"] != ""]

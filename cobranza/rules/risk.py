@@ -157,10 +157,12 @@ def _motives(parts: pd.DataFrame, texts: pd.DataFrame) -> pd.Series:
     order = np.argsort(-points, axis=1, kind="stable")[:, :3]
     chosen = np.take_along_axis(texts.to_numpy(dtype=object), order, axis=1)
     shown = np.take_along_axis(points, order, axis=1) > 0
-    columns = [pd.Series(np.where(shown[:, i], chosen[:, i], None)) for i in range(3)]
-    joined = columns[0].str.cat(columns[1:], sep="; ", na_rep="").str.replace(
-        r"(; )+$|^(; )+", "", regex=True).str.replace(r"(; ){2,}", "; ", regex=True)
-    return joined.fillna("")
+    joined = np.where(shown[:, 0], chosen[:, 0], "").astype(object)
+    for i in (1, 2):  # object arrays: one Python concatenation per row that needs it
+        joined = np.where(shown[:, i], np.where(shown[:, :i].any(axis=1),
+                                                joined + "; " + chosen[:, i], chosen[:, i]),
+                          joined)
+    return pd.Series(joined)
 
 
 def _text(n: np.ndarray) -> pd.Series:
