@@ -153,6 +153,11 @@ def invoice_plans(plans: Plans, invoices: pd.DataFrame) -> pd.DataFrame:
     plan_status ("" when none, or paid off) and plan_broken_on, from the latest Activo
     plan covering it that is not paid off."""
     live = plans.covered[plans.covered["status"] != Status.PAID]
+    if live.empty:  # most workbooks: no plan, no lookup of every Factura
+        n = len(invoices)
+        blank, never = np.full(n, "", dtype=object), np.full(n, np.datetime64("NaT", "ns"))
+        return pd.DataFrame({"plan": blank, "plan_date": never, "plan_status": blank,
+                             "plan_broken_on": never}, index=invoices.index)
     live = live.merge(plans.plans[["plan", "broken_on"]], on="plan")
     live = live.sort_values(["date", "plan"]).drop_duplicates("invoice", keep="last")
     found = live.set_index("invoice").reindex(invoices["invoice"].to_numpy())
