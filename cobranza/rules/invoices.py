@@ -65,8 +65,9 @@ def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
     return _labels(choice, (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION), days.index)
 
 
-def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
-    """One row per (gestión, invoice it applies to), for gestiones dated <= as_of.
+def contact_touches(book: Book, as_of: date, only: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per (gestión, invoice it applies to), for gestiones dated <= as_of (and in
+    the mask `only` over book.contacts' rows, when given).
 
     A gestión with blank Factura applies to every invoice of its customer open on its
     date: issued on or before it (or no Emisión) and not fully paid by payments dated
@@ -75,6 +76,8 @@ def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
     """
     positions = book.contact_rows
     dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
+    if only is not None:
+        dated = dated & only
     con = book.contacts[dated].assign(pos=positions[dated])
     direct = con[con["invoice"] != ""]
     blank = con[con["invoice"] == ""].drop(columns="pos")

@@ -20,7 +20,7 @@ and Cancelado ones are not counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -116,30 +116,11 @@ def _measures(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> dict[str
     }
 
 
-def _promise_book(book: Book, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
-    """The book cut down to the promises that came due and what they can touch, and the
-    row of each kept invoice in book.invoices.
-
-    A gestión's touches depend on that gestión alone. A blank Factura touches its
-    customer's invoices; a named one the first invoice row with that Factura, which stays
-    first since every row with a named Factura is kept.
-    """
-    con = book.contacts
-    due = con[(con["result"] == Result.PROMISE) & (con["promise_date"] < day)]
-    blank = due["invoice"] == ""
-    inv = book.invoices
-    rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
-                          | inv["invoice"].isin(due.loc[~blank, "invoice"].unique()))
-    cut = replace(book, contacts=due, invoices=inv.take(rows))
-    return cut, rows
-
-
 def _promise_touches(book: Book, day: pd.Timestamp) -> pd.DataFrame:
     """contact_touches of the promises that came due, with their Fecha compromiso."""
-    cut, rows = _promise_book(book, day)
-    t = contact_touches(cut, day)
-    t = t.assign(pos=rows[t["pos"].to_numpy()])
-    return t[(t["result"] == Result.PROMISE) & (t["promise_date"] < day)]
+    con = book.contacts
+    due = ((con["result"] == Result.PROMISE) & (con["promise_date"] < day)).to_numpy()
+    return contact_touches(book, day, only=due)
 
 
 def promise_outcomes(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:

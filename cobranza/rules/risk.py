@@ -130,11 +130,11 @@ class _Past:
 def _broken_promises(book: Book, day: pd.Timestamp) -> pd.Series:
     """Per customer: promises (gestión rows) with Fecha compromiso in the PROMISE_DAYS
     before the cut-off that some invoice they name was not fully paid by."""
-    touches = contact_touches(book, day)
-    due = touches["promise_date"]
-    recent = ((touches["result"] == Result.PROMISE) & (due < day)
+    con = book.contacts
+    due = con["promise_date"]
+    recent = ((con["result"] == Result.PROMISE) & (due < day)
               & (due >= day - pd.Timedelta(days=PROMISE_DAYS)))
-    t = touches[recent.to_numpy()]
+    t = contact_touches(book, day, only=recent.to_numpy())
     amount = book.invoices["amount"].to_numpy(dtype="int64")[t["pos"].to_numpy(dtype="int64")]
     unpaid = amount > book.paid.until(t["promise_date"], t["pos"])
     return t[unpaid].drop_duplicates("row").groupby("customer").size()
