@@ -50,6 +50,8 @@ def _py(values: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(values):
         codes, days = pd.factorize(values)  # NaT: code -1, the trailing None
         return np.array([*(d.date() for d in days), None], dtype=object)[codes].tolist()
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":  # never blank
+        return values.to_numpy().tolist()
     objects = values.astype(object).to_numpy()
     out = objects.tolist()
     for i in np.flatnonzero(pd.isna(objects)).tolist():
