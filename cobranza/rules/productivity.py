@@ -100,11 +100,15 @@ def _days_to_collect(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
     now = book.paid.until(day)
     before = book.paid.until(start - pd.Timedelta(days=1))
     done = (amount > 0) & (now >= amount) & (before < amount) & invoices["issued"].notna()
-    paid = invoices[done.to_numpy()]
-    pay = book.payments
-    pay = pay[(pay["date"] <= day).to_numpy() & pay["invoice"].isin(paid["invoice"])]
-    last = pay.groupby("invoice")["date"].max().reindex(paid["invoice"].to_numpy())
-    days = (last.to_numpy(dtype="datetime64[ns]") - paid["issued"].to_numpy(dtype="datetime64[ns]"))
+    done = done.to_numpy()
+    paid = invoices[done]
+    # each done invoice's last payment dated <= day, by the payments' invoice rows
+    rows, dates = book.paid.rows, book.payments["date"].to_numpy(dtype="datetime64[ns]")
+    mine = (dates <= day.to_datetime64()) & (rows >= 0)
+    mine[mine] = done[rows[mine]]
+    last = np.full(len(invoices), np.datetime64("NaT", "ns"))
+    np.maximum.at(last.view("int64"), rows[mine], dates[mine].view("int64"))  # NaT: the least
+    days = last[done] - paid["issued"].to_numpy(dtype="datetime64[ns]")
     days = pd.Series(days.astype("timedelta64[D]").astype("float64"))
     return days.groupby(paid["collector"].to_numpy(dtype=object)).mean().round(1)
 
