@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cobranza.book.positions import first_occurrence
+from cobranza.book.positions import first_rows, key_codes
 
 
 class Paid:
@@ -26,18 +26,15 @@ class Paid:
     (`Book.paid`), the text hashing and the sort are paid once for all the rules' days.
     """
 
-    def __init__(self, invoice: pd.Series, payments: pd.DataFrame) -> None:
-        n = len(invoice)
-        codes = pd.factorize(np.concatenate([invoice.to_numpy(dtype=object),
-                                             payments["invoice"].to_numpy(dtype=object)]))[0]
-        self.codes = codes[:n].astype("int64")  # per invoice row: its Factura's number
-        k = int(self.codes.max()) + 1 if n else 0
-        first = first_occurrence(self.codes, k + 1)  # slot k stays -1: "absent"
-        paid_to = codes[n:]
+    def __init__(self, codes: np.ndarray, paid_to: np.ndarray, payments: pd.DataFrame
+                 ) -> None:
+        """`codes`: per invoice row, its Factura's number; `paid_to`: per payment, the
+        number of its Factura, -1 when no invoice has it (`key_codes`)."""
+        self.codes = codes.astype("int64")
         # per payment: the first invoice row with its Factura, -1 when none has it
-        self.rows = first[np.where(paid_to < k, paid_to, k)]
+        self.rows = first_rows(codes, paid_to)
         dates = _days(payments["date"], len(payments))
-        kept = (paid_to >= 0) & (paid_to < k) & ~np.isnat(dates)
+        kept = (paid_to >= 0) & ~np.isnat(dates)
         dated = dates.astype("int64")
         # day offsets 1..span-1 from the first payment's day: 0 stands for "before them all"
         self.first = int(dated[kept].min()) - 1 if kept.any() else 0
@@ -69,7 +66,8 @@ def paid_until(invoice: pd.Series, day: pd.Timestamp | pd.Series,
     """Per entry of `invoice` (Factura codes): the total of the payments to it dated on
     or before `day`, one day for all entries or one per entry (int64 minor units; 0 for
     a blank day)."""
-    return Paid(invoice, payments).until(day)
+    codes, (paid_to,) = key_codes(invoice, payments["invoice"])
+    return Paid(codes, paid_to, payments).until(day)
 
 
 def _days(values: pd.Timestamp | pd.Series, n: int) -> np.ndarray:
