@@ -15,17 +15,28 @@ def first_occurrence(codes: np.ndarray, size: int) -> np.ndarray:
     return first
 
 
+def key_codes(table_keys: pd.Series, *keys: pd.Series) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One hash pass over all of them: the table's keys numbered 0..k-1 (in order of
+    first row), and per entry of each of `keys` the number of its value (-1 when the
+    table lacks it)."""
+    known = table_keys.to_numpy(dtype=object)
+    n = len(known)
+    codes = pd.factorize(np.concatenate([known, *(k.to_numpy(dtype=object) for k in keys)]))[0]
+    k = int(codes[:n].max()) + 1 if n else 0
+    wanted = np.where(codes[n:] < k, codes[n:], -1)
+    return codes[:n], np.split(wanted, np.cumsum([len(x) for x in keys])[:-1])
+
+
+def first_rows(table: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Per entry of `wanted` (`key_codes` numbers): the position of the table's first row
+    with that number, -1 for -1."""
+    k = int(table.max()) + 1 if len(table) else 0
+    first = first_occurrence(table, k + 1)  # slot k stays -1: "absent"
+    return first[np.where(wanted >= 0, wanted, k)]
+
+
 def first_positions(table_keys: pd.Series, *keys: pd.Series) -> list[np.ndarray]:
     """For each of `keys`: the position of each value's first row in `table_keys`, -1
     when absent. One hash pass over all of them (faster than an Index per lookup)."""
-    known = table_keys.to_numpy(dtype=object)
-    n = len(known)
-    if n == 0:
-        return [np.full(len(k), -1, dtype=np.int64) for k in keys]
-    # The table's keys come first, so they get the codes 0..k-1 (in order of first row).
-    codes = pd.factorize(np.concatenate([known, *(k.to_numpy(dtype=object) for k in keys)]))[0]
-    k = int(codes[:n].max()) + 1
-    first = first_occurrence(codes[:n], k + 1)  # slot k stays -1: "absent"
-    wanted = codes[n:]
-    found = first[np.where((wanted >= 0) & (wanted < k), wanted, k)]
-    return np.split(found, np.cumsum([len(k) for k in keys])[:-1])
+    table, wanted = key_codes(table_keys, *keys)
+    return [first_rows(table, w) for w in wanted]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
@@ -21,6 +22,8 @@ from cobranza.book.lookups import (
     names_by_code,
     templates_by_code,
 )
+from cobranza.book.positions import first_rows, key_codes
+from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
 # Sheet name -> {normalized header: internal column}. Required headers carry a "*".
@@ -165,3 +168,23 @@ class Book:
     def collector_contacts(self) -> dict[str, Contact]:
         """Cliente -> (name, email, phone) of its collector (`collector_contacts`)."""
         return collector_contacts(self.customers, self.collectors)
+
+    @cached_property
+    def _facturas(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The Facturas of invoices, payments and gestiones as numbers, in one hash pass
+        (`key_codes`)."""
+        return key_codes(self.invoices["invoice"], self.payments["invoice"],
+                         self.contacts["invoice"])
+
+    @cached_property
+    def paid(self) -> Paid:
+        """Pagos indexed by the rows of `invoices` (`cobranza.rules.paid`): every rule's
+        "paid by day t" of these invoices, and each payment's invoice row."""
+        codes, (paid_to, _) = self._facturas
+        return Paid(codes, paid_to, self.payments)
+
+    @cached_property
+    def contact_rows(self) -> np.ndarray:
+        """Per Gestiones row: the row in `invoices` of its Factura (-1: blank or unknown)."""
+        codes, (_, named) = self._facturas
+        return first_rows(codes, named)

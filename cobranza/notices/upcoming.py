@@ -21,12 +21,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from cobranza.book.positions import first_positions
 from cobranza.book.records import Book
 from cobranza.layout.wording import no_notices_text
 from cobranza.notices.customers import exclusion
 from cobranza.notices.messages import notice_key_heads, notice_key_tail
 from cobranza.notices.planner import is_final
 from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
+from cobranza.rules.rollups import distinct_rows
 from cobranza.vocabulary import Reason, ReasonCode, Status, reason
 
 _NONE = np.iinfo(np.int64).max  # "no notice ahead" as a date, later than any real one
@@ -99,15 +101,17 @@ def exclusions(book: Book, invoices: pd.DataFrame) -> np.ndarray:
     """Per invoice row: why it gets no automatic notice (a Reason), or None. The
     invoice's Estatus first, then its customer (Avisos automáticos, Segmento)."""
     out = _per_value(invoices["status"], EXCLUDED_STATUSES.get)
-    customers = book.customers.drop_duplicates("customer").set_index("customer")
-    by_customer = {
-        customer: exclusion(auto, str(segment), book.config)
-        for customer, auto, segment in zip(customers.index, customers["auto_notices"],
-                                           customers["segment"], strict=True)
-    }
-    of_customer = _per_value(invoices["customer"], by_customer.get)
+    customers = book.customers.drop_duplicates("customer")
+    # a customer's exclusion depends on its (Avisos automáticos, Segmento) pair alone
+    kinds, first = distinct_rows(customers["auto_notices"], customers["segment"])
+    per_kind = [exclusion(auto, str(segment), book.config) for auto, segment in zip(
+        customers["auto_notices"].to_numpy(dtype=object)[first],
+        customers["segment"].to_numpy(dtype=object)[first], strict=True)]
+    by_customer = np.array([*per_kind, None], dtype=object)[np.append(kinds, len(per_kind))]
+    at = first_positions(customers["customer"], invoices["customer"])[0]  # -1: the None
+    of_customer = by_customer[at]
     open_ = (invoices["balance"] > 0).to_numpy()
-    unexcluded = np.fromiter((r is None for r in out), dtype=bool, count=len(out))
+    unexcluded = pd.isna(out)  # None: no Estatus exclusion
     out[open_ & unexcluded] = of_customer[open_ & unexcluded]
     return out
 
@@ -140,9 +144,8 @@ def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
         day, r = divmod(k, len(codes) + 1)
         texts[i] = f"{codes[r]} {np.datetime64(day, 'D').item():%d/%m/%Y}"
     out = texts[inverse.reshape(-1)]
-    why = exclusions(book, invoices).tolist()
-    worded = {r: no_notices_text(r) for r in set(why) if r is not None}
-    for i, r in enumerate(why):
-        if r is not None:
-            out[i] = worded[r]
+    why = exclusions(book, invoices)
+    excluded = np.flatnonzero(~pd.isna(why))
+    worded = {r: no_notices_text(r) for r in set(why[excluded].tolist())}
+    out[excluded] = [worded[r] for r in why[excluded].tolist()]
     return out

@@ -17,7 +17,7 @@ import pandas as pd
 from cobranza.book.money import decimals_of
 from cobranza.book.records import Book
 from cobranza.rules.alerts import AlertContext
-from cobranza.rules.rollups import distinct_rows, per_distinct, text_codes
+from cobranza.rules.rollups import distinct_rows, per_distinct, run_starts, text_codes
 from cobranza.vocabulary import Status
 
 AGENDA_COLUMNS = [
@@ -191,9 +191,15 @@ def reasons_to_call(book: Book, ctx: AlertContext) -> pd.DataFrame:
 def _joined(texts: pd.Series, calls: np.ndarray, count: int, separator: str) -> np.ndarray:
     """Per call 0..count-1, its distinct non-blank `texts` in row order, joined."""
     keep = (texts != "").to_numpy() & ~pd.DataFrame({"c": calls, "t": texts}).duplicated()
+    rows = np.flatnonzero(keep.to_numpy())
+    rows = rows[np.argsort(calls[rows], kind="stable")]  # grouped by call, in row order
+    starts = run_starts(calls[rows])
     out = np.full(count, "", dtype=object)
-    for call, group in texts[keep.to_numpy()].groupby(calls[keep.to_numpy()], sort=False):
-        out[call] = separator.join(group)
+    if not len(rows):
+        return out
+    parts = np.split(texts.to_numpy(dtype=object)[rows], starts[1:])
+    for call, part in zip(calls[rows][starts].tolist(), parts, strict=True):
+        out[call] = separator.join(part)
     return out
 
 

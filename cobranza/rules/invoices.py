@@ -13,7 +13,6 @@ import pandas as pd
 
 from cobranza.book.positions import first_positions
 from cobranza.book.records import BUCKETS, Book
-from cobranza.rules.paid import paid_until
 from cobranza.rules.plans import compute_plans, invoice_plans
 from cobranza.vocabulary import Result, Status
 
@@ -66,24 +65,19 @@ def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
     return _labels(choice, (Status.NOT_DUE, Status.OVERDUE, Status.IN_ACTION), days.index)
 
 
-def invoice_positions(invoices: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """Row position in `invoices` of each Factura in `ids`; -1 when unknown.
-
-    Integer keys make every later groupby a fast numeric one (no string sorting).
-    """
-    return first_positions(invoices["invoice"], ids)[0]
-
-
-def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
-    """One row per (gestión, invoice it applies to), for gestiones dated <= as_of.
+def contact_touches(book: Book, as_of: date, only: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per (gestión, invoice it applies to), for gestiones dated <= as_of (and in
+    the mask `only` over book.contacts' rows, when given).
 
     A gestión with blank Factura applies to every invoice of its customer open on its
     date: issued on or before it (or no Emisión) and not fully paid by payments dated
-    on or before it (`paid_until`). A Factura that names no known invoice touches
+    on or before it (`Book.paid`). A Factura that names no known invoice touches
     nothing. Column `pos` is the invoice's row position in book.invoices.
     """
-    positions = invoice_positions(book.invoices, book.contacts["invoice"])
+    positions = book.contact_rows
     dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
+    if only is not None:
+        dated = dated & only
     con = book.contacts[dated].assign(pos=positions[dated])
     direct = con[con["invoice"] != ""]
     blank = con[con["invoice"] == ""].drop(columns="pos")
@@ -92,8 +86,7 @@ def contact_touches(book: Book, as_of: date) -> pd.DataFrame:
     inv = inv[inv["customer"].isin(blank["customer"].unique())]  # the merge's rows, in order
     pairs = blank.drop(columns="invoice").merge(inv, on="customer")
     pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
-    still_open = pairs["amount"].to_numpy() > paid_until(pairs["invoice"], pairs["date"],
-                                                        book.payments)
+    still_open = pairs["amount"].to_numpy() > book.paid.until(pairs["date"], pairs["pos"])
     touches = pd.concat([direct[direct["pos"] >= 0], pairs[still_open]], ignore_index=True)
     return touches[[*_TOUCH_COLUMNS, "pos"]]
 
@@ -175,7 +168,7 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     """
     day = as_day(as_of)
     invoices = book.invoices
-    paid = paid_until(invoices["invoice"], day, book.payments)
+    paid = book.paid.until(day)
     balance = invoices["amount"].to_numpy(dtype="int64") - paid
     days = days_overdue(invoices["due"], day)
     touches = contact_touches(book, day)

@@ -20,7 +20,7 @@ and Cancelado ones are not counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -28,7 +28,6 @@ import pandas as pd
 
 from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.invoices import as_day, contact_touches
-from cobranza.rules.paid import paid_until
 from cobranza.rules.plans import compute_plans
 from cobranza.rules.productivity import compute_productivity
 from cobranza.rules.rollups import group_sum, text_codes
@@ -87,10 +86,9 @@ class _Keys:
         return self.collector[rows].astype("int64") * len(self.currencies) + self.currency[rows]
 
 
-def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame,
-                   day: pd.Timestamp) -> np.ndarray:
+def _receivable_at(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> np.ndarray:
     """Per invoice: amount still owed at the end of `day` (0 when not receivable)."""
-    paid = paid_until(invoices["invoice"], day, payments)
+    paid = book.paid.until(day)
     owed = np.maximum(invoices["amount"].to_numpy() - paid, 0)
     exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
     live = invoices["status"].to_numpy(dtype=object) != Status.WRITTEN_OFF
@@ -100,7 +98,7 @@ def _receivable_at(invoices: pd.DataFrame, payments: pd.DataFrame,
 def _measures(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> dict[str, np.ndarray]:
     """Per-invoice amounts whose group sums are the KPI inputs."""
     issued, amount = invoices["issued"], invoices["amount"]
-    now = _receivable_at(invoices, book.payments, day)
+    now = _receivable_at(book, invoices, day)
     due_now = (invoices["days_overdue"] > 0).to_numpy()
 
     def sales(days: int) -> np.ndarray:
@@ -114,34 +112,15 @@ def _measures(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> dict[str
         "current": np.where(due_now, 0, now),
         "sales_90": sales(90),
         "sales_30": sales(30),
-        "opening_30": _receivable_at(invoices, book.payments, day - pd.Timedelta(days=30)),
+        "opening_30": _receivable_at(book, invoices, day - pd.Timedelta(days=30)),
     }
-
-
-def _promise_book(book: Book, day: pd.Timestamp) -> tuple[Book, np.ndarray]:
-    """The book cut down to the promises that came due and what they can touch, and the
-    row of each kept invoice in book.invoices.
-
-    A gestión's touches depend on that gestión alone. A blank Factura touches its
-    customer's invoices; a named one the first invoice row with that Factura, which stays
-    first since every row with a named Factura is kept.
-    """
-    con = book.contacts
-    due = con[(con["result"] == Result.PROMISE) & (con["promise_date"] < day)]
-    blank = due["invoice"] == ""
-    inv = book.invoices
-    rows = np.flatnonzero(inv["customer"].isin(due.loc[blank, "customer"].unique())
-                          | inv["invoice"].isin(due.loc[~blank, "invoice"].unique()))
-    cut = replace(book, contacts=due, invoices=inv.take(rows))
-    return cut, rows
 
 
 def _promise_touches(book: Book, day: pd.Timestamp) -> pd.DataFrame:
     """contact_touches of the promises that came due, with their Fecha compromiso."""
-    cut, rows = _promise_book(book, day)
-    t = contact_touches(cut, day)
-    t = t.assign(pos=rows[t["pos"].to_numpy()])
-    return t[(t["result"] == Result.PROMISE) & (t["promise_date"] < day)]
+    con = book.contacts
+    due = ((con["result"] == Result.PROMISE) & (con["promise_date"] < day)).to_numpy()
+    return contact_touches(book, day, only=due)
 
 
 def promise_outcomes(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
@@ -149,7 +128,7 @@ def promise_outcomes(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> p
     (0/1), and the gestión's promise_date, collector and customer."""
     t = _promise_touches(book, day)
     pos = t["pos"].to_numpy()
-    paid = paid_until(t["invoice"], t["promise_date"], book.payments)
+    paid = book.paid.until(t["promise_date"], pos)
     kept = paid >= invoices["amount"].to_numpy()[pos]
     return pd.DataFrame({"pos": pos, "kept": kept.astype("int64"),
                          "promise_date": t["promise_date"].to_numpy(),

@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import Book
-from cobranza.rules.paid import paid_until
 from cobranza.vocabulary import Status
 
 ACTIVE = "Activo"
@@ -68,10 +67,10 @@ def covered_invoices(book: Book, plans: pd.DataFrame) -> pd.DataFrame:
     direct = pd.DataFrame(pairs, columns=["plan", "invoice"], dtype=str)
     blank = plans.loc[plans["invoices"] == "", ["plan", "customer", "date"]]
     inv = book.invoices[["invoice", "customer", "issued", "amount"]]
+    inv = inv.assign(pos=np.arange(len(inv)))
     wide = blank.merge(inv[inv["customer"].isin(blank["customer"])], on="customer")
     wide = wide[wide["issued"].isna() | (wide["issued"] <= wide["date"])]
-    still_open = wide["amount"].to_numpy() > paid_until(wide["invoice"], wide["date"],
-                                                       book.payments)
+    still_open = wide["amount"].to_numpy() > book.paid.until(wide["date"], wide["pos"])
     return pd.concat([direct, wide.loc[still_open, ["plan", "invoice"]]], ignore_index=True)
 
 
@@ -154,6 +153,11 @@ def invoice_plans(plans: Plans, invoices: pd.DataFrame) -> pd.DataFrame:
     plan_status ("" when none, or paid off) and plan_broken_on, from the latest Activo
     plan covering it that is not paid off."""
     live = plans.covered[plans.covered["status"] != Status.PAID]
+    if live.empty:  # most workbooks: no plan, no lookup of every Factura
+        n = len(invoices)
+        blank, never = np.full(n, "", dtype=object), np.full(n, np.datetime64("NaT", "ns"))
+        return pd.DataFrame({"plan": blank, "plan_date": never, "plan_status": blank,
+                             "plan_broken_on": never}, index=invoices.index)
     live = live.merge(plans.plans[["plan", "broken_on"]], on="plan")
     live = live.sort_values(["date", "plan"]).drop_duplicates("invoice", keep="last")
     found = live.set_index("invoice").reindex(invoices["invoice"].to_numpy())

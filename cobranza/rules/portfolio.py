@@ -17,22 +17,23 @@ from cobranza.book.records import Book
 ACTIVITY_DAYS = 30
 
 
-def recent_invoices(book: Book, as_of: date) -> set[str]:
-    """Facturas with a payment or a gestión dated in the last ACTIVITY_DAYS days."""
+def recent_rows(book: Book, as_of: date) -> np.ndarray:
+    """Per row of book.invoices: a payment or a gestión naming its Factura dated in the
+    last ACTIVITY_DAYS days?"""
     last = pd.Timestamp(as_of)
     first = last - timedelta(days=ACTIVITY_DAYS - 1)
-    out: set[str] = set()
-    for frame in (book.payments, book.contacts):
+    out = np.zeros(len(book.invoices), dtype=bool)
+    # each payment's and gestión's invoice row (-1: blank or unknown Factura)
+    for frame, rows in ((book.payments, book.paid.rows), (book.contacts, book.contact_rows)):
         dates = frame["date"]
-        recent = ((dates >= first) & (dates <= last)).to_numpy()
-        out.update(frame["invoice"].to_numpy(dtype=object)[recent].tolist())
-    out.discard("")
+        recent = ((dates >= first) & (dates <= last)).to_numpy() & (rows >= 0)
+        out[rows[recent]] = True
     return out
 
 
 def portfolio_mask(book: Book, invoices: pd.DataFrame, as_of: date) -> np.ndarray:
-    """Per row of `invoices` (compute_invoices' frame): listed on Cartera? A balance other
-    than zero (a credit balance too), or activity (`recent_invoices`)."""
+    """Per row of `invoices` (compute_invoices' frame, book.invoices' rows): listed on
+    Cartera? A balance other than zero (a credit balance too), or activity
+    (`recent_rows`)."""
     balance = invoices["balance"].to_numpy(dtype="int64") != 0
-    active = invoices["invoice"].isin(recent_invoices(book, as_of)).to_numpy()
-    return balance | active
+    return balance | recent_rows(book, as_of)

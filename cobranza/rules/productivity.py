@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import Book
-from cobranza.rules.invoices import as_day, invoice_positions
-from cobranza.rules.paid import paid_until
+from cobranza.rules.invoices import as_day
 from cobranza.vocabulary import Result
 
 WINDOW_DAYS = 30
@@ -80,8 +79,8 @@ def _promise_counts(book: Book, promises: pd.DataFrame, start: pd.Timestamp
 def _recovered(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
                day: pd.Timestamp) -> pd.DataFrame:
     pay = book.payments
-    pay = pay[((pay["date"] >= start) & (pay["date"] <= day)).to_numpy()]
-    pos = invoice_positions(invoices, pay["invoice"])
+    window = ((pay["date"] >= start) & (pay["date"] <= day)).to_numpy()
+    pay, pos = pay[window], book.paid.rows[window]
     known = pos >= 0
     pos = pos[known]
     frame = pd.DataFrame({
@@ -98,14 +97,18 @@ def _recovered(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
 def _days_to_collect(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
                      day: pd.Timestamp) -> pd.Series:
     amount = invoices["amount"].to_numpy(dtype="int64")
-    now = paid_until(invoices["invoice"], day, book.payments)
-    before = paid_until(invoices["invoice"], start - pd.Timedelta(days=1), book.payments)
+    now = book.paid.until(day)
+    before = book.paid.until(start - pd.Timedelta(days=1))
     done = (amount > 0) & (now >= amount) & (before < amount) & invoices["issued"].notna()
-    paid = invoices[done.to_numpy()]
-    pay = book.payments
-    pay = pay[(pay["date"] <= day).to_numpy() & pay["invoice"].isin(paid["invoice"])]
-    last = pay.groupby("invoice")["date"].max().reindex(paid["invoice"].to_numpy())
-    days = (last.to_numpy(dtype="datetime64[ns]") - paid["issued"].to_numpy(dtype="datetime64[ns]"))
+    done = done.to_numpy()
+    paid = invoices[done]
+    # each done invoice's last payment dated <= day, by the payments' invoice rows
+    rows, dates = book.paid.rows, book.payments["date"].to_numpy(dtype="datetime64[ns]")
+    mine = (dates <= day.to_datetime64()) & (rows >= 0)
+    mine[mine] = done[rows[mine]]
+    last = np.full(len(invoices), np.datetime64("NaT", "ns"))
+    np.maximum.at(last.view("int64"), rows[mine], dates[mine].view("int64"))  # NaT: the least
+    days = last[done] - paid["issued"].to_numpy(dtype="datetime64[ns]")
     days = pd.Series(days.astype("timedelta64[D]").astype("float64"))
     return days.groupby(paid["collector"].to_numpy(dtype=object)).mean().round(1)
 

@@ -24,10 +24,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from cobranza.book.positions import first_positions
 from cobranza.book.records import Book
 from cobranza.rules.invoices import as_day, contact_touches
-from cobranza.rules.paid import paid_until
 from cobranza.rules.rollups import group_sum
 from cobranza.vocabulary import Result, Status
 
@@ -49,7 +47,7 @@ def paid_dates(book: Book, day: pd.Timestamp) -> pd.Series:
     """Per row of book.invoices: the Fecha of the payment that completed it, counting
     only payments dated on or before `day` (NaT = open at `day`)."""
     inv, pay = book.invoices, book.payments
-    pos = first_positions(inv["invoice"], pay["invoice"])[0]
+    pos = book.paid.rows
     keep = (pay["date"] <= day).to_numpy() & (pos >= 0)
     pos, when = pos[keep], pay["date"].to_numpy()[keep]
     amount = pay["amount"].to_numpy(dtype="int64")[keep]
@@ -132,14 +130,13 @@ class _Past:
 def _broken_promises(book: Book, day: pd.Timestamp) -> pd.Series:
     """Per customer: promises (gestión rows) with Fecha compromiso in the PROMISE_DAYS
     before the cut-off that some invoice they name was not fully paid by."""
-    touches = contact_touches(book, day)
-    due = touches["promise_date"]
-    recent = ((touches["result"] == Result.PROMISE) & (due < day)
+    con = book.contacts
+    due = con["promise_date"]
+    recent = ((con["result"] == Result.PROMISE) & (due < day)
               & (due >= day - pd.Timedelta(days=PROMISE_DAYS)))
-    t = touches[recent.to_numpy()]
+    t = contact_touches(book, day, only=recent.to_numpy())
     amount = book.invoices["amount"].to_numpy(dtype="int64")[t["pos"].to_numpy(dtype="int64")]
-    unpaid = amount > paid_until(t["invoice"].reset_index(drop=True),
-                                 t["promise_date"].reset_index(drop=True), book.payments)
+    unpaid = amount > book.paid.until(t["promise_date"], t["pos"])
     return t[unpaid].drop_duplicates("row").groupby("customer").size()
 
 
@@ -160,10 +157,12 @@ def _motives(parts: pd.DataFrame, texts: pd.DataFrame) -> pd.Series:
     order = np.argsort(-points, axis=1, kind="stable")[:, :3]
     chosen = np.take_along_axis(texts.to_numpy(dtype=object), order, axis=1)
     shown = np.take_along_axis(points, order, axis=1) > 0
-    columns = [pd.Series(np.where(shown[:, i], chosen[:, i], None)) for i in range(3)]
-    joined = columns[0].str.cat(columns[1:], sep="; ", na_rep="").str.replace(
-        r"(; )+$|^(; )+", "", regex=True).str.replace(r"(; ){2,}", "; ", regex=True)
-    return joined.fillna("")
+    joined = np.where(shown[:, 0], chosen[:, 0], "").astype(object)
+    for i in (1, 2):  # object arrays: one Python concatenation per row that needs it
+        joined = np.where(shown[:, i], np.where(shown[:, :i].any(axis=1),
+                                                joined + "; " + chosen[:, i], chosen[:, i]),
+                          joined)
+    return pd.Series(joined)
 
 
 def _text(n: np.ndarray) -> pd.Series:
