@@ -5,9 +5,10 @@ Cell styles live in `sync.xlsx.style_xml`, charts in `sync.xlsx.chart_xml`.
 Everything is generated as text (no DOM per cell): a 50 000-row sheet is ~500 000
 cells. Table bodies go column by column: each column of one plain type becomes a few
 "slots" (lists of row numbers and values, constant markup between them) checked and
-escaped as a whole, and the rows are interleaved by list slicing and joined once, so no
-Python code runs per cell on the common paths. Strings are always inline strings, never
-`<f>`, so data that looks like a formula (`=HYPERLINK(...)`, `+cmd`, `@SUM(1)`) stays text.
+escaped as a whole, and the rows are interleaved by list slicing and joined and encoded
+~1 MB at a time (`worksheet_chunks`), so no Python code runs per cell on the common
+paths. Strings are always inline strings, never `<f>`, so data that looks like a formula
+(`=HYPERLINK(...)`, `+cmd`, `@SUM(1)`) stays text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -40,7 +41,7 @@ _SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 _EPOCH = date(1899, 12, 30).toordinal()
 _DEFAULT_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE = 8.43, 60.0, 500
 TABLE_STYLE = "TableStyleMedium2"
-_CHUNK_PIECES = 1 << 16  # pieces per encoded chunk of a worksheet: ~1 MB of cells
+_CHUNK_PIECES = 1 << 16  # strings per encoded chunk of a worksheet: ~1 MB of cells
 
 
 def clean(value: str) -> str:
@@ -153,7 +154,7 @@ Slots = list[str | list[str]]
 
 @dataclass
 class _Block:
-    """Body rows of one table, kept as column slots and joined once at the end."""
+    """Body rows of one table, kept as column slots and joined chunk by chunk at the end."""
 
     first: int  # first row
     numbers: list[str]  # str(row) of every row, in order
@@ -165,9 +166,10 @@ class _Block:
     def last(self) -> int:
         return self.first + len(self.numbers) - 1
 
-    def pieces(self) -> list[str]:
-        """The `<row>` elements as one flat list of strings: a row template (adjacent
-        constants merged) repeated, then each per-row slot assigned by slice."""
+    def chunks(self) -> list[bytes]:
+        """The `<row>` elements in UTF-8 chunks of about `_CHUNK_PIECES` strings each: a
+        row template (adjacent constants merged) repeated, then each per-row slot assigned
+        by slice. A chunk at a time, so its lists stay in the CPU cache."""
         template: list[str] = []
         varying: list[tuple[int, list[str]]] = []
         constant_last = False
@@ -181,10 +183,14 @@ class _Block:
                 template.append(slot)
             constant_last = isinstance(slot, str)
         stride, n = len(template), len(self.numbers)
-        flat = template * n
-        for i, slot in varying:
-            flat[i::stride] = slot
-        return flat
+        step = max(1, _CHUNK_PIECES // stride)  # rows per chunk
+        chunks = []
+        for a in range(0, n, step):
+            flat = template * (min(a + step, n) - a)
+            for i, slot in varying:
+                flat[i::stride] = slot[a:a + step]
+            chunks.append("".join(flat).encode())
+        return chunks
 
     def row_cells(self) -> list[str]:
         """Each row's cells as one string (when other cells share these rows)."""
@@ -410,14 +416,15 @@ def _body(value: str) -> str:
     return text(value) if needs_work else value
 
 
-def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str]]:
-    """`<sheetData>` as segments of pieces: loose rows and table blocks in row order."""
+def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str] | _Block]:
+    """`<sheetData>` as segments, in row order: lists of loose rows' pieces and table
+    blocks, alternating, a list first and last."""
     segments, loose = [], ["<sheetData>"]
     items: list[tuple[int, _Block | None]] = [(r, None) for r in rows]
     items += [(b.first, b) for b in blocks]
     for r, block in sorted(items, key=lambda item: item[0]):
         if block is not None:
-            segments += [loose, block.pieces()]
+            segments += [loose, block]
             loose = []
             continue
         pieces = rows[r]
@@ -429,16 +436,6 @@ def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str]]:
         loose.append(f'<row r="{r}">{"".join(xml for _, _, xml in pieces)}</row>')
     loose.append("</sheetData>")
     return segments + [loose]
-
-
-def _concat(segments: list[list[str]]) -> list[str]:
-    """One list of all the pieces, built around the longest segment: a table body of
-    millions of pieces is extended in place, never copied."""
-    longest = max(range(len(segments)), key=lambda i: len(segments[i]))
-    out = segments[longest]
-    out[0:0] = list(chain.from_iterable(segments[:longest]))
-    out += chain.from_iterable(segments[longest + 1:])
-    return out
 
 
 def _display_len(value: Any, fmt: Format) -> int:
@@ -539,9 +536,16 @@ def worksheet_chunks(sheet: Sheet, styles: StyleBook, links: SheetLinks) -> list
                    + "".join(f'<tablePart r:id="{rid}"/>' for rid in links.tables)
                    + "</tableParts>")
     end.append("</worksheet>")
-    pieces = _concat([parts, *_sheet_data(rows, blocks), end])
-    return ["".join(pieces[i:i + _CHUNK_PIECES]).encode()
-            for i in range(0, len(pieces), _CHUNK_PIECES)]
+    segments = _sheet_data(rows, blocks)
+    segments[0][0:0] = parts
+    segments[-1] += end
+    chunks: list[bytes] = []
+    for segment in segments:
+        if isinstance(segment, _Block):
+            chunks += segment.chunks()
+        elif segment:
+            chunks.append("".join(segment).encode())
+    return chunks
 
 
 def table_xml(table: Table, table_id: int, name: str) -> bytes:
