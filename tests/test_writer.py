@@ -201,6 +201,27 @@ def test_big_members_deflated_in_pieces_read_back_the_same(book: Path, tmp_path:
     assert openpyxl.load_workbook(other)["Alertas"]["B2001"].value == "Nombre 1999 & más"
 
 
+def test_a_big_member_given_in_chunks_is_kept_only_deflated(book: Path, monkeypatch) -> None:
+    """Package keeps a big member's deflated pieces, not its bytes: reading it back
+    inflates them, and it compares equal to the same bytes whole or in other chunks."""
+    monkeypatch.setattr(xlsx_package, "_PIECE", 1000)
+    chunks = [bytes(range(i % 7, 250)) * 30 for i in range(200)]
+    data = b"".join(chunks)
+    assert len(data) >= xlsx_package._FAST_DEFLATE_OVER
+    with xlsx_package.Package(book) as package:
+        package.put("xl/big.bin", chunks)
+        assert isinstance(package._new["xl/big.bin"], xlsx_package._Packed)
+        assert package.read("xl/big.bin") == data
+        assert package.head("xl/big.bin", 10) == data[:10]
+        assert package.same("xl/big.bin", data) and package.same("xl/big.bin", [data])
+        assert not package.same("xl/big.bin", data[:-1] + b"x")
+        out = book.parent / "out.xlsm"
+        with out.open("wb") as f:
+            package.write(f)
+    with zipfile.ZipFile(out) as z:
+        assert z.testzip() is None and z.read("xl/big.bin") == data
+
+
 def test_fewer_rows_shrink_the_table(book: Path) -> None:
     write(book)
     result = write(book, rich_book.alertas(1), rich_book.tablero(), now=datetime(2026, 11, 26))

@@ -215,10 +215,9 @@ class Package:
             raise
         self.identity = file_identity(os.fstat(self._file.fileno()))
         self._infos = {i.filename: i for i in self._zip.infolist()}
-        self._new: dict[str, list[bytes]] = {}
+        self._new: dict[str, list[bytes] | _Packed] = {}  # in the order they were put
         self._removed: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
-        self._packed: dict[str, tuple[Future[int], list[Future[bytes]]]] = {}
 
     def __enter__(self) -> Package:
         return self
@@ -238,7 +237,9 @@ class Package:
 
     def read(self, name: str) -> bytes | None:
         if name in self._new:
-            return b"".join(self._new[name])  # one chunk: that very object, no copy
+            new = self._new[name]
+            # one chunk: that very object, no copy
+            return new.inflated() if isinstance(new, _Packed) else b"".join(new)
         if name in self._removed or name not in self._infos:
             return None
         return self._zip.read(name)
@@ -268,16 +269,18 @@ class Package:
         unless read back."""
         chunks = _chunks(data)
         self._removed.discard(name)
-        self._new[name] = chunks
-        self._packed.pop(name, None)
-        if sum(map(len, chunks)) >= _FAST_DEFLATE_OVER:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="deflate")
-            self._packed[name] = _deflate_later(self._pool, chunks)
+        size = sum(map(len, chunks))
+        if size < _FAST_DEFLATE_OVER:
+            self._new[name] = chunks
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="deflate")
+        # only the deflated pieces are kept: a 1 000 000-row sheet's ~1 GB of XML is freed
+        # as it is packed, and read() inflates it back (the writer never needs to)
+        self._new[name] = _deflate_later(self._pool, chunks, size)
 
     def remove(self, name: str) -> None:
         self._new.pop(name, None)
-        self._packed.pop(name, None)
         if name in self._infos:
             self._removed.add(name)
 
@@ -285,12 +288,12 @@ class Package:
         """Stream the edited package to `out` (original member order, new members last)."""
         writer = _ZipWriter(out)
         for name in self.names():
-            if name in self._packed:
-                crc, pieces = self._packed[name]
-                writer.add_deflated(name, sum(map(len, self._new[name])), crc.result(),
-                                    [p.result() for p in pieces])
-            elif name in self._new:
-                writer.add_bytes(name, b"".join(self._new[name]))
+            new = self._new.get(name)
+            if isinstance(new, _Packed):
+                writer.add_deflated(name, new.size, new.crc.result(),
+                                    [p.result() for p in new.pieces])
+            elif new is not None:
+                writer.add_bytes(name, b"".join(new))
             else:
                 writer.add_raw(self._infos[name], self._file)
         writer.close()
@@ -307,9 +310,21 @@ def _crc(chunks: list[bytes]) -> int:
     return crc
 
 
-def _deflate_later(pool: ThreadPoolExecutor,
-                   chunks: list[bytes]) -> tuple[Future[int], list[Future[bytes]]]:
-    """CRC and deflated pieces of the content in `chunks`, computed by `pool`.
+@dataclass(frozen=True)
+class _Packed:
+    """A big member being deflated by worker threads: its size, CRC and pieces."""
+
+    size: int
+    crc: Future[int]
+    pieces: list[Future[bytes]]
+
+    def inflated(self) -> bytes:
+        return zlib.decompress(b"".join(p.result() for p in self.pieces), -15)
+
+
+def _deflate_later(pool: ThreadPoolExecutor, chunks: list[bytes], size: int) -> _Packed:
+    """CRC and deflated pieces of the content in `chunks` (`size` bytes), computed by
+    `pool`.
 
     Each piece (at most _PIECE bytes, within one chunk) is a raw deflate stream of its
     own, ended by a sync flush (the last one by the final block): concatenated they are
@@ -318,7 +333,7 @@ def _deflate_later(pool: ThreadPoolExecutor,
     views = [view[i:i + _PIECE] for view in map(memoryview, chunks)
              for i in range(0, len(view), _PIECE)]
     pieces = [pool.submit(_deflate, v, i == len(views) - 1) for i, v in enumerate(views)]
-    return pool.submit(_crc, chunks), pieces
+    return _Packed(size, pool.submit(_crc, chunks), pieces)
 
 
 def _deflate(data: memoryview, last: bool) -> bytes:
