@@ -11,6 +11,7 @@ import re
 import tracemalloc
 import zipfile
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +238,21 @@ def test_chunk_size_changes_only_where_the_bytes_are_cut(monkeypatch) -> None:
     chunks = worksheet_chunks(sheet, styles(), SheetLinks(None, ("rId1", "rId2")))
     assert len(chunks) > 300 and b"".join(chunks) == whole
     assert all(chunk.decode() for chunk in chunks)
+
+
+def test_a_strenum_column_is_written_as_its_values() -> None:
+    """StrEnum members (alone, mixed with texts, with blanks) give the cells their values
+    give; a text enum whose str() is not its value keeps its str()."""
+    class Loud(str, Enum):  # noqa: UP042 - the old kind on purpose: str() is "Loud.A"
+        A = "a"
+
+    states = [SendState.SENT, "pendiente", None, SendState.ERROR, "x & y"] * 40
+    as_text = [None if s is None else str(s) for s in states]
+
+    def xml(column: list) -> bytes:
+        table = Table("tblE", ("Estado", "Solo"), [(v, SendState.SENT) for v in column])
+        return worksheet_xml(Sheet("E", tables=[table]), styles(), SheetLinks(None, ()))
+
+    assert xml(states) == xml(as_text)
+    assert xml([SendState.SENT] * 200) == xml([str(SendState.SENT)] * 200)
+    assert b">Loud.A</t>" in xml([Loud.A, "b"] * 5)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
@@ -284,15 +285,13 @@ class _ColumnEncoder:
     def slots(self, letter: str, values: list[Any], numbers: list[str]) -> Slots:
         """The column's cells as slots (see `Slots`)."""
         kinds = set(map(type, values))
-        if any(k is not str and issubclass(k, str) for k in kinds):  # StrEnum: its text
-            if all(issubclass(k, str) for k in kinds):
-                values = list(map(str, values))  # C-speed: no Python code per value
-            else:
-                values = [str(v) if isinstance(v, str) else v for v in values]
+        if any(k is not str and issubclass(k, str) and not issubclass(k, StrEnum)
+               for k in kinds):  # a str subclass whose str() may not be its text
+            values = [str(v) if isinstance(v, str) else v for v in values]
             kinds = set(map(type, values))
         blanks = type(None) in kinds
         kinds.discard(type(None))
-        if kinds <= {str}:
+        if all(issubclass(k, str) for k in kinds):  # a StrEnum's text is its value, as is
             bodies = _bodies([v or "" for v in values] if blanks else values)
             middle = self.text + ' t="inlineStr"><is><t xml:space="preserve">'
             return _slots(letter, middle, "</t></is></c>", bodies, numbers, values)
