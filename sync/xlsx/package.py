@@ -4,7 +4,8 @@
 `Package.write` streams the result, copying every untouched member's *compressed* bytes
 as they are (no inflate/deflate: ten times faster, and byte-identical by construction).
 Big new members are deflated in worker threads from the moment they are `put` (zlib
-releases the GIL), so compressing one sheet overlaps generating the next.
+releases the GIL), so compressing one sheet overlaps generating the next; they may come
+in chunks (never joined) and only their deflated pieces are kept.
 """
 
 from __future__ import annotations
