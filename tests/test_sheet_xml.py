@@ -11,6 +11,7 @@ import re
 import tracemalloc
 import zipfile
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from cobranza.layout.sends import PreviewRow, preview_sheet
 from cobranza.layout.sheets import Cell, Sheet, Table
 from cobranza.vocabulary import SendState
+from sync.xlsx import sheet_xml
 from sync.xlsx.sheet_xml import (
     SheetLinks,
     _display_len,
@@ -29,6 +31,7 @@ from sync.xlsx.sheet_xml import (
     is_missing,
     ref,
     value_format,
+    worksheet_chunks,
     worksheet_xml,
 )
 from sync.xlsx.style_xml import StyleBook
@@ -220,3 +223,36 @@ def test_long_texts_are_cut_before_their_column_is_joined() -> None:
     bodies = re.findall(rb'<t xml:space="preserve">(x+)</t>', xml)
     assert [len(b) for b in bodies] == [32_767] * 40
     assert peak < 16_000_000
+
+
+def test_chunk_size_changes_only_where_the_bytes_are_cut(monkeypatch) -> None:
+    """Loose cells, two tables and a blank-heavy column, in chunks of 1 string or of
+    many: the same worksheet, every chunk is whole UTF-8."""
+    rows = [(f"Ñandú {i}", i, None if i % 3 else 1.5, date(2026, 1, 1 + i % 28))
+            for i in range(300)]
+    sheet = Sheet("C", cells=[Cell(1, 1, "Título", "title"), Cell(2, 2, 7, "value", "int")],
+                  tables=[Table("tblA", ("Nombre", "N", "Monto", "Día"), rows, row=4),
+                          Table("tblB", ("Nota",), [("más",), ("",)], row=310)])
+    whole = worksheet_xml(sheet, styles(), SheetLinks(None, ("rId1", "rId2")))
+    monkeypatch.setattr(sheet_xml, "_CHUNK_PIECES", 1)
+    chunks = worksheet_chunks(sheet, styles(), SheetLinks(None, ("rId1", "rId2")))
+    assert len(chunks) > 300 and b"".join(chunks) == whole
+    assert all(chunk.decode() for chunk in chunks)
+
+
+def test_a_strenum_column_is_written_as_its_values() -> None:
+    """StrEnum members (alone, mixed with texts, with blanks) give the cells their values
+    give; a text enum whose str() is not its value keeps its str()."""
+    class Loud(str, Enum):  # noqa: UP042 - the old kind on purpose: str() is "Loud.A"
+        A = "a"
+
+    states = [SendState.SENT, "pendiente", None, SendState.ERROR, "x & y"] * 40
+    as_text = [None if s is None else str(s) for s in states]
+
+    def xml(column: list) -> bytes:
+        table = Table("tblE", ("Estado", "Solo"), [(v, SendState.SENT) for v in column])
+        return worksheet_xml(Sheet("E", tables=[table]), styles(), SheetLinks(None, ()))
+
+    assert xml(states) == xml(as_text)
+    assert xml([SendState.SENT] * 200) == xml([str(SendState.SENT)] * 200)
+    assert b">Loud.A</t>" in xml([Loud.A, "b"] * 5)

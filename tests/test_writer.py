@@ -17,7 +17,7 @@ from lxml import etree
 
 from cobranza.layout.sheets import Sheet, Table
 from sync.errors import WorkbookOpen
-from sync.xlsx import fileops
+from sync.xlsx import fileops, sheet_xml
 from sync.xlsx import package as xlsx_package
 from sync.xlsx.sheet_xml import clean
 from sync.xlsx.style_xml import _key
@@ -178,7 +178,8 @@ def test_a_change_that_keeps_the_size_is_written(book: Path) -> None:
 @pytest.mark.parametrize("library", ["zlib", "isal"])
 def test_big_members_deflated_in_pieces_read_back_the_same(book: Path, tmp_path: Path,
                                                            monkeypatch, library: str) -> None:
-    """Worker threads deflate big members in independent pieces: one valid stream."""
+    """Worker threads deflate big members in independent pieces: one valid stream, also
+    when the worksheet comes in many chunks (pieces never span two of them)."""
     module = zlib if library == "zlib" else isal_zlib
     monkeypatch.setattr(xlsx_package, "fast_zlib", module)
     other = tmp_path / "other" / book.name
@@ -189,6 +190,7 @@ def test_big_members_deflated_in_pieces_read_back_the_same(book: Path, tmp_path:
     write(book, big)
     monkeypatch.setattr(xlsx_package, "_FAST_DEFLATE_OVER", 1)
     monkeypatch.setattr(xlsx_package, "_PIECE", 1000)
+    monkeypatch.setattr(sheet_xml, "_CHUNK_PIECES", 37)
     write(other, big)
     with zipfile.ZipFile(book) as whole, zipfile.ZipFile(other) as pieces:
         assert pieces.testzip() is None  # every member inflates and matches its CRC
@@ -197,6 +199,27 @@ def test_big_members_deflated_in_pieces_read_back_the_same(book: Path, tmp_path:
             assert whole.read(name) == pieces.read(name)
         assert pieces.getinfo("xl/worksheets/sheet4.xml").file_size > 50 * 1000
     assert openpyxl.load_workbook(other)["Alertas"]["B2001"].value == "Nombre 1999 & más"
+
+
+def test_a_big_member_given_in_chunks_is_kept_only_deflated(book: Path, monkeypatch) -> None:
+    """Package keeps a big member's deflated pieces, not its bytes: reading it back
+    inflates them, and it compares equal to the same bytes whole or in other chunks."""
+    monkeypatch.setattr(xlsx_package, "_PIECE", 1000)
+    chunks = [bytes(range(i % 7, 250)) * 30 for i in range(200)]
+    data = b"".join(chunks)
+    assert len(data) >= xlsx_package._FAST_DEFLATE_OVER
+    with xlsx_package.Package(book) as package:
+        package.put("xl/big.bin", chunks)
+        assert isinstance(package._new["xl/big.bin"], xlsx_package._Packed)
+        assert package.read("xl/big.bin") == data
+        assert package.head("xl/big.bin", 10) == data[:10]
+        assert package.same("xl/big.bin", data) and package.same("xl/big.bin", [data])
+        assert not package.same("xl/big.bin", data[:-1] + b"x")
+        out = book.parent / "out.xlsm"
+        with out.open("wb") as f:
+            package.write(f)
+    with zipfile.ZipFile(out) as z:
+        assert z.testzip() is None and z.read("xl/big.bin") == data
 
 
 def test_fewer_rows_shrink_the_table(book: Path) -> None:

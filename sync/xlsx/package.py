@@ -4,7 +4,8 @@
 `Package.write` streams the result, copying every untouched member's *compressed* bytes
 as they are (no inflate/deflate: ten times faster, and byte-identical by construction).
 Big new members are deflated in worker threads from the moment they are `put` (zlib
-releases the GIL), so compressing one sheet overlaps generating the next.
+releases the GIL), so compressing one sheet overlaps generating the next; they may come
+in chunks (never joined) and only their deflated pieces are kept.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CONTENT_TYPES = {
     "drawing": CT + "drawing+xml",
     "chart": CT + "drawingml.chart+xml",
 }
+Content = bytes | list[bytes]  # a member's bytes, whole or in chunks to be concatenated
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _CHUNK = 1 << 20
 _FAST_DEFLATE_OVER = 1 << 20  # members this big: level 1 (5x faster, ~20% larger), in threads
@@ -214,10 +216,9 @@ class Package:
             raise
         self.identity = file_identity(os.fstat(self._file.fileno()))
         self._infos = {i.filename: i for i in self._zip.infolist()}
-        self._new: dict[str, bytes] = {}
+        self._new: dict[str, list[bytes] | _Packed] = {}  # in the order they were put
         self._removed: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
-        self._packed: dict[str, tuple[Future[int], list[Future[bytes]]]] = {}
 
     def __enter__(self) -> Package:
         return self
@@ -237,7 +238,9 @@ class Package:
 
     def read(self, name: str) -> bytes | None:
         if name in self._new:
-            return self._new[name]
+            new = self._new[name]
+            # one chunk: that very object, no copy
+            return new.inflated() if isinstance(new, _Packed) else b"".join(new)
         if name in self._removed or name not in self._infos:
             return None
         return self._zip.read(name)
@@ -245,34 +248,40 @@ class Package:
     def head(self, name: str, size: int) -> bytes:
         """The first `size` bytes of a member, without inflating all of it."""
         if name in self._new:
-            return self._new[name][:size]
+            return self.read(name)[:size]
         if not self.has(name):
             return b""
         with self._zip.open(name) as f:
             return f.read(size)
 
-    def same(self, name: str, data: bytes) -> bool:
+    def same(self, name: str, data: Content) -> bool:
         """Whether the member holds exactly `data`; size and CRC first, so a changed
         member is told apart without inflating it."""
         info = self._infos.get(name)
+        chunks = _chunks(data)
         if name in self._new or info is None or name in self._removed:
-            return self.read(name) == data
-        if info.file_size != len(data) or zlib.crc32(data) != info.CRC:
+            return self.read(name) == b"".join(chunks)
+        if info.file_size != sum(map(len, chunks)) or _crc(chunks) != info.CRC:
             return False
-        return self._zip.read(name) == data
+        return self._zip.read(name) == b"".join(chunks)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Content) -> None:
+        """Store `data` as the member `name`; given in chunks, it is never joined whole
+        unless read back."""
+        chunks = _chunks(data)
         self._removed.discard(name)
-        self._new[name] = data
-        self._packed.pop(name, None)
-        if len(data) >= _FAST_DEFLATE_OVER:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="deflate")
-            self._packed[name] = _deflate_later(self._pool, data)
+        size = sum(map(len, chunks))
+        if size < _FAST_DEFLATE_OVER:
+            self._new[name] = chunks
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="deflate")
+        # only the deflated pieces are kept: a 1 000 000-row sheet's ~1 GB of XML is freed
+        # as it is packed, and read() inflates it back (the writer never needs to)
+        self._new[name] = _deflate_later(self._pool, chunks, size)
 
     def remove(self, name: str) -> None:
         self._new.pop(name, None)
-        self._packed.pop(name, None)
         if name in self._infos:
             self._removed.add(name)
 
@@ -280,29 +289,52 @@ class Package:
         """Stream the edited package to `out` (original member order, new members last)."""
         writer = _ZipWriter(out)
         for name in self.names():
-            if name in self._packed:
-                crc, pieces = self._packed[name]
-                writer.add_deflated(name, len(self._new[name]), crc.result(),
-                                    [p.result() for p in pieces])
-            elif name in self._new:
-                writer.add_bytes(name, self._new[name])
+            new = self._new.get(name)
+            if isinstance(new, _Packed):
+                writer.add_deflated(name, new.size, new.crc.result(),
+                                    [p.result() for p in new.pieces])
+            elif new is not None:
+                writer.add_bytes(name, b"".join(new))
             else:
                 writer.add_raw(self._infos[name], self._file)
         writer.close()
 
 
-def _deflate_later(pool: ThreadPoolExecutor,
-                   data: bytes) -> tuple[Future[int], list[Future[bytes]]]:
-    """CRC and deflated pieces of `data`, computed by `pool`.
+def _chunks(data: Content) -> list[bytes]:
+    return [data] if isinstance(data, bytes) else list(data)
 
-    Each piece is a raw deflate stream of its own, ended by a sync flush (the last one
-    by the final block): concatenated they are one valid stream, as pigz writes them.
+
+def _crc(chunks: list[bytes]) -> int:
+    crc = 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+@dataclass(frozen=True)
+class _Packed:
+    """A big member being deflated by worker threads: its size, CRC and pieces."""
+
+    size: int
+    crc: Future[int]
+    pieces: list[Future[bytes]]
+
+    def inflated(self) -> bytes:
+        return zlib.decompress(b"".join(p.result() for p in self.pieces), -15)
+
+
+def _deflate_later(pool: ThreadPoolExecutor, chunks: list[bytes], size: int) -> _Packed:
+    """CRC and deflated pieces of the content in `chunks` (`size` bytes), computed by
+    `pool`.
+
+    Each piece (at most _PIECE bytes, within one chunk) is a raw deflate stream of its
+    own, ended by a sync flush (the last one by the final block): concatenated they are
+    one valid stream, as pigz writes them.
     """
-    view = memoryview(data)
-    starts = range(0, len(data), _PIECE)
-    pieces = [pool.submit(_deflate, view[i:i + _PIECE], i + _PIECE >= len(data))
-              for i in starts]
-    return pool.submit(zlib.crc32, view), pieces
+    views = [view[i:i + _PIECE] for view in map(memoryview, chunks)
+             for i in range(0, len(view), _PIECE)]
+    pieces = [pool.submit(_deflate, v, i == len(views) - 1) for i, v in enumerate(views)]
+    return _Packed(size, pool.submit(_crc, chunks), pieces)
 
 
 def _deflate(data: memoryview, last: bool) -> bytes:

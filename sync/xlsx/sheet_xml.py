@@ -5,9 +5,10 @@ Cell styles live in `sync.xlsx.style_xml`, charts in `sync.xlsx.chart_xml`.
 Everything is generated as text (no DOM per cell): a 50 000-row sheet is ~500 000
 cells. Table bodies go column by column: each column of one plain type becomes a few
 "slots" (lists of row numbers and values, constant markup between them) checked and
-escaped as a whole, and the rows are interleaved by list slicing and joined once, so no
-Python code runs per cell on the common paths. Strings are always inline strings, never
-`<f>`, so data that looks like a formula (`=HYPERLINK(...)`, `+cmd`, `@SUM(1)`) stays text.
+escaped as a whole, and the rows are interleaved by list slicing and joined and encoded
+~1 MB at a time (`worksheet_chunks`), so no Python code runs per cell on the common
+paths. Strings are always inline strings, never `<f>`, so data that looks like a formula
+(`=HYPERLINK(...)`, `+cmd`, `@SUM(1)`) stays text.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
-from itertools import chain
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -40,6 +42,7 @@ _SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 _EPOCH = date(1899, 12, 30).toordinal()
 _DEFAULT_WIDTH, _MAX_WIDTH, _WIDTH_SAMPLE = 8.43, 60.0, 500
 TABLE_STYLE = "TableStyleMedium2"
+_CHUNK_PIECES = 1 << 16  # strings per encoded chunk of a worksheet: ~1 MB of cells
 
 
 def clean(value: str) -> str:
@@ -152,7 +155,7 @@ Slots = list[str | list[str]]
 
 @dataclass
 class _Block:
-    """Body rows of one table, kept as column slots and joined once at the end."""
+    """Body rows of one table, kept as column slots and joined chunk by chunk at the end."""
 
     first: int  # first row
     numbers: list[str]  # str(row) of every row, in order
@@ -164,9 +167,10 @@ class _Block:
     def last(self) -> int:
         return self.first + len(self.numbers) - 1
 
-    def pieces(self) -> list[str]:
-        """The `<row>` elements as one flat list of strings: a row template (adjacent
-        constants merged) repeated, then each per-row slot assigned by slice."""
+    def chunks(self) -> list[bytes]:
+        """The `<row>` elements in UTF-8 chunks of about `_CHUNK_PIECES` strings each: a
+        row template (adjacent constants merged) repeated, then each per-row slot assigned
+        by slice. A chunk at a time, so its lists stay in the CPU cache."""
         template: list[str] = []
         varying: list[tuple[int, list[str]]] = []
         constant_last = False
@@ -180,10 +184,14 @@ class _Block:
                 template.append(slot)
             constant_last = isinstance(slot, str)
         stride, n = len(template), len(self.numbers)
-        flat = template * n
-        for i, slot in varying:
-            flat[i::stride] = slot
-        return flat
+        step = max(1, _CHUNK_PIECES // stride)  # rows per chunk
+        chunks = []
+        for a in range(0, n, step):
+            flat = template * (min(a + step, n) - a)
+            for i, slot in varying:
+                flat[i::stride] = slot[a:a + step]
+            chunks.append("".join(flat).encode())
+        return chunks
 
     def row_cells(self) -> list[str]:
         """Each row's cells as one string (when other cells share these rows)."""
@@ -277,12 +285,13 @@ class _ColumnEncoder:
     def slots(self, letter: str, values: list[Any], numbers: list[str]) -> Slots:
         """The column's cells as slots (see `Slots`)."""
         kinds = set(map(type, values))
-        if any(k is not str and issubclass(k, str) for k in kinds):  # StrEnum: its text
+        if any(k is not str and issubclass(k, str) and not issubclass(k, StrEnum)
+               for k in kinds):  # a str subclass whose str() may not be its text
             values = [str(v) if isinstance(v, str) else v for v in values]
             kinds = set(map(type, values))
         blanks = type(None) in kinds
         kinds.discard(type(None))
-        if kinds <= {str}:
+        if all(issubclass(k, str) for k in kinds):  # a StrEnum's text is its value, as is
             bodies = _bodies([v or "" for v in values] if blanks else values)
             middle = self.text + ' t="inlineStr"><is><t xml:space="preserve">'
             return _slots(letter, middle, "</t></is></c>", bodies, numbers, values)
@@ -293,8 +302,9 @@ class _ColumnEncoder:
                 present = [t not in _BLANK_REPR for t in texts]
                 return _slots(letter, self.number + "><v>", "</v></c>", texts, numbers, present)
             return _slots(letter, self.number + "><v>", "</v></c>", texts, numbers, None)
-        if kinds == {date}:
-            texts = ["" if v is None else str(v.toordinal() - _EPOCH) for v in values]
+        if kinds == {date}:  # few distinct days: each serial is formatted once
+            serials = {v: str(v.toordinal() - _EPOCH) for v in set(values) if v is not None}
+            texts = list(map(serials.get, values, repeat("")))
             return _slots(letter, self.date + "><v>", "</v></c>", texts, numbers, values)
         if kinds == {datetime}:
             texts = ["" if v is None else repr(serial(v)) for v in values]
@@ -364,31 +374,39 @@ def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[
 
 
 def _bodies(values: list[str]) -> list[str]:
-    """Inline-string texts of a column: one scan of the whole column says whether any
-    needs escaping (then each distinct value is cleaned once). Values are cut to Excel's
-    limit first: a column of long texts (message bodies) is never joined whole."""
+    """Inline-string texts of a column: one scan of the whole column says what any value
+    needs (then each distinct value gets only that). Values are cut to Excel's limit
+    first: a column of long texts (message bodies) is never joined whole."""
     if max(map(len, values), default=0) > _MAX_TEXT:
         values = [v[:_MAX_TEXT] for v in values]
-    joined = "".join(values)
-    if not _plain(joined):
-        cleaned = {v: _body(v) for v in set(values)}
-        return list(map(cleaned.__getitem__, values))
-    return values
+    treat = _treatment("".join(values))
+    if treat is None:
+        return values
+    cleaned = {v: treat(v) for v in set(values)}
+    return list(map(cleaned.__getitem__, values))
 
 
-def _plain(joined: str) -> bool:
-    """True when `text` leaves every character as is (length aside). Same answer as
-    `_SPECIAL` and "_x", but C-speed: a regex scans ~5 times slower than `translate`."""
-    if ("_" in joined and "_x" in joined) or "\ufffe" in joined or "\uffff" in joined:
-        return False
+def _treatment(joined: str) -> Callable[[str], str] | None:
+    """What `text` does to the texts joined in `joined` (each within Excel's limit): None
+    when it leaves every character as is, `escape` when only &, < and > change, else
+    `text` itself. Same answer as `_SPECIAL`, `_ILLEGAL` and "_x", but C-speed: a regex
+    scans ~5 times slower than `translate`."""
+    if "\ufffe" in joined or "\uffff" in joined:
+        return text
     try:
         raw = joined.encode("latin-1")
     except UnicodeEncodeError:
         try:
             raw = joined.encode()  # UTF-8: a multi-byte character has no byte below 0x80
         except UnicodeEncodeError:  # a lone surrogate
-            return False
-    return len(raw.translate(None, _BAD_BYTES)) == len(raw)
+            return text
+    kept = len(raw.translate(None, _BAD_BYTES))
+    protect = "_x" in joined
+    if kept == len(raw) and not protect:
+        return None
+    if protect or kept != len(raw.translate(None, b"&<>")):  # "_x" or an illegal character
+        return text
+    return escape
 
 
 def _body(value: str) -> str:
@@ -397,14 +415,15 @@ def _body(value: str) -> str:
     return text(value) if needs_work else value
 
 
-def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str]]:
-    """`<sheetData>` as segments of pieces: loose rows and table blocks in row order."""
+def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str] | _Block]:
+    """`<sheetData>` as segments, in row order: lists of loose rows' pieces and table
+    blocks, alternating, a list first and last."""
     segments, loose = [], ["<sheetData>"]
     items: list[tuple[int, _Block | None]] = [(r, None) for r in rows]
     items += [(b.first, b) for b in blocks]
     for r, block in sorted(items, key=lambda item: item[0]):
         if block is not None:
-            segments += [loose, block.pieces()]
+            segments += [loose, block]
             loose = []
             continue
         pieces = rows[r]
@@ -416,16 +435,6 @@ def _sheet_data(rows: Grid, blocks: list[_Block]) -> list[list[str]]:
         loose.append(f'<row r="{r}">{"".join(xml for _, _, xml in pieces)}</row>')
     loose.append("</sheetData>")
     return segments + [loose]
-
-
-def _concat(segments: list[list[str]]) -> list[str]:
-    """One list of all the pieces, built around the longest segment: a table body of
-    millions of pieces is extended in place, never copied."""
-    longest = max(range(len(segments)), key=lambda i: len(segments[i]))
-    out = segments[longest]
-    out[0:0] = list(chain.from_iterable(segments[:longest]))
-    out += chain.from_iterable(segments[longest + 1:])
-    return out
 
 
 def _display_len(value: Any, fmt: Format) -> int:
@@ -496,6 +505,13 @@ class SheetLinks:
 
 
 def worksheet_xml(sheet: Sheet, styles: StyleBook, links: SheetLinks) -> bytes:
+    return b"".join(worksheet_chunks(sheet, styles, links))
+
+
+def worksheet_chunks(sheet: Sheet, styles: StyleBook, links: SheetLinks) -> list[bytes]:
+    """The worksheet part in UTF-8 chunks of ~1 MB, for `Package.put`: encoding each
+    chunk while it is in the CPU cache, and never joining the whole sheet (as text, then
+    bytes), takes ~40% less time than one join and encode of a 50 MB sheet."""
     rows, blocks = _grid(sheet, styles)
     parts = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -519,7 +535,16 @@ def worksheet_xml(sheet: Sheet, styles: StyleBook, links: SheetLinks) -> bytes:
                    + "".join(f'<tablePart r:id="{rid}"/>' for rid in links.tables)
                    + "</tableParts>")
     end.append("</worksheet>")
-    return "".join(_concat([parts, *_sheet_data(rows, blocks), end])).encode()
+    segments = _sheet_data(rows, blocks)
+    segments[0][0:0] = parts
+    segments[-1] += end
+    chunks: list[bytes] = []
+    for segment in segments:
+        if isinstance(segment, _Block):
+            chunks += segment.chunks()
+        elif segment:
+            chunks.append("".join(segment).encode())
+    return chunks
 
 
 def table_xml(table: Table, table_id: int, name: str) -> bytes:

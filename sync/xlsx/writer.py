@@ -30,6 +30,7 @@ from sync.xlsx.config_sheet import NoParameterTable, set_parameter
 from sync.xlsx.package import (
     CONTENT_TYPES,
     NS_MAIN,
+    Content,
     ContentTypes,
     Package,
     Relationships,
@@ -39,7 +40,7 @@ from sync.xlsx.package import (
     rels_path,
     resolve,
 )
-from sync.xlsx.sheet_xml import SheetLinks, table_xml, worksheet_xml
+from sync.xlsx.sheet_xml import SheetLinks, table_xml, worksheet_chunks
 from sync.xlsx.style_xml import StyleBook
 
 _CT_PART = "[Content_Types].xml"
@@ -263,8 +264,8 @@ class _Edit:
         self.entries[sheet.name.casefold()] = self.workbook.add_sheet(sheet.name, sheet_part)
         self.dirty |= {Workbook.PART, _WB_RELS}
 
-    def _render(self, sheet: Sheet, sheet_part: str) -> dict[str, bytes]:
-        parts: dict[str, bytes] = {}
+    def _render(self, sheet: Sheet, sheet_part: str) -> dict[str, Content]:
+        parts: dict[str, Content] = {}
         rels = Relationships()
         drawing_id = None
         if sheet.charts:
@@ -277,7 +278,7 @@ class _Edit:
             table_ids.append(rels.add("table", relative(sheet_part, part)))
             parts[part] = table_xml(table, self._table_id(), self._table_name(table.name))
         links = SheetLinks(drawing_id, tuple(table_ids), self._code_name(sheet_part))
-        parts[sheet_part] = worksheet_xml(sheet, self.styles, links)
+        parts[sheet_part] = worksheet_chunks(sheet, self.styles, links)
         if rels.rels:
             parts[rels_path(sheet_part)] = rels.to_bytes()
         return parts
