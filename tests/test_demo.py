@@ -164,9 +164,9 @@ def test_create_workbook_without_demo_is_the_template_with_its_own_id(tmp_path):
     ids = []
     for book in (out, other):
         config = openpyxl.load_workbook(book)["Configuración"]
-        assert config.tables["tblParametros"].ref == "A1:B39"
-        assert config["A39"].value == "Id del libro"
-        ids.append(config["B39"].value)
+        assert config.tables["tblParametros"].ref == "A1:B40"
+        assert config["A40"].value == "Id del libro"
+        ids.append(config["B40"].value)
         assert read_book(book).config.workbook_id == ids[-1]
     assert all(re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", i) for i in ids)
     assert ids[0] != ids[1]
@@ -177,7 +177,7 @@ def test_demo_workbook_tables_hold_the_rows(demo_book, data):
     refs = {name: ref for ws in wb.worksheets for name, ref in ws.tables.items()}
     assert refs == {
         "tblClientes": "A1:L153", "tblFacturas": "A1:L2004", "tblPagos": "A1:E1433",
-        "tblGestiones": "A1:I202", "tblParametros": "A1:B39", "tblCobradores": "D1:F6",
+        "tblGestiones": "A1:I202", "tblParametros": "A1:B40", "tblCobradores": "D1:F6",
         "tblAreas": "H1:J5", "tblAvisos": "L1:P14", "tblPlantillas": "A1:D20",
         "tblConvenios": "A1:H7",
     }
