@@ -162,6 +162,16 @@ def test_cells_beside_a_table_body_and_tables_side_by_side() -> None:
     assert_same(Sheet("S", cells=cells, tables=[left, right]))
 
 
+def test_non_ascii_text_in_blocks_and_in_rows_shared_with_cells() -> None:
+    # a block's pieces hold UTF-8 as Latin-1 characters: alone, beside cells, mixed kinds
+    names = ["Café", "Ñandú & <hijos>", "€ 1", "💶", "plain", "x_y", "\ud800"]
+    alone = Table("tblA", ("N", "M"), [(n, i if i % 2 else n) for i, n in enumerate(names)],
+                  row=2)
+    shared = Table("tblB", ("N",), [(n,) for n in names], row=2, col=5)
+    assert_same(Sheet("A", tables=[alone]))
+    assert_same(Sheet("B", cells=[Cell(4, 1, "Año ñ", style="note")], tables=[shared]))
+
+
 def test_table_without_rows_and_sheet_without_tables() -> None:
     assert_same(Sheet("E", tables=[Table("tblE", ("A", "B"), [], row=3)]))
     assert_same(Sheet("F", cells=[Cell(2, 2, 5, format="int")]))

@@ -149,13 +149,18 @@ def table_ref(table: Table) -> str:
 # row number -> pieces of that row: (first column, last column, cells XML)
 Grid = dict[int, list[tuple[int, int, str]]]
 # A column's cells as slots, left to right: a str is the same on every row, a list has
-# one piece per row ("" where the cell is blank).
+# one piece per row ("" where the cell is blank). Every piece holds its UTF-8 bytes as
+# Latin-1 characters (`_as_latin1`): the same text when ASCII.
 Slots = list[str | list[str]]
 
 
 @dataclass
 class _Block:
-    """Body rows of one table, kept as column slots and joined chunk by chunk at the end."""
+    """Body rows of one table, kept as column slots and joined chunk by chunk at the end.
+
+    The slots hold UTF-8 as Latin-1 characters, so a chunk is encoded by a plain copy
+    (`encode("latin-1")`) instead of UTF-8 encoding character by character (~2x faster
+    when a sheet has accented names)."""
 
     first: int  # first row
     numbers: list[str]  # str(row) of every row, in order
@@ -190,14 +195,15 @@ class _Block:
             flat = template * (min(a + step, n) - a)
             for i, slot in varying:
                 flat[i::stride] = slot[a:a + step]
-            chunks.append("".join(flat).encode())
+            chunks.append("".join(flat).encode("latin-1"))
         return chunks
 
     def row_cells(self) -> list[str]:
         """Each row's cells as one string (when other cells share these rows)."""
         n = len(self.numbers)
         columns = [slot if isinstance(slot, list) else [slot] * n for slot in self.slots]
-        return list(map("".join, zip(*columns, strict=True)))
+        return [cells.encode("latin-1").decode() for cells in map(
+            "".join, zip(*columns, strict=True))]
 
 
 def _grid(sheet: Sheet, styles: StyleBook) -> tuple[Grid, list[_Block]]:
@@ -330,7 +336,7 @@ class _ColumnEncoder:
                     if len(value) <= _MEMO_LEN:
                         memo[value] = body
                 append(f"{head}{r}{middle}{body}</t></is></c>")
-        return out
+        return out if "".join(out).isascii() else _as_latin1(out)
 
     def __call__(self, ref_: str, value: Any) -> str:
         kind = type(value)
@@ -374,16 +380,30 @@ def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[
 
 
 def _bodies(values: list[str]) -> list[str]:
-    """Inline-string texts of a column: one scan of the whole column says what any value
-    needs (then each distinct value gets only that). Values are cut to Excel's limit
-    first: a column of long texts (message bodies) is never joined whole."""
+    """Inline-string texts of a column, as `Slots` hold them: one scan of the whole column
+    says what any value needs (then each distinct value gets only that). Values are cut
+    to Excel's limit first: a column of long texts (message bodies) is never joined
+    whole."""
     if max(map(len, values), default=0) > _MAX_TEXT:
         values = [v[:_MAX_TEXT] for v in values]
-    treat = _treatment("".join(values))
+    joined = "".join(values)
+    treat = _treatment(joined)
+    if joined.isascii():
+        return values if treat is None else _each_distinct(values, treat)
     if treat is None:
-        return values
-    cleaned = {v: treat(v) for v in set(values)}
-    return list(map(cleaned.__getitem__, values))
+        return _as_latin1(values)
+    return _each_distinct(values, lambda v: treat(v).encode().decode("latin-1"))
+
+
+def _as_latin1(texts: list[str]) -> list[str]:
+    """Each text's UTF-8 bytes as Latin-1 characters (see `_Block`)."""
+    return _each_distinct(texts, lambda v: v.encode().decode("latin-1"))
+
+
+def _each_distinct(values: list[str], change: Callable[[str], str]) -> list[str]:
+    """`change` of every value, computed once per distinct value."""
+    changed = {v: change(v) for v in set(values)}
+    return list(map(changed.__getitem__, values))
 
 
 def _treatment(joined: str) -> Callable[[str], str] | None:
