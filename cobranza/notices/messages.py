@@ -252,6 +252,16 @@ def key_parts(outgoing: Outgoing) -> list[tuple[str, str, str]]:
     return out
 
 
+def part_texts(outgoing: Outgoing) -> list[tuple[str, str]]:
+    """(notice code, invoices as Envíos lists them) of each part of a message that has
+    keys: `key_parts` without the keys, once per part rather than once per key."""
+    if not outgoing.parts:
+        pieces: tuple = ((outgoing.code, outgoing.lines),) if outgoing.keys else ()
+    else:
+        pieces = tuple((part.code, part.lines) for part in outgoing.parts if part.keys)
+    return [(code, invoice_list(line.invoice for line in lines)) for code, lines in pieces]
+
+
 def invoice_list(invoices: Iterable[str]) -> str:
     """A message's invoices as Envíos shows them: distinct, in line order, ", "-joined."""
     return ", ".join(dict.fromkeys(filter(None, invoices)))

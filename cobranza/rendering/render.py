@@ -174,20 +174,21 @@ def invoice_view(line: Line, config: Config | None = None,
                               config.early_days)
         if early is not None:
             pay, until = format_amount(early.amount, line.currency), dmy(early.deadline)
+    # positional, in field order: a digest builds ~20 000 of these (keywords cost more)
     return InvoiceView(
-        factura=line.invoice,
-        cliente=line.customer,
-        emision=dmy(line.issued),
-        vencimiento=dmy(line.due),
-        dias_vencidos=int(line.days_overdue),
-        saldo=format_amount(line.balance, line.currency),
-        moneda=line.currency,
-        fecha_compromiso=dmy(line.promise_date),
-        estatus=line.status,
-        detalle=line.detail,
-        enlace_pago=link,
-        pronto_pago=pay,
-        fecha_pronto_pago=until,
+        line.invoice,  # factura
+        line.customer,  # cliente
+        dmy(line.issued),  # emision
+        dmy(line.due),  # vencimiento
+        int(line.days_overdue),  # dias_vencidos
+        format_amount(line.balance, line.currency),  # saldo
+        line.currency,  # moneda
+        dmy(line.promise_date),  # fecha_compromiso
+        line.status,  # estatus
+        line.detail,  # detalle
+        link,  # enlace_pago
+        pay,  # pronto_pago
+        until,  # fecha_pronto_pago
     )
 
 
@@ -275,12 +276,15 @@ def instalment_variables(lines: tuple[Line, ...]) -> dict[str, str]:
 
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
-                     collector: CollectorView | None = None) -> dict[str, Any]:
+                     collector: CollectorView | None = None,
+                     views: dict[int, InvoiceView] | None = None) -> dict[str, Any]:
     """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
     but `referencia_pago` (see `with_reference`). A customer email lists at most
     `BODY_INVOICES` invoices (`facturas`, in the notice's order) and counts the rest
     (`facturas_mas`); totals, subject and payment link are over all of them. Digests are
-    internal: they list everything."""
+    internal: they list everything. `views`: the invoice views already built for this
+    message, by `id` of their line (the whole email and each of its notices list the same
+    lines)."""
     notice = outgoing.kind == Kind.NOTICE
     terms = config if notice else None  # payment links and discounts: customer emails
     owed = owed_lines(outgoing.lines)
@@ -289,7 +293,8 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
         "empresa": config.company,
         "remitente": sender_name(config.sender),
         "cliente": CustomerView(outgoing.recipient, name),
-        "facturas": [invoice_view(line, terms, as_of) for line in shown],
+        "facturas": ([invoice_view(line, terms, as_of) for line in shown] if views is None
+                     else _views(shown, terms, as_of, views)),
         "facturas_mas": more,
         "totales": totals(owed),
         "fecha_corte": dmy(as_of),
@@ -305,6 +310,18 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
         context["cobrador"] = collector
     context.update(outgoing.context)
     return context
+
+
+def _views(lines: tuple[Line, ...], terms: Config | None, as_of: date,
+           built: dict[int, InvoiceView]) -> list[InvoiceView]:
+    """`invoice_view` of each line, reusing (and adding to) those `built` by line id."""
+    views = []
+    for line in lines:
+        view = built.get(id(line))
+        if view is None:
+            view = built[id(line)] = invoice_view(line, terms, as_of)
+        views.append(view)
+    return views
 
 
 def find_template(book: Book, code: str) -> Template | None:
@@ -463,7 +480,8 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
     the email like a failing PIE."""
     name = outgoing_name(book, outgoing)
     collector = outgoing_collector(book, outgoing)
-    whole = template_context(outgoing, book.config, name, as_of, collector)
+    views: dict[int, InvoiceView] = {}  # lines are alive while this message renders
+    whole = template_context(outgoing, book.config, name, as_of, collector, views)
     frames = {}
     for frame in (HEADER, FOOTER):
         found = find_template(book, frame)
@@ -484,7 +502,7 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         problem = _unusable(part.template, found)
         result = Rendered(error=problem) if problem else render_pair(
             found[0], found[1],
-            {**template_context(one, book.config, name, as_of, collector),
+            {**template_context(one, book.config, name, as_of, collector, views),
              "referencia_pago": reference},
             part.template)
         if result.ok:

@@ -42,7 +42,7 @@ from cobranza.layout.sends import PREVIEW_STATES, PreviewRow, SentRow, codes_tex
 from cobranza.layout.wording import reason_text
 from cobranza.notices.customers import email_cell_error, refused_problem, smtputf8_problem
 from cobranza.notices.fixable import render_error
-from cobranza.notices.messages import Outgoing, Skipped, key_parts, with_parts
+from cobranza.notices.messages import Outgoing, Skipped, part_texts, with_parts
 from cobranza.notices.payment import payment_link
 from cobranza.notices.statement import BODY_INVOICES, Received, recent_payments
 from cobranza.rendering.html import email_html
@@ -465,7 +465,7 @@ def _row(
     rendered: Rendered | None = None, logged: bool = False,
     input_error: InputError | None = None, standing: bool = False,
 ) -> DeliveryRow:
-    parts = [(code, invoices) for _, code, invoices in key_parts(item)]
+    parts = part_texts(item)  # Envíos shows each code once: one entry per part will do
     name = outgoing_name(run.book, item)
     standing = standing or (input_error is not None and not logged)
     return DeliveryRow(
