@@ -10,7 +10,7 @@ Per N it times, in this process run after run (median of --repeat):
   plan    sync.cycle.plan alone (frames already computed, empty ledger);
   write   sync.xlsx.writer.write_outputs alone (the cycle's own sheets, fresh copy);
 and then as whole processes (wall time and peak RSS from os.wait4 of each child):
-floor, naive and `python -m sync.cli sync --dry-run` (the `cobranza` entry point).
+floor, naive and `cobranza sync --dry-run` as the entry point `sync.launch:console` runs it.
 It also splits one in-process cycle into its phases, checks that the sync left every
 non-output part of the package as it was, and times each UDF core of addin/udfs.py on a
 --udf-n row column (cold: first call on a fresh Book; warm: next calls).
