@@ -8,6 +8,7 @@ every other command starts as it always did. Kept free of heavy imports on purpo
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -17,12 +18,25 @@ _BOOK_SUFFIXES = (".xlsm", ".xlsx")
 
 
 def console() -> None:
-    book = sync_book(sys.argv[1:])
-    if book is not None:
-        prefetch.start(book)
+    prepare(sys.argv[1:])
     from sync.cli import console as run
 
     run()
+
+
+def prepare(argv: list[str]) -> None:
+    """Before the imports: for `cobranza sync`, start parsing the workbook's Facturas, and
+    leave the cyclic GC off for the whole command. Each phase of a cycle pauses it anyway
+    (`sync.memory`); turning it back on between phases makes the next collection walk
+    everything the phase allocated, ~0.1 s each at 100 000 invoices, for garbage that the
+    phases do not leave (measured: the same peak memory). The process ends with the
+    command; the service (`cobranza run`) keeps the GC between its cycles."""
+    if argv[:1] != ["sync"]:
+        return
+    gc.disable()
+    book = sync_book(argv)
+    if book is not None:
+        prefetch.start(book)
 
 
 def sync_book(argv: list[str]) -> Path | None:

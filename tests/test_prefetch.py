@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,14 @@ def test_only_a_sync_of_one_existing_workbook_is_prefetched(tmp_path) -> None:
     assert sync_book(["sync", str(tmp_path / "no-existe.xlsm")]) is None
     assert sync_book(["sync", str(book), str(book)]) is None
     assert sync_book([]) is None
+
+
+@pytest.mark.parametrize(("argv", "enabled"), [
+    (["sync", "libro.xlsm", "--dry-run"], False), (["run", "libro.xlsm"], True),
+    (["init", "--demo", "libro.xlsm"], True)])
+def test_a_one_shot_sync_runs_without_the_cyclic_gc(argv, enabled) -> None:
+    """Each phase pauses the GC; a `cobranza sync` process leaves it off between them."""
+    code = f"import gc; from sync.launch import prepare; prepare({argv!r}); print(gc.isenabled())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == str(enabled)
