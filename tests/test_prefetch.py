@@ -1,5 +1,6 @@
-"""`cobranza sync BOOK` parses Facturas while the program imports (issue 18): the reader
-takes those rows only from the very file it reads, unchanged since."""
+"""`cobranza sync BOOK` starts parsing the input sheets while the program imports, and the
+reader's thread joins in (issue 18): each sheet parsed once, by one of the two threads; the
+reader takes a started parsing only for the very file it reads, unchanged since."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from cobranza.book.validate import SHEETS
 from sync.launch import sync_book
 from sync.workbook.init import create_workbook
-from sync.xlsx import prefetch
+from sync.xlsx import prefetch, reader
 from sync.xlsx.reader import read_book
 from tests.workbook_edit import append_rows
 
@@ -24,14 +26,34 @@ def _book(path: Path, invoices: list[str]) -> Path:
         "Clientes": [{"Cliente": "C1", "Nombre": "Ferretería López", "Email": "a@b.mx"}],
         "Facturas": [{"Factura": f, "Cliente": "C1", "Emisión": "2026-11-01",
                       "Vencimiento": "2026-11-30", "Importe": 100.0} for f in invoices],
+        "Pagos": [{"Fecha": "2026-11-20", "Factura": invoices[0], "Importe": 40.0}],
     })
     return path
+
+
+@pytest.fixture
+def parses(monkeypatch) -> list[tuple[str, str]]:
+    """(thread, sheet) of every parse, by the worker and by the reader's thread."""
+    seen: list[tuple[str, str]] = []
+    worker, here = prefetch._parsed, reader._rows
+
+    def in_worker(book, sheet):
+        seen.append(("worker", sheet))
+        return worker(book, sheet)
+
+    def in_reader(book, sheet, path):
+        seen.append(("reader", sheet))
+        return here(book, sheet, path)
+
+    monkeypatch.setattr(prefetch, "_parsed", in_worker)
+    monkeypatch.setattr(reader, "_rows", in_reader)
+    return seen
 
 
 @pytest.fixture(autouse=True)
 def _nothing_pending():
     yield
-    prefetch.take("/", "")  # a test that did not read leaves nothing for the next
+    prefetch.take("/")  # a test that did not read leaves nothing for the next
 
 
 def test_the_prefetched_rows_are_the_facturas_the_reader_reads(tmp_path) -> None:
@@ -39,16 +61,49 @@ def test_the_prefetched_rows_are_the_facturas_the_reader_reads(tmp_path) -> None
     prefetch.start(book)
     taken = read_book(book)
     assert list(taken.invoices["invoice"]) == ["F-1", "F-2"]
-    assert prefetch.take(book, "Facturas") is None  # taken once
+    assert prefetch.take(book) is None  # taken once
     again = read_book(book)  # no prefetch: read as always
     assert taken.invoices.equals(again.invoices)
+
+
+def test_every_input_sheet_is_parsed_once_by_one_of_the_two_threads(tmp_path, parses) -> None:
+    book = _book(tmp_path / "libro.xlsm", ["F-1", "F-2"])
+    prefetch.start(book)
+    prefetch._pending._worker.join()  # the head start parsed everything: the reader takes it
+    read = read_book(book)
+    assert sorted(sheet for _, sheet in parses) == sorted(SHEETS)
+    assert {thread for thread, _ in parses} == {"worker"}
+    assert list(read.payments["amount"]) == [4000]  # centavos
+    parses.clear()
+    again = read_book(book)  # no head start: the reader's own worker and its thread share
+    assert sorted(sheet for _, sheet in parses) == sorted(SHEETS)
+    assert again.invoices.equals(read.invoices) and again.payments.equals(read.payments)
+
+
+def test_a_sheet_the_worker_failed_on_is_parsed_again_by_the_reader(tmp_path, parses,
+                                                                  monkeypatch) -> None:
+    """The worker's failure is only a lost head start: the reader parses the sheet with
+    its own error handling (`reader._rows`: a damaged sheet, a busy file)."""
+    book = _book(tmp_path / "libro.xlsm", ["F-1"])
+    worker = prefetch._parsed
+    monkeypatch.setattr(prefetch, "_parsed",
+                        lambda b, sheet: None if sheet == "Pagos" else worker(b, sheet))
+    prefetch.start(book)
+    prefetch._pending._worker.join()
+    assert list(read_book(book).payments["amount"]) == [4000]  # centavos
+    assert ("reader", "Pagos") in parses
+
+
+def test_the_worker_queue_names_every_input_sheet() -> None:
+    assert sorted(prefetch.PARSE_ORDER) == sorted(SHEETS)
+    assert prefetch.PARSE_ORDER[0] == prefetch.BIG_SHEET
 
 
 def test_a_workbook_saved_again_meanwhile_is_read_again(tmp_path) -> None:
     book = _book(tmp_path / "libro.xlsm", ["F-1", "F-2"])
     newer = _book(tmp_path / "nuevo.xlsm", ["F-9"])
     prefetch.start(book)
-    prefetch._pending.thread.join()  # parsed before the user saves
+    prefetch._pending._worker.join()  # parsed before the user saves
     shutil.copyfile(newer, tmp_path / "tmp.xlsm")
     os.replace(tmp_path / "tmp.xlsm", book)  # Excel saves through a new file
     assert list(read_book(book).invoices["invoice"]) == ["F-9"]

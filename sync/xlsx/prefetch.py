@@ -1,76 +1,153 @@
-"""Start parsing a workbook's Facturas sheet before the program has finished importing.
+"""Parse a workbook's input sheets in two threads, starting before the program imports.
 
 `cobranza sync BOOK` spends ~0.5 s importing pandas, numpy and the project before it can
-read anything; calamine parses a sheet's XML without holding the GIL, so the largest
-sheet is parsed meanwhile in a thread (`start`, from `sync.launch`). The reader takes
-the rows (`take`) only when they come from the very file it reads: same path, and the
-file unchanged since (device, inode, size and modification time), otherwise it reads
-as always. This module imports nothing heavy.
+read anything; calamine parses a sheet's XML without holding the GIL, so a worker thread
+starts on the largest sheets meanwhile (`start`, from `sync.launch`), and the reader's
+own thread joins in once it gets there (`Parsing.rows`): each sheet is parsed once, by
+whichever thread claims it first, largest first. The reader takes a started parsing
+(`take`) only when it reads the very file it was started on, unchanged since (device,
+inode, size and modification time); otherwise it starts its own. This module imports
+nothing heavy.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from cobranza.book.text import match_names
 
 BIG_SHEET = "Facturas"
+# Largest first on a typical book (the input sheets of `cobranza.book.validate.SHEETS`):
+# the worker thread starts on these while the reader still needs the small ones.
+PARSE_ORDER = (BIG_SHEET, "Pagos", "Gestiones", "Clientes", "Convenios", "Plantillas",
+               "Configuración")
+
+Rows = list[list]
 
 
-class _Prefetch:
+class Parsing:
+    """The input sheets of one workbook file, each parsed once by whichever thread claims
+    it first: a worker thread with its own calamine handle, and the reader."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.stamp = _stamp(path)
-        self.sheet = ""  # the workbook's name for Facturas ("" = none found)
-        self.rows: list[list] | None = None  # None: failed (the reader reads it again)
-        self.thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
+        self._changed = threading.Condition()
+        self._todo: list[str] | None = None  # workbook sheet names, None until known
+        self._claimed: set[str] = set()
+        self._parsed: dict[str, Rows | None] = {}  # None: failed, the reader parses again
+        self._stopped = False
+        self._worker = threading.Thread(target=self._work, name="parsing", daemon=True)
 
-    def _run(self) -> None:
+    @classmethod
+    def start(cls, path: Path) -> Parsing:
+        parsing = cls(path)
+        parsing._worker.start()
+        return parsing
+
+    def _plan(self, sheet_names: list[str]) -> None:
+        """Queue the workbook's input sheets, largest first (the worker, once open)."""
+        with self._changed:
+            if self._todo is None:
+                self._todo = list(match_names(sheet_names, PARSE_ORDER).values())
+                self._changed.notify_all()
+
+    def rows(self, sheet: str, parse: Callable[[str], Rows]) -> Rows:
+        """`sheet`'s rows: the worker's, or parsed here with `parse`; while the worker is
+        on it, this thread parses the next sheet of the queue instead of waiting."""
+        while True:
+            with self._changed:
+                if sheet in self._parsed:
+                    done = self._parsed.pop(sheet)
+                    if done is not None:
+                        return done
+                    here = sheet  # the worker failed: parse (and report) it here
+                elif sheet not in self._claimed:
+                    self._claimed.add(sheet)
+                    here = sheet
+                elif (here := self._next()) is None:
+                    self._changed.wait()
+                    continue
+            if here == sheet:
+                return parse(sheet)
+            self._store(here, parse(here))  # the reader asks for it later
+
+    def _store(self, sheet: str, rows: Rows | None) -> None:
+        with self._changed:
+            self._parsed[sheet] = rows
+            self._changed.notify_all()
+
+    def _next(self) -> str | None:
+        """(Locked.) Claim the first sheet of the queue nobody has claimed."""
+        for sheet in () if self._stopped else self._todo or ():
+            if sheet not in self._claimed:
+                self._claimed.add(sheet)
+                return sheet
+        return None
+
+    def _work(self) -> None:
         try:
             import python_calamine
 
             book = python_calamine.CalamineWorkbook.from_path(str(self.path))
-            try:
-                self.sheet = match_names(book.sheet_names, (BIG_SHEET,)).get(BIG_SHEET, "")
-                if self.sheet:
-                    self.rows = book.get_sheet_by_name(self.sheet).to_python(
-                        skip_empty_area=False)
-            finally:
-                book.close()
-        except BaseException:  # noqa: BLE001 - a hint only: the reader reads and reports
-            self.rows = None
+        except BaseException:  # noqa: BLE001 - a head start only: the reader reads and reports
+            self._plan([])
+            return
+        try:
+            self._plan(book.sheet_names)
+            while (sheet := self._claim_next()) is not None:
+                self._store(sheet, _parsed(book, sheet))
+        finally:
+            book.close()
+
+    def _claim_next(self) -> str | None:
+        with self._changed:
+            return self._next()
+
+    def stop(self) -> None:
+        """Let the worker finish the sheet it is on, and no other (its file handle closed)."""
+        with self._changed:
+            self._stopped = True
+        self._worker.join()
 
 
-_pending: _Prefetch | None = None
+def _parsed(book: object, sheet: str) -> Rows | None:
+    try:
+        return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except BaseException:  # noqa: BLE001 - even a panic: the reader parses it again
+        return None
+
+
+_pending: Parsing | None = None
 _lock = threading.Lock()
 
 
 def start(path: str | os.PathLike) -> None:
-    """Parse Facturas of the workbook at `path` in a background thread (a hint: nothing
-    happens when it is not a readable file)."""
+    """Start parsing the input sheets of the workbook at `path` in a worker thread (a
+    head start: nothing happens when it is not a readable file)."""
     global _pending
     target = Path(path).resolve()
     if not target.is_file():
         return
     with _lock:
-        _pending = _Prefetch(target)
-        _pending.thread.start()
+        _pending = Parsing.start(target)
 
 
-def take(path: str | os.PathLike, sheet: str) -> list[list] | None:
-    """The prefetched rows of `sheet` of the workbook at `path`, once, when they were read
-    from this file as it still is; else None (read it as usual)."""
+def take(path: str | os.PathLike) -> Parsing | None:
+    """The parsing started on the workbook at `path`, once, when that file is still as it
+    was then; else None (the reader starts its own)."""
     global _pending
     with _lock:
         found, _pending = _pending, None
-    if found is None or found.path != Path(path).resolve():
+    if found is None:
         return None
-    found.thread.join()
-    if found.sheet != sheet or found.rows is None or _stamp(found.path) != found.stamp:
+    if found.path != Path(path).resolve() or _stamp(found.path) != found.stamp:
+        found.stop()
         return None
-    return found.rows
+    return found
 
 
 def _stamp(path: Path) -> tuple[int, ...] | None:

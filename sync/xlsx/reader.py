@@ -3,8 +3,9 @@
 python-calamine hands back one Python object per cell, the fastest direct path measured
 (PERF_NOTES.md); everything after that is whole-column pandas in `cobranza.book.validate`.
 Only the input sheets are parsed. calamine releases the GIL while it parses a sheet's
-XML, so the largest sheet (Facturas) is parsed in a worker thread with its own handle on
-the file while this thread reads the others: on two cores the small sheets come free.
+XML, so a worker thread with its own handle on the file parses the largest sheets while
+this thread parses the others and validates each as soon as it has it
+(`sync.xlsx.prefetch`): on two cores most of the parsing comes free.
 A sheet calamine fails on (one absurd date serial can crash its native code) is read
 once more by `sync.xlsx.reread`, so one cell never costs the whole workbook.
 """
@@ -13,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,16 +48,19 @@ def read_book(path: Path) -> Book:
     """Read and validate the workbook at `path`.
 
     Raises WorkbookError when the run cannot happen at all and WorkbookBusy when the file
-    is being written (retry on the next cycle). Bad cells are `Book.errors`. The other
-    sheets are validated while Facturas is still being parsed.
+    is being written (retry on the next cycle). Bad cells are `Book.errors`. Each sheet
+    is validated as soon as it is parsed, while the worker thread parses the next.
     """
     name = Path(path).name
-    with gc_paused(), _reading(path) as (early, rest):  # GC: a million new cells, no cycles
-        validation = Validation(early.get(CONFIG_SHEET))
-        for sheet, frame in early.items():
-            if sheet != CONFIG_SHEET:
-                validation.add(sheet, frame)
-        raw = {**early, **rest()}  # waits for Facturas, parsed meanwhile
+    with gc_paused(), _reading(path) as sheets:  # GC: a million new cells, no cycles
+        raw = {CONFIG_SHEET: sheets.frame(CONFIG_SHEET)} if CONFIG_SHEET in sheets.found else {}
+        validation = Validation(raw.get(CONFIG_SHEET))
+        for sheet in sheets.found:
+            if sheet not in (CONFIG_SHEET, _BIG_SHEET):
+                raw[sheet] = sheets.frame(sheet)
+                validation.add(sheet, raw[sheet])
+        if _BIG_SHEET in sheets.found:
+            raw[_BIG_SHEET] = sheets.frame(_BIG_SHEET)
         problems = structure_problems(raw)
         if problems:
             raise WorkbookError(_structure_message(name, *problems[0]))
@@ -73,27 +76,40 @@ def read_raw(path: Path) -> dict[str, pd.DataFrame]:
     header; duplicates kept) plus a last column `row`, the Excel row number. Fully empty
     rows are skipped.
     """
-    with _reading(path) as (early, rest):
-        out = {**early, **rest()}
-    return {s: out[s] for s in SHEETS if s in out}
+    with _reading(path) as sheets:
+        return {s: sheets.frame(s) for s in SHEETS if s in sheets.found}
+
+
+class _Sheets:
+    """The input sheets of one open workbook, parsed by this thread and a worker."""
+
+    def __init__(self, path: Path, book: python_calamine.CalamineWorkbook,
+                 parsing: prefetch.Parsing) -> None:
+        self.path, self.book, self.parsing = path, book, parsing
+        # canonical input sheet -> the workbook's sheet of that name
+        self.found = input_sheets(book.sheet_names)
+
+    def frame(self, sheet: str) -> pd.DataFrame:
+        """The raw frame of the canonical input `sheet` (one of `found`)."""
+        return frame_from_rows(self.parsing.rows(self.found[sheet], self._parse))
+
+    def _parse(self, sheet: str) -> list[list]:
+        return _rows(self.book, sheet, self.path)
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[tuple[dict[str, pd.DataFrame],
-                                           Callable[[], dict[str, pd.DataFrame]]]]:
-    """The input sheets but Facturas (read_raw's frames), and a function that waits for
-    Facturas, parsed meanwhile in a worker thread."""
+def _reading(path: Path) -> Iterator[_Sheets]:
+    """The workbook's input sheets, parsed as asked for: a worker thread with its own
+    handle on the file parses the largest ones meanwhile (the one `sync.launch` started
+    on this very file before the imports, if any)."""
     path = Path(path)
     book = _open(path)
+    # taken after opening: the worker's file is then the one this handle reads
+    parsing = prefetch.take(path) or prefetch.Parsing.start(path)
     try:
-        found = input_sheets(book.sheet_names)
-        big = found.get(_BIG_SHEET)
-        with ThreadPoolExecutor(1) as pool:
-            # One CalamineWorkbook is not shared between threads ("Already borrowed").
-            future = pool.submit(_read_alone, path, big) if big is not None else None
-            early = {s: frame_from_rows(_rows(book, a, path)) for s, a in found.items() if a != big}
-            yield early, lambda: {} if future is None else {_BIG_SHEET: future.result()}
+        yield _Sheets(path, book, parsing)
     finally:
+        parsing.stop()  # its own handle closed before the file may be replaced
         book.close()
 
 
@@ -101,17 +117,6 @@ def input_sheets(sheet_names: list[str]) -> dict[str, str]:
     """Canonical input sheet -> the workbook's sheet of that name (matched ignoring case,
     accents and spaces; the first match wins): the sheets a sync reads."""
     return match_names(sheet_names, SHEETS)
-
-
-def _read_alone(path: Path, sheet: str) -> pd.DataFrame:
-    rows = prefetch.take(path, sheet)  # parsed while the program was starting
-    if rows is not None:
-        return frame_from_rows(rows)
-    book = _open(path)
-    try:
-        return frame_from_rows(_rows(book, sheet, path))
-    finally:
-        book.close()
 
 
 def _open(path: Path) -> python_calamine.CalamineWorkbook:
