@@ -1,8 +1,8 @@
 """The `cobranza` entry point: start reading the workbook, then import the program.
 
 Importing pandas, numpy and the project takes ~0.5 s before `cobranza sync BOOK` can
-read a cell. A `sync` of one workbook starts parsing its Facturas sheet first
-(`sync.xlsx.prefetch`, a thread that needs only python-calamine), so the two overlap;
+read a cell. A `sync` of one workbook starts parsing its input sheets first, largest
+first (`sync.xlsx.prefetch`, a thread that needs only python-calamine), so the two overlap;
 every other command starts as it always did. Kept free of heavy imports on purpose.
 """
 
@@ -25,7 +25,7 @@ def console() -> None:
 
 
 def prepare(argv: list[str]) -> None:
-    """Before the imports: for `cobranza sync`, start parsing the workbook's Facturas, and
+    """Before the imports: for `cobranza sync`, start parsing the workbook's sheets, and
     leave the cyclic GC off for the whole command. Each phase of a cycle pauses it anyway
     (`sync.memory`); turning it back on between phases makes the next collection walk
     everything the phase allocated, ~0.1 s each at 100 000 invoices, for garbage that the
