@@ -48,13 +48,24 @@ ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance"
 
 
 class AlertContext(InvoiceRollups):
-    """The inputs of every alert plus the rollups they share, computed once per call."""
+    """The inputs of every alert plus the rollups they share, computed once per call.
+
+    `invoices` is compute_invoices(book, as_of): row i is book.invoices row i."""
 
     def __init__(self, book: Book, invoices: pd.DataFrame, as_of: date,
                  inbound: Inbound | None = None) -> None:
         super().__init__(book, invoices)
         self.day = as_day(as_of)
         self.inbound = inbound or Inbound()  # bounces and replies read back by IMAP
+
+    @cached_property
+    def customer_codes(self) -> tuple[np.ndarray, pd.Index]:
+        return self.book.invoice_customers  # the same rows: hashed once per Book
+
+    @cached_property
+    def credit_positions(self) -> pd.DataFrame:
+        """credit_position (the Crédito and Correo rebotado alerts)."""
+        return credit_position(self)
 
     @cached_property
     def without_contact(self) -> pd.DataFrame:
@@ -64,7 +75,7 @@ class AlertContext(InvoiceRollups):
     @cached_property
     def risk(self) -> pd.DataFrame:
         """compute_risk at the context's day (Riesgo sheet, Riesgo alto, Agenda order)."""
-        return compute_risk(self.book, self.invoices, self.day)
+        return compute_risk(self.book, self.invoices, self.day, self)
 
     @cached_property
     def plans(self) -> Plans:
@@ -220,7 +231,7 @@ def credit_usage(book: Book, invoices: pd.DataFrame) -> pd.Series:
 
 def credit(ctx: AlertContext) -> pd.DataFrame:
     """Open balance / Límite de crédito > Umbral crédito, default currency only, exact."""
-    cust = credit_position(ctx)
+    cust = ctx.credit_positions.copy()
     limit = cust.pop("limit")
     basis_points = round(ctx.book.config.credit_threshold * 10_000)  # 85% -> 8500, integers
     over = (limit > 0) & (cust["balance"] * 10_000 > limit * basis_points)
@@ -320,7 +331,7 @@ def bounced(ctx: AlertContext) -> pd.DataFrame:
             found.append(bounces)
     rows = customers.set_index("customer").loc[hits, ["name", "collector"]].reset_index()
     currency = ctx.book.config.default_currency
-    balances = credit_position(ctx).set_index("customer")["balance"]
+    balances = ctx.credit_positions.set_index("customer")["balance"]
     rows["currency"] = currency
     rows["balance"] = balances.reindex(hits).fillna(0).astype("int64").to_numpy()
     last = [max(b.received for b in bs).astimezone(zone).date() for bs in found]
