@@ -186,6 +186,13 @@ class Book:
                          self.contacts["invoice"])
 
     @cached_property
+    def factura_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The Facturas as numbers (`key_codes`): per invoices row, and per Gestiones row
+        (-1: blank or no invoice has it); equal numbers, equal Facturas."""
+        codes, (_, named) = self._facturas
+        return codes, named
+
+    @cached_property
     def paid(self) -> Paid:
         """Pagos indexed by the rows of `invoices` (`cobranza.rules.paid`): every rule's
         "paid by day t" of these invoices, and each payment's invoice row."""
