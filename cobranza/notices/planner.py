@@ -75,7 +75,7 @@ from cobranza.notices.stages import (
     stage_table,
 )
 from cobranza.rules.plans import compute_plans
-from cobranza.rules.rollups import run_starts
+from cobranza.rules.rollups import code_in, run_starts
 from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, Status, reason
 
 LATE = reason(ReasonCode.LATE)
@@ -210,14 +210,16 @@ def candidates(
     customer = inv["customer"].to_numpy(dtype=object)
     invoice = inv["invoice"].to_numpy(dtype=object)
     heads = notice_key_heads(customer, invoice)
-    statuses = inv["status"].to_numpy(dtype=object)
+    # statuses as codes: each chain's test is then an integer one
+    status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
+    statuses = pd.Index(statuses)
     today64 = np.datetime64(today, "D")
     resumed = _resumed(inv)
     parts, masks, days = [], {}, {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
         if rule.statuses not in masks:
-            masks[rule.statuses] = np.isin(statuses, rule.statuses)
+            masks[rule.statuses] = code_in(status, statuses, rule.statuses)
         applies = masks[rule.statuses]
         if rule.anchor:
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
@@ -271,11 +273,11 @@ def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
 
 
 def _iso_days(dates: pd.Series) -> np.ndarray:
-    """A date column as ISO text ("" for a blank), the ledger key's day."""
-    out = np.full(len(dates), "", dtype=object)
-    has = dates.notna().to_numpy()
-    out[has] = dates[has].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    return out
+    """A date column as ISO text ("" for a blank), the ledger key's day: each distinct
+    day formatted once (a few hundred days over every invoice)."""
+    codes, days = pd.factorize(dates)  # a blank is code -1: the trailing ""
+    texts = pd.Series(days).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    return np.append(texts, "")[codes]
 
 
 def _skipped(cand: pd.DataFrame) -> np.ndarray:
