@@ -79,7 +79,7 @@ def compute(book: Book, now: datetime, inbound: Inbound | None = None) -> Comput
     rollups = AlertContext(book, invoices, as_of, inbound)
     alerts = compute_alerts(book, invoices, as_of, rollups)
     agenda = compute_agenda(book, invoices, as_of, rollups)
-    kpis = compute_kpis(book, invoices, as_of)
+    kpis = compute_kpis(book, invoices, as_of, rollups)
     return Computed(book, now, invoices, alerts, agenda, kpis, list(book.errors), inbound,
                     rollups.risk)
 

@@ -170,11 +170,27 @@ class Book:
         return collector_contacts(self.customers, self.collectors)
 
     @cached_property
+    def invoice_customers(self) -> tuple[np.ndarray, pd.Index]:
+        """Per Facturas row: its Cliente numbered 0..k-1 in text order, and the k Clientes.
+        One hash pass shared by every rule that groups these invoices by customer."""
+        # An object ndarray factorizes about 3x faster than the str extension array.
+        codes, uniques = pd.factorize(self.invoices["customer"].to_numpy(dtype=object),
+                                      sort=True)
+        return codes, pd.Index(uniques, dtype="str")
+
+    @cached_property
     def _facturas(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """The Facturas of invoices, payments and gestiones as numbers, in one hash pass
         (`key_codes`)."""
         return key_codes(self.invoices["invoice"], self.payments["invoice"],
                          self.contacts["invoice"])
+
+    @cached_property
+    def factura_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The Facturas as numbers (`key_codes`): per invoices row, and per Gestiones row
+        (-1: blank or no invoice has it); equal numbers, equal Facturas."""
+        codes, (_, named) = self._facturas
+        return codes, named
 
     @cached_property
     def paid(self) -> Paid:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
+from cobranza.book.positions import first_occurrence
 from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
@@ -74,12 +75,18 @@ from cobranza.notices.stages import (
     stage_table,
 )
 from cobranza.rules.plans import compute_plans
-from cobranza.rules.rollups import run_starts
+from cobranza.rules.rollups import code_in, run_starts
 from cobranza.vocabulary import Kind, Reason, ReasonCode, SendState, Status, reason
 
 LATE = reason(ReasonCode.LATE)
 TEMPLATE_REASONS = (ReasonCode.TEMPLATE_MISSING, ReasonCode.TEMPLATE_NOT_APPROVED)
 ADDRESS_REASONS = (ReasonCode.NO_EMAIL, ReasonCode.UNKNOWN_CUSTOMER)
+# A candidate's state is a number (cand["state"]) into STATES: integer tests and sorts, and
+# the shared SendState members where a message takes its state.
+STATES = np.array([SendState.SKIPPED, SendState.PENDING, SendState.READY], dtype=object)
+_SKIPPED, _PENDING, _READY = range(len(STATES))
+# each state's place in text order (messages are ordered by the state's text)
+_STATE_TEXT_RANK = np.argsort(np.argsort(STATES.astype(str), kind="stable"))
 
 
 @dataclass(frozen=True)
@@ -203,14 +210,16 @@ def candidates(
     customer = inv["customer"].to_numpy(dtype=object)
     invoice = inv["invoice"].to_numpy(dtype=object)
     heads = notice_key_heads(customer, invoice)
-    statuses = inv["status"].to_numpy(dtype=object)
+    # statuses as codes: each chain's test is then an integer one
+    status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
+    statuses = pd.Index(statuses)
     today64 = np.datetime64(today, "D")
     resumed = _resumed(inv)
     parts, masks, days = [], {}, {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
         if rule.statuses not in masks:
-            masks[rule.statuses] = np.isin(statuses, rule.statuses)
+            masks[rule.statuses] = code_in(status, statuses, rule.statuses)
         applies = masks[rule.statuses]
         if rule.anchor:
             anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
@@ -264,15 +273,15 @@ def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
 
 
 def _iso_days(dates: pd.Series) -> np.ndarray:
-    """A date column as ISO text ("" for a blank), the ledger key's day."""
-    out = np.full(len(dates), "", dtype=object)
-    has = dates.notna().to_numpy()
-    out[has] = dates[has].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    return out
+    """A date column as ISO text ("" for a blank), the ledger key's day: each distinct
+    day formatted once (a few hundred days over every invoice)."""
+    codes, days = pd.factorize(dates)  # a blank is code -1: the trailing ""
+    texts = pd.Series(days).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    return np.append(texts, "")[codes]
 
 
 def _skipped(cand: pd.DataFrame) -> np.ndarray:
-    return cand["state"].to_numpy() == SendState.SKIPPED
+    return cand["state"].to_numpy() == _SKIPPED
 
 
 def fixable_errors(
@@ -280,7 +289,7 @@ def fixable_errors(
 ) -> list[InputError]:
     """Errores rows for the notices held back by data the user can fix: the customer's
     email (Clientes) and the templates (Plantillas)."""
-    held = np.flatnonzero(cand["state"].to_numpy() == SendState.PENDING)
+    held = np.flatnonzero(cand["state"].to_numpy() == _PENDING)
     reasons = cand["reason"].to_numpy(dtype=object)[held]
     code = np.array([r.code if r is not None else "" for r in reasons], dtype=object)
     address = held[np.isin(code, ADDRESS_REASONS)]
@@ -310,7 +319,8 @@ def assign_states(
     template_reason: np.ndarray,
     today: date,
 ) -> pd.DataFrame:
-    """Add `state` and `reason` to every candidate row (first matching rule wins)."""
+    """Add `state` (a number into STATES) and `reason` to every candidate row (first
+    matching rule wins)."""
     cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
     excluded = customers["excluded"].to_numpy(dtype=object)
     no_email = customers["email_error"].to_numpy(dtype=object)
@@ -322,8 +332,7 @@ def assign_states(
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
     rules = [is_excluded, passed, bad_template, lacks_email]
     why = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], None)
-    states = np.array([SendState.SKIPPED, SendState.PENDING, SendState.READY], dtype=object)
-    state = states[np.select(rules, [0, 0, 1, 1], 2)]
+    state = np.select(rules, [_SKIPPED, _SKIPPED, _PENDING, _PENDING], _READY)
     return cand.assign(state=state, reason=why)
 
 
@@ -350,7 +359,7 @@ def hold_refused(
     why = [_standing(t, refused.get(k), bounced.get(c))
            for k, c, t in zip(keys, names, current, strict=True)]
     held = np.fromiter((r is not None for r in why), dtype=bool, count=len(keys))
-    going = held & (cand["state"] != SendState.SKIPPED).to_numpy()
+    going = held & ~_skipped(cand)
     errors: dict[tuple[str, str, str], InputError] = {}
     for key, cust, stage in zip(keys[going], cand["cust"].to_numpy()[going],
                                 cand["stage"].to_numpy()[going], strict=True):
@@ -401,7 +410,7 @@ def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -
     """Rows by customer, code, state and reason (one message each), then line order;
     `message` numbers the messages in that order."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
-    state = pd.factorize(cand["state"], sort=True)[0]
+    state = _STATE_TEXT_RANK[cand["state"].to_numpy()]
     reason = _object_codes(cand["reason"].to_numpy(dtype=object))
     line = _line_rank(inv)[cand["pos"].to_numpy()]
     stage, cust = cand["stage"].to_numpy(), cand["cust"].to_numpy()
@@ -415,8 +424,8 @@ def _object_codes(values: np.ndarray) -> np.ndarray:
     """`pd.factorize(values, sort=True)` codes of an object column holding a few shared
     objects (the Reasons): each distinct object is hashed once, not every row."""
     ids = np.fromiter(map(id, values), dtype="uint64", count=len(values))
-    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    return pd.factorize(values[first], sort=True)[0][inverse]
+    codes, distinct = pd.factorize(ids)  # integers hash fast; no sort of every row
+    return pd.factorize(values[first_occurrence(codes, len(distinct))], sort=True)[0][codes]
 
 
 def _line_rank(inv: pd.DataFrame) -> np.ndarray:
@@ -497,8 +506,9 @@ def _heads(
     cc, name, as plain Python lists (iterating numpy object arrays is slow)."""
     stage = cand["stage"].to_numpy()[first]
     cust = cand["cust"].to_numpy()[first]
+    state = cand["state"].to_numpy()[first]
     columns = ((customers.index, cust), (stages["code"], stage), (stages["template"], stage),
-               (cand["state"], first), (cand["reason"], first), (customers["to"], cust),
+               (STATES, state), (cand["reason"], first), (customers["to"], cust),
                (customers["cc"], cust), (customers["name"], cust))
     return zip(*(_pick(values, at).tolist() for values, at in columns), strict=True)
 

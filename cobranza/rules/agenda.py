@@ -56,11 +56,13 @@ def _rows(frame: pd.DataFrame, priority: int, key: pd.Series, detail: pd.Series,
     }, index=frame.index)
 
 
-def _open_named(ctx: AlertContext, ids: pd.Series) -> pd.DataFrame:
-    """Balance, currency and due of the first open invoice row of each Factura in `ids`,
-    indexed by Factura (only the few named ones are looked at)."""
+def _open_named(ctx: AlertContext, at: np.ndarray) -> pd.DataFrame:
+    """Balance, currency and due of the first open invoice row of each Factura named by
+    the Gestiones rows `at` (positions), indexed by Factura."""
     inv = ctx.invoices
-    rows = np.flatnonzero(ctx.is_open & inv["invoice"].isin(ids.unique()).to_numpy())
+    codes, of_contact = ctx.book.factura_codes  # numbers: no hashing of each Factura
+    wanted = of_contact[at]
+    rows = np.flatnonzero(ctx.is_open & np.isin(codes, wanted[wanted >= 0]))
     named = inv[["invoice", "balance", "currency", "due"]].take(rows)
     return named.drop_duplicates("invoice").set_index("invoice")
 
@@ -70,12 +72,13 @@ def follow_ups(ctx: AlertContext) -> pd.DataFrame:
     gestión followed it). Skipped when the customer owes nothing or the named invoice
     is settled."""
     day, contacts = ctx.day, ctx.book.contacts
+    contacts = contacts.assign(at=np.arange(len(contacts)))  # each one's Gestiones row
     con = contacts[contacts["date"] <= day].sort_values(["date", "row"])
     last = con.drop_duplicates("customer", keep="last")
     last = last[last["follow_up"].notna() & (last["follow_up"] <= day)]
     codes, customers = ctx.customer_codes
     owing = customers[np.bincount(codes[ctx.is_open], minlength=len(customers)) > 0]
-    named = _open_named(ctx, last["invoice"])
+    named = _open_named(ctx, last["at"].to_numpy())
     last = last[last["customer"].isin(owing)
                 & ((last["invoice"] == "") | last["invoice"].isin(named.index))]
     info = named.reindex(last["invoice"])[["balance", "currency", "due"]]

@@ -1,12 +1,12 @@
 """Internal alerts (the Alertas sheet): one function per Tipo, listed in one registry.
 
-Each alert function is `(ctx: AlertContext) -> DataFrame` with ALERT_COLUMNS, where the
-context carries the book, the output of `cobranza.rules.invoices.compute_invoices`, the as-of day
-and the rollups every alert shares (computed once per context; the cycle shares one
-context between the alerts and the agenda). Adding a Tipo
-is one function and one registry entry. Balances are int64 minor units; `days` is Int64
-(<NA> where a Tipo has no meaningful day count). Rows come out in customer, invoice,
-currency order.
+Each alert function is `(ctx: AlertContext) -> AlertRows` (its rows as one Series per
+ALERT_COLUMNS; compute_alerts builds one frame of them all), where the context carries
+the book, the output of `cobranza.rules.invoices.compute_invoices`, the as-of day and the
+rollups every alert shares (computed once per context; the cycle shares one context
+between the alerts and the agenda). Adding a Tipo is one function and one registry
+entry. Balances are int64 minor units; `days` is Int64 (<NA> where a Tipo has no
+meaningful day count). Rows come out in customer, invoice, currency order.
 """
 
 from __future__ import annotations
@@ -48,13 +48,24 @@ ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance"
 
 
 class AlertContext(InvoiceRollups):
-    """The inputs of every alert plus the rollups they share, computed once per call."""
+    """The inputs of every alert plus the rollups they share, computed once per call.
+
+    `invoices` is compute_invoices(book, as_of): row i is book.invoices row i."""
 
     def __init__(self, book: Book, invoices: pd.DataFrame, as_of: date,
                  inbound: Inbound | None = None) -> None:
         super().__init__(book, invoices)
         self.day = as_day(as_of)
         self.inbound = inbound or Inbound()  # bounces and replies read back by IMAP
+
+    @cached_property
+    def customer_codes(self) -> tuple[np.ndarray, pd.Index]:
+        return self.book.invoice_customers  # the same rows: hashed once per Book
+
+    @cached_property
+    def credit_positions(self) -> pd.DataFrame:
+        """credit_position (the Crédito and Correo rebotado alerts)."""
+        return credit_position(self)
 
     @cached_property
     def without_contact(self) -> pd.DataFrame:
@@ -64,7 +75,7 @@ class AlertContext(InvoiceRollups):
     @cached_property
     def risk(self) -> pd.DataFrame:
         """compute_risk at the context's day (Riesgo sheet, Riesgo alto, Agenda order)."""
-        return compute_risk(self.book, self.invoices, self.day)
+        return compute_risk(self.book, self.invoices, self.day, self)
 
     @cached_property
     def plans(self) -> Plans:
@@ -80,7 +91,10 @@ class AlertContext(InvoiceRollups):
         return self.sorted_rows(mask, [*ROW_COLUMNS, *extra])
 
 
-AlertFn = Callable[[AlertContext], pd.DataFrame]
+# One Tipo's rows: ALERT_COLUMNS -> a column (Series on the rows' index). The Tipos are
+# joined column by column into one frame: a frame per Tipo cost more than its rows.
+AlertRows = dict[str, pd.Series]
+AlertFn = Callable[[AlertContext], AlertRows]
 
 
 def _dmy(dates: pd.Series) -> pd.Series:
@@ -92,13 +106,13 @@ def _elapsed(since: pd.Series, as_of: date) -> pd.Series:
 
 
 def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
-           invoice: pd.Series | str = "") -> pd.DataFrame:
+           invoice: pd.Series | str = "") -> AlertRows:
     """Alert rows from a frame with customer, name, collector, currency, balance (+area, and
     the invoice's due, days_overdue and promise_date), already in customer, invoice,
     currency order."""
     index = rows.index
     no_date = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-    return pd.DataFrame({
+    return {
         "type": constant_text(kind, index),
         "customer": rows["customer"],
         "name": rows["name"],
@@ -113,11 +127,11 @@ def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
         "due": rows.get("due", no_date),
         "days_overdue": rows.get("days_overdue", pd.Series(pd.NA, index=index)).astype("Int64"),
         "promise_date": rows.get("promise_date", no_date),
-    }, index=index)
+    }
 
 
 def _by_invoice(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series
-                ) -> pd.DataFrame:
+                ) -> AlertRows:
     return _frame(rows, kind, days, detail, invoice=rows["invoice"])
 
 
@@ -131,7 +145,7 @@ def _action_detail(days: pd.Series, promise: pd.Series) -> pd.Series:
     return "Vencida hace " + counts(days, "día") + broken + ": " + SUSPENDED + "."
 
 
-def action(ctx: AlertContext) -> pd.DataFrame:
+def action(ctx: AlertContext) -> AlertRows:
     """Open, Días vencidos >= Días acción, and in no status that takes the invoice out of
     the team's hands or gives it time (NOT_FOR_ACTION). The one promise date such an
     invoice can carry is a broken one (an active promise is excluded)."""
@@ -145,7 +159,7 @@ def _promise_detail(promise: pd.Series) -> pd.Series:
     return "Prometió pagar el " + _dmy(promise) + "; el pago no se ha acreditado."
 
 
-def broken_promise(ctx: AlertContext) -> pd.DataFrame:
+def broken_promise(ctx: AlertContext) -> AlertRows:
     rows = ctx.rows(ctx.has_status(Status.BROKEN_PROMISE))
     detail = per_distinct(_promise_detail, rows["promise_date"])
     elapsed = _elapsed(rows["promise_date"], ctx.day)
@@ -157,7 +171,7 @@ def _reported_detail(since: pd.Series, days: pd.Series) -> pd.Series:
             + counts(days, "día") + ".")
 
 
-def reported_payment(ctx: AlertContext) -> pd.DataFrame:
+def reported_payment(ctx: AlertContext) -> AlertRows:
     rows = ctx.rows(ctx.has_status(Status.PAYMENT_REPORTED), "status_since")
     days = _elapsed(rows["status_since"], ctx.day)
     late = (days > ctx.book.config.reported_payment_days).to_numpy()
@@ -171,7 +185,7 @@ def _dispute_detail(since: pd.Series, area: pd.Series) -> pd.Series:
     return "Disputa abierta desde el " + _dmy(since) + " (" + area + ")."
 
 
-def open_dispute(ctx: AlertContext) -> pd.DataFrame:
+def open_dispute(ctx: AlertContext) -> AlertRows:
     rows = ctx.rows(ctx.has_status(Status.DISPUTED), "status_since")
     detail = per_distinct(_dispute_detail, rows["status_since"], rows["area"])
     elapsed = _elapsed(rows["status_since"], ctx.day)
@@ -186,7 +200,7 @@ def _overdue_beyond(limit: int, kind: str) -> AlertFn:
         return (counts(count, "factura") + f" con más de {limit} días"
                 " de atraso; la más antigua tiene " + counts(days, "día") + ".")
 
-    def alert(ctx: AlertContext) -> pd.DataFrame:
+    def alert(ctx: AlertContext) -> AlertRows:
         cust = ctx.per_customer(ctx.is_open & (ctx.days_overdue > limit).to_numpy())
         return _frame(cust, kind, cust["days"], per_distinct(detail, cust["count"], cust["days"]))
 
@@ -218,9 +232,9 @@ def credit_usage(book: Book, invoices: pd.DataFrame) -> pd.Series:
     return balance / limit.where(limit > 0)
 
 
-def credit(ctx: AlertContext) -> pd.DataFrame:
+def credit(ctx: AlertContext) -> AlertRows:
     """Open balance / Límite de crédito > Umbral crédito, default currency only, exact."""
-    cust = credit_position(ctx)
+    cust = ctx.credit_positions.copy()
     limit = cust.pop("limit")
     basis_points = round(ctx.book.config.credit_threshold * 10_000)  # 85% -> 8500, integers
     over = (limit > 0) & (cust["balance"] * 10_000 > limit * basis_points)
@@ -260,7 +274,7 @@ def _no_contact_detail(last: pd.Series, since: pd.Series) -> pd.Series:
     return seen.where(since.notna(), "Sin gestiones registradas; tiene saldo vencido.")
 
 
-def no_contact(ctx: AlertContext) -> pd.DataFrame:
+def no_contact(ctx: AlertContext) -> AlertRows:
     cust = ctx.without_contact
     detail = per_distinct(_no_contact_detail, cust["last_contact"], cust["since"])
     return _frame(cust, AlertType.NO_CONTACT, cust["since"], detail)
@@ -274,7 +288,7 @@ def _third_party_detail(days: pd.Series, disputed: pd.Series, promises: pd.Serie
     return "Vencida hace " + counts(days, "día") + "; motivo: " + reason + "."
 
 
-def third_party_candidate(ctx: AlertContext) -> pd.DataFrame:
+def third_party_candidate(ctx: AlertContext) -> AlertRows:
     """>= Días terceros overdue and still worked in-house. Reason, first that applies:
     disputa rechazada (a Disputa resuelta was logged and the invoice is still unpaid),
     promesas incumplidas (2 or more promises came due unpaid), vencimiento."""
@@ -302,7 +316,7 @@ def _bounce_text(bounce: Bounce, zone: tzinfo) -> str:
     return f"{bounce.address} rebotó el {day}{reason}"
 
 
-def bounced(ctx: AlertContext) -> pd.DataFrame:
+def bounced(ctx: AlertContext) -> AlertRows:
     """Correo rebotado: a customer whose Email or Email CC still lists an address that
     bounced (its latest bounce is named); the row goes when the address leaves the
     customer's Email and Email CC. Saldo: its open balance in the default currency."""
@@ -320,7 +334,7 @@ def bounced(ctx: AlertContext) -> pd.DataFrame:
             found.append(bounces)
     rows = customers.set_index("customer").loc[hits, ["name", "collector"]].reset_index()
     currency = ctx.book.config.default_currency
-    balances = credit_position(ctx).set_index("customer")["balance"]
+    balances = ctx.credit_positions.set_index("customer")["balance"]
     rows["currency"] = currency
     rows["balance"] = balances.reindex(hits).fillna(0).astype("int64").to_numpy()
     last = [max(b.received for b in bs).astimezone(zone).date() for bs in found]
@@ -330,7 +344,7 @@ def bounced(ctx: AlertContext) -> pd.DataFrame:
          + ". Confirme la dirección con el cliente y corríjala en Clientes." for bs in found],
         index=rows.index, dtype="object")
     return _frame(rows, AlertType.BOUNCED, days, detail)
-def high_risk(ctx: AlertContext) -> pd.DataFrame:
+def high_risk(ctx: AlertContext) -> AlertRows:
     """Nivel Alto customers with an open balance: one row per customer and currency."""
     risk = ctx.risk.set_index("customer")
     cust = ctx.per_customer(ctx.is_open)
@@ -339,7 +353,7 @@ def high_risk(ctx: AlertContext) -> pd.DataFrame:
     mine = risk.reindex(cust["customer"]).set_index(cust.index)
     detail = ("Riesgo " + mine["risk"].astype(str) + " (Alto): " + mine["reasons"] + ".")
     return _frame(cust, AlertType.HIGH_RISK, pd.Series(pd.NA, index=cust.index), detail)
-def plan_broken(ctx: AlertContext) -> pd.DataFrame:
+def plan_broken(ctx: AlertContext) -> AlertRows:
     """One row per broken plan with a balance: Factura lists its invoices, Saldo is what
     is left of its instalments, Días counts from the Vencimiento cuota that broke it."""
     plans = ctx.plans.plans
@@ -367,7 +381,7 @@ def plan_broken(ctx: AlertContext) -> pd.DataFrame:
     invoices = broken["invoices"].map(", ".join)
     order = rows.sort_values(["customer"], kind="stable").index
     out = _frame(rows, AlertType.PLAN_BROKEN, days, detail, invoice=invoices)
-    return out.loc[order].reset_index(drop=True)
+    return {column: values.loc[order] for column, values in out.items()}
 
 
 ALERTS: list[tuple[AlertType, AlertFn]] = [
@@ -396,5 +410,6 @@ def compute_alerts(book: Book, invoices: pd.DataFrame, as_of: date,
     bounces read back (without a ctx)."""
     ctx = ctx or AlertContext(book, invoices, as_of, inbound)
     parts = [fn(ctx) for _, fn in ALERTS]
-    out = pd.concat(parts, ignore_index=True)[ALERT_COLUMNS]
+    out = pd.DataFrame({column: pd.concat([part[column] for part in parts], ignore_index=True)
+                        for column in ALERT_COLUMNS})
     return out.astype({"balance": "int64", "days": "Int64"})

@@ -51,11 +51,15 @@ def _labels(choice: np.ndarray, labels: tuple[str, ...], index: pd.Index) -> pd.
     return pd.Series(np.array(labels, dtype=object)[choice], index=index, dtype="str")
 
 
+def bucket_codes(days: pd.Series) -> np.ndarray:
+    """Per Días vencidos value: the index of its Tramo in BUCKETS, -1 where it is blank."""
+    d = pd.to_numeric(days).astype("float64").to_numpy()
+    return np.select([np.isnan(d), d <= 0, d <= 30, d <= 60, d <= 90], [-1, 0, 1, 2, 3], 4)
+
+
 def bucket_of(days: pd.Series) -> pd.Series:
     """Tramo of each Días vencidos value; "" where the value is blank."""
-    d = pd.to_numeric(days).astype("float64").to_numpy()
-    choice = np.select([np.isnan(d), d <= 0, d <= 30, d <= 60, d <= 90], [0, 1, 2, 3, 4], 5)
-    return _labels(choice, ("", *BUCKETS), days.index)
+    return _labels(bucket_codes(days) + 1, ("", *BUCKETS), days.index)
 
 
 def status_by_date(days: pd.Series, action_days: int) -> pd.Series:
@@ -83,7 +87,9 @@ def contact_touches(book: Book, as_of: date, only: np.ndarray | None = None) -> 
     blank = con[con["invoice"] == ""].drop(columns="pos")
     inv = book.invoices[["invoice", "customer", "issued", "amount"]]
     inv = inv.assign(pos=np.arange(len(inv)))
-    inv = inv[inv["customer"].isin(blank["customer"].unique())]  # the merge's rows, in order
+    codes, names = book.invoice_customers  # integer codes: no hashing of every invoice's
+    wanted = names.get_indexer(blank["customer"].unique())
+    inv = inv[np.isin(codes, wanted[wanted >= 0])]  # the merge's rows, in order
     pairs = blank.drop(columns="invoice").merge(inv, on="customer")
     pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
     still_open = pairs["amount"].to_numpy() > book.paid.until(pairs["date"], pairs["pos"])
@@ -187,7 +193,9 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
         return values.astype("datetime64[ns]").to_numpy()
 
     customers = book.customers
-    at = first_positions(customers["customer"], invoices["customer"])[0]
+    # hash the few distinct customers, not every invoice's (`Book.invoice_customers`)
+    codes, names = book.invoice_customers
+    at = first_positions(customers["customer"], pd.Series(names))[0][codes]
 
     def of_customer(col: str) -> pd.Series:  # "" for an unknown customer (index -1)
         values = np.append(customers[col].to_numpy(dtype=object), "")[at]

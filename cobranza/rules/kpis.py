@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import BUCKETS, Book
-from cobranza.rules.invoices import as_day, contact_touches
+from cobranza.rules.invoices import as_day, bucket_codes, contact_touches
 from cobranza.rules.plans import compute_plans
 from cobranza.rules.productivity import compute_productivity
-from cobranza.rules.rollups import group_sum, text_codes
+from cobranza.rules.rollups import InvoiceRollups, group_sum, text_codes
 from cobranza.vocabulary import Result, Status
 
 SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
@@ -73,9 +73,9 @@ class _Keys:
     """Integer keys of one compute_kpis call: text keys become codes once (in text order,
     so code order is the groupby order)."""
 
-    def __init__(self, invoices: pd.DataFrame) -> None:
-        self.currency, self.currencies = text_codes(invoices["currency"])
-        self.collector, self.collectors = text_codes(invoices["collector"])
+    def __init__(self, rollups: InvoiceRollups) -> None:
+        self.currency, self.currencies = rollups.currency_codes
+        self.collector, self.collectors = text_codes(rollups.invoices["collector"])
 
     def text(self, values: pd.Index) -> pd.Series:
         """A group key column: str, or object when there are no invoices (as groupby)."""
@@ -86,19 +86,23 @@ class _Keys:
         return self.collector[rows].astype("int64") * len(self.currencies) + self.currency[rows]
 
 
-def _receivable_at(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> np.ndarray:
-    """Per invoice: amount still owed at the end of `day` (0 when not receivable)."""
+def _receivable_at(book: Book, invoices: pd.DataFrame, live: np.ndarray, day: pd.Timestamp
+                   ) -> np.ndarray:
+    """Per invoice: amount still owed at the end of `day` (0 when not receivable; `live`:
+    not Castigada)."""
     paid = book.paid.until(day)
     owed = np.maximum(invoices["amount"].to_numpy() - paid, 0)
     exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
-    live = invoices["status"].to_numpy(dtype=object) != Status.WRITTEN_OFF
     return np.where(exists & live, owed, 0)
 
 
-def _measures(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> dict[str, np.ndarray]:
+def _measures(book: Book, rollups: InvoiceRollups, day: pd.Timestamp
+              ) -> dict[str, np.ndarray]:
     """Per-invoice amounts whose group sums are the KPI inputs."""
+    invoices = rollups.invoices
     issued, amount = invoices["issued"], invoices["amount"]
-    now = _receivable_at(book, invoices, day)
+    live = ~rollups.has_status(Status.WRITTEN_OFF)
+    now = _receivable_at(book, invoices, live, day)
     due_now = (invoices["days_overdue"] > 0).to_numpy()
 
     def sales(days: int) -> np.ndarray:
@@ -112,7 +116,7 @@ def _measures(book: Book, invoices: pd.DataFrame, day: pd.Timestamp) -> dict[str
         "current": np.where(due_now, 0, now),
         "sales_90": sales(90),
         "sales_30": sales(30),
-        "opening_30": _receivable_at(book, invoices, day - pd.Timedelta(days=30)),
+        "opening_30": _receivable_at(book, invoices, live, day - pd.Timedelta(days=30)),
     }
 
 
@@ -182,8 +186,7 @@ def _by_collector(keys: _Keys, measures: dict[str, np.ndarray], promises: pd.Dat
 
 def _aging(invoices: pd.DataFrame, keys: _Keys, portfolio: np.ndarray) -> pd.DataFrame:
     """Open count and balance per currency and bucket, every bucket of every currency."""
-    codes, labels = pd.factorize(invoices["bucket"].to_numpy(dtype=object))
-    bucket = pd.Index(BUCKETS).get_indexer(labels)[codes]  # -1: no Tramo (blank)
+    bucket = bucket_codes(invoices["days_overdue"])  # the Tramo column's, as numbers
     rows = (portfolio > 0) & (bucket >= 0)
     cell = keys.currency[rows].astype("int64") * len(BUCKETS) + bucket[rows]
     k = len(keys.currencies) * len(BUCKETS)
@@ -196,11 +199,14 @@ def _aging(invoices: pd.DataFrame, keys: _Keys, portfolio: np.ndarray) -> pd.Dat
     })
 
 
-def compute_kpis(book: Book, invoices: pd.DataFrame, as_of: date) -> Kpis:
-    """KPIs of the compute_invoices frame at `as_of` (see module docstring)."""
+def compute_kpis(book: Book, invoices: pd.DataFrame, as_of: date,
+                 rollups: InvoiceRollups | None = None) -> Kpis:
+    """KPIs of the compute_invoices frame at `as_of` (see module docstring). `rollups`:
+    those invoices' (the cycle shares the alerts' context and its codes)."""
     day = as_day(as_of)
-    keys = _Keys(invoices)
-    measures = _measures(book, invoices, day)
+    rollups = rollups or InvoiceRollups(book, invoices)
+    keys = _Keys(rollups)
+    measures = _measures(book, rollups, day)
     promises = promise_outcomes(book, invoices, day)
     return Kpis(
         totals=_totals(keys, measures, promises),

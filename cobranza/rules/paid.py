@@ -44,20 +44,24 @@ class Paid:
         self.keys = keys[order]
         amounts = payments["amount"].to_numpy(dtype="int64")[kept][order]
         self.running = np.concatenate([[0], np.cumsum(amounts)])
+        # per invoice row: where its Factura's payments start (the same for every day)
+        self.begin = np.searchsorted(self.keys, self.codes * self.span, "left")
 
     def until(self, day: pd.Timestamp | pd.Series, rows: np.ndarray | None = None
               ) -> np.ndarray:
         """Per row of `invoice` (or per entry of `rows`, positions in it): the total of
         the payments to its Factura dated on or before `day`, one day for all entries or
         one per entry (int64 minor units; 0 for a blank day)."""
-        codes = self.codes if rows is None else self.codes[np.asarray(rows, dtype="int64")]
+        if rows is None:
+            codes, begin = self.codes, self.begin
+        else:
+            rows = np.asarray(rows, dtype="int64")
+            codes, begin = self.codes[rows], self.begin[rows]
         when = _days(day, len(codes))
         asked = ~np.isnat(when)
         at = np.where(asked, when.astype("int64"), self.first)
         offset = np.clip(at - self.first, 0, self.span - 1)
-        start = codes * self.span
-        upto = np.searchsorted(self.keys, start + offset, "right")
-        begin = np.searchsorted(self.keys, start, "left")
+        upto = np.searchsorted(self.keys, codes * self.span + offset, "right")
         return np.where(asked, self.running[upto] - self.running[begin], 0)
 
 

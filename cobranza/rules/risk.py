@@ -26,7 +26,7 @@ import pandas as pd
 
 from cobranza.book.records import Book
 from cobranza.rules.invoices import as_day, contact_touches
-from cobranza.rules.rollups import group_sum
+from cobranza.rules.rollups import InvoiceRollups, group_sum
 from cobranza.vocabulary import Result, Status
 
 RISK_COLUMNS = ["customer", "name", "collector", "risk", "level", "reasons", "late_days"]
@@ -67,12 +67,15 @@ class _Codes:
     the customers with an invoice issued by the cut-off (-1 for a row issued later).
     Every per-customer figure is then an integer bincount, no text grouping."""
 
-    def __init__(self, inv: pd.DataFrame, exists: np.ndarray) -> None:
-        codes, uniques = pd.factorize(inv["customer"].to_numpy(dtype=object)[exists], sort=True)
-        self.row = np.full(len(inv), -1, dtype="int64")
-        self.row[exists] = codes
-        self.customers = pd.Index(uniques, dtype="str")
-        self.k = len(uniques)
+    def __init__(self, rollups: InvoiceRollups, exists: np.ndarray) -> None:
+        # renumber the rollups' text-order codes (shared with the alerts) to the customers
+        # of existing invoices: the order of the text stays
+        codes, names = rollups.customer_codes
+        present = np.bincount(codes[exists], minlength=len(names)) > 0
+        number = np.cumsum(present) - 1
+        self.row = np.where(exists, number[codes], -1).astype("int64")
+        self.customers = names[present]
+        self.k = len(self.customers)
 
     def total(self, mask: np.ndarray, values: np.ndarray | float = 1.0) -> np.ndarray:
         """Per customer: the float sum of `values` (one per row, or a constant) in `mask`."""
@@ -140,10 +143,11 @@ def _broken_promises(book: Book, day: pd.Timestamp) -> pd.Series:
     return t[unpaid].drop_duplicates("row").groupby("customer").size()
 
 
-def _credit_use(book: Book, inv: pd.DataFrame, codes: _Codes, open_: np.ndarray
+def _credit_use(book: Book, rollups: InvoiceRollups, codes: _Codes, open_: np.ndarray
                 ) -> np.ndarray:
     """Open balance in the default currency / Límite de crédito (NaN without a limit)."""
-    mine = open_ & (inv["currency"] == book.config.default_currency).to_numpy()
+    inv = rollups.invoices
+    mine = open_ & rollups.has_currency(book.config.default_currency)
     balance = codes.total(mine, inv["balance"].to_numpy().astype("float64"))
     limits = book.customers.drop_duplicates("customer").set_index("customer")["credit_limit"]
     limit = limits.reindex(codes.customers).astype("float64").to_numpy()
@@ -201,24 +205,25 @@ def _reasons(past: _Past, parts: pd.DataFrame, texts: pd.DataFrame) -> pd.Series
     return reasons.where(reasons != "", on_time.where(past.known, ""))
 
 
-def compute_risk(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFrame:
+def compute_risk(book: Book, invoices: pd.DataFrame, as_of: date,
+                 rollups: InvoiceRollups | None = None) -> pd.DataFrame:
     """One row per customer with an invoice issued on or before `as_of`: RISK_COLUMNS
     (risk int 0-100, late_days Int64 <NA> without paid invoices in 12 months), then one
     OVERDUE + currency column per currency owed overdue (the default currency first),
     ordered by risk (highest first), then customer. `invoices`: compute_invoices(book,
-    as_of)."""
+    as_of); `rollups`: those invoices' (the alerts' context shares its codes)."""
     day, inv = as_day(as_of), invoices
+    rollups = rollups or InvoiceRollups(book, invoices)
     exists = (inv["issued"].isna() | (inv["issued"] <= day)).to_numpy()
-    codes = _Codes(inv, exists)
+    codes = _Codes(rollups, exists)
     past = _Past(codes, _history(book, day, exists))
-    status = inv["status"].to_numpy(dtype=object)
-    open_ = exists & (inv["balance"].to_numpy() > 0) & (status != Status.WRITTEN_OFF)
+    open_ = exists & (inv["balance"].to_numpy() > 0) & ~rollups.has_status(Status.WRITTEN_OFF)
     days = inv["days_overdue"].fillna(0).to_numpy().astype("int64")
     overdue = open_ & (days > 0)
     oldest = codes.largest(overdue, days)
-    disputed = codes.total(open_ & (status == Status.DISPUTED)).astype("int64")
+    disputed = codes.total(open_ & rollups.has_status(Status.DISPUTED)).astype("int64")
     promises = _broken_promises(book, day).reindex(codes.customers, fill_value=0).to_numpy()
-    usage = _credit_use(book, inv, codes, open_)
+    usage = _credit_use(book, rollups, codes, open_)
     parts = pd.DataFrame({
         "history": past.points,
         "promises": np.minimum(promises * 8.0, POINTS["promises"]),
@@ -241,20 +246,21 @@ def compute_risk(book: Book, invoices: pd.DataFrame, as_of: date) -> pd.DataFram
         "reasons": reasons.to_numpy(dtype=object),
         "late_days": pd.array(np.rint(past.mean_days), dtype="Int64"),
     })
-    out = pd.concat([out, _overdue_balances(book, inv, codes, overdue)], axis=1)
+    out = pd.concat([out, _overdue_balances(book, rollups, codes, overdue)], axis=1)
     return out.take(np.lexsort((np.arange(len(out)), -risk))).reset_index(drop=True)
 
 
-def _overdue_balances(book: Book, inv: pd.DataFrame, codes: _Codes, mask: np.ndarray
+def _overdue_balances(book: Book, rollups: InvoiceRollups, codes: _Codes, mask: np.ndarray
                       ) -> pd.DataFrame:
     """OVERDUE + currency columns (the default currency's always, first): exact int64
     sums, <NA> for a customer owing nothing overdue in that currency."""
-    currency = inv["currency"].to_numpy(dtype=object)
+    currency, currencies = rollups.currency_codes
+    balance = rollups.invoices["balance"].to_numpy()
     default = book.config.default_currency
     out = {}
-    for c in [default, *sorted(set(currency[mask]) - {default})]:
-        mine = mask & (currency == c)
-        owed = group_sum(codes.row[mine], codes.k, inv["balance"].to_numpy()[mine])
+    for c in [default, *sorted(set(currencies[np.unique(currency[mask])]) - {default})]:
+        mine = mask & rollups.has_currency(c)
+        owed = group_sum(codes.row[mine], codes.k, balance[mine])
         out[OVERDUE + c] = pd.array(owed, dtype="Int64")
         out[OVERDUE + c][codes.total(mine) == 0] = pd.NA
     return pd.DataFrame(out)
