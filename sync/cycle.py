@@ -148,6 +148,7 @@ class CycleResult:
     waiting: list[SentRow] = field(default_factory=list)  # ledger pendientes, not due yet
     inbox: InboxRead | None = None  # what the IMAP inbox gave this cycle (None: not read)
     inbox_error: str = ""  # Spanish; the inbox could not be read (sending went on)
+    sheets: list[Sheet] = field(default_factory=list)  # the output sheets laid out
 
     def counts(self) -> dict[str, int]:
         return count_states(self.deliveries, self.skipped)
@@ -216,10 +217,17 @@ def process(
         # Próximo aviso as PROXIMO_AVISO shows it after this cycle's sends
         sheets = report_sheets(computed, ledger.settled())
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
-        sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now,
-                                          book.config.preview_rows))
+        sheets.append(preview_sheet(deliveries, now, book.config.preview_rows))
         sheets.append(respuestas_sheet(book, computed.inbound.replies, now))
     return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))
+
+
+def preview_sheet(deliveries: list[DeliveryRow], now: datetime, limit: int) -> Sheet:
+    """Vista previa of this cycle's messages: a row built for each one it shows (the
+    first `limit` in PREVIEW_STATES), the rest only counted."""
+    listed = [d for d in deliveries if d.state in sends.PREVIEW_STATES]
+    return sends.preview_sheet([d.preview_row() for d in listed[:limit]], now, limit,
+                               listed=len(listed))
 
 
 def run_cycle(
@@ -259,9 +267,9 @@ def run_cycle(
         bar.advance()
         result = CycleResult(path, now, done.computed, done.deliveries, written=False,
                              skipped=done.skipped, waiting=done.waiting, inbox=inbox,
-                             inbox_error=inbox_error)
+                             inbox_error=inbox_error, sheets=done.sheets)
         if write:
-            _write(result, done.sheets, parameters)
+            _write(result, result.sheets, parameters)
         if archive is not None:  # after the write: upkeep never holds back the sheets
             prune(archive, now.date(), book.config.archive_months)
         bar.advance()
