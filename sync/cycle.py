@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
 from cobranza.inbound.records import Inbound
-from cobranza.inbound.replies import reply_matcher
 from cobranza.layout import reports, sends
 from cobranza.layout.portfolio import cartera_sheet
 from cobranza.layout.replies import respuestas_sheet
@@ -37,13 +37,15 @@ from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
 from sync.mail.archive import Archive, prune
-from sync.mail.inbox import InboxRead, check_inbox
 from sync.mail.sending import DeliveryRow, deliver, envios_rows
 from sync.mail.transport import Transport, transport_from_env
 from sync.memory import gc_paused
 from sync.progress import progress
 from sync.xlsx.reader import read_book
 from sync.xlsx.writer import check_writable, write_outputs
+
+if TYPE_CHECKING:
+    from sync.mail.inbox import InboxRead
 
 
 @dataclass
@@ -148,6 +150,7 @@ class CycleResult:
     waiting: list[SentRow] = field(default_factory=list)  # ledger pendientes, not due yet
     inbox: InboxRead | None = None  # what the IMAP inbox gave this cycle (None: not read)
     inbox_error: str = ""  # Spanish; the inbox could not be read (sending went on)
+    sheets: list[Sheet] = field(default_factory=list)  # the output sheets laid out
 
     def counts(self) -> dict[str, int]:
         return count_states(self.deliveries, self.skipped)
@@ -216,10 +219,17 @@ def process(
         # Próximo aviso as PROXIMO_AVISO shows it after this cycle's sends
         sheets = report_sheets(computed, ledger.settled())
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
-        sheets.append(sends.preview_sheet([d.preview_row() for d in deliveries], now,
-                                          book.config.preview_rows))
+        sheets.append(preview_sheet(deliveries, now, book.config.preview_rows))
         sheets.append(respuestas_sheet(book, computed.inbound.replies, now))
     return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))
+
+
+def preview_sheet(deliveries: list[DeliveryRow], now: datetime, limit: int) -> Sheet:
+    """Vista previa of this cycle's messages: a row built for each one it shows (the
+    first `limit` in PREVIEW_STATES), the rest only counted."""
+    listed = [d for d in deliveries if d.state in sends.PREVIEW_STATES]
+    return sends.preview_sheet([d.preview_row() for d in listed[:limit]], now, limit,
+                               listed=len(listed))
 
 
 def run_cycle(
@@ -248,9 +258,7 @@ def run_cycle(
         archive = None if dry_run else Archive.of(path)
         with book_ledger(path, book, now, ledger_path, url=ledger_url) as ledger:
             # before planning: this cycle's Envíos and alerts already see what bounced
-            inbox, inbox_error = check_inbox(
-                ledger, now, reply_from=reply_matcher(ledger.sent_index, book.customers)
-            ) if not dry_run else (None, "")
+            inbox, inbox_error = read_inbox(ledger, now, book) if not dry_run else (None, "")
             notes = (inbox_note(inbox_error),) if inbox_error else ()
             done = process(book, now, ledger, transport, dry_run=dry_run, stop=stop,
                            archive=archive, notes=notes)
@@ -259,13 +267,23 @@ def run_cycle(
         bar.advance()
         result = CycleResult(path, now, done.computed, done.deliveries, written=False,
                              skipped=done.skipped, waiting=done.waiting, inbox=inbox,
-                             inbox_error=inbox_error)
+                             inbox_error=inbox_error, sheets=done.sheets)
         if write:
-            _write(result, done.sheets, parameters)
+            _write(result, result.sheets, parameters)
         if archive is not None:  # after the write: upkeep never holds back the sheets
             prune(archive, now.date(), book.config.archive_months)
         bar.advance()
     return result
+
+
+def read_inbox(ledger: Ledger, now: datetime, book: Book) -> tuple[InboxRead | None, str]:
+    """The IMAP inbox's new bounces and replies, into the ledger (`check_inbox`). Imported
+    here: a dry run reads no inbox, and skips importing imaplib and the reply matcher."""
+    from cobranza.inbound.replies import reply_matcher
+    from sync.mail.inbox import check_inbox
+
+    return check_inbox(ledger, now,
+                       reply_from=reply_matcher(ledger.sent_index, book.customers))
 
 
 def inbox_note(problem: str) -> InputError:

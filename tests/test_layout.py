@@ -2,6 +2,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cobranza.book.records import InputError
 from cobranza.layout.reports import (
@@ -12,6 +13,7 @@ from cobranza.layout.reports import (
     dashboard_sheet,
     errors_sheet,
 )
+from cobranza.layout.sheets import ColumnRows
 from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import ALERT_TYPES, compute_alerts
 from cobranza.rules.invoices import compute_invoices
@@ -161,3 +163,19 @@ def test_columns_become_plain_python_scalars():
         got = _py(series)
         assert got == expected, series.dtype
         assert all(type(v) is kind for v in got if v is not None), series.dtype
+
+
+def test_column_rows_read_as_the_rows_they_hold() -> None:
+    rows = ColumnRows([["a", "b", "c"], [1, 2, None]])
+    assert len(rows) == 3 and rows[1] == ("b", 2) and rows[-1] == ("c", None)
+    assert rows[:2] == [("a", 1), ("b", 2)] and list(rows) == [("a", 1), ("b", 2), ("c", None)]
+    assert rows == [("a", 1), ("b", 2), ("c", None)] and rows != [("a", 1)]
+    assert ColumnRows([]) == [] and not ColumnRows([[], []])
+    with pytest.raises(ValueError):
+        ColumnRows([["a"], [1, 2]])
+
+
+def test_big_tables_are_kept_by_column() -> None:
+    invoices = compute_invoices(BOOK, AS_OF)
+    table = alerts_sheet(compute_alerts(BOOK, invoices, AS_OF), AS_OF).tables[0]
+    assert isinstance(table.rows, ColumnRows) and len(table.rows.columns) == len(table.columns)

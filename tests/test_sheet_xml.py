@@ -10,6 +10,7 @@ import math
 import re
 import tracemalloc
 import zipfile
+from dataclasses import replace
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cobranza.layout.sends import PreviewRow, preview_sheet
-from cobranza.layout.sheets import Cell, Sheet, Table
+from cobranza.layout.sheets import Cell, ColumnRows, Sheet, Table
 from cobranza.vocabulary import SendState
 from sync.xlsx import sheet_xml
 from sync.xlsx.sheet_xml import (
@@ -141,6 +142,25 @@ def tables(draw: st.DrawFn) -> Table:
 @given(tables())
 def test_any_table_renders_like_cell_by_cell(table: Table) -> None:
     assert_same(Sheet("T", cells=[Cell(3, 40, "Título", style="title")], tables=[table]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_a_table_kept_by_column_renders_like_its_rows(table: Table) -> None:
+    columns = [list(c) for c in zip(*table.rows, strict=True)] or [[] for _ in table.columns]
+    by_column = replace(table, rows=ColumnRows(columns))
+    book = styles()
+    want = rendered(Sheet("T", tables=[table]), book)
+    assert rendered(Sheet("T", tables=[by_column]), book) == want
+    assert_same(Sheet("T", cells=[Cell(3, 40, "Título", style="title")], tables=[by_column]))
+
+
+def test_utf8_as_latin1_of_a_column_with_and_without_nuls() -> None:
+    texts = ["Café", "", "plain", "€ 1", "💶", "Ñ"]
+    want = [t.encode().decode("latin-1") for t in texts]
+    assert sheet_xml._as_latin1(texts) == want
+    assert sheet_xml._as_latin1([*texts, "a\x00ñ"]) == [*want, "a\x00Ã±"]
+    assert sheet_xml._as_latin1([]) == []
 
 
 def test_columns_of_one_kind_with_and_without_blanks() -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cobranza.book.money import to_major
 from cobranza.book.records import BUCKETS, InputError
-from cobranza.layout.sheets import BarChart, Cell, Sheet, Table
+from cobranza.layout.sheets import BarChart, Cell, ColumnRows, Sheet, Table
 from cobranza.plural import count
 from cobranza.rules.agenda import BALANCE, balance_currencies
 from cobranza.rules.alerts import ALERT_TYPES
@@ -64,8 +64,8 @@ def _money(minor: pd.Series, currency: pd.Series) -> pd.Series:
     return major.where(minor.notna().to_numpy())
 
 
-def _rows(columns: Sequence[pd.Series]) -> list[tuple[Any, ...]]:
-    return list(zip(*(_py(c) for c in columns), strict=True))
+def _rows(columns: Sequence[pd.Series]) -> ColumnRows:
+    return ColumnRows([_py(c) for c in columns])
 
 
 def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:

@@ -156,13 +156,16 @@ def preview_note(total: int, shown: int) -> str:
 
 
 def preview_sheet(
-    rows: list[PreviewRow], as_of: date | datetime, limit: int | None = None
+    rows: list[PreviewRow], as_of: date | datetime, limit: int | None = None,
+    listed: int | None = None,
 ) -> Sheet:
     """Vista previa (tblVistaPrevia, plan order: most severe first): only PREVIEW_STATES,
     omitido stays in Envíos; the first `limit` rows (Configuración `Filas en Vista
-    previa`), the rest counted in the note."""
+    previa`), the rest counted in the note. `listed`: how many messages it lists in all,
+    when `rows` are only the first of them (the rest were counted, never built)."""
     rows = [r for r in rows if r.state in PREVIEW_STATES]
     shown = rows if limit is None else rows[:limit]
+    total = len(rows) if listed is None else listed
     table = Table(
         name="tblVistaPrevia",
         columns=("Código", "Cliente", "Para", "CC", "Facturas", "Asunto", "Cuerpo", "Estado",
@@ -175,5 +178,5 @@ def preview_sheet(
         widths={"Cliente": 30, "Para": 30, "Asunto": 45, "Cuerpo": 80, "Motivo": 50},
     )
     cells = sheet_header("Vista previa de avisos", as_of)
-    cells.append(Cell(2, 4, preview_note(len(rows), len(shown)), style="note"))
+    cells.append(Cell(2, 4, preview_note(total, len(shown)), style="note"))
     return Sheet("Vista previa", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)

@@ -8,10 +8,55 @@ Strings are always written as text, never as formulas.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 Format = Literal["text", "int", "money", "percent", "date", "datetime", "number"]
+
+
+class ColumnRows(Sequence[tuple[Any, ...]]):
+    """A table body kept as its columns (lists of equal length), read as row tuples by
+    whoever wants rows. The layouts build their big tables column by column
+    (`cobranza.layout.reports`) and the file writer encodes them column by column
+    (`sync.xlsx.sheet_xml`): zipping 100 000 invoices' columns into row tuples and picking
+    the columns back out of them cost ~0.08 s for nothing."""
+
+    __slots__ = ("columns", "_length")
+
+    def __init__(self, columns: Sequence[list[Any]]) -> None:
+        lengths = set(map(len, columns))
+        if len(lengths) > 1:
+            raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+        self.columns = list(columns)
+        self._length = lengths.pop() if lengths else 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            return list(zip(*(c[index] for c in self.columns), strict=True))
+        return tuple(c[index] for c in self.columns)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*self.columns, strict=True)
+
+    def __eq__(self, other: object) -> bool:  # equal to the same rows in a list
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
+    def __repr__(self) -> str:
+        return f"ColumnRows({list(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -31,7 +76,7 @@ class Table:
 
     name: str  # Excel table name, unique in the workbook, e.g. "tblAlertas"
     columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]]  # a list, or `ColumnRows` (kept by column)
     row: int = 1  # header row, 1-based
     col: int = 1
     formats: dict[str, Format] = field(default_factory=dict)  # column -> format

@@ -27,7 +27,7 @@ from operator import itemgetter
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from cobranza.layout.sheets import Format, Sheet, Table
+from cobranza.layout.sheets import ColumnRows, Format, Sheet, Table
 from sync.xlsx.package import NS_MAIN, NS_R
 from sync.xlsx.style_xml import StyleBook
 
@@ -251,7 +251,7 @@ def _table_cells(t: Table, styles: StyleBook, rows: Grid) -> _Block | None:
     header = "".join(cell_xml(ref(t.row, t.col + i), name, header_style)
                      for i, name in enumerate(column_names(t)))
     rows.setdefault(t.row, []).append((t.col, last_col, header))
-    widths = set(map(len, t.rows))
+    widths = _widths(t.rows)
     if widths - {len(t.columns)}:
         bad = next(w for w in widths if w != len(t.columns))
         raise ValueError(f"la tabla {t.name} tiene una fila con {bad} valores")
@@ -260,10 +260,25 @@ def _table_cells(t: Table, styles: StyleBook, rows: Grid) -> _Block | None:
     slots: Slots = []
     # column by column: one pass per column with its style and prefixes bound once
     for i, c in enumerate(t.columns):
-        values = list(map(itemgetter(i), t.rows))  # no zip(*rows): 1 tuple iterator per row
+        values = _column(t.rows, i)
         encoder = _ColumnEncoder(styles, t.formats.get(c))
         slots += encoder.slots(column_letter(t.col + i), values, numbers)
     return _Block(first, numbers, t.col, last_col, slots) if t.rows else None
+
+
+def _widths(rows: Sequence[tuple[Any, ...]]) -> set[int]:
+    """The lengths of a table's rows (those kept by column have one, by construction)."""
+    if isinstance(rows, ColumnRows):
+        return {len(rows.columns)} if rows else set()
+    return set(map(len, rows))
+
+
+def _column(rows: Sequence[tuple[Any, ...]], i: int) -> list[Any]:
+    """Column i of a table's rows: as kept (`ColumnRows`), or picked out of the row tuples
+    (no zip(*rows): one tuple iterator per row)."""
+    if isinstance(rows, ColumnRows):
+        return rows.columns[i]
+    return list(map(itemgetter(i), rows))
 
 
 _NUMBERS: list[str] = ["0"]  # str(r) at index r, grown on demand: every sync needs them
@@ -409,7 +424,12 @@ def _bodies(values: list[str]) -> list[str]:
 
 
 def _as_latin1(texts: list[str]) -> list[str]:
-    """Each text's UTF-8 bytes as Latin-1 characters (see `_Block`)."""
+    """Each text's UTF-8 bytes as Latin-1 characters (see `_Block`): the column at once,
+    joined and split at NULs (one byte in UTF-8, part of no other character's bytes), when
+    no text holds one (none that `clean` has seen); else one distinct text at a time."""
+    joined = "\x00".join(texts)
+    if texts and joined.count("\x00") == len(texts) - 1:
+        return joined.encode().decode("latin-1").split("\x00")
     return _each_distinct(texts, lambda v: v.encode().decode("latin-1"))
 
 
