@@ -296,3 +296,19 @@ def test_note_skipped_overrides_only_pending_retries(ledger: Ledger) -> None:
     assert ledger.state_of(notice_key("C1", "F1", "VENCIDA_1")) == "enviado"
     assert ledger.state_of(notice_key("C1", "F2", "VENCIDA_1")) == "omitido"
     assert ledger.note_skipped(Skipped(), NOW) == 0
+
+
+def test_a_folder_that_used_a_dozen_ledger_files_adopts_them_all(tmp_path: Path) -> None:
+    """SQLite attaches at most 10 files at once: more earlier ledgers than that (a folder
+    whose --ledger changed a dozen times) are taken in batches, not a crash."""
+    earlier = []
+    for n in range(12):
+        path = tmp_path / f"antes-{n}.sqlite"
+        with Ledger(path, BOOK) as led:
+            led.claim(notice(f"C{n}", (f"F{n}",)), f"m{n}", NOW)
+        earlier.append(path)
+    with Ledger(tmp_path / "ahora.sqlite", BOOK) as led:
+        assert led.adopt((), NOW, legacy=earlier) == 12
+        assert {(row.recipient, row.invoices) for row in led.rows()} == {
+            (f"C{n}", f"F{n}") for n in range(12)}
+        assert led.knows_book()

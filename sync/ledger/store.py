@@ -100,6 +100,7 @@ CREATE INDEX IF NOT EXISTS sends_message ON sends(book, message_id);
 """.replace("{paths}", _PATHS)
 # Columns of a first-release (version 1) `sends` table, copied as they are on migration
 # (a shared file's rows have the same columns after `book`).
+_ATTACH_AT_ONCE = 8  # SQLite's limit on attached files is 10 (SQLITE_MAX_ATTACHED)
 _V1_COLUMNS = (
     'key, message_id, kind, code, recipient, "to", invoices, subject, state, reason, '
     "attempts, next_try, created_at, updated_at, pid, host"
@@ -813,10 +814,25 @@ class Ledger(LedgerCore):
         or a file it used before) this workbook's rows are moved: copied, then deleted
         there (the file stays: other workbooks may still have rows in it). When the ledger
         did not know the workbook, the messages its own Envíos sheet lists (`seeds`)
-        follow. One transaction; what the ledger already holds wins. `workbook`: its file,
-        whose provisional id in a shared file names this workbook's rows too. Returns the
-        keys written."""
-        files = self._attach_legacy([p for p in legacy if p.is_file()])
+        follow. What the ledger already holds wins, then the files in their order, then
+        the seeds. `workbook`: its file, whose provisional id in a shared file names this
+        workbook's rows too. Returns the keys written.
+
+        SQLite attaches at most 10 files at once: the files go in batches of
+        `_ATTACH_AT_ONCE`, one transaction each, the seeds with the last."""
+        paths = [p for p in legacy if p.is_file()]
+        batches = [paths[i:i + _ATTACH_AT_ONCE]
+                   for i in range(0, len(paths), _ATTACH_AT_ONCE)] or [[]]
+        written = 0
+        for n, batch in enumerate(batches, 1):
+            written += self._adopt(batch, seeds if n == len(batches) else None, now, workbook)
+        return written
+
+    def _adopt(self, paths: list[Path], seeds: Iterable[SeedMessage] | None, now: datetime,
+               workbook: Path | None) -> int:
+        """`adopt` for one batch of files; `seeds` None: a batch before the last (the
+        workbook is not marked known yet)."""
+        files = self._attach_legacy(paths)
         try:
             ids = {alias: self._ids_in(alias, workbook) for alias, v in files.items() if v[1]}
             if self.knows_book() and not any(v == 0 or self._holds(alias, ids[alias])
@@ -830,7 +846,7 @@ class Ledger(LedgerCore):
                                 db.execute(f"INSERT OR IGNORE INTO sends (book, {_V1_COLUMNS}) "
                                            f"SELECT ?, {_V1_COLUMNS} FROM {alias}.sends",
                                            (self.book,)).rowcount)
-                if not known:
+                if not known and seeds is not None:
                     written += sum(self._seed(db, seed) for seed in seeds)
                     db.execute("INSERT INTO books VALUES (?, ?)", (self.book, _iso(now)))
         finally:
