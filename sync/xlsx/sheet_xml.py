@@ -217,19 +217,6 @@ def _grid(sheet: Sheet, styles: StyleBook) -> tuple[Grid, list[_Block]]:
     return rows, _separate(rows, blocks)
 
 
-def register_styles(sheet: Sheet, styles: StyleBook) -> None:
-    """Find or add every style that rendering `sheet` asks `styles` for, in the order
-    `_grid` asks: rendering it afterwards only looks styles up, so the ids are those of
-    a render in order, whichever process renders it (`sync.xlsx.writer`)."""
-    for c in sheet.cells:
-        if not is_missing(c.value):
-            styles.xf(c.style, value_format(c.value, c.format))
-    for t in sheet.tables:
-        styles.xf("header", "text")
-        for c in t.columns:
-            _ColumnEncoder(styles, t.formats.get(c))
-
-
 def _separate(rows: Grid, blocks: list[_Block]) -> list[_Block]:
     """Blocks that share no row with other cells; the others go into `rows` row by row."""
     alone = []

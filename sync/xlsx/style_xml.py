@@ -53,11 +53,6 @@ class StyleBook:
             self._cache[key] = self._make_xf(role, fmt)
         return self._cache[key]
 
-    @property
-    def known(self) -> int:
-        """How many (role, format) pairs have an id so far."""
-        return len(self._cache)
-
     def to_bytes(self) -> bytes:
         return to_xml(self.root)
 

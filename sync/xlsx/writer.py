@@ -4,8 +4,7 @@ Only the parts of the named output sheets (worksheet, its tables, drawing and ch
 replaced; workbook.xml, its rels, [Content_Types].xml, styles.xml and calcChain.xml get
 minimal additive edits; every other member is copied with its compressed bytes as they
 are. A sheet whose generated parts equal the stored ones is not rewritten, and when no
-sheet changed the file is not touched at all. On a big write the largest sheet's XML is
-built by a forked child meanwhile (`sync.forked`); the file is the same either way.
+sheet changed the file is not touched at all.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from lxml import etree
 
 from cobranza.book.validate import CONFIG_SHEET
 from cobranza.layout.sheets import BarChart, Cell, Format, Sheet, Table
-from sync import forked
 from sync.errors import WorkbookError
 from sync.xlsx import fileops
 from sync.xlsx.chart_xml import chart_xml, drawing_xml
@@ -42,7 +40,7 @@ from sync.xlsx.package import (
     rels_path,
     resolve,
 )
-from sync.xlsx.sheet_xml import SheetLinks, register_styles, table_xml, worksheet_chunks
+from sync.xlsx.sheet_xml import SheetLinks, table_xml, worksheet_chunks
 from sync.xlsx.style_xml import StyleBook
 
 _CT_PART = "[Content_Types].xml"
@@ -51,11 +49,6 @@ _STYLES = "xl/styles.xml"
 _CALC_CHAIN = "xl/calcChain.xml"
 _TABLE_NAME_BAD = re.compile(r"[^\w.]")
 _CODE_NAME = re.compile(rb'<(?:\w+:)?sheetPr\b[^>]*?\bcodeName="([^"]*)"')
-# Table cells from which the largest sheet is rendered by a forked child meanwhile: the
-# fork costs the parent ~0.1 s of copy-on-write page faults per 400 MB process (measured
-# on a 100 000-invoice sync), more than it saves on small sheets.
-PARALLEL_CELLS = 400_000
-Rendered = dict[str, tuple[SheetLinks, list[bytes]]]  # sheet -> its links and worksheet
 
 
 @dataclass(frozen=True)
@@ -83,7 +76,7 @@ def write_outputs(
     fileops.check_not_open(path)
     with Package(path) as package, _damaged_is_fatal(path, "el libro no se modificó"):
         edit = _Edit(package, sheets)
-        changed = edit.place_all(sheets)
+        changed = tuple(s.name for s in sheets if edit.place(s))
         added = _set_parameters(package, parameters or {})
         if not changed and not added:
             return WriteResult((), None, 0)
@@ -216,8 +209,6 @@ class _Edit:
         self.dirty: set[str] = set()
         self.rewritten_ids: set[int] = set()
         self.placed: set[str] = set()  # parts staged by this write, whichever sheet owns them
-        self.all_sheets = sheets
-        self.rendered: Rendered = {}  # worksheets rendered before their turn
         wanted = {s.name.casefold() for s in sheets}
         self.entries = {e.name.casefold(): e for e in self.workbook.sheets()}
         if any(not e.part for e in self.entries.values()):  # a sheet without its relationship
@@ -241,58 +232,6 @@ class _Edit:
                     taken.table_ids.add(int(root.get("id", "")))
                 taken.table_names.add(root.get("name", "").casefold())
         return taken
-
-    def place_all(self, sheets: list[Sheet]) -> tuple[str, ...]:
-        """Stage every sheet in order (`place`); the names of those that changed. The
-        largest sheet's worksheet is rendered by a forked child meanwhile when the tables
-        are big (`PARALLEL_CELLS`); the parent renders the others, ahead of their turn
-        while it waits, so placing them in order allocates the same parts."""
-        child_sheets = _largest(sheets)
-        child = self._fork_render(child_sheets) if child_sheets else None
-        if child is None:
-            return tuple(s.name for s in sheets if self.place(s))
-        theirs = {s.name for s in child_sheets}
-        try:
-            changed = []
-            for i, sheet in enumerate(sheets):
-                if sheet.name in theirs and sheet.name not in self.rendered:
-                    if not child.done():
-                        self._render_ahead([s for s in sheets[i:] if s.name not in theirs])
-                    self.rendered.update(child.result() or {})  # failed: rendered here
-                if self.place(sheet):
-                    changed.append(sheet.name)
-            return tuple(changed)
-        finally:
-            child.close()
-
-    def _fork_render(self, sheets: list[Sheet]) -> forked.Forked[Rendered] | None:
-        """A child rendering `sheets`' worksheets. It reads nothing from the file (the
-        descriptor and its offset are shared): links are worked out here first, and
-        every style the write needs gets its id, in render order, so the child only
-        looks styles up (else it gives up and they are rendered here)."""
-        for sheet in self.all_sheets:
-            register_styles(sheet, self.styles)
-        known = self.styles.known
-        jobs = [(sheet, self._expected_links(sheet)) for sheet in sheets]
-
-        def render() -> Rendered:
-            done = _rendered(jobs, self.styles)
-            return done if self.styles.known == known else {}
-
-        return forked.start(render)
-
-    def _render_ahead(self, sheets: list[Sheet]) -> None:
-        jobs = [(s, self._expected_links(s)) for s in sheets if s.name not in self.rendered]
-        self.rendered.update(_rendered(jobs, self.styles))
-
-    def _expected_links(self, sheet: Sheet) -> SheetLinks:
-        """The links `_render` will give the sheet: ids numbered by a fresh Relationships
-        (drawing first), the code name of the sheet it replaces. Checked when placing."""
-        entry = self.entries.get(sheet.name.casefold())
-        rels = Relationships()
-        drawing = rels.add("drawing", "") if sheet.charts else None
-        tables = tuple(rels.add("table", "") for _ in sheet.tables)
-        return SheetLinks(drawing, tables, self._code_name(entry.part) if entry else None)
 
     def place(self, sheet: Sheet) -> bool:
         """Stage the sheet's parts; False when they equal what the file holds."""
@@ -339,9 +278,7 @@ class _Edit:
             table_ids.append(rels.add("table", relative(sheet_part, part)))
             parts[part] = table_xml(table, self._table_id(), self._table_name(table.name))
         links = SheetLinks(drawing_id, tuple(table_ids), self._code_name(sheet_part))
-        ready = self.rendered.pop(sheet.name, None)
-        parts[sheet_part] = (ready[1] if ready and ready[0] == links
-                             else worksheet_chunks(sheet, self.styles, links))
+        parts[sheet_part] = worksheet_chunks(sheet, self.styles, links)
         if rels.rels:
             parts[rels_path(sheet_part)] = rels.to_bytes()
         return parts
@@ -422,21 +359,6 @@ class _Edit:
         for rel in self.workbook.rels.of_type("calcChain"):
             self.workbook.rels.remove(rel.id)
         self.dirty |= {_CT_PART, _WB_RELS}
-
-
-def _rendered(jobs: list[tuple[Sheet, SheetLinks]], styles: StyleBook) -> Rendered:
-    return {sheet.name: (links, worksheet_chunks(sheet, styles, links)) for sheet, links in jobs}
-
-
-def _largest(sheets: list[Sheet]) -> list[Sheet]:
-    """The sheet worth a second process: the one with the most table cells, when all the
-    sheets have `PARALLEL_CELLS` or more and it is not nearly all of them (no gain)."""
-    cells = {s.name: sum(len(t.rows) * len(t.columns) for t in s.tables) for s in sheets}
-    total = sum(cells.values())
-    if total < PARALLEL_CELLS or not sheets:
-        return []
-    biggest = max(sheets, key=lambda s: cells[s.name])
-    return [biggest]
 
 
 def _drop_sheets(root: etree._Element, sheet_ids: set[int]) -> bool:
