@@ -213,6 +213,8 @@ def process(
             planned.messages, book, computed.invoices, ledger, transport, now,
             dry_run=dry_run, stop=stop, skipped=planned.skipped, archive=archive,
         )
+        skipped = len(planned.skipped)
+        del planned  # freed before the sheets are laid out, which reuse its memory
         # Errores found while sending (a refused or untransmittable address) belong to
         # this cycle's Errores sheet
         computed.errors.extend(d.input_error for d in deliveries if d.input_error)
@@ -221,7 +223,7 @@ def process(
         sheets.append(sends.envios_sheet(envios_rows(ledger, deliveries), now))
         sheets.append(preview_sheet(deliveries, now, book.config.preview_rows))
         sheets.append(respuestas_sheet(book, computed.inbound.replies, now))
-    return Processed(computed, deliveries, sheets, len(planned.skipped), ledger.waiting(now))
+    return Processed(computed, deliveries, sheets, skipped, ledger.waiting(now))
 
 
 def preview_sheet(deliveries: list[DeliveryRow], now: datetime, limit: int) -> Sheet:
