@@ -265,9 +265,25 @@ def test_chunk_size_changes_only_where_the_bytes_are_cut(monkeypatch) -> None:
                           Table("tblB", ("Nota",), [("más",), ("",)], row=310)])
     whole = worksheet_xml(sheet, styles(), SheetLinks(None, ("rId1", "rId2")))
     monkeypatch.setattr(sheet_xml, "_CHUNK_PIECES", 1)
-    chunks = worksheet_chunks(sheet, styles(), SheetLinks(None, ("rId1", "rId2")))
+    chunks = list(worksheet_chunks(sheet, styles(), SheetLinks(None, ("rId1", "rId2"))))
     assert len(chunks) > 300 and b"".join(chunks) == whole
     assert all(chunk.decode() for chunk in chunks)
+
+
+def test_tables_turned_into_cells_a_few_rows_at_a_time_give_the_same_sheet(monkeypatch) -> None:
+    """A big table's cells are made `_WINDOW` rows at a time (memory): windows of any
+    size, cutting through runs of blanks, repeated texts and a table sharing rows with
+    loose cells, give the same worksheet."""
+    rows = [(f"Ñandú {i % 4}", i, None if i % 3 else 1.5, date(2026, 1, 1 + i % 28),
+             "x & y" if i % 5 else None) for i in range(300)]
+    sheet = Sheet("C", cells=[Cell(1, 1, "Título", "title"), Cell(20, 7, "al lado", "note")],
+                  tables=[Table("tblA", ("Nombre", "N", "Monto", "Día", "Nota"), rows, row=4),
+                          Table("tblB", ("Nota",), [("más",), ("",)], row=310)])
+    whole = worksheet_xml(sheet, styles(), SheetLinks(None, ("rId1", "rId2")))
+    for window in (1, 7, 64):
+        monkeypatch.setattr(sheet_xml, "_WINDOW", window)
+        assert worksheet_xml(sheet, styles(), SheetLinks(None, ("rId1", "rId2"))) == whole
+    assert b'<c r="G20"' in whole and whole.count(b"<row ") == 1 + 1 + 300 + 1 + 2
 
 
 def test_a_strenum_column_is_written_as_its_values() -> None:

@@ -3,18 +3,21 @@
 `Package` reads a workbook zip and keeps an overlay of replaced/added/removed members;
 `Package.write` streams the result, copying every untouched member's *compressed* bytes
 as they are (no inflate/deflate: ten times faster, and byte-identical by construction).
-Big new members are deflated in worker threads from the moment they are `put` (zlib
-releases the GIL), so compressing one sheet overlaps generating the next; they may come
-in chunks (never joined) and only their deflated pieces are kept.
+Big new members are deflated in worker threads from the moment they are `stage`d (zlib
+releases the GIL), chunk by chunk as an iterator yields them, so compressing a sheet
+overlaps generating it; only their deflated pieces are kept, and a sheet's XML is never
+held whole.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +40,7 @@ CONTENT_TYPES = {
     "drawing": CT + "drawing+xml",
     "chart": CT + "drawingml.chart+xml",
 }
-Content = bytes | list[bytes]  # a member's bytes, whole or in chunks to be concatenated
+Content = bytes | Iterable[bytes]  # a member's bytes, whole or in chunks to be concatenated
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _CHUNK = 1 << 20
 _FAST_DEFLATE_OVER = 1 << 20  # members this big: level 1 (5x faster, ~20% larger), in threads
@@ -254,31 +257,37 @@ class Package:
         with self._zip.open(name) as f:
             return f.read(size)
 
-    def same(self, name: str, data: Content) -> bool:
+    def stage(self, data: Content) -> Staged:
+        """`data` made ready to store (`put`) or compare (`same`): small content as its
+        chunks; big content deflating in worker threads as its chunks come, of which only
+        the deflated pieces are kept."""
+        chunks = iter([data] if isinstance(data, bytes) else data)
+        head, size = [], 0
+        for chunk in chunks:
+            head.append(chunk)
+            size += len(chunk)
+            if size >= _FAST_DEFLATE_OVER:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="deflate")
+                return _packing(self._pool, itertools.chain(head, chunks))
+        return head
+
+    def same(self, name: str, data: Content | Staged) -> bool:
         """Whether the member holds exactly `data`; size and CRC first, so a changed
         member is told apart without inflating it."""
+        staged = data if isinstance(data, _Packed) else self.stage(data)
         info = self._infos.get(name)
-        chunks = _chunks(data)
         if name in self._new or info is None or name in self._removed:
-            return self.read(name) == b"".join(chunks)
-        if info.file_size != sum(map(len, chunks)) or _crc(chunks) != info.CRC:
+            return self.read(name) == _content(staged)
+        if info.file_size != _size(staged) or _crc(staged) != info.CRC:
             return False
-        return self._zip.read(name) == b"".join(chunks)
+        return self._zip.read(name) == _content(staged)
 
-    def put(self, name: str, data: Content) -> None:
-        """Store `data` as the member `name`; given in chunks, it is never joined whole
-        unless read back."""
-        chunks = _chunks(data)
+    def put(self, name: str, data: Content | Staged) -> None:
+        """Store `data` (or what `stage` made of it) as the member `name`; given in
+        chunks, it is never joined whole unless read back."""
         self._removed.discard(name)
-        size = sum(map(len, chunks))
-        if size < _FAST_DEFLATE_OVER:
-            self._new[name] = chunks
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="deflate")
-        # only the deflated pieces are kept: a 1 000 000-row sheet's ~1 GB of XML is freed
-        # as it is packed, and read() inflates it back (the writer never needs to)
-        self._new[name] = _deflate_later(self._pool, chunks, size)
+        self._new[name] = data if isinstance(data, _Packed) else self.stage(data)
 
     def remove(self, name: str) -> None:
         self._new.pop(name, None)
@@ -291,8 +300,7 @@ class Package:
         for name in self.names():
             new = self._new.get(name)
             if isinstance(new, _Packed):
-                writer.add_deflated(name, new.size, new.crc.result(),
-                                    [p.result() for p in new.pieces])
+                writer.add_deflated(name, new.size, new.crc, [p.result() for p in new.pieces])
             elif new is not None:
                 writer.add_bytes(name, b"".join(new))
             else:
@@ -300,41 +308,60 @@ class Package:
         writer.close()
 
 
-def _chunks(data: Content) -> list[bytes]:
-    return [data] if isinstance(data, bytes) else list(data)
-
-
-def _crc(chunks: list[bytes]) -> int:
-    crc = 0
-    for chunk in chunks:
-        crc = zlib.crc32(chunk, crc)
-    return crc
-
-
 @dataclass(frozen=True)
 class _Packed:
     """A big member being deflated by worker threads: its size, CRC and pieces."""
 
     size: int
-    crc: Future[int]
+    crc: int
     pieces: list[Future[bytes]]
 
     def inflated(self) -> bytes:
         return zlib.decompress(b"".join(p.result() for p in self.pieces), -15)
 
 
-def _deflate_later(pool: ThreadPoolExecutor, chunks: list[bytes], size: int) -> _Packed:
-    """CRC and deflated pieces of the content in `chunks` (`size` bytes), computed by
-    `pool`.
+Staged = list[bytes] | _Packed  # content ready to store: small in chunks, big deflating
+
+
+def _content(staged: Staged) -> bytes:
+    return staged.inflated() if isinstance(staged, _Packed) else b"".join(staged)
+
+
+def _size(staged: Staged) -> int:
+    return staged.size if isinstance(staged, _Packed) else sum(map(len, staged))
+
+
+def _crc(staged: Staged) -> int:
+    if isinstance(staged, _Packed):
+        return staged.crc
+    crc = 0
+    for chunk in staged:
+        crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _packing(pool: ThreadPoolExecutor, chunks: Iterator[bytes]) -> _Packed:
+    """Deflate the content in `chunks` in `pool` as they come (the CRC here, ISA-L's
+    takes ~60 ms a GB).
 
     Each piece (at most _PIECE bytes, within one chunk) is a raw deflate stream of its
     own, ended by a sync flush (the last one by the final block): concatenated they are
-    one valid stream, as pigz writes them.
+    one valid stream, as pigz writes them. A piece is handed over once the next one is
+    known, so the last is known to be last.
     """
-    views = [view[i:i + _PIECE] for view in map(memoryview, chunks)
-             for i in range(0, len(view), _PIECE)]
-    pieces = [pool.submit(_deflate, v, i == len(views) - 1) for i, v in enumerate(views)]
-    return _Packed(size, pool.submit(_crc, chunks), pieces)
+    pieces: list[Future[bytes]] = []
+    crc = size = 0
+    waiting: memoryview | None = None
+    for chunk in chunks:
+        crc, size = fast_zlib.crc32(chunk, crc), size + len(chunk)
+        view = memoryview(chunk)
+        for i in range(0, len(view), _PIECE):
+            if waiting is not None:
+                pieces.append(pool.submit(_deflate, waiting, False))
+            waiting = view[i:i + _PIECE]
+    if waiting is not None:
+        pieces.append(pool.submit(_deflate, waiting, True))
+    return _Packed(size, crc, pieces)
 
 
 def _deflate(data: memoryview, last: bool) -> bytes:

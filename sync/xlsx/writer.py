@@ -240,7 +240,8 @@ class _Edit:
         if entry:
             old = old | {entry.part}
         sheet_part = entry.part if entry else self._free("xl/worksheets/sheet{}.xml")
-        parts = self._render(sheet, sheet_part)
+        # staged: the worksheet's chunks deflated as they are made, compared when done
+        parts = {p: self.pkg.stage(b) for p, b in self._render(sheet, sheet_part).items()}
         if entry and set(parts) == old and all(self.pkg.same(p, b) for p, b in parts.items()):
             return False
         # An output sheet's old part name is free for the others: one placed earlier in
