@@ -248,6 +248,12 @@ class Package:
             return None
         return self._zip.read(name)
 
+    def sheet_entries(self) -> list[SheetEntry]:
+        """The workbook's sheets as xl/workbook.xml and its relationships list them
+        (ValueError or an lxml error when those parts are missing or damaged)."""
+        rels = Relationships(self.read(rels_path(Workbook.PART)))
+        return Workbook(self.read(Workbook.PART) or b"", rels).sheets()
+
     def head(self, name: str, size: int) -> bytes:
         """The first `size` bytes of a member, without inflating all of it."""
         if name in self._new:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import python_calamine
 
-from sync.xlsx.package import Package, Relationships, Workbook, rels_path
+from sync.xlsx.package import Package
 
 # At or above this magnitude calamine never returns a date (it gives the plain number),
 # and a duration overflows: Python's timedelta holds at most 999 999 999 days.
@@ -42,9 +42,7 @@ def reread_sheet(path: Path, sheet: str) -> list[list] | None:
     None when the sheet has no such cell (its failure is something else: damage).
     """
     with Package(path) as package:
-        entries = Workbook(package.read(Workbook.PART) or b"",
-                           Relationships(package.read(rels_path(Workbook.PART)))).sheets()
-        part = next((e.part for e in entries if e.name == sheet), None)
+        part = next((e.part for e in package.sheet_entries() if e.name == sheet), None)
         xml = package.read(part) if part else None
         fixed = without_huge_dates(xml) if xml else None
         if fixed is None:

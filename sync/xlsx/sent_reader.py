@@ -15,10 +15,10 @@ import pandas as pd
 import python_calamine
 from lxml import etree
 
-from cobranza.book.text import normalize
+from cobranza.book.text import match_names, normalize
 from cobranza.layout.sends import ENVIOS_COLUMNS
 from sync.errors import WorkbookError
-from sync.xlsx.package import Package, Relationships, Workbook, rels_path
+from sync.xlsx.package import Package
 
 ENVIOS_SHEET = "Envíos"
 _HEADER_ROWS = 20  # the table's header is near the top (row 4 as we write it)
@@ -48,8 +48,7 @@ def _sheet_rows(path: Path) -> list[list]:
         return []
     book = python_calamine.CalamineWorkbook.from_path(str(path))
     try:
-        names = {normalize(n): n for n in reversed(book.sheet_names)}
-        name = names.get(normalize(ENVIOS_SHEET))
+        name = match_names(book.sheet_names, (ENVIOS_SHEET,)).get(ENVIOS_SHEET)
         if name is None:
             return []
         return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -66,12 +65,11 @@ def _lists_nothing(path: Path) -> bool:
     left to calamine."""
     try:
         with Package(path) as package:
-            rels = Relationships(package.read(rels_path(Workbook.PART)))
-            sheets = Workbook(package.read(Workbook.PART) or b"", rels).sheets()
-            by_name = {normalize(s.name): s for s in reversed(sheets)}
-            entry = by_name.get(normalize(ENVIOS_SHEET))
-            if entry is None:
+            entries = {e.name: e for e in package.sheet_entries()}
+            name = match_names(list(entries), (ENVIOS_SHEET,)).get(ENVIOS_SHEET)
+            if name is None:
                 return True
+            entry = entries[name]
             if not package.has(entry.part):
                 return False
             head = package.head(entry.part, _SMALL_PART + 1)
