@@ -242,24 +242,22 @@ def with_parts(outgoing: Outgoing, parts: tuple[Part, ...]) -> Outgoing:
 def key_parts(outgoing: Outgoing) -> list[tuple[str, str, str]]:
     """(ledger key, notice code, invoices as Envíos lists them) of every key of a message:
     each key belongs to one of its parts (a digest: to the message itself)."""
-    if not outgoing.parts:
-        invoices = invoice_list(line.invoice for line in outgoing.lines)
-        return [(key, outgoing.code, invoices) for key in outgoing.keys]
-    out = []
-    for part in outgoing.parts:
-        invoices = invoice_list(line.invoice for line in part.lines)
-        out += [(key, part.code, invoices) for key in part.keys]
-    return out
+    return [(key, code, invoices) for code, invoices, keys in _keyed_parts(outgoing)
+            for key in keys]
 
 
 def part_texts(outgoing: Outgoing) -> list[tuple[str, str]]:
     """(notice code, invoices as Envíos lists them) of each part of a message that has
     keys: `key_parts` without the keys, once per part rather than once per key."""
-    if not outgoing.parts:
-        pieces: tuple = ((outgoing.code, outgoing.lines),) if outgoing.keys else ()
-    else:
-        pieces = tuple((part.code, part.lines) for part in outgoing.parts if part.keys)
-    return [(code, invoice_list(line.invoice for line in lines)) for code, lines in pieces]
+    return [(code, invoices) for code, invoices, _ in _keyed_parts(outgoing)]
+
+
+def _keyed_parts(outgoing: Outgoing) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(code, invoices as Envíos lists them, keys) of each part that has keys; a message
+    without parts (a digest) is its own one part."""
+    parts = outgoing.parts or (outgoing,)
+    return [(part.code, invoice_list(line.invoice for line in part.lines), part.keys)
+            for part in parts if part.keys]
 
 
 def invoice_list(invoices: Iterable[str]) -> str:
