@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover - a pandas that moved it: same result, s
 log = logging.getLogger("cobranza")
 
 _TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
-_BIG_SHEET = prefetch.BIG_SHEET  # the sheet worth a thread of its own
+_BIG_SHEET = prefetch.BIG_SHEET  # parsed first by the worker, validated last
 
 
 def read_book(path: Path) -> Book:
