@@ -7,6 +7,7 @@ with the style of its `value_format`, rows in order, pieces of a row sorted by c
 from __future__ import annotations
 
 import math
+import random
 import re
 import tracemalloc
 import zipfile
@@ -302,3 +303,12 @@ def test_a_strenum_column_is_written_as_its_values() -> None:
     assert xml(states) == xml(as_text)
     assert xml([SendState.SENT] * 200) == xml([str(SendState.SENT)] * 200)
     assert b">Loud.A</t>" in xml([Loud.A, "b"] * 5)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(texts, min_size=1, max_size=4), st.integers(3, 40), st.randoms())
+def test_a_column_repeating_its_texts_renders_like_cell_by_cell(
+        pool: list[str], height: int, rnd: random.Random) -> None:
+    # few distinct texts down many rows: each distinct text is treated once, then mapped
+    rows = [(rnd.choice(pool), rnd.choice(SPECIAL)) for _ in range(height)]
+    assert_same(Sheet("T", tables=[Table("tblT", ("A", "B"), rows, row=2, col=1)]))

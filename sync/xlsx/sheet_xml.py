@@ -405,12 +405,25 @@ def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[
 
 
 def _bodies(values: list[str]) -> list[str]:
-    """Inline-string texts of a column, as `Slots` hold them: one scan of the whole column
-    says what any value needs (then each distinct value gets only that). Values are cut
-    to Excel's limit first: a column of long texts (message bodies) is never joined
-    whole."""
+    """Inline-string texts of a column, as `Slots` hold them. Values are cut to Excel's
+    limit first: a column of long texts (message bodies) is never joined whole. A column
+    that repeats its texts (customers' names, states) is treated one distinct text at a
+    time: scanning ~5 000 names beats scanning 65 000 rows of them."""
     if max(map(len, values), default=0) > _MAX_TEXT:
         values = [v[:_MAX_TEXT] for v in values]
+    distinct = list(set(values))
+    if len(distinct) * 2 > len(values):
+        return _treated(values)
+    bodies = _treated(distinct)
+    if bodies is distinct:  # no text changes
+        return values
+    return list(map(dict(zip(distinct, bodies, strict=True)).__getitem__, values))
+
+
+def _treated(values: list[str]) -> list[str]:
+    """What `_bodies` makes of texts within Excel's limit: one scan of them all says what
+    any value needs, then each distinct value gets only that; `values` itself when no
+    text changes."""
     joined = "".join(values)
     treat = _treatment(joined)
     if joined.isascii():
