@@ -43,18 +43,19 @@ def sheet_header(title: str, as_of: date | datetime) -> list[Cell]:
 def _py(values: pd.Series) -> list[Any]:
     """A column as plain Python scalars: NaN/NA/NaT -> None, Timestamp -> date.
 
-    Whole-column: astype(object) turns numpy scalars into Python ones, one vectorized
-    isna finds the blanks (a per-cell pd.isna was most of the layout time). Dates repeat
-    (a few hundred distinct days): each becomes a `date` once.
+    Whole-column: astype(object) turns numpy scalars into Python ones, the column's own
+    isna finds the blanks (a per-cell pd.isna was most of the layout time; pd.isna of
+    the object array was 1.3 s of it at 1 000 000 rows, a text column's isna_string
+    ~20 times less). Dates repeat (a few hundred distinct days): each becomes a `date`
+    once.
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         codes, days = pd.factorize(values)  # NaT: code -1, the trailing None
         return np.array([*(d.date() for d in days), None], dtype=object)[codes].tolist()
     if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":  # never blank
         return values.to_numpy().tolist()
-    objects = values.astype(object).to_numpy()
-    out = objects.tolist()
-    for i in np.flatnonzero(pd.isna(objects)).tolist():
+    out = values.astype(object).to_numpy().tolist()
+    for i in np.flatnonzero(values.isna().to_numpy()).tolist():
         out[i] = None
     return out
 
