@@ -42,7 +42,9 @@ def decimals_of(currencies: pd.Series) -> np.ndarray:
     if isinstance(currencies.dtype, pd.CategoricalDtype):
         codes, uniques = currencies.cat.codes.to_numpy(), currencies.cat.categories
     else:
-        codes, uniques = pd.factorize(np.asarray(currencies, dtype=object))
+        # to_numpy, not np.asarray: numpy's probe for __array_interface__ makes pandas
+        # hash a text index whole (0.1 s at 1 000 000 rows, per new index)
+        codes, uniques = pd.factorize(currencies.to_numpy(dtype=object))
     places = np.array([decimals(c) for c in uniques] + [2], dtype="int64")
     return places[codes]  # code -1 (a missing code) picks the trailing 2, as before
 
