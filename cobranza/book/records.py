@@ -14,6 +14,18 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from cobranza.book.columns import (  # noqa: F401 - the column specs, re-exported
+    AREA_COLUMNS,
+    COLLECTOR_COLUMNS,
+    CONTACT_COLUMNS,
+    CUSTOMER_COLUMNS,
+    INVOICE_COLUMNS,
+    INVOICE_FORMULA_HEADERS,
+    NOTICE_COLUMNS,
+    PAYMENT_COLUMNS,
+    PLAN_COLUMNS,
+    TEMPLATE_COLUMNS,
+)
 from cobranza.book.config import Config
 from cobranza.book.lookups import (
     Contact,
@@ -26,76 +38,6 @@ from cobranza.book.positions import first_rows, key_codes
 from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
-# Sheet name -> {normalized header: internal column}. Required headers carry a "*".
-CUSTOMER_COLUMNS = {
-    "cliente*": "customer",
-    "nombre*": "name",
-    "email": "emails",  # ";"-separated, normalized to "a@x.com;b@y.com"
-    "email cc": "cc",
-    "telefono": "phone",
-    "segmento": "segment",
-    "limite de credito": "credit_limit",  # int64 minor units of the default currency, or NA
-    "cobrador": "collector",
-    "avisos automaticos": "auto_notices",  # bool, default True
-    "zona horaria": "timezone",  # IANA name, default Config.timezone
-    "tercero": "third_party",
-    "pais": "country",  # ISO 3166 alpha-2, upper case; "" = Configuración's (also when bad)
-}
-INVOICE_COLUMNS = {
-    "factura*": "invoice",
-    "cliente*": "customer",
-    "emision": "issued",
-    "vencimiento*": "due",
-    "moneda": "currency",  # ISO code, default Config.default_currency
-    "importe*": "amount",  # int64 minor units
-    "notas": "notes",
-}
-# Formula columns of the Facturas table: computed by the UDFs, never read as input.
-INVOICE_FORMULA_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
-PAYMENT_COLUMNS = {
-    "fecha*": "date",
-    "cliente": "customer",
-    "factura*": "invoice",
-    "importe*": "amount",  # int64 minor units of the invoice's currency
-    "referencia": "reference",
-}
-CONTACT_COLUMNS = {  # the Gestiones sheet
-    "fecha*": "date",
-    "cobrador": "collector",
-    "cliente*": "customer",
-    "factura": "invoice",  # "" = every invoice of the customer open on that date
-    "resultado*": "result",  # one of RESULTS
-    "fecha compromiso": "promise_date",
-    "area": "area",
-    "comentario": "comment",
-    "seguimiento": "follow_up",
-}
-COLLECTOR_COLUMNS = {"cobrador*": "collector", "email": "email", "telefono": "phone"}
-AREA_COLUMNS = {"area*": "area", "responsable": "owner", "email": "email"}
-NOTICE_COLUMNS = {  # the Avisos table
-    "codigo*": "code",
-    "referencia*": "reference",  # emision | vencimiento | compromiso | gestion | mes
-    "dias*": "days",  # int
-    "plantilla": "template",
-    "activo": "active",  # bool
-}
-TEMPLATE_COLUMNS = {  # the Plantillas sheet
-    "codigo*": "code",
-    "asunto": "subject",  # required but for ENCABEZADO and PIE (see validate)
-    "cuerpo*": "body",
-    "aprobada": "approved",  # bool
-}
-PLAN_COLUMNS = {  # the optional Convenios sheet: one row per instalment of a payment plan
-    "convenio*": "plan",
-    "cliente*": "customer",
-    "facturas": "invoices",  # ";"-separated, normalized to "F1;F2"; "" = every invoice of
-    # the customer open on Fecha
-    "fecha*": "date",  # the agreement's date: payments from then on pay the instalments
-    "cuota*": "instalment",  # int64: 1, 2, ...
-    "vencimiento cuota*": "due",
-    "importe cuota*": "amount",  # int64 minor units of `currency`
-    "estado": "state",  # PLAN_STATES, blank = Activo
-}
 PLAN_STATES = ("Activo", "Cancelado")
 
 RESULTS = tuple(Result)  # the Resultado choices, in this order
