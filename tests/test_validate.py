@@ -461,3 +461,17 @@ def test_a_plan_is_in_the_one_currency_of_the_invoices_it_covers(tmp_path: Path)
     ]
     assert book.plans[["plan", "currency", "amount"]].values.tolist() == [
         ["CV2", "MXN", 10000], ["CV3", "USD", 1050]]
+
+
+def test_the_invoice_rows_the_validation_found_are_those_hashing_would_find(
+        tmp_path: Path) -> None:
+    """`Book.invoice_rows` spares `_facturas` a hash of every Factura: the same numbers."""
+    from dataclasses import replace
+
+    for sheets in (good_sheets(), bad_sheets()):
+        book = read_book(write_book(tmp_path / "libro.xlsx", sheets))
+        assert book.invoice_rows is not None
+        hashed = replace(book, invoice_rows=None)._facturas
+        codes, (paid_to, named) = book._facturas
+        assert codes.tolist() == hashed[0].tolist()
+        assert [paid_to.tolist(), named.tolist()] == [w.tolist() for w in hashed[1]]

@@ -93,6 +93,11 @@ class Book:
     errors: list[InputError] = field(default_factory=list)
     # Convenios (optional sheet): PLAN_COLUMNS plus `currency`, that of its invoices
     plans: pd.DataFrame = field(default_factory=lambda: empty_plans())
+    # Per Pagos row and per Gestiones row, the invoices row of its Factura (-1: none), as
+    # the validation found them (`cobranza.book.validate`): then `_facturas` hashes no
+    # Factura again (1.6 million texts at 1 000 000 invoices). None: hashed on first use.
+    invoice_rows: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False,
+                                                                 repr=False)
 
     # Computed on first use and kept with this Book (its frames are never edited in
     # place): every message of a run looks its customer and template up.
@@ -123,7 +128,11 @@ class Book:
     @cached_property
     def _facturas(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """The Facturas of invoices, payments and gestiones as numbers, in one hash pass
-        (`key_codes`)."""
+        (`key_codes`), or from `invoice_rows`: a validated Book's Facturas are unique, so
+        each invoices row is its own number."""
+        if self.invoice_rows is not None:
+            paid_to, named = self.invoice_rows
+            return np.arange(len(self.invoices)), [paid_to, named]
         return key_codes(self.invoices["invoice"], self.payments["invoice"],
                          self.contacts["invoice"])
 
