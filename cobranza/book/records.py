@@ -34,7 +34,7 @@ from cobranza.book.lookups import (
     names_by_code,
     templates_by_code,
 )
-from cobranza.book.positions import first_rows, key_codes
+from cobranza.book.positions import first_rows, key_codes, sorted_codes
 from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
@@ -73,6 +73,16 @@ class InputError:
         return f"{where}:{shown} {self.problem}"
 
 
+@dataclass(frozen=True)
+class KeyRows:
+    """Row positions of the codes one frame names in another, as the validation matched
+    them (the named frame's codes are unique there)."""
+
+    payment_invoice: np.ndarray  # per Pagos row, the invoices row of its Factura
+    contact_invoice: np.ndarray  # per Gestiones row, that of its Factura; -1 when blank
+    invoice_customer: np.ndarray  # per Facturas row, the customers row of its Cliente
+
+
 @dataclass
 class Book:
     """Everything one sync reads from a workbook, already validated.
@@ -93,11 +103,10 @@ class Book:
     errors: list[InputError] = field(default_factory=list)
     # Convenios (optional sheet): PLAN_COLUMNS plus `currency`, that of its invoices
     plans: pd.DataFrame = field(default_factory=lambda: empty_plans())
-    # Per Pagos row and per Gestiones row, the invoices row of its Factura (-1: none), as
-    # the validation found them (`cobranza.book.validate`): then `_facturas` hashes no
-    # Factura again (1.6 million texts at 1 000 000 invoices). None: hashed on first use.
-    invoice_rows: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False,
-                                                                 repr=False)
+    # The rows the validation matched codes to (`cobranza.book.validate`): the Book then
+    # hashes no Factura or Cliente again (2.6 million texts at 1 000 000 invoices). None
+    # (a Book built otherwise): hashed on first use.
+    key_rows: KeyRows | None = field(default=None, compare=False, repr=False)
 
     # Computed on first use and kept with this Book (its frames are never edited in
     # place): every message of a run looks its customer and template up.
@@ -120,6 +129,8 @@ class Book:
     def invoice_customers(self) -> tuple[np.ndarray, pd.Index]:
         """Per Facturas row: its Cliente numbered 0..k-1 in text order, and the k Clientes.
         One hash pass shared by every rule that groups these invoices by customer."""
+        if self.key_rows is not None:
+            return sorted_codes(self.customers["customer"], self.key_rows.invoice_customer)
         # An object ndarray factorizes about 3x faster than the str extension array.
         codes, uniques = pd.factorize(self.invoices["customer"].to_numpy(dtype=object),
                                       sort=True)
@@ -128,11 +139,11 @@ class Book:
     @cached_property
     def _facturas(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """The Facturas of invoices, payments and gestiones as numbers, in one hash pass
-        (`key_codes`), or from `invoice_rows`: a validated Book's Facturas are unique, so
-        each invoices row is its own number."""
-        if self.invoice_rows is not None:
-            paid_to, named = self.invoice_rows
-            return np.arange(len(self.invoices)), [paid_to, named]
+        (`key_codes`), or from `key_rows`: a validated Book's Facturas are unique, so each
+        invoices row is its own number."""
+        if self.key_rows is not None:
+            rows = self.key_rows
+            return np.arange(len(self.invoices)), [rows.payment_invoice, rows.contact_invoice]
         return key_codes(self.invoices["invoice"], self.payments["invoice"],
                          self.contacts["invoice"])
 

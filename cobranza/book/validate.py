@@ -900,9 +900,9 @@ def _with_columns(run: _Run, raw: pd.DataFrame, sheet: str, columns: dict[str, s
 
 
 def _finish(tables: dict[str, Table], config: Config
-            ) -> tuple[dict[str, pd.DataFrame], tuple[np.ndarray, np.ndarray]]:
+            ) -> tuple[dict[str, pd.DataFrame], rec.KeyRows]:
     """Valid rows only, exact money in minor units, final dtypes, records.py column order;
-    and per payment and per gestión the invoices row of its Factura (`Book.invoice_rows`)."""
+    and the rows each Factura and Cliente named is in (`Book.key_rows`)."""
     out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
@@ -913,8 +913,8 @@ def _finish(tables: dict[str, Table], config: Config
     # Codes as the one string object of the row they name (equal values): the Book keeps
     # no per-cell copy of a Cliente or Factura (1.5 million strings at 1 000 000 invoices)
     # nor pins the raw cells' memory once they are freed.
-    inv["customer"] = _shared(inv["customer"], invoices.refs("customer", customers),
-                              cust["customer"])
+    owner = invoices.refs("customer", customers)  # every invoice has one
+    inv["customer"] = _shared(inv["customer"], owner, cust["customer"])
     pay["invoice"] = _shared(pay["invoice"], pos, inv["invoice"])
     pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
                                 dtype=str)
@@ -937,7 +937,7 @@ def _finish(tables: dict[str, Table], config: Config
     for name, frame in out.items():
         extra = ["currency"] if name == "plans" else []
         out[name] = frame[[*TABLES[name][1].values(), *extra, "row"]]
-    return out, (pos, named)
+    return out, rec.KeyRows(pos, named, owner)
 
 
 def _shared(values: pd.Series, pos: np.ndarray, source: pd.Series) -> pd.Series:
@@ -990,10 +990,10 @@ class Validation:
                 self.add(sheet, None)
         run = self._run
         self._check(CHECKS_WITH_INVOICES)
-        frames, invoice_rows = _finish(run.tables, self.config)
+        frames, key_rows = _finish(run.tables, self.config)
         order = {s: i for i, s in enumerate(SHEETS)}
         errors = sorted(run.errors, key=lambda e: (order.get(e.sheet, 99), e.row or 0))
-        return rec.Book(**frames, config=self.config, errors=errors, invoice_rows=invoice_rows)
+        return rec.Book(**frames, config=self.config, errors=errors, key_rows=key_rows)
 
     def _check(self, checks: list[Callable[[dict[str, Table], Config], list[Issue]]]) -> None:
         for check in checks:
