@@ -91,6 +91,18 @@ def test_read_book_reads_only_the_columns_it_uses(tmp_path: Path) -> None:
         ("Facturas", 5, "Vencimiento"), ("Facturas", 5, "Importe")]
 
 
+def test_a_sheet_that_does_not_start_at_a1_is_read_the_same(tmp_path: Path) -> None:
+    """calamine's row iterator starts at the first used cell; the reader starts at A1."""
+    sheets = minimal()
+    sheets["Facturas"] = [[None, "Factura", "Cliente", "Vencimiento", "Importe", "Saldo"],
+                          [None, "F1", "C1", date(2026, 3, 1), 100, 5],
+                          [None, "F2", "C1", "pronto", 100, 5]]
+    book = read_book(write_book(tmp_path / "libro.xlsx", sheets))
+    assert book.invoices[["invoice", "row"]].values.tolist() == [["F1", 2]]
+    assert [(e.row, e.column) for e in book.errors if e.sheet == "Facturas"] == [
+        (3, "Vencimiento")]
+
+
 def test_the_read_columns_are_those_the_validation_maps() -> None:
     validated = {sheet: spec for sheet, spec in TABLES.values() if sheet != CONFIG_SHEET}
     assert validated == READ_COLUMNS
