@@ -34,7 +34,6 @@ PARSE_ORDER = (BIG_SHEET, "Pagos", "Gestiones", "Clientes", "Convenios", "Planti
                "Configuración")
 
 
-
 @dataclass(frozen=True)
 class Cells:
     """One parsed sheet: its row 1 (the headers) whole, and of every later row the cells

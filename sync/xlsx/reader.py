@@ -199,7 +199,8 @@ def frame_from_cells(cells: prefetch.Cells) -> pd.DataFrame:
     width = len(cells.headers)
     headers = [_header(h) for h in cells.headers]
     data, read = cells.rows, cells.read
-    # calamine gives "" for empty cells; no per-row tuples (allocation dominates here).
+    # calamine gives "" for empty cells: an empty row equals this (a list, or a tuple of
+    # the read cells), compared in C.
     empty = [""] * width if read is None else ("",) * len(read)
     keep = np.fromiter((r != empty for r in data), bool, len(data))
     grid = _grid(data, width, read)
