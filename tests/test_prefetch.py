@@ -35,18 +35,18 @@ def _book(path: Path, invoices: list[str]) -> Path:
 def parses(monkeypatch) -> list[tuple[str, str]]:
     """(thread, sheet) of every parse, by the worker and by the reader's thread."""
     seen: list[tuple[str, str]] = []
-    worker, here = prefetch._parsed, reader._rows
+    worker, here = prefetch._parsed, reader._cells
 
-    def in_worker(book, sheet):
+    def in_worker(book, sheet, only_read):
         seen.append(("worker", sheet))
-        return worker(book, sheet)
+        return worker(book, sheet, only_read)
 
-    def in_reader(book, sheet, path):
+    def in_reader(book, sheet, path, only_read):
         seen.append(("reader", sheet))
-        return here(book, sheet, path)
+        return here(book, sheet, path, only_read)
 
     monkeypatch.setattr(prefetch, "_parsed", in_worker)
-    monkeypatch.setattr(reader, "_rows", in_reader)
+    monkeypatch.setattr(reader, "_cells", in_reader)
     return seen
 
 
@@ -83,11 +83,11 @@ def test_every_input_sheet_is_parsed_once_by_one_of_the_two_threads(tmp_path, pa
 def test_a_sheet_the_worker_failed_on_is_parsed_again_by_the_reader(tmp_path, parses,
                                                                   monkeypatch) -> None:
     """The worker's failure is only a lost head start: the reader parses the sheet with
-    its own error handling (`reader._rows`: a damaged sheet, a busy file)."""
+    its own error handling (`reader._cells`: a damaged sheet, a busy file)."""
     book = _book(tmp_path / "libro.xlsm", ["F-1"])
     worker = prefetch._parsed
     monkeypatch.setattr(prefetch, "_parsed",
-                        lambda b, sheet: None if sheet == "Pagos" else worker(b, sheet))
+                        lambda b, sheet, only: None if sheet == "Pagos" else worker(b, sheet, only))
     prefetch.start(book)
     prefetch._pending._worker.join()
     assert list(read_book(book).payments["amount"]) == [4000]  # centavos

@@ -9,7 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from cobranza.book.columns import READ_COLUMNS
+from cobranza.book.validate import CONFIG_SHEET, TABLES
 from sync.errors import WorkbookBusy, WorkbookError
+from sync.xlsx import prefetch
 from sync.xlsx.reader import frame_from_rows, read_book, read_raw
 
 
@@ -68,6 +71,48 @@ def test_read_book_of_a_minimal_workbook(tmp_path: Path) -> None:
     assert book.invoices[["invoice", "amount", "row"]].values.tolist() == [["F1", 10000, 2]]
     assert book.payments.empty and book.contacts.empty
     assert [e.sheet for e in book.errors] == ["Configuración", "Plantillas"]
+
+
+def test_read_book_reads_only_the_columns_it_uses(tmp_path: Path) -> None:
+    """The formula columns (and any other unread column) are never read: a row with a
+    value only there is no record, and the rows keep their Excel numbers; the first of
+    two columns with one header is the one read."""
+    sheets = minimal()
+    sheets["Facturas"] = [
+        ["Saldo", "Factura", "Cliente", "Vencimiento", "Importe", "Cliente", "Estatus"],
+        [1, "F1", "C1", date(2026, 3, 1), 100, "C9", "Vencida"],
+        [2, "", "", "", "", "", "Por vencer"],  # formula results only
+        [None, " ", None, None, None, "C1", None],  # a blank and an unread cell
+        [3, "F2", "C1", "pronto", -5, None, None],
+    ]
+    book = read_book(write_book(tmp_path / "libro.xlsx", sheets))
+    assert book.invoices[["invoice", "customer", "row"]].values.tolist() == [["F1", "C1", 2]]
+    assert [(e.sheet, e.row, e.column) for e in book.errors if e.sheet == "Facturas"] == [
+        ("Facturas", 5, "Vencimiento"), ("Facturas", 5, "Importe")]
+
+
+def test_a_sheet_that_does_not_start_at_a1_is_read_the_same(tmp_path: Path) -> None:
+    """calamine's row iterator starts at the first used cell; the reader starts at A1."""
+    sheets = minimal()
+    sheets["Facturas"] = [[None, "Factura", "Cliente", "Vencimiento", "Importe", "Saldo"],
+                          [None, "F1", "C1", date(2026, 3, 1), 100, 5],
+                          [None, "F2", "C1", "pronto", 100, 5]]
+    book = read_book(write_book(tmp_path / "libro.xlsx", sheets))
+    assert book.invoices[["invoice", "row"]].values.tolist() == [["F1", 2]]
+    assert [(e.row, e.column) for e in book.errors if e.sheet == "Facturas"] == [
+        (3, "Vencimiento")]
+
+
+def test_the_read_columns_are_those_the_validation_maps() -> None:
+    validated = {sheet: spec for sheet, spec in TABLES.values() if sheet != CONFIG_SHEET}
+    assert validated == READ_COLUMNS
+
+
+def test_the_read_columns_of_a_sheet() -> None:
+    headers = ["Saldo", " factura", "Cliente", "FACTURA", "Notas ", 7.0, ""]
+    assert prefetch.read_columns("facturas", headers) == [1, 2, 4]
+    assert prefetch.read_columns("Configuración", headers) is None
+    assert prefetch.read_columns("Pagos", ["x"]) == []
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -461,3 +462,31 @@ def test_a_plan_is_in_the_one_currency_of_the_invoices_it_covers(tmp_path: Path)
     ]
     assert book.plans[["plan", "currency", "amount"]].values.tolist() == [
         ["CV2", "MXN", 10000], ["CV3", "USD", 1050]]
+
+
+def test_the_rows_the_validation_matched_are_those_hashing_would_find(
+        tmp_path: Path) -> None:
+    """`Book.key_rows` spares a hash of every Factura and Cliente: the same numbers."""
+    from dataclasses import replace
+
+    for sheets in (good_sheets(), bad_sheets()):
+        book = read_book(write_book(tmp_path / "libro.xlsx", sheets))
+        assert book.key_rows is not None
+        hashed = replace(book, key_rows=None)
+        codes, (paid_to, named) = book._facturas
+        assert codes.tolist() == hashed._facturas[0].tolist()
+        assert [paid_to.tolist(), named.tolist()] == [w.tolist() for w in hashed._facturas[1]]
+        codes, customers = book.invoice_customers
+        assert codes.tolist() == hashed.invoice_customers[0].tolist()
+        assert customers.equals(hashed.invoice_customers[1])
+
+
+def test_sorted_codes_number_the_named_texts_as_a_sorted_factorize_does() -> None:
+    from cobranza.book.positions import sorted_codes
+
+    keys = pd.Series(["C10", "b", "C2", "Á", "a", "C1", "z"], dtype="str")
+    rows = np.array([2, 0, 2, 5, 3, 0, 4])
+    codes, texts = sorted_codes(keys, rows)
+    expected, uniques = pd.factorize(keys.to_numpy(dtype=object)[rows], sort=True)
+    assert codes.tolist() == expected.tolist()
+    assert texts.tolist() == list(uniques)

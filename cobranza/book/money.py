@@ -64,19 +64,28 @@ def excess_decimals(amounts: pd.Series, currencies: pd.Series) -> np.ndarray:
     scale = 10.0 ** decimals_of(currencies)
     scaled = x * scale
     off_by = np.abs(scaled - np.rint(scaled))  # in minor units
-    positive = np.where(x > 0, x, 1.0)
-    magnitude = np.floor(np.log10(positive))
-    magnitude -= 10.0 ** magnitude > positive  # log10(999999999999.998) rounds up to 12
+    excess = np.zeros(len(x), dtype=bool)
+    # A whole number of minor units is never in excess: the product is exact to far less
+    # than a 15th digit. Only the others (most typed amounts are whole) are weighed.
+    ask = np.flatnonzero(off_by > 0)  # NaN compares False
+    excess[ask] = _beyond_shown(x[ask], scale[ask], scaled[ask], off_by[ask])
+    return excess
+
+
+def _beyond_shown(x: np.ndarray, scale: np.ndarray, scaled: np.ndarray, off_by: np.ndarray
+                  ) -> np.ndarray:
+    """`excess_decimals` of amounts `x` (> 0) not a whole number of minor units."""
+    magnitude = np.floor(np.log10(x))
+    magnitude -= 10.0 ** magnitude > x  # log10(999999999999.998) rounds up to 12
     # half a unit of the last significant digit Excel keeps, in minor units
     tolerance = 0.5 * 10.0 ** (magnitude - (EXCEL_DIGITS - 1)) * scale
-    excess = off_by > tolerance  # NaN compares False
+    excess = off_by > tolerance
     # A double half-way between two 15-digit numbers: the product's rounding cannot
-    # tell which one Excel shows, the decimal text can (rare: never a typed amount). A
-    # whole number of minor units is never in excess: the product is exact to far less
-    # than a 15th digit (most large typed amounts are close enough to the line to ask).
-    near = np.abs(off_by - tolerance) <= 4 * np.spacing(scaled)
-    for i in np.flatnonzero(near & (off_by > 0)):
-        excess[i] = _shown_decimals(x[i]) > np.log10(scale[i])
+    # tell which one Excel shows, the decimal text can (rare: never a typed amount; most
+    # large typed amounts are close enough to the line to ask).
+    near = np.flatnonzero(np.abs(off_by - tolerance) <= 4 * np.spacing(scaled))
+    shown = np.fromiter(map(_shown_decimals, x[near].tolist()), dtype=np.int64, count=len(near))
+    excess[near] = shown > np.log10(scale[near])
     return excess
 
 

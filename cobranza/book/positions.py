@@ -40,3 +40,17 @@ def first_positions(table_keys: pd.Series, *keys: pd.Series) -> list[np.ndarray]
     when absent. One hash pass over all of them (faster than an Index per lookup)."""
     table, wanted = key_codes(table_keys, *keys)
     return [first_rows(table, w) for w in wanted]
+
+
+def sorted_codes(keys: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """`pd.factorize(keys[rows], sort=True)` for distinct texts `keys` and positions
+    `rows` in them (none -1), sorting only the distinct keys named: per entry of `rows` the
+    number of its text in text order, and those texts."""
+    named = np.zeros(len(keys), dtype=bool)
+    named[rows] = True
+    used = np.flatnonzero(named)
+    texts = keys.to_numpy(dtype=object)[used]
+    order = np.argsort(texts, kind="stable")  # Python string order, as pandas sorts text
+    rank = np.empty(len(keys), dtype=np.intp)
+    rank[used[order]] = np.arange(len(used))
+    return rank[rows], pd.Index(texts[order], dtype="str")

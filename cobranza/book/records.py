@@ -14,6 +14,18 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from cobranza.book.columns import (  # noqa: F401 - the column specs, re-exported
+    AREA_COLUMNS,
+    COLLECTOR_COLUMNS,
+    CONTACT_COLUMNS,
+    CUSTOMER_COLUMNS,
+    INVOICE_COLUMNS,
+    INVOICE_FORMULA_HEADERS,
+    NOTICE_COLUMNS,
+    PAYMENT_COLUMNS,
+    PLAN_COLUMNS,
+    TEMPLATE_COLUMNS,
+)
 from cobranza.book.config import Config
 from cobranza.book.lookups import (
     Contact,
@@ -22,80 +34,10 @@ from cobranza.book.lookups import (
     names_by_code,
     templates_by_code,
 )
-from cobranza.book.positions import first_rows, key_codes
+from cobranza.book.positions import first_rows, key_codes, sorted_codes
 from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
-# Sheet name -> {normalized header: internal column}. Required headers carry a "*".
-CUSTOMER_COLUMNS = {
-    "cliente*": "customer",
-    "nombre*": "name",
-    "email": "emails",  # ";"-separated, normalized to "a@x.com;b@y.com"
-    "email cc": "cc",
-    "telefono": "phone",
-    "segmento": "segment",
-    "limite de credito": "credit_limit",  # int64 minor units of the default currency, or NA
-    "cobrador": "collector",
-    "avisos automaticos": "auto_notices",  # bool, default True
-    "zona horaria": "timezone",  # IANA name, default Config.timezone
-    "tercero": "third_party",
-    "pais": "country",  # ISO 3166 alpha-2, upper case; "" = Configuración's (also when bad)
-}
-INVOICE_COLUMNS = {
-    "factura*": "invoice",
-    "cliente*": "customer",
-    "emision": "issued",
-    "vencimiento*": "due",
-    "moneda": "currency",  # ISO code, default Config.default_currency
-    "importe*": "amount",  # int64 minor units
-    "notas": "notes",
-}
-# Formula columns of the Facturas table: computed by the UDFs, never read as input.
-INVOICE_FORMULA_HEADERS = ("Saldo", "Días vencidos", "Estatus", "Tramo", "Próximo aviso")
-PAYMENT_COLUMNS = {
-    "fecha*": "date",
-    "cliente": "customer",
-    "factura*": "invoice",
-    "importe*": "amount",  # int64 minor units of the invoice's currency
-    "referencia": "reference",
-}
-CONTACT_COLUMNS = {  # the Gestiones sheet
-    "fecha*": "date",
-    "cobrador": "collector",
-    "cliente*": "customer",
-    "factura": "invoice",  # "" = every invoice of the customer open on that date
-    "resultado*": "result",  # one of RESULTS
-    "fecha compromiso": "promise_date",
-    "area": "area",
-    "comentario": "comment",
-    "seguimiento": "follow_up",
-}
-COLLECTOR_COLUMNS = {"cobrador*": "collector", "email": "email", "telefono": "phone"}
-AREA_COLUMNS = {"area*": "area", "responsable": "owner", "email": "email"}
-NOTICE_COLUMNS = {  # the Avisos table
-    "codigo*": "code",
-    "referencia*": "reference",  # emision | vencimiento | compromiso | gestion | mes
-    "dias*": "days",  # int
-    "plantilla": "template",
-    "activo": "active",  # bool
-}
-TEMPLATE_COLUMNS = {  # the Plantillas sheet
-    "codigo*": "code",
-    "asunto": "subject",  # required but for ENCABEZADO and PIE (see validate)
-    "cuerpo*": "body",
-    "aprobada": "approved",  # bool
-}
-PLAN_COLUMNS = {  # the optional Convenios sheet: one row per instalment of a payment plan
-    "convenio*": "plan",
-    "cliente*": "customer",
-    "facturas": "invoices",  # ";"-separated, normalized to "F1;F2"; "" = every invoice of
-    # the customer open on Fecha
-    "fecha*": "date",  # the agreement's date: payments from then on pay the instalments
-    "cuota*": "instalment",  # int64: 1, 2, ...
-    "vencimiento cuota*": "due",
-    "importe cuota*": "amount",  # int64 minor units of `currency`
-    "estado": "state",  # PLAN_STATES, blank = Activo
-}
 PLAN_STATES = ("Activo", "Cancelado")
 
 RESULTS = tuple(Result)  # the Resultado choices, in this order
@@ -131,6 +73,16 @@ class InputError:
         return f"{where}:{shown} {self.problem}"
 
 
+@dataclass(frozen=True)
+class KeyRows:
+    """Row positions of the codes one frame names in another, as the validation matched
+    them (the named frame's codes are unique there)."""
+
+    payment_invoice: np.ndarray  # per Pagos row, the invoices row of its Factura
+    contact_invoice: np.ndarray  # per Gestiones row, that of its Factura; -1 when blank
+    invoice_customer: np.ndarray  # per Facturas row, the customers row of its Cliente
+
+
 @dataclass
 class Book:
     """Everything one sync reads from a workbook, already validated.
@@ -151,6 +103,10 @@ class Book:
     errors: list[InputError] = field(default_factory=list)
     # Convenios (optional sheet): PLAN_COLUMNS plus `currency`, that of its invoices
     plans: pd.DataFrame = field(default_factory=lambda: empty_plans())
+    # The rows the validation matched codes to (`cobranza.book.validate`): the Book then
+    # hashes no Factura or Cliente again (2.6 million texts at 1 000 000 invoices). None
+    # (a Book built otherwise): hashed on first use.
+    key_rows: KeyRows | None = field(default=None, compare=False, repr=False)
 
     # Computed on first use and kept with this Book (its frames are never edited in
     # place): every message of a run looks its customer and template up.
@@ -173,6 +129,8 @@ class Book:
     def invoice_customers(self) -> tuple[np.ndarray, pd.Index]:
         """Per Facturas row: its Cliente numbered 0..k-1 in text order, and the k Clientes.
         One hash pass shared by every rule that groups these invoices by customer."""
+        if self.key_rows is not None:
+            return sorted_codes(self.customers["customer"], self.key_rows.invoice_customer)
         # An object ndarray factorizes about 3x faster than the str extension array.
         codes, uniques = pd.factorize(self.invoices["customer"].to_numpy(dtype=object),
                                       sort=True)
@@ -181,7 +139,11 @@ class Book:
     @cached_property
     def _facturas(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """The Facturas of invoices, payments and gestiones as numbers, in one hash pass
-        (`key_codes`)."""
+        (`key_codes`), or from `key_rows`: a validated Book's Facturas are unique, so each
+        invoices row is its own number."""
+        if self.key_rows is not None:
+            rows = self.key_rows
+            return np.arange(len(self.invoices)), [rows.payment_invoice, rows.contact_invoice]
         return key_codes(self.invoices["invoice"], self.payments["invoice"],
                          self.contacts["invoice"])
 

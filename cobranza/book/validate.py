@@ -899,8 +899,10 @@ def _with_columns(run: _Run, raw: pd.DataFrame, sheet: str, columns: dict[str, s
     return raw
 
 
-def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]:
-    """Valid rows only, exact money in minor units, final dtypes, records.py column order."""
+def _finish(tables: dict[str, Table], config: Config
+            ) -> tuple[dict[str, pd.DataFrame], rec.KeyRows]:
+    """Valid rows only, exact money in minor units, final dtypes, records.py column order;
+    and the rows each Factura and Cliente named is in (`Book.key_rows`)."""
     out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
@@ -911,15 +913,16 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     # Codes as the one string object of the row they name (equal values): the Book keeps
     # no per-cell copy of a Cliente or Factura (1.5 million strings at 1 000 000 invoices)
     # nor pins the raw cells' memory once they are freed.
-    inv["customer"] = _shared(inv["customer"], invoices.refs("customer", customers),
-                              cust["customer"])
+    owner = invoices.refs("customer", customers)  # every invoice has one
+    inv["customer"] = _shared(inv["customer"], owner, cust["customer"])
     pay["invoice"] = _shared(pay["invoice"], pos, inv["invoice"])
     pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
                                 dtype=str)
     contacts, con = tables["contacts"], out["contacts"]
     con["customer"] = _shared(con["customer"], contacts.refs("customer", customers),
                               cust["customer"])
-    con["invoice"] = _shared(con["invoice"], contacts.refs("invoice", invoices), inv["invoice"])
+    named = contacts.refs("invoice", invoices)  # -1: blank (an unknown one was refused)
+    con["invoice"] = _shared(con["invoice"], named, inv["invoice"])
     limit = cust["credit_limit"]
     minor = to_minor(limit.fillna(0), pd.Series(config.default_currency, index=limit.index))
     cust["credit_limit"] = minor.astype("Int64").where(limit.notna(), pd.NA)
@@ -934,7 +937,7 @@ def _finish(tables: dict[str, Table], config: Config) -> dict[str, pd.DataFrame]
     for name, frame in out.items():
         extra = ["currency"] if name == "plans" else []
         out[name] = frame[[*TABLES[name][1].values(), *extra, "row"]]
-    return out
+    return out, rec.KeyRows(pos, named, owner)
 
 
 def _shared(values: pd.Series, pos: np.ndarray, source: pd.Series) -> pd.Series:
@@ -987,10 +990,10 @@ class Validation:
                 self.add(sheet, None)
         run = self._run
         self._check(CHECKS_WITH_INVOICES)
-        frames = _finish(run.tables, self.config)
+        frames, key_rows = _finish(run.tables, self.config)
         order = {s: i for i, s in enumerate(SHEETS)}
         errors = sorted(run.errors, key=lambda e: (order.get(e.sheet, 99), e.row or 0))
-        return rec.Book(**frames, config=self.config, errors=errors)
+        return rec.Book(**frames, config=self.config, errors=errors, key_rows=key_rows)
 
     def _check(self, checks: list[Callable[[dict[str, Table], Config], list[Issue]]]) -> None:
         for check in checks:

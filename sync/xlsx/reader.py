@@ -8,6 +8,8 @@ this thread parses the others and validates each as soon as it has it
 (`sync.xlsx.prefetch`): on two cores most of the parsing comes free.
 A sheet calamine fails on (one absurd date serial can crash its native code) is read
 once more by `sync.xlsx.reread`, so one cell never costs the whole workbook.
+`read_book` turns into Python objects only the cells of the columns the sync reads
+(`sync.xlsx.prefetch.sheet_cells`); the others come back blank.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def read_book(path: Path) -> Book:
     is validated as soon as it is parsed, while the worker thread parses the next.
     """
     name = Path(path).name
-    with gc_paused(), _reading(path) as sheets:  # GC: a million new cells, no cycles
+    # GC paused: a million new cells, no cycles
+    with gc_paused(), _reading(path, only_read=True) as sheets:
         raw = {CONFIG_SHEET: sheets.frame(CONFIG_SHEET)} if CONFIG_SHEET in sheets.found else {}
         validation = Validation(raw.get(CONFIG_SHEET))
         for sheet in sheets.found:
@@ -76,7 +79,7 @@ def read_raw(path: Path) -> dict[str, pd.DataFrame]:
     header; duplicates kept) plus a last column `row`, the Excel row number. Fully empty
     rows are skipped.
     """
-    with _reading(path) as sheets:
+    with _reading(path, only_read=False) as sheets:
         return {s: sheets.frame(s) for s in SHEETS if s in sheets.found}
 
 
@@ -91,21 +94,23 @@ class _Sheets:
 
     def frame(self, sheet: str) -> pd.DataFrame:
         """The raw frame of the canonical input `sheet` (one of `found`)."""
-        return frame_from_rows(self.parsing.rows(self.found[sheet], self._parse))
+        return frame_from_cells(self.parsing.cells(self.found[sheet], self._parse))
 
-    def _parse(self, sheet: str) -> list[list]:
-        return _rows(self.book, sheet, self.path)
+    def _parse(self, sheet: str) -> prefetch.Cells:
+        return _cells(self.book, sheet, self.path, self.parsing.only_read)
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[_Sheets]:
+def _reading(path: Path, only_read: bool) -> Iterator[_Sheets]:
     """The workbook's input sheets, parsed as asked for: a worker thread with its own
     handle on the file parses the largest ones meanwhile (the one `sync.launch` started
-    on this very file before the imports, if any)."""
+    on this very file before the imports, if any, for `read_book`). `only_read`: only
+    the cells of the columns the sync reads (`prefetch.sheet_cells`)."""
     path = Path(path)
     book = _open(path)
     # taken after opening: the worker's file is then the one this handle reads
-    parsing = prefetch.take(path) or prefetch.Parsing.start(path)
+    started = prefetch.take(path) if only_read else None
+    parsing = started or prefetch.Parsing.start(path, only_read)
     try:
         yield _Sheets(path, book, parsing)
     finally:
@@ -145,15 +150,16 @@ def _open(path: Path) -> python_calamine.CalamineWorkbook:
         raise WorkbookError(_not_a_workbook(name)) from None
 
 
-def _rows(book: python_calamine.CalamineWorkbook, sheet: str, path: Path) -> list[list]:
+def _cells(book: python_calamine.CalamineWorkbook, sheet: str, path: Path,
+           only_read: bool) -> prefetch.Cells:
     try:
-        return book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        return prefetch.sheet_cells(book.get_sheet_by_name(sheet), sheet, only_read)
     except python_calamine.ZipError:
         raise _busy(path.name) from None
     except NEVER_SWALLOWED:
         raise
     except BaseException:  # noqa: BLE001 - even a panic in calamine's native code
-        return _reread(path, sheet)
+        return prefetch.grid_cells(_reread(path, sheet), sheet, only_read)
 
 
 def _reread(path: Path, sheet: str) -> list[list]:
@@ -182,21 +188,39 @@ def frame_from_rows(rows: list[list]) -> pd.DataFrame:
     """A sheet's cell grid (row 1 = headers, "" for empty cells) as a raw frame: data rows
     keep their Excel row number in a last column `row`; empty rows are dropped. Also used
     for the grid of a workbook open in Excel (`addin.book.ExcelBook`)."""
-    if not rows:
+    return frame_from_cells(prefetch.grid_cells(rows, "", only_read=False))
+
+
+def frame_from_cells(cells: prefetch.Cells) -> pd.DataFrame:
+    """`frame_from_rows` of a parsed sheet; the cells of columns not `cells.read` are ""
+    (the frame keeps every column: a row with input only there is not a record)."""
+    if not cells.headers:
         return pd.DataFrame({"row": pd.Series([], dtype="int64")})
-    width = len(rows[0])
-    headers = [_header(h) for h in rows[0]]
-    # calamine gives "" for empty cells; no per-row tuples (allocation dominates here).
-    data, empty = rows[1:], [""] * width
-    keep = np.fromiter((r[0] != "" or r != empty for r in data), bool, len(data))
-    # One 2-D object block, filled in C (pandas' list-of-lists path is 3x slower).
-    grid = _object_grid(data, width) if data else np.empty((0, width), dtype=object)
+    width = len(cells.headers)
+    headers = [_header(h) for h in cells.headers]
+    data, read = cells.rows, cells.read
+    # calamine gives "" for empty cells: an empty row equals this (a list, or a tuple of
+    # the read cells), compared in C.
+    empty = [""] * width if read is None else ("",) * len(read)
+    keep = np.fromiter((r != empty for r in data), bool, len(data))
+    grid = _grid(data, width, read)
     frame = pd.DataFrame(grid if keep.all() else grid[keep], columns=range(width),
                          dtype=object, copy=False)
     frame.columns = headers
     rownums = np.flatnonzero(keep).astype("int64") + 2
     frame.insert(width, "row", rownums, allow_duplicates=True)  # a user "row" header stays
     return frame
+
+
+def _grid(data: list, width: int, read: list[int] | None) -> np.ndarray:
+    """The data rows as one 2-D object block, filled in C (pandas' list-of-lists path is
+    3x slower); the columns not `read` all hold the one object ""."""
+    if read is None:
+        return _object_grid(data, width) if data else np.empty((0, width), dtype=object)
+    grid = np.full((len(data), width), "", dtype=object)
+    if data and read:
+        grid[:, read] = _object_grid(data, len(read))
+    return grid
 
 
 def _header(value: object) -> str:
