@@ -33,7 +33,7 @@ from cobranza.book.text import normalize
 from cobranza.inbound.records import Reply
 from cobranza.notices.contact_rules import business_day_block, customer_rules
 from cobranza.notices.customers import valid_emails
-from cobranza.notices.messages import Line, Outgoing, digest_key
+from cobranza.notices.messages import Outgoing, digest_key, lines_of
 from cobranza.notices.planner import History
 from cobranza.vocabulary import (
     AlertType,
@@ -264,17 +264,15 @@ def _lines(rows: pd.DataFrame) -> np.ndarray:
     Vencimiento and Días vencidos, and the promise date of a promise row. Rows of a Tipo
     with no invoice-level days (none is mailed today) fall back to the alert's days."""
     days = rows["days_overdue"].fillna(rows["days"]).astype("Int64").fillna(0).astype("int64")
+    none, zero = [None] * len(rows), [0] * len(rows)
     columns = (
         rows["invoice"].tolist(), rows["customer"].tolist(), _days(rows["due"]), days.tolist(),
-        rows["balance"].astype("int64").tolist(), rows["currency"].tolist(),
-        _days(rows["promise_date"]), rows["type"].tolist(), rows["detail"].tolist(),
+        rows["balance"].astype("int64").tolist(), rows["currency"].tolist(), none,
+        _days(rows["promise_date"]), rows["type"].tolist(), rows["detail"].tolist(), none,
+        zero, zero,
     )
-    # positional Line(...) calls: keyword passing costs more than the object itself
     lines = np.empty(len(rows), dtype=object)
-    lines[:] = [
-        Line(inv, cust, due, d, bal, cur, None, promise, kind, detail)
-        for inv, cust, due, d, bal, cur, promise, kind, detail in zip(*columns, strict=True)
-    ]
+    lines[:] = lines_of(columns)
     return lines
 
 

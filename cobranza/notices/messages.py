@@ -13,8 +13,8 @@ instead of one `Outgoing` each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -190,6 +190,25 @@ class Line:
     # cuota and `balance` what is left of the instalment
     instalment: int = 0  # Cuota; 0 for an invoice line
     instalment_amount: int = 0  # Importe cuota, minor units
+
+
+_LINE_FIELDS = tuple(f.name for f in fields(Line))
+
+
+def lines_of(columns: Sequence[Iterable[Any]]) -> list[Line]:
+    """One Line per row of `columns`: one sequence per field of Line, in field order (all
+    of them: no defaults). A plan builds tens of thousands of Lines; a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__`, so each new instance's
+    `__dict__` is filled in one step instead: the same objects in half the time."""
+    if len(columns) != len(_LINE_FIELDS):
+        raise ValueError(f"Line has {len(_LINE_FIELDS)} fields, got {len(columns)} columns")
+    new = object.__new__
+    out = []
+    for values in zip(*columns, strict=True):
+        line = new(Line)
+        line.__dict__.update(zip(_LINE_FIELDS, values, strict=True))
+        out.append(line)
+    return out
 
 
 @dataclass(frozen=True)

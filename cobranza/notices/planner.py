@@ -32,7 +32,6 @@ Monthly statements (Referencia `mes`) have one ledger key per customer and month
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -60,6 +59,7 @@ from cobranza.notices.messages import (
     Outgoing,
     Part,
     Skipped,
+    lines_of,
     monthly_keys,
     notice_key_heads,
     notice_key_tail,
@@ -604,7 +604,7 @@ def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
         rows["no_contact_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         _whole(rows, "instalment"), _whole(rows, "instalment_amount"),
     )
-    shared = list(itertools.starmap(Line, zip(*columns, strict=True)))
+    shared = lines_of(columns)
     return list(map(shared.__getitem__, inverse.tolist()))
 
 
