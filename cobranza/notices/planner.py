@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
-from cobranza.book.positions import first_occurrence
 from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
@@ -337,8 +336,8 @@ def assign_states(
     template_reason: np.ndarray,
     today: date,
 ) -> pd.DataFrame:
-    """Add `state` (a number into STATES) and `reason` to every candidate row (first
-    matching rule wins)."""
+    """Add `state` (a number into STATES), `reason` and `reason_rank` (the reason's place
+    in sorted order, 0 for none) to every candidate row (first matching rule wins)."""
     cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
     excluded = customers["excluded"].to_numpy(dtype=object)
     no_email = customers["email_error"].to_numpy(dtype=object)
@@ -348,10 +347,26 @@ def assign_states(
     passed = cand["end"].to_numpy() < np.datetime64(today, "D")
     going = ~passed & ~is_excluded  # held back by a template or address: going once fixed
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
+    # each row picks its reason from one small table of every possible one (integers are
+    # selected, then one gather): no object array per rule over every candidate row
+    said = [LATE, *(reason(ReasonCode.REPLACED, code=code) for code in stages["code"])]
+    table, offsets = _stacked([excluded, said, template_reason, no_email, [None]])
     rules = [is_excluded, passed, bad_template, lacks_email]
-    why = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], None)
+    at = np.select(rules, [offsets[0] + cust, offsets[1] + late, offsets[2] + stage,
+                           offsets[3] + cust], offsets[4])
     state = np.select(rules, [_SKIPPED, _SKIPPED, _PENDING, _PENDING], _READY)
-    return cand.assign(state=state, reason=why)
+    rank = pd.factorize(table, sort=True)[0] + 1  # None is code -1: rank 0
+    return cand.assign(state=state, reason=table[at], reason_rank=rank[at])
+
+
+def _stacked(tables: list) -> tuple[np.ndarray, list[int]]:
+    """The object arrays one after another, and where each begins."""
+    ends = np.cumsum([len(t) for t in tables]).tolist()
+    starts = [0, *ends[:-1]]
+    out = np.empty(ends[-1], dtype=object)
+    for table, start, end in zip(tables, starts, ends, strict=True):
+        out[start:end] = table
+    return out, starts
 
 
 def _given(reasons: np.ndarray) -> np.ndarray:
@@ -405,8 +420,9 @@ def current_to(customers: pd.DataFrame, customer: str) -> str:
 def _late_reasons(
     cand: pd.DataFrame, stages: pd.DataFrame, passed: np.ndarray, going: np.ndarray
 ) -> np.ndarray:
-    """Catch-up: a passed stage names the stage of its chain going instead, if any."""
-    out = np.full(len(cand), LATE, dtype=object)
+    """Catch-up: a passed stage names the stage of its chain going instead, if any: per
+    row 0 (LATE) or 1 + the stage going instead (REPLACED)."""
+    out = np.zeros(len(cand), dtype="int64")
     if not passed.any() or not going.any():
         return out
     stage = cand["stage"].to_numpy()
@@ -418,9 +434,7 @@ def _late_reasons(
     late = np.flatnonzero(passed)
     at = np.searchsorted(going_slots, slot[late]).clip(max=len(going_slots) - 1)
     named = going_slots[at] == slot[late]
-    said = np.array([reason(ReasonCode.REPLACED, code=code) for code in stages["code"]],
-                    dtype=object)
-    out[late[named]] = said[instead[at[named]]]
+    out[late[named]] = 1 + instead[at[named]]
     return out
 
 
@@ -431,10 +445,9 @@ def plan_order(
     then line order; and per position a number shared by the rows of one message."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
     stage = cand["stage"].to_numpy()
-    # None (no reason) is code -1: shifted to 0 so every field is non-negative
-    reason = _object_codes(cand["reason"].to_numpy(dtype=object)) + 1
     message = _packed([cand["cust"].to_numpy(), code_rank[stage],
-                       _STATE_TEXT_RANK[cand["state"].to_numpy()], reason])
+                       _STATE_TEXT_RANK[cand["state"].to_numpy()],
+                       cand["reason_rank"].to_numpy()])
     line = _line_rank(inv)[cand["pos"].to_numpy()]
     both = _packed([message, line])
     # one stable sort of one integer key is several times cheaper than a lexsort of five
@@ -454,14 +467,6 @@ def _packed(columns: list[np.ndarray]) -> np.ndarray | None:
     for column, width in zip(columns, widths, strict=True):
         out = (out << width) | column
     return out
-
-
-def _object_codes(values: np.ndarray) -> np.ndarray:
-    """`pd.factorize(values, sort=True)` codes of an object column holding a few shared
-    objects (the Reasons): each distinct object is hashed once, not every row."""
-    ids = np.fromiter(map(id, values), dtype="uint64", count=len(values))
-    codes, distinct = pd.factorize(ids)  # integers hash fast; no sort of every row
-    return pd.factorize(values[first_occurrence(codes, len(distinct))], sort=True)[0][codes]
 
 
 def _line_rank(inv: pd.DataFrame) -> np.ndarray:
