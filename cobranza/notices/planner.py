@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
+from cobranza.book.positions import first_occurrence
 from cobranza.book.records import Book, InputError
 from cobranza.book.text import normalize
 from cobranza.notices import contact_rules
@@ -250,10 +251,21 @@ def candidates(
                 continue
             pos = np.flatnonzero(applies)
             end = np.full(len(pos), np.datetime64(window[1], "D"))
-            keys = monthly_keys(customer[pos], stage.code, date(today.year, today.month, 1))
-        keep = ~is_final(keys, final_keys)
-        parts.append((pos[keep], np.full(keep.sum(), stage.Index), end[keep], keys[keep]))
+            keys = _statement_keys(inv, pos, stage.code, today)
+        if final_keys:  # a first sync has none: nothing to drop, nothing to copy
+            keep = ~is_final(keys, final_keys)
+            pos, end, keys = pos[keep], end[keep], keys[keep]
+        parts.append((pos, np.full(len(pos), stage.Index), end, keys))
     return _candidate_frame(parts)
+
+
+def _statement_keys(inv: pd.DataFrame, pos: np.ndarray, code: str, today: date) -> np.ndarray:
+    """The monthly statement's key of each row `pos`: one key per customer, so each is
+    built once per customer (its code `cust`) and spread to the customer's rows."""
+    cust = inv["cust"].to_numpy()
+    first = first_occurrence(cust, int(cust.max(initial=-1)) + 1)
+    customers = inv["customer"].to_numpy(dtype=object)[first]
+    return monthly_keys(customers, code, date(today.year, today.month, 1))[cust[pos]]
 
 
 class _Resumed:
