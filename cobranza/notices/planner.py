@@ -17,7 +17,7 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 3. Grouping: one message per customer, code, state and reason, lines ordered by due date
    and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
    one `Skipped` batch that delivery records and counts without rendering; the others
-   become `Outgoing`s with their invoices as `Line`s.
+   become `Draft`s with their invoices as `Line`s, and each email one `Outgoing` in step 4.
 4. Contact rules, per customer in its own zone: Solo días hábiles, Ventana de envío and
    the legal profile turn `listo` into `pendiente` with the rule named; frequency caps
    count the ledger's earlier contacts plus what this run already let out, in priority
@@ -456,29 +456,42 @@ def plan_order(
     """Row positions of `cand` by customer, code, state and reason (one message each),
     then line order; and per position a number shared by the rows of one message."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
-    stage = cand["stage"].to_numpy()
-    message = _packed([cand["cust"].to_numpy(), code_rank[stage],
-                       _STATE_TEXT_RANK[cand["state"].to_numpy()],
-                       cand["reason_rank"].to_numpy()])
     line = _line_rank(inv)[cand["pos"].to_numpy()]
-    both = _packed([message, line])
+    fields = [cand["cust"].to_numpy(), code_rank[cand["stage"].to_numpy()],
+              _STATE_TEXT_RANK[cand["state"].to_numpy()], cand["reason_rank"].to_numpy(),
+              line]
+    key = _packed(fields)
+    if key is None:  # wider than 63 bits: only with sheets far beyond Excel's row limit
+        order = np.lexsort(fields[::-1])
+        return order, _run_ids([f[order] for f in fields[:-1]])
     # one stable sort of one integer key is several times cheaper than a lexsort of five
-    order = (np.argsort(both, kind="stable") if both is not None
-             else np.lexsort([line, message]))
-    return order, message[order]
+    order = np.argsort(key, kind="stable")
+    return order, key[order] >> _width(line)
+
+
+def _width(column: np.ndarray) -> int:
+    """Bits that hold every value of a non-negative integer column."""
+    return int(column.max()).bit_length() if len(column) else 0
 
 
 def _packed(columns: list[np.ndarray]) -> np.ndarray | None:
     """Non-negative integer columns (most significant first) as one int64 whose order is
-    their lexicographic order; None when they need more than 63 bits. The message
-    fields always fit: each counts rows of a sheet (at most 2**20) or states."""
-    widths = [int(c.max()).bit_length() if len(c) else 0 for c in columns]
+    their lexicographic order; None when they need more than 63 bits."""
+    widths = [_width(c) for c in columns]
     if sum(widths) > 63:
         return None
     out = np.zeros(len(columns[0]), dtype="int64")
     for column, width in zip(columns, widths, strict=True):
         out = (out << width) | column
     return out
+
+
+def _run_ids(columns: list[np.ndarray]) -> np.ndarray:
+    """Per row of sorted columns: the number of its run of equal rows."""
+    changed = np.zeros(len(columns[0]), dtype=bool)
+    for c in columns:
+        changed[1:] |= c[1:] != c[:-1]
+    return np.cumsum(changed)
 
 
 def _line_rank(inv: pd.DataFrame) -> np.ndarray:
