@@ -132,7 +132,8 @@ def plan_notices(
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
     inv, names = eligible(with_instalments(book, invoices, today))
-    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys)
+    keys = NoticeKeys(inv, stages, today)
+    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys, keys)
     if cand.empty:
         return [], Skipped(), []
     cand = cand.assign(cust=inv["cust"].to_numpy()[cand["pos"].to_numpy()])
@@ -142,18 +143,19 @@ def plan_notices(
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
     if history.reopened:
-        cand = cand[~(_skipped(cand) & is_final(cand["key"].to_numpy(), history.reopened))]
-    cand, refusals = hold_refused(cand, stages, customers, history.refused, history.bounced)
+        cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
+    cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
+                                  history.bounced)
     order, message = plan_order(cand, inv, stages)
     # the omitido rows (most of them) are never copied as a frame: only the columns their
     # batch keeps are gathered
     skip = _skipped(cand)[order]
     going = cand.take(order[~skip]).reset_index(drop=True)
-    drafts = group(going, run_starts(message[~skip]), inv, stages, customers)
+    drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages, customers)
     severity = severity_ranks(stages)
     planned = sending_order(apply_contact_rules(drafts, customers, now, book, history,
                                                 severity), severity)
-    skipped = skipped_batch(cand, order[skip], run_starts(message[skip]), inv, stages,
+    skipped = skipped_batch(cand, order[skip], run_starts(message[skip]), keys, stages,
                             customers)
     return planned, skipped, fixable_errors(book, going, stages, customers) + refusals
 
@@ -215,19 +217,16 @@ def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
 
 def candidates(
     inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str,
-    final_keys: frozenset[str] = frozenset(),
+    final_keys: frozenset[str], keys: NoticeKeys,
 ) -> pd.DataFrame:
-    """One row per (invoice, stage) already due and not final: pos (row of `inv`), stage,
-    end (last meaningful day) and key (ledger key)."""
-    customer = inv["customer"].to_numpy(dtype=object)
-    invoice = inv["invoice"].to_numpy(dtype=object)
-    heads = notice_key_heads(customer, invoice)
+    """One row per (invoice, stage) already due and not final (by its ledger key, built by
+    `keys`): pos (row of `inv`), stage and end (last meaningful day)."""
     # statuses as codes: each chain's test is then an integer one
     status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
     statuses = pd.Index(statuses)
     today64 = np.datetime64(today, "D")
     resumed = _resumed(inv)
-    parts, masks, anchors, days = [], {}, {}, {}
+    parts, masks, anchors = [], {}, {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
         if rule.statuses not in masks:
@@ -241,22 +240,53 @@ def candidates(
             end = anchor[pos] + stage.end_offset
             if rule.name == "recordatorio" and resumed is not None:
                 end = resumed.extend(pos, end)
-            if rule.per_anchor and rule.anchor not in days:
-                days[rule.anchor] = _iso_days(inv[rule.anchor])
-            keys = heads[pos] + notice_key_tail(stage.code, days[rule.anchor][pos]
-                                                if rule.per_anchor else "")
         else:
             window = monthly_window(stage.days, today, country)
             if window is None or today < window[0]:
                 continue
             pos = np.flatnonzero(applies)
             end = np.full(len(pos), np.datetime64(window[1], "D"))
-            keys = _statement_keys(inv, pos, stage.code, today)
-        if final_keys:  # a first sync has none: nothing to drop, nothing to copy
-            keep = ~is_final(keys, final_keys)
-            pos, end, keys = pos[keep], end[keep], keys[keep]
-        parts.append((pos, np.full(len(pos), stage.Index), end, keys))
+        if final_keys:  # a first sync has none: no key to build, nothing to drop
+            keep = ~is_final(keys.of_stage(stage.Index, pos), final_keys)
+            pos, end = pos[keep], end[keep]
+        parts.append((pos, np.full(len(pos), stage.Index), end))
     return _candidate_frame(parts)
+
+
+class NoticeKeys:
+    """The ledger keys of candidates (row `pos` of the planned invoices, stage `stage`),
+    built when asked: most candidates of a first sync are omitido, whose keys only a real
+    run records (a dry run never reads them)."""
+
+    def __init__(self, inv: pd.DataFrame, stages: pd.DataFrame, today: date) -> None:
+        self.inv, self.today = inv, today
+        self.codes = stages["code"].tolist()
+        self.rules = [CHAIN_BY_NAME[chain] for chain in stages["chain"]]
+        self.days: dict[str, np.ndarray] = {}  # anchor column -> ISO text of each row
+        self.heads: np.ndarray | None = None  # "aviso|customer|invoice|" of each row
+
+    def of(self, cand: pd.DataFrame) -> np.ndarray:
+        """The key of each candidate row of `cand`."""
+        pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
+        out = np.empty(len(pos), dtype=object)
+        for each in np.flatnonzero(np.bincount(stage, minlength=len(self.codes))).tolist():
+            at = np.flatnonzero(stage == each)
+            out[at] = self.of_stage(each, pos[at])
+        return out
+
+    def of_stage(self, stage: int, pos: np.ndarray) -> np.ndarray:
+        """The keys of rows `pos` for one stage."""
+        rule, code = self.rules[stage], self.codes[stage]
+        if not rule.anchor:
+            return _statement_keys(self.inv, pos, code, self.today)
+        if self.heads is None:  # built once per plan: each invoice's head is shared
+            self.heads = notice_key_heads(self.inv["customer"].to_numpy(dtype=object),
+                                          self.inv["invoice"].to_numpy(dtype=object))
+        if not rule.per_anchor:
+            return self.heads[pos] + notice_key_tail(code)
+        if rule.anchor not in self.days:
+            self.days[rule.anchor] = _iso_days(self.inv[rule.anchor])
+        return self.heads[pos] + notice_key_tail(code, self.days[rule.anchor][pos])
 
 
 def _statement_keys(inv: pd.DataFrame, pos: np.ndarray, code: str, today: date) -> np.ndarray:
@@ -290,14 +320,11 @@ def _resumed(inv: pd.DataFrame) -> _Resumed | None:
 
 
 def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
-    columns = ("pos", "stage", "end", "key")
-    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], "datetime64[D]"),
-             np.array([], object))
-    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(4)]
-    # the keys stay an object column and nothing is copied: inferring the "str" dtype and
-    # stacking the integer columns into one block cost more than all the rest (millions
-    # of rows at 1M invoices)
-    arrays[3] = pd.Series(arrays[3], dtype=object, copy=False)
+    columns = ("pos", "stage", "end")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], "datetime64[D]"))
+    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(3)]
+    # nothing copied: stacking the integer columns into one block cost more than building
+    # them (millions of rows at 1M invoices)
     return pd.DataFrame(dict(zip(columns, arrays, strict=True)), copy=False)
 
 
@@ -387,8 +414,9 @@ def _given(reasons: np.ndarray) -> np.ndarray:
 
 
 def hold_refused(
-    cand: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame,
-    refused: Mapping[str, Refusal], bounced: Mapping[str, Refusal] | None = None,
+    cand: pd.DataFrame, notice_keys: NoticeKeys, stages: pd.DataFrame,
+    customers: pd.DataFrame, refused: Mapping[str, Refusal],
+    bounced: Mapping[str, Refusal] | None = None,
 ) -> tuple[pd.DataFrame, list[InputError]]:
     """Drop the candidates the server refused for the customer's current To (final for
     that address), and every notice of a customer whose current To bounced, with one
@@ -397,7 +425,7 @@ def hold_refused(
     bounced = bounced or {}
     if (not refused and not bounced) or cand.empty:
         return cand, []
-    keys = cand["key"].to_numpy(dtype=object)
+    keys = notice_keys.of(cand)
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
     current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
     names = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()]
@@ -516,20 +544,26 @@ def _text_rank(values: np.ndarray) -> np.ndarray:
 
 
 def skipped_batch(cand: pd.DataFrame, rows: np.ndarray, starts: np.ndarray,
-                  inv: pd.DataFrame, stages: pd.DataFrame,
+                  keys: NoticeKeys, stages: pd.DataFrame,
                   customers: pd.DataFrame) -> Skipped:
     """The `omitido` rows `rows` (positions of `cand` in plan order; each message begins
-    at `starts`) as one columnar batch: no Outgoing, no Line."""
+    at `starts`) as one columnar batch: no Outgoing, no Line; the invoice and key of each
+    line are built when first read (a dry run only counts them)."""
     first = rows[starts]
     cust, stage = cand["cust"].to_numpy()[first], cand["stage"].to_numpy()[first]
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
+    lines = cand[["pos", "stage"]]
     return Skipped(
         code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
         to=_pick(to, cust), template=_pick(stages["template"], stage),
-        reason=_pick(cand["reason"], first),
-        invoice=_pick(inv["invoice"], cand["pos"].to_numpy()[rows]),
-        key=_pick(cand["key"], rows), start=starts,
+        reason=_pick(cand["reason"], first), start=starts,
+        lines=lambda: _skipped_lines(lines.take(rows), keys),
     )
+
+
+def _skipped_lines(lines: pd.DataFrame, keys: NoticeKeys) -> tuple[np.ndarray, np.ndarray]:
+    """(invoice, ledger key) of each omitido line (candidate rows: pos and stage)."""
+    return _pick(keys.inv["invoice"], lines["pos"].to_numpy()), keys.of(lines)
 
 
 def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
@@ -554,14 +588,14 @@ class Draft(NamedTuple):
 
 
 def group(
-    cand: pd.DataFrame, starts: np.ndarray, inv: pd.DataFrame, stages: pd.DataFrame,
-    customers: pd.DataFrame,
+    cand: pd.DataFrame, starts: np.ndarray, row_keys: np.ndarray, inv: pd.DataFrame,
+    stages: pd.DataFrame, customers: pd.DataFrame,
 ) -> list[Draft]:
     """One Draft per message of `cand` (rows in plan order, each message beginning at
-    `starts`)."""
+    `starts`; `row_keys`: the ledger key of each row)."""
     if cand.empty:
         return []
-    keys = cand["key"].tolist()
+    keys = row_keys.tolist()
     lines = _lines(inv, cand["pos"].to_numpy())
     bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
     heads = _heads(cand, starts, stages, customers)
