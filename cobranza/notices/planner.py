@@ -141,7 +141,8 @@ def plan_notices(
     used = np.flatnonzero(np.bincount(cand["cust"].to_numpy(), minlength=len(names)))
     customers = customer_table(book.customers, names[used], config)
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
-    cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
+    cand, reasons = assign_states(cand, stages, customers,
+                                  template_reasons(stages, book.templates), today)
     if history.reopened:
         cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
     cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
@@ -151,12 +152,13 @@ def plan_notices(
     # batch keeps are gathered
     skip = _skipped(cand)[order]
     going = cand.take(order[~skip]).reset_index(drop=True)
+    going = going.assign(reason=reasons[going["reason"].to_numpy()])
     drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages, customers)
     severity = severity_ranks(stages)
     planned = sending_order(apply_contact_rules(drafts, customers, now, book, history,
                                                 severity), severity)
-    skipped = skipped_batch(cand, order[skip], run_starts(message[skip]), keys, stages,
-                            customers)
+    skipped = skipped_batch(cand, reasons, order[skip], run_starts(message[skip]), keys,
+                            stages, customers)
     return planned, skipped, fixable_errors(book, going, stages, customers) + refusals
 
 
@@ -374,9 +376,10 @@ def assign_states(
     customers: pd.DataFrame,
     template_reason: np.ndarray,
     today: date,
-) -> pd.DataFrame:
-    """Add `state` (a number into STATES), `reason` and `reason_rank` (the reason's place
-    in sorted order, 0 for none) to every candidate row (first matching rule wins)."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Add `state` (a number into STATES), `reason` (a number into the returned table of
+    Reasons and None) and `reason_rank` (the reason's place in sorted order, 0 for none) to
+    every candidate row (first matching rule wins)."""
     cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
     excluded = customers["excluded"].to_numpy(dtype=object)
     no_email = customers["email_error"].to_numpy(dtype=object)
@@ -386,8 +389,8 @@ def assign_states(
     passed = cand["end"].to_numpy() < np.datetime64(today, "D")
     going = ~passed & ~is_excluded  # held back by a template or address: going once fixed
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
-    # each row picks its reason from one small table of every possible one (integers are
-    # selected, then one gather): no object array per rule over every candidate row
+    # each row's reason is a number into one small table of every possible one: no object
+    # array over every candidate row (the rows that become messages look theirs up)
     said = [LATE, *(reason(ReasonCode.REPLACED, code=code) for code in stages["code"])]
     table, offsets = _stacked([excluded, said, template_reason, no_email, [None]])
     rules = [is_excluded, passed, bad_template, lacks_email]
@@ -395,7 +398,7 @@ def assign_states(
                            offsets[3] + cust], offsets[4])
     state = np.select(rules, [_SKIPPED, _SKIPPED, _PENDING, _PENDING], _READY)
     rank = pd.factorize(table, sort=True)[0] + 1  # None is code -1: rank 0
-    return cand.assign(state=state, reason=table[at], reason_rank=rank[at])
+    return cand.assign(state=state, reason=at, reason_rank=rank[at]), table
 
 
 def _stacked(tables: list) -> tuple[np.ndarray, list[int]]:
@@ -543,12 +546,13 @@ def _text_rank(values: np.ndarray) -> np.ndarray:
     return rank
 
 
-def skipped_batch(cand: pd.DataFrame, rows: np.ndarray, starts: np.ndarray,
-                  keys: NoticeKeys, stages: pd.DataFrame,
+def skipped_batch(cand: pd.DataFrame, reasons: np.ndarray, rows: np.ndarray,
+                  starts: np.ndarray, keys: NoticeKeys, stages: pd.DataFrame,
                   customers: pd.DataFrame) -> Skipped:
     """The `omitido` rows `rows` (positions of `cand` in plan order; each message begins
-    at `starts`) as one columnar batch: no Outgoing, no Line; the invoice and key of each
-    line are built when first read (a dry run only counts them)."""
+    at `starts`; `reason` numbers `reasons`) as one columnar batch: no Outgoing, no Line;
+    the invoice and key of each line are built when first read (a dry run only counts
+    them)."""
     first = rows[starts]
     cust, stage = cand["cust"].to_numpy()[first], cand["stage"].to_numpy()[first]
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
@@ -556,7 +560,7 @@ def skipped_batch(cand: pd.DataFrame, rows: np.ndarray, starts: np.ndarray,
     return Skipped(
         code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
         to=_pick(to, cust), template=_pick(stages["template"], stage),
-        reason=_pick(cand["reason"], first), start=starts,
+        reason=reasons[cand["reason"].to_numpy()[first]], start=starts,
         lines=lambda: _skipped_lines(lines.take(rows), keys),
     )
 
