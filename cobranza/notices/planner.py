@@ -4,8 +4,9 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 
 1. Candidates, vectorized: for each active Avisos row (a stage, see
    `cobranza.notices.stages`), the invoices whose status it applies to and whose stage date
-   (anchor + Días) is today or earlier, with the stage's last meaningful day and ledger key.
-   Keys already final in the ledger are dropped: a notice is planned at most once, ever.
+   (anchor + Días) is today or earlier, with the stage's last meaningful day. Those whose
+   ledger key is already final in the ledger are dropped: a notice is planned at most
+   once, ever. Keys are built when needed (`NoticeKeys`), not carried by every candidate.
 2. States, vectorized, first match wins: customer excluded (Avisos automáticos = No,
    Segmento sin avisos) -> omitido; window passed -> omitido ("fuera de plazo", or
    "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
