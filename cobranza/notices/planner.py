@@ -703,8 +703,10 @@ def apply_contact_rules(
         else:
             out.append(_as_drafted(draft))
     gate = _Gate(now, book.config)
-    zones = customers["zone"].to_dict()  # one lookup table, not a .at per customer
-    rules = customers["rules"].to_dict()
+    # lookup tables, not a .at per customer (nor Series.to_dict, which boxes each value)
+    names = customers.index.tolist()
+    zones = dict(zip(names, customers["zone"].tolist(), strict=True))
+    rules = dict(zip(names, customers["rules"].tolist(), strict=True))
     for customer, notices in ready.items():
         sent = list(history.contacts.get(customer, ()))
         held, later = gate.check(zones[customer], rules[customer], sent)
