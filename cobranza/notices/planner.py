@@ -394,10 +394,15 @@ def assign_states(
     # array over every candidate row (the rows that become messages look theirs up)
     said = [LATE, *(reason(ReasonCode.REPLACED, code=code) for code in stages["code"])]
     table, offsets = _stacked([excluded, said, template_reason, no_email, [None]])
-    rules = [is_excluded, passed, bad_template, lacks_email]
-    at = np.select(rules, [offsets[0] + cust, offsets[1] + late, offsets[2] + stage,
-                           offsets[3] + cust], offsets[4])
-    state = np.select(rules, [_SKIPPED, _SKIPPED, _PENDING, _PENDING], _READY)
+    rules = [(is_excluded, _SKIPPED, offsets[0], cust), (passed, _SKIPPED, offsets[1], late),
+             (bad_template, _PENDING, offsets[2], stage), (lacks_email, _PENDING, offsets[3], cust)]
+    state = np.full(len(cand), _READY, dtype="int8")
+    at = np.full(len(cand), offsets[4])
+    # the first matching rule wins: written from the last to the first, each on its own
+    # rows only (np.select builds every choice over every row: millions at 1M invoices)
+    for rule, rule_state, offset, index in reversed(rules):
+        state[rule] = rule_state
+        at[rule] = offset + index[rule]
     rank = pd.factorize(table, sort=True)[0] + 1  # None is code -1: rank 0
     return cand.assign(state=state, reason=at, reason_rank=rank[at]), table
 
