@@ -143,7 +143,7 @@ def plan_notices(
     customers = customer_table(book.customers, names[used], config)
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
     cand, reasons = assign_states(cand, stages, customers,
-                                  template_reasons(stages, book.templates), today)
+                                  template_reasons(stages, book.templates))
     if history.reopened:
         cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
     cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
@@ -223,7 +223,8 @@ def candidates(
     final_keys: frozenset[str], keys: NoticeKeys,
 ) -> pd.DataFrame:
     """One row per (invoice, stage) already due and not final (by its ledger key, built by
-    `keys`): pos (row of `inv`), stage and end (last meaningful day)."""
+    `keys`): pos (row of `inv`), stage and passed (its last meaningful day is before
+    today)."""
     # statuses as codes: each chain's test is then an integer one
     status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
     statuses = pd.Index(statuses)
@@ -252,7 +253,7 @@ def candidates(
         if final_keys:  # a first sync has none: no key to build, nothing to drop
             keep = ~is_final(keys.of_stage(stage.Index, pos), final_keys)
             pos, end = pos[keep], end[keep]
-        parts.append((pos, np.full(len(pos), stage.Index), end))
+        parts.append((pos, np.full(len(pos), stage.Index), end < today64))
     return _candidate_frame(parts)
 
 
@@ -323,8 +324,8 @@ def _resumed(inv: pd.DataFrame) -> _Resumed | None:
 
 
 def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
-    columns = ("pos", "stage", "end")
-    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], "datetime64[D]"))
+    columns = ("pos", "stage", "passed")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], bool))
     arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(3)]
     # nothing copied: stacking the integer columns into one block cost more than building
     # them (millions of rows at 1M invoices)
@@ -376,7 +377,6 @@ def assign_states(
     stages: pd.DataFrame,
     customers: pd.DataFrame,
     template_reason: np.ndarray,
-    today: date,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Add `state` (a number into STATES), `reason` (a number into the returned table of
     Reasons and None) and `reason_rank` (the reason's place in sorted order, 0 for none) to
@@ -387,7 +387,7 @@ def assign_states(
     # tests on the few customers and stages, then spread to the rows
     is_excluded, lacks_email = _given(excluded)[cust], _given(no_email)[cust]
     bad_template = _given(template_reason)[stage]
-    passed = cand["end"].to_numpy() < np.datetime64(today, "D")
+    passed = cand["passed"].to_numpy()
     going = ~passed & ~is_excluded  # held back by a template or address: going once fixed
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
     # each row's reason is a number into one small table of every possible one: no object
