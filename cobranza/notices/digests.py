@@ -76,7 +76,7 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
                                                                    strict=True)}
         people = table[person] if person else table[column]
         readers = {normalize(k): str(p) for k, p in zip(table[column], people, strict=True)}
-        keys = rows[column].map(normalize)
+        keys = _normalized(rows[column])
         groups: dict[tuple[str, ...], list[str]] = {}
         out = []
         for key, name in sorted(dict(zip(keys, rows[column], strict=True)).items()):
@@ -95,6 +95,14 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
         return out
 
     return audience
+
+
+def _normalized(values: pd.Series) -> pd.Series:
+    """`values.map(normalize)`, each distinct value normalized once (a few collectors or
+    areas over thousands of alert rows)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    texts = np.array([normalize(v) for v in distinct], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype="str")
 
 
 @dataclass(frozen=True)
