@@ -33,7 +33,7 @@ from cobranza.book.text import normalize
 from cobranza.inbound.records import Reply
 from cobranza.notices.contact_rules import business_day_block, customer_rules
 from cobranza.notices.customers import valid_emails
-from cobranza.notices.messages import Line, Outgoing, digest_key
+from cobranza.notices.messages import Outgoing, digest_key, lines_of
 from cobranza.notices.planner import History
 from cobranza.vocabulary import (
     AlertType,
@@ -76,7 +76,7 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
                                                                    strict=True)}
         people = table[person] if person else table[column]
         readers = {normalize(k): str(p) for k, p in zip(table[column], people, strict=True)}
-        keys = rows[column].map(normalize)
+        keys = _normalized(rows[column])
         groups: dict[tuple[str, ...], list[str]] = {}
         out = []
         for key, name in sorted(dict(zip(keys, rows[column], strict=True)).items()):
@@ -95,6 +95,14 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
         return out
 
     return audience
+
+
+def _normalized(values: pd.Series) -> pd.Series:
+    """`values.map(normalize)`, each distinct value normalized once (a few collectors or
+    areas over thousands of alert rows)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    texts = np.array([normalize(v) for v in distinct], dtype=object)
+    return pd.Series(texts[codes], index=values.index, dtype="str")
 
 
 @dataclass(frozen=True)
@@ -264,17 +272,15 @@ def _lines(rows: pd.DataFrame) -> np.ndarray:
     Vencimiento and Días vencidos, and the promise date of a promise row. Rows of a Tipo
     with no invoice-level days (none is mailed today) fall back to the alert's days."""
     days = rows["days_overdue"].fillna(rows["days"]).astype("Int64").fillna(0).astype("int64")
+    none, zero = [None] * len(rows), [0] * len(rows)
     columns = (
         rows["invoice"].tolist(), rows["customer"].tolist(), _days(rows["due"]), days.tolist(),
-        rows["balance"].astype("int64").tolist(), rows["currency"].tolist(),
-        _days(rows["promise_date"]), rows["type"].tolist(), rows["detail"].tolist(),
+        rows["balance"].astype("int64").tolist(), rows["currency"].tolist(), none,
+        _days(rows["promise_date"]), rows["type"].tolist(), rows["detail"].tolist(), none,
+        zero, zero,
     )
-    # positional Line(...) calls: keyword passing costs more than the object itself
     lines = np.empty(len(rows), dtype=object)
-    lines[:] = [
-        Line(inv, cust, due, d, bal, cur, None, promise, kind, detail)
-        for inv, cust, due, d, bal, cur, promise, kind, detail in zip(*columns, strict=True)
-    ]
+    lines[:] = lines_of(columns)
     return lines
 
 

@@ -13,8 +13,8 @@ instead of one `Outgoing` each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -192,6 +192,25 @@ class Line:
     instalment_amount: int = 0  # Importe cuota, minor units
 
 
+_LINE_FIELDS = tuple(f.name for f in fields(Line))
+
+
+def lines_of(columns: Sequence[Iterable[Any]]) -> list[Line]:
+    """One Line per row of `columns`: one sequence per field of Line, in field order (all
+    of them: no defaults). A plan builds tens of thousands of Lines; a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__`, so each new instance's
+    `__dict__` is filled in one step instead: the same objects in half the time."""
+    if len(columns) != len(_LINE_FIELDS):
+        raise ValueError(f"Line has {len(_LINE_FIELDS)} fields, got {len(columns)} columns")
+    new = object.__new__
+    out = []
+    for values in zip(*columns, strict=True):
+        line = new(Line)
+        line.__dict__.update(zip(_LINE_FIELDS, values, strict=True))
+        out.append(line)
+    return out
+
+
 @dataclass(frozen=True)
 class Part:
     """One notice of a customer message: its code, template, invoices and ledger keys."""
@@ -287,23 +306,50 @@ def _strings(values: object = ()) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-@dataclass(frozen=True)
+# builds a Skipped batch's per-line columns: (invoice, key)
+LineColumns = Callable[[], tuple[np.ndarray, np.ndarray]]
+
+
 class Skipped:
     """Customer notices planned `omitido`, columnar, in plan order.
 
     Per message (one per customer, code and reason, like an `Outgoing`): code, recipient,
     to (addresses "; "-joined), template, reason and `start`, its first line. Per line,
     the messages' lines one after another, each in line order: invoice and ledger key.
+
+    The per-line columns may come as `lines`, a function that builds both when one is
+    first read: a dry run only counts the batch, and the lines of a first sync's omitido
+    notices are most of its candidates (millions of ledger keys at 1M invoices).
     """
 
-    code: np.ndarray = field(default_factory=_strings)
-    recipient: np.ndarray = field(default_factory=_strings)
-    to: np.ndarray = field(default_factory=_strings)
-    template: np.ndarray = field(default_factory=_strings)
-    reason: np.ndarray = field(default_factory=_strings)
-    start: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
-    invoice: np.ndarray = field(default_factory=_strings)
-    key: np.ndarray = field(default_factory=_strings)
+    def __init__(
+        self, code: np.ndarray | None = None, recipient: np.ndarray | None = None,
+        to: np.ndarray | None = None, template: np.ndarray | None = None,
+        reason: np.ndarray | None = None, start: np.ndarray | None = None,
+        invoice: np.ndarray | None = None, key: np.ndarray | None = None, *,
+        lines: LineColumns | None = None,
+    ) -> None:
+        self.code, self.recipient, self.to, self.template, self.reason = (
+            _strings() if column is None else column
+            for column in (code, recipient, to, template, reason))
+        self.start = np.array([], dtype="int64") if start is None else start
+        self._lines = lines
+        self._columns = None if lines is not None else (
+            _strings() if invoice is None else invoice, _strings() if key is None else key)
+
+    @property
+    def invoice(self) -> np.ndarray:
+        return self._line_columns()[0]
+
+    @property
+    def key(self) -> np.ndarray:
+        return self._line_columns()[1]
+
+    def _line_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._columns is None:
+            self._columns = self._lines()
+            self._lines = None  # what it read from the plan can go
+        return self._columns
 
     def __len__(self) -> int:
         return len(self.code)

@@ -4,8 +4,9 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 
 1. Candidates, vectorized: for each active Avisos row (a stage, see
    `cobranza.notices.stages`), the invoices whose status it applies to and whose stage date
-   (anchor + Días) is today or earlier, with the stage's last meaningful day and ledger key.
-   Keys already final in the ledger are dropped: a notice is planned at most once, ever.
+   (anchor + Días) is today or earlier, with the stage's last meaningful day. Those whose
+   ledger key is already final in the ledger are dropped: a notice is planned at most
+   once, ever. Keys are built when needed (`NoticeKeys`), not carried by every candidate.
 2. States, vectorized, first match wins: customer excluded (Avisos automáticos = No,
    Segmento sin avisos) -> omitido; window passed -> omitido ("fuera de plazo", or
    "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
@@ -17,7 +18,7 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 3. Grouping: one message per customer, code, state and reason, lines ordered by due date
    and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
    one `Skipped` batch that delivery records and counts without rendering; the others
-   become `Outgoing`s with their invoices as `Line`s.
+   become `Draft`s with their invoices as `Line`s, and each email one `Outgoing` in step 4.
 4. Contact rules, per customer in its own zone: Solo días hábiles, Ventana de envío and
    the legal profile turn `listo` into `pendiente` with the rule named; frequency caps
    count the ledger's earlier contacts plus what this run already let out, in priority
@@ -32,10 +33,10 @@ Monthly statements (Referencia `mes`) have one ledger key per customer and month
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -59,11 +60,11 @@ from cobranza.notices.messages import (
     Outgoing,
     Part,
     Skipped,
+    lines_of,
     monthly_keys,
     notice_key_heads,
     notice_key_tail,
     unique_keys,
-    with_parts,
 )
 from cobranza.notices.stages import (
     CHAIN_BY_NAME,
@@ -85,6 +86,10 @@ ADDRESS_REASONS = (ReasonCode.NO_EMAIL, ReasonCode.UNKNOWN_CUSTOMER)
 # the shared SendState members where a message takes its state.
 STATES = np.array([SendState.SKIPPED, SendState.PENDING, SendState.READY], dtype=object)
 _SKIPPED, _PENDING, _READY = range(len(STATES))
+# the invoice columns planning reads: stage anchors, line fields, the status and balance
+PLANNED_COLUMNS = ("invoice", "customer", "due", "issued", "promise_date", "no_contact_date",
+                   "plan_broken_on", "days_overdue", "balance", "currency", "status",
+                   "instalment", "instalment_amount")
 # each state's place in text order (messages are ordered by the state's text)
 _STATE_TEXT_RANK = np.argsort(np.argsort(STATES.astype(str), kind="stable"))
 
@@ -128,24 +133,34 @@ def plan_notices(
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
     inv, names = eligible(with_instalments(book, invoices, today))
-    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys)
+    keys = NoticeKeys(inv, stages, today)
+    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys, keys)
     if cand.empty:
         return [], Skipped(), []
     cand = cand.assign(cust=inv["cust"].to_numpy()[cand["pos"].to_numpy()])
-    customers = customer_table(book.customers, names[np.unique(cand["cust"])], config)
+    # the customers with a candidate, by counting (no sort of every candidate row)
+    used = np.flatnonzero(np.bincount(cand["cust"].to_numpy(), minlength=len(names)))
+    customers = customer_table(book.customers, names[used], config)
     customers = customers.reindex(names)  # row i = customer code i; unused codes are NaN
-    cand = assign_states(cand, stages, customers, template_reasons(stages, book.templates), today)
+    cand, reasons = assign_states(cand, stages, customers,
+                                  template_reasons(stages, book.templates))
     if history.reopened:
-        cand = cand[~(_skipped(cand) & is_final(cand["key"].to_numpy(), history.reopened))]
-    cand, refusals = hold_refused(cand, stages, customers, history.refused, history.bounced)
-    cand = in_plan_order(cand, inv, stages)
-    skip = _skipped(cand)
-    drafts = group(cand[~skip], inv, stages, customers)
+        cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
+    cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
+                                  history.bounced)
+    order, message = plan_order(cand, inv, stages)
+    # the omitido rows (most of them) are never copied as a frame: only the columns their
+    # batch keeps are gathered
+    skip = _skipped(cand)[order]
+    going = cand.take(order[~skip]).reset_index(drop=True)
+    going = going.assign(reason=reasons[going["reason"].to_numpy()])
+    drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages, customers)
     severity = severity_ranks(stages)
     planned = sending_order(apply_contact_rules(drafts, customers, now, book, history,
                                                 severity), severity)
-    return planned, skipped_batch(cand[skip], inv, stages, customers), fixable_errors(
-        book, cand, stages, customers) + refusals
+    skipped = skipped_batch(cand, reasons, order[skip], run_starts(message[skip]), keys,
+                            stages, customers)
+    return planned, skipped, fixable_errors(book, going, stages, customers) + refusals
 
 
 def sending_order(messages: list[Outgoing], severity: Mapping[str, float]) -> list[Outgoing]:
@@ -166,7 +181,9 @@ def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """
     statuses = {s for rule in CHAINS for s in rule.statuses}
     mask = (invoices["balance"] > 0) & invoices["status"].isin(statuses)
-    inv = invoices[mask].reset_index(drop=True)
+    # only the columns planning reads are copied (a third of the computed ones)
+    inv = invoices.loc[mask, invoices.columns.intersection(PLANNED_COLUMNS, sort=False)]
+    inv = inv.reset_index(drop=True)
     # an object array factorizes in half the time of the "str" column
     codes, names = pd.factorize(inv["customer"].to_numpy(dtype=object), sort=True)
     return inv.assign(cust=codes), np.asarray(names, dtype=object)
@@ -203,44 +220,86 @@ def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
 
 def candidates(
     inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str,
-    final_keys: frozenset[str] = frozenset(),
+    final_keys: frozenset[str], keys: NoticeKeys,
 ) -> pd.DataFrame:
-    """One row per (invoice, stage) already due and not final: pos (row of `inv`), stage,
-    end (last meaningful day) and key (ledger key)."""
-    customer = inv["customer"].to_numpy(dtype=object)
-    invoice = inv["invoice"].to_numpy(dtype=object)
-    heads = notice_key_heads(customer, invoice)
+    """One row per (invoice, stage) already due and not final (by its ledger key, built by
+    `keys`): pos (row of `inv`), stage and passed (its last meaningful day is before
+    today)."""
     # statuses as codes: each chain's test is then an integer one
     status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
     statuses = pd.Index(statuses)
     today64 = np.datetime64(today, "D")
     resumed = _resumed(inv)
-    parts, masks, days = [], {}, {}
+    parts, masks, anchors = [], {}, {}
     for stage in stages.itertuples():
         rule = CHAIN_BY_NAME[stage.chain]
         if rule.statuses not in masks:
             masks[rule.statuses] = code_in(status, statuses, rule.statuses)
         applies = masks[rule.statuses]
         if rule.anchor:
-            anchor = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
+            if rule.anchor not in anchors:  # one conversion per column, not per stage
+                anchors[rule.anchor] = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
+            anchor = anchors[rule.anchor]
             pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
             end = anchor[pos] + stage.end_offset
             if rule.name == "recordatorio" and resumed is not None:
                 end = resumed.extend(pos, end)
-            if rule.per_anchor and rule.anchor not in days:
-                days[rule.anchor] = _iso_days(inv[rule.anchor])
-            keys = heads[pos] + notice_key_tail(stage.code, days[rule.anchor][pos]
-                                                if rule.per_anchor else "")
         else:
             window = monthly_window(stage.days, today, country)
             if window is None or today < window[0]:
                 continue
             pos = np.flatnonzero(applies)
             end = np.full(len(pos), np.datetime64(window[1], "D"))
-            keys = monthly_keys(customer[pos], stage.code, date(today.year, today.month, 1))
-        keep = ~is_final(keys, final_keys)
-        parts.append((pos[keep], np.full(keep.sum(), stage.Index), end[keep], keys[keep]))
+        if final_keys:  # a first sync has none: no key to build, nothing to drop
+            keep = ~is_final(keys.of_stage(stage.Index, pos), final_keys)
+            pos, end = pos[keep], end[keep]
+        parts.append((pos, np.full(len(pos), stage.Index), end < today64))
     return _candidate_frame(parts)
+
+
+class NoticeKeys:
+    """The ledger keys of candidates (row `pos` of the planned invoices, stage `stage`),
+    built when asked: most candidates of a first sync are omitido, whose keys only a real
+    run records (a dry run never reads them)."""
+
+    def __init__(self, inv: pd.DataFrame, stages: pd.DataFrame, today: date) -> None:
+        self.inv, self.today = inv, today
+        self.codes = stages["code"].tolist()
+        self.rules = [CHAIN_BY_NAME[chain] for chain in stages["chain"]]
+        self.days: dict[str, np.ndarray] = {}  # anchor column -> ISO text of each row
+        self.heads: np.ndarray | None = None  # "aviso|customer|invoice|" of each row
+
+    def of(self, cand: pd.DataFrame) -> np.ndarray:
+        """The key of each candidate row of `cand`."""
+        pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
+        out = np.empty(len(pos), dtype=object)
+        for each in np.flatnonzero(np.bincount(stage, minlength=len(self.codes))).tolist():
+            at = np.flatnonzero(stage == each)
+            out[at] = self.of_stage(each, pos[at])
+        return out
+
+    def of_stage(self, stage: int, pos: np.ndarray) -> np.ndarray:
+        """The keys of rows `pos` for one stage."""
+        rule, code = self.rules[stage], self.codes[stage]
+        if not rule.anchor:
+            return _statement_keys(self.inv, pos, code, self.today)
+        if self.heads is None:  # built once per plan: each invoice's head is shared
+            self.heads = notice_key_heads(self.inv["customer"].to_numpy(dtype=object),
+                                          self.inv["invoice"].to_numpy(dtype=object))
+        if not rule.per_anchor:
+            return self.heads[pos] + notice_key_tail(code)
+        if rule.anchor not in self.days:
+            self.days[rule.anchor] = _iso_days(self.inv[rule.anchor])
+        return self.heads[pos] + notice_key_tail(code, self.days[rule.anchor][pos])
+
+
+def _statement_keys(inv: pd.DataFrame, pos: np.ndarray, code: str, today: date) -> np.ndarray:
+    """The monthly statement's key of each row `pos`: one key per customer, so each is
+    built once per customer (its code `cust`) and spread to the customer's rows."""
+    cust = inv["cust"].to_numpy()
+    first = first_occurrence(cust, int(cust.max(initial=-1)) + 1)
+    customers = inv["customer"].to_numpy(dtype=object)[first]
+    return monthly_keys(customers, code, date(today.year, today.month, 1))[cust[pos]]
 
 
 class _Resumed:
@@ -265,11 +324,12 @@ def _resumed(inv: pd.DataFrame) -> _Resumed | None:
 
 
 def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
-    columns = ("pos", "stage", "end", "key")
-    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], "datetime64[D]"),
-             np.array([], object))
-    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(4)]
-    return pd.DataFrame(dict(zip(columns, arrays, strict=True)))
+    columns = ("pos", "stage", "passed")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], bool))
+    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(3)]
+    # nothing copied: stacking the integer columns into one block cost more than building
+    # them (millions of rows at 1M invoices)
+    return pd.DataFrame(dict(zip(columns, arrays, strict=True)), copy=False)
 
 
 def _iso_days(dates: pd.Series) -> np.ndarray:
@@ -317,23 +377,44 @@ def assign_states(
     stages: pd.DataFrame,
     customers: pd.DataFrame,
     template_reason: np.ndarray,
-    today: date,
-) -> pd.DataFrame:
-    """Add `state` (a number into STATES) and `reason` to every candidate row (first
-    matching rule wins)."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Add `state` (a number into STATES), `reason` (a number into the returned table of
+    Reasons and None) and `reason_rank` (the reason's place in sorted order, 0 for none) to
+    every candidate row (first matching rule wins)."""
     cust, stage = cand["cust"].to_numpy(), cand["stage"].to_numpy()
     excluded = customers["excluded"].to_numpy(dtype=object)
     no_email = customers["email_error"].to_numpy(dtype=object)
     # tests on the few customers and stages, then spread to the rows
     is_excluded, lacks_email = _given(excluded)[cust], _given(no_email)[cust]
     bad_template = _given(template_reason)[stage]
-    passed = cand["end"].to_numpy() < np.datetime64(today, "D")
+    passed = cand["passed"].to_numpy()
     going = ~passed & ~is_excluded  # held back by a template or address: going once fixed
     late = _late_reasons(cand, stages, passed & ~is_excluded, going)
-    rules = [is_excluded, passed, bad_template, lacks_email]
-    why = np.select(rules, [excluded[cust], late, template_reason[stage], no_email[cust]], None)
-    state = np.select(rules, [_SKIPPED, _SKIPPED, _PENDING, _PENDING], _READY)
-    return cand.assign(state=state, reason=why)
+    # each row's reason is a number into one small table of every possible one: no object
+    # array over every candidate row (the rows that become messages look theirs up)
+    said = [LATE, *(reason(ReasonCode.REPLACED, code=code) for code in stages["code"])]
+    table, offsets = _stacked([excluded, said, template_reason, no_email, [None]])
+    rules = [(is_excluded, _SKIPPED, offsets[0], cust), (passed, _SKIPPED, offsets[1], late),
+             (bad_template, _PENDING, offsets[2], stage), (lacks_email, _PENDING, offsets[3], cust)]
+    state = np.full(len(cand), _READY, dtype="int8")
+    at = np.full(len(cand), offsets[4])
+    # the first matching rule wins: written from the last to the first, each on its own
+    # rows only (np.select builds every choice over every row: millions at 1M invoices)
+    for rule, rule_state, offset, index in reversed(rules):
+        state[rule] = rule_state
+        at[rule] = offset + index[rule]
+    rank = pd.factorize(table, sort=True)[0] + 1  # None is code -1: rank 0
+    return cand.assign(state=state, reason=at, reason_rank=rank[at]), table
+
+
+def _stacked(tables: list) -> tuple[np.ndarray, list[int]]:
+    """The object arrays one after another, and where each begins."""
+    ends = np.cumsum([len(t) for t in tables]).tolist()
+    starts = [0, *ends[:-1]]
+    out = np.empty(ends[-1], dtype=object)
+    for table, start, end in zip(tables, starts, ends, strict=True):
+        out[start:end] = table
+    return out, starts
 
 
 def _given(reasons: np.ndarray) -> np.ndarray:
@@ -342,8 +423,9 @@ def _given(reasons: np.ndarray) -> np.ndarray:
 
 
 def hold_refused(
-    cand: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame,
-    refused: Mapping[str, Refusal], bounced: Mapping[str, Refusal] | None = None,
+    cand: pd.DataFrame, notice_keys: NoticeKeys, stages: pd.DataFrame,
+    customers: pd.DataFrame, refused: Mapping[str, Refusal],
+    bounced: Mapping[str, Refusal] | None = None,
 ) -> tuple[pd.DataFrame, list[InputError]]:
     """Drop the candidates the server refused for the customer's current To (final for
     that address), and every notice of a customer whose current To bounced, with one
@@ -352,7 +434,7 @@ def hold_refused(
     bounced = bounced or {}
     if (not refused and not bounced) or cand.empty:
         return cand, []
-    keys = cand["key"].to_numpy(dtype=object)
+    keys = notice_keys.of(cand)
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
     current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
     names = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()]
@@ -387,8 +469,9 @@ def current_to(customers: pd.DataFrame, customer: str) -> str:
 def _late_reasons(
     cand: pd.DataFrame, stages: pd.DataFrame, passed: np.ndarray, going: np.ndarray
 ) -> np.ndarray:
-    """Catch-up: a passed stage names the stage of its chain going instead, if any."""
-    out = np.full(len(cand), LATE, dtype=object)
+    """Catch-up: a passed stage names the stage of its chain going instead, if any: per
+    row 0 (LATE) or 1 + the stage going instead (REPLACED)."""
+    out = np.zeros(len(cand), dtype="int64")
     if not passed.any() or not going.any():
         return out
     stage = cand["stage"].to_numpy()
@@ -400,32 +483,55 @@ def _late_reasons(
     late = np.flatnonzero(passed)
     at = np.searchsorted(going_slots, slot[late]).clip(max=len(going_slots) - 1)
     named = going_slots[at] == slot[late]
-    said = np.array([reason(ReasonCode.REPLACED, code=code) for code in stages["code"]],
-                    dtype=object)
-    out[late[named]] = said[instead[at[named]]]
+    out[late[named]] = 1 + instead[at[named]]
     return out
 
 
-def in_plan_order(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame) -> pd.DataFrame:
-    """Rows by customer, code, state and reason (one message each), then line order;
-    `message` numbers the messages in that order."""
+def plan_order(
+    cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of `cand` by customer, code, state and reason (one message each),
+    then line order; and per position a number shared by the rows of one message."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
-    state = _STATE_TEXT_RANK[cand["state"].to_numpy()]
-    reason = _object_codes(cand["reason"].to_numpy(dtype=object))
     line = _line_rank(inv)[cand["pos"].to_numpy()]
-    stage, cust = cand["stage"].to_numpy(), cand["cust"].to_numpy()
-    order = np.lexsort([line, reason, state, code_rank[stage], cust])
-    ordered = cand.iloc[order].reset_index(drop=True)
-    message = _run_ids([cust[order], stage[order], state[order], reason[order]])
-    return ordered.assign(message=message)
+    fields = [cand["cust"].to_numpy(), code_rank[cand["stage"].to_numpy()],
+              _STATE_TEXT_RANK[cand["state"].to_numpy()], cand["reason_rank"].to_numpy(),
+              line]
+    key = _packed(fields)
+    if key is None:  # wider than 63 bits: only with sheets far beyond Excel's row limit
+        order = np.lexsort(fields[::-1])
+        return order, _run_ids([f[order] for f in fields[:-1]])
+    # one stable sort of one integer key is several times cheaper than a lexsort of five
+    order = np.argsort(key, kind="stable")
+    message = key[order]
+    message >>= _width(line)
+    return order, message
 
 
-def _object_codes(values: np.ndarray) -> np.ndarray:
-    """`pd.factorize(values, sort=True)` codes of an object column holding a few shared
-    objects (the Reasons): each distinct object is hashed once, not every row."""
-    ids = np.fromiter(map(id, values), dtype="uint64", count=len(values))
-    codes, distinct = pd.factorize(ids)  # integers hash fast; no sort of every row
-    return pd.factorize(values[first_occurrence(codes, len(distinct))], sort=True)[0][codes]
+def _width(column: np.ndarray) -> int:
+    """Bits that hold every value of a non-negative integer column."""
+    return int(column.max()).bit_length() if len(column) else 0
+
+
+def _packed(columns: list[np.ndarray]) -> np.ndarray | None:
+    """Non-negative integer columns (most significant first) as one int64 whose order is
+    their lexicographic order; None when they need more than 63 bits."""
+    widths = [_width(c) for c in columns]
+    if sum(widths) > 63:
+        return None
+    out = np.zeros(len(columns[0]), dtype="int64")
+    for column, width in zip(columns, widths, strict=True):
+        out <<= width  # in place: no new array per field (millions of rows at 1M)
+        out |= column
+    return out
+
+
+def _run_ids(columns: list[np.ndarray]) -> np.ndarray:
+    """Per row of sorted columns: the number of its run of equal rows."""
+    changed = np.zeros(len(columns[0]), dtype=bool)
+    for c in columns:
+        changed[1:] |= c[1:] != c[:-1]
+    return np.cumsum(changed)
 
 
 def _line_rank(inv: pd.DataFrame) -> np.ndarray:
@@ -449,32 +555,28 @@ def _text_rank(values: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _run_ids(columns: list[np.ndarray]) -> np.ndarray:
-    """Per row of sorted columns: the number of its run of equal rows."""
-    changed = np.zeros(len(columns[0]), dtype=bool)
-    for c in columns:
-        changed[1:] |= c[1:] != c[:-1]
-    return np.cumsum(changed)
-
-
-def _starts(cand: pd.DataFrame) -> np.ndarray:
-    """Where each message begins in rows already in plan order (a subset of messages)."""
-    return run_starts(cand["message"].to_numpy())
-
-
-def skipped_batch(cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame,
+def skipped_batch(cand: pd.DataFrame, reasons: np.ndarray, rows: np.ndarray,
+                  starts: np.ndarray, keys: NoticeKeys, stages: pd.DataFrame,
                   customers: pd.DataFrame) -> Skipped:
-    """The `omitido` rows (in plan order) as one columnar batch: no Outgoing, no Line."""
-    starts = _starts(cand)
-    cust, stage = cand["cust"].to_numpy()[starts], cand["stage"].to_numpy()[starts]
+    """The `omitido` rows `rows` (positions of `cand` in plan order; each message begins
+    at `starts`; `reason` numbers `reasons`) as one columnar batch: no Outgoing, no Line;
+    the invoice and key of each line are built when first read (a dry run only counts
+    them)."""
+    first = rows[starts]
+    cust, stage = cand["cust"].to_numpy()[first], cand["stage"].to_numpy()[first]
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
+    lines = cand[["pos", "stage"]]
     return Skipped(
         code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
         to=_pick(to, cust), template=_pick(stages["template"], stage),
-        reason=_pick(cand["reason"], starts), start=starts,
-        invoice=_pick(inv["invoice"], cand["pos"].to_numpy()),
-        key=_pick(cand["key"], slice(None)),
+        reason=reasons[cand["reason"].to_numpy()[first]], start=starts,
+        lines=lambda: _skipped_lines(lines.take(rows), keys),
     )
+
+
+def _skipped_lines(lines: pd.DataFrame, keys: NoticeKeys) -> tuple[np.ndarray, np.ndarray]:
+    """(invoice, ledger key) of each omitido line (candidate rows: pos and stage)."""
+    return _pick(keys.inv["invoice"], lines["pos"].to_numpy()), keys.of(lines)
 
 
 def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
@@ -482,19 +584,36 @@ def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
     return np.asarray(values, dtype=object)[at]
 
 
+class Draft(NamedTuple):
+    """One notice before the contact rules: plain values, so that the rules build each
+    Outgoing once (a customer's notices combine into one email, or wait `pendiente`)."""
+
+    customer: str
+    code: str
+    template: str
+    state: SendState
+    reason: Reason | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    name: str
+    lines: tuple[Line, ...]
+    keys: tuple[str, ...]
+
+
 def group(
-    cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame, customers: pd.DataFrame
-) -> list[Outgoing]:
-    """One Outgoing per message of `cand` (rows in plan order)."""
+    cand: pd.DataFrame, starts: np.ndarray, row_keys: np.ndarray, inv: pd.DataFrame,
+    stages: pd.DataFrame, customers: pd.DataFrame,
+) -> list[Draft]:
+    """One Draft per message of `cand` (rows in plan order, each message beginning at
+    `starts`; `row_keys`: the ledger key of each row)."""
     if cand.empty:
         return []
-    starts = _starts(cand)
-    keys = cand["key"].tolist()
+    keys = row_keys.tolist()
     lines = _lines(inv, cand["pos"].to_numpy())
     bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
     heads = _heads(cand, starts, stages, customers)
     return [
-        _outgoing(head, tuple(lines[start:stop]), unique_keys(keys[start:stop]))
+        Draft(*head, tuple(lines[start:stop]), unique_keys(keys[start:stop]))
         for head, (start, stop) in zip(heads, bounds, strict=True)
     ]
 
@@ -513,15 +632,35 @@ def _heads(
     return zip(*(_pick(values, at).tolist() for values, at in columns), strict=True)
 
 
-def _outgoing(head: tuple, lines: tuple[Line, ...], keys: tuple[str, ...]) -> Outgoing:
-    customer, code, template, state, why, to, cc, name = head
+def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
+              context: dict[str, object]) -> Outgoing:
+    """One email carrying `drafts` (one customer's, most severe first) as its parts: the
+    first one's code and template, every part's invoices (each once) and keys."""
+    first = drafts[0]
+    parts = tuple(Part(d.code, d.template, d.lines, d.keys) for d in drafts)
+    if len(drafts) == 1:
+        lines, keys = first.lines, first.keys
+    else:
+        # each invoice row has one shared Line and validation leaves no two rows alike,
+        # so the same invoice is the same object: kept once by identity, not by hashing
+        # every field of every line
+        lines = tuple({id(line): line for d in drafts for line in d.lines}.values())
+        keys = tuple(key for d in drafts for key in d.keys)
     addressed = state != SendState.ERROR
     return Outgoing(
-        kind=Kind.NOTICE, code=code, recipient=customer, to=to if addressed else (),
-        cc=cc if addressed else (), template=template, lines=lines, keys=keys, state=state,
-        reason=why, parts=(Part(code, template, lines, keys),),
-        context={"customer": customer, "customer_name": name},
+        kind=Kind.NOTICE, code=first.code, recipient=first.customer,
+        to=first.to if addressed else (), cc=first.cc if addressed else (),
+        template=first.template, lines=lines, keys=keys, state=state, reason=why,
+        parts=parts, context=context,
     )
+
+
+def _as_drafted(draft: Draft) -> Outgoing:
+    return _outgoing([draft], draft.state, draft.reason, _context(draft))
+
+
+def _context(draft: Draft) -> dict[str, object]:
+    return {"customer": draft.customer, "customer_name": draft.name}
 
 
 def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
@@ -542,7 +681,7 @@ def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
         rows["no_contact_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
         _whole(rows, "instalment"), _whole(rows, "instalment_amount"),
     )
-    shared = list(itertools.starmap(Line, zip(*columns, strict=True)))
+    shared = lines_of(columns)
     return list(map(shared.__getitem__, inverse.tolist()))
 
 
@@ -554,7 +693,7 @@ def _whole(rows: pd.DataFrame, column: str) -> list[int]:
 
 
 def apply_contact_rules(
-    drafts: list[Outgoing],
+    drafts: list[Draft],
     customers: pd.DataFrame,
     now: datetime,
     book: Book,
@@ -564,33 +703,29 @@ def apply_contact_rules(
     """One customer email at a time: each customer's `listo` notices go together as one
     message (most severe first) when its window and frequency caps allow a contact now;
     otherwise each waits `pendiente` with the rule named and when it may go."""
-    ready: dict[str, list[Outgoing]] = {}
+    ready: dict[str, list[Draft]] = {}
     out = []
     for draft in drafts:
         if draft.state == SendState.READY:
-            ready.setdefault(draft.recipient, []).append(draft)
+            ready.setdefault(draft.customer, []).append(draft)
         else:
-            out.append(draft)
+            out.append(_as_drafted(draft))
     gate = _Gate(now, book.config)
-    zones = customers["zone"].to_dict()  # one lookup table, not a .at per customer
-    rules = customers["rules"].to_dict()
+    # lookup tables, not a .at per customer (nor Series.to_dict, which boxes each value)
+    names = customers.index.tolist()
+    zones = dict(zip(names, customers["zone"].tolist(), strict=True))
+    rules = dict(zip(names, customers["rules"].tolist(), strict=True))
     for customer, notices in ready.items():
         sent = list(history.contacts.get(customer, ()))
         held, later = gate.check(zones[customer], rules[customer], sent)
         if held is None:
-            out.append(combined(sorted(notices, key=lambda o: severity[o.code])))
+            notices.sort(key=lambda d: severity[d.code])
+            out.append(_outgoing(notices, SendState.READY, None, _context(notices[0])))
             continue
-        for notice in notices:
-            context = {**notice.context, "next_allowed": later}
-            out.append(replace(notice, state=SendState.PENDING, reason=held, context=context))
+        out.extend(_outgoing([notice], SendState.PENDING, held,
+                             {**_context(notice), "next_allowed": later})
+                   for notice in notices)
     return out
-
-
-def combined(notices: list[Outgoing]) -> Outgoing:
-    """One email carrying `notices` (one customer's, most severe first)."""
-    if len(notices) == 1:  # already one message of its single part
-        return notices[0]
-    return with_parts(notices[0], tuple(part for notice in notices for part in notice.parts))
 
 
 class _Gate:
