@@ -103,6 +103,17 @@ def to_decimal(minor: int, currency: str) -> Decimal:
     return Decimal(int(minor)).scaleb(-decimals(currency))
 
 
+def decimal_text(minor: int, currency: str) -> str:
+    """`str(to_decimal(minor, currency))` ("15000.50", "-0.05", "1500" for JPY) by integer
+    arithmetic: an email builds a payment link, with its amount, per invoice."""
+    scale, cents, _ = _amount_format(currency)
+    minor = int(minor)
+    if not cents:
+        return str(minor)
+    units, fraction = divmod(abs(minor), scale)
+    return f"{'-' if minor < 0 else ''}{units}.{fraction:{cents}}"
+
+
 def format_amount(minor: int, currency: str) -> str:
     """1234567 MXN -> "$12,345.67 MXN" (for email bodies)."""
     scale, cents, suffix = _amount_format(currency)

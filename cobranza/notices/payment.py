@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from cobranza.book.money import to_decimal
+from cobranza.book.money import decimal_text
 from cobranza.notices.messages import Line
 
 _PLACEHOLDERS = ("{cliente}", "{factura}", "{importe}", "{moneda}")  # replaced in this order
@@ -29,7 +29,7 @@ def payment_link(url: str, customer: str, lines: Sequence[Line]) -> str:
     currencies = {ln.currency for ln in lines}
     one = len(currencies) == 1
     currency = next(iter(currencies)) if one else ""
-    amount = str(to_decimal(sum(ln.balance for ln in lines), currency)) if one else ""
+    amount = decimal_text(sum(ln.balance for ln in lines), currency) if one else ""
     values = (customer, ",".join(ln.invoice for ln in lines), amount, currency)
     for placeholder, value in zip(_PLACEHOLDERS, values, strict=True):
         if placeholder in url:  # most links use one or two of them: quote only those
