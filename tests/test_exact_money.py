@@ -21,7 +21,7 @@ import python_calamine
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cobranza.book.money import decimals, excess_decimals
+from cobranza.book.money import decimal_text, decimals, excess_decimals, format_amount, to_decimal
 from sync.workbook.init import create_workbook
 from sync.xlsx.reader import read_book
 from tests.cli import sync
@@ -176,3 +176,19 @@ def test_a_sync_lists_the_refused_amounts_and_sends_only_the_exact_invoices(tmp_
     assert [tuple(r[:4]) for r in rows[start + 1:] if r[0]] == [
         ("Facturas", 2.0, "Importe", "100.5"), ("Facturas", 3.0, "Importe", "10.005")]
     assert "2 errores en los datos (vea la hoja Errores)" in out.splitlines()
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1),
+       st.sampled_from(["MXN", "usd", "JPY", "clp", "EUR", ""]))
+@example(0, "MXN")
+@example(-5, "MXN")
+@example(5, "JPY")
+def test_integer_formatting_matches_the_decimal(minor: int, currency: str) -> None:
+    """Payment links and email bodies format amounts by integer arithmetic: the same text
+    as the exact Decimal (`to_decimal`), over every int64 of minor units."""
+    exact = to_decimal(minor, currency)
+    assert decimal_text(minor, currency) == str(exact)
+    places = decimals(currency)
+    grouped = f"{abs(exact):,.{places}f}"
+    assert format_amount(minor, currency) == (
+        f"${'-' if minor < 0 else ''}{grouped} {currency.upper()}")

@@ -43,6 +43,16 @@ def stock(source: str, ctx: dict) -> str:
         "{{ range(3) | list }} {{ namespace(a=1).a }} {{ dict(b=2) }} {{ facturas | length }}",
         "{% set ns = namespace(total=0) %}{% for f in facturas %}"
         "{% set ns.total = ns.total + f.dias_vencidos %}{% endfor %}{{ ns.total }}",
+        # filters that look a view's field up by name; views hash and compare as values
+        "{{ facturas | selectattr('moneda', 'equalto', 'MXN') | map(attribute='factura')"
+        " | join(',') }} {{ facturas | sort(attribute='saldo') | map(attribute='factura')"
+        " | list }} {{ facturas | rejectattr('pronto_pago') | list | length }} "
+        "{{ facturas | groupby('moneda') | list | length }} {{ facturas | unique | list "
+        "| length }} {{ facturas[0] == facturas[0] }} {{ facturas[0] in facturas }}",
+        # several pieces and tags on one line, and a line with a tag of its own
+        "{% for f in facturas %}- {{ f.factura }} ({{ f.cliente }}){% if f.saldo %}: "
+        "{{ f.saldo }}{% endif %} {{ loop.index }}/{{ loop.length }}\n"
+        "{% if loop.last %}{{ facturas | length }} en total{% endif %}{% endfor %}",
     ],
 )
 def test_fast_paths_render_the_same_text_as_the_stock_sandbox(source: str) -> None:

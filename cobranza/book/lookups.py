@@ -50,8 +50,11 @@ def collector_contacts(customers: pd.DataFrame, collectors: pd.DataFrame) -> dic
         first = str(emails).split(";")[0].strip() if isinstance(emails, str) else ""
         people.setdefault(normalize(name), (str(name).strip(), first, str(phone).strip()))
     out: dict[str, Contact] = {}
+    found: dict[object, Contact] = {}  # per Cobrador cell: thousands of customers, few names
     for code, name in zip(customers["customer"].tolist(), customers["collector"].tolist(),
                           strict=True):
         if str(name).strip() and code not in out:
-            out[code] = people.get(normalize(name), (str(name).strip(), "", ""))
+            if (contact := found.get(name)) is None:
+                contact = found[name] = people.get(normalize(name), (str(name).strip(), "", ""))
+            out[code] = contact
     return out

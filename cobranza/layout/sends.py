@@ -73,8 +73,9 @@ def invoices_text(parts: Sequence[tuple[str, str]]) -> str:
     """Envíos Facturas of a message from its (code, invoices) parts: the invoices of a
     one-notice message; "MORA_45: F-1, F-2; VENCIDA_15: F-3" when it carries several (so
     a copy's Envíos gives each notice's invoices back: `cobranza.notices.seeding`)."""
-    merged = dict(reversed(parts))  # the first invoices text of each code
-    merged = {code: merged[code] for code in dict.fromkeys(c for c, _ in parts)}
+    merged: dict[str, str] = {}
+    for code, invoices in parts:
+        merged.setdefault(code, invoices)  # the first invoices text of each code
     if len(merged) <= 1:
         return next(iter(merged.values()), "")
     return "; ".join(f"{code}: {invoices}" for code, invoices in merged.items())

@@ -275,8 +275,14 @@ def _keyed_parts(outgoing: Outgoing) -> list[tuple[str, str, tuple[str, ...]]]:
     """(code, invoices as Envíos lists them, keys) of each part that has keys; a message
     without parts (a digest) is its own one part."""
     parts = outgoing.parts or (outgoing,)
-    return [(part.code, invoice_list(line.invoice for line in part.lines), part.keys)
-            for part in parts if part.keys]
+    return [(part.code, lines_invoices(part.lines), part.keys) for part in parts if part.keys]
+
+
+def lines_invoices(lines: tuple[Line, ...]) -> str:
+    """`invoice_list` of the invoices of `lines`; a notice usually has one."""
+    if len(lines) == 1:
+        return lines[0].invoice or ""
+    return invoice_list(line.invoice for line in lines)
 
 
 def invoice_list(invoices: Iterable[str]) -> str:

@@ -395,6 +395,22 @@ class LimitedCodeGenerator(CodeGenerator):
         frame.buffer = self.temporary_identifier()
         self.writeline(f"{frame.buffer} = environment.output_buffer()")
 
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        # Unbuffered, the stock code yields each piece of the node alone ("- Factura ",
+        # f.factura, " (", ...): a digest line is a dozen yields, each checked by
+        # `render_pieces`. Yield the node's pieces as one string instead, measured by
+        # `concat` before it is joined; the output is the same text.
+        if frame.buffer is not None or frame.require_output_check or len(node.nodes) < 2:
+            super().visit_Output(node, frame)
+            return
+        frame.buffer = pieces = self.temporary_identifier()
+        try:
+            self.writeline(f"{pieces} = []")
+            super().visit_Output(node, frame)
+            self.writeline(f"yield environment.concat({pieces})")
+        finally:
+            frame.buffer = None
+
     def visit_EnvironmentAttribute(self, node: nodes.EnvironmentAttribute,
                                    frame: Frame) -> None:
         if node.name == _STEP:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date
 from email.utils import parseaddr
 from functools import lru_cache
@@ -88,7 +88,10 @@ class CollectorView:
     telefono: str
 
 
-@dataclass(frozen=True)
+# Not frozen: a digest builds ~20 000 of these, and a frozen dataclass's __init__ costs
+# four times as much. Nothing changes a view once built (a template cannot assign an
+# attribute: Jinja has no such statement but for a namespace()); hashed like a frozen one.
+@dataclass(unsafe_hash=True)
 class InvoiceView:
     """One invoice as a template sees it; dates are dd/mm/aaaa text, saldo is formatted.
     Customer notices also: its own payment link and, while inside its early-payment
@@ -137,6 +140,9 @@ class _Sandbox(LimitedSandbox):
       properties): for such objects the stock check refuses only names starting with "_";
     - a key of a plain dict that is not the name of a dict attribute: the stock sandbox
       returns ``obj[key]`` for it, unchecked.
+    `getitem` answers the first case too (``f["saldo"]``, and ``selectattr("estatus")``,
+    ``map(attribute=...)``, ``sort(attribute=...)``, which look a field up by name): the
+    stock path gets there through ``obj[key]`` raising, views not being subscriptable.
     Every other lookup (``__class__``, ``__dict__``, ``clear``, other types) takes the
     stock path and its refusals.
     """
@@ -148,6 +154,11 @@ class _Sandbox(LimitedSandbox):
         if kind is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if type(argument) is str and argument in _VIEW_FIELDS.get(type(obj), ()):
+            return getattr(obj, argument)
+        return super().getitem(obj, argument)
 
 
 _ENV = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -277,18 +288,20 @@ def instalment_variables(lines: tuple[Line, ...]) -> dict[str, str]:
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None,
-                     views: dict[int, InvoiceView] | None = None) -> dict[str, Any]:
+                     views: dict[int, InvoiceView] | None = None,
+                     lines: tuple[Line, ...] | None = None) -> dict[str, Any]:
     """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
     but `referencia_pago` (see `with_reference`). A customer email lists at most
     `BODY_INVOICES` invoices (`facturas`, in the notice's order) and counts the rest
     (`facturas_mas`); totals, subject and payment link are over all of them. Digests are
     internal: they list everything. `views`: the invoice views already built for this
     message, by `id` of their line (the whole email and each of its notices list the same
-    lines)."""
+    lines). `lines`: those of one notice of a combined email (by default the message's)."""
+    lines = outgoing.lines if lines is None else lines
     notice = outgoing.kind == Kind.NOTICE
     terms = config if notice else None  # payment links and discounts: customer emails
-    owed = owed_lines(outgoing.lines)
-    shown, more = listed(owed) if notice else (outgoing.lines, 0)
+    owed = owed_lines(lines)
+    shown, more = listed(owed) if notice else (lines, 0)
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
@@ -299,10 +312,10 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
         "totales": totals(owed),
         "fecha_corte": dmy(as_of),
         "destinatario": name or outgoing.recipient,
-        "fecha_gestion": contact_day(outgoing.lines),
+        "fecha_gestion": contact_day(lines),
         "facturas_asunto": subject_invoices(owed),
         **company_variables(config),
-        **instalment_variables(outgoing.lines),
+        **instalment_variables(lines),
     }
     if notice:
         context["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient, owed)
@@ -355,7 +368,9 @@ def render_text(source: str, context: Mapping[str, Any], limits: Limits | None =
 
 def _render(budget: Budget, source: str, context: Mapping[str, Any]) -> str:
     template, globals_ = _compiled(source)  # compiling inside the budget, too
-    ctx = new_context(_ENV, template.name, template.blocks, dict(context), globals=globals_)
+    # the globals and the variables merged once (the stock call copies `context` again)
+    ctx = new_context(_ENV, template.name, template.blocks, {**globals_, **context},
+                      shared=True, globals=globals_)
     return render_pieces(budget, template.root_render_func(ctx))
 
 
@@ -496,13 +511,12 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
     done: list[tuple[Part, str, str]] = []  # part, subject, body
     failed: list[tuple[Part, str]] = []
     for part in outgoing.parts:
-        one = replace(outgoing, code=part.code, template=part.template, lines=part.lines,
-                      keys=part.keys, parts=())
         found = find_template(book, part.template)
         problem = _unusable(part.template, found)
         result = Rendered(error=problem) if problem else render_pair(
             found[0], found[1],
-            {**template_context(one, book.config, name, as_of, collector, views),
+            {**template_context(outgoing, book.config, name, as_of, collector, views,
+                                part.lines),
              "referencia_pago": reference},
             part.template)
         if result.ok:

@@ -28,9 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import smtplib
 import socket
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,19 +43,19 @@ from email.utils import (
     parsedate_to_datetime,
 )
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cobranza.book.addresses import ascii_domain, is_valid, needs_smtputf8, wire_form
 from sync.errors import CobranzaError
-from sync.mail.oauth import (
-    KEYRING_SERVICE,
-    OAuthError,
-    TokenSource,
-    keyring_secret,
-    token_source,
-    xoauth2,
-)
 from sync.mail.policy import MESSAGE
+
+# smtplib, ssl and sync.mail.oauth (urllib.request, http.client) are imported where SMTP
+# uses them: a dry run and the outbox folder never do, and every command imports this.
+if TYPE_CHECKING:
+    import smtplib
+    import ssl
+
+    from sync.mail.oauth import TokenSource
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 PDF_TYPE = ("application", "pdf")
@@ -293,6 +291,8 @@ class SmtpSettings:
 def tls_context(ca_file: str = "") -> ssl.SSLContext:
     """Verified TLS: the system's certificate store plus `ca_file`; the server's host
     name is checked against its certificate (ssl.create_default_context does both)."""
+    import ssl
+
     context = ssl.create_default_context()
     if ca_file:
         context.load_verify_locations(cafile=ca_file)
@@ -359,6 +359,8 @@ class SmtpTransport:
 
     def _login(self, yag: object) -> None:
         """EHLO (so the server's extensions are known) and AUTH, on the open session."""
+        from sync.mail.oauth import OAuthError
+
         s = self.settings
         try:
             yag.smtp.ehlo_or_helo_if_needed()
@@ -377,6 +379,10 @@ class SmtpTransport:
         """AUTH XOAUTH2 with the run's token; once more with a fresh token if refused.
         smtplib base64-encodes the initial response; a refusal may come as a 334
         challenge (a JSON error), answered with an empty line, then 535."""
+        import smtplib
+
+        from sync.mail.oauth import xoauth2
+
         s = self.settings
         for fresh in (False, True):
             token = s.oauth.token(fresh=fresh)
@@ -416,6 +422,8 @@ class SmtpTransport:
         Only a failure while the data may be on its way is `UncertainSendError`; anything
         raised before the DATA command is a `SendError` that can be retried or is final.
         """
+        import smtplib
+
         smtp = self._connection()
         to, cc = addresses(msg, "To"), addresses(msg, "Cc")
         try:
@@ -462,6 +470,8 @@ class SmtpTransport:
         self, smtp: smtplib.SMTP, data: bytes, to: list[str],
         refused: dict[str, tuple[int, bytes]],
     ) -> str:
+        import smtplib
+
         if all(a in refused for a in to):
             _rset(smtp)
             raise self._refusal({a: refused[a] for a in to})
@@ -547,6 +557,8 @@ def _certificate_problem(exc: ssl.SSLCertVerificationError, host: str) -> str:
 def network_problem(exc: BaseException, service: str, host: str, where: str) -> str:
     """Why a mail server (SMTP or IMAP) could not be reached, in Spanish ("" when `exc`
     is not a network or TLS failure)."""
+    import ssl
+
     if isinstance(exc, ConnectionRefusedError):
         return f"servidor {service} no disponible ({where}: conexión rechazada)"
     if isinstance(exc, TimeoutError | socket.timeout):
@@ -560,6 +572,9 @@ def network_problem(exc: BaseException, service: str, host: str, where: str) -> 
 
 def describe_connect_error(exc: BaseException, s: SmtpSettings) -> str:
     """Why the session could not start, in Spanish (server text included, no secrets)."""
+    import smtplib
+    import ssl
+
     where = f"{s.host}:{s.port}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         reply = server_reply(exc.smtp_code, exc.smtp_error)
@@ -600,6 +615,8 @@ def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
     host = env.get("COBRANZA_SMTP_HOST", "").strip()
     if not host:
         return None
+    from sync.mail.oauth import KEYRING_SERVICE, keyring_secret, token_source
+
     security = (env.get("COBRANZA_SMTP_SECURITY") or "starttls").strip().lower()
     if security not in SECURITY:
         raise SmtpConfigError(
@@ -631,6 +648,8 @@ def smtp_settings(env: Mapping[str, str]) -> SmtpSettings | None:
 
 def _ca_file(path: str) -> str:
     """COBRANZA_SMTP_CA_FILE, checked now: a file that cannot be loaded is a config error."""
+    import ssl
+
     if path:
         try:
             tls_context(path)
