@@ -297,32 +297,44 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
     internal: they list everything. `views`: the invoice views already built for this
     message, by `id` of their line (the whole email and each of its notices list the same
     lines). `lines`: those of one notice of a combined email (by default the message's)."""
+    context: dict[str, Any] = {
+        "empresa": config.company,
+        "remitente": sender_name(config.sender),
+        "cliente": CustomerView(outgoing.recipient, name),
+        "fecha_corte": dmy(as_of),
+        "destinatario": name or outgoing.recipient,
+        **company_variables(config),
+    }
+    if collector is not None:
+        context["cobrador"] = collector
+    return with_lines(context, outgoing, config, as_of, views, lines)
+
+
+def with_lines(context: Mapping[str, Any], outgoing: Outgoing, config: Config, as_of: date,
+               views: dict[int, InvoiceView] | None = None,
+               lines: tuple[Line, ...] | None = None) -> dict[str, Any]:
+    """A copy of `context` with the variables of `lines` (by default the message's) and
+    the planner's `Outgoing.context`: each notice of a combined email shares the rest of
+    the email's context (`template_context`), built once."""
     lines = outgoing.lines if lines is None else lines
     notice = outgoing.kind == Kind.NOTICE
     terms = config if notice else None  # payment links and discounts: customer emails
     owed = owed_lines(lines)
     shown, more = listed(owed) if notice else (lines, 0)
-    context: dict[str, Any] = {
-        "empresa": config.company,
-        "remitente": sender_name(config.sender),
-        "cliente": CustomerView(outgoing.recipient, name),
+    out = {
+        **context,
         "facturas": ([invoice_view(line, terms, as_of) for line in shown] if views is None
                      else _views(shown, terms, as_of, views)),
         "facturas_mas": more,
         "totales": totals(owed),
-        "fecha_corte": dmy(as_of),
-        "destinatario": name or outgoing.recipient,
         "fecha_gestion": contact_day(lines),
         "facturas_asunto": subject_invoices(owed),
-        **company_variables(config),
         **instalment_variables(lines),
     }
     if notice:
-        context["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient, owed)
-    if collector is not None:
-        context["cobrador"] = collector
-    context.update(outgoing.context)
-    return context
+        out["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient, owed)
+    out.update(outgoing.context)
+    return out
 
 
 def _views(lines: tuple[Line, ...], terms: Config | None, as_of: date,
@@ -515,8 +527,7 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         problem = _unusable(part.template, found)
         result = Rendered(error=problem) if problem else render_pair(
             found[0], found[1],
-            {**template_context(outgoing, book.config, name, as_of, collector, views,
-                                part.lines),
+            {**with_lines(whole, outgoing, book.config, as_of, views, part.lines),
              "referencia_pago": reference},
             part.template)
         if result.ok:
