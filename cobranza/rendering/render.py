@@ -332,9 +332,20 @@ def with_lines(context: Mapping[str, Any], outgoing: Outgoing, config: Config, a
         **instalment_variables(lines),
     }
     if notice:
-        out["enlace_pago"] = payment_link(config.payment_link, outgoing.recipient, owed)
+        out["enlace_pago"] = _link(config, outgoing.recipient, owed, views)
     out.update(outgoing.context)
     return out
+
+
+def _link(config: Config, customer: str, owed: tuple[Line, ...],
+          views: dict[int, InvoiceView] | None) -> str:
+    """`payment_link` of `owed`; that of one invoice of `customer` is its view's, already
+    built (most notices of an email are about one invoice)."""
+    if views is not None and len(owed) == 1 and owed[0].customer == customer:
+        view = views.get(id(owed[0]))
+        if view is not None:
+            return view.enlace_pago
+    return payment_link(config.payment_link, customer, owed)
 
 
 def _views(lines: tuple[Line, ...], terms: Config | None, as_of: date,
