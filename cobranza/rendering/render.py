@@ -365,15 +365,22 @@ def find_template(book: Book, code: str) -> Template | None:
     return book.templates_by_code.get(code.upper())
 
 
-@lru_cache(maxsize=256)
-def _compiled(source: str) -> tuple[jinja2.Template, dict[str, Any]]:
-    """Templates repeat for every message of a run: compile each text once.
+# What every template of _ENV sees besides its variables (`Template.render` copies them
+# out of a ChainMap on every call).
+_GLOBALS = dict(_ENV.globals)
 
-    Also returns the template's globals as a plain dict: `Template.render` copies them
-    out of a ChainMap on every call.
-    """
-    template = _ENV.from_string(source)
-    return template, dict(template.globals)
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    """Templates repeat for every message of a run: compile each text once."""
+    return _ENV.from_string(source)
+
+
+def _variables(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The globals and a message's variables merged, as a render reads them: once per
+    context, shared by the texts rendered with it (a render never changes them: what a
+    template sets goes to its own `Context.vars`)."""
+    return {**_GLOBALS, **context}
 
 
 def render_text(source: str, context: Mapping[str, Any], limits: Limits | None = None) -> str:
@@ -385,15 +392,15 @@ def render_text(source: str, context: Mapping[str, Any], limits: Limits | None =
     budget = active()
     if budget is None:
         with limited(limits or Limits()) as budget:
-            return _render(budget, source, context)
-    return _render(budget, source, context)
+            return _render(budget, source, _variables(context))
+    return _render(budget, source, _variables(context))
 
 
-def _render(budget: Budget, source: str, context: Mapping[str, Any]) -> str:
-    template, globals_ = _compiled(source)  # compiling inside the budget, too
-    # the globals and the variables merged once (the stock call copies `context` again)
-    ctx = new_context(_ENV, template.name, template.blocks, {**globals_, **context},
-                      shared=True, globals=globals_)
+def _render(budget: Budget, source: str, variables: dict[str, Any]) -> str:
+    """Render `source` with `variables` (`_variables`: the stock call copies them again)."""
+    template = _compiled(source)  # compiling inside the budget, too
+    ctx = new_context(_ENV, template.name, template.blocks, variables, shared=True,
+                      globals=_GLOBALS)
     return render_pieces(budget, template.root_render_func(ctx))
 
 
@@ -443,10 +450,11 @@ def render_pair(subject: str, body: str, context: Mapping[str, Any], template: s
     """Render subject and body within the limits of one message (by default those of a
     message listing its `facturas`); any template failure becomes `Rendered.error`."""
     out: dict[str, str] = {}
+    variables = _variables(context)
     with limited(limits or Limits.for_invoices(len(context.get("facturas", ())))) as budget:
         for part, label, source in (("subject", "Asunto", subject), ("body", "Cuerpo", body)):
             try:
-                out[part] = _render(budget, source, context)
+                out[part] = _render(budget, source, variables)
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return Rendered(error=explain(exc, template, label))
     body_text = out["body"].replace("\r\n", "\n").replace("\r", "\n")
@@ -556,13 +564,14 @@ def _framed(done: list[tuple[Part, str, str]], frames: Mapping[str, Template | N
     pieces = [body for _, _, body in done]
     lines = sum(len(part.lines) for part, _, _ in done)
     footer = ""
+    variables = _variables(whole)
     with limited(Limits.for_invoices(lines)) as budget:
         for frame, at in ((HEADER, 0), (FOOTER, len(pieces) + 1)):
             found = frames[frame]
             if found is None:
                 continue
             try:
-                text = _render(budget, found[1], whole)
+                text = _render(budget, found[1], variables)
             except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
                 return RenderedMessage(Rendered(error=explain(exc, frame, "Cuerpo")),
                                        frame=frame)
