@@ -117,29 +117,29 @@ def to_decimal(minor: int, currency: str) -> Decimal:
 def decimal_text(minor: int, currency: str) -> str:
     """`str(to_decimal(minor, currency))` ("15000.50", "-0.05", "1500" for JPY) by integer
     arithmetic: an email builds a payment link, with its amount, per invoice."""
-    scale, cents, _ = _amount_format(currency)
+    scale, places, _ = _amount_format(currency)
     minor = int(minor)
-    if not cents:
+    if not places:
         return str(minor)
     units, fraction = divmod(abs(minor), scale)
-    return f"{'-' if minor < 0 else ''}{units}.{fraction:{cents}}"
+    return f"{'-' if minor < 0 else ''}{units}.{str(fraction).zfill(places)}"
 
 
 def format_amount(minor: int, currency: str) -> str:
     """1234567 MXN -> "$12,345.67 MXN" (for email bodies)."""
-    scale, cents, suffix = _amount_format(currency)
+    scale, places, suffix = _amount_format(currency)
     minor = int(minor)
     # integer arithmetic: what formatting `to_decimal(minor, currency)` gives, ~3x faster
     units, fraction = divmod(abs(minor), scale)
     sign = "-" if minor < 0 else ""
-    if cents:
-        return f"${sign}{units:,}.{fraction:{cents}}{suffix}"
+    if places:  # zfill: a nested format spec ({fraction:{spec}}) is parsed per amount
+        return f"${sign}{units:,}.{str(fraction).zfill(places)}{suffix}"
     return f"${sign}{units:,}{suffix}"
 
 
 @lru_cache(maxsize=64)
-def _amount_format(currency: str) -> tuple[int, str, str]:
-    """(10**decimals, the format of the cents or "" for none, " CODE") of a currency: a
+def _amount_format(currency: str) -> tuple[int, int, str]:
+    """(10**decimals, the decimals (0: no cents), " CODE") of a currency: a
     digest formats ~20 000 amounts in a few currencies."""
     places = decimals(currency)
-    return 10**places, f"0{places}d" if places else "", " " + currency.upper()
+    return 10**places, places, " " + currency.upper()
