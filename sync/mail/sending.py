@@ -253,7 +253,7 @@ def _only_counted(run: _Run, item: Outgoing) -> bool:
     """A dry run renders a message only while Vista previa has room for it, or when it
     uses a template not rendered yet or one that failed (so a failing template gets its
     Errores row and holds back the same messages as a full run); the rest are counted as
-    `listo` without a subject or body."""
+    `listo` without a subject or body (`CountedRow`)."""
     templates = {item.template, *(part.template for part in item.parts)}
     if (run.shown < run.book.config.preview_rows or not templates <= run.checked
             or templates & run.failing):
