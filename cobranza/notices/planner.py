@@ -61,6 +61,7 @@ from cobranza.notices.messages import (
     Part,
     Skipped,
     lines_of,
+    records,
     monthly_keys,
     notice_key_heads,
     notice_key_tail,
@@ -168,7 +169,9 @@ def sending_order(messages: list[Outgoing], severity: Mapping[str, float]) -> li
     limits hold part of it for later cycles: most severe notice first (an email's first
     part is its most severe), then the oldest due invoice, then by customer and code."""
     def key(o: Outgoing) -> tuple:
-        due = min((line.due for line in o.lines if line.due is not None), default=date.max)
+        # a part's lines are in line order (due date, blanks last): its first has its oldest
+        due = min((p.lines[0].due for p in o.parts if p.lines[0].due is not None),
+                  default=date.max)
         return (severity.get(o.code, float("inf")), due, o.recipient, o.code, o.state,
                 o.reason is not None, o.reason)
     return sorted(messages, key=key)
@@ -585,19 +588,17 @@ def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
 
 
 class Draft(NamedTuple):
-    """One notice before the contact rules: plain values, so that the rules build each
-    Outgoing once (a customer's notices combine into one email, or wait `pendiente`)."""
+    """One notice before the contact rules: its customer's values and its `Part`, so that
+    the rules build each Outgoing once (a customer's notices combine into one email, or
+    wait `pendiente`)."""
 
     customer: str
-    code: str
-    template: str
     state: SendState
     reason: Reason | None
     to: tuple[str, ...]
     cc: tuple[str, ...]
     name: str
-    lines: tuple[Line, ...]
-    keys: tuple[str, ...]
+    part: Part
 
 
 def group(
@@ -610,47 +611,38 @@ def group(
         return []
     keys = row_keys.tolist()
     lines = _lines(inv, cand["pos"].to_numpy())
-    bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
-    heads = _heads(cand, starts, stages, customers)
-    return [
-        Draft(*head, tuple(lines[start:stop]), unique_keys(keys[start:stop]))
-        for head, (start, stop) in zip(heads, bounds, strict=True)
-    ]
-
-
-def _heads(
-    cand: pd.DataFrame, first: np.ndarray, stages: pd.DataFrame, customers: pd.DataFrame
-) -> zip:
-    """Per group (its first row in `first`): customer, code, template, state, reason, to,
-    cc, name, as plain Python lists (iterating numpy object arrays is slow)."""
-    stage = cand["stage"].to_numpy()[first]
-    cust = cand["cust"].to_numpy()[first]
-    state = cand["state"].to_numpy()[first]
-    columns = ((customers.index, cust), (stages["code"], stage), (stages["template"], stage),
-               (STATES, state), (cand["reason"], first), (customers["to"], cust),
-               (customers["cc"], cust), (customers["name"], cust))
-    return zip(*(_pick(values, at).tolist() for values, at in columns), strict=True)
+    bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True))
+    # plain Python lists zipped into tuples (iterating numpy object arrays is slow)
+    stage = cand["stage"].to_numpy()[starts]
+    parts = records(Part, zip(
+        _pick(stages["code"], stage).tolist(), _pick(stages["template"], stage).tolist(),
+        [tuple(lines[start:stop]) for start, stop in bounds],
+        [unique_keys(keys[start:stop]) for start, stop in bounds], strict=True))
+    cust = cand["cust"].to_numpy()[starts]
+    heads = (_pick(customers.index, cust), STATES[cand["state"].to_numpy()[starts]],
+             _pick(cand["reason"], starts), _pick(customers["to"], cust),
+             _pick(customers["cc"], cust), _pick(customers["name"], cust))
+    return records(Draft, zip(*(h.tolist() for h in heads), parts, strict=True))
 
 
 def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
               context: dict[str, object]) -> Outgoing:
     """One email carrying `drafts` (one customer's, most severe first) as its parts: the
     first one's code and template, every part's invoices (each once) and keys."""
-    first = drafts[0]
-    parts = tuple(Part(d.code, d.template, d.lines, d.keys) for d in drafts)
-    if len(drafts) == 1:
-        lines, keys = first.lines, first.keys
+    first, parts = drafts[0], tuple(d.part for d in drafts)
+    if len(parts) == 1:
+        lines, keys = first.part.lines, first.part.keys
     else:
         # each invoice row has one shared Line and validation leaves no two rows alike,
         # so the same invoice is the same object: kept once by identity, not by hashing
         # every field of every line
-        lines = tuple({id(line): line for d in drafts for line in d.lines}.values())
-        keys = tuple(key for d in drafts for key in d.keys)
+        lines = tuple({id(line): line for p in parts for line in p.lines}.values())
+        keys = tuple(key for p in parts for key in p.keys)
     addressed = state != SendState.ERROR
     return Outgoing(
-        kind=Kind.NOTICE, code=first.code, recipient=first.customer,
+        kind=Kind.NOTICE, code=first.part.code, recipient=first.customer,
         to=first.to if addressed else (), cc=first.cc if addressed else (),
-        template=first.template, lines=lines, keys=keys, state=state, reason=why,
+        template=first.part.template, lines=lines, keys=keys, state=state, reason=why,
         parts=parts, context=context,
     )
 
@@ -719,7 +711,7 @@ def apply_contact_rules(
         sent = list(history.contacts.get(customer, ()))
         held, later = gate.check(zones[customer], rules[customer], sent)
         if held is None:
-            notices.sort(key=lambda d: severity[d.code])
+            notices.sort(key=lambda d: severity[d.part.code])
             out.append(_outgoing(notices, SendState.READY, None, _context(notices[0])))
             continue
         out.extend(_outgoing([notice], SendState.PENDING, held,
