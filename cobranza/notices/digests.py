@@ -79,7 +79,10 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
         keys = _normalized(rows[column])
         groups: dict[tuple[str, ...], list[str]] = {}
         out = []
-        for key, name in sorted(dict(zip(keys, rows[column], strict=True)).items()):
+        # lists, not Series: iterating a "str" column is slow per element
+        pairs = list(zip(keys.tolist(), rows[column].tolist(), strict=True))
+        first = dict(reversed(pairs))  # each key's value on its first row (last: `pairs`)
+        for key, name in sorted(dict(pairs).items()):
             if key == "":
                 continue
             to = emails.get(key, ())
@@ -89,7 +92,7 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
                 missing = reason(ReasonCode.NO_RECIPIENT, who=label, name=name, table=table_name)
                 out.append(Audience((), name, rows[keys == key], missing, name))
         for to, members in groups.items():
-            names = ", ".join(rows[column][keys == m].iloc[0] for m in members)
+            names = ", ".join(first[m] for m in members)
             reader = ", ".join(dict.fromkeys(readers.get(m) or names for m in members))
             out.append(Audience(to, reader, rows[keys.isin(members)], group=names))
         return out
