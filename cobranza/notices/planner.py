@@ -275,25 +275,36 @@ class NoticeKeys:
     def of(self, cand: pd.DataFrame) -> np.ndarray:
         """The key of each candidate row of `cand`."""
         pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
+        heads = None
+        if self.heads is None:  # a first sync asks for the rows that go: only their heads
+            rows, back = np.unique(pos, return_inverse=True)
+            heads = self._heads(rows)[back]
         out = np.empty(len(pos), dtype=object)
         for each in np.flatnonzero(np.bincount(stage, minlength=len(self.codes))).tolist():
             at = np.flatnonzero(stage == each)
-            out[at] = self.of_stage(each, pos[at])
+            out[at] = self.of_stage(each, pos[at], None if heads is None else heads[at])
         return out
 
-    def of_stage(self, stage: int, pos: np.ndarray) -> np.ndarray:
-        """The keys of rows `pos` for one stage."""
+    def of_stage(self, stage: int, pos: np.ndarray,
+                 heads: np.ndarray | None = None) -> np.ndarray:
+        """The keys of rows `pos` for one stage (`heads`: theirs, when already built)."""
         rule, code = self.rules[stage], self.codes[stage]
         if not rule.anchor:
             return _statement_keys(self.inv, pos, code, self.today)
-        if self.heads is None:  # built once per plan: each invoice's head is shared
-            self.heads = notice_key_heads(self.inv["customer"].to_numpy(dtype=object),
-                                          self.inv["invoice"].to_numpy(dtype=object))
+        if heads is None:
+            if self.heads is None:  # built once per plan: each invoice's head is shared
+                self.heads = self._heads(slice(None))
+            heads = self.heads[pos]
         if not rule.per_anchor:
-            return self.heads[pos] + notice_key_tail(code)
+            return heads + notice_key_tail(code)
         if rule.anchor not in self.days:
             self.days[rule.anchor] = _iso_days(self.inv[rule.anchor])
-        return self.heads[pos] + notice_key_tail(code, self.days[rule.anchor][pos])
+        return heads + notice_key_tail(code, self.days[rule.anchor][pos])
+
+    def _heads(self, rows: np.ndarray | slice) -> np.ndarray:
+        """"aviso|customer|invoice|" of rows `rows` of the planned invoices."""
+        return notice_key_heads(self.inv["customer"].to_numpy(dtype=object)[rows],
+                                self.inv["invoice"].to_numpy(dtype=object)[rows])
 
 
 def _statement_keys(inv: pd.DataFrame, pos: np.ndarray, code: str, today: date) -> np.ndarray:
