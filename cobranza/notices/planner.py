@@ -745,28 +745,24 @@ def apply_contact_rules(
 
 
 class _Gate:
-    """Contact rules at one instant, with the window check computed once per zone and
-    customer rules."""
+    """Contact rules at one instant, each distinct answer worked out once: it depends on
+    the customer's zone, its rules and the local dates of its earlier contacts only, and
+    most customers share theirs (no earlier contact, on a first sync)."""
 
     def __init__(self, now: datetime, config: Config) -> None:
         self.now, self.config = now, config
-        self.windows: dict[tuple[str, CustomerRules], tuple[datetime, Reason | None]] = {}
         self.answers: dict[tuple, tuple[Reason | None, datetime | None]] = {}
 
     def check(self, zone: ZoneInfo, rules: CustomerRules,
               sent: list[datetime]) -> tuple[Reason | None, datetime | None]:
         """(reason to hold back or None, next allowed instant when held back) for a
         customer in `zone` under its `rules`, given its earlier contacts `sent`."""
-        where = (zone.key, rules)
-        if where not in self.windows:
-            local = self.now.astimezone(zone)
-            self.windows[where] = (local, contact_rules.window_block(local, self.config, rules))
-        local, window = self.windows[where]
-        # the answer depends on the earlier contacts' local dates only: most customers
-        # share theirs (none, on a first sync), so each distinct answer is worked out once
-        memo = (where, tuple(sorted(contact_rules.local_dates(sent, local))))
+        dates = tuple(sorted(c.astimezone(zone).date() for c in sent))
+        memo = (zone.key, rules, dates)  # one lookup per customer (hashing `rules` costs)
         if memo not in self.answers:
-            reason = window or contact_rules.cap_block(local.date(), rules.legal, memo[1])
+            local = self.now.astimezone(zone)
+            reason = (contact_rules.window_block(local, self.config, rules)
+                      or contact_rules.cap_block(local.date(), rules.legal, dates))
             later = None if reason is None else contact_rules.next_allowed(
                 local, self.config, rules, sent)
             self.answers[memo] = (reason, later)
