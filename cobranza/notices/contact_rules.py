@@ -48,6 +48,11 @@ class LegalProfile:
     per_week: int | None = None  # max contacts in any rolling 7 local days
     min_days_apart: int = 0  # min difference between local dates of two contacts
 
+    def __hash__(self) -> int:
+        # the code names the profile: hashing every field (hours of seven days) cost
+        # more than the lookups a plan does with customers' rules as keys
+        return hash(self.code)
+
 
 def _every_day(start: time, end: time) -> tuple[Hours, ...]:
     return ((start, end),) * 7

@@ -80,7 +80,9 @@ COLUMNS = ("name", "to", "cc", "zone", "rules", "excluded", "email_error", "row"
 
 def valid_emails(text: object) -> tuple[str, ...]:
     """The valid addresses of a ";"-separated cell, in order, without duplicates."""
-    return split_addresses("" if text is None or pd.isna(text) else str(text))[0]
+    if type(text) is not str:
+        text = "" if text is None or pd.isna(text) else str(text)
+    return split_addresses(text)[0] if text else ()  # most Email CC cells are blank
 
 
 @lru_cache(maxsize=256)
@@ -131,7 +133,11 @@ def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) 
     for missing in sorted(wanted - set(rows)):
         rows[missing] = ("", (), (), zone_of("", config.timezone), customer_rules("", config),
                          None, UNKNOWN, None, "")
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+    if not rows:
+        return pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+    # built column by column: `from_dict(orient="index")` goes row by row
+    columns = map(list, zip(*rows.values(), strict=True))
+    return pd.DataFrame(dict(zip(COLUMNS, columns, strict=True)), index=list(rows))
 
 
 def email_errors(table: pd.DataFrame, customers_in_error: Iterable[str]) -> list[InputError]:

@@ -79,7 +79,10 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
         keys = _normalized(rows[column])
         groups: dict[tuple[str, ...], list[str]] = {}
         out = []
-        for key, name in sorted(dict(zip(keys, rows[column], strict=True)).items()):
+        # lists, not Series: iterating a "str" column is slow per element
+        pairs = list(zip(keys.tolist(), rows[column].tolist(), strict=True))
+        first = dict(reversed(pairs))  # each key's value on its first row (last: `pairs`)
+        for key, name in sorted(dict(pairs).items()):
             if key == "":
                 continue
             to = emails.get(key, ())
@@ -89,7 +92,7 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
                 missing = reason(ReasonCode.NO_RECIPIENT, who=label, name=name, table=table_name)
                 out.append(Audience((), name, rows[keys == key], missing, name))
         for to, members in groups.items():
-            names = ", ".join(rows[column][keys == m].iloc[0] for m in members)
+            names = ", ".join(first[m] for m in members)
             reader = ", ".join(dict.fromkeys(readers.get(m) or names for m in members))
             out.append(Audience(to, reader, rows[keys.isin(members)], group=names))
         return out
@@ -177,14 +180,17 @@ def plan_digests(
     period (`reply_period`)."""
     local = now.astimezone(book.config.zone)
     out = []
+    kinds: _Kinds | None = None  # the alerts' Tipo, factorized once for every rule
     for rule in DIGESTS:
         period = digest_period(rule.weekly, local, book.config)
         if period is None:
             continue
-        listed = alerts
         if ReplyType.REPLY in rule.types and replies:
             listed = pd.concat([alerts, reply_rows(book, replies, period)], ignore_index=True)
-        rows = _rows_of(listed, rule.types)
+            rows = _rows_of(listed, rule.types, _kinds(listed))
+        else:
+            kinds = kinds or _kinds(alerts)
+            rows = _rows_of(alerts, rule.types, kinds)
         if rows.empty:
             continue
         table = getattr(book, rule.table) if rule.table else pd.DataFrame()
@@ -243,13 +249,24 @@ def _reply_detail(reply: Reply, name: str, config: Config) -> str:
     return f"{who} respondió el {when}{about}: «{reply.excerpt}»"
 
 
-def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...]) -> pd.DataFrame:
-    """The alert rows of `types`, grouped by type in that order, alert order kept within;
-    indexed by position (an audience's rows are a subset: their index picks their lines)."""
-    order = {normalize(t): i for i, t in enumerate(types)}
-    # normalize each distinct Tipo once, not every alert row
+_Kinds = tuple[np.ndarray, list[str]]
+
+
+def _kinds(alerts: pd.DataFrame) -> _Kinds:
+    """Per alert row the number of its Tipo, and each distinct Tipo normalized (once,
+    not per alert row)."""
     codes, kinds = pd.factorize(alerts["type"].to_numpy(dtype=object))
-    ranks = np.array([order.get(normalize(kind), np.nan) for kind in kinds] + [np.nan])
+    return codes, [normalize(kind) for kind in kinds]
+
+
+def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...],
+             kinds: _Kinds | None = None) -> pd.DataFrame:
+    """The alert rows of `types`, grouped by type in that order, alert order kept within;
+    indexed by position (an audience's rows are a subset: their index picks their lines).
+    `kinds`: `_kinds(alerts)`, when already known."""
+    order = {normalize(t): i for i, t in enumerate(types)}
+    codes, distinct = kinds or _kinds(alerts)
+    ranks = np.array([order.get(kind, np.nan) for kind in distinct] + [np.nan])
     rank = ranks[codes]  # code -1 (a blank Tipo) picks the trailing NaN
     keep = np.flatnonzero(~np.isnan(rank))
     return alerts.iloc[keep[np.argsort(rank[keep], kind="stable")]].reset_index(drop=True)

@@ -64,6 +64,7 @@ from cobranza.notices.messages import (
     monthly_keys,
     notice_key_heads,
     notice_key_tail,
+    records,
     unique_keys,
 )
 from cobranza.notices.stages import (
@@ -134,7 +135,12 @@ def plan_notices(
     stages = stage_table(book.notices)
     inv, names = eligible(with_instalments(book, invoices, today))
     keys = NoticeKeys(inv, stages, today)
-    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys, keys)
+    line = _line_rank(inv)
+    # each stage lists its rows by customer, then line: plan_order's stable sort then meets
+    # long sorted runs (several times cheaper than sorting rows in book order)
+    listed = np.lexsort([line, inv["cust"].to_numpy()])
+    cand = candidates(inv, stages, today, config.holiday_country, history.final_keys, keys,
+                      listed)
     if cand.empty:
         return [], Skipped(), []
     cand = cand.assign(cust=inv["cust"].to_numpy()[cand["pos"].to_numpy()])
@@ -148,7 +154,7 @@ def plan_notices(
         cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
     cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
                                   history.bounced)
-    order, message = plan_order(cand, inv, stages)
+    order, message = plan_order(cand, line, stages)
     # the omitido rows (most of them) are never copied as a frame: only the columns their
     # batch keeps are gathered
     skip = _skipped(cand)[order]
@@ -168,7 +174,9 @@ def sending_order(messages: list[Outgoing], severity: Mapping[str, float]) -> li
     limits hold part of it for later cycles: most severe notice first (an email's first
     part is its most severe), then the oldest due invoice, then by customer and code."""
     def key(o: Outgoing) -> tuple:
-        due = min((line.due for line in o.lines if line.due is not None), default=date.max)
+        # a part's lines are in line order (due date, blanks last): its first has its oldest
+        due = min((p.lines[0].due for p in o.parts if p.lines[0].due is not None),
+                  default=date.max)
         return (severity.get(o.code, float("inf")), due, o.recipient, o.code, o.state,
                 o.reason is not None, o.reason)
     return sorted(messages, key=key)
@@ -220,11 +228,14 @@ def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
 
 def candidates(
     inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str,
-    final_keys: frozenset[str], keys: NoticeKeys,
+    final_keys: frozenset[str], keys: NoticeKeys, listed: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per (invoice, stage) already due and not final (by its ledger key, built by
     `keys`): pos (row of `inv`), stage and passed (its last meaningful day is before
-    today)."""
+    today). Stage by stage, each stage's rows in the order of `listed` (rows of `inv`;
+    default: row order)."""
+    if listed is None:
+        listed = np.arange(len(inv))
     # statuses as codes: each chain's test is then an integer one
     status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
     statuses = pd.Index(statuses)
@@ -240,7 +251,7 @@ def candidates(
             if rule.anchor not in anchors:  # one conversion per column, not per stage
                 anchors[rule.anchor] = inv[rule.anchor].to_numpy(dtype="datetime64[D]")
             anchor = anchors[rule.anchor]
-            pos = np.flatnonzero(applies & (anchor + stage.days <= today64))
+            pos = listed[(applies & (anchor + stage.days <= today64))[listed]]
             end = anchor[pos] + stage.end_offset
             if rule.name == "recordatorio" and resumed is not None:
                 end = resumed.extend(pos, end)
@@ -248,7 +259,7 @@ def candidates(
             window = monthly_window(stage.days, today, country)
             if window is None or today < window[0]:
                 continue
-            pos = np.flatnonzero(applies)
+            pos = listed[applies[listed]]
             end = np.full(len(pos), np.datetime64(window[1], "D"))
         if final_keys:  # a first sync has none: no key to build, nothing to drop
             keep = ~is_final(keys.of_stage(stage.Index, pos), final_keys)
@@ -272,25 +283,36 @@ class NoticeKeys:
     def of(self, cand: pd.DataFrame) -> np.ndarray:
         """The key of each candidate row of `cand`."""
         pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
+        heads = None
+        if self.heads is None:  # a first sync asks for the rows that go: only their heads
+            rows, back = np.unique(pos, return_inverse=True)
+            heads = self._heads(rows)[back]
         out = np.empty(len(pos), dtype=object)
         for each in np.flatnonzero(np.bincount(stage, minlength=len(self.codes))).tolist():
             at = np.flatnonzero(stage == each)
-            out[at] = self.of_stage(each, pos[at])
+            out[at] = self.of_stage(each, pos[at], None if heads is None else heads[at])
         return out
 
-    def of_stage(self, stage: int, pos: np.ndarray) -> np.ndarray:
-        """The keys of rows `pos` for one stage."""
+    def of_stage(self, stage: int, pos: np.ndarray,
+                 heads: np.ndarray | None = None) -> np.ndarray:
+        """The keys of rows `pos` for one stage (`heads`: theirs, when already built)."""
         rule, code = self.rules[stage], self.codes[stage]
         if not rule.anchor:
             return _statement_keys(self.inv, pos, code, self.today)
-        if self.heads is None:  # built once per plan: each invoice's head is shared
-            self.heads = notice_key_heads(self.inv["customer"].to_numpy(dtype=object),
-                                          self.inv["invoice"].to_numpy(dtype=object))
+        if heads is None:
+            if self.heads is None:  # built once per plan: each invoice's head is shared
+                self.heads = self._heads(slice(None))
+            heads = self.heads[pos]
         if not rule.per_anchor:
-            return self.heads[pos] + notice_key_tail(code)
+            return heads + notice_key_tail(code)
         if rule.anchor not in self.days:
             self.days[rule.anchor] = _iso_days(self.inv[rule.anchor])
-        return self.heads[pos] + notice_key_tail(code, self.days[rule.anchor][pos])
+        return heads + notice_key_tail(code, self.days[rule.anchor][pos])
+
+    def _heads(self, rows: np.ndarray | slice) -> np.ndarray:
+        """"aviso|customer|invoice|" of rows `rows` of the planned invoices."""
+        return notice_key_heads(self.inv["customer"].to_numpy(dtype=object)[rows],
+                                self.inv["invoice"].to_numpy(dtype=object)[rows])
 
 
 def _statement_keys(inv: pd.DataFrame, pos: np.ndarray, code: str, today: date) -> np.ndarray:
@@ -441,7 +463,9 @@ def hold_refused(
     why = [_standing(t, refused.get(k), bounced.get(c))
            for k, c, t in zip(keys, names, current, strict=True)]
     held = np.fromiter((r is not None for r in why), dtype=bool, count=len(keys))
-    going = held & ~_skipped(cand)
+    going = np.flatnonzero(held & ~_skipped(cand))
+    stages_at, pos = cand["stage"].to_numpy()[going], cand["pos"].to_numpy()[going]
+    going = going[np.lexsort([pos, stages_at])]  # Errores rows by stage, then book order
     errors: dict[tuple[str, str, str], InputError] = {}
     for key, cust, stage in zip(keys[going], cand["cust"].to_numpy()[going],
                                 cand["stage"].to_numpy()[going], strict=True):
@@ -477,23 +501,26 @@ def _late_reasons(
     stage = cand["stage"].to_numpy()
     chains = pd.factorize(stages["chain"])[0]
     slot = cand["pos"].to_numpy() * (chains.max() + 1) + chains[stage]  # invoice and chain
-    # per slot, the first going row: rows come stage by stage, latest stage of a chain first
-    going_slots, first = np.unique(slot[going], return_index=True)
-    instead = stage[going][first]
+    # per slot, the stage of its first going row (rows come stage by stage, latest stage
+    # of a chain first), in a table over the slots: each late row looks its slot up there
+    # instead of a binary search among the going slots (millions of rows at 1M)
+    first = np.flatnonzero(going)[::-1]  # with repeats numpy keeps the last write
+    instead = np.full(int(slot.max()) + 1, -1, dtype="int32")
+    instead[slot[first]] = stage[first]
     late = np.flatnonzero(passed)
-    at = np.searchsorted(going_slots, slot[late]).clip(max=len(going_slots) - 1)
-    named = going_slots[at] == slot[late]
-    out[late[named]] = 1 + instead[at[named]]
+    named = instead[slot[late]]
+    out[late] = np.where(named >= 0, 1 + named, 0)
     return out
 
 
 def plan_order(
-    cand: pd.DataFrame, inv: pd.DataFrame, stages: pd.DataFrame
+    cand: pd.DataFrame, line_rank: np.ndarray, stages: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of `cand` by customer, code, state and reason (one message each),
-    then line order; and per position a number shared by the rows of one message."""
+    then line order (`line_rank`, per invoice row: `_line_rank`); and per position a
+    number shared by the rows of one message."""
     code_rank = stages["code"].rank(method="dense").astype("int64").to_numpy()
-    line = _line_rank(inv)[cand["pos"].to_numpy()]
+    line = line_rank[cand["pos"].to_numpy()]
     fields = [cand["cust"].to_numpy(), code_rank[cand["stage"].to_numpy()],
               _STATE_TEXT_RANK[cand["state"].to_numpy()], cand["reason_rank"].to_numpy(),
               line]
@@ -585,19 +612,17 @@ def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
 
 
 class Draft(NamedTuple):
-    """One notice before the contact rules: plain values, so that the rules build each
-    Outgoing once (a customer's notices combine into one email, or wait `pendiente`)."""
+    """One notice before the contact rules: its customer's values and its `Part`, so that
+    the rules build each Outgoing once (a customer's notices combine into one email, or
+    wait `pendiente`)."""
 
     customer: str
-    code: str
-    template: str
     state: SendState
     reason: Reason | None
     to: tuple[str, ...]
     cc: tuple[str, ...]
     name: str
-    lines: tuple[Line, ...]
-    keys: tuple[str, ...]
+    part: Part
 
 
 def group(
@@ -610,47 +635,38 @@ def group(
         return []
     keys = row_keys.tolist()
     lines = _lines(inv, cand["pos"].to_numpy())
-    bounds = zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True)
-    heads = _heads(cand, starts, stages, customers)
-    return [
-        Draft(*head, tuple(lines[start:stop]), unique_keys(keys[start:stop]))
-        for head, (start, stop) in zip(heads, bounds, strict=True)
-    ]
-
-
-def _heads(
-    cand: pd.DataFrame, first: np.ndarray, stages: pd.DataFrame, customers: pd.DataFrame
-) -> zip:
-    """Per group (its first row in `first`): customer, code, template, state, reason, to,
-    cc, name, as plain Python lists (iterating numpy object arrays is slow)."""
-    stage = cand["stage"].to_numpy()[first]
-    cust = cand["cust"].to_numpy()[first]
-    state = cand["state"].to_numpy()[first]
-    columns = ((customers.index, cust), (stages["code"], stage), (stages["template"], stage),
-               (STATES, state), (cand["reason"], first), (customers["to"], cust),
-               (customers["cc"], cust), (customers["name"], cust))
-    return zip(*(_pick(values, at).tolist() for values, at in columns), strict=True)
+    bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True))
+    # plain Python lists zipped into tuples (iterating numpy object arrays is slow)
+    stage = cand["stage"].to_numpy()[starts]
+    parts = records(Part, zip(
+        _pick(stages["code"], stage).tolist(), _pick(stages["template"], stage).tolist(),
+        [tuple(lines[start:stop]) for start, stop in bounds],
+        [unique_keys(keys[start:stop]) for start, stop in bounds], strict=True))
+    cust = cand["cust"].to_numpy()[starts]
+    heads = (_pick(customers.index, cust), STATES[cand["state"].to_numpy()[starts]],
+             _pick(cand["reason"], starts), _pick(customers["to"], cust),
+             _pick(customers["cc"], cust), _pick(customers["name"], cust))
+    return records(Draft, zip(*(h.tolist() for h in heads), parts, strict=True))
 
 
 def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
               context: dict[str, object]) -> Outgoing:
     """One email carrying `drafts` (one customer's, most severe first) as its parts: the
     first one's code and template, every part's invoices (each once) and keys."""
-    first = drafts[0]
-    parts = tuple(Part(d.code, d.template, d.lines, d.keys) for d in drafts)
-    if len(drafts) == 1:
-        lines, keys = first.lines, first.keys
+    first, parts = drafts[0], tuple(d.part for d in drafts)
+    if len(parts) == 1:
+        lines, keys = first.part.lines, first.part.keys
     else:
         # each invoice row has one shared Line and validation leaves no two rows alike,
         # so the same invoice is the same object: kept once by identity, not by hashing
         # every field of every line
-        lines = tuple({id(line): line for d in drafts for line in d.lines}.values())
-        keys = tuple(key for d in drafts for key in d.keys)
+        lines = tuple({id(line): line for p in parts for line in p.lines}.values())
+        keys = tuple(key for p in parts for key in p.keys)
     addressed = state != SendState.ERROR
     return Outgoing(
-        kind=Kind.NOTICE, code=first.code, recipient=first.customer,
+        kind=Kind.NOTICE, code=first.part.code, recipient=first.customer,
         to=first.to if addressed else (), cc=first.cc if addressed else (),
-        template=first.template, lines=lines, keys=keys, state=state, reason=why,
+        template=first.part.template, lines=lines, keys=keys, state=state, reason=why,
         parts=parts, context=context,
     )
 
@@ -706,7 +722,7 @@ def apply_contact_rules(
     ready: dict[str, list[Draft]] = {}
     out = []
     for draft in drafts:
-        if draft.state == SendState.READY:
+        if draft.state is SendState.READY:
             ready.setdefault(draft.customer, []).append(draft)
         else:
             out.append(_as_drafted(draft))
@@ -719,7 +735,7 @@ def apply_contact_rules(
         sent = list(history.contacts.get(customer, ()))
         held, later = gate.check(zones[customer], rules[customer], sent)
         if held is None:
-            notices.sort(key=lambda d: severity[d.code])
+            notices.sort(key=lambda d: severity[d.part.code])
             out.append(_outgoing(notices, SendState.READY, None, _context(notices[0])))
             continue
         out.extend(_outgoing([notice], SendState.PENDING, held,
@@ -729,28 +745,25 @@ def apply_contact_rules(
 
 
 class _Gate:
-    """Contact rules at one instant, with the window check computed once per zone and
-    customer rules."""
+    """Contact rules at one instant, each distinct answer worked out once: it depends on
+    the customer's zone, its rules and the local dates of its earlier contacts only, and
+    most customers share theirs (no earlier contact, on a first sync)."""
 
     def __init__(self, now: datetime, config: Config) -> None:
         self.now, self.config = now, config
-        self.windows: dict[tuple[str, CustomerRules], tuple[datetime, Reason | None]] = {}
-        self.next: dict[tuple, datetime | None] = {}
+        self.answers: dict[tuple, tuple[Reason | None, datetime | None]] = {}
 
     def check(self, zone: ZoneInfo, rules: CustomerRules,
               sent: list[datetime]) -> tuple[Reason | None, datetime | None]:
         """(reason to hold back or None, next allowed instant when held back) for a
         customer in `zone` under its `rules`, given its earlier contacts `sent`."""
-        where = (zone.key, rules)
-        if where not in self.windows:
+        dates = tuple(sorted(c.astimezone(zone).date() for c in sent))
+        memo = (zone.key, rules, dates)  # one lookup per customer (hashing `rules` costs)
+        if memo not in self.answers:
             local = self.now.astimezone(zone)
-            self.windows[where] = (local, contact_rules.window_block(local, self.config, rules))
-        local, reason = self.windows[where]
-        dates = contact_rules.local_dates(sent, local)
-        reason = reason or contact_rules.cap_block(local.date(), rules.legal, dates)
-        if reason is None:
-            return None, None
-        memo = (where, tuple(sorted(dates)))
-        if memo not in self.next:
-            self.next[memo] = contact_rules.next_allowed(local, self.config, rules, sent)
-        return reason, self.next[memo]
+            reason = (contact_rules.window_block(local, self.config, rules)
+                      or contact_rules.cap_block(local.date(), rules.legal, dates))
+            later = None if reason is None else contact_rules.next_allowed(
+                local, self.config, rules, sent)
+            self.answers[memo] = (reason, later)
+        return self.answers[memo]
