@@ -13,7 +13,7 @@ import pandas as pd
 
 from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.plans import compute_plans, invoice_plans
-from cobranza.rules.rollups import code_in
+from cobranza.rules.rollups import code_in, stable_order
 from cobranza.vocabulary import Result, Status
 
 # Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
@@ -78,23 +78,42 @@ def contact_touches(book: Book, as_of: date, only: np.ndarray | None = None) -> 
     on or before it (`Book.paid`). A Factura that names no known invoice touches
     nothing. Column `pos` is the invoice's row position in book.invoices.
     """
+    contacts, invoices = book.contacts, book.invoices
     positions = book.contact_rows
-    dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
+    dated = (contacts["date"] <= as_day(as_of)).to_numpy()
     if only is not None:
         dated = dated & only
-    con = book.contacts[dated].assign(pos=positions[dated])
-    direct = con[con["invoice"] != ""]
-    blank = con[con["invoice"] == ""].drop(columns="pos")
-    inv = book.invoices[["invoice", "customer", "issued", "amount"]]
-    inv = inv.assign(pos=np.arange(len(inv)))
-    codes, names = book.invoice_customers  # integer codes: no hashing of every invoice's
-    wanted = names.get_indexer(blank["customer"].unique())
-    inv = inv[np.isin(codes, wanted[wanted >= 0])]  # the merge's rows, in order
-    pairs = blank.drop(columns="invoice").merge(inv, on="customer")
-    pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
-    still_open = pairs["amount"].to_numpy() > book.paid.until(pairs["date"], pairs["pos"])
-    touches = pd.concat([direct[direct["pos"] >= 0], pairs[still_open]], ignore_index=True)
-    return touches[[*_TOUCH_COLUMNS, "pos"]]
+    blank = (contacts["invoice"] == "").to_numpy()
+    direct = np.flatnonzero(dated & ~blank & (positions >= 0))
+    wide = np.flatnonzero(dated & blank)
+    left, rows = _customer_invoices(book, contacts["customer"].to_numpy(dtype=object)[wide])
+    on = contacts["date"].to_numpy()[wide[left]]
+    issued = invoices["issued"].to_numpy()[rows]
+    kept = np.isnat(issued) | (issued <= on)
+    left, rows, on = left[kept], rows[kept], on[kept]
+    still_open = invoices["amount"].to_numpy()[rows] > book.paid.until(on, rows)
+    left, rows = left[still_open], rows[still_open]
+    # the direct gestiones, then each blank one's invoices (gestión order, then row order)
+    touches = contacts[_TOUCH_COLUMNS].take(np.r_[direct, wide[left]]).reset_index(drop=True)
+    named = np.r_[contacts["invoice"].to_numpy(dtype=object)[direct],
+                  invoices["invoice"].to_numpy(dtype=object)[rows]]
+    return touches.assign(invoice=pd.Series(named, dtype=contacts["invoice"].dtype),
+                          pos=np.r_[positions[direct], rows].astype("int64"))
+
+
+def _customer_invoices(book: Book, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, invoice row) pair of `customers[i]` and an invoice of that Cliente, in
+    order of i, then of invoice row (an inner merge on Cliente, over integer codes: the
+    invoices' Clientes are coded once per Book, `Book.invoice_customers`)."""
+    codes, names = book.invoice_customers
+    wanted = names.get_indexer(customers)  # -1: no invoice has that Cliente
+    counts = np.bincount(codes, minlength=len(names))
+    starts = np.cumsum(counts) - counts  # where each Cliente's rows begin in `by_customer`
+    each = np.where(wanted >= 0, counts[wanted], 0)
+    left = np.repeat(np.arange(len(customers)), each)
+    within = np.arange(len(left)) - np.repeat(np.cumsum(each) - each, each)
+    by_customer = stable_order(codes, len(names))
+    return left, by_customer[np.repeat(starts[wanted], each) + within]
 
 
 def _latest_runs(pos: np.ndarray, day: np.ndarray, row: np.ndarray, result: np.ndarray
