@@ -30,7 +30,7 @@ from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.invoices import as_day, bucket_codes, contact_touches
 from cobranza.rules.plans import compute_plans
 from cobranza.rules.productivity import compute_productivity
-from cobranza.rules.rollups import InvoiceRollups, group_sum, text_codes
+from cobranza.rules.rollups import InvoiceRollups, group_sum
 from cobranza.vocabulary import Result, Status
 
 SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
@@ -75,7 +75,7 @@ class _Keys:
 
     def __init__(self, rollups: InvoiceRollups) -> None:
         self.currency, self.currencies = rollups.currency_codes
-        self.collector, self.collectors = text_codes(rollups.invoices["collector"])
+        self.collector, self.collectors = rollups.collector_codes
 
     def text(self, values: pd.Index) -> pd.Series:
         """A group key column: str, or object when there are no invoices (as groupby)."""

@@ -132,6 +132,10 @@ class InvoiceRollups:
         return text_codes(self.invoices["customer"])
 
     @cached_property
+    def collector_codes(self) -> tuple[np.ndarray, pd.Index]:
+        return text_codes(self.invoices["collector"])
+
+    @cached_property
     def currency_codes(self) -> tuple[np.ndarray, pd.Index]:
         return text_codes(self.invoices["currency"])
 
