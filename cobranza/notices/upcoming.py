@@ -61,15 +61,18 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
     start = pd.Timestamp(as_of).as_unit("ns").value
     heads = _key_heads(invoices) if sent else None
     anchors: dict[str, np.ndarray] = {}
+    chains: dict[str, np.ndarray] = {}  # per chain: its statuses and anchor date (stages share)
     for st in stages.itertuples(index=False):
         rule = CHAIN_BY_NAME[st.chain]
         if rule.anchor not in anchors:
             anchors[rule.anchor] = invoices[rule.anchor].to_numpy(dtype="datetime64[ns]")
         anchor = anchors[rule.anchor]
+        if rule.name not in chains:
+            applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
+            chains[rule.name] = applies & ~np.isnat(anchor)
         when = (anchor + np.timedelta64(int(st.days), "D")).view("int64")
         end = when + (int(st.end_offset) - int(st.days)) * _DAY  # last meaningful day
-        applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
-        ok = applies & ~np.isnat(anchor) & (end >= start)
+        ok = chains[rule.name] & (end >= start)
         if heads is not None:
             ok[ok] = ~_in_ledger(heads, anchor, ok, st.code, rule.per_anchor, sent)
         shown = np.maximum(when, start)  # due already and still meaningful: the next sync
