@@ -131,7 +131,8 @@ def portfolio_sheet(computed: Computed, sent: frozenset[str] = frozenset()) -> S
     book, invoices, day = computed.book, computed.invoices, computed.now.date()
     listed = portfolio_mask(book, invoices, day)
     shown = invoices[listed].set_index("invoice", drop=False)
-    notice = next_notice_text(book, shown, day, sent)
+    # the listed invoices' customers rows as the validation matched them: no Cliente hash
+    notice = next_notice_text(book, shown, day, sent, book.customer_rows[listed])
     return cartera_sheet(shown, notice, computed.now)
 
 

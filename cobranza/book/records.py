@@ -34,7 +34,7 @@ from cobranza.book.lookups import (
     names_by_code,
     templates_by_code,
 )
-from cobranza.book.positions import first_rows, key_codes, sorted_codes
+from cobranza.book.positions import first_positions, first_rows, key_codes, sorted_codes
 from cobranza.rules.paid import Paid
 from cobranza.vocabulary import Bucket, Result, Status
 
@@ -135,6 +135,15 @@ class Book:
         codes, uniques = pd.factorize(self.invoices["customer"].to_numpy(dtype=object),
                                       sort=True)
         return codes, pd.Index(uniques, dtype="str")
+
+    @cached_property
+    def customer_rows(self) -> np.ndarray:
+        """Per Facturas row: the customers row of its Cliente (the first, -1: none), from
+        `key_rows` when the validation matched them."""
+        if self.key_rows is not None:
+            return self.key_rows.invoice_customer
+        codes, names = self.invoice_customers  # hashes the few distinct Clientes only
+        return first_positions(self.customers["customer"], pd.Series(names))[0][codes]
 
     @cached_property
     def _facturas(self) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -61,15 +61,18 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
     start = pd.Timestamp(as_of).as_unit("ns").value
     heads = _key_heads(invoices) if sent else None
     anchors: dict[str, np.ndarray] = {}
+    chains: dict[str, np.ndarray] = {}  # per chain: its statuses and anchor date (stages share)
     for st in stages.itertuples(index=False):
         rule = CHAIN_BY_NAME[st.chain]
         if rule.anchor not in anchors:
             anchors[rule.anchor] = invoices[rule.anchor].to_numpy(dtype="datetime64[ns]")
         anchor = anchors[rule.anchor]
+        if rule.name not in chains:
+            applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
+            chains[rule.name] = applies & ~np.isnat(anchor)
         when = (anchor + np.timedelta64(int(st.days), "D")).view("int64")
         end = when + (int(st.end_offset) - int(st.days)) * _DAY  # last meaningful day
-        applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
-        ok = applies & ~np.isnat(anchor) & (end >= start)
+        ok = chains[rule.name] & (end >= start)
         if heads is not None:
             ok[ok] = ~_in_ledger(heads, anchor, ok, st.code, rule.per_anchor, sent)
         shown = np.maximum(when, start)  # due already and still meaningful: the next sync
@@ -97,19 +100,23 @@ def _in_ledger(heads: np.ndarray, anchor: np.ndarray, rows: np.ndarray, code: st
     return is_final(heads[rows] + notice_key_tail(code, day), sent)
 
 
-def exclusions(book: Book, invoices: pd.DataFrame) -> np.ndarray:
+def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | None = None
+               ) -> np.ndarray:
     """Per invoice row: why it gets no automatic notice (a Reason), or None. The
-    invoice's Estatus first, then its customer (Avisos automáticos, Segmento)."""
+    invoice's Estatus first, then its customer (Avisos automáticos, Segmento).
+    `customer_rows`: per invoice row, the first customers row of its Cliente, -1 for none
+    (`Book.customer_rows`; None: looked up by Cliente here)."""
     out = _per_value(invoices["status"], EXCLUDED_STATUSES.get)
-    customers = book.customers.drop_duplicates("customer")
+    customers = book.customers  # a Cliente's first row decides, as drop_duplicates keeps
+    if customer_rows is None:
+        customer_rows = first_positions(customers["customer"], invoices["customer"])[0]
     # a customer's exclusion depends on its (Avisos automáticos, Segmento) pair alone
     kinds, first = distinct_rows(customers["auto_notices"], customers["segment"])
     per_kind = [exclusion(auto, str(segment), book.config) for auto, segment in zip(
         customers["auto_notices"].to_numpy(dtype=object)[first],
         customers["segment"].to_numpy(dtype=object)[first], strict=True)]
     by_customer = np.array([*per_kind, None], dtype=object)[np.append(kinds, len(per_kind))]
-    at = first_positions(customers["customer"], invoices["customer"])[0]  # -1: the None
-    of_customer = by_customer[at]
+    of_customer = by_customer[customer_rows]  # -1: the trailing None
     open_ = (invoices["balance"] > 0).to_numpy()
     unexcluded = pd.isna(out)  # None: no Estatus exclusion
     out[open_ & unexcluded] = of_customer[open_ & unexcluded]
@@ -124,10 +131,11 @@ def _per_value(column: pd.Series, reason_of) -> np.ndarray:
 
 
 def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
-                     sent: frozenset[str] = frozenset()) -> np.ndarray:
+                     sent: frozenset[str] = frozenset(),
+                     customer_rows: np.ndarray | None = None) -> np.ndarray:
     """Per invoice row: "CÓDIGO dd/mm/aaaa" of its next notice, "Sin avisos: ..." when
     it is excluded, "" when none is ahead (`invoices` indexed by Factura, `sent` as in
-    `next_stages`).
+    `next_stages`, `customer_rows` as in `exclusions`).
 
     Each distinct (code, date) and reason is worded once: a few hundred, not one per
     invoice.
@@ -144,7 +152,7 @@ def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
         day, r = divmod(k, len(codes) + 1)
         texts[i] = f"{codes[r]} {np.datetime64(day, 'D').item():%d/%m/%Y}"
     out = texts[inverse.reshape(-1)]
-    why = exclusions(book, invoices)
+    why = exclusions(book, invoices, customer_rows)
     excluded = np.flatnonzero(~pd.isna(why))
     worded = {r: no_notices_text(r) for r in set(why[excluded].tolist())}
     out[excluded] = [worded[r] for r in why[excluded].tolist()]

@@ -11,9 +11,9 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from cobranza.book.positions import first_positions
 from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.plans import compute_plans, invoice_plans
+from cobranza.rules.rollups import code_in, stable_order
 from cobranza.vocabulary import Result, Status
 
 # Resultado -> Estatus it sets; None = "back to the date rule" (ends the previous state).
@@ -47,8 +47,9 @@ def days_overdue(due: pd.Series, as_of: date) -> pd.Series:
 
 
 def _labels(choice: np.ndarray, labels: tuple[str, ...], index: pd.Index) -> pd.Series:
-    """A str column: labels[choice] per row (integer choices, one object array take)."""
-    return pd.Series(np.array(labels, dtype=object)[choice], index=index, dtype="str")
+    """A str column: labels[choice] per row (integer choices). A take of the few labels
+    as a str array: building it from 100 000 objects checks each one is text."""
+    return pd.Series(pd.array(labels, dtype="str").take(choice), index=index)
 
 
 def bucket_codes(days: pd.Series) -> np.ndarray:
@@ -78,32 +79,68 @@ def contact_touches(book: Book, as_of: date, only: np.ndarray | None = None) -> 
     on or before it (`Book.paid`). A Factura that names no known invoice touches
     nothing. Column `pos` is the invoice's row position in book.invoices.
     """
+    contacts, invoices = book.contacts, book.invoices
     positions = book.contact_rows
-    dated = (book.contacts["date"] <= as_day(as_of)).to_numpy()
+    dated = (contacts["date"] <= as_day(as_of)).to_numpy()
     if only is not None:
         dated = dated & only
-    con = book.contacts[dated].assign(pos=positions[dated])
-    direct = con[con["invoice"] != ""]
-    blank = con[con["invoice"] == ""].drop(columns="pos")
-    inv = book.invoices[["invoice", "customer", "issued", "amount"]]
-    inv = inv.assign(pos=np.arange(len(inv)))
-    codes, names = book.invoice_customers  # integer codes: no hashing of every invoice's
-    wanted = names.get_indexer(blank["customer"].unique())
-    inv = inv[np.isin(codes, wanted[wanted >= 0])]  # the merge's rows, in order
-    pairs = blank.drop(columns="invoice").merge(inv, on="customer")
-    pairs = pairs[pairs["issued"].isna() | (pairs["issued"] <= pairs["date"])]
-    still_open = pairs["amount"].to_numpy() > book.paid.until(pairs["date"], pairs["pos"])
-    touches = pd.concat([direct[direct["pos"] >= 0], pairs[still_open]], ignore_index=True)
-    return touches[[*_TOUCH_COLUMNS, "pos"]]
+    blank = (contacts["invoice"] == "").to_numpy()
+    direct = np.flatnonzero(dated & ~blank & (positions >= 0))
+    wide = np.flatnonzero(dated & blank)
+    left, rows = _customer_invoices(book, contacts["customer"].to_numpy(dtype=object)[wide])
+    on = contacts["date"].to_numpy()[wide[left]]
+    issued = invoices["issued"].to_numpy()[rows]
+    kept = np.isnat(issued) | (issued <= on)
+    left, rows, on = left[kept], rows[kept], on[kept]
+    still_open = invoices["amount"].to_numpy()[rows] > book.paid.until(on, rows)
+    left, rows = left[still_open], rows[still_open]
+    # the direct gestiones, then each blank one's invoices (gestión order, then row order)
+    touches = contacts[_TOUCH_COLUMNS].take(np.r_[direct, wide[left]]).reset_index(drop=True)
+    named = np.r_[contacts["invoice"].to_numpy(dtype=object)[direct],
+                  invoices["invoice"].to_numpy(dtype=object)[rows]]
+    return touches.assign(invoice=pd.Series(named, dtype=contacts["invoice"].dtype),
+                          pos=np.r_[positions[direct], rows].astype("int64"))
+
+
+def _customer_invoices(book: Book, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, invoice row) pair of `customers[i]` and an invoice of that Cliente, in
+    order of i, then of invoice row (an inner merge on Cliente, over integer codes: the
+    invoices' Clientes are coded once per Book, `Book.invoice_customers`)."""
+    codes, names = book.invoice_customers
+    wanted = names.get_indexer(customers)  # -1: no invoice has that Cliente
+    counts = np.bincount(codes, minlength=len(names))
+    starts = np.cumsum(counts) - counts  # where each Cliente's rows begin in `by_customer`
+    each = np.where(wanted >= 0, counts[wanted], 0)
+    left = np.repeat(np.arange(len(customers)), each)
+    within = np.arange(len(left)) - np.repeat(np.cumsum(each) - each, each)
+    by_customer = stable_order(codes, len(names))
+    return left, by_customer[np.repeat(starts[wanted], each) + within]
+
+
+def _latest_runs(pos: np.ndarray, day: np.ndarray, row: np.ndarray, result: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The status-bearing gestiones sorted by (pos, date, row): the position of each
+    invoice's latest one, and the Fecha that started its run of the same Resultado.
+    Integer sorts and runs over numpy arrays (a pandas sort and groupby cost 4x)."""
+    order = np.lexsort((row, day, pos))
+    p, r = pos[order], result[order]
+    first = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, dtype=bool)
+    run_starts = np.flatnonzero(first | np.r_[True, r[1:] != r[:-1]][: len(p)])
+    last = np.r_[first[1:], True] if len(p) else first
+    # each latest row's run began at the nearest run start at or before it
+    begun = run_starts[np.searchsorted(run_starts, np.flatnonzero(last), side="right") - 1]
+    return order[last], day[order][begun]
 
 
 def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
     """Per invoice position 0..n-1: the status set by its latest status-bearing gestión."""
-    sb = touches[touches["result"].isin(list(STATUS_RESULTS))]
-    sb = sb.sort_values(["pos", "date", "row"], kind="stable")
-    new_run = sb["result"].ne(sb.groupby("pos")["result"].shift())
-    since = sb["date"].where(new_run).groupby(sb["pos"]).ffill()
-    last = sb.assign(since=since).drop_duplicates("pos", keep="last").set_index("pos")
+    result, results = pd.factorize(touches["result"].to_numpy(dtype=object))
+    results = pd.Index(results)
+    bearing = code_in(result, results, STATUS_RESULTS)
+    sb = touches[bearing]
+    at, since = _latest_runs(sb["pos"].to_numpy(), sb["date"].to_numpy(),
+                             sb["row"].to_numpy(), result[bearing])
+    last = sb.take(at).assign(since=since).set_index("pos")
     promise = last["promise_date"]  # validation refuses a promise without Fecha compromiso
     is_promise = last["result"] == Result.PROMISE
     status = last["result"].map(STATUS_RESULTS).fillna("")
@@ -116,12 +153,21 @@ def _deciding(touches: pd.DataFrame, day: pd.Timestamp, n: int) -> pd.DataFrame:
         "promise_date": promise.where(is_promise),
         "area": last["area"].where(last["result"] == Result.DISPUTE, ""),
     }).reindex(pd.RangeIndex(n))
-    broken = touches[(touches["result"] == Result.PROMISE) & (touches["promise_date"] < day)]
-    out["broken_promises"] = broken.groupby("pos").size()
-    resolved = touches.loc[touches["result"] == Result.DISPUTE_RESOLVED, "pos"]
-    out["dispute_resolved"] = out.index.isin(resolved)
-    out["last_contact"] = touches.groupby("pos")["date"].max()
+    pos = touches["pos"].to_numpy()
+    broken = code_in(result, results, [Result.PROMISE]) & (touches["promise_date"] < day).to_numpy()
+    out["broken_promises"] = np.bincount(pos[broken], minlength=n)
+    resolved = code_in(result, results, [Result.DISPUTE_RESOLVED])
+    out["dispute_resolved"] = np.isin(np.arange(n), pos[resolved])
+    out["last_contact"] = _latest(pos, touches["date"], n)
     return out
+
+
+def _latest(pos: np.ndarray, dates: pd.Series, n: int) -> np.ndarray:
+    """Per position 0..n-1: the latest of `dates` (never NaT) at it, NaT for none."""
+    values = dates.to_numpy()
+    ticks = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # the int64 of NaT
+    np.maximum.at(ticks, pos, values.view(np.int64))
+    return ticks.view(values.dtype)
 
 
 def no_contact_dates(book: Book, touches: pd.DataFrame, n: int) -> pd.Series:
@@ -180,10 +226,13 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
     touches = contact_touches(book, day)
     dec = _deciding(touches, day, len(invoices))
     dec["no_contact_date"] = no_contact_dates(book, touches, len(invoices))
-    g_status = dec["g_status"].fillna("").to_numpy()
+    g_status = dec["g_status"].to_numpy(dtype=object)
+    # a gestión set the status exactly where it has a status date (dates are never NaT):
+    # a datetime test, not 100 000 text comparisons
+    decided = dec["status_date"].notna().to_numpy()
     by_date = status_by_date(days, book.config.action_days).to_numpy()
     is_paid = balance <= 0
-    status = np.where(is_paid, Status.PAID, np.where(g_status != "", g_status, by_date))
+    status = np.where(is_paid, Status.PAID, np.where(decided, g_status, by_date))
     plan = invoice_plans(compute_plans(book, day), invoices)
     status = with_plan_status(status, is_paid, plan, dec["status_date"].to_numpy())
     keep = ~is_paid  # Pagada overrides: no deciding gestión, promise or area
@@ -193,13 +242,11 @@ def compute_invoices(book: Book, as_of: date) -> pd.DataFrame:
         return values.astype("datetime64[ns]").to_numpy()
 
     customers = book.customers
-    # hash the few distinct customers, not every invoice's (`Book.invoice_customers`)
-    codes, names = book.invoice_customers
-    at = first_positions(customers["customer"], pd.Series(names))[0][codes]
+    at = book.customer_rows
 
     def of_customer(col: str) -> pd.Series:  # "" for an unknown customer (index -1)
-        values = np.append(customers[col].to_numpy(dtype=object), "")[at]
-        return pd.Series(values, index=invoices.index, dtype="str")
+        values = pd.array(np.append(customers[col].to_numpy(dtype=object), ""), dtype="str")
+        return pd.Series(values.take(at), index=invoices.index)  # -1 takes the last: ""
 
     added = {
         "paid": paid, "balance": balance, "days_overdue": days, "bucket": bucket_of(days),

@@ -30,7 +30,7 @@ from cobranza.book.records import BUCKETS, Book
 from cobranza.rules.invoices import as_day, bucket_codes, contact_touches
 from cobranza.rules.plans import compute_plans
 from cobranza.rules.productivity import compute_productivity
-from cobranza.rules.rollups import InvoiceRollups, group_sum, text_codes
+from cobranza.rules.rollups import InvoiceRollups, group_sum
 from cobranza.vocabulary import Result, Status
 
 SUMS = ["open_invoices", "portfolio", "overdue", "sales_90", "sales_30", "opening_30",
@@ -75,7 +75,7 @@ class _Keys:
 
     def __init__(self, rollups: InvoiceRollups) -> None:
         self.currency, self.currencies = rollups.currency_codes
-        self.collector, self.collectors = text_codes(rollups.invoices["collector"])
+        self.collector, self.collectors = rollups.collector_codes
 
     def text(self, values: pd.Index) -> pd.Series:
         """A group key column: str, or object when there are no invoices (as groupby)."""
@@ -86,11 +86,10 @@ class _Keys:
         return self.collector[rows].astype("int64") * len(self.currencies) + self.currency[rows]
 
 
-def _receivable_at(book: Book, invoices: pd.DataFrame, live: np.ndarray, day: pd.Timestamp
-                   ) -> np.ndarray:
+def _receivable_at(invoices: pd.DataFrame, live: np.ndarray, day: pd.Timestamp,
+                   paid: np.ndarray) -> np.ndarray:
     """Per invoice: amount still owed at the end of `day` (0 when not receivable; `live`:
-    not Castigada)."""
-    paid = book.paid.until(day)
+    not Castigada; `paid`: paid by `day`)."""
     owed = np.maximum(invoices["amount"].to_numpy() - paid, 0)
     exists = (invoices["issued"].isna() | (invoices["issued"] <= day)).to_numpy()
     return np.where(exists & live, owed, 0)
@@ -102,8 +101,10 @@ def _measures(book: Book, rollups: InvoiceRollups, day: pd.Timestamp
     invoices = rollups.invoices
     issued, amount = invoices["issued"], invoices["amount"]
     live = ~rollups.has_status(Status.WRITTEN_OFF)
-    now = _receivable_at(book, invoices, live, day)
+    # compute_invoices' paid is by the cut-off, `day`
+    now = _receivable_at(invoices, live, day, invoices["paid"].to_numpy())
     due_now = (invoices["days_overdue"] > 0).to_numpy()
+    month_ago = day - pd.Timedelta(days=30)
 
     def sales(days: int) -> np.ndarray:
         window = (issued > day - pd.Timedelta(days=days)) & (issued <= day)
@@ -116,7 +117,7 @@ def _measures(book: Book, rollups: InvoiceRollups, day: pd.Timestamp
         "current": np.where(due_now, 0, now),
         "sales_90": sales(90),
         "sales_30": sales(30),
-        "opening_30": _receivable_at(book, invoices, live, day - pd.Timedelta(days=30)),
+        "opening_30": _receivable_at(invoices, live, month_ago, book.paid.until(month_ago)),
     }
 
 

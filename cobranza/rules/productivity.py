@@ -97,20 +97,19 @@ def _recovered(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
 def _days_to_collect(book: Book, invoices: pd.DataFrame, start: pd.Timestamp,
                      day: pd.Timestamp) -> pd.Series:
     amount = invoices["amount"].to_numpy(dtype="int64")
-    now = book.paid.until(day)
+    now = invoices["paid"].to_numpy()  # compute_invoices': paid by `day`, the cut-off
     before = book.paid.until(start - pd.Timedelta(days=1))
-    done = (amount > 0) & (now >= amount) & (before < amount) & invoices["issued"].notna()
-    done = done.to_numpy()
-    paid = invoices[done]
+    issued = invoices["issued"].to_numpy(dtype="datetime64[ns]")
+    done = (amount > 0) & (now >= amount) & (before < amount) & ~np.isnat(issued)
     # each done invoice's last payment dated <= day, by the payments' invoice rows
     rows, dates = book.paid.rows, book.payments["date"].to_numpy(dtype="datetime64[ns]")
     mine = (dates <= day.to_datetime64()) & (rows >= 0)
     mine[mine] = done[rows[mine]]
     last = np.full(len(invoices), np.datetime64("NaT", "ns"))
     np.maximum.at(last.view("int64"), rows[mine], dates[mine].view("int64"))  # NaT: the least
-    days = last[done] - paid["issued"].to_numpy(dtype="datetime64[ns]")
+    days = last[done] - issued[done]
     days = pd.Series(days.astype("timedelta64[D]").astype("float64"))
-    return days.groupby(paid["collector"].to_numpy(dtype=object)).mean().round(1)
+    return days.groupby(invoices["collector"].to_numpy(dtype=object)[done]).mean().round(1)
 
 
 def compute_productivity(book: Book, invoices: pd.DataFrame, promises: pd.DataFrame,
