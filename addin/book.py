@@ -26,7 +26,7 @@ from cobranza.book.validate import CONFIG_SHEET, SHEETS, structure_problems, val
 from cobranza.layout.sheets import Sheet
 from sync.errors import WorkbookError
 from sync.xlsx import fileops, reader, writer
-from sync.xlsx.package import NS_MAIN, Package, Relationships, Workbook, rels_path, resolve
+from sync.xlsx.package import NS_MAIN, Package, Relationships, rels_path, resolve
 from sync.xlsx.sent_reader import ENVIOS_SHEET, read_sent, sent_frame
 from sync.xlsx.sheet_xml import cell_xml, column_letter, is_missing
 
@@ -136,9 +136,8 @@ def _col_number(letters: str) -> int:
 
 def _append_to_table(package: Package, sheet: str, rows: Sequence[Row]) -> list[int]:
     """Write `rows` below the last used row of the sheet's first table and grow the table."""
-    wb_rels = Relationships(package.read(rels_path(Workbook.PART)))
-    wb = Workbook(package.read(Workbook.PART), wb_rels)
-    entry = next((s for s in wb.sheets() if normalize(s.name) == normalize(sheet)), None)
+    entry = next((s for s in package.sheet_entries() if normalize(s.name) == normalize(sheet)),
+                 None)
     if entry is None:
         raise WorkbookError(f'El libro no tiene la hoja "{sheet}".')
     rels = Relationships(package.read(rels_path(entry.part)))

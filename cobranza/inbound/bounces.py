@@ -18,8 +18,6 @@ import re
 from datetime import datetime
 from email.message import Message
 
-from flufl.bounce import scan_message
-
 from cobranza.inbound.records import Bounce
 
 MAX_REASON = 300
@@ -97,6 +95,10 @@ def _diagnostic(fields: dict[str, str], status: str) -> str:
 
 def _scanned(msg: Message) -> set[str]:
     """flufl.bounce's permanently failed addresses (bytes) as text."""
+    # imported here: its ~20 detectors cost ~10 ms, and every sync imports this module
+    # (the ledger's `sent_id`) though only an inbox with a non-standard report scans
+    from flufl.bounce import scan_message
+
     try:
         found = scan_message(msg)
     except Exception:  # noqa: BLE001 - a detector choking on odd input: not a bounce

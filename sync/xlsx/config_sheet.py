@@ -20,7 +20,6 @@ from sync.xlsx.package import (
     Package,
     Relationships,
     SheetEntry,
-    Workbook,
     rels_path,
     resolve,
 )
@@ -154,9 +153,7 @@ def set_parameter(package: Package, label: str, value: str) -> int:
 
 
 def _config_entry(package: Package) -> SheetEntry:
-    rels = Relationships(package.read(rels_path(Workbook.PART)))
-    wb = Workbook(package.read(Workbook.PART), rels)
-    for entry in wb.sheets():
+    for entry in package.sheet_entries():
         if normalize(entry.name) == normalize(CONFIG_SHEET) and package.has(entry.part):
             return entry
     raise NoParameterTable(CONFIG_SHEET)
