@@ -43,13 +43,22 @@ EXCLUDED_STATUSES: dict[str, Reason] = {
 }
 
 
+StatusCodes = tuple[np.ndarray, np.ndarray]
+
+
+def status_codes(invoices: pd.DataFrame) -> StatusCodes:
+    """The invoices' Estatus factorized (codes, distinct values): once for
+    `next_notice_text`, whose two halves both read it."""
+    return pd.factorize(invoices["status"].to_numpy(dtype=object))
+
+
 def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
-                sent: frozenset[str] = frozenset()
+                sent: frozenset[str] = frozenset(), status: StatusCodes | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per invoice row (`invoices`: compute_invoices' frame indexed by Factura): the next
     notice's date (datetime64[ns], NaT when none) and the position of its code in
     `codes` (-1 when none); and `codes`, the stage codes sorted. `sent`: ledger keys in a
-    final state."""
+    final state; `status`: `status_codes(invoices)` when the caller has it."""
     stages = stage_table(book.notices)
     stages = stages[[bool(CHAIN_BY_NAME[c].anchor) for c in stages["chain"]]]
     codes = sorted(set(stages["code"]))
@@ -57,7 +66,7 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
     n = len(invoices)
     best = np.full(n, _NONE, dtype=np.int64)
     best_rank = np.full(n, -1, dtype=np.int64)
-    status, statuses = pd.factorize(invoices["status"].to_numpy(dtype=object))
+    status, statuses = status_codes(invoices) if status is None else status
     start = pd.Timestamp(as_of).as_unit("ns").value
     heads = _key_heads(invoices) if sent else None
     anchors: dict[str, np.ndarray] = {}
@@ -100,13 +109,15 @@ def _in_ledger(heads: np.ndarray, anchor: np.ndarray, rows: np.ndarray, code: st
     return is_final(heads[rows] + notice_key_tail(code, day), sent)
 
 
-def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | None = None
-               ) -> np.ndarray:
+def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | None = None,
+               status: StatusCodes | None = None) -> np.ndarray:
     """Per invoice row: why it gets no automatic notice (a Reason), or None. The
     invoice's Estatus first, then its customer (Avisos automáticos, Segmento).
     `customer_rows`: per invoice row, the first customers row of its Cliente, -1 for none
-    (`Book.customer_rows`; None: looked up by Cliente here)."""
-    out = _per_value(invoices["status"], EXCLUDED_STATUSES.get)
+    (`Book.customer_rows`; None: looked up by Cliente here); `status`: as in
+    `next_stages`."""
+    out = _per_value(status_codes(invoices) if status is None else status,
+                     EXCLUDED_STATUSES.get)
     customers = book.customers  # a Cliente's first row decides, as drop_duplicates keeps
     if customer_rows is None:
         customer_rows = first_positions(customers["customer"], invoices["customer"])[0]
@@ -123,9 +134,10 @@ def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | N
     return out
 
 
-def _per_value(column: pd.Series, reason_of) -> np.ndarray:
-    """`reason_of(value)` for each row, computed once per distinct value."""
-    codes, values = pd.factorize(column.to_numpy(dtype=object))
+def _per_value(factorized: StatusCodes, reason_of) -> np.ndarray:
+    """`reason_of(value)` for each row (`factorized`: codes, distinct values), computed
+    once per distinct value."""
+    codes, values = factorized
     reasons = np.array([reason_of(v) for v in values.tolist()] + [None], dtype=object)
     return reasons[codes]  # code -1 (a blank cell) picks the trailing None
 
@@ -140,7 +152,8 @@ def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
     Each distinct (code, date) and reason is worded once: a few hundred, not one per
     invoice.
     """
-    dates, ranks, codes = next_stages(book, invoices, as_of, sent)
+    status = status_codes(invoices)
+    dates, ranks, codes = next_stages(book, invoices, as_of, sent, status)
     days = dates.astype("datetime64[D]").view("int64")  # record dates are midnights
     key = np.where(ranks >= 0, days * (len(codes) + 1) + ranks, -1)
     distinct, inverse = np.unique(key, return_inverse=True)
@@ -152,7 +165,7 @@ def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
         day, r = divmod(k, len(codes) + 1)
         texts[i] = f"{codes[r]} {np.datetime64(day, 'D').item():%d/%m/%Y}"
     out = texts[inverse.reshape(-1)]
-    why = exclusions(book, invoices, customer_rows)
+    why = exclusions(book, invoices, customer_rows, status)
     excluded = np.flatnonzero(~pd.isna(why))
     worded = {r: no_notices_text(r) for r in set(why[excluded].tolist())}
     out[excluded] = [worded[r] for r in why[excluded].tolist()]
