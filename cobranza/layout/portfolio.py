@@ -8,7 +8,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from cobranza.layout.reports import TABLE_ROW, _money, _rows, sheet_header
+from cobranza.layout.reports import TABLE_ROW, _coded, _money, _rows, sheet_header
 from cobranza.layout.sheets import Cell, Sheet, Table
 from cobranza.plural import count
 
@@ -23,13 +23,14 @@ def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
     Facturas order); `next_notice`: PROXIMO_AVISO's text of each row."""
     inv = invoices
     notice = pd.Series(np.asarray(next_notice, dtype=object), index=inv.index)
+    currency = _coded(inv["currency"])  # one hash for Importe and Saldo
     table = Table(
         name="tblCartera",
         columns=CARTERA_COLUMNS,
         rows=_rows([inv["invoice"], inv["customer"], inv["name"], inv["collector"],
                     inv["issued"], inv["due"], inv["currency"],
-                    _money(inv["amount"], inv["currency"]),
-                    _money(inv["balance"], inv["currency"]), inv["days_overdue"],
+                    _money(inv["amount"], currency),
+                    _money(inv["balance"], currency), inv["days_overdue"],
                     inv["bucket"], inv["status"], notice]),
         row=TABLE_ROW,
         formats={"Factura": "text", "Cliente": "text", "Emisión": "date",

@@ -65,6 +65,14 @@ def _money(minor: pd.Series, currency: pd.Series) -> pd.Series:
     return major.where(minor.notna().to_numpy())
 
 
+def _coded(currency: pd.Series) -> pd.Series:
+    """A Moneda column as a categorical: `_money` of several amount columns in the same
+    currencies then hashes it once (decimals_of reads a categorical's codes)."""
+    # an object ndarray factorizes about 3x faster than astype("category") of str
+    codes, uniques = pd.factorize(currency.to_numpy(dtype=object))
+    return pd.Series(pd.Categorical.from_codes(codes, uniques), index=currency.index)
+
+
 def _rows(columns: Sequence[pd.Series]) -> ColumnRows:
     return ColumnRows([_py(c) for c in columns])
 
