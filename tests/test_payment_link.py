@@ -1,6 +1,7 @@
 """Enlace de pago: placeholders replaced by URL-encoded values of the email's invoices."""
 
 from datetime import date
+from urllib.parse import quote
 
 from cobranza.notices.messages import Line
 from cobranza.notices.payment import payment_link
@@ -31,3 +32,13 @@ def test_several_currencies_leave_the_amount_to_the_customer():
 
 def test_no_link_configured_is_no_link():
     assert payment_link("", "C1", [line("F-1", 1)]) == ""
+
+
+def test_several_invoices_encode_as_their_joined_numbers():
+    """Each number is encoded alone and joined by %2C: the same as encoding the list."""
+    numbers = ("F-1", "", "Ñ 2,3", "€/#", "F_4.~")
+    link = payment_link(URL, "C1", [line(n, 1) for n in numbers])
+    assert f"factura={quote(','.join(numbers), safe='')}&" in link
+    braced = "https://x/{{cliente}}?f={factura}"  # braces of its own: replaced in turn
+    assert payment_link(braced, "C1", [line(n, 1) for n in numbers]) == (
+        f"https://x/{{C1}}?f={quote(','.join(numbers), safe='')}")

@@ -15,6 +15,7 @@ _PLACEHOLDERS = ("{cliente}", "{factura}", "{importe}", "{moneda}")  # replaced 
 # What `quote(value, safe="")` leaves as it is: customer codes, invoice numbers, amounts
 # and currencies mostly are, and an email builds a link per invoice.
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
+_COMMA = quote(",", safe="")
 _PLACEHOLDER = re.compile("(" + "|".join(map(re.escape, _PLACEHOLDERS)) + ")")
 
 
@@ -37,7 +38,7 @@ def payment_link(url: str, customer: str, lines: Sequence[Line]) -> str:
         one = len(currencies) == 1
         currency = next(iter(currencies)) if one else ""
         amount = decimal_text(sum(ln.balance for ln in lines), currency) if one else ""
-        values = (customer, ",".join(ln.invoice for ln in lines), amount, currency)
+        values = (customer, tuple(ln.invoice for ln in lines), amount, currency)
     split = _split(url)
     if split is None:
         return _replaced(url, values)
@@ -48,7 +49,7 @@ def payment_link(url: str, customer: str, lines: Sequence[Line]) -> str:
     return "".join(out)
 
 
-def _replaced(url: str, values: tuple[str, str, str, str]) -> str:
+def _replaced(url: str, values: tuple[str, str | tuple[str, ...], str, str]) -> str:
     """Each placeholder of `url` replaced in turn by its value, URL-encoded."""
     for placeholder, value in zip(_PLACEHOLDERS, values, strict=True):
         if placeholder in url:  # most links use one or two of them: quote only those
@@ -69,6 +70,11 @@ def _split(url: str) -> tuple[tuple[str, ...], tuple[int, ...]] | None:
     return texts, tuple(_PLACEHOLDERS.index(name) for name in names)
 
 
-def _quoted(value: str) -> str:
-    """`value` URL-encoded (every reserved character too)."""
+def _quoted(value: str | tuple[str, ...]) -> str:
+    """`value` URL-encoded (every reserved character too); several invoice numbers (a
+    tuple) joined by commas. Encoding maps each byte on its own (UTF-8 never puts a
+    comma inside a character), so each number is encoded alone and joined by "%2C", the
+    comma's code: `quote` of the whole list costs a Python step per byte."""
+    if type(value) is tuple:
+        return _COMMA.join(map(_quoted, value))
     return value if _UNQUOTED.fullmatch(value) else quote(value, safe="")
