@@ -43,7 +43,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from cobranza.inbound.bounces import sent_id
 from cobranza.inbound.records import Bounce, Inbound, Reply
 from cobranza.layout.sends import SentRow, codes_text, invoices_text
 from cobranza.layout.wording import reason_text
@@ -601,6 +600,8 @@ class LedgerCore:
     def _bounce(self, db: Db, bounce: Bounce, now: datetime) -> None:
         """The reported message, if it went (enviado, incierto), becomes `rebotado` with
         the failed address and the remote reason (Envíos Motivo)."""
+        from cobranza.inbound.bounces import sent_id  # with a bounce only: not a dry run's
+
         why = reason(ReasonCode.BOUNCED, address=bounce.address, detail=bounce.reason)
         db.execute(
             "UPDATE sends SET state = ?, reason = ?, reason_code = ?, updated_at = ? "

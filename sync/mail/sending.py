@@ -46,7 +46,6 @@ from cobranza.notices.fixable import render_error
 from cobranza.notices.messages import Outgoing, Skipped, part_texts, with_parts
 from cobranza.notices.payment import payment_link
 from cobranza.notices.statement import BODY_INVOICES, Received, recent_payments
-from cobranza.rendering.html import email_html
 from cobranza.rendering.render import (
     Rendered,
     outgoing_collector,
@@ -74,7 +73,6 @@ from sync.mail.transport import (
     requires_smtputf8,
 )
 from sync.progress import track
-from sync.statement import customer_statement, statement_files
 
 SERVER_DOWN = "servidor SMTP no disponible"
 TAKEN = reason(ReasonCode.TAKEN)
@@ -475,6 +473,8 @@ def _html(run: _Run, item: Outgoing, rendered: Rendered) -> str:
     payment link. Digests are internal mail: plain text only."""
     if item.kind != Kind.NOTICE:
         return ""
+    from cobranza.rendering.html import email_html  # only for a real send: not a dry run's
+
     config = run.book.config
     link = payment_link(config.payment_link, item.recipient, item.lines)
     return email_html(rendered, item.lines, link, config.company)
@@ -488,6 +488,8 @@ def _attachments(run: _Run, item: Outgoing) -> list[tuple[str, bytes]]:
     monthly = next((p for p in item.parts if p.code == NoticeCode.STATEMENT), None)
     if monthly is None and len(item.lines) <= BODY_INVOICES:
         return []
+    from sync.statement import customer_statement, statement_files  # a real send only
+
     lines = monthly.lines if monthly is not None else None
     today = run.now.date()
     if run.paid is None:  # once per run: a statement day builds one per customer

@@ -30,7 +30,6 @@ from cobranza.book.validate import CONFIG_SHEET, SHEETS, Validation, structure_p
 from sync.errors import NEVER_SWALLOWED, WorkbookBusy, WorkbookError
 from sync.memory import gc_paused
 from sync.xlsx import prefetch
-from sync.xlsx.reread import reread_sheet
 
 try:  # pandas' C helper (private): 3x faster than the list-of-lists path
     from pandas._libs.lib import to_object_array as _object_grid
@@ -164,6 +163,8 @@ def _cells(book: python_calamine.CalamineWorkbook, sheet: str, path: Path,
 
 def _reread(path: Path, sheet: str) -> list[list]:
     """The slower second reading of a sheet calamine failed on (`sync.xlsx.reread`)."""
+    from sync.xlsx.reread import reread_sheet  # a damaged sheet only: rare
+
     try:
         rows = reread_sheet(path, sheet)
     except (python_calamine.ZipError, zipfile.BadZipFile, OSError):  # saved meanwhile
