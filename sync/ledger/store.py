@@ -97,9 +97,9 @@ CREATE TABLE IF NOT EXISTS sends (
 );
 CREATE INDEX IF NOT EXISTS sends_message ON sends(book, message_id);
 """.replace("{paths}", _PATHS)
+_ATTACH_AT_ONCE = 8  # SQLite's limit on attached files is 10 (SQLITE_MAX_ATTACHED)
 # Columns of a first-release (version 1) `sends` table, copied as they are on migration
 # (a shared file's rows have the same columns after `book`).
-_ATTACH_AT_ONCE = 8  # SQLite's limit on attached files is 10 (SQLITE_MAX_ATTACHED)
 _V1_COLUMNS = (
     'key, message_id, kind, code, recipient, "to", invoices, subject, state, reason, '
     "attempts, next_try, created_at, updated_at, pid, host"
