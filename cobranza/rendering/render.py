@@ -288,15 +288,14 @@ def instalment_variables(lines: tuple[Line, ...]) -> dict[str, str]:
 
 def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
                      collector: CollectorView | None = None,
-                     views: dict[int, InvoiceView] | None = None,
-                     lines: tuple[Line, ...] | None = None) -> dict[str, Any]:
+                     views: dict[int, InvoiceView] | None = None) -> dict[str, Any]:
     """Every variable a template may use for `outgoing` (`cobrador`: with `collector`),
     but `referencia_pago` (see `with_reference`). A customer email lists at most
     `BODY_INVOICES` invoices (`facturas`, in the notice's order) and counts the rest
     (`facturas_mas`); totals, subject and payment link are over all of them. Digests are
     internal: they list everything. `views`: the invoice views already built for this
     message, by `id` of their line (the whole email and each of its notices list the same
-    lines). `lines`: those of one notice of a combined email (by default the message's)."""
+    lines)."""
     context: dict[str, Any] = {
         "empresa": config.company,
         "remitente": sender_name(config.sender),
@@ -307,7 +306,7 @@ def template_context(outgoing: Outgoing, config: Config, name: str, as_of: date,
     }
     if collector is not None:
         context["cobrador"] = collector
-    return with_lines(context, outgoing, config, as_of, views, lines)
+    return with_lines(context, outgoing, config, as_of, views)
 
 
 def with_lines(context: Mapping[str, Any], outgoing: Outgoing, config: Config, as_of: date,
@@ -389,11 +388,11 @@ def render_text(source: str, context: Mapping[str, Any], limits: Limits | None =
 
     `Template.render` minus its per-call copy of the globals and traceback rewriting.
     """
-    budget = active()
+    variables, budget = _variables(context), active()
     if budget is None:
         with limited(limits or Limits()) as budget:
-            return _render(budget, source, _variables(context))
-    return _render(budget, source, _variables(context))
+            return _render(budget, source, variables)
+    return _render(budget, source, variables)
 
 
 def _render(budget: Budget, source: str, variables: dict[str, Any]) -> str:
