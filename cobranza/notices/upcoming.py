@@ -28,7 +28,7 @@ from cobranza.notices.customers import exclusion
 from cobranza.notices.messages import notice_key_heads, notice_key_tail
 from cobranza.notices.planner import is_final
 from cobranza.notices.stages import CHAIN_BY_NAME, stage_table
-from cobranza.rules.rollups import distinct_rows
+from cobranza.rules.rollups import code_in, distinct_rows
 from cobranza.vocabulary import Reason, ReasonCode, Status, reason
 
 _NONE = np.iinfo(np.int64).max  # "no notice ahead" as a date, later than any real one
@@ -77,7 +77,7 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
             anchors[rule.anchor] = invoices[rule.anchor].to_numpy(dtype="datetime64[ns]")
         anchor = anchors[rule.anchor]
         if rule.name not in chains:
-            applies = np.isin(status, pd.Index(statuses).get_indexer(list(rule.statuses)))
+            applies = code_in(status, pd.Index(statuses), rule.statuses)
             chains[rule.name] = applies & ~np.isnat(anchor)
         when = (anchor + np.timedelta64(int(st.days), "D")).view("int64")
         end = when + (int(st.end_offset) - int(st.days)) * _DAY  # last meaningful day
