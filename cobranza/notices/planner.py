@@ -757,12 +757,11 @@ class _Gate:
               sent: list[datetime]) -> tuple[Reason | None, datetime | None]:
         """(reason to hold back or None, next allowed instant when held back) for a
         customer in `zone` under its `rules`, given its earlier contacts `sent`."""
-        dates = tuple(sorted(c.astimezone(zone).date() for c in sent))
+        local = self.now.astimezone(zone)
+        dates = tuple(sorted(contact_rules.local_dates(sent, local)))
         memo = (zone.key, rules, dates)  # one lookup per customer (hashing `rules` costs)
         if memo not in self.answers:
-            local = self.now.astimezone(zone)
-            reason = (contact_rules.window_block(local, self.config, rules)
-                      or contact_rules.cap_block(local.date(), rules.legal, dates))
+            reason = contact_rules.contact_block(local, self.config, rules, sent)
             later = None if reason is None else contact_rules.next_allowed(
                 local, self.config, rules, sent)
             self.answers[memo] = (reason, later)
