@@ -95,8 +95,9 @@ def blank_mask(values: pd.Series) -> pd.Series:
 
 
 def per_unique(text: pd.Series, func: Callable[[str], object]) -> pd.Series:
-    """Apply `func` once per distinct value (code lists, Sí/No, zones have few)."""
-    codes, uniques = pd.factorize(text)
+    """Apply `func` once per distinct value (code lists, Sí/No, zones have few); a blank
+    (NaN, None) is a value too, not the last value's result."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
     results = pd.Series([func(u) for u in uniques], dtype=object)
     return pd.Series(results.to_numpy()[codes], index=text.index)
 

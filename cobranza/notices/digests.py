@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.config import Config
+from cobranza.book.parse import per_unique
 from cobranza.book.records import Book
 from cobranza.book.text import normalize
 from cobranza.inbound.records import Reply
@@ -103,9 +104,7 @@ def _by_column(column: str, label: str, table_name: str, person: str = "") -> Au
 def _normalized(values: pd.Series) -> pd.Series:
     """`values.map(normalize)`, each distinct value normalized once (a few collectors or
     areas over thousands of alert rows)."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    texts = np.array([normalize(v) for v in distinct], dtype=object)
-    return pd.Series(texts[codes], index=values.index, dtype="str")
+    return per_unique(values, normalize).astype("str")
 
 
 @dataclass(frozen=True)
