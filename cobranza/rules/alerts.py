@@ -26,7 +26,7 @@ from cobranza.plural import counts
 from cobranza.rules.invoices import as_day
 from cobranza.rules.plans import Plans, compute_plans
 from cobranza.rules.risk import compute_risk
-from cobranza.rules.rollups import InvoiceRollups, constant_text, per_distinct
+from cobranza.rules.rollups import InvoiceRollups, constant_text, kept_codes, per_distinct
 from cobranza.vocabulary import AlertType, Status
 
 ALERT_COLUMNS = [
@@ -69,8 +69,8 @@ class AlertContext(InvoiceRollups):
         collectors = np.append(self.book.customers["collector"].to_numpy(dtype=object), "")
         codes, texts = pd.factorize(collectors, sort=True)
         codes = codes[self.book.customer_rows]  # row -1 (no customer): the trailing ""
-        present = np.bincount(codes, minlength=len(texts)) > 0  # as text_codes: only these
-        return (np.cumsum(present) - 1)[codes], pd.Index(texts[present], dtype="str")
+        number, named = kept_codes(codes, texts)  # as text_codes: only the named ones
+        return number[codes], pd.Index(named, dtype="str")
 
     @cached_property
     def credit_positions(self) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from cobranza.book.records import Book
 from cobranza.rules.invoices import as_day, contact_touches
-from cobranza.rules.rollups import InvoiceRollups, group_sum, run_starts
+from cobranza.rules.rollups import InvoiceRollups, group_sum, kept_codes, run_starts
 from cobranza.vocabulary import Result, Status
 
 RISK_COLUMNS = ["customer", "name", "collector", "risk", "level", "reasons", "late_days"]
@@ -72,10 +72,8 @@ class _Codes:
         # renumber the rollups' text-order codes (shared with the alerts) to the customers
         # of existing invoices: the order of the text stays
         codes, names = rollups.customer_codes
-        present = np.bincount(codes[exists], minlength=len(names)) > 0
-        number = np.cumsum(present) - 1
+        number, self.customers = kept_codes(codes, names, exists)
         self.row = np.where(exists, number[codes], -1).astype("int64")
-        self.customers = names[present]
         self.k = len(self.customers)
 
     def total(self, mask: np.ndarray, values: np.ndarray | float = 1.0) -> np.ndarray:

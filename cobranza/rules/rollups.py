@@ -43,6 +43,14 @@ def code_in(codes: np.ndarray, uniques: pd.Index, values: Sequence[str]) -> np.n
     return np.isin(codes, wanted[wanted >= 0])
 
 
+def kept_codes(codes: np.ndarray, texts: np.ndarray | pd.Index,
+               used: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | pd.Index]:
+    """`codes` (positions in `texts`) renumbered to the texts some row (of the mask `used`)
+    names, in their order: the new number of each old code, and those texts."""
+    present = np.bincount(codes if used is None else codes[used], minlength=len(texts)) > 0
+    return np.cumsum(present) - 1, texts[present]
+
+
 def run_starts(sorted_keys: np.ndarray) -> np.ndarray:
     """Start position of each run of equal values in `sorted_keys`."""
     if len(sorted_keys) == 0:
