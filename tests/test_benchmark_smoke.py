@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import zipfile
 from pathlib import Path
 
@@ -83,3 +84,15 @@ def test_scaling_prints_every_primitive_with_its_ratio(cache: Path, book: Path, 
         if small >= 0.01:  # printed seconds are rounded to 1 ms
             assert ratio == pytest.approx(large / small, abs=0.0006 * (1 + ratio) / small)
     assert lines[-1] == "(linear = 2.00)"
+
+
+def test_project_compiled_before_timing_as_pip_install_does() -> None:
+    """The timed children import the checkout's modules: their bytecode is there and
+    current even where Python does not write it (PYTHONDONTWRITEBYTECODE=1)."""
+    source = Path(run.__file__).resolve().parent.parent / "sync" / "cycle.py"
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    cached.unlink(missing_ok=True)
+    run.compile_project()
+    header = cached.read_bytes()[:16]
+    assert int.from_bytes(header[8:12], "little") == int(source.stat().st_mtime)
+    assert int.from_bytes(header[12:16], "little") == source.stat().st_size
