@@ -33,6 +33,7 @@ from cobranza.rules.invoices import compute_invoices
 from cobranza.rules.kpis import Kpis, compute_kpis
 from cobranza.rules.portfolio import portfolio_mask
 from cobranza.vocabulary import ReasonCode, SendState
+from sync import holiday_cache
 from sync.errors import WorkbookBusy, WorkbookError, WorkbookOpen, write_failure
 from sync.ledger.identity import book_ledger, missing_id
 from sync.ledger.store import Ledger
@@ -250,6 +251,7 @@ def run_cycle(
     A real run archives every message it sends and prunes the archive to the workbook's
     Meses de archivo."""
     path = Path(path)
+    holiday_cache.install()
     with progress(3, f"Sincronizando {path.name}") as bar:
         book = read_book(path)
         if write:  # a package that could not be written back: stop before sending

@@ -1,7 +1,9 @@
-"""Which country codes the holiday calendar (`holidays`) knows: the one rule behind
+"""Which country codes the holiday calendar knows: the one rule behind
 Configuración `País feriados` and the Clientes column `País`."""
 
 from __future__ import annotations
+
+from cobranza.holiday_data import supported_countries
 
 COUNTRY_HINT = "use el código ISO de dos letras, por ejemplo MX, CO, CL, PE, AR o US"
 
@@ -9,9 +11,7 @@ COUNTRY_HINT = "use el código ISO de dos letras, por ejemplo MX, CO, CL, PE, AR
 def country_code(text: str) -> str | None:
     """The ISO 3166 two-letter code in `text` (any case, spaces trimmed) when `holidays`
     has its calendar; None otherwise ("Colombia", "MEX", "XX")."""
-    import holidays  # imported on first use: reading a workbook rarely needs it
-
     code = text.strip().upper()
-    if len(code) != 2 or code not in holidays.list_supported_countries():
+    if len(code) != 2 or code not in supported_countries():
         return None
     return code

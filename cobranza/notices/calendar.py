@@ -1,4 +1,4 @@
-"""Business calendar: weekends and public holidays of a country (from `holidays`).
+"""Business calendar: weekends and public holidays of a country (`cobranza.holiday_data`).
 
 A business day is Monday to Friday and not a public holiday of the country (ISO code
 such as "MX", "CO", "CL", "PE"). Pure: dates are arguments, nothing reads the clock.
@@ -7,22 +7,15 @@ such as "MX", "CO", "CL", "PE"). Pure: dates are arguments, nothing reads the cl
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
 
-import holidays
+from cobranza.holiday_data import year_holidays
 
 WEEKDAY_NAMES_ES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
 
 
-@lru_cache(maxsize=32)
-def _calendar(country: str) -> holidays.HolidayBase:
-    """One lazily-expanding holiday calendar per country (years are added on lookup)."""
-    return holidays.country_holidays(country.upper())
-
-
 def is_holiday(d: date, country: str) -> bool:
     """True when `d` is a public holiday of `country`."""
-    return d in _calendar(country)
+    return d in year_holidays(country, d.year)
 
 
 def is_weekend(d: date) -> bool:
