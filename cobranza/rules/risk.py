@@ -114,18 +114,25 @@ class _Past:
     def __init__(self, codes: _Codes, hist: pd.DataFrame) -> None:
         inside, w = hist["window"].to_numpy(), hist["weight"].to_numpy()
         late, days = hist["late"].to_numpy(), hist["days"].to_numpy().astype("float64")
-        self.weight = codes.total(inside, w)
-        self.known = self.weight > 0
         total = w.sum()
         base = (w * late).sum() / total if total > 0 else 0.0
         base_days = (w * days).sum() / total if total > 0 else 0.0
+        # the window's rows taken once (the per-customer sums add them in the same order),
+        # not seven masks over every invoice
+        row, w, late, days = codes.row[inside], w[inside], late[inside], days[inside]
+        k = codes.k
+        self.weight = np.bincount(row, w, minlength=k)
+        self.known = self.weight > 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(self.known, codes.total(inside, w * late) / self.weight, base)
-            mean = np.where(self.known, codes.total(inside, w * days) / self.weight, base_days)
-            self.paid = codes.total(inside).astype("int64")
-            self.late = codes.total(inside & late).astype("int64")
-            self.late_mean = codes.total(inside & late, days) / np.maximum(self.late, 1)
-            self.mean_days = np.where(self.paid > 0, codes.total(inside, days)
+            share = np.where(self.known, np.bincount(row, w * late, minlength=k) / self.weight,
+                             base)
+            mean = np.where(self.known, np.bincount(row, w * days, minlength=k) / self.weight,
+                            base_days)
+            self.paid = np.bincount(row, minlength=k).astype("int64")
+            self.late = np.bincount(row[late], minlength=k).astype("int64")
+            self.late_mean = (np.bincount(row[late], days[late], minlength=k)
+                              / np.maximum(self.late, 1))
+            self.mean_days = np.where(self.paid > 0, np.bincount(row, days, minlength=k)
                                       / np.maximum(self.paid, 1), np.nan)
         self.points = _history_points(share, mean)
 
