@@ -132,8 +132,9 @@ def portfolio_sheet(computed: Computed, sent: frozenset[str] = frozenset()) -> S
     listed = portfolio_mask(book, invoices, day)
     shown = invoices[listed].set_index("invoice", drop=False)
     # the listed invoices' customers rows as the validation matched them: no Cliente hash
-    notice = next_notice_text(book, shown, day, sent, book.customer_rows[listed])
-    return cartera_sheet(shown, notice, computed.now)
+    rows = book.customer_rows[listed]
+    notice = next_notice_text(book, shown, day, sent, rows)
+    return cartera_sheet(shown, notice, computed.now, book.customers, rows)
 
 
 @dataclass
