@@ -336,9 +336,13 @@ class _ColumnEncoder:
         blanks = type(None) in kinds
         kinds.discard(type(None))
         if all(issubclass(k, str) for k in kinds):  # a StrEnum's text is its value, as is
-            bodies = _bodies([v or "" for v in values] if blanks else values)
+            texts = [v or "" for v in values] if blanks else values
+            distinct = set(texts)
+            # no None and no "": every row has a cell, no pass over the rows to say so
+            present = values if blanks or "" in distinct else None
             middle = self.text + ' t="inlineStr"><is><t xml:space="preserve">'
-            return _slots(letter, middle, "</t></is></c>", bodies, numbers, values)
+            return _slots(letter, middle, "</t></is></c>", _bodies(texts, distinct), numbers,
+                          present)
         if kinds <= {int, float}:
             texts = list(map(repr, values))  # int: digits; float: shortest round trip
             # a finite sum means no NaN/inf (an overflow only costs the exact check)
@@ -416,12 +420,16 @@ class _ColumnEncoder:
 
 def _distinct_bodies(values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """Per value of a `CodedColumn`: its inline-string text (as `_bodies`) and whether it
-    is blank (None or ""); None when a value is not text."""
-    texts = ["" if v is None else str(v) if _other_str(type(v)) else v for v in values]
-    if not all(isinstance(v, str) for v in texts):
+    is blank (None or ""); None when a value is not text. Whole-list passes, as for a
+    column's rows: a Book's 50 000 customers' names are values here."""
+    kinds = set(map(type, values))
+    if any(map(_other_str, kinds)):
+        values = [str(v) if isinstance(v, str) else v for v in values]
+        kinds = set(map(type, values))
+    if not all(issubclass(k, str) for k in kinds - {type(None)}):
         return None
-    return (np.array(_bodies(texts), dtype=object),
-            np.array([not v for v in texts], dtype=bool))
+    texts = [v or "" for v in values] if type(None) in kinds else values
+    return np.array(_bodies(texts), dtype=object), np.array(list(map(len, texts))) == 0
 
 
 def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[str],
@@ -443,12 +451,13 @@ def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[
     return slots
 
 
-def _bodies(values: list[str]) -> list[str]:
-    """Inline-string texts of a column, as `Slots` hold them. Values are cut to Excel's
-    limit first: a column of long texts (message bodies) is never joined whole. A column
-    that repeats its texts (customers' names, states) is treated one distinct text at a
-    time: scanning ~5 000 names beats scanning 65 000 rows of them."""
-    distinct = list(set(values))
+def _bodies(values: list[str], distinct_values: set[str] | None = None) -> list[str]:
+    """Inline-string texts of a column, as `Slots` hold them (`distinct_values`: the set
+    of `values`, when the caller has it). Values are cut to Excel's limit first: a column
+    of long texts (message bodies) is never joined whole. A column that repeats its texts
+    (customers' names, states) is treated one distinct text at a time: scanning ~5 000
+    names beats scanning 65 000 rows of them."""
+    distinct = list(set(values) if distinct_values is None else distinct_values)
     if max(map(len, distinct), default=0) > _MAX_TEXT:
         values = [v[:_MAX_TEXT] for v in values]
         distinct = list(set(values))
