@@ -23,6 +23,9 @@ from cobranza.plural import count
 CARTERA_COLUMNS = ("Factura", "Cliente", "Nombre", "Cobrador", "Emisión", "Vencimiento",
                    "Moneda", "Importe", "Saldo", "Días vencidos", "Tramo", "Estatus",
                    "Próximo aviso")
+# The compute_invoices columns `cartera_sheet` reads
+CARTERA_SOURCES = ("invoice", "customer", "name", "collector", "issued", "due", "currency",
+                   "amount", "balance", "days_overdue", "bucket", "status")
 
 
 def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
