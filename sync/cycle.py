@@ -18,7 +18,7 @@ from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
 from cobranza.inbound.records import Inbound
 from cobranza.layout import reports, sends
-from cobranza.layout.portfolio import cartera_sheet
+from cobranza.layout.portfolio import CARTERA_SOURCES, cartera_sheet
 from cobranza.layout.replies import respuestas_sheet
 from cobranza.layout.risk import risk_sheet
 from cobranza.layout.sends import SentRow
@@ -26,6 +26,7 @@ from cobranza.layout.sheets import Sheet
 from cobranza.notices.digests import plan_digests
 from cobranza.notices.messages import Outgoing, Skipped
 from cobranza.notices.planner import History, plan_notices
+from cobranza.notices.stages import CHAINS
 from cobranza.notices.upcoming import next_notice_text
 from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import AlertContext, compute_alerts
@@ -127,14 +128,22 @@ def report_sheets(computed: Computed, sent: frozenset[str] = frozenset()) -> lis
     ]
 
 
+# The invoice columns Cartera shows and PROXIMO_AVISO's core reads (Estatus, Cliente, Saldo
+# and its chains' anchor dates): the listed rows are copied for these alone, not for all
+# of compute_invoices' columns (~0.1 s of CPU at 1 000 000 invoices)
+PORTFOLIO_COLUMNS = list(dict.fromkeys([*CARTERA_SOURCES, "status", "customer", "balance",
+                                        *(rule.anchor for rule in CHAINS if rule.anchor)]))
+
+
 def portfolio_sheet(computed: Computed, sent: frozenset[str] = frozenset()) -> Sheet:
     """Cartera: PROXIMO_AVISO's own core over the computed invoices (one implementation)."""
     book, invoices, day = computed.book, computed.invoices, computed.now.date()
     listed = portfolio_mask(book, invoices, day)
-    shown = invoices[listed].set_index("invoice", drop=False)
+    shown = invoices[PORTFOLIO_COLUMNS][listed].set_index("invoice", drop=False)
     # the listed invoices' customers rows as the validation matched them: no Cliente hash
-    notice = next_notice_text(book, shown, day, sent, book.customer_rows[listed])
-    return cartera_sheet(shown, notice, computed.now)
+    rows = book.customer_rows[listed]
+    notice = next_notice_text(book, shown, day, sent, rows)
+    return cartera_sheet(shown, notice, computed.now, book.customers, rows)
 
 
 @dataclass

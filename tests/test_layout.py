@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from cobranza.book.records import InputError
+from cobranza.layout.portfolio import cartera_sheet
 from cobranza.layout.reports import (
     ALERTS_TABLE_ROW,
     _py,
@@ -13,7 +14,7 @@ from cobranza.layout.reports import (
     dashboard_sheet,
     errors_sheet,
 )
-from cobranza.layout.sheets import ColumnRows
+from cobranza.layout.sheets import CodedColumn, ColumnRows
 from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import ALERT_TYPES, compute_alerts
 from cobranza.rules.invoices import compute_invoices
@@ -179,3 +180,23 @@ def test_big_tables_are_kept_by_column() -> None:
     invoices = compute_invoices(BOOK, AS_OF)
     table = alerts_sheet(compute_alerts(BOOK, invoices, AS_OF), AS_OF).tables[0]
     assert isinstance(table.rows, ColumnRows) and len(table.rows.columns) == len(table.columns)
+
+
+def test_cartera_by_customer_rows_reads_like_the_invoices_own_columns():
+    """Cliente, Nombre and Cobrador handed over as codes by the customers rows read as the
+    invoices' own columns; an invoice whose Cliente no row names keeps its own text."""
+    book = make_book(customers=[("C1", "Uno & Cía", "Ana"), ("C2", "Dos", "")],
+                     invoices=[("F1", "C1", "2026-08-01", 10, "2026-07-01"),
+                               ("F2", "C2", "2026-11-20", 20, "2026-10-21", "USD"),
+                               ("F3", "C1", "2026-11-20", 30, "2026-10-21")])
+    invoices = compute_invoices(book, AS_OF).set_index("invoice", drop=False)
+    notice = np.array(["", "x", ""], dtype=object)
+    own = cartera_sheet(invoices, notice, AS_OF).tables[0].rows
+    assert [r[1:4] for r in own] == [("C1", "Uno & Cía", "Ana"), ("C2", "Dos", ""),
+                                     ("C1", "Uno & Cía", "Ana")]
+    coded = cartera_sheet(invoices, notice, AS_OF, book.customers, book.customer_rows)
+    assert all(isinstance(c, CodedColumn) for c in coded.tables[0].rows.columns[1:4])
+    assert list(coded.tables[0].rows) == list(own)
+    unnamed = cartera_sheet(invoices, notice, AS_OF, book.customers, np.array([0, -1, 0]))
+    assert [r[1:4] for r in unnamed.tables[0].rows] == [
+        ("C1", "Uno & Cía", "Ana"), ("C2", "", ""), ("C1", "Uno & Cía", "Ana")]

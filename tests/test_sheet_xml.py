@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cobranza.layout.sends import PreviewRow, preview_sheet
-from cobranza.layout.sheets import Cell, ColumnRows, Sheet, Table
+from cobranza.layout.sheets import Cell, CodedColumn, ColumnRows, Sheet, Table
 from cobranza.vocabulary import SendState
 from sync.xlsx import sheet_xml
 from sync.xlsx.sheet_xml import (
@@ -154,6 +154,44 @@ def test_a_table_kept_by_column_renders_like_its_rows(table: Table) -> None:
     want = rendered(Sheet("T", tables=[table]), book)
     assert rendered(Sheet("T", tables=[by_column]), book) == want
     assert_same(Sheet("T", cells=[Cell(3, 40, "Título", style="title")], tables=[by_column]))
+
+
+def coded(column: list, rnd: random.Random) -> CodedColumn:
+    """A CodedColumn over some of `column`'s values and the blanks, -1 codes included."""
+    pool = [*column[::2], None, ""]
+    return CodedColumn(pool, np.array([rnd.randrange(-1, len(pool)) for _ in column],
+                                      dtype=np.intp))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(), st.randoms())
+def test_a_table_of_coded_columns_renders_like_its_rows(table: Table,
+                                                         rnd: random.Random) -> None:
+    """Columns kept as codes (texts, blanks, any other values: the general way) give the
+    cells their rows give, beside plain columns, and read as the same rows."""
+    columns = [list(c) for c in zip(*table.rows, strict=True)] or [[] for _ in table.columns]
+    kept = [coded(c, rnd) if i % 2 == 0 else c for i, c in enumerate(columns)]
+    by_code = replace(table, rows=ColumnRows(kept))
+    plain = replace(table, rows=list(by_code.rows))
+    assert [by_code.rows[i] for i in range(len(plain.rows))] == plain.rows
+    assert by_code.rows[1:3] == plain.rows[1:3]
+    book = styles()
+    assert rendered(Sheet("T", tables=[by_code]), book) == rendered(Sheet("T", tables=[plain]),
+                                                                    book)
+
+
+def test_coded_text_columns_in_windows_give_the_same_sheet(monkeypatch) -> None:
+    """A coded column's distinct texts are treated once for all the windows of its table:
+    windows of any size give the rows' cells."""
+    names = ["Ñandú & hijos", "Café <b>", "plain", "", "_x0041_", "ctl\x01"]
+    codes = np.array([i % 7 - 1 for i in range(300)], dtype=np.intp)
+    rows = ColumnRows([CodedColumn(names + [None], codes), list(range(300))])
+    sheet = Sheet("C", tables=[Table("tblA", ("Nombre", "N"), rows, row=4)])
+    whole = worksheet_xml(Sheet("C", tables=[Table("tblA", ("Nombre", "N"), list(rows),
+                                                   row=4)]), styles(), SheetLinks(None, ()))
+    for window in (1, 7, 64, 1 << 16):
+        monkeypatch.setattr(sheet_xml, "_WINDOW", window)
+        assert worksheet_xml(sheet, styles(), SheetLinks(None, ())) == whole
 
 
 def test_utf8_as_latin1_of_a_column_with_and_without_nuls() -> None:

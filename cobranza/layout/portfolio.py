@@ -8,27 +8,41 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from cobranza.layout.reports import TABLE_ROW, _coded, _money, _rows, sheet_header
-from cobranza.layout.sheets import Cell, Sheet, Table
+from cobranza.layout.reports import (
+    TABLE_ROW,
+    _coded,
+    _money,
+    _rows,
+    categories,
+    of_customers,
+    sheet_header,
+)
+from cobranza.layout.sheets import Cell, CodedColumn, Sheet, Table
 from cobranza.plural import count
 
 CARTERA_COLUMNS = ("Factura", "Cliente", "Nombre", "Cobrador", "Emisión", "Vencimiento",
                    "Moneda", "Importe", "Saldo", "Días vencidos", "Tramo", "Estatus",
                    "Próximo aviso")
+# The compute_invoices columns `cartera_sheet` reads
+CARTERA_SOURCES = ("invoice", "customer", "name", "collector", "issued", "due", "currency",
+                   "amount", "balance", "days_overdue", "bucket", "status")
 
 
 def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
-                  as_of: date | datetime) -> Sheet:
+                  as_of: date | datetime, customers: pd.DataFrame | None = None,
+                  customer_rows: np.ndarray | None = None) -> Sheet:
     """tblCartera, one row per row of `invoices` (compute_invoices' rows to list, in
-    Facturas order); `next_notice`: PROXIMO_AVISO's text of each row."""
+    Facturas order); `next_notice`: PROXIMO_AVISO's text of each row. `customer_rows`:
+    each row's row in `customers` (`Book.customer_rows`, where compute_invoices took
+    Nombre and Cobrador from): those columns are then handed over as codes."""
     inv = invoices
     notice = pd.Series(np.asarray(next_notice, dtype=object), index=inv.index)
     currency = _coded(inv["currency"])  # one hash for Importe and Saldo
     table = Table(
         name="tblCartera",
         columns=CARTERA_COLUMNS,
-        rows=_rows([inv["invoice"], inv["customer"], inv["name"], inv["collector"],
-                    inv["issued"], inv["due"], inv["currency"],
+        rows=_rows([inv["invoice"], *_customer_columns(inv, customers, customer_rows),
+                    inv["issued"], inv["due"], categories(currency),
                     _money(inv["amount"], currency),
                     _money(inv["balance"], currency), inv["days_overdue"],
                     inv["bucket"], inv["status"], notice]),
@@ -44,3 +58,15 @@ def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
     cells = sheet_header("Cartera de facturas", as_of)
     cells.append(Cell(2, 4, count(len(inv), "factura"), style="note"))
     return Sheet("Cartera", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
+
+
+def _customer_columns(invoices: pd.DataFrame, customers: pd.DataFrame | None,
+                      rows: np.ndarray | None) -> list[pd.Series | CodedColumn]:
+    """Cliente, Nombre and Cobrador: by the customers `rows` when given, else the
+    invoices' own columns."""
+    if customers is None or rows is None:
+        return [invoices["customer"], invoices["name"], invoices["collector"]]
+    # a validated Book's invoices all name a customer row; else Cliente keeps its own text
+    named = bool((rows >= 0).all())
+    return [of_customers(customers, rows, "customer") if named else invoices["customer"],
+            of_customers(customers, rows, "name"), of_customers(customers, rows, "collector")]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cobranza.book.money import to_major
 from cobranza.book.records import BUCKETS, InputError
-from cobranza.layout.sheets import BarChart, Cell, ColumnRows, Sheet, Table
+from cobranza.layout.sheets import BarChart, Cell, CodedColumn, ColumnRows, Sheet, Table
 from cobranza.plural import count
 from cobranza.rules.agenda import BALANCE, balance_currencies
 from cobranza.rules.alerts import ALERT_TYPES
@@ -73,8 +73,20 @@ def _coded(currency: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, uniques), index=currency.index)
 
 
-def _rows(columns: Sequence[pd.Series]) -> ColumnRows:
-    return ColumnRows([_py(c) for c in columns])
+def categories(values: pd.Series) -> CodedColumn:
+    """A categorical column by its codes (NaN: None)."""
+    return CodedColumn([*values.cat.categories.to_numpy(dtype=object).tolist(), None],
+                       values.cat.codes.to_numpy())
+
+
+def of_customers(customers: pd.DataFrame, rows: np.ndarray, column: str) -> CodedColumn:
+    """`customers[column]` at `rows` (-1: no customer, ""), by the rows: for the texts
+    compute_invoices took from the customers at `Book.customer_rows`."""
+    return CodedColumn([*customers[column].to_numpy(dtype=object).tolist(), ""], rows)
+
+
+def _rows(columns: Sequence[pd.Series | CodedColumn]) -> ColumnRows:
+    return ColumnRows([c if isinstance(c, CodedColumn) else _py(c) for c in columns])
 
 
 def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:

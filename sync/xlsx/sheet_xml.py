@@ -27,7 +27,9 @@ from operator import itemgetter
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from cobranza.layout.sheets import ColumnRows, Format, Sheet, Table
+import numpy as np
+
+from cobranza.layout.sheets import CodedColumn, ColumnRows, Format, Sheet, Table
 from sync.xlsx.package import NS_MAIN, NS_R
 from sync.xlsx.style_xml import StyleBook
 
@@ -291,6 +293,11 @@ def _row_numbers(first: int, count: int) -> list[str]:
     return numbers[first:first + count]
 
 
+def _other_str(kind: type) -> bool:
+    """A str subclass whose str() may not be its text (a StrEnum's text is its value)."""
+    return kind is not str and issubclass(kind, str) and not issubclass(kind, StrEnum)
+
+
 _BLANK_REPR = frozenset({"None", "nan", "inf", "-inf"})  # repr of blank numeric cells
 
 
@@ -308,24 +315,34 @@ class _ColumnEncoder:
         self.number = self._attr("value", self.fmt if self.fmt in _NUMERIC_FORMATS else "number")
         self.date = self._attr("value", "date")
         self.datetime = self._attr("value", "date" if self.fmt == "date" else "datetime")
+        # a CodedColumn's values and what `_distinct_bodies` made of them
+        self._distinct: tuple[list[Any], tuple[np.ndarray, np.ndarray] | None] | None = None
 
     def _attr(self, role: str, fmt: str) -> str:
         style = self.styles.xf(role, fmt)
         return f' s="{style}"' if style else ""
 
-    def slots(self, letter: str, values: list[Any], numbers: list[str]) -> Slots:
+    def slots(self, letter: str, values: Sequence[Any], numbers: list[str]) -> Slots:
         """The column's cells as slots (see `Slots`)."""
+        if isinstance(values, CodedColumn):
+            coded = self._coded(letter, values, numbers)
+            if coded is not None:
+                return coded
+            values = values.tolist()
         kinds = set(map(type, values))
-        if any(k is not str and issubclass(k, str) and not issubclass(k, StrEnum)
-               for k in kinds):  # a str subclass whose str() may not be its text
+        if any(map(_other_str, kinds)):
             values = [str(v) if isinstance(v, str) else v for v in values]
             kinds = set(map(type, values))
         blanks = type(None) in kinds
         kinds.discard(type(None))
         if all(issubclass(k, str) for k in kinds):  # a StrEnum's text is its value, as is
-            bodies = _bodies([v or "" for v in values] if blanks else values)
+            texts = [v or "" for v in values] if blanks else values
+            distinct = set(texts)
+            # no None and no "": every row has a cell, no pass over the rows to say so
+            present = values if blanks or "" in distinct else None
             middle = self.text + ' t="inlineStr"><is><t xml:space="preserve">'
-            return _slots(letter, middle, "</t></is></c>", bodies, numbers, values)
+            return _slots(letter, middle, "</t></is></c>", _bodies(texts, distinct), numbers,
+                          present)
         if kinds <= {int, float}:
             texts = list(map(repr, values))  # int: digits; float: shortest round trip
             # a finite sum means no NaN/inf (an overflow only costs the exact check)
@@ -341,6 +358,22 @@ class _ColumnEncoder:
             texts = ["" if v is None else repr(serial(v)) for v in values]
             return _slots(letter, self.datetime + "><v>", "</v></c>", texts, numbers, values)
         return [self.column(letter, values, numbers)]
+
+    def _coded(self, letter: str, column: CodedColumn, numbers: list[str]) -> Slots | None:
+        """A column of texts kept as codes: each distinct text treated once (for all the
+        windows of the table), and the rows a take of the results: no row's own object is
+        read. None when a value is neither text nor None."""
+        if self._distinct is None or self._distinct[0] is not column.values:
+            self._distinct = (column.values, _distinct_bodies(column.values))
+        treated = self._distinct[1]
+        if treated is None:
+            return None
+        bodies, blank = treated
+        blanks = blank[column.codes]
+        present = (~blanks).tolist() if blanks.any() else None
+        middle = self.text + ' t="inlineStr"><is><t xml:space="preserve">'
+        return _slots(letter, middle, "</t></is></c>", bodies[column.codes].tolist(), numbers,
+                      present)
 
     def column(self, letter: str, values: Sequence[Any], numbers: list[str]) -> list[str]:
         """The cells of one column; a short text repeated down the column is escaped once."""
@@ -385,6 +418,20 @@ class _ColumnEncoder:
         return cell_xml(ref_, value, self.styles.xf("value", value_format(value, self.fmt)))
 
 
+def _distinct_bodies(values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per value of a `CodedColumn`: its inline-string text (as `_bodies`) and whether it
+    is blank (None or ""); None when a value is not text. Whole-list passes, as for a
+    column's rows: a Book's 50 000 customers' names are values here."""
+    kinds = set(map(type, values))
+    if any(map(_other_str, kinds)):
+        values = [str(v) if isinstance(v, str) else v for v in values]
+        kinds = set(map(type, values))
+    if not all(issubclass(k, str) for k in kinds - {type(None)}):
+        return None
+    texts = [v or "" for v in values] if type(None) in kinds else values
+    return np.array(_bodies(texts), dtype=object), np.array(list(map(len, texts))) == 0
+
+
 def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[str],
            present: list[Any] | None) -> Slots:
     """Slots of `<c r="{letter}{row}"{middle}{text}{tail}`; no cell where `present` holds
@@ -404,12 +451,13 @@ def _slots(letter: str, middle: str, tail: str, texts: list[str], numbers: list[
     return slots
 
 
-def _bodies(values: list[str]) -> list[str]:
-    """Inline-string texts of a column, as `Slots` hold them. Values are cut to Excel's
-    limit first: a column of long texts (message bodies) is never joined whole. A column
-    that repeats its texts (customers' names, states) is treated one distinct text at a
-    time: scanning ~5 000 names beats scanning 65 000 rows of them."""
-    distinct = list(set(values))
+def _bodies(values: list[str], distinct_values: set[str] | None = None) -> list[str]:
+    """Inline-string texts of a column, as `Slots` hold them (`distinct_values`: the set
+    of `values`, when the caller has it). Values are cut to Excel's limit first: a column
+    of long texts (message bodies) is never joined whole. A column that repeats its texts
+    (customers' names, states) is treated one distinct text at a time: scanning ~5 000
+    names beats scanning 65 000 rows of them."""
+    distinct = list(set(values) if distinct_values is None else distinct_values)
     if max(map(len, distinct), default=0) > _MAX_TEXT:
         values = [v[:_MAX_TEXT] for v in values]
         distinct = list(set(values))
