@@ -350,3 +350,16 @@ def test_a_column_repeating_its_texts_renders_like_cell_by_cell(
     # few distinct texts down many rows: each distinct text is treated once, then mapped
     rows = [(rnd.choice(pool), rnd.choice(SPECIAL)) for _ in range(height)]
     assert_same(Sheet("T", tables=[Table("tblT", ("A", "B"), rows, row=2, col=1)]))
+
+
+@given(st.text())
+def test_attribute_and_element_text_read_back_as_written(value: str) -> None:
+    """The writer's own escape and quoteattr (not xml.sax.saxutils': see `escape`): an XML
+    parser reads back exactly the cleaned text, quotes, line breaks and tabs included."""
+    from lxml import etree
+
+    cleaned = sheet_xml.clean(value)
+    node = etree.fromstring(f"<a b={sheet_xml.quoteattr(cleaned)}>{sheet_xml.escape(cleaned)}</a>")
+    assert node.get("b") == cleaned
+    # element text: XML reads a carriage return as a line feed, as it always did here
+    assert (node.text or "") == cleaned.replace("\r\n", "\n").replace("\r", "\n")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numbers
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from cobranza.layout.sheets import BarChart, Table
 from sync.xlsx.package import NS_R
-from sync.xlsx.sheet_xml import is_missing, ref, text
+from sync.xlsx.sheet_xml import escape, is_missing, quoteattr, ref, text
 
 _NS_C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _NS_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
