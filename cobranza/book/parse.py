@@ -264,4 +264,5 @@ def to_text(values: pd.Series) -> pd.Series:
         stripped = _strip(arr)  # all text: the fast path
     except TypeError:  # some cell is not a str
         stripped = [cell_text(v) for v in arr]
-    return pd.Series(stripped, index=values.index, dtype=str)
+    # copy=False: `stripped` is new (pandas 3 would copy it again)
+    return pd.Series(stripped, index=values.index, dtype=str, copy=False)

@@ -466,7 +466,9 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         pos = positions.get(key.rstrip("*"))
         headers[col] = str(columns[pos]).strip() if pos is not None else label(key)
         data = raw.iloc[:, pos].to_numpy() if pos is not None else [None] * len(raw)
-        raw_cols[col] = pd.Series(data, index=index, dtype=object)
+        # copy=False: a view of the sheet's cells (pandas 3 copies an array by default:
+        # a pass over a million scattered objects per column)
+        raw_cols[col] = pd.Series(data, index=index, dtype=object, copy=False)
     # copy=False: the raw columns stay views of the sheet's grid (no 2-D block copy).
     table = Table(sheet, pd.DataFrame(raw_cols, copy=False), headers, pd.DataFrame(index=index),
                   pd.Series(False, index=index))
