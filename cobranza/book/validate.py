@@ -121,6 +121,7 @@ class Table:
     _valid: pd.DataFrame | None = None
     _keys: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
     _links: dict[str, tuple[Table, np.ndarray]] = field(default_factory=dict)  # see refs
+    _firsts: dict[str, np.ndarray] = field(default_factory=dict)  # see _first
 
     @property
     def valid(self) -> pd.DataFrame:
@@ -132,6 +133,7 @@ class Table:
     def drop(self, index: pd.Index) -> None:
         self.bad[index] = True
         self._valid = None
+        self._firsts.clear()
 
     def keys(self, col: str) -> tuple[np.ndarray, pd.Index]:
         """Per frame row the code of its `col` value, and the distinct values. Cached: typed
@@ -190,9 +192,13 @@ class Table:
 
     def _first(self, col: str) -> np.ndarray:
         """Per distinct `col` value, the position in `valid` of its first valid row (-1
-        when none), and a last -1 for the code -1 (a value not in the column)."""
-        codes, uniques = self.keys(col)
-        return np.append(first_occurrence(codes[~self.bad.to_numpy()], len(uniques)), -1)
+        when none), and a last -1 for the code -1 (a value not in the column). Cached
+        until the next drop: every refs to a million Facturas asks for it."""
+        if col not in self._firsts:
+            codes, uniques = self.keys(col)
+            first = first_occurrence(codes[~self.bad.to_numpy()], len(uniques))
+            self._firsts[col] = np.append(first, -1)
+        return self._firsts[col]
 
 
 @dataclass(frozen=True)
@@ -562,8 +568,7 @@ def _same_customer(name: str) -> Callable[[dict[str, Table], Config], list]:
     def check(tables: dict[str, Table], config: Config) -> list[Issue]:
         valid, invoices = tables[name].valid, tables["invoices"]
         pos = tables[name].refs("invoice", invoices)
-        owners = np.append(invoices.valid["customer"].to_numpy(dtype=object), None)
-        owner = owners[pos]  # pos -1 picks the trailing None
+        owner = _at(invoices.valid["customer"].to_numpy(dtype=object), pos)
         customer = valid["customer"].to_numpy(dtype=object)
         wrong = pd.Series((customer != "") & (pos >= 0) & (customer != owner), index=valid.index)
         owner = pd.Series(owner, index=valid.index)
@@ -644,7 +649,7 @@ def _plan_invoices(tables: dict[str, Table], config: Config) -> list[Issue]:
     """Each listed Factura exists and is the plan's customer's (the first one that does
     not names the problem)."""
     codes, at = _listed_invoices(tables)
-    owners = np.append(tables["invoices"].valid["customer"].to_numpy(dtype=object), None)[at]
+    owners = _at(tables["invoices"].valid["customer"].to_numpy(dtype=object), at)
     customers = tables["plans"].valid["customer"].to_numpy(dtype=object)
     customers = customers[tables["plans"].valid.index.get_indexer(codes.index)]
     wrong = np.flatnonzero(owners != customers)  # a missing one has owner None
@@ -940,7 +945,7 @@ def _finish(tables: dict[str, Table], config: Config
     inv["customer"] = _shared(inv["customer"], owner, cust["customer"])
     pay["invoice"] = _shared(pay["invoice"], pos, inv["invoice"])
     pay["customer"] = pd.Series(inv["customer"].to_numpy(dtype=object)[pos], index=pay.index,
-                                dtype=str)
+                                dtype=str, copy=False)
     contacts, con = tables["contacts"], out["contacts"]
     con["customer"] = _shared(con["customer"], contacts.refs("customer", customers),
                               cust["customer"])
@@ -963,12 +968,22 @@ def _finish(tables: dict[str, Table], config: Config
     return out, rec.KeyRows(pos, named, owner)
 
 
+def _at(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """`values` at positions `pos`, None where `pos` is -1. Gathered, not appended to:
+    appending the None slot would copy a million objects (one pass over them each)."""
+    if not len(values):
+        return np.full(len(pos), None, dtype=object)
+    out = values[pos]
+    out[pos < 0] = None  # -1 picked the last value
+    return out
+
+
 def _shared(values: pd.Series, pos: np.ndarray, source: pd.Series) -> pd.Series:
     """`values` (str) with each cell where `pos` >= 0 replaced by the object of `source`
     at `pos`, an equal string (the row the cell names); the others stay as they are."""
-    named = np.append(source.to_numpy(dtype=object), None)[pos]
+    named = _at(source.to_numpy(dtype=object), pos)
     return pd.Series(np.where(pos >= 0, named, values.to_numpy(dtype=object)),
-                     index=values.index, dtype=str)
+                     index=values.index, dtype=str, copy=False)  # new: not copied again
 
 
 class Validation:
