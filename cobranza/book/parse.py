@@ -145,7 +145,8 @@ def _serial_dates(numbers: pd.Series) -> pd.Series:
 
 def _object_dates(objs: pd.Series, with_time: bool) -> pd.Series:
     if not with_time:  # datetime.date: exact via ordinals, no per-cell parsing
-        days = np.fromiter(map(date.toordinal, objs), dtype="int64", count=len(objs))
+        # over the array: iterating the Series calls ndarray.item per cell (2x slower)
+        days = np.fromiter(map(date.toordinal, objs.to_numpy()), dtype="int64", count=len(objs))
         stamps = (days - _EPOCH_ORDINAL).astype("datetime64[D]")
         return _ns(pd.Series(stamps, index=objs.index))
     return _ns(pd.to_datetime(objs, errors="coerce")).dt.normalize()
