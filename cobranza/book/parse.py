@@ -69,16 +69,23 @@ def _category(kind: type) -> int:
     return OTHER
 
 
+class _Categories(dict):
+    """Cell type -> its category, `_category` asked on a type's first lookup."""
+
+    def __missing__(self, kind: type) -> int:
+        self[kind] = found = _category(kind)
+        return found
+
+
 def categories(values: pd.Series) -> np.ndarray:
     """Category of every cell; NaN numbers and empty or all-space text count as BLANK."""
     arr = values.to_numpy(dtype=object)
     uniform = _UNIFORM.get(infer_dtype(arr, skipna=False))
     if uniform is not None:
         cats = np.full(len(arr), uniform, dtype=np.int8)
-    else:  # C-level passes only: types, their few distinct values, a lookup per cell
-        kinds = list(map(type, arr))
-        table = {kind: _category(kind) for kind in set(kinds)}
-        cats = np.fromiter(map(table.__getitem__, kinds), dtype=np.int8, count=len(arr))
+    else:  # one C-level pass: a lookup per cell's type, `_category` once per new type
+        table = _Categories()
+        cats = np.fromiter(map(table.__getitem__, map(type, arr)), dtype=np.int8, count=len(arr))
     text = cats == TEXT
     if text.any():
         blank = np.fromiter((not v or v.isspace() for v in arr[text]), bool, int(text.sum()))
