@@ -18,6 +18,8 @@ import logging
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain, repeat
+from operator import ne
 from pathlib import Path
 
 import numpy as np
@@ -203,25 +205,35 @@ def frame_from_cells(cells: prefetch.Cells) -> pd.DataFrame:
     # calamine gives "" for empty cells: an empty row equals this (a list, or a tuple of
     # the read cells), compared in C.
     empty = [""] * width if read is None else ("",) * len(read)
-    keep = np.fromiter((r != empty for r in data), bool, len(data))
-    grid = _grid(data, width, read)
-    frame = pd.DataFrame(grid if keep.all() else grid[keep], columns=range(width),
-                         dtype=object, copy=False)
+    keep = np.fromiter(map(ne, data, repeat(empty)), bool, len(data))
+    if read is None:
+        grid = _object_grid(data, width) if data else np.empty((0, width), dtype=object)
+        frame = pd.DataFrame(grid if keep.all() else grid[keep], columns=range(width),
+                             dtype=object, copy=False)
+    else:
+        frame = _read_frame(data, keep, width, read)
     frame.columns = headers
     rownums = np.flatnonzero(keep).astype("int64") + 2
     frame.insert(width, "row", rownums, allow_duplicates=True)  # a user "row" header stays
     return frame
 
 
-def _grid(data: list, width: int, read: list[int] | None) -> np.ndarray:
-    """The data rows as one 2-D object block, filled in C (pandas' list-of-lists path is
-    3x slower); the columns not `read` all hold the one object ""."""
-    if read is None:
-        return _object_grid(data, width) if data else np.empty((0, width), dtype=object)
-    grid = np.full((len(data), width), "", dtype=object)
-    if data and read:
-        grid[:, read] = _object_grid(data, len(read))
-    return grid
+def _read_frame(data: list[tuple], keep: np.ndarray, width: int, read: list[int]
+                ) -> pd.DataFrame:
+    """The rows `keep` of the tuples of read cells, a column each at its position `read`;
+    the other columns all hold the one object "". The cells go into one block straight
+    from the tuples, in C (pandas' to_object_array copies each row to a list first: 2.5x
+    slower), and every column is a view of it: no full-width grid is filled and copied
+    (0.3 s at 1 000 000 invoices)."""
+    block = np.fromiter(chain.from_iterable(data), object, len(data) * len(read))
+    block = block.reshape(len(data), len(read))
+    if not keep.all():
+        block = block[keep]
+    unread = np.full(len(block), "", dtype=object)
+    columns = dict.fromkeys(range(width), unread)
+    columns.update((pos, block[:, i]) for i, pos in enumerate(read))
+    # copy=False keeps the columns as they are; dtype=object: no text inferred
+    return pd.DataFrame(columns, dtype=object, copy=False)
 
 
 def _header(value: object) -> str:
