@@ -6,7 +6,9 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
    `cobranza.notices.stages`), the invoices whose status it applies to and whose stage date
    (anchor + Días) is today or earlier, with the stage's last meaningful day. Those whose
    ledger key is already final in the ledger are dropped: a notice is planned at most
-   once, ever. Keys are built when needed (`NoticeKeys`), not carried by every candidate.
+   once, ever. Keys are built when needed (`NoticeKeys`), not carried by every candidate;
+   the keys built for that check stay with the candidates kept (column `key`), so the
+   later steps (reopened keys, refusals, the messages) never build them again.
 2. States, vectorized, first match wins: customer excluded (Avisos automáticos = No,
    Segmento sin avisos) -> omitido; window passed -> omitido ("fuera de plazo", or
    "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
@@ -33,7 +35,7 @@ Monthly statements (Referencia `mes`) have one ledger key per customer and month
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
@@ -151,7 +153,7 @@ def plan_notices(
     cand, reasons = assign_states(cand, stages, customers,
                                   template_reasons(stages, book.templates))
     if history.reopened:
-        cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
+        cand = cand[~_reopened(cand, keys, history.reopened)]
     cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
                                   history.bounced)
     order, message = plan_order(cand, line, stages)
@@ -221,9 +223,14 @@ def with_instalments(book: Book, invoices: pd.DataFrame, today: date) -> pd.Data
 
 def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
     """Boolean mask: which keys the ledger already holds in a final state."""
-    if not final_keys:  # a first sync
+    return _contained(keys, final_keys)
+
+
+def _contained(keys: np.ndarray, known: Collection[str]) -> np.ndarray:
+    """Boolean mask: which keys are in `known` (a set, or a mapping's keys)."""
+    if not known:  # a first sync
         return np.zeros(len(keys), dtype=bool)
-    return np.fromiter(map(final_keys.__contains__, keys), dtype=bool, count=len(keys))
+    return np.fromiter(map(known.__contains__, keys), dtype=bool, count=len(keys))
 
 
 def candidates(
@@ -232,8 +239,8 @@ def candidates(
 ) -> pd.DataFrame:
     """One row per (invoice, stage) already due and not final (by its ledger key, built by
     `keys`): pos (row of `inv`), stage and passed (its last meaningful day is before
-    today). Stage by stage, each stage's rows in the order of `listed` (rows of `inv`;
-    default: row order)."""
+    today), and key, the ledger key, when there were `final_keys` to check. Stage by
+    stage, each stage's rows in the order of `listed` (rows of `inv`; default: row order)."""
     if listed is None:
         listed = np.arange(len(inv))
     # statuses as codes: each chain's test is then an integer one
@@ -261,10 +268,12 @@ def candidates(
                 continue
             pos = listed[applies[listed]]
             end = np.full(len(pos), np.datetime64(window[1], "D"))
+        part = (pos, np.full(len(pos), stage.Index), end < today64)
         if final_keys:  # a first sync has none: no key to build, nothing to drop
-            keep = ~is_final(keys.of_stage(stage.Index, pos), final_keys)
-            pos, end = pos[keep], end[keep]
-        parts.append((pos, np.full(len(pos), stage.Index), end < today64))
+            built = keys.of_stage(stage.Index, pos)
+            keep = ~is_final(built, final_keys)
+            part = (*(column[keep] for column in part), built[keep])
+        parts.append(part)
     return _candidate_frame(parts)
 
 
@@ -281,7 +290,10 @@ class NoticeKeys:
         self.heads: np.ndarray | None = None  # "aviso|customer|invoice|" of each row
 
     def of(self, cand: pd.DataFrame) -> np.ndarray:
-        """The key of each candidate row of `cand`."""
+        """The key of each candidate row of `cand` (its `key` column when `candidates`
+        built them)."""
+        if "key" in cand:
+            return cand["key"].to_numpy()
         pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
         heads = None
         if self.heads is None:  # a first sync asks for the rows that go: only their heads
@@ -346,12 +358,16 @@ def _resumed(inv: pd.DataFrame) -> _Resumed | None:
 
 
 def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
-    columns = ("pos", "stage", "passed")
-    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], bool))
-    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(3)]
+    """pos, stage, passed and, when `parts` carry a fourth column, key."""
+    columns = ("pos", "stage", "passed", "key")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], bool),
+             np.array([], object))
+    width = len(parts[0]) if parts else 3
+    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i]
+              for i in range(width)]
     # nothing copied: stacking the integer columns into one block cost more than building
     # them (millions of rows at 1M invoices)
-    return pd.DataFrame(dict(zip(columns, arrays, strict=True)), copy=False)
+    return pd.DataFrame(dict(zip(columns[:width], arrays, strict=True)), copy=False)
 
 
 def _iso_days(dates: pd.Series) -> np.ndarray:
@@ -364,6 +380,16 @@ def _iso_days(dates: pd.Series) -> np.ndarray:
 
 def _skipped(cand: pd.DataFrame) -> np.ndarray:
     return cand["state"].to_numpy() == _SKIPPED
+
+
+def _reopened(cand: pd.DataFrame, keys: NoticeKeys, reopened: frozenset[str]) -> np.ndarray:
+    """Which candidates are omitido with a key an earlier release recorded final for a
+    reason the user can fix (its old row stays the record): only the omitido rows' keys
+    are looked at."""
+    skipped = _skipped(cand)
+    out = np.zeros(len(cand), dtype=bool)
+    out[skipped] = is_final(keys.of(cand[skipped]), reopened)
+    return out
 
 
 def fixable_errors(
@@ -456,13 +482,18 @@ def hold_refused(
     bounced = bounced or {}
     if (not refused and not bounced) or cand.empty:
         return cand, []
-    keys = notice_keys.of(cand)
+    keys, cust = notice_keys.of(cand), cand["cust"].to_numpy()
+    # only rows with a refused key or a bounced customer can be held: the others (nearly
+    # all) are not looked at one by one
+    names = customers.index.to_numpy(dtype=object)
+    bounced_customer = np.fromiter(map(bounced.__contains__, names), dtype=bool,
+                                   count=len(names))
+    maybe = np.flatnonzero(bounced_customer[cust] | _contained(keys, refused))
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
-    current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
-    names = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()]
-    why = [_standing(t, refused.get(k), bounced.get(c))
-           for k, c, t in zip(keys, names, current, strict=True)]
-    held = np.fromiter((r is not None for r in why), dtype=bool, count=len(keys))
+    current = to.to_numpy(dtype=object)[cust[maybe]]
+    held = np.zeros(len(cand), dtype=bool)
+    held[maybe] = [_standing(t, refused.get(k), bounced.get(c)) is not None
+                   for k, c, t in zip(keys[maybe], names[cust[maybe]], current, strict=True)]
     going = np.flatnonzero(held & ~_skipped(cand))
     stages_at, pos = cand["stage"].to_numpy()[going], cand["pos"].to_numpy()[going]
     going = going[np.lexsort([pos, stages_at])]  # Errores rows by stage, then book order
@@ -592,7 +623,7 @@ def skipped_batch(cand: pd.DataFrame, reasons: np.ndarray, rows: np.ndarray,
     first = rows[starts]
     cust, stage = cand["cust"].to_numpy()[first], cand["stage"].to_numpy()[first]
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
-    lines = cand[["pos", "stage"]]
+    lines = cand[["pos", "stage", "key"] if "key" in cand else ["pos", "stage"]]
     return Skipped(
         code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
         to=_pick(to, cust), template=_pick(stages["template"], stage),
