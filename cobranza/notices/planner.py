@@ -135,7 +135,8 @@ def plan_notices(
     config = book.config
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
-    inv, names = eligible(with_instalments(book, invoices, today))
+    planned = with_instalments(book, invoices, today)
+    inv, names = eligible(planned, book_customers(book, invoices, planned))
     keys = NoticeKeys(inv, stages, today)
     line = _line_rank(inv)
     # each stage lists its rows by customer, then line: plan_order's stable sort then meets
@@ -184,19 +185,52 @@ def sending_order(messages: list[Outgoing], severity: Mapping[str, float]) -> li
     return sorted(messages, key=key)
 
 
-def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def eligible(
+    invoices: pd.DataFrame, customers: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Open invoices in a status some chain applies to (others get no record at all).
 
     `cust` is the customer's code: an index into the returned sorted array of customer ids.
+    `customers`: per row of `invoices` its customer's number among the sorted ids, and
+    those ids (`book_customers`), when known; otherwise the ids are hashed here.
     """
     statuses = {s for rule in CHAINS for s in rule.statuses}
     mask = (invoices["balance"] > 0) & invoices["status"].isin(statuses)
     # only the columns planning reads are copied (a third of the computed ones)
     inv = invoices.loc[mask, invoices.columns.intersection(PLANNED_COLUMNS, sort=False)]
     inv = inv.reset_index(drop=True)
-    # an object array factorizes in half the time of the "str" column
-    codes, names = pd.factorize(inv["customer"].to_numpy(dtype=object), sort=True)
-    return inv.assign(cust=codes), np.asarray(names, dtype=object)
+    if customers is None:
+        # an object array factorizes in half the time of the "str" column
+        codes, names = pd.factorize(inv["customer"].to_numpy(dtype=object), sort=True)
+        return inv.assign(cust=codes), np.asarray(names, dtype=object)
+    numbers, ids = customers
+    numbers = numbers[mask.to_numpy()]
+    # the customers some eligible row names, renumbered 0..k-1 in the same (text) order
+    used = np.flatnonzero(np.bincount(numbers, minlength=len(ids)))
+    renumber = np.zeros(len(ids), dtype=np.intp)
+    renumber[used] = np.arange(len(used))
+    return inv.assign(cust=renumber[numbers]), ids[used]
+
+
+def book_customers(
+    book: Book, invoices: pd.DataFrame, planned: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row of `planned` (`invoices`, then any instalment rows) its customer's number
+    among the sorted customer ids, and those ids, from the Book's own numbering
+    (`Book.invoice_customers`, shared with compute: no customer text is hashed again);
+    None when `invoices` are not the Book's invoices in its order."""
+    rows = book.invoices["row"].to_numpy()
+    if "row" not in invoices or not np.array_equal(invoices["row"].to_numpy(), rows):
+        return None
+    numbers, ids = book.invoice_customers
+    ids = ids.to_numpy(dtype=object)
+    extra = planned["customer"].to_numpy(dtype=object)[len(invoices):]
+    if len(extra):  # instalment rows: their few customers merged in, in text order
+        merged = np.unique(np.concatenate([ids, extra]))
+        numbers = np.concatenate([np.searchsorted(merged, ids)[numbers],
+                                  np.searchsorted(merged, extra)])
+        ids = merged
+    return numbers, ids
 
 
 def with_instalments(book: Book, invoices: pd.DataFrame, today: date) -> pd.DataFrame:
