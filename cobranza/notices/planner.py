@@ -747,30 +747,36 @@ def _context(draft: Draft) -> dict[str, object]:
 def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
     """The Line of each row `pos` of `inv`; one shared Line object per distinct invoice row."""
     unique, inverse = np.unique(pos, return_inverse=True)
-    rows = inv.iloc[unique]
+
+    def texts(column: str) -> list[str]:  # only the rows' cells, not a copy of the frame
+        return inv[column].to_numpy(dtype=object)[unique].tolist()
+
     columns = (
-        rows["invoice"].to_numpy(dtype=object).tolist(),
-        rows["customer"].to_numpy(dtype=object).tolist(),
-        rows["due"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["days_overdue"].astype("int64").tolist(),
-        rows["balance"].astype("int64").tolist(),
-        rows["currency"].to_numpy(dtype=object).tolist(),
-        rows["issued"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["promise_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["status"].to_numpy(dtype=object).tolist(),
-        [""] * len(rows),
-        rows["no_contact_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        _whole(rows, "instalment"), _whole(rows, "instalment_amount"),
+        texts("invoice"), texts("customer"), _days(inv["due"], unique),
+        inv["days_overdue"].to_numpy(dtype="int64")[unique].tolist(),
+        inv["balance"].to_numpy(dtype="int64")[unique].tolist(),
+        texts("currency"), _days(inv["issued"], unique), _days(inv["promise_date"], unique),
+        texts("status"), [""] * len(unique), _days(inv["no_contact_date"], unique),
+        _whole(inv, "instalment", unique), _whole(inv, "instalment_amount", unique),
     )
     shared = lines_of(columns)
     return list(map(shared.__getitem__, inverse.tolist()))
 
 
-def _whole(rows: pd.DataFrame, column: str) -> list[int]:
-    """An integer column of instalment rows (0 on invoice rows, or when there are none)."""
-    if column not in rows:
+def _days(dates: pd.Series, rows: np.ndarray) -> list[date | None]:
+    """A date column at `rows` as `date` objects (None for a blank): one object per
+    distinct day (a few hundred), not one per row."""
+    days = dates.to_numpy(dtype="datetime64[D]")[rows]
+    codes, distinct = pd.factorize(days.view("int64"))  # NaT is a value of its own
+    return distinct.view("datetime64[D]").astype(object)[codes].tolist()
+
+
+def _whole(inv: pd.DataFrame, column: str, rows: np.ndarray) -> list[int]:
+    """An integer column of instalment rows at `rows` (0 on invoice rows, or when there
+    are none)."""
+    if column not in inv:
         return [0] * len(rows)
-    return rows[column].fillna(0).astype("int64").tolist()
+    return inv[column].take(rows).fillna(0).astype("int64").tolist()
 
 
 def apply_contact_rules(
