@@ -20,7 +20,8 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 3. Grouping: one message per customer, code, state and reason, lines ordered by due date
    and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
    one `Skipped` batch that delivery records and counts without rendering; the others
-   become `Draft`s with their invoices as `Line`s, and each email one `Outgoing` in step 4.
+   become `Drafts` (a `Part` each, with its invoices as `Line`s), and each email one
+   `Outgoing` in step 4.
 4. Contact rules, per customer in its own zone: Solo días hábiles, Ventana de envío and
    the legal profile turn `listo` into `pendiente` with the rule named; frequency caps
    count the ledger's earlier contacts plus what this run already let out, in priority
@@ -163,7 +164,7 @@ def plan_notices(
     skip = _skipped(cand)[order]
     going = cand.take(order[~skip]).reset_index(drop=True)
     going = going.assign(reason=reasons[going["reason"].to_numpy()])
-    drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages, customers)
+    drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages)
     severity = severity_ranks(stages)
     planned = sending_order(apply_contact_rules(drafts, customers, now, book, history,
                                                 severity), severity)
@@ -676,28 +677,27 @@ def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
     return np.asarray(values, dtype=object)[at]
 
 
-class Draft(NamedTuple):
-    """One notice before the contact rules: its customer's values and its `Part`, so that
-    the rules build each Outgoing once (a customer's notices combine into one email, or
-    wait `pendiente`)."""
+class Drafts(NamedTuple):
+    """The notices before the contact rules, in plan order: each one's `Part`, and per
+    notice its customer (a row of the planner's customer table), state (a number into
+    STATES) and reason. Columns, not an object per notice: the rules combine each
+    customer's notices into one email, or let each wait `pendiente`."""
 
-    customer: str
-    state: SendState
-    reason: Reason | None
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    name: str
-    part: Part
+    parts: list[Part]
+    cust: np.ndarray
+    state: np.ndarray
+    reason: list[Reason | None]
 
 
 def group(
     cand: pd.DataFrame, starts: np.ndarray, row_keys: np.ndarray, inv: pd.DataFrame,
-    stages: pd.DataFrame, customers: pd.DataFrame,
-) -> list[Draft]:
-    """One Draft per message of `cand` (rows in plan order, each message beginning at
-    `starts`; `row_keys`: the ledger key of each row)."""
+    stages: pd.DataFrame,
+) -> Drafts:
+    """The notices of `cand` (rows in plan order, each notice beginning at `starts`;
+    `row_keys`: the ledger key of each row)."""
     if cand.empty:
-        return []
+        none = np.zeros(0, dtype="int64")
+        return Drafts([], none, none, [])
     keys = row_keys.tolist()
     lines = _lines(inv, cand["pos"].to_numpy())
     bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True))
@@ -707,20 +707,17 @@ def group(
         _pick(stages["code"], stage).tolist(), _pick(stages["template"], stage).tolist(),
         [tuple(lines[start:stop]) for start, stop in bounds],
         [unique_keys(keys[start:stop]) for start, stop in bounds], strict=True))
-    cust = cand["cust"].to_numpy()[starts]
-    heads = (_pick(customers.index, cust), STATES[cand["state"].to_numpy()[starts]],
-             _pick(cand["reason"], starts), _pick(customers["to"], cust),
-             _pick(customers["cc"], cust), _pick(customers["name"], cust))
-    return records(Draft, zip(*(h.tolist() for h in heads), parts, strict=True))
+    return Drafts(parts, cand["cust"].to_numpy()[starts], cand["state"].to_numpy()[starts],
+                  _pick(cand["reason"], starts).tolist())
 
 
-def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
-              context: dict[str, object]) -> Outgoing:
-    """One email carrying `drafts` (one customer's, most severe first) as its parts: the
-    first one's code and template, every part's invoices (each once) and keys."""
-    first, parts = drafts[0], tuple(d.part for d in drafts)
+def _outgoing(parts: list[Part], customer: _Customer, state: SendState,
+              why: Reason | None, context: dict[str, object]) -> Outgoing:
+    """One email to `customer` carrying `parts` (most severe first): the first one's code
+    and template, every part's invoices (each once) and keys."""
+    first = parts[0]
     if len(parts) == 1:
-        lines, keys = first.part.lines, first.part.keys
+        lines, keys = first.lines, first.keys
     else:
         # each invoice row has one shared Line and validation leaves no two rows alike,
         # so the same invoice is the same object: kept once by identity, not by hashing
@@ -729,19 +726,23 @@ def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
         keys = tuple(key for p in parts for key in p.keys)
     addressed = state != SendState.ERROR
     return Outgoing(
-        kind=Kind.NOTICE, code=first.part.code, recipient=first.customer,
-        to=first.to if addressed else (), cc=first.cc if addressed else (),
-        template=first.part.template, lines=lines, keys=keys, state=state, reason=why,
-        parts=parts, context=context,
+        kind=Kind.NOTICE, code=first.code, recipient=customer.id,
+        to=customer.to if addressed else (), cc=customer.cc if addressed else (),
+        template=first.template, lines=lines, keys=keys, state=state, reason=why,
+        parts=tuple(parts), context=context,
     )
 
 
-def _as_drafted(draft: Draft) -> Outgoing:
-    return _outgoing([draft], draft.state, draft.reason, _context(draft))
+class _Customer(NamedTuple):
+    """What an email takes from its customer's row of the planner's customer table."""
 
+    id: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    name: str
 
-def _context(draft: Draft) -> dict[str, object]:
-    return {"customer": draft.customer, "customer_name": draft.name}
+    def context(self) -> dict[str, object]:
+        return {"customer": self.id, "customer_name": self.name}
 
 
 def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
@@ -780,7 +781,7 @@ def _whole(inv: pd.DataFrame, column: str, rows: np.ndarray) -> list[int]:
 
 
 def apply_contact_rules(
-    drafts: list[Draft],
+    drafts: Drafts,
     customers: pd.DataFrame,
     now: datetime,
     book: Book,
@@ -790,28 +791,37 @@ def apply_contact_rules(
     """One customer email at a time: each customer's `listo` notices go together as one
     message (most severe first) when its window and frequency caps allow a contact now;
     otherwise each waits `pendiente` with the rule named and when it may go."""
-    ready: dict[str, list[Draft]] = {}
-    out = []
-    for draft in drafts:
-        if draft.state is SendState.READY:
-            ready.setdefault(draft.customer, []).append(draft)
-        else:
-            out.append(_as_drafted(draft))
+    # plain lists per customer row, not a .at per customer (nor Series.to_dict, which
+    # boxes each value)
+    who = records(_Customer, zip(customers.index.tolist(), customers["to"].tolist(),
+                                 customers["cc"].tolist(), customers["name"].tolist(),
+                                 strict=True))
+    waiting = np.flatnonzero(drafts.state != _READY)
+    out = [_outgoing([drafts.parts[i]], who[c], STATES[state], drafts.reason[i],
+                     who[c].context())
+           for i, c, state in zip(waiting.tolist(), drafts.cust[waiting].tolist(),
+                                  drafts.state[waiting].tolist(), strict=True)]
+    # the listo notices by customer, each customer's most severe first (one stable sort:
+    # plan order among equals; not a sort per customer)
+    ready = np.flatnonzero(drafts.state == _READY)
+    rank = np.array([severity[part.code] for part in drafts.parts], dtype=float)
+    ready = ready[np.lexsort([rank[ready], drafts.cust[ready]])]
+    cust = drafts.cust[ready]
+    starts = run_starts(cust).tolist()
     gate = _Gate(now, book.config)
-    # lookup tables, not a .at per customer (nor Series.to_dict, which boxes each value)
-    names = customers.index.tolist()
-    zones = dict(zip(names, customers["zone"].tolist(), strict=True))
-    rules = dict(zip(names, customers["rules"].tolist(), strict=True))
-    for customer, notices in ready.items():
-        sent = list(history.contacts.get(customer, ()))
-        held, later = gate.check(zones[customer], rules[customer], sent)
+    zones, rules = customers["zone"].tolist(), customers["rules"].tolist()
+    order = ready.tolist()
+    stops = [*starts[1:], len(order)] if starts else []
+    for start, stop, c in zip(starts, stops, cust[starts].tolist(), strict=True):
+        customer, parts = who[c], [drafts.parts[i] for i in order[start:stop]]
+        held, later = gate.check(zones[c], rules[c],
+                                 list(history.contacts.get(customer.id, ())))
         if held is None:
-            notices.sort(key=lambda d: severity[d.part.code])
-            out.append(_outgoing(notices, SendState.READY, None, _context(notices[0])))
+            out.append(_outgoing(parts, customer, SendState.READY, None, customer.context()))
             continue
-        out.extend(_outgoing([notice], SendState.PENDING, held,
-                             {**_context(notice), "next_allowed": later})
-                   for notice in notices)
+        out.extend(_outgoing([part], customer, SendState.PENDING, held,
+                             {**customer.context(), "next_allowed": later})
+                   for part in parts)
     return out
 
 
