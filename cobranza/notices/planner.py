@@ -566,7 +566,10 @@ def _late_reasons(
         return out
     stage = cand["stage"].to_numpy()
     chains = pd.factorize(stages["chain"])[0]
-    slot = cand["pos"].to_numpy() * (chains.max() + 1) + chains[stage]  # invoice and chain
+    # invoice and chain; in place, like `named` below: each temporary of millions of rows
+    # is fresh memory the kernel must hand over (page faults, sys time) at 1M invoices
+    slot = cand["pos"].to_numpy() * (chains.max() + 1)
+    slot += chains[stage]
     # per slot, the stage of its first going row (rows come stage by stage, latest stage
     # of a chain first), in a table over the slots: each late row looks its slot up there
     # instead of a binary search among the going slots (millions of rows at 1M)
@@ -575,7 +578,8 @@ def _late_reasons(
     instead[slot[first]] = stage[first]
     late = np.flatnonzero(passed)
     named = instead[slot[late]]
-    out[late] = np.where(named >= 0, 1 + named, 0)
+    named += 1  # no stage going instead (-1) becomes 0, LATE; stage s becomes 1 + s
+    out[late] = named
     return out
 
 
