@@ -6,7 +6,9 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
    `cobranza.notices.stages`), the invoices whose status it applies to and whose stage date
    (anchor + Días) is today or earlier, with the stage's last meaningful day. Those whose
    ledger key is already final in the ledger are dropped: a notice is planned at most
-   once, ever. Keys are built when needed (`NoticeKeys`), not carried by every candidate.
+   once, ever. Keys are built when needed (`NoticeKeys`), not carried by every candidate;
+   the keys built for that check stay with the candidates kept (column `key`), so the
+   later steps (reopened keys, refusals, the messages) never build them again.
 2. States, vectorized, first match wins: customer excluded (Avisos automáticos = No,
    Segmento sin avisos) -> omitido; window passed -> omitido ("fuera de plazo", or
    "se envía X en su lugar" when a later stage of the same chain is going instead, i.e.
@@ -18,7 +20,8 @@ Pure: `plan_notices(book, invoices, now, history)` reads no clock, disk or SMTP.
 3. Grouping: one message per customer, code, state and reason, lines ordered by due date
    and invoice. `omitido` messages (most of a first sync: tens of thousands) stay columnar,
    one `Skipped` batch that delivery records and counts without rendering; the others
-   become `Draft`s with their invoices as `Line`s, and each email one `Outgoing` in step 4.
+   become `Drafts` (a `Part` each, with its invoices as `Line`s), and each email one
+   `Outgoing` in step 4.
 4. Contact rules, per customer in its own zone: Solo días hábiles, Ventana de envío and
    the legal profile turn `listo` into `pendiente` with the rule named; frequency caps
    count the ledger's earlier contacts plus what this run already let out, in priority
@@ -33,7 +36,7 @@ Monthly statements (Referencia `mes`) have one ledger key per customer and month
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
@@ -133,7 +136,8 @@ def plan_notices(
     config = book.config
     today = now.astimezone(config.zone).date()
     stages = stage_table(book.notices)
-    inv, names = eligible(with_instalments(book, invoices, today))
+    planned = with_instalments(book, invoices, today)
+    inv, names = eligible(planned, book_customers(book, invoices, planned))
     keys = NoticeKeys(inv, stages, today)
     line = _line_rank(inv)
     # each stage lists its rows by customer, then line: plan_order's stable sort then meets
@@ -151,7 +155,7 @@ def plan_notices(
     cand, reasons = assign_states(cand, stages, customers,
                                   template_reasons(stages, book.templates))
     if history.reopened:
-        cand = cand[~(_skipped(cand) & is_final(keys.of(cand), history.reopened))]
+        cand = cand[~_reopened(cand, keys, history.reopened)]
     cand, refusals = hold_refused(cand, keys, stages, customers, history.refused,
                                   history.bounced)
     order, message = plan_order(cand, line, stages)
@@ -160,7 +164,7 @@ def plan_notices(
     skip = _skipped(cand)[order]
     going = cand.take(order[~skip]).reset_index(drop=True)
     going = going.assign(reason=reasons[going["reason"].to_numpy()])
-    drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages, customers)
+    drafts = group(going, run_starts(message[~skip]), keys.of(going), inv, stages)
     severity = severity_ranks(stages)
     planned = sending_order(apply_contact_rules(drafts, customers, now, book, history,
                                                 severity), severity)
@@ -182,19 +186,52 @@ def sending_order(messages: list[Outgoing], severity: Mapping[str, float]) -> li
     return sorted(messages, key=key)
 
 
-def eligible(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def eligible(
+    invoices: pd.DataFrame, customers: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Open invoices in a status some chain applies to (others get no record at all).
 
     `cust` is the customer's code: an index into the returned sorted array of customer ids.
+    `customers`: per row of `invoices` its customer's number among the sorted ids, and
+    those ids (`book_customers`), when known; otherwise the ids are hashed here.
     """
     statuses = {s for rule in CHAINS for s in rule.statuses}
     mask = (invoices["balance"] > 0) & invoices["status"].isin(statuses)
     # only the columns planning reads are copied (a third of the computed ones)
     inv = invoices.loc[mask, invoices.columns.intersection(PLANNED_COLUMNS, sort=False)]
     inv = inv.reset_index(drop=True)
-    # an object array factorizes in half the time of the "str" column
-    codes, names = pd.factorize(inv["customer"].to_numpy(dtype=object), sort=True)
-    return inv.assign(cust=codes), np.asarray(names, dtype=object)
+    if customers is None:
+        # an object array factorizes in half the time of the "str" column
+        codes, names = pd.factorize(inv["customer"].to_numpy(dtype=object), sort=True)
+        return inv.assign(cust=codes), np.asarray(names, dtype=object)
+    numbers, ids = customers
+    numbers = numbers[mask.to_numpy()]
+    # the customers some eligible row names, renumbered 0..k-1 in the same (text) order
+    used = np.flatnonzero(np.bincount(numbers, minlength=len(ids)))
+    renumber = np.zeros(len(ids), dtype=np.intp)
+    renumber[used] = np.arange(len(used))
+    return inv.assign(cust=renumber[numbers]), ids[used]
+
+
+def book_customers(
+    book: Book, invoices: pd.DataFrame, planned: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row of `planned` (`invoices`, then any instalment rows) its customer's number
+    among the sorted customer ids, and those ids, from the Book's own numbering
+    (`Book.invoice_customers`, shared with compute: no customer text is hashed again);
+    None when `invoices` are not the Book's invoices in its order."""
+    rows = book.invoices["row"].to_numpy()
+    if "row" not in invoices or not np.array_equal(invoices["row"].to_numpy(), rows):
+        return None
+    numbers, ids = book.invoice_customers
+    ids = ids.to_numpy(dtype=object)
+    extra = planned["customer"].to_numpy(dtype=object)[len(invoices):]
+    if len(extra):  # instalment rows: their few customers merged in, in text order
+        merged = np.unique(np.concatenate([ids, extra]))
+        numbers = np.concatenate([np.searchsorted(merged, ids)[numbers],
+                                  np.searchsorted(merged, extra)])
+        ids = merged
+    return numbers, ids
 
 
 def with_instalments(book: Book, invoices: pd.DataFrame, today: date) -> pd.DataFrame:
@@ -221,9 +258,14 @@ def with_instalments(book: Book, invoices: pd.DataFrame, today: date) -> pd.Data
 
 def is_final(keys: np.ndarray, final_keys: frozenset[str]) -> np.ndarray:
     """Boolean mask: which keys the ledger already holds in a final state."""
-    if not final_keys:  # a first sync
+    return _contained(keys, final_keys)
+
+
+def _contained(keys: np.ndarray, known: Collection[str]) -> np.ndarray:
+    """Boolean mask: which keys are in `known` (a set, or a mapping's keys)."""
+    if not known:  # a first sync
         return np.zeros(len(keys), dtype=bool)
-    return np.fromiter(map(final_keys.__contains__, keys), dtype=bool, count=len(keys))
+    return np.fromiter(map(known.__contains__, keys), dtype=bool, count=len(keys))
 
 
 def candidates(
@@ -232,8 +274,8 @@ def candidates(
 ) -> pd.DataFrame:
     """One row per (invoice, stage) already due and not final (by its ledger key, built by
     `keys`): pos (row of `inv`), stage and passed (its last meaningful day is before
-    today). Stage by stage, each stage's rows in the order of `listed` (rows of `inv`;
-    default: row order)."""
+    today), and key, the ledger key, when there were `final_keys` to check. Stage by
+    stage, each stage's rows in the order of `listed` (rows of `inv`; default: row order)."""
     if listed is None:
         listed = np.arange(len(inv))
     # statuses as codes: each chain's test is then an integer one
@@ -261,10 +303,12 @@ def candidates(
                 continue
             pos = listed[applies[listed]]
             end = np.full(len(pos), np.datetime64(window[1], "D"))
+        part = (pos, np.full(len(pos), stage.Index), end < today64)
         if final_keys:  # a first sync has none: no key to build, nothing to drop
-            keep = ~is_final(keys.of_stage(stage.Index, pos), final_keys)
-            pos, end = pos[keep], end[keep]
-        parts.append((pos, np.full(len(pos), stage.Index), end < today64))
+            built = keys.of_stage(stage.Index, pos)
+            keep = ~is_final(built, final_keys)
+            part = (*(column[keep] for column in part), built[keep])
+        parts.append(part)
     return _candidate_frame(parts)
 
 
@@ -281,7 +325,10 @@ class NoticeKeys:
         self.heads: np.ndarray | None = None  # "aviso|customer|invoice|" of each row
 
     def of(self, cand: pd.DataFrame) -> np.ndarray:
-        """The key of each candidate row of `cand`."""
+        """The key of each candidate row of `cand` (its `key` column when `candidates`
+        built them)."""
+        if "key" in cand:
+            return cand["key"].to_numpy()
         pos, stage = cand["pos"].to_numpy(), cand["stage"].to_numpy()
         heads = None
         if self.heads is None:  # a first sync asks for the rows that go: only their heads
@@ -346,12 +393,16 @@ def _resumed(inv: pd.DataFrame) -> _Resumed | None:
 
 
 def _candidate_frame(parts: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
-    columns = ("pos", "stage", "passed")
-    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], bool))
-    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i] for i in range(3)]
+    """pos, stage, passed and, when `parts` carry a fourth column, key."""
+    columns = ("pos", "stage", "passed", "key")
+    empty = (np.array([], "int64"), np.array([], "int64"), np.array([], bool),
+             np.array([], object))
+    width = len(parts[0]) if parts else 3
+    arrays = [np.concatenate([p[i] for p in parts]) if parts else empty[i]
+              for i in range(width)]
     # nothing copied: stacking the integer columns into one block cost more than building
     # them (millions of rows at 1M invoices)
-    return pd.DataFrame(dict(zip(columns, arrays, strict=True)), copy=False)
+    return pd.DataFrame(dict(zip(columns[:width], arrays, strict=True)), copy=False)
 
 
 def _iso_days(dates: pd.Series) -> np.ndarray:
@@ -364,6 +415,16 @@ def _iso_days(dates: pd.Series) -> np.ndarray:
 
 def _skipped(cand: pd.DataFrame) -> np.ndarray:
     return cand["state"].to_numpy() == _SKIPPED
+
+
+def _reopened(cand: pd.DataFrame, keys: NoticeKeys, reopened: frozenset[str]) -> np.ndarray:
+    """Which candidates are omitido with a key an earlier release recorded final for a
+    reason the user can fix (its old row stays the record): only the omitido rows' keys
+    are looked at."""
+    skipped = _skipped(cand)
+    out = np.zeros(len(cand), dtype=bool)
+    out[skipped] = is_final(keys.of(cand[skipped]), reopened)
+    return out
 
 
 def fixable_errors(
@@ -456,13 +517,18 @@ def hold_refused(
     bounced = bounced or {}
     if (not refused and not bounced) or cand.empty:
         return cand, []
-    keys = notice_keys.of(cand)
+    keys, cust = notice_keys.of(cand), cand["cust"].to_numpy()
+    # only rows with a refused key or a bounced customer can be held: the others (nearly
+    # all) are not looked at one by one
+    names = customers.index.to_numpy(dtype=object)
+    bounced_customer = np.fromiter(map(bounced.__contains__, names), dtype=bool,
+                                   count=len(names))
+    maybe = np.flatnonzero(bounced_customer[cust] | _contained(keys, refused))
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
-    current = to.to_numpy(dtype=object)[cand["cust"].to_numpy()]
-    names = customers.index.to_numpy(dtype=object)[cand["cust"].to_numpy()]
-    why = [_standing(t, refused.get(k), bounced.get(c))
-           for k, c, t in zip(keys, names, current, strict=True)]
-    held = np.fromiter((r is not None for r in why), dtype=bool, count=len(keys))
+    current = to.to_numpy(dtype=object)[cust[maybe]]
+    held = np.zeros(len(cand), dtype=bool)
+    held[maybe] = [_standing(t, refused.get(k), bounced.get(c)) is not None
+                   for k, c, t in zip(keys[maybe], names[cust[maybe]], current, strict=True)]
     going = np.flatnonzero(held & ~_skipped(cand))
     stages_at, pos = cand["stage"].to_numpy()[going], cand["pos"].to_numpy()[going]
     going = going[np.lexsort([pos, stages_at])]  # Errores rows by stage, then book order
@@ -500,7 +566,10 @@ def _late_reasons(
         return out
     stage = cand["stage"].to_numpy()
     chains = pd.factorize(stages["chain"])[0]
-    slot = cand["pos"].to_numpy() * (chains.max() + 1) + chains[stage]  # invoice and chain
+    # invoice and chain; in place, like `named` below: each temporary of millions of rows
+    # is fresh memory the kernel must hand over (page faults, sys time) at 1M invoices
+    slot = cand["pos"].to_numpy() * (chains.max() + 1)
+    slot += chains[stage]
     # per slot, the stage of its first going row (rows come stage by stage, latest stage
     # of a chain first), in a table over the slots: each late row looks its slot up there
     # instead of a binary search among the going slots (millions of rows at 1M)
@@ -509,7 +578,8 @@ def _late_reasons(
     instead[slot[first]] = stage[first]
     late = np.flatnonzero(passed)
     named = instead[slot[late]]
-    out[late] = np.where(named >= 0, 1 + named, 0)
+    named += 1  # no stage going instead (-1) becomes 0, LATE; stage s becomes 1 + s
+    out[late] = named
     return out
 
 
@@ -592,7 +662,7 @@ def skipped_batch(cand: pd.DataFrame, reasons: np.ndarray, rows: np.ndarray,
     first = rows[starts]
     cust, stage = cand["cust"].to_numpy()[first], cand["stage"].to_numpy()[first]
     to = customers["to"].map(lambda t: "; ".join(t) if isinstance(t, tuple) else "")
-    lines = cand[["pos", "stage"]]
+    lines = cand[["pos", "stage", "key"] if "key" in cand else ["pos", "stage"]]
     return Skipped(
         code=_pick(stages["code"], stage), recipient=_pick(customers.index, cust),
         to=_pick(to, cust), template=_pick(stages["template"], stage),
@@ -611,28 +681,27 @@ def _pick(values: object, at: np.ndarray | slice) -> np.ndarray:
     return np.asarray(values, dtype=object)[at]
 
 
-class Draft(NamedTuple):
-    """One notice before the contact rules: its customer's values and its `Part`, so that
-    the rules build each Outgoing once (a customer's notices combine into one email, or
-    wait `pendiente`)."""
+class Drafts(NamedTuple):
+    """The notices before the contact rules, in plan order: each one's `Part`, and per
+    notice its customer (a row of the planner's customer table), state (a number into
+    STATES) and reason. Columns, not an object per notice: the rules combine each
+    customer's notices into one email, or let each wait `pendiente`."""
 
-    customer: str
-    state: SendState
-    reason: Reason | None
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    name: str
-    part: Part
+    parts: list[Part]
+    cust: np.ndarray
+    state: np.ndarray
+    reason: list[Reason | None]
 
 
 def group(
     cand: pd.DataFrame, starts: np.ndarray, row_keys: np.ndarray, inv: pd.DataFrame,
-    stages: pd.DataFrame, customers: pd.DataFrame,
-) -> list[Draft]:
-    """One Draft per message of `cand` (rows in plan order, each message beginning at
-    `starts`; `row_keys`: the ledger key of each row)."""
+    stages: pd.DataFrame,
+) -> Drafts:
+    """The notices of `cand` (rows in plan order, each notice beginning at `starts`;
+    `row_keys`: the ledger key of each row)."""
     if cand.empty:
-        return []
+        none = np.zeros(0, dtype="int64")
+        return Drafts([], none, none, [])
     keys = row_keys.tolist()
     lines = _lines(inv, cand["pos"].to_numpy())
     bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(keys)], strict=True))
@@ -642,20 +711,17 @@ def group(
         _pick(stages["code"], stage).tolist(), _pick(stages["template"], stage).tolist(),
         [tuple(lines[start:stop]) for start, stop in bounds],
         [unique_keys(keys[start:stop]) for start, stop in bounds], strict=True))
-    cust = cand["cust"].to_numpy()[starts]
-    heads = (_pick(customers.index, cust), STATES[cand["state"].to_numpy()[starts]],
-             _pick(cand["reason"], starts), _pick(customers["to"], cust),
-             _pick(customers["cc"], cust), _pick(customers["name"], cust))
-    return records(Draft, zip(*(h.tolist() for h in heads), parts, strict=True))
+    return Drafts(parts, cand["cust"].to_numpy()[starts], cand["state"].to_numpy()[starts],
+                  _pick(cand["reason"], starts).tolist())
 
 
-def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
-              context: dict[str, object]) -> Outgoing:
-    """One email carrying `drafts` (one customer's, most severe first) as its parts: the
-    first one's code and template, every part's invoices (each once) and keys."""
-    first, parts = drafts[0], tuple(d.part for d in drafts)
+def _outgoing(parts: list[Part], customer: _Customer, state: SendState,
+              why: Reason | None, context: dict[str, object]) -> Outgoing:
+    """One email to `customer` carrying `parts` (most severe first): the first one's code
+    and template, every part's invoices (each once) and keys."""
+    first = parts[0]
     if len(parts) == 1:
-        lines, keys = first.part.lines, first.part.keys
+        lines, keys = first.lines, first.keys
     else:
         # each invoice row has one shared Line and validation leaves no two rows alike,
         # so the same invoice is the same object: kept once by identity, not by hashing
@@ -664,52 +730,62 @@ def _outgoing(drafts: list[Draft], state: SendState, why: Reason | None,
         keys = tuple(key for p in parts for key in p.keys)
     addressed = state != SendState.ERROR
     return Outgoing(
-        kind=Kind.NOTICE, code=first.part.code, recipient=first.customer,
-        to=first.to if addressed else (), cc=first.cc if addressed else (),
-        template=first.part.template, lines=lines, keys=keys, state=state, reason=why,
-        parts=parts, context=context,
+        kind=Kind.NOTICE, code=first.code, recipient=customer.id,
+        to=customer.to if addressed else (), cc=customer.cc if addressed else (),
+        template=first.template, lines=lines, keys=keys, state=state, reason=why,
+        parts=tuple(parts), context=context,
     )
 
 
-def _as_drafted(draft: Draft) -> Outgoing:
-    return _outgoing([draft], draft.state, draft.reason, _context(draft))
+class _Customer(NamedTuple):
+    """What an email takes from its customer's row of the planner's customer table."""
 
+    id: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    name: str
 
-def _context(draft: Draft) -> dict[str, object]:
-    return {"customer": draft.customer, "customer_name": draft.name}
+    def context(self) -> dict[str, object]:
+        return {"customer": self.id, "customer_name": self.name}
 
 
 def _lines(inv: pd.DataFrame, pos: np.ndarray) -> list[Line]:
     """The Line of each row `pos` of `inv`; one shared Line object per distinct invoice row."""
     unique, inverse = np.unique(pos, return_inverse=True)
-    rows = inv.iloc[unique]
+
+    def texts(column: str) -> list[str]:  # only the rows' cells, not a copy of the frame
+        return inv[column].to_numpy(dtype=object)[unique].tolist()
+
     columns = (
-        rows["invoice"].to_numpy(dtype=object).tolist(),
-        rows["customer"].to_numpy(dtype=object).tolist(),
-        rows["due"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["days_overdue"].astype("int64").tolist(),
-        rows["balance"].astype("int64").tolist(),
-        rows["currency"].to_numpy(dtype=object).tolist(),
-        rows["issued"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["promise_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        rows["status"].to_numpy(dtype=object).tolist(),
-        [""] * len(rows),
-        rows["no_contact_date"].to_numpy(dtype="datetime64[D]").astype(object).tolist(),
-        _whole(rows, "instalment"), _whole(rows, "instalment_amount"),
+        texts("invoice"), texts("customer"), _days(inv["due"], unique),
+        inv["days_overdue"].to_numpy(dtype="int64")[unique].tolist(),
+        inv["balance"].to_numpy(dtype="int64")[unique].tolist(),
+        texts("currency"), _days(inv["issued"], unique), _days(inv["promise_date"], unique),
+        texts("status"), [""] * len(unique), _days(inv["no_contact_date"], unique),
+        _whole(inv, "instalment", unique), _whole(inv, "instalment_amount", unique),
     )
     shared = lines_of(columns)
     return list(map(shared.__getitem__, inverse.tolist()))
 
 
-def _whole(rows: pd.DataFrame, column: str) -> list[int]:
-    """An integer column of instalment rows (0 on invoice rows, or when there are none)."""
-    if column not in rows:
+def _days(dates: pd.Series, rows: np.ndarray) -> list[date | None]:
+    """A date column at `rows` as `date` objects (None for a blank): one object per
+    distinct day (a few hundred), not one per row."""
+    days = dates.to_numpy(dtype="datetime64[D]")[rows]
+    codes, distinct = pd.factorize(days.view("int64"))  # NaT is a value of its own
+    return distinct.view("datetime64[D]").astype(object)[codes].tolist()
+
+
+def _whole(inv: pd.DataFrame, column: str, rows: np.ndarray) -> list[int]:
+    """An integer column of instalment rows at `rows` (0 on invoice rows, or when there
+    are none)."""
+    if column not in inv:
         return [0] * len(rows)
-    return rows[column].fillna(0).astype("int64").tolist()
+    return inv[column].take(rows).fillna(0).astype("int64").tolist()
 
 
 def apply_contact_rules(
-    drafts: list[Draft],
+    drafts: Drafts,
     customers: pd.DataFrame,
     now: datetime,
     book: Book,
@@ -719,28 +795,37 @@ def apply_contact_rules(
     """One customer email at a time: each customer's `listo` notices go together as one
     message (most severe first) when its window and frequency caps allow a contact now;
     otherwise each waits `pendiente` with the rule named and when it may go."""
-    ready: dict[str, list[Draft]] = {}
-    out = []
-    for draft in drafts:
-        if draft.state is SendState.READY:
-            ready.setdefault(draft.customer, []).append(draft)
-        else:
-            out.append(_as_drafted(draft))
+    # plain lists per customer row, not a .at per customer (nor Series.to_dict, which
+    # boxes each value)
+    who = records(_Customer, zip(customers.index.tolist(), customers["to"].tolist(),
+                                 customers["cc"].tolist(), customers["name"].tolist(),
+                                 strict=True))
+    waiting = np.flatnonzero(drafts.state != _READY)
+    out = [_outgoing([drafts.parts[i]], who[c], STATES[state], drafts.reason[i],
+                     who[c].context())
+           for i, c, state in zip(waiting.tolist(), drafts.cust[waiting].tolist(),
+                                  drafts.state[waiting].tolist(), strict=True)]
+    # the listo notices by customer, each customer's most severe first (one stable sort:
+    # plan order among equals; not a sort per customer)
+    ready = np.flatnonzero(drafts.state == _READY)
+    rank = np.array([severity[part.code] for part in drafts.parts], dtype=float)
+    ready = ready[np.lexsort([rank[ready], drafts.cust[ready]])]
+    cust = drafts.cust[ready]
+    starts = run_starts(cust).tolist()
     gate = _Gate(now, book.config)
-    # lookup tables, not a .at per customer (nor Series.to_dict, which boxes each value)
-    names = customers.index.tolist()
-    zones = dict(zip(names, customers["zone"].tolist(), strict=True))
-    rules = dict(zip(names, customers["rules"].tolist(), strict=True))
-    for customer, notices in ready.items():
-        sent = list(history.contacts.get(customer, ()))
-        held, later = gate.check(zones[customer], rules[customer], sent)
+    zones, rules = customers["zone"].tolist(), customers["rules"].tolist()
+    order = ready.tolist()
+    stops = [*starts[1:], len(order)] if starts else []
+    for start, stop, c in zip(starts, stops, cust[starts].tolist(), strict=True):
+        customer, parts = who[c], [drafts.parts[i] for i in order[start:stop]]
+        held, later = gate.check(zones[c], rules[c],
+                                 list(history.contacts.get(customer.id, ())))
         if held is None:
-            notices.sort(key=lambda d: severity[d.part.code])
-            out.append(_outgoing(notices, SendState.READY, None, _context(notices[0])))
+            out.append(_outgoing(parts, customer, SendState.READY, None, customer.context()))
             continue
-        out.extend(_outgoing([notice], SendState.PENDING, held,
-                             {**_context(notice), "next_allowed": later})
-                   for notice in notices)
+        out.extend(_outgoing([part], customer, SendState.PENDING, held,
+                             {**customer.context(), "next_allowed": later})
+                   for part in parts)
     return out
 
 
