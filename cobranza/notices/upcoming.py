@@ -110,36 +110,35 @@ def _in_ledger(heads: np.ndarray, anchor: np.ndarray, rows: np.ndarray, code: st
 
 
 def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | None = None,
-               status: StatusCodes | None = None) -> np.ndarray:
-    """Per invoice row: why it gets no automatic notice (a Reason), or None. The
-    invoice's Estatus first, then its customer (Avisos automáticos, Segmento).
+               status: StatusCodes | None = None) -> tuple[np.ndarray, list[Reason | None]]:
+    """Per invoice row: why it gets no automatic notice, as a code into the returned
+    distinct reasons (a Reason, or None: no exclusion). The invoice's Estatus first, then
+    its customer (Avisos automáticos, Segmento). Codes, not Reasons per row: a Reason
+    hashes in Python, and a few distinct ones are worded once.
     `customer_rows`: per invoice row, the first customers row of its Cliente, -1 for none
     (`Book.customer_rows`; None: looked up by Cliente here); `status`: as in
     `next_stages`."""
-    out = _per_value(status_codes(invoices) if status is None else status,
-                     EXCLUDED_STATUSES.get)
+    status_of, values = status_codes(invoices) if status is None else status
+    by_status = [EXCLUDED_STATUSES.get(v) for v in values.tolist()]
     customers = book.customers  # a Cliente's first row decides, as drop_duplicates keeps
     if customer_rows is None:
         customer_rows = first_positions(customers["customer"], invoices["customer"])[0]
     # a customer's exclusion depends on its (Avisos automáticos, Segmento) pair alone
     kinds, first = distinct_rows(customers["auto_notices"], customers["segment"])
-    per_kind = [exclusion(auto, str(segment), book.config) for auto, segment in zip(
+    by_kind = [exclusion(auto, str(segment), book.config) for auto, segment in zip(
         customers["auto_notices"].to_numpy(dtype=object)[first],
         customers["segment"].to_numpy(dtype=object)[first], strict=True)]
-    by_customer = np.array([*per_kind, None], dtype=object)[np.append(kinds, len(per_kind))]
-    of_customer = by_customer[customer_rows]  # -1: the trailing None
+    reasons = [*by_status, *by_kind, None]
+    none = len(reasons) - 1
+    # Estatus without an exclusion and a blank Estatus (code -1) pick the trailing None
+    out = np.array([i if r is not None else none for i, r in enumerate(by_status)] + [none],
+                   dtype=np.int64)[status_of]
+    # customer row -1 (not in Clientes) picks the trailing None too
+    of_customer = np.append(kinds + len(by_status), none)[customer_rows]
     open_ = (invoices["balance"] > 0).to_numpy()
-    unexcluded = pd.isna(out)  # None: no Estatus exclusion
+    unexcluded = out == none
     out[open_ & unexcluded] = of_customer[open_ & unexcluded]
-    return out
-
-
-def _per_value(factorized: StatusCodes, reason_of) -> np.ndarray:
-    """`reason_of(value)` for each row (`factorized`: codes, distinct values), computed
-    once per distinct value."""
-    codes, values = factorized
-    reasons = np.array([reason_of(v) for v in values.tolist()] + [None], dtype=object)
-    return reasons[codes]  # code -1 (a blank cell) picks the trailing None
+    return out, reasons
 
 
 def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
@@ -165,8 +164,9 @@ def next_notice_text(book: Book, invoices: pd.DataFrame, as_of: date,
         day, r = divmod(k, len(codes) + 1)
         texts[i] = f"{codes[r]} {np.datetime64(day, 'D').item():%d/%m/%Y}"
     out = texts[inverse.reshape(-1)]
-    why = exclusions(book, invoices, customer_rows, status)
-    excluded = np.flatnonzero(~pd.isna(why))
-    worded = {r: no_notices_text(r) for r in set(why[excluded].tolist())}
-    out[excluded] = [worded[r] for r in why[excluded].tolist()]
+    why, reasons = exclusions(book, invoices, customer_rows, status)
+    worded = np.array([None if r is None else no_notices_text(r) for r in reasons],
+                      dtype=object)
+    excluded = np.flatnonzero(pd.notna(worded)[why])
+    out[excluded] = worded[why[excluded]]
     return out
