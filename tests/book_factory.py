@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from cobranza.book.addresses import split_addresses
 from cobranza.book.config import Config
 from cobranza.book.money import decimals
 from cobranza.book.records import Book, InputError, empty_plans
@@ -159,6 +160,8 @@ def make_book(
     cust["emails"] = cust["emails"].where(
         cust["emails"] != "", cust["customer"].str.lower() + "@example.com"
     )
+    for column in ("emails", "cc"):  # as validation keeps them: the valid addresses
+        cust[column] = [";".join(split_addresses(str(t))[0]) for t in cust[column]]
     inv = _frame(invoices, INVOICE_FIELDS, _INVOICE, {"currency": cur},
                  lambda r: r.get("currency") or cur)
     currency_of_invoice = dict(zip(inv["invoice"], inv["currency"], strict=True))

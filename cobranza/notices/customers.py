@@ -85,6 +85,13 @@ def valid_emails(text: object) -> tuple[str, ...]:
     return split_addresses(text)[0] if text else ()  # most Email CC cells are blank
 
 
+def validated_emails(text: object) -> tuple[str, ...]:
+    """The addresses of a validated Email or Email CC cell of `Book.customers`: validation
+    already kept its valid ones, normalized and without duplicates, joined by ";" (no
+    valid address holds a ";"), so they are split, not checked again (~0.3 s at 1M)."""
+    return tuple(text.split(";")) if type(text) is str and text else ()
+
+
 @lru_cache(maxsize=256)
 def zone_of(name: str, default: str) -> ZoneInfo:
     """The customer's Zona horaria, or the company's when blank or unknown."""
@@ -111,7 +118,8 @@ def segment_exclusion(segment: str, without: frozenset[str]) -> Reason | None:
 
 
 def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) -> pd.DataFrame:
-    """One row per customer id in `ids` (index), with the columns of `COLUMNS`."""
+    """One row per customer id in `ids` (index), with the columns of `COLUMNS`
+    (`customers`: `Book.customers`, validated)."""
     wanted = set(ids)
     known = customers[customers["customer"].isin(wanted)].drop_duplicates("customer")
     fields = ("customer", "name", "emails", "cc", "timezone", "country", "auto_notices",
@@ -122,11 +130,11 @@ def customer_table(customers: pd.DataFrame, ids: Iterable[str], config: Config) 
     for customer, name, emails, cc, zone, country, auto, segment, row in zip(
         *(known[f].tolist() for f in fields), strict=True
     ):
-        to = valid_emails(emails)
+        to = validated_emails(emails)
         if country not in rules:
             rules[country] = customer_rules(country, config)
         rows[customer] = (
-            str(name), to, valid_emails(cc), zone_of(str(zone), config.timezone),
+            str(name), to, validated_emails(cc), zone_of(str(zone), config.timezone),
             rules[country], exclusion(auto, str(segment), config), None if to else NO_EMAIL,
             int(row), str(emails),
         )
