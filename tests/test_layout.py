@@ -211,6 +211,7 @@ def test_alerts_by_customer_rows_read_like_the_alerts_own_columns():
     coded = alerts_sheet(alerts, AS_OF, BOOK.customers).tables[0].rows
     assert all(isinstance(c, CodedColumn) for c in coded.columns[1:4])
     assert list(coded) == list(own)
+    assert isinstance(own.columns[0], CodedColumn) and list(own.columns[0]) == list(alerts["type"])
     unnamed = alerts.assign(customer_row=-1)
     rows = alerts_sheet(unnamed, AS_OF, BOOK.customers).tables[0].rows
     assert [r[1:4] for r in rows] == [(r[1], "", "") for r in own]
