@@ -119,7 +119,7 @@ def report_sheets(computed: Computed, sent: frozenset[str] = frozenset()) -> lis
     ledger keys held as final, for Cartera's Próximo aviso)."""
     as_of = computed.now
     return [
-        reports.alerts_sheet(computed.alerts, as_of),
+        reports.alerts_sheet(computed.alerts, as_of, computed.book.customers),
         reports.dashboard_sheet(computed.kpis, as_of),
         reports.agenda_sheet(computed.agenda, as_of),
         portfolio_sheet(computed, sent),

@@ -200,3 +200,18 @@ def test_cartera_by_customer_rows_reads_like_the_invoices_own_columns():
     unnamed = cartera_sheet(invoices, notice, AS_OF, book.customers, np.array([0, -1, 0]))
     assert [r[1:4] for r in unnamed.tables[0].rows] == [
         ("C1", "Uno & Cía", "Ana"), ("C2", "", ""), ("C1", "Uno & Cía", "Ana")]
+
+
+def test_alerts_by_customer_rows_read_like_the_alerts_own_columns():
+    """Alertas' Cliente, Nombre and Cobrador handed over as codes by the alerts'
+    customer_row (per-invoice and per-customer Tipos) read as the alerts' own columns."""
+    alerts = compute_alerts(BOOK, INVOICES, AS_OF)
+    assert len(set(alerts["type"])) > 1
+    own = alerts_sheet(alerts, AS_OF).tables[0].rows
+    coded = alerts_sheet(alerts, AS_OF, BOOK.customers).tables[0].rows
+    assert all(isinstance(c, CodedColumn) for c in coded.columns[1:4])
+    assert list(coded) == list(own)
+    assert isinstance(own.columns[0], CodedColumn) and list(own.columns[0]) == list(alerts["type"])
+    unnamed = alerts.assign(customer_row=-1)
+    rows = alerts_sheet(unnamed, AS_OF, BOOK.customers).tables[0].rows
+    assert [r[1:4] for r in rows] == [(r[1], "", "") for r in own]

@@ -89,9 +89,14 @@ def _rows(columns: Sequence[pd.Series | CodedColumn]) -> ColumnRows:
     return ColumnRows([c if isinstance(c, CodedColumn) else _py(c) for c in columns])
 
 
-def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
-    """Alertas: title, a count per Tipo (all listed), then tblAlertas at a fixed row."""
-    counts = alerts["type"].value_counts()
+def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime,
+                 customers: pd.DataFrame | None = None) -> Sheet:
+    """Alertas: title, a count per Tipo (all listed), then tblAlertas at a fixed row.
+    `customers`: the book's, which the alerts' customer_row number: Cliente, Nombre and
+    Cobrador are then handed over as codes."""
+    kinds = _kinds(alerts["type"])
+    counts = dict(zip(kinds.values, np.bincount(kinds.codes, minlength=len(kinds.values)),
+                      strict=True))
     cells = sheet_header("Alertas de cobranza", as_of)
     cells += [Cell(ALERTS_SUMMARY_ROW, 1, "Tipo", style="label"),
               Cell(ALERTS_SUMMARY_ROW, 2, "Cantidad", style="label")]
@@ -105,7 +110,7 @@ def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
         name="tblAlertas",
         columns=("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda", "Saldo", "Días",
                  "Detalle", "Área"),
-        rows=_rows([a["type"], a["customer"], a["name"], a["collector"], a["invoice"],
+        rows=_rows([kinds, *_alert_customers(a, customers), a["invoice"],
                     a["currency"], _money(a["balance"], a["currency"]), a["days"], a["detail"],
                     a["area"]]),
         row=ALERTS_TABLE_ROW,
@@ -113,6 +118,27 @@ def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime) -> Sheet:
         widths={"Tipo": 26, "Nombre": 42, "Días": 8, "Detalle": 70},
     )
     return Sheet("Alertas", cells=cells, tables=[table])
+
+
+def _kinds(types: pd.Series) -> CodedColumn:
+    """Tipo by its codes: the few Tipos are the same few text objects (one per alert
+    function), so one hash pass numbers them for both the counts and the writer."""
+    codes, kinds = pd.factorize(types.to_numpy(dtype=object))
+    blank = len(kinds)  # NaN (code -1): the trailing None, counted there
+    return CodedColumn([*kinds.tolist(), None], np.where(codes < 0, blank, codes))
+
+
+def _alert_customers(alerts: pd.DataFrame, customers: pd.DataFrame | None
+                     ) -> list[pd.Series | CodedColumn]:
+    """Cliente, Nombre and Cobrador: by the alerts' customer_row when `customers` are
+    given, else the alerts' own columns."""
+    if customers is None:
+        return [alerts["customer"], alerts["name"], alerts["collector"]]
+    rows = alerts["customer_row"].to_numpy()
+    # a customer without a row (-1) has no Nombre or Cobrador, but its Cliente is its own
+    named = bool((rows >= 0).all())
+    return [of_customers(customers, rows, "customer") if named else alerts["customer"],
+            of_customers(customers, rows, "name"), of_customers(customers, rows, "collector")]
 
 
 def agenda_sheet(agenda: pd.DataFrame, as_of: date | datetime) -> Sheet:

@@ -31,7 +31,7 @@ from cobranza.vocabulary import AlertType, Status
 
 ALERT_COLUMNS = [
     "type", "customer", "name", "collector", "invoice", "currency", "balance", "days",
-    "detail", "area", "due", "days_overdue", "promise_date",
+    "detail", "area", "due", "days_overdue", "promise_date", "customer_row",
 ]
 
 # Overdue statuses the team still works itself (Sin gestión, Candidata a terceros).
@@ -42,7 +42,10 @@ WORKABLE = (Status.OVERDUE, Status.IN_ACTION, Status.BROKEN_PROMISE, Status.PLAN
 NOT_FOR_ACTION = (Status.DISPUTED, Status.PAYMENT_REPORTED, Status.PROMISED,
                   Status.THIRD_PARTY, Status.WRITTEN_OFF, Status.PLAN)
 # Invoice columns every per-invoice alert row carries (due, days_overdue and promise_date
-# are for the digests, which print them; the Alertas sheet shows the others).
+# are for the digests, which print them; the Alertas sheet shows the others). Every row
+# also carries its customer's row in book.customers (`customer_row`, -1: none; from
+# `Book.customer_rows`, where compute_invoices took Nombre and Cobrador): the Alertas
+# sheet hands Cliente, Nombre and Cobrador to the writer by it, no text hashed again.
 ROW_COLUMNS = ["customer", "name", "collector", "invoice", "currency", "balance", "area",
                "due", "days_overdue", "promise_date"]
 
@@ -97,8 +100,19 @@ class AlertContext(InvoiceRollups):
         return self.invoices["days_overdue"]
 
     def rows(self, mask: np.ndarray, *extra: str) -> pd.DataFrame:
-        """ROW_COLUMNS (+ extra) of the invoices in `mask`, in alert order."""
-        return self.sorted_rows(mask, [*ROW_COLUMNS, *extra])
+        """ROW_COLUMNS (+ extra) and customer_row of the invoices in `mask`, in alert
+        order."""
+        positions = self.sorted_positions(mask)
+        rows = self.invoices[[*ROW_COLUMNS, *extra]].take(positions)
+        rows["customer_row"] = self.book.customer_rows[positions]
+        return rows
+
+    def per_customer(self, mask: np.ndarray) -> pd.DataFrame:
+        """InvoiceRollups.per_customer plus customer_row (of each group's first invoice:
+        all of a customer's invoices name the same row)."""
+        cust, first = self._per_customer(mask)
+        cust["customer_row"] = self.book.customer_rows[first]
+        return cust
 
 
 # One Tipo's rows: ALERT_COLUMNS -> a column (Series on the rows' index). The Tipos are
@@ -117,9 +131,9 @@ def _elapsed(since: pd.Series, as_of: date) -> pd.Series:
 
 def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
            invoice: pd.Series | str = "") -> AlertRows:
-    """Alert rows from a frame with customer, name, collector, currency, balance (+area, and
-    the invoice's due, days_overdue and promise_date), already in customer, invoice,
-    currency order."""
+    """Alert rows from a frame with customer, name, collector, currency, balance,
+    customer_row (+area, and the invoice's due, days_overdue and promise_date), already in
+    customer, invoice, currency order."""
     index = rows.index
     no_date = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     return {
@@ -137,6 +151,7 @@ def _frame(rows: pd.DataFrame, kind: str, days: pd.Series, detail: pd.Series,
         "due": rows.get("due", no_date),
         "days_overdue": rows.get("days_overdue", pd.Series(pd.NA, index=index)).astype("Int64"),
         "promise_date": rows.get("promise_date", no_date),
+        "customer_row": rows["customer_row"].astype("int64"),
     }
 
 
@@ -331,7 +346,8 @@ def bounced(ctx: AlertContext) -> AlertRows:
     bounced (its latest bounce is named); the row goes when the address leaves the
     customer's Email and Email CC. Saldo: its open balance in the default currency."""
     latest = _latest_bounces(ctx.inbound.bounces)
-    customers = ctx.book.customers.drop_duplicates("customer")
+    customers = ctx.book.customers.assign(customer_row=np.arange(len(ctx.book.customers)))
+    customers = customers.drop_duplicates("customer")
     if not latest:  # the usual cycle: no address scan
         customers = customers.iloc[:0]
     zone, hits, found = ctx.book.config.zone, [], []
@@ -342,7 +358,8 @@ def bounced(ctx: AlertContext) -> AlertRows:
         if bounces:
             hits.append(code)
             found.append(bounces)
-    rows = customers.set_index("customer").loc[hits, ["name", "collector"]].reset_index()
+    rows = customers.set_index("customer").loc[hits, ["name", "collector", "customer_row"]]
+    rows = rows.reset_index()
     currency = ctx.book.config.default_currency
     balances = ctx.credit_positions.set_index("customer")["balance"]
     rows["currency"] = currency
@@ -372,13 +389,16 @@ def plan_broken(ctx: AlertContext) -> AlertRows:
     which = inst.loc[list(zip(broken["plan"], broken["broken_instalment"], strict=True))]
     due = pd.Series(which["due"].to_numpy(dtype="datetime64[ns]"), index=broken.index)
     days = _elapsed(due, ctx.day)
-    customers = ctx.book.customers.drop_duplicates("customer").set_index("customer")
+    customers = ctx.book.customers.assign(customer_row=np.arange(len(ctx.book.customers)))
+    mine = customers.drop_duplicates("customer").set_index("customer").reindex(
+        broken["customer"])
     rows = pd.DataFrame({
         "customer": broken["customer"],
-        "name": customers["name"].reindex(broken["customer"]).fillna("").to_numpy(),
-        "collector": customers["collector"].reindex(broken["customer"]).fillna("").to_numpy(),
+        "name": mine["name"].fillna("").to_numpy(),
+        "collector": mine["collector"].fillna("").to_numpy(),
         "currency": broken["currency"], "balance": broken["balance"],
         "due": due, "days_overdue": days,
+        "customer_row": mine["customer_row"].fillna(-1).to_numpy(dtype="int64"),
     }, index=broken.index).astype({"name": "str", "collector": "str"})
     detail = pd.Series([
         f"Convenio {plan}: la cuota {n} de {format_amount(int(amount), cur)} venció el "

@@ -178,13 +178,21 @@ class InvoiceRollups:
         customer, customers = self.customer_codes
         return order[stable_order(customer[order], len(customers))]
 
+    def sorted_positions(self, mask: np.ndarray) -> np.ndarray:
+        """Positions of the invoices in `mask`, sorted by customer, invoice, currency."""
+        return self.order[mask[self.order]]
+
     def sorted_rows(self, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
         """`columns` of the invoices in `mask`, sorted by customer, invoice, currency."""
-        return self.invoices[columns].take(self.order[mask[self.order]])
+        return self.invoices[columns].take(self.sorted_positions(mask))
 
     def per_customer(self, mask: np.ndarray) -> pd.DataFrame:
         """Invoices in `mask` rolled up per customer and currency, in text order: customer,
         currency, name, collector (of the first row), balance (sum), count, days (max)."""
+        return self._per_customer(mask)[0]
+
+    def _per_customer(self, mask: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+        """`per_customer`, and the position of each group's first row."""
         pos = self._by_pair[mask[self._by_pair]]  # grouped, each group in row order
         keys = self._pair_codes[0][pos]
         starts = run_starts(keys)
@@ -194,4 +202,4 @@ class InvoiceRollups:
             balance=group_reduce(np.add, inv["balance"].to_numpy()[pos], starts),
             count=np.diff(np.r_[starts, len(pos)]).astype("int64"),
             days=_group_max(inv["days_overdue"].take(pos), keys, starts),
-        )
+        ), pos[starts]
