@@ -267,6 +267,7 @@ class Parsed:
     keep: bool = False  # bad cells get a default and the row stays
     shown: pd.Series | None = None  # what to show as the value instead of the raw cell
     blank: np.ndarray | None = None  # blank cells, when the parser already knows them
+    keys: tuple[np.ndarray, pd.Index] | None = None  # `Table.keys` of values, when known
 
 
 def _text(raw: pd.Series, config: Config) -> Parsed:
@@ -333,7 +334,11 @@ def _currency(raw: pd.Series, config: Config) -> Parsed:
     wrong = np.array([code is None for code in found], dtype=bool)
     values = pd.Series(upper[codes], index=raw.index, dtype=str)
     bad = pd.Series(wrong[codes], index=raw.index)
-    return Parsed(values, bad, f"no es un código de moneda ({CURRENCY_HINT}).")
+    # The values' keys from the cells' few codes: the column is not hashed again. Codes
+    # of the distinct cells number the values in the order they first appear too.
+    value_codes, distinct = pd.factorize(upper)
+    keys = value_codes[codes], pd.Index(distinct, dtype=object)
+    return Parsed(values, bad, f"no es un código de moneda ({CURRENCY_HINT}).", keys=keys)
 
 
 def _result(raw: pd.Series, config: Config) -> Parsed:
@@ -546,6 +551,8 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
     issues = []
     for col in spec.values():
         table.frame[col] = parsed[col].values
+        if parsed[col].keys is not None:
+            table._keys[col] = parsed[col].keys
         bad = parsed[col].bad[parsed[col].bad].index
         issues.append(Issue(name, bad, col, parsed[col].problem, parsed[col].keep,
                             parsed[col].shown))
