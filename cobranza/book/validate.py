@@ -979,12 +979,16 @@ def _finish(tables: dict[str, Table], config: Config
             ) -> tuple[dict[str, pd.DataFrame], rec.KeyRows]:
     """Valid rows only, exact money in minor units, final dtypes, records.py column order;
     and the rows each Factura and Cliente named is in (`Book.key_rows`)."""
-    out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
+    out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()
+           if name != "payments"}
+    payments = tables["payments"]  # its Cliente is its invoice's (below): not copied first
+    out["payments"] = (payments.frame.drop(columns="customer")[~payments.bad]
+                       .reset_index(drop=True))
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
     invoices, customers = tables["invoices"], tables["customers"]
     inv["amount"] = to_minor(inv["amount"], invoices.categorical("currency"))
-    pos = tables["payments"].refs("invoice", invoices)  # every payment has one
+    pos = payments.refs("invoice", invoices)  # every payment has one
     pay["amount"] = to_minor(pay["amount"], invoices.categorical("currency", at=pos))
     # Codes as the one string object of the row they name (equal values): the Book keeps
     # no per-cell copy of a Cliente or Factura (1.5 million strings at 1 000 000 invoices)
