@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -266,6 +267,7 @@ class Parsed:
     keep: bool = False  # bad cells get a default and the row stays
     shown: pd.Series | None = None  # what to show as the value instead of the raw cell
     blank: np.ndarray | None = None  # blank cells, when the parser already knows them
+    keys: tuple[np.ndarray, pd.Index] | None = None  # `Table.keys` of values, when known
 
 
 def _text(raw: pd.Series, config: Config) -> Parsed:
@@ -332,7 +334,11 @@ def _currency(raw: pd.Series, config: Config) -> Parsed:
     wrong = np.array([code is None for code in found], dtype=bool)
     values = pd.Series(upper[codes], index=raw.index, dtype=str)
     bad = pd.Series(wrong[codes], index=raw.index)
-    return Parsed(values, bad, f"no es un código de moneda ({CURRENCY_HINT}).")
+    # The values' keys from the cells' few codes: the column is not hashed again. Codes
+    # of the distinct cells number the values in the order they first appear too.
+    value_codes, distinct = pd.factorize(upper)
+    keys = value_codes[codes], pd.Index(distinct, dtype=object)
+    return Parsed(values, bad, f"no es un código de moneda ({CURRENCY_HINT}).", keys=keys)
 
 
 def _result(raw: pd.Series, config: Config) -> Parsed:
@@ -474,31 +480,47 @@ def _header_positions(columns: list[str]) -> dict[str, int]:
     return out
 
 
-def _has_input(raw: pd.DataFrame, used: list[int]) -> np.ndarray:
+def _blanks(kind: str, parsed: Parsed, raw: pd.Series, rows: np.ndarray | None = None
+            ) -> np.ndarray:
+    """Per cell (of the positions `rows` only, when given) whether it is blank, from what
+    its parser found: text values are "" exactly when the cell is blank, and the date
+    and money parsers sorted the cells already; the other kinds look at the cells."""
+    if kind == "text":  # (compared as objects: faster than the str dtype's ==)
+        values = parsed.values.to_numpy(dtype=object)
+        return (values if rows is None else values[rows]) == ""
+    if parsed.blank is not None:
+        return parsed.blank if rows is None else parsed.blank[rows]
+    return blank_mask(raw if rows is None else raw.iloc[rows]).to_numpy()
+
+
+def _has_input(blank: dict[str, np.ndarray], others: list[Callable[[np.ndarray], np.ndarray]],
+               size: int) -> np.ndarray:
     """Rows with a value in some input column: a row holding only formula results (the
-    template's Facturas row 2) or unknown columns is not a record."""
-    if len(used) == raw.shape[1] - 1:
-        return np.ones(len(raw), dtype=bool)  # the reader already dropped fully empty rows
-    blank = np.ones(len(raw), dtype=bool)
-    for pos in used:  # narrow down: only rows blank so far are looked at again
-        rows = np.flatnonzero(blank)
+    template's Facturas row 2) or unknown columns is not a record. `blank`: the blank
+    cells of the present required columns; `others`: the blanks of the other present
+    columns at given rows, asked only of rows blank so far."""
+    empty = np.logical_and.reduce([np.ones(size, dtype=bool), *blank.values()])
+    for blanks_at in others:
+        rows = np.flatnonzero(empty)
         if not len(rows):
             break
-        blank[rows] = blank_mask(raw.iloc[rows, pos]).to_numpy()
-    return ~blank
+        empty[rows] = blanks_at(rows)
+    return ~empty
 
 
 def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Config) -> None:
-    """Map headers to internal columns, parse every column and flag its bad cells."""
+    """Map headers to internal columns, parse every column and flag its bad cells.
+
+    Rows with no input (see `_has_input`) are no records: their cells are told from the
+    parsed columns, and in the rare sheet that has such rows, the sheet is loaded again
+    without them (a reader drops the fully empty rows already)."""
     columns, spec = list(raw.columns[:-1]), TABLES[name][1]
+    kinds = {col: KINDS.get(name, {}).get(col, "text") for col in spec.values()}
     positions = _header_positions(columns)
-    used = [p for p in (positions.get(k.rstrip("*")) for k in spec) if p is not None]
-    records = _has_input(raw, used)
-    if not records.all():  # else no copy: a mask copies the whole grid (~100 MB at 1M rows)
-        raw = raw[records]
     index = pd.RangeIndex(len(raw))
     raw_cols: dict[str, pd.Series] = {"row": pd.Series(raw.iloc[:, -1].to_numpy(), index=index)}
     headers: dict[str, str] = {}
+    present: list[tuple[str, str]] = []  # (internal column, kind) of the columns found
     for key, col in spec.items():
         pos = positions.get(key.rstrip("*"))
         headers[col] = str(columns[pos]).strip() if pos is not None else label(key)
@@ -506,28 +528,39 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
         # copy=False: a view of the sheet's cells (pandas 3 copies an array by default:
         # a pass over a million scattered objects per column)
         raw_cols[col] = pd.Series(data, index=index, dtype=object, copy=False)
-    # copy=False: the raw columns stay views of the sheet's grid (no 2-D block copy).
-    table = Table(sheet, pd.DataFrame(raw_cols, copy=False), headers, pd.DataFrame(index=index),
+        if pos is not None:
+            present.append((col, kinds[col]))
+    raw_frame = pd.DataFrame(raw_cols, copy=False)  # views of the sheet's grid: no copy
+    parsed = {col: CELL_PARSERS[kind](raw_frame[col], config) for col, kind in kinds.items()}
+    required = {col: _blanks(kinds[col], parsed[col], raw_frame[col])
+                for key, col in spec.items() if key.endswith("*")}
+    if len(present) == len(columns):  # the reader already dropped fully empty rows
+        records = np.ones(len(raw), dtype=bool)
+    else:
+        records = _has_input(
+            {col: required[col] for col, _ in present if col in required},
+            [partial(_blanks, kind, parsed[col], raw_frame[col])
+             for col, kind in present if col not in required],
+            len(raw))
+    if not records.all():  # rare: parsed again without them
+        _load_table(run, name, sheet, raw[records], config)
+        return
+    table = Table(sheet, raw_frame, headers, pd.DataFrame(index=index),
                   pd.Series(False, index=index))
     run.tables[name] = table
     issues = []
-    for key, col in spec.items():
-        kind = KINDS.get(name, {}).get(col, "text")
-        parsed = CELL_PARSERS[kind](table.raw[col], config)
-        values = table.frame[col] = parsed.values
-        bad = parsed.bad[parsed.bad].index
-        issues.append(Issue(name, bad, col, parsed.problem, parsed.keep, parsed.shown))
-        if key.endswith("*"):
-            # Text values are "" exactly when the cell is blank: skip a second pass.
-            if kind == "text":  # (compared as objects: faster than the str dtype's ==)
-                blank = pd.Series(values.to_numpy(dtype=object) == "", index=index)
-            elif parsed.blank is not None:  # the parser already sorted the cells
-                blank = pd.Series(parsed.blank, index=index)
-            else:
-                blank = blank_mask(table.raw[col])
-            hint = _REQUIRED_HINT.get(kind, "")
+    for col in spec.values():
+        table.frame[col] = parsed[col].values
+        if parsed[col].keys is not None:
+            table._keys[col] = parsed[col].keys
+        bad = parsed[col].bad[parsed[col].bad].index
+        issues.append(Issue(name, bad, col, parsed[col].problem, parsed[col].keep,
+                            parsed[col].shown))
+        if col in required:
+            blank = required[col]
+            hint = _REQUIRED_HINT.get(kinds[col], "")
             problem = f"falta el dato (obligatorio{hint})."
-            issues.append(Issue(name, blank[blank].index, col, problem))
+            issues.append(Issue(name, index[blank], col, problem))
     table.frame["row"] = raw_cols["row"].astype("int64")
     for issue in issues:
         run.apply(issue)
@@ -946,12 +979,16 @@ def _finish(tables: dict[str, Table], config: Config
             ) -> tuple[dict[str, pd.DataFrame], rec.KeyRows]:
     """Valid rows only, exact money in minor units, final dtypes, records.py column order;
     and the rows each Factura and Cliente named is in (`Book.key_rows`)."""
-    out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()}
+    out = {name: t.valid.reset_index(drop=True) for name, t in tables.items()
+           if name != "payments"}
+    payments = tables["payments"]  # its Cliente is its invoice's (below): not copied first
+    out["payments"] = (payments.frame.drop(columns="customer")[~payments.bad]
+                       .reset_index(drop=True))
     inv, pay, cust = out["invoices"], out["payments"], out["customers"]
     # Categorical currencies: to_minor's string work runs once per currency, not per row.
     invoices, customers = tables["invoices"], tables["customers"]
     inv["amount"] = to_minor(inv["amount"], invoices.categorical("currency"))
-    pos = tables["payments"].refs("invoice", invoices)  # every payment has one
+    pos = payments.refs("invoice", invoices)  # every payment has one
     pay["amount"] = to_minor(pay["amount"], invoices.categorical("currency", at=pos))
     # Codes as the one string object of the row they name (equal values): the Book keeps
     # no per-cell copy of a Cliente or Factura (1.5 million strings at 1 000 000 invoices)
