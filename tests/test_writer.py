@@ -7,6 +7,7 @@ import posixpath
 import re
 import zipfile
 import zlib
+from concurrent.futures import Future
 from datetime import date, datetime
 from pathlib import Path
 
@@ -336,3 +337,32 @@ def test_a_sheet_taking_a_freed_part_name_keeps_it(book: Path) -> None:
     wb = openpyxl.load_workbook(book)
     assert [wb[s]["A2"].value for s in ("Uno", "Dos")] == ["a", "b2"]
     assert {name for s in ("Uno", "Dos") for name in wb[s].tables} == {"tblUno", "tblDos"}
+
+
+def test_a_big_member_never_waits_on_more_than_a_few_pieces() -> None:
+    """The writer's thread stops making XML while the workers are more than `_AHEAD`
+    pieces behind (at 1 000 000 invoices an unbounded backlog held ~0.5 GB of XML)."""
+    class LazyPool:  # a piece is deflated only when someone waits for it
+        def __init__(self) -> None:
+            self.pending = self.most = 0
+
+        def submit(self, fn, *args) -> Future:
+            pool = self
+
+            class Lazy(Future):
+                def result(self, timeout=None):
+                    if not self.done():
+                        self.set_result(fn(*args))
+                        pool.pending -= 1
+                    return super().result(timeout)
+
+            pool.pending += 1
+            pool.most = max(pool.most, pool.pending)
+            return Lazy()
+
+    pool = LazyPool()
+    chunks = [bytes([i]) * xlsx_package._PIECE for i in range(3 * xlsx_package._AHEAD)]
+    packed = xlsx_package._packing(pool, iter(chunks))
+    assert pool.most <= xlsx_package._AHEAD + 1
+    assert packed.inflated() == b"".join(chunks)
+    assert packed.crc == zlib.crc32(b"".join(chunks)) and packed.size == len(b"".join(chunks))

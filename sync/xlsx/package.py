@@ -47,6 +47,10 @@ _CHUNK = 1 << 20
 _FAST_DEFLATE_OVER = 1 << 20  # members this big: level 1 (5x faster, ~20% larger), in threads
 _PIECE = 1 << 20  # big members are deflated in independent pieces (+0.3% size),
 _WORKERS = 2  # two threads at a time
+# Pieces handed to the workers beyond the oldest unfinished one: past that, this thread
+# waits (letting them run) instead of piling up XML they have not deflated yet; the
+# workers need the GIL at each piece, and this thread holds it while making the XML.
+_AHEAD = 32
 _NEW_MEMBER_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so identical content gives identical bytes
 
 
@@ -384,6 +388,8 @@ def _packing(pool: ThreadPoolExecutor, chunks: Iterator[bytes]) -> _Packed:
         for i in range(0, len(view), _PIECE):
             if waiting is not None:
                 pieces.append(pool.submit(_deflate, waiting, False))
+                if len(pieces) > _AHEAD:  # wait for the workers rather than hold the XML
+                    pieces[-_AHEAD - 1].result()
             waiting = view[i:i + _PIECE]
     if waiting is not None:
         pieces.append(pool.submit(_deflate, waiting, True))
