@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ import pandas as pd
 
 from cobranza.book.config import WORKBOOK_ID
 from cobranza.book.records import Book, InputError
+from cobranza.book.validate import Validation
 from cobranza.inbound.records import Inbound
 from cobranza.layout import reports, sends
 from cobranza.layout.portfolio import CARTERA_SOURCES, cartera_sheet
@@ -28,6 +30,7 @@ from cobranza.notices.messages import Outgoing, Skipped
 from cobranza.notices.planner import History, plan_notices
 from cobranza.notices.stages import CHAINS
 from cobranza.notices.upcoming import next_notice_text
+from cobranza.rendering.render import precompile
 from cobranza.rules.agenda import compute_agenda
 from cobranza.rules.alerts import AlertContext, compute_alerts
 from cobranza.rules.invoices import compute_invoices
@@ -262,9 +265,7 @@ def run_cycle(
     path = Path(path)
     holiday_cache.install()
     with progress(3, f"Sincronizando {path.name}") as bar:
-        book = read_book(path)
-        if write:  # a package that could not be written back: stop before sending
-            check_writable(path, OUTPUT_SHEETS, () if book.config.workbook_id else (WORKBOOK_ID,))
+        book = read_book(path, meanwhile=partial(_prepare, path, write))
         bar.advance()
         now = localize(at, book)
         if transport is None and not dry_run:
@@ -288,6 +289,16 @@ def run_cycle(
             prune(archive, now.date(), book.config.archive_months)
         bar.advance()
     return result
+
+
+def _prepare(path: Path, write: bool, validation: Validation) -> None:
+    """What a cycle can do before Facturas is validated (`read_book`'s `meanwhile`): stop
+    before sending when the package could not be written back, and compile the
+    Plantillas texts the messages will render."""
+    if write:
+        workbook_id = validation.config.workbook_id
+        check_writable(path, OUTPUT_SHEETS, () if workbook_id else (WORKBOOK_ID,))
+    precompile(validation.texts("templates", "subject", "body"))
 
 
 def read_inbox(ledger: Ledger, now: datetime, book: Book) -> tuple[InboxRead | None, str]:

@@ -73,6 +73,25 @@ def test_read_book_of_a_minimal_workbook(tmp_path: Path) -> None:
     assert [e.sheet for e in book.errors] == ["Configuración", "Plantillas"]
 
 
+def test_meanwhile_sees_the_small_sheets_before_facturas(tmp_path: Path) -> None:
+    """`read_book`'s `meanwhile` runs once, with Configuración and the small sheets
+    validated and Facturas not yet: what a cycle prepares while the worker parses it."""
+    sheets = minimal() | {
+        "Plantillas": [["Código", "Asunto", "Cuerpo"],
+                       ["NUEVA", "Factura {{ x }}", "Hola {{ cliente.nombre }}"]],
+        "Configuración": [["Parámetro", "Valor"], ["Zona horaria", "America/Lima"]],
+    }
+    seen = []
+
+    def meanwhile(validation) -> None:
+        seen.append((str(validation.config.zone), validation.texts("templates", "subject", "body"),
+                     validation.texts("invoices", "invoice")))
+
+    book = read_book(write_book(tmp_path / "libro.xlsm", sheets), meanwhile=meanwhile)
+    assert seen == [("America/Lima", ["Factura {{ x }}", "Hola {{ cliente.nombre }}"], [])]
+    assert book.invoices["invoice"].tolist() == ["F1"]
+
+
 def test_read_book_reads_only_the_columns_it_uses(tmp_path: Path) -> None:
     """The formula columns (and any other unread column) are never read: a row with a
     value only there is no record, and the rows keep their Excel numbers; the first of

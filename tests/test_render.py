@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import jinja2
 import pytest
 from book_factory import make_book
 
 from cobranza.notices.messages import Line, Outgoing, notice_key
+from cobranza.rendering import render as rendering
 from cobranza.rendering.render import render_outgoing, render_pair, template_context
 
 AS_OF = date(2026, 11, 25)
@@ -152,3 +154,14 @@ def test_digest_without_template_uses_builtin_text() -> None:
     result = render_outgoing(digest, book("s", "b"), AS_OF)
     assert result.subject == "Mi Empresa S.A. de C.V.: Resumen de cobranza al 25/11/2026"
     assert "- C1 F-100: $1,500.50 MXN, 1 días vencidos\n" in result.body
+
+
+def test_precompiled_texts_are_rendered_from_the_cache_and_a_bad_one_waits_for_its_render():
+    good, bad = "Hola {{ nombre }} (precompilado)", "Hola {{ nombre "
+    rendering._compiled.cache_clear()
+    rendering.precompile([good, bad])
+    assert rendering._compiled.cache_info().currsize == 1
+    assert rendering.render_text(good, {"nombre": "Ana"}) == "Hola Ana (precompilado)"
+    assert rendering._compiled.cache_info().hits == 1
+    with pytest.raises(jinja2.TemplateSyntaxError):
+        rendering.render_text(bad, {"nombre": "Ana"})

@@ -1073,6 +1073,14 @@ class Validation:
             self._check(CHECKS_WITHOUT_INVOICES)
             self._early_checked = True
 
+    def texts(self, name: str, *columns: str) -> list[str]:
+        """The cells of `columns` of the table `name` as parsed so far (rows not yet
+        refused), for work that can start before the Book exists; [] before it is added."""
+        table = self._run.tables.get(name)
+        if table is None:
+            return []
+        return [text for column in columns for text in table.column(column).tolist()]
+
     def book(self) -> rec.Book:
         """The checks across sheets over every sheet added, and the validated Book."""
         for sheet, name in _SHEET_TABLES.items():

@@ -26,8 +26,9 @@ the email's context), plus the planner's ``Outgoing.context``. Instalment notice
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from email.utils import parseaddr
@@ -373,6 +374,15 @@ _GLOBALS = dict(_ENV.globals)
 def _compiled(source: str) -> jinja2.Template:
     """Templates repeat for every message of a run: compile each text once."""
     return _ENV.from_string(source)
+
+
+def precompile(sources: Iterable[str]) -> None:
+    """Compile template texts ahead of their first render (a text that does not compile
+    is left for the render to report)."""
+    for source in sources:
+        # a text that fails here fails again, and is reported, at its render
+        with contextlib.suppress(Exception):
+            _compiled(source)
 
 
 def _variables(context: Mapping[str, Any]) -> dict[str, Any]:

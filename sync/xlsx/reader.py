@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import chain, repeat
 from operator import ne
@@ -47,12 +47,15 @@ _TEMPLATE_HINT = "Agréguela o use la plantilla (cobranza init)."
 _BIG_SHEET = prefetch.BIG_SHEET  # parsed first by the worker, validated last
 
 
-def read_book(path: Path) -> Book:
+def read_book(path: Path, meanwhile: Callable[[Validation], None] | None = None) -> Book:
     """Read and validate the workbook at `path`.
 
     Raises WorkbookError when the run cannot happen at all and WorkbookBusy when the file
     is being written (retry on the next cycle). Bad cells are `Book.errors`. Each sheet
     is validated as soon as it is parsed, while the worker thread parses the next.
+    `meanwhile` is called once every other sheet is validated, before Facturas: on a big
+    book the worker thread is still parsing it then, and this thread has time for work
+    that needs only Configuración and the small sheets.
     """
     name = Path(path).name
     # GC paused: a million new cells, no cycles
@@ -63,6 +66,8 @@ def read_book(path: Path) -> Book:
             if sheet not in (CONFIG_SHEET, _BIG_SHEET):
                 raw[sheet] = sheets.frame(sheet)
                 validation.add(sheet, raw[sheet])
+        if meanwhile is not None:
+            meanwhile(validation)
         if _BIG_SHEET in sheets.found:
             raw[_BIG_SHEET] = sheets.frame(_BIG_SHEET)
         problems = structure_problems(raw)
