@@ -16,12 +16,12 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
 from cobranza import holiday_data
 from cobranza.holiday_data import LibraryHolidays
+from sync.jsonfile import write_json
 
 log = logging.getLogger("cobranza")
 
@@ -94,17 +94,10 @@ class CachedHolidays:
     def _save(self) -> None:
         if self.stamp is None:  # no package to tie the answers to
             return
-        temp = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".holidays-", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(self.data, out)
-            os.replace(temp, self.path)
+            write_json(self.path, self.data)
         except OSError as exc:
             log.debug("No se guardaron los feriados en %s: %s", self.path, exc)
-            if temp is not None:
-                Path(temp).unlink(missing_ok=True)
 
 
 _installed = False

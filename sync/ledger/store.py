@@ -34,7 +34,6 @@ import json
 import os
 import socket
 import sqlite3
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,6 +56,7 @@ from cobranza.notices.planner import History, Refusal
 from cobranza.notices.seeding import SeedMessage
 from cobranza.vocabulary import FINAL_STATES, Kind, Reason, ReasonCode, SendState, reason
 from sync.errors import CobranzaError
+from sync.jsonfile import write_json
 
 LEASE = timedelta(minutes=10)
 ABANDONED = reason(ReasonCode.ABANDONED)
@@ -254,15 +254,7 @@ def _write_location(workbook: Path, location: Location) -> None:
     note = location_path(workbook)
     data = {"ledger": str(location.ledger), "previous": [str(p) for p in location.previous]}
     try:
-        note.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=note.name, suffix=".tmp", dir=note.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, ensure_ascii=False, indent=2)
-            os.replace(tmp, note)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(note, data, ensure_ascii=False, indent=2)
     except OSError as exc:
         raise CobranzaError(
             f"No se pudo anotar en {note} el registro de envíos elegido "

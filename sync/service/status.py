@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cobranza.layout.sends import SentRow, state_counts
 from cobranza.plural import count
 from cobranza.vocabulary import SHOWN_STATES, ReasonCode, SendState
+from sync.jsonfile import write_json
 
 if TYPE_CHECKING:  # sync.cycle imports this module's callers; annotations only
     from sync.cycle import CycleResult
@@ -86,15 +85,7 @@ def save(workbook: Path, state: dict[str, Any]) -> bool:
     """Write the state atomically; False (with a log line) when the disk refuses."""
     target = status_path(workbook)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name, suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(state, fh, ensure_ascii=False, indent=2, default=str)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(target, state, ensure_ascii=False, indent=2, default=str)
     except OSError as exc:
         log.warning("No se pudo guardar el estado en %s: %s", target, exc.strerror or exc)
         return False
