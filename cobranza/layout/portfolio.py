@@ -14,10 +14,10 @@ from cobranza.layout.reports import (
     _money,
     _rows,
     categories,
-    of_customers,
+    customer_columns,
     sheet_header,
 )
-from cobranza.layout.sheets import Cell, CodedColumn, Sheet, Table
+from cobranza.layout.sheets import Cell, Sheet, Table
 from cobranza.plural import count
 
 CARTERA_COLUMNS = ("Factura", "Cliente", "Nombre", "Cobrador", "Emisión", "Vencimiento",
@@ -41,7 +41,7 @@ def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
     table = Table(
         name="tblCartera",
         columns=CARTERA_COLUMNS,
-        rows=_rows([inv["invoice"], *_customer_columns(inv, customers, customer_rows),
+        rows=_rows([inv["invoice"], *customer_columns(inv, customers, customer_rows),
                     inv["issued"], inv["due"], categories(currency),
                     _money(inv["amount"], currency),
                     _money(inv["balance"], currency), inv["days_overdue"],
@@ -58,15 +58,3 @@ def cartera_sheet(invoices: pd.DataFrame, next_notice: np.ndarray,
     cells = sheet_header("Cartera de facturas", as_of)
     cells.append(Cell(2, 4, count(len(inv), "factura"), style="note"))
     return Sheet("Cartera", cells=cells, tables=[table], freeze_row=TABLE_ROW + 1)
-
-
-def _customer_columns(invoices: pd.DataFrame, customers: pd.DataFrame | None,
-                      rows: np.ndarray | None) -> list[pd.Series | CodedColumn]:
-    """Cliente, Nombre and Cobrador: by the customers `rows` when given, else the
-    invoices' own columns."""
-    if customers is None or rows is None:
-        return [invoices["customer"], invoices["name"], invoices["collector"]]
-    # a validated Book's invoices all name a customer row; else Cliente keeps its own text
-    named = bool((rows >= 0).all())
-    return [of_customers(customers, rows, "customer") if named else invoices["customer"],
-            of_customers(customers, rows, "name"), of_customers(customers, rows, "collector")]

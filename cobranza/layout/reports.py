@@ -106,11 +106,12 @@ def alerts_sheet(alerts: pd.DataFrame, as_of: date | datetime,
     cells += [Cell(total_row, 1, "Total", style="label"),
               Cell(total_row, 2, len(alerts), format="int")]
     a = alerts
+    rows = None if customers is None else a["customer_row"].to_numpy()
     table = Table(
         name="tblAlertas",
         columns=("Tipo", "Cliente", "Nombre", "Cobrador", "Factura", "Moneda", "Saldo", "Días",
                  "Detalle", "Área"),
-        rows=_rows([kinds, *_alert_customers(a, customers), a["invoice"],
+        rows=_rows([kinds, *customer_columns(a, customers, rows), a["invoice"],
                     a["currency"], _money(a["balance"], a["currency"]), a["days"], a["detail"],
                     a["area"]]),
         row=ALERTS_TABLE_ROW,
@@ -128,16 +129,15 @@ def _kinds(types: pd.Series) -> CodedColumn:
     return CodedColumn([*kinds.tolist(), None], np.where(codes < 0, blank, codes))
 
 
-def _alert_customers(alerts: pd.DataFrame, customers: pd.DataFrame | None
-                     ) -> list[pd.Series | CodedColumn]:
-    """Cliente, Nombre and Cobrador: by the alerts' customer_row when `customers` are
-    given, else the alerts' own columns."""
-    if customers is None:
-        return [alerts["customer"], alerts["name"], alerts["collector"]]
-    rows = alerts["customer_row"].to_numpy()
-    # a customer without a row (-1) has no Nombre or Cobrador, but its Cliente is its own
+def customer_columns(frame: pd.DataFrame, customers: pd.DataFrame | None,
+                     rows: np.ndarray | None) -> list[pd.Series | CodedColumn]:
+    """Cliente, Nombre and Cobrador of the rows of `frame`: by their `customers` rows when
+    given, else the frame's own columns."""
+    if customers is None or rows is None:
+        return [frame["customer"], frame["name"], frame["collector"]]
+    # a row without a customer (-1) has no Nombre or Cobrador, but its Cliente is its own
     named = bool((rows >= 0).all())
-    return [of_customers(customers, rows, "customer") if named else alerts["customer"],
+    return [of_customers(customers, rows, "customer") if named else frame["customer"],
             of_customers(customers, rows, "name"), of_customers(customers, rows, "collector")]
 
 

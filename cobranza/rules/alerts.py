@@ -91,6 +91,14 @@ class AlertContext(InvoiceRollups):
         return compute_risk(self.book, self.invoices, self.day, self)
 
     @cached_property
+    def first_customers(self) -> pd.DataFrame:
+        """The Book's customers with their row (`customer_row`), the first row of each
+        Cliente only (Correo rebotado and Convenio incumplido name them)."""
+        customers = self.book.customers
+        return customers.assign(customer_row=np.arange(len(customers))).drop_duplicates(
+            "customer")
+
+    @cached_property
     def plans(self) -> Plans:
         """The payment plans at the day (`cobranza.rules.plans`)."""
         return compute_plans(self.book, self.day)
@@ -346,10 +354,8 @@ def bounced(ctx: AlertContext) -> AlertRows:
     bounced (its latest bounce is named); the row goes when the address leaves the
     customer's Email and Email CC. Saldo: its open balance in the default currency."""
     latest = _latest_bounces(ctx.inbound.bounces)
-    customers = ctx.book.customers.assign(customer_row=np.arange(len(ctx.book.customers)))
-    customers = customers.drop_duplicates("customer")
-    if not latest:  # the usual cycle: no address scan
-        customers = customers.iloc[:0]
+    # the usual cycle: no bounce, no address scan
+    customers = ctx.first_customers if latest else ctx.first_customers.iloc[:0]
     zone, hits, found = ctx.book.config.zone, [], []
     for code, emails, cc in zip(customers["customer"], customers["emails"], customers["cc"],
                                 strict=True):
@@ -389,9 +395,7 @@ def plan_broken(ctx: AlertContext) -> AlertRows:
     which = inst.loc[list(zip(broken["plan"], broken["broken_instalment"], strict=True))]
     due = pd.Series(which["due"].to_numpy(dtype="datetime64[ns]"), index=broken.index)
     days = _elapsed(due, ctx.day)
-    customers = ctx.book.customers.assign(customer_row=np.arange(len(ctx.book.customers)))
-    mine = customers.drop_duplicates("customer").set_index("customer").reindex(
-        broken["customer"])
+    mine = ctx.first_customers.set_index("customer").reindex(broken["customer"])
     rows = pd.DataFrame({
         "customer": broken["customer"],
         "name": mine["name"].fillna("").to_numpy(),

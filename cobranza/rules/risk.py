@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cobranza.book.records import Book
+from cobranza.plural import count
 from cobranza.rules.invoices import as_day, contact_touches
 from cobranza.rules.rollups import InvoiceRollups, group_sum, kept_codes, run_starts
 from cobranza.vocabulary import Result, Status
@@ -186,7 +187,7 @@ def _per_value(n: np.ndarray, fmt: Callable[[int], str]) -> np.ndarray:
 
 def _counted(n: np.ndarray, one: str, many: str, text: str = "{}") -> np.ndarray:
     """`text` with "1 <one>" / "<n> <many>" in it, per integer of `n`."""
-    return _per_value(n, lambda v: text.format(f"{v} {one if v == 1 else many}"))
+    return _per_value(n, lambda v: text.format(count(v, one, many)))
 
 
 # The Motivos are built with one f-string per customer or per distinct count: pandas' +

@@ -148,21 +148,26 @@ class InvoiceRollups:
         return text_codes(self.invoices["currency"])
 
     @cached_property
-    def _pair_codes(self) -> tuple[np.ndarray, int]:
-        """Per invoice: one int per (customer, currency) in text-pair order; how many."""
-        customer, customers = self.customer_codes
+    def _pair_codes(self) -> np.ndarray:
+        """Per invoice: one int per (customer, currency), in text-pair order."""
+        customer, _ = self.customer_codes
         currency, currencies = self.currency_codes
-        pairs = customer.astype("int64") * len(currencies) + currency
-        return pairs, len(customers) * len(currencies)
+        return customer.astype("int64") * len(currencies) + currency
+
+    @cached_property
+    def _by_currency(self) -> np.ndarray:
+        """Row positions sorted by currency, ties in row order (the last key of both
+        orders below)."""
+        currency, currencies = self.currency_codes
+        return stable_order(currency, len(currencies))
 
     @cached_property
     def _by_pair(self) -> np.ndarray:
         """Positions sorted by (customer, currency) pair, ties in row order: by currency,
         then by customer, two radix sorts of small codes (pair codes past 65 536, 50 000
         customers in 3 currencies, would sort by timsort, several times slower)."""
-        currency, currencies = self.currency_codes
         customer, customers = self.customer_codes
-        order = stable_order(currency, len(currencies))
+        order = self._by_currency
         return order[stable_order(customer[order], len(customers))]
 
     @cached_property
@@ -171,8 +176,7 @@ class InvoiceRollups:
 
         Stable sorts from the last key to the first; invoices compare as Python strings.
         """
-        currency, currencies = self.currency_codes
-        order = stable_order(currency, len(currencies))
+        order = self._by_currency
         ids = self.invoices["invoice"].to_numpy(dtype=object)[order]
         order = order[np.argsort(ids, kind="stable")]
         customer, customers = self.customer_codes
@@ -182,10 +186,6 @@ class InvoiceRollups:
         """Positions of the invoices in `mask`, sorted by customer, invoice, currency."""
         return self.order[mask[self.order]]
 
-    def sorted_rows(self, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
-        """`columns` of the invoices in `mask`, sorted by customer, invoice, currency."""
-        return self.invoices[columns].take(self.sorted_positions(mask))
-
     def per_customer(self, mask: np.ndarray) -> pd.DataFrame:
         """Invoices in `mask` rolled up per customer and currency, in text order: customer,
         currency, name, collector (of the first row), balance (sum), count, days (max)."""
@@ -194,7 +194,7 @@ class InvoiceRollups:
     def _per_customer(self, mask: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         """`per_customer`, and the position of each group's first row."""
         pos = self._by_pair[mask[self._by_pair]]  # grouped, each group in row order
-        keys = self._pair_codes[0][pos]
+        keys = self._pair_codes[pos]
         starts = run_starts(keys)
         inv = self.invoices
         head = inv[["customer", "currency", "name", "collector"]].take(pos[starts])
