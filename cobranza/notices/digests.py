@@ -258,13 +258,12 @@ def _kinds(alerts: pd.DataFrame) -> _Kinds:
     return codes, [normalize(kind) for kind in kinds]
 
 
-def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...],
-             kinds: _Kinds | None = None) -> pd.DataFrame:
+def _rows_of(alerts: pd.DataFrame, types: tuple[str, ...], kinds: _Kinds) -> pd.DataFrame:
     """The alert rows of `types`, grouped by type in that order, alert order kept within;
     indexed by position (an audience's rows are a subset: their index picks their lines).
-    `kinds`: `_kinds(alerts)`, when already known."""
+    `kinds`: `_kinds(alerts)`."""
     order = {normalize(t): i for i, t in enumerate(types)}
-    codes, distinct = kinds or _kinds(alerts)
+    codes, distinct = kinds
     ranks = np.array([order.get(kind, np.nan) for kind in distinct] + [np.nan])
     rank = ranks[codes]  # code -1 (a blank Tipo) picks the trailing NaN
     keep = np.flatnonzero(~np.isnan(rank))

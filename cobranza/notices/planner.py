@@ -280,14 +280,12 @@ def _contained(keys: np.ndarray, known: Collection[str]) -> np.ndarray:
 
 def candidates(
     inv: pd.DataFrame, stages: pd.DataFrame, today: date, country: str,
-    final_keys: frozenset[str], keys: NoticeKeys, listed: np.ndarray | None = None,
+    final_keys: frozenset[str], keys: NoticeKeys, listed: np.ndarray,
 ) -> pd.DataFrame:
     """One row per (invoice, stage) already due and not final (by its ledger key, built by
     `keys`): pos (row of `inv`), stage and passed (its last meaningful day is before
     today), and key, the ledger key, when there were `final_keys` to check. Stage by
-    stage, each stage's rows in the order of `listed` (rows of `inv`; default: row order)."""
-    if listed is None:
-        listed = np.arange(len(inv))
+    stage, each stage's rows in the order of `listed` (rows of `inv`)."""
     # statuses as codes: each chain's test is then an integer one
     status, statuses = pd.factorize(inv["status"].to_numpy(dtype=object))
     statuses = pd.Index(statuses)

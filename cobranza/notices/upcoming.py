@@ -52,13 +52,12 @@ def status_codes(invoices: pd.DataFrame) -> StatusCodes:
     return pd.factorize(invoices["status"].to_numpy(dtype=object))
 
 
-def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
-                sent: frozenset[str] = frozenset(), status: StatusCodes | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def next_stages(book: Book, invoices: pd.DataFrame, as_of: date, sent: frozenset[str],
+                status: StatusCodes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per invoice row (`invoices`: compute_invoices' frame indexed by Factura): the next
     notice's date (datetime64[ns], NaT when none) and the position of its code in
     `codes` (-1 when none); and `codes`, the stage codes sorted. `sent`: ledger keys in a
-    final state; `status`: `status_codes(invoices)` when the caller has it."""
+    final state; `status`: `status_codes(invoices)`."""
     stages = stage_table(book.notices)
     stages = stages[[bool(CHAIN_BY_NAME[c].anchor) for c in stages["chain"]]]
     codes = sorted(set(stages["code"]))
@@ -66,7 +65,7 @@ def next_stages(book: Book, invoices: pd.DataFrame, as_of: date,
     n = len(invoices)
     best = np.full(n, _NONE, dtype=np.int64)
     best_rank = np.full(n, -1, dtype=np.int64)
-    status, statuses = status_codes(invoices) if status is None else status
+    status, statuses = status
     start = pd.Timestamp(as_of).as_unit("ns").value
     heads = _key_heads(invoices) if sent else None
     anchors: dict[str, np.ndarray] = {}
@@ -109,8 +108,8 @@ def _in_ledger(heads: np.ndarray, anchor: np.ndarray, rows: np.ndarray, code: st
     return is_final(heads[rows] + notice_key_tail(code, day), sent)
 
 
-def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | None = None,
-               status: StatusCodes | None = None) -> tuple[np.ndarray, list[Reason | None]]:
+def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | None,
+               status: StatusCodes) -> tuple[np.ndarray, list[Reason | None]]:
     """Per invoice row: why it gets no automatic notice, as a code into the returned
     distinct reasons (a Reason, or None: no exclusion). The invoice's Estatus first, then
     its customer (Avisos automáticos, Segmento). Codes, not Reasons per row: a Reason
@@ -118,7 +117,7 @@ def exclusions(book: Book, invoices: pd.DataFrame, customer_rows: np.ndarray | N
     `customer_rows`: per invoice row, the first customers row of its Cliente, -1 for none
     (`Book.customer_rows`; None: looked up by Cliente here); `status`: as in
     `next_stages`."""
-    status_of, values = status_codes(invoices) if status is None else status
+    status_of, values = status
     by_status = [EXCLUDED_STATUSES.get(v) for v in values.tolist()]
     customers = book.customers  # a Cliente's first row decides, as drop_duplicates keeps
     if customer_rows is None:

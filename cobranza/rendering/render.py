@@ -545,7 +545,7 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         frames[frame] = found
     try:
         with limited(Limits.for_invoices(len(outgoing.lines))):
-            reference = with_reference(whole, book.config)["referencia_pago"]
+            with_reference(whole, book.config)  # each part's context copies it
     except Exception as exc:  # noqa: BLE001 - user text: every failure is a reason
         return RenderedMessage(Rendered(error=reference_error(exc)), frame=REFERENCE)
     done: list[tuple[Part, str, str]] = []  # part, subject, body
@@ -554,9 +554,7 @@ def render_message(outgoing: Outgoing, book: Book, as_of: date) -> RenderedMessa
         found = find_template(book, part.template)
         problem = _unusable(part.template, found)
         result = Rendered(error=problem) if problem else render_pair(
-            found[0], found[1],
-            {**with_lines(whole, outgoing, book.config, as_of, views, part.lines),
-             "referencia_pago": reference},
+            found[0], found[1], with_lines(whole, outgoing, book.config, as_of, views, part.lines),
             part.template)
         if result.ok:
             done.append((part, result.subject, result.body))
