@@ -202,8 +202,9 @@ class ExcelBook:
                 return sht
         raise WorkbookError(f'El libro no tiene la hoja "{name}".')
 
-    def read_raw(self) -> dict[str, pd.DataFrame]:
-        """The same frames as `sync.xlsx.reader.read_raw`, from the sheets' used ranges."""
+    def read_raw(self, only_read: bool = False) -> dict[str, pd.DataFrame]:
+        """The same frames as `sync.xlsx.reader.read_raw`, from the sheets' used ranges;
+        with `only_read`, as `read_book` reads them (see `reader.frame_from_rows`)."""
         out = {}
         names = {normalize(s.name): s for s in reversed(list(self.book.sheets))}
         for sheet in SHEETS:
@@ -213,11 +214,13 @@ class ExcelBook:
             last = sht.used_range.last_cell
             grid = sht.range((1, 1), (last.row, last.column)).options(ndim=2).value or []
             rows = [["" if v is None else v for v in row] for row in grid]
-            out[sheet] = reader.frame_from_rows(rows)
+            out[sheet] = reader.frame_from_rows(rows, sheet, only_read)
         return out
 
     def read(self) -> Book:
-        raw = self.read_raw()
+        # as the sync reads: a table row holding only the add-in's formula results (the
+        # template's Facturas row 2) is an empty row, not one the validation drops again
+        raw = self.read_raw(only_read=True)
         problems = structure_problems(raw)
         if problems:
             sheet, header = problems[0]

@@ -254,3 +254,38 @@ def test_one_recalculation_of_the_demo_is_one_python_call(excel):
     excel.app.log.clear()
     excel.app.calculate()
     assert [e for e in excel.app.log if e[0] == "python"] == [("python", "CALCULO_FACTURAS")]
+
+
+def test_the_add_in_reads_a_row_of_formula_results_only_as_the_sync_does(tmp_path, monkeypatch):
+    """A Facturas row holding only the add-in's formula results (the template's row 2, an
+    Excel table's empty last rows) is an empty row to both readers: the same Book, and
+    Facturas validated once (not a second time without that row)."""
+    import openpyxl
+
+    from cobranza.book import validate
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in {
+        "Clientes": [["Cliente", "Nombre"], ["C1", "Uno"]],
+        "Facturas": [["Factura", "Cliente", "Vencimiento", "Importe", "Saldo", "Estatus"],
+                     ["F1", "C1", date(2026, 3, 1), 100, 100, "Vencida"],
+                     [None, None, None, None, 0, "Pagada"]],
+        "Pagos": [["Fecha", "Factura", "Importe"]],
+        "Gestiones": [["Fecha", "Cliente", "Resultado"]],
+    }.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    path = tmp_path / "libro.xlsx"
+    wb.save(path)
+    loads = []
+    load = validate._load_table
+    monkeypatch.setattr(validate, "_load_table",
+                        lambda run, name, *a: (loads.append(name), load(run, name, *a))[1])
+    book = ExcelBook(FakeBook.from_file(path)).read()
+    assert loads.count("invoices") == 1
+    expected = read_book(path)
+    assert book.invoices["invoice"].tolist() == expected.invoices["invoice"].tolist() == ["F1"]
+    assert book.errors == expected.errors
+    assert not [e for e in book.errors if e.sheet == "Facturas"]

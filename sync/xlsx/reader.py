@@ -192,11 +192,14 @@ def _reread(path: Path, sheet: str) -> list[list]:
     return rows
 
 
-def frame_from_rows(rows: list[list]) -> pd.DataFrame:
+def frame_from_rows(rows: list[list], sheet: str = "", only_read: bool = False
+                    ) -> pd.DataFrame:
     """A sheet's cell grid (row 1 = headers, "" for empty cells) as a raw frame: data rows
-    keep their Excel row number in a last column `row`; empty rows are dropped. Also used
-    for the grid of a workbook open in Excel (`addin.book.ExcelBook`)."""
-    return frame_from_cells(prefetch.grid_cells(rows, "", only_read=False))
+    keep their Excel row number in a last column `row`; empty rows are dropped. With
+    `only_read`, the cells of the columns the sync does not read of the input `sheet` are
+    "" (as `read_book` reads). Also used for the grid of a workbook open in Excel
+    (`addin.book.ExcelBook`)."""
+    return frame_from_cells(prefetch.grid_cells(rows, sheet, only_read))
 
 
 def frame_from_cells(cells: prefetch.Cells) -> pd.DataFrame:
