@@ -19,12 +19,19 @@ def key_codes(table_keys: pd.Series, *keys: pd.Series) -> tuple[np.ndarray, list
     """One hash pass over all of them: the table's keys numbered 0..k-1 (in order of
     first row), and per entry of each of `keys` the number of its value (-1 when the
     table lacks it)."""
-    known = table_keys.to_numpy(dtype=object)
-    n = len(known)
-    codes = pd.factorize(np.concatenate([known, *(k.to_numpy(dtype=object) for k in keys)]))[0]
-    k = int(codes[:n].max()) + 1 if n else 0
+    codes, wanted, _ = key_numbering(table_keys.to_numpy(dtype=object),
+                                     *(k.to_numpy(dtype=object) for k in keys))
+    return codes, wanted
+
+
+def key_numbering(table_keys: np.ndarray, *keys: np.ndarray
+                  ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """`key_codes` of object arrays, and the table's distinct keys (by number)."""
+    n = len(table_keys)
+    codes, uniques = pd.factorize(np.concatenate([table_keys, *keys]))
+    k = int(codes[:n].max(initial=-1)) + 1  # numbered in order: the table's come first
     wanted = np.where(codes[n:] < k, codes[n:], -1)
-    return codes[:n], np.split(wanted, np.cumsum([len(x) for x in keys])[:-1])
+    return codes[:n], np.split(wanted, np.cumsum([len(x) for x in keys])[:-1]), uniques[:k]
 
 
 def first_rows(table: np.ndarray, wanted: np.ndarray) -> np.ndarray:

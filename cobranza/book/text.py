@@ -17,6 +17,15 @@ def normalize(text: object) -> str:
     return _SPACES.sub(" ", s).strip().lower()
 
 
+def header_positions(headers: list) -> dict[str, int]:
+    """Normalized header -> position of its first occurrence (how a sheet's columns are
+    found by name, by the validation and by the reader picking the columns it reads)."""
+    out: dict[str, int] = {}
+    for pos, header in enumerate(headers):
+        out.setdefault(normalize(header), pos)
+    return out
+
+
 def match_names(names: list[str], wanted: tuple[str, ...]) -> dict[str, str]:
     """Each wanted name -> the first of `names` equal to it ignoring case, accents and
     spaces (a sheet named "facturas " is Facturas); the wanted ones not found left out."""

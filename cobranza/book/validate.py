@@ -51,8 +51,8 @@ from cobranza.book.parse import (
     text_codes,
     to_text,
 )
-from cobranza.book.positions import first_occurrence
-from cobranza.book.text import normalize
+from cobranza.book.positions import first_occurrence, key_numbering
+from cobranza.book.text import header_positions, normalize
 from cobranza.plural import count
 from cobranza.vocabulary import Result
 
@@ -159,15 +159,12 @@ class Table:
         """`keys(col)` and each referrer's `refs(col, self)` link in one hash pass over
         this table's `col` and theirs: no index of the distinct values is built and
         probed apart (a million Facturas: 0.2 s)."""
-        own = self.frame[col].to_numpy(dtype=object)
-        theirs = [r.frame[col].to_numpy(dtype=object) for r in referrers]
-        codes, uniques = pd.factorize(np.concatenate([own, *theirs]))
-        mine = codes[: len(own)]
-        known = int(mine.max(initial=-1)) + 1  # numbered in order: this table's come first
-        self._keys[col] = mine, pd.Index(uniques[:known], dtype=object)
-        parts = np.split(codes[len(own):], np.cumsum([len(t) for t in theirs])[:-1])
+        mine, parts, uniques = key_numbering(
+            self.frame[col].to_numpy(dtype=object),
+            *(r.frame[col].to_numpy(dtype=object) for r in referrers))
+        self._keys[col] = mine, pd.Index(uniques, dtype=object)
         for referrer, part in zip(referrers, parts, strict=True):
-            referrer._links[col] = self, np.where(part < known, part, -1)
+            referrer._links[col] = self, part
 
     def find(self, col: str, keys: pd.Series) -> np.ndarray:
         """Position in `valid` of each key's first valid row with that `col`; -1 when none."""
@@ -472,14 +469,6 @@ KINDS: dict[str, dict[str, str]] = {
 _REQUIRED_HINT = {"date": f"; {_DATE_HINT}", "money": "; escriba el importe"}
 
 
-def _header_positions(columns: list[str]) -> dict[str, int]:
-    """Normalized header -> position of its first occurrence."""
-    out: dict[str, int] = {}
-    for pos, h in enumerate(columns):
-        out.setdefault(normalize(h), pos)
-    return out
-
-
 def _blanks(kind: str, parsed: Parsed, raw: pd.Series, rows: np.ndarray | None = None
             ) -> np.ndarray:
     """Per cell (of the positions `rows` only, when given) whether it is blank, from what
@@ -516,7 +505,7 @@ def _load_table(run: _Run, name: str, sheet: str, raw: pd.DataFrame, config: Con
     without them (a reader drops the fully empty rows already)."""
     columns, spec = list(raw.columns[:-1]), TABLES[name][1]
     kinds = {col: KINDS.get(name, {}).get(col, "text") for col in spec.values()}
-    positions = _header_positions(columns)
+    positions = header_positions(columns)
     index = pd.RangeIndex(len(raw))
     raw_cols: dict[str, pd.Series] = {"row": pd.Series(raw.iloc[:, -1].to_numpy(), index=index)}
     headers: dict[str, str] = {}

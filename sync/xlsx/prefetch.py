@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cobranza.book.columns import READ_COLUMNS
-from cobranza.book.text import match_names, normalize
+from cobranza.book.text import header_positions, match_names, normalize
 
 BIG_SHEET = "Facturas"
 # Largest first on a typical book (the input sheets of `cobranza.book.validate.SHEETS`):
@@ -79,9 +79,7 @@ def read_columns(sheet: str, headers: list) -> list[int] | None:
     spec = _READ_BY_KEY.get(normalize(sheet))
     if spec is None:
         return None
-    first: dict[str, int] = {}
-    for pos, header in enumerate(headers):
-        first.setdefault(normalize(header), pos)
+    first = header_positions(headers)
     return sorted(first[key] for key in spec if key in first)
 
 
