@@ -306,7 +306,7 @@ class Package:
 
     def write(self, out: BinaryIO) -> None:
         """Stream the edited package to `out` (original member order, new members last)."""
-        writer = _ZipWriter(out)
+        writer = ZipWriter(out)
         for name in self.names():
             new = self._new.get(name)
             if isinstance(new, _Packed):
@@ -382,7 +382,7 @@ def _deflate(data: memoryview, last: bool) -> bytes:
     return packer.compress(data) + packer.flush(end)
 
 
-class _ZipWriter:
+class ZipWriter:
     """Minimal zip writer: raw copies of existing members plus deflated new ones.
 
     zipfile has no public way to write already-compressed data, hence this ~50 lines of
@@ -394,15 +394,21 @@ class _ZipWriter:
         self.offset = 0
         self.central: list[bytes] = []
 
-    def add_raw(self, info: zipfile.ZipInfo, src: BinaryIO) -> None:
+    def add_raw(self, info: zipfile.ZipInfo, src: BinaryIO, lead: bytes = b"",
+                lead_size: int = 0, crc: int | None = None) -> None:
+        """A member of `src` copied as it is compressed; with `lead`, those compressed
+        bytes (`lead_size` bytes of text) put before it, `crc` being the CRC-32 of the
+        whole text (see `sync.xlsx.calamine_open`)."""
         src.seek(info.header_offset)
         local = src.read(30)
         name_len, extra_len = struct.unpack("<HH", local[26:30])
         src.seek(info.header_offset + 30 + name_len + extra_len)
         flags = info.flag_bits & ~0x08  # sizes go in the header, no data descriptor
         self._header(info.filename, flags, info.compress_type, info.date_time,
-                     info.CRC, info.compress_size, info.file_size, info.external_attr,
-                     info.create_system)
+                     info.CRC if crc is None else crc, len(lead) + info.compress_size,
+                     lead_size + info.file_size, info.external_attr, info.create_system)
+        if lead:
+            self._write(lead)
         left = info.compress_size
         while left:
             chunk = src.read(min(left, _CHUNK))

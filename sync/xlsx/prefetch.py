@@ -156,9 +156,9 @@ class Parsing:
 
     def _work(self) -> None:
         try:
-            import python_calamine
+            from sync.xlsx.calamine_open import open_workbook
 
-            book = python_calamine.CalamineWorkbook.from_path(str(self.path))
+            book = open_workbook(self.path, PARSE_ORDER)
         except BaseException:  # noqa: BLE001 - a head start only: the reader reads and reports
             self._plan([])
             return

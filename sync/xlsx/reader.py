@@ -32,6 +32,7 @@ from cobranza.book.validate import CONFIG_SHEET, SHEETS, Validation, structure_p
 from sync.errors import NEVER_SWALLOWED, WorkbookBusy, WorkbookError
 from sync.memory import gc_paused
 from sync.xlsx import prefetch
+from sync.xlsx.calamine_open import open_workbook
 
 try:  # pandas' C helper (private): 3x faster than the list-of-lists path
     from pandas._libs.lib import to_object_array as _object_grid
@@ -147,7 +148,7 @@ def _open(path: Path) -> python_calamine.CalamineWorkbook:
     if not zipfile.is_zipfile(path):
         raise _busy(name)
     try:
-        return python_calamine.CalamineWorkbook.from_path(str(path))
+        return open_workbook(path, SHEETS)
     except python_calamine.ZipError:
         raise _busy(name) from None
     except NEVER_SWALLOWED:
