@@ -5,6 +5,7 @@ them (`sync.xlsx.calamine_open`). The cells must read exactly as from the file."
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -39,7 +40,8 @@ def _sheet_parts(book: Path) -> dict[str, str]:
 def test_every_input_sheet_reads_the_same_cells_from_the_copy(synced) -> None:
     original = python_calamine.CalamineWorkbook.from_path(str(synced))
     copy = open_workbook(synced, SHEETS)
-    assert copy.path is None  # the in-memory copy, not the file
+    assert copy.path != str(synced)  # the copy, not the file
+    assert not Path(copy.path).exists()  # its name removed once calamine has it open
     for sheet in SHEETS:
         expected = original.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
         assert copy.get_sheet_by_name(sheet).to_python(skip_empty_area=False) == expected
@@ -47,8 +49,14 @@ def test_every_input_sheet_reads_the_same_cells_from_the_copy(synced) -> None:
     assert rows[1][0] == "F-000001" and isinstance(rows[1][2], date)  # Emisión, a date
 
 
+def _copy(book: Path) -> zipfile.ZipFile:
+    out = io.BytesIO()
+    assert package_copy(book, SHEETS, out)
+    return zipfile.ZipFile(out)
+
+
 def test_each_input_sheet_text_is_the_stopper_then_the_original(synced) -> None:
-    copy = zipfile.ZipFile(package_copy(synced, SHEETS))
+    copy = _copy(synced)
     assert copy.testzip() is None  # every member's CRC-32 checks
     parts = _sheet_parts(synced)
     with zipfile.ZipFile(synced) as original:
@@ -61,12 +69,15 @@ def test_each_input_sheet_text_is_the_stopper_then_the_original(synced) -> None:
 
 
 def test_the_output_sheets_are_left_out(synced) -> None:
-    names = zipfile.ZipFile(package_copy(synced, SHEETS)).namelist()
+    names = _copy(synced).namelist()
     parts = _sheet_parts(synced)
     for sheet in ("Alertas", "Cartera", "Envíos", "Tablero"):
         assert parts[sheet] not in names
-    assert set(python_calamine.CalamineWorkbook.from_filelike(
-        package_copy(synced, SHEETS)).sheet_names) >= {"Alertas", "Facturas"}
+    out = io.BytesIO()
+    package_copy(synced, SHEETS, out)
+    out.seek(0)
+    assert {"Alertas", "Facturas"} <= set(
+        python_calamine.CalamineWorkbook.from_filelike(out).sheet_names)
 
 
 def test_a_sheet_with_merged_cells_reads_the_same(tmp_path) -> None:
@@ -81,7 +92,7 @@ def test_a_sheet_with_merged_cells_reads_the_same(tmp_path) -> None:
     wb.save(book)
     original = python_calamine.CalamineWorkbook.from_path(str(book))
     copy = open_workbook(book, ["Facturas"])
-    assert copy.path is None
+    assert copy.path != str(book)
     assert (copy.get_sheet_by_name("Facturas").to_python()
             == original.get_sheet_by_name("Facturas").to_python()
             == [["Factura", "Cliente", "Notas"], ["F-1", "C1", "nota larga"],
@@ -105,7 +116,7 @@ def test_a_sheet_whose_text_must_stay_first_is_copied_as_it_is(synced, tmp_path,
         text = z.read(part)
     body = text[text.index(b"?>") + 2:]
     odd = _with_sheet_text(synced, tmp_path / "raro.xlsm", part, start + body)
-    copy = zipfile.ZipFile(package_copy(odd, SHEETS))
+    copy = _copy(odd)
     assert copy.read(part) == start + body  # untouched
     assert copy.read(_sheet_parts(odd)["Facturas"]).startswith(STOPPER)
 
@@ -119,10 +130,17 @@ def test_what_is_not_a_workbook_is_judged_by_calamine_as_before(tmp_path) -> Non
         open_workbook(bad, SHEETS)
 
 
-def test_a_copy_calamine_refuses_falls_back_to_the_file(synced, monkeypatch) -> None:
-    monkeypatch.setattr(calamine_open, "package_copy", lambda path, sheets: io.BytesIO(b"x"))
+def test_a_copy_calamine_refuses_falls_back_to_the_file(synced, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def garbage(path, sheets, out) -> bool:
+        out.write(b"PK no es un zip")
+        return True
+
+    monkeypatch.setattr(calamine_open, "package_copy", garbage)
     book = open_workbook(synced, SHEETS)
     assert book.path == str(synced)
+    assert list(tmp_path.iterdir()) == []  # the refused copy removed
     assert book.get_sheet_by_name("Facturas").to_python()[1][0] == "F-000001"
 
 
@@ -138,3 +156,19 @@ def test_a_copy_calamine_refuses_falls_back_to_the_file(synced, monkeypatch) -> 
 ])
 def test_only_utf8_xml_text_is_changed(head, changed) -> None:
     assert calamine_open._is_utf8_xml(head) is changed
+
+
+def test_a_copy_that_cannot_be_written_falls_back_to_the_file(synced, monkeypatch,
+                                                              tmp_path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-existe"))
+    book = open_workbook(synced, SHEETS)
+    assert book.path == str(synced)
+    assert book.get_sheet_by_name("Facturas").to_python()[1][0] == "F-000001"
+
+
+def test_nothing_is_left_in_the_temporary_folder(synced, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    book = open_workbook(synced, SHEETS)
+    assert book.path.startswith(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert book.get_sheet_by_name("Pagos").to_python()[0][0] == "Fecha"
