@@ -314,6 +314,16 @@ def _other_str(kind: type) -> bool:
     return kind is not str and issubclass(kind, str) and not issubclass(kind, StrEnum)
 
 
+def _typed(values: Sequence[Any]) -> tuple[Sequence[Any], set[type]]:
+    """`values`, any str subclass whose str() may not be its text made a plain str, and
+    the set of their types."""
+    kinds = set(map(type, values))
+    if any(map(_other_str, kinds)):
+        values = [str(v) if isinstance(v, str) else v for v in values]
+        kinds = set(map(type, values))
+    return values, kinds
+
+
 _BLANK_REPR = frozenset({"None", "nan", "inf", "-inf"})  # repr of blank numeric cells
 
 
@@ -345,10 +355,7 @@ class _ColumnEncoder:
             if coded is not None:
                 return coded
             values = values.tolist()
-        kinds = set(map(type, values))
-        if any(map(_other_str, kinds)):
-            values = [str(v) if isinstance(v, str) else v for v in values]
-            kinds = set(map(type, values))
+        values, kinds = _typed(values)
         blanks = type(None) in kinds
         kinds.discard(type(None))
         if all(issubclass(k, str) for k in kinds):  # a StrEnum's text is its value, as is
@@ -438,10 +445,7 @@ def _distinct_bodies(values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     """Per value of a `CodedColumn`: its inline-string text (as `_bodies`) and whether it
     is blank (None or ""); None when a value is not text. Whole-list passes, as for a
     column's rows: a Book's 50 000 customers' names are values here."""
-    kinds = set(map(type, values))
-    if any(map(_other_str, kinds)):
-        values = [str(v) if isinstance(v, str) else v for v in values]
-        kinds = set(map(type, values))
+    values, kinds = _typed(values)
     if not all(issubclass(k, str) for k in kinds - {type(None)}):
         return None
     texts = [v or "" for v in values] if type(None) in kinds else values
