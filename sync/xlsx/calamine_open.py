@@ -93,11 +93,11 @@ def _remove(path: Path) -> None:
 def package_copy(path: Path, sheets: Collection[str], out: BinaryIO) -> bool:
     """Write to `out` the package described above; False when no input sheet could be
     changed (the copy is then useless)."""
-    from sync.xlsx.package import Relationships, Workbook, ZipWriter, rels_path
+    from sync.xlsx.package import ZipWriter, sheet_entries
 
     with open(path, "rb") as src, zipfile.ZipFile(src) as package:
-        rels = Relationships(package.read(rels_path(Workbook.PART)))
-        entries = Workbook(package.read(Workbook.PART), rels).sheets()
+        names = set(package.namelist())
+        entries = sheet_entries(lambda name: package.read(name) if name in names else None)
         wanted = set(match_names([e.name for e in entries], tuple(sheets)).values())
         parts = {e.part: e.name in wanted for e in entries}
         writer = ZipWriter(out)

@@ -17,7 +17,7 @@ import posixpath
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +208,13 @@ class Workbook:
         return to_xml(self.root)
 
 
+def sheet_entries(read: Callable[[str], bytes | None]) -> list[SheetEntry]:
+    """The sheets xl/workbook.xml and its relationships list, their parts read by `read`
+    (a member's bytes, None when missing)."""
+    rels = Relationships(read(rels_path(Workbook.PART)))
+    return Workbook(read(Workbook.PART) or b"", rels).sheets()
+
+
 class Package:
     """A workbook zip opened for editing: reads from the file, writes to another stream."""
 
@@ -255,8 +262,7 @@ class Package:
     def sheet_entries(self) -> list[SheetEntry]:
         """The workbook's sheets as xl/workbook.xml and its relationships list them
         (ValueError or an lxml error when those parts are missing or damaged)."""
-        rels = Relationships(self.read(rels_path(Workbook.PART)))
-        return Workbook(self.read(Workbook.PART) or b"", rels).sheets()
+        return sheet_entries(self.read)
 
     def head(self, name: str, size: int) -> bytes:
         """The first `size` bytes of a member, without inflating all of it."""
